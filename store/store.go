@@ -1,0 +1,105 @@
+// Package store declares what authd keeps: users and their sessions. The
+// backends live in store/sqlite and store/postgres; store/storetest is the
+// conformance suite every backend passes.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors with identity, shared by every backend.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrExists   = errors.New("already exists")
+	// ErrConflict: a compare-and-swap lost (the refresh token was not the
+	// session's current one, or the session is revoked).
+	ErrConflict = errors.New("conflict")
+)
+
+// User is an account that can log in.
+type User struct {
+	ID   int64
+	Name string
+	// PasswordHash is an argon2id PHC string.
+	PasswordHash string
+	Disabled     bool
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// Session is one login: the family of refresh tokens it issues, and the
+// access tokens minted from them, share its id (the sid claim).
+type Session struct {
+	ID       string
+	UserID   int64
+	Username string
+	// AuthTime is when the password was checked; ExpiresAt the absolute cap
+	// no token of the session outlives.
+	AuthTime  time.Time
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	// RevokedAt is zero while the session is live.
+	RevokedAt time.Time
+	// Current is the session's one live refresh token and the access token
+	// minted with it.
+	Current Rotation
+	// Previous is the refresh token spent to mint Current; it may be
+	// presented again within the reuse grace window.
+	PreviousJTI     string
+	PreviousSpentAt time.Time
+}
+
+// Revoked reports whether the session has been revoked.
+func (s Session) Revoked() bool { return !s.RevokedAt.IsZero() }
+
+// Rotation records the token pair one refresh (or the login) issued, enough
+// to mint the identical pair again: signing is deterministic.
+type Rotation struct {
+	RefreshJTI       string
+	RefreshIssuedAt  time.Time
+	RefreshExpiresAt time.Time
+	AccessJTI        string
+	AccessIssuedAt   time.Time
+	AccessExpiresAt  time.Time
+}
+
+// Users is the user table.
+type Users interface {
+	// CreateUser adds a user; ErrExists when the name is taken.
+	CreateUser(ctx context.Context, name, passwordHash string, now time.Time) (User, error)
+	// UserByName returns the user or ErrNotFound.
+	UserByName(ctx context.Context, name string) (User, error)
+	// ListUsers returns every user ordered by name.
+	ListUsers(ctx context.Context) ([]User, error)
+	// SetPassword replaces the hash; ErrNotFound for an unknown user.
+	SetPassword(ctx context.Context, name, passwordHash string, now time.Time) error
+	// SetDisabled disables or enables a user; ErrNotFound for an unknown user.
+	SetDisabled(ctx context.Context, name string, disabled bool, now time.Time) error
+}
+
+// Sessions is the session table.
+type Sessions interface {
+	// CreateSession stores a new session; ErrExists when the id is taken.
+	CreateSession(ctx context.Context, s Session) error
+	// Session returns the session or ErrNotFound.
+	Session(ctx context.Context, id string) (Session, error)
+	// Rotate spends the session's current refresh token spentJTI and makes
+	// next current, in one compare-and-swap: it fails with ErrConflict when
+	// spentJTI is no longer current or the session is revoked, so two
+	// concurrent refreshes can never both rotate.
+	Rotate(ctx context.Context, id, spentJTI string, next Rotation, now time.Time) error
+	// RevokeSession revokes one session; revoking twice is not an error.
+	RevokeSession(ctx context.Context, id string, now time.Time) error
+	// RevokeUserSessions revokes every live session of userID except
+	// exceptID ("" for none) and returns how many it revoked.
+	RevokeUserSessions(ctx context.Context, userID int64, exceptID string, now time.Time) (int, error)
+}
+
+// Store is everything a backend provides.
+type Store interface {
+	Users
+	Sessions
+	Close() error
+}

@@ -1,0 +1,273 @@
+// Package storetest is the conformance suite every store backend must pass:
+// run it from the backend's tests with a function that opens an empty store.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/authd-dev/authd/store"
+)
+
+// Run runs the whole suite; open must return a new, empty store each call.
+func Run(t *testing.T, open func(t *testing.T) store.Store) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s store.Store)
+	}{
+		{"Users/CreateAndGet", testCreateAndGet},
+		{"Users/DuplicateLeavesExistingUntouched", testDuplicateUser},
+		{"Users/UnknownIsNotFound", testUnknownUser},
+		{"Users/ListIsOrderedByName", testListUsers},
+		{"Users/SetPasswordAndDisable", testUpdateUser},
+		{"Sessions/CreateAndGet", testSessionRoundTrip},
+		{"Sessions/UnknownIsNotFound", testUnknownSession},
+		{"Sessions/RotateIsCompareAndSwap", testRotateCAS},
+		{"Sessions/ConcurrentRotateHasOneWinner", testConcurrentRotate},
+		{"Sessions/RevokeStopsRotation", testRevoke},
+		{"Sessions/RevokeUserSessionsExcept", testRevokeUserSessions},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := open(t)
+			t.Cleanup(func() { s.Close() })
+			tt.fn(t, s)
+		})
+	}
+}
+
+var t0 = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+
+func testCreateAndGet(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	created, err := s.CreateUser(ctx, "alice", "$argon2id$hash", t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.UserByName(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != created.ID || got.Name != "alice" || got.PasswordHash != "$argon2id$hash" || got.Disabled ||
+		!got.CreatedAt.Equal(t0) || !got.UpdatedAt.Equal(t0) {
+		t.Fatalf("UserByName = %+v, created %+v", got, created)
+	}
+}
+
+func testDuplicateUser(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	mustUser(t, s, "alice")
+	if _, err := s.CreateUser(ctx, "alice", "other", t0.Add(time.Hour)); !errors.Is(err, store.ErrExists) {
+		t.Fatalf("second CreateUser err = %v, want ErrExists", err)
+	}
+	got, err := s.UserByName(ctx, "alice")
+	if err != nil || got.PasswordHash != "hash-alice" || !got.UpdatedAt.Equal(t0) {
+		t.Fatalf("existing user changed: %+v, %v", got, err)
+	}
+}
+
+func testUnknownUser(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	if _, err := s.UserByName(ctx, "nobody"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("UserByName err = %v, want ErrNotFound", err)
+	}
+	if err := s.SetPassword(ctx, "nobody", "h", t0); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("SetPassword err = %v, want ErrNotFound", err)
+	}
+	if err := s.SetDisabled(ctx, "nobody", true, t0); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("SetDisabled err = %v, want ErrNotFound", err)
+	}
+}
+
+func testListUsers(t *testing.T, s store.Store) {
+	for _, name := range []string{"carol", "alice", "bob"} {
+		mustUser(t, s, name)
+	}
+	users, err := s.ListUsers(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, u := range users {
+		names = append(names, u.Name)
+	}
+	if fmt.Sprint(names) != "[alice bob carol]" {
+		t.Fatalf("ListUsers names = %v", names)
+	}
+}
+
+func testUpdateUser(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	mustUser(t, s, "alice")
+	later := t0.Add(time.Minute)
+	if err := s.SetPassword(ctx, "alice", "new-hash", later); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetDisabled(ctx, "alice", true, later); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.UserByName(ctx, "alice")
+	if err != nil || got.PasswordHash != "new-hash" || !got.Disabled || !got.UpdatedAt.Equal(later) {
+		t.Fatalf("after updates: %+v, %v", got, err)
+	}
+	if err := s.SetDisabled(ctx, "alice", false, later); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.UserByName(ctx, "alice"); got.Disabled {
+		t.Fatal("user still disabled after enabling")
+	}
+}
+
+func testSessionRoundTrip(t *testing.T, s store.Store) {
+	u := mustUser(t, s, "alice")
+	want := newSession(u, "sid-1")
+	if err := s.CreateSession(context.Background(), want); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateSession(context.Background(), want); !errors.Is(err, store.ErrExists) {
+		t.Fatalf("duplicate CreateSession err = %v, want ErrExists", err)
+	}
+	got, err := s.Session(context.Background(), "sid-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != want {
+		t.Fatalf("Session =\n %+v\nwant\n %+v", got, want)
+	}
+}
+
+func testUnknownSession(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	if _, err := s.Session(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Session err = %v, want ErrNotFound", err)
+	}
+	if err := s.RevokeSession(ctx, "nope", t0); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("RevokeSession err = %v, want ErrNotFound", err)
+	}
+}
+
+func testRotateCAS(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	sess := newSession(mustUser(t, s, "alice"), "sid-1")
+	if err := s.CreateSession(ctx, sess); err != nil {
+		t.Fatal(err)
+	}
+	next := rotation("r2", t0.Add(time.Hour))
+	spentAt := t0.Add(time.Hour)
+	if err := s.Rotate(ctx, "sid-1", "r1", next, spentAt); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Rotate(ctx, "sid-1", "r1", rotation("r3", t0), spentAt); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("rotating a spent token err = %v, want ErrConflict", err)
+	}
+	got, err := s.Session(ctx, "sid-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Current != next || got.PreviousJTI != "r1" || !got.PreviousSpentAt.Equal(spentAt) {
+		t.Fatalf("after rotate: %+v", got)
+	}
+}
+
+func testConcurrentRotate(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	if err := s.CreateSession(ctx, newSession(mustUser(t, s, "alice"), "sid-1")); err != nil {
+		t.Fatal(err)
+	}
+	const n = 20
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- s.Rotate(ctx, "sid-1", "r1", rotation(fmt.Sprintf("next-%d", i), t0), t0)
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	wins := 0
+	for err := range errs {
+		switch {
+		case err == nil:
+			wins++
+		case !errors.Is(err, store.ErrConflict):
+			t.Errorf("Rotate err = %v, want nil or ErrConflict", err)
+		}
+	}
+	if wins != 1 {
+		t.Fatalf("%d concurrent rotations succeeded, want exactly 1", wins)
+	}
+}
+
+func testRevoke(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	if err := s.CreateSession(ctx, newSession(mustUser(t, s, "alice"), "sid-1")); err != nil {
+		t.Fatal(err)
+	}
+	at := t0.Add(time.Minute)
+	if err := s.RevokeSession(ctx, "sid-1", at); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RevokeSession(ctx, "sid-1", at.Add(time.Hour)); err != nil {
+		t.Fatalf("second revoke: %v", err)
+	}
+	got, err := s.Session(ctx, "sid-1")
+	if err != nil || !got.Revoked() || !got.RevokedAt.Equal(at) {
+		t.Fatalf("after revoke: %+v, %v (want revoked at the first revocation)", got, err)
+	}
+	if err := s.Rotate(ctx, "sid-1", "r1", rotation("r2", t0), at); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("Rotate on revoked session err = %v, want ErrConflict", err)
+	}
+}
+
+func testRevokeUserSessions(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	alice, bob := mustUser(t, s, "alice"), mustUser(t, s, "bob")
+	for _, sess := range []store.Session{newSession(alice, "a1"), newSession(alice, "a2"), newSession(alice, "a3"), newSession(bob, "b1")} {
+		if err := s.CreateSession(ctx, sess); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := s.RevokeUserSessions(ctx, alice.ID, "a2", t0)
+	if err != nil || n != 2 {
+		t.Fatalf("RevokeUserSessions = %d, %v; want 2", n, err)
+	}
+	for id, revoked := range map[string]bool{"a1": true, "a2": false, "a3": true, "b1": false} {
+		got, err := s.Session(ctx, id)
+		if err != nil || got.Revoked() != revoked {
+			t.Errorf("session %s revoked = %v (err %v), want %v", id, got.Revoked(), err, revoked)
+		}
+	}
+	if n, err := s.RevokeUserSessions(ctx, alice.ID, "", t0); err != nil || n != 1 {
+		t.Fatalf("revoking all = %d, %v; want 1 (the others already revoked)", n, err)
+	}
+}
+
+func mustUser(t *testing.T, s store.Store, name string) store.User {
+	t.Helper()
+	u, err := s.CreateUser(context.Background(), name, "hash-"+name, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func rotation(refreshJTI string, at time.Time) store.Rotation {
+	return store.Rotation{
+		RefreshJTI: refreshJTI, RefreshIssuedAt: at, RefreshExpiresAt: at.Add(24 * time.Hour),
+		AccessJTI: "a-" + refreshJTI, AccessIssuedAt: at, AccessExpiresAt: at.Add(15 * time.Minute),
+	}
+}
+
+func newSession(u store.User, id string) store.Session {
+	return store.Session{
+		ID: id, UserID: u.ID, Username: u.Name,
+		AuthTime: t0, CreatedAt: t0, ExpiresAt: t0.Add(168 * time.Hour),
+		Current: rotation("r1", t0),
+	}
+}

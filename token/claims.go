@@ -1,0 +1,149 @@
+// Package token mints and strictly verifies authd's JWTs: the claims, the
+// keys that sign them (Ed25519 by default, HS256 for flask-jwt-extended
+// interop) and their JWKS form.
+package token
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Type is the "type" claim: which kind of token this is.
+type Type string
+
+// The two token types, named as flask-jwt-extended names them.
+const (
+	Access  Type = "access"
+	Refresh Type = "refresh"
+)
+
+// Claims are the claims of an authd token, compatible with flask-jwt-extended
+// (sub, type, fresh, jti, iat, nbf, exp) plus iss, aud, sid and auth_time.
+type Claims struct {
+	Issuer    string           `json:"iss,omitempty"`
+	Subject   string           `json:"sub"`
+	Audience  Audience         `json:"aud,omitempty"`
+	ExpiresAt *jwt.NumericDate `json:"exp,omitempty"`
+	NotBefore *jwt.NumericDate `json:"nbf,omitempty"`
+	IssuedAt  *jwt.NumericDate `json:"iat,omitempty"`
+	ID        string           `json:"jti,omitempty"`
+	Type      Type             `json:"type"`
+	Fresh     Fresh            `json:"fresh"`
+	// SessionID is the session (refresh-token family) the token belongs to.
+	// Tokens minted elsewhere may have none.
+	SessionID string `json:"sid,omitempty"`
+	// AuthTime is when the user last typed a password. Tokens minted
+	// elsewhere may have none.
+	AuthTime *jwt.NumericDate `json:"auth_time,omitempty"`
+}
+
+// FreshAt reports whether the token counts as fresh at now.
+func (c *Claims) FreshAt(now time.Time) bool {
+	if c.Fresh.Until.IsZero() {
+		return c.Fresh.Value
+	}
+	return now.Before(c.Fresh.Until)
+}
+
+// Expiry returns exp as a time, or the zero time when there is none.
+func (c *Claims) Expiry() time.Time { return timeOf(c.ExpiresAt) }
+
+// IssuedTime returns iat as a time, or the zero time when there is none.
+func (c *Claims) IssuedTime() time.Time { return timeOf(c.IssuedAt) }
+
+// AuthenticatedAt returns auth_time as a time, or the zero time when there is none.
+func (c *Claims) AuthenticatedAt() time.Time { return timeOf(c.AuthTime) }
+
+func timeOf(d *jwt.NumericDate) time.Time {
+	if d == nil {
+		return time.Time{}
+	}
+	return d.Time
+}
+
+// The jwt.Claims interface, so golang-jwt can validate the registered claims.
+
+func (c *Claims) GetExpirationTime() (*jwt.NumericDate, error) { return c.ExpiresAt, nil }
+func (c *Claims) GetIssuedAt() (*jwt.NumericDate, error)       { return c.IssuedAt, nil }
+func (c *Claims) GetNotBefore() (*jwt.NumericDate, error)      { return c.NotBefore, nil }
+func (c *Claims) GetIssuer() (string, error)                   { return c.Issuer, nil }
+func (c *Claims) GetSubject() (string, error)                  { return c.Subject, nil }
+func (c *Claims) GetAudience() (jwt.ClaimStrings, error)       { return jwt.ClaimStrings(c.Audience), nil }
+
+// Validate is called by golang-jwt after the registered claims are checked:
+// the claims authd itself depends on must be present and well formed.
+func (c *Claims) Validate() error {
+	switch {
+	case c.Subject == "":
+		return fmt.Errorf("%w: no sub claim", ErrInvalid)
+	case c.Type != Access && c.Type != Refresh:
+		return fmt.Errorf("%w: type claim is %q", ErrInvalid, c.Type)
+	}
+	return nil
+}
+
+// Audience is the "aud" claim. It reads a string or an array of strings and
+// writes a single audience as a plain string (RFC 7519 section 4.1.3).
+type Audience []string
+
+// MarshalJSON writes one audience as a string, several as an array.
+func (a Audience) MarshalJSON() ([]byte, error) {
+	if len(a) == 1 {
+		return json.Marshal(a[0])
+	}
+	return json.Marshal([]string(a))
+}
+
+// UnmarshalJSON reads a string or an array of strings.
+func (a *Audience) UnmarshalJSON(data []byte) error {
+	var cs jwt.ClaimStrings
+	if err := cs.UnmarshalJSON(data); err != nil {
+		return err
+	}
+	*a = Audience(cs)
+	return nil
+}
+
+// Fresh is the "fresh" claim: a bool, or, as flask-jwt-extended may write it,
+// a NumericDate until which the token counts as fresh.
+type Fresh struct {
+	Value bool
+	// Until is set when the claim was a NumericDate.
+	Until time.Time
+}
+
+// MarshalJSON writes a bool, or a NumericDate when Until is set.
+func (f Fresh) MarshalJSON() ([]byte, error) {
+	if !f.Until.IsZero() {
+		return jwt.NewNumericDate(f.Until).MarshalJSON()
+	}
+	return json.Marshal(f.Value)
+}
+
+var errFreshType = errors.New("fresh claim is neither a bool nor a number")
+
+// UnmarshalJSON reads a bool or a number.
+func (f *Fresh) UnmarshalJSON(data []byte) error {
+	data = bytes.TrimSpace(data)
+	switch {
+	case bytes.Equal(data, []byte("true")):
+		*f = Fresh{Value: true}
+	case bytes.Equal(data, []byte("false")), bytes.Equal(data, []byte("null")):
+		*f = Fresh{}
+	default:
+		var d jwt.NumericDate
+		if len(data) == 0 || data[0] == '"' {
+			return errFreshType
+		}
+		if err := d.UnmarshalJSON(data); err != nil {
+			return errFreshType
+		}
+		*f = Fresh{Until: d.Time}
+	}
+	return nil
+}

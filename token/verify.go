@@ -1,0 +1,157 @@
+package token
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/authd-dev/authd/clock"
+)
+
+// MaxLength is the longest token Verify will look at; longer ones are refused
+// before any decoding.
+const MaxLength = 8 << 10
+
+// MaxLeeway bounds the clock skew a Verifier may tolerate.
+const MaxLeeway = 60 * time.Second
+
+// Verifier checks tokens strictly (RFC 8725): one algorithm, a known kid,
+// exp required, iss and aud checked, nbf and iat honoured, strict base64,
+// size bounded before parsing, and no crit/jku/jwk/x5u/x5c headers.
+type Verifier struct {
+	keys   KeySource
+	clock  clock.Clock
+	parser *jwt.Parser
+}
+
+// VerifierOption configures a Verifier.
+type VerifierOption func(*verifierConfig)
+
+type verifierConfig struct {
+	issuer   string
+	audience string
+	leeway   time.Duration
+	clock    clock.Clock
+}
+
+// WithIssuer sets the required iss (default "authd").
+func WithIssuer(iss string) VerifierOption { return func(c *verifierConfig) { c.issuer = iss } }
+
+// WithAudience sets the audience that aud must contain (default "authd").
+func WithAudience(aud string) VerifierOption { return func(c *verifierConfig) { c.audience = aud } }
+
+// WithLeeway tolerates clock skew on exp, nbf and iat; at most MaxLeeway.
+func WithLeeway(d time.Duration) VerifierOption { return func(c *verifierConfig) { c.leeway = d } }
+
+// WithClock sets the time source (default the system clock).
+func WithClock(clk clock.Clock) VerifierOption { return func(c *verifierConfig) { c.clock = clk } }
+
+// DefaultIssuer is the iss and aud authd uses unless configured.
+const DefaultIssuer = "authd"
+
+// NewVerifier returns a Verifier that takes its keys from keys.
+func NewVerifier(keys KeySource, opts ...VerifierOption) (*Verifier, error) {
+	cfg := verifierConfig{issuer: DefaultIssuer, audience: DefaultIssuer, clock: clock.System()}
+	for _, opt := range opts {
+		opt(&cfg)
+	}
+	switch {
+	case cfg.leeway < 0 || cfg.leeway > MaxLeeway:
+		return nil, fmt.Errorf("leeway %s is outside [0, %s]", cfg.leeway, MaxLeeway)
+	case cfg.issuer == "" || cfg.audience == "":
+		return nil, errors.New("issuer and audience must not be empty")
+	case keys.Algorithm() != EdDSA && keys.Algorithm() != HS256:
+		return nil, fmt.Errorf("unsupported algorithm %q", keys.Algorithm())
+	}
+	v := &Verifier{keys: keys, clock: cfg.clock}
+	v.parser = jwt.NewParser(
+		jwt.WithValidMethods([]string{keys.Algorithm()}),
+		jwt.WithIssuer(cfg.issuer),
+		jwt.WithAudience(cfg.audience),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithLeeway(cfg.leeway),
+		jwt.WithTimeFunc(cfg.clock.Now),
+		jwt.WithStrictDecoding(),
+	)
+	return v, nil
+}
+
+// Verify checks raw and returns its claims. Every error wraps ErrInvalid or
+// ErrExpired; a token is only reported expired when nothing else is wrong
+// with it, so that a client never refreshes in answer to a forgery.
+func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
+	if len(raw) > MaxLength {
+		return nil, ErrTooLarge
+	}
+	claims := new(Claims)
+	_, err := v.parser.ParseWithClaims(raw, claims, func(t *jwt.Token) (any, error) {
+		return v.key(ctx, t)
+	})
+	if err != nil {
+		return nil, classify(err)
+	}
+	return claims, nil
+}
+
+// forbiddenHeaders are JOSE header parameters that would let a token choose
+// its own key or change how it is processed (RFC 8725 sections 2.3, 3.10).
+var forbiddenHeaders = []string{"crit", "jku", "jwk", "x5u", "x5c", "x5t", "x5t#S256", "b64", "zip", "enc"}
+
+func (v *Verifier) key(ctx context.Context, t *jwt.Token) (any, error) {
+	for _, name := range forbiddenHeaders {
+		if _, ok := t.Header[name]; ok {
+			return nil, fmt.Errorf("%w: %s", ErrForbiddenHeader, name)
+		}
+	}
+	if typ, ok := t.Header["typ"]; ok {
+		if s, isString := typ.(string); !isString || !strings.EqualFold(s, "JWT") {
+			return nil, fmt.Errorf("%w: typ", ErrForbiddenHeader)
+		}
+	}
+	kid := ""
+	if raw, ok := t.Header["kid"]; ok {
+		s, isString := raw.(string)
+		if !isString || s == "" {
+			return nil, ErrUnknownKey
+		}
+		kid = s
+	}
+	if kid == "" && v.keys.Algorithm() != HS256 {
+		return nil, ErrUnknownKey
+	}
+	return v.keys.VerificationKey(ctx, kid)
+}
+
+// claimErrors are golang-jwt's claim failures other than expiry.
+var claimErrors = []error{
+	jwt.ErrTokenInvalidAudience, jwt.ErrTokenInvalidIssuer, jwt.ErrTokenNotValidYet,
+	jwt.ErrTokenUsedBeforeIssued, jwt.ErrTokenRequiredClaimMissing,
+	jwt.ErrTokenInvalidSubject, jwt.ErrTokenInvalidId, ErrInvalid,
+}
+
+func classify(err error) error {
+	if errors.Is(err, jwt.ErrTokenExpired) && !isAny(err, claimErrors) {
+		return ErrExpired
+	}
+	// Keep our own, more specific reasons (unknown kid, forbidden header).
+	for _, ours := range []error{ErrUnknownKey, ErrForbiddenHeader} {
+		if errors.Is(err, ours) {
+			return ours
+		}
+	}
+	return fmt.Errorf("%w: %v", ErrInvalid, err)
+}
+
+func isAny(err error, targets []error) bool {
+	for _, t := range targets {
+		if errors.Is(err, t) {
+			return true
+		}
+	}
+	return false
+}
