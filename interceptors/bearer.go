@@ -1,0 +1,44 @@
+package interceptors
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"google.golang.org/grpc/metadata"
+)
+
+// AuthorizationKey is the metadata key that carries the token.
+const AuthorizationKey = "authorization"
+
+// errNoToken: the call carries no token at all, which an OPTIONAL method
+// accepts. Everything else that is not exactly one well-formed
+// "Bearer <token>" is ErrMissing.
+var errNoToken = fmt.Errorf("%w: no token", ErrMissing)
+
+// BearerFromContext returns the token of the incoming call's single
+// `authorization: Bearer <token>` value. The scheme is case-insensitive (RFC
+// 7235); exactly one space separates it from the token, and the token
+// carries no white space. Several values are refused rather than picking
+// one, since proxies and clients disagree on which would win.
+func BearerFromContext(ctx context.Context) (string, error) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	return parseBearer(md.Get(AuthorizationKey))
+}
+
+func parseBearer(values []string) (string, error) {
+	switch {
+	case len(values) == 0, len(values) == 1 && values[0] == "":
+		return "", errNoToken
+	case len(values) > 1:
+		return "", fmt.Errorf("%w: %d authorization values", ErrMissing, len(values))
+	}
+	scheme, tok, ok := strings.Cut(values[0], " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", fmt.Errorf("%w: not a bearer token", ErrMissing)
+	}
+	if tok == "" || strings.ContainsAny(tok, " \t\r\n") {
+		return "", fmt.Errorf("%w: malformed bearer token", ErrMissing)
+	}
+	return tok, nil
+}

@@ -1,0 +1,238 @@
+package interceptors
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+		"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/authd-dev/authd/clock"
+	"github.com/authd-dev/authd/token"
+)
+
+// Verifier checks a raw token's signature and registered claims;
+// *token.Verifier is one, and so is the JWKS-backed verifier of NewJWKS.
+type Verifier interface {
+	Verify(ctx context.Context, raw string) (*token.Claims, error)
+}
+
+// Authenticator enforces each method's Requirement on incoming calls. It is
+// safe for concurrent use; build one per server with New.
+type Authenticator struct {
+	verifier     Verifier
+	policy       *policy
+	clock        clock.Clock
+	cache        *verifiedCache
+	revocations  Revocations
+	freshMaxAge  time.Duration
+	streamExpiry bool
+}
+
+// New returns an Authenticator that verifies tokens with v.
+func New(v Verifier, opts ...Option) *Authenticator {
+	cfg := defaultConfig()
+	for _, opt := range opts {
+		opt(&cfg)
+	}
+	a := &Authenticator{
+		verifier: v,
+		policy: &policy{
+			methods: cfg.methods, services: cfg.services, files: cfg.files, fallback: cfg.fallback,
+		},
+		clock:        cfg.clock,
+		revocations:  cfg.revocations,
+		freshMaxAge:  cfg.freshMaxAge,
+		streamExpiry: cfg.streamExpiry,
+	}
+	if cfg.cacheSize > 0 {
+		a.cache = newVerifiedCache(cfg.cacheSize)
+	}
+	return a
+}
+
+// Requirement returns the requirement the Authenticator applies to fullMethod
+// ("/pkg.Service/Method").
+func (a *Authenticator) Requirement(fullMethod string) Requirement {
+	return a.policy.requirement(fullMethod).req
+}
+
+// UnaryServerInterceptor enforces the policy on unary calls.
+func (a *Authenticator) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		ctx, err := a.authenticate(ctx, info.FullMethod)
+		if err != nil {
+			return nil, err
+		}
+		return handler(ctx, req)
+	}
+}
+
+// StreamServerInterceptor enforces the policy when a stream opens and, unless
+// turned off with WithStreamExpiry(false), ends it with TOKEN_EXPIRED when its
+// token expires.
+func (a *Authenticator) StreamServerInterceptor() grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		ctx, err := a.authenticate(ss.Context(), info.FullMethod)
+		if err != nil {
+			return err
+		}
+		claims, ok := ClaimsFromContext(ctx)
+		if !ok || !a.streamExpiry {
+			return handler(srv, &wrappedStream{ServerStream: ss, ctx: ctx})
+		}
+		return a.serveUntilExpiry(ctx, srv, ss, claims.Expiry(), handler)
+	}
+}
+
+// AuthFunc authenticates the call in ctx as the interceptors do, returning
+// ctx with the claims. It has the shape of go-grpc-middleware's auth.AuthFunc,
+// so it also plugs into auth.UnaryServerInterceptor behind a selector.
+func (a *Authenticator) AuthFunc(ctx context.Context) (context.Context, error) {
+	method, ok := grpc.Method(ctx)
+	if !ok {
+		return nil, StatusError(fmt.Errorf("%w: no method in context", ErrMissing))
+	}
+	return a.authenticate(ctx, method)
+}
+
+func (a *Authenticator) authenticate(ctx context.Context, fullMethod string) (context.Context, error) {
+	req := a.policy.requirement(fullMethod).req
+	if req == Public {
+		return ctx, nil
+	}
+	raw, err := BearerFromContext(ctx)
+	if errors.Is(err, errNoToken) && req == Optional {
+		return ctx, nil
+	}
+	if err != nil {
+		return nil, StatusError(err)
+	}
+	claims, err := a.Authorize(ctx, raw, req)
+	if err != nil {
+		return nil, StatusError(err)
+	}
+	return ContextWithClaims(ctx, claims), nil
+}
+
+// Authorize verifies raw and checks it against req, returning its claims or
+// an error that StatusError maps to the table of DESIGN.md. It is what the
+// interceptors run, exposed for AuthService.Verify: REQUIREMENT_UNSPECIFIED
+// counts as Access, and Public accepts any valid token.
+func (a *Authenticator) Authorize(ctx context.Context, raw string, req Requirement) (*token.Claims, error) {
+	claims, err := a.verify(ctx, raw)
+	if err != nil {
+		return nil, err
+	}
+	switch req {
+	case Refresh:
+		if claims.Type != token.Refresh {
+			return nil, ErrRefreshRequired
+		}
+	case FreshAccess:
+		if claims.Type != token.Access {
+			return nil, ErrAccessRequired
+		}
+		if !a.fresh(claims) {
+			return nil, ErrFreshRequired
+		}
+	case Access, Optional, unspecified:
+		if claims.Type != token.Access {
+			return nil, ErrAccessRequired
+		}
+	case Public:
+		// Only the token itself is checked: any valid token passes.
+	default:
+		return nil, fmt.Errorf("unknown requirement %d", req) // fails closed as Internal
+	}
+	if a.revocations != nil {
+		revoked, err := a.revocations.Revoked(ctx, claims)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+		if revoked {
+			return nil, ErrRevoked
+		}
+	}
+	return claims, nil
+}
+
+func (a *Authenticator) fresh(c *token.Claims) bool {
+	now := a.clock.Now()
+	if c.FreshAt(now) {
+		return true
+	}
+	auth := c.AuthenticatedAt()
+	return a.freshMaxAge > 0 && !auth.IsZero() && now.Sub(auth) < a.freshMaxAge
+}
+
+func (a *Authenticator) verify(ctx context.Context, raw string) (*token.Claims, error) {
+	if a.cache == nil || len(raw) > token.MaxLength {
+		return a.verifier.Verify(ctx, raw)
+	}
+	key := sha256.Sum256([]byte(raw))
+	if claims, ok := a.cache.get(key, a.clock.Now()); ok {
+		return claims, nil
+	}
+	claims, err := a.verifier.Verify(ctx, raw)
+	if err != nil {
+		return nil, err
+	}
+	a.cache.put(key, claims, a.clock.Now())
+	return claims, nil
+}
+
+// errStreamExpired is the cancellation cause of a stream whose token expired.
+var errStreamExpired = fmt.Errorf("stream closed: %w", token.ErrExpired)
+
+// serveUntilExpiry runs handler with a context cancelled when the token
+// expires. From then on the stream's Send and Recv fail, and whatever the
+// handler returns is replaced by TOKEN_EXPIRED.
+func (a *Authenticator) serveUntilExpiry(ctx context.Context, srv any, ss grpc.ServerStream, exp time.Time, handler grpc.StreamHandler) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stop := a.clock.AfterFunc(exp.Sub(a.clock.Now()), func() { cancel(errStreamExpired) })
+	defer stop()
+	err := handler(srv, &expiringStream{wrappedStream: wrappedStream{ServerStream: ss, ctx: ctx}})
+	if errors.Is(context.Cause(ctx), errStreamExpired) {
+		return StatusError(token.ErrExpired)
+	}
+	return err
+}
+
+// wrappedStream gives a stream the authenticated context.
+type wrappedStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (w *wrappedStream) Context() context.Context { return w.ctx }
+
+// expiringStream refuses to send or receive once its context ended because
+// the token expired.
+type expiringStream struct {
+	wrappedStream
+}
+
+func (s *expiringStream) expired() error {
+	if errors.Is(context.Cause(s.ctx), errStreamExpired) {
+		return StatusError(token.ErrExpired)
+	}
+	return nil
+}
+
+func (s *expiringStream) SendMsg(m any) error {
+	if err := s.expired(); err != nil {
+		return err
+	}
+	return s.ServerStream.SendMsg(m)
+}
+
+func (s *expiringStream) RecvMsg(m any) error {
+	if err := s.expired(); err != nil {
+		return err
+	}
+	return s.ServerStream.RecvMsg(m)
+}

@@ -1,0 +1,109 @@
+package interceptors
+
+import (
+	"context"
+	"time"
+
+	"google.golang.org/protobuf/reflect/protoregistry"
+
+	"github.com/authd-dev/authd/clock"
+	"github.com/authd-dev/authd/token"
+)
+
+// Option configures an Authenticator.
+type Option func(*config)
+
+type config struct {
+	methods      map[string]Requirement
+	services     map[string]Requirement
+	files        *protoregistry.Files
+	fallback     Requirement
+	clock        clock.Clock
+	cacheSize    int
+	revocations  Revocations
+	freshMaxAge  time.Duration
+	streamExpiry bool
+}
+
+func defaultConfig() config {
+	return config{
+		methods:      map[string]Requirement{},
+		services:     map[string]Requirement{},
+		files:        protoregistry.GlobalFiles,
+		fallback:     Access,
+		clock:        clock.System(),
+		cacheSize:    10000,
+		streamExpiry: true,
+	}
+}
+
+// WithMethod sets the requirement of one method ("/pkg.Service/Method"),
+// overriding its proto option.
+func WithMethod(fullMethod string, req Requirement) Option {
+	return func(c *config) { c.methods[fullMethod] = req }
+}
+
+// WithMethods sets the requirements of several methods, as WithMethod.
+func WithMethods(reqs map[string]Requirement) Option {
+	return func(c *config) {
+		for m, r := range reqs {
+			c.methods[m] = r
+		}
+	}
+}
+
+// WithService sets the requirement of every method of a service
+// ("pkg.Service") that has no WithMethod override, overriding proto options.
+func WithService(service string, req Requirement) Option {
+	return func(c *config) { c.services[service] = req }
+}
+
+// WithPublicHealthAndReflection makes the gRPC health and reflection
+// services public, so probes and grpcurl work without a token.
+func WithPublicHealthAndReflection() Option {
+	return func(c *config) {
+		for _, s := range healthAndReflection {
+			c.services[s] = Public
+		}
+	}
+}
+
+// WithDefault sets the requirement of methods that declare none. The
+// default is Access: an undeclared method is never open by accident.
+func WithDefault(req Requirement) Option { return func(c *config) { c.fallback = req } }
+
+// WithFiles reads proto options from files instead of protoregistry.GlobalFiles.
+func WithFiles(files *protoregistry.Files) Option { return func(c *config) { c.files = files } }
+
+// WithClock sets the time source (default the system clock).
+func WithClock(clk clock.Clock) Option { return func(c *config) { c.clock = clk } }
+
+// WithCacheSize bounds the verified-token cache (default 10000 entries); 0
+// turns it off.
+func WithCacheSize(n int) Option { return func(c *config) { c.cacheSize = n } }
+
+// Revocations tells whether a verified token's session has been revoked.
+type Revocations interface {
+	// Revoked reports whether claims' session (or token) is revoked. An
+	// error fails the call closed with Unavailable.
+	Revoked(ctx context.Context, claims *token.Claims) (bool, error)
+}
+
+// RevocationsFunc adapts a function to Revocations.
+type RevocationsFunc func(ctx context.Context, claims *token.Claims) (bool, error)
+
+// Revoked calls f.
+func (f RevocationsFunc) Revoked(ctx context.Context, claims *token.Claims) (bool, error) {
+	return f(ctx, claims)
+}
+
+// WithRevocations checks every verified token against r (after the cache).
+func WithRevocations(r Revocations) Option { return func(c *config) { c.revocations = r } }
+
+// WithFreshMaxAge also counts an access token as fresh when its auth_time is
+// within d, whatever its fresh claim says (a "fresh-for" window).
+func WithFreshMaxAge(d time.Duration) Option { return func(c *config) { c.freshMaxAge = d } }
+
+// WithStreamExpiry sets whether a stream is ended with TOKEN_EXPIRED when its
+// token expires while it is open (default true).
+func WithStreamExpiry(on bool) Option { return func(c *config) { c.streamExpiry = on } }

@@ -1,0 +1,57 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/authd-dev/authd/interceptors"
+	"github.com/authd-dev/authd/password"
+)
+
+// ReasonInvalidCredentials is the ErrorInfo reason of a failed login.
+const ReasonInvalidCredentials = "INVALID_CREDENTIALS"
+
+// errInvalidCredentials is one error for an unknown user, a wrong password
+// and a disabled account, so a caller cannot tell them apart.
+var errInvalidCredentials = errors.New("invalid username or password")
+
+var invalidCredentials = func() *status.Status {
+	st, err := status.New(codes.Unauthenticated, errInvalidCredentials.Error()).
+		WithDetails(&errdetails.ErrorInfo{Domain: interceptors.Domain, Reason: ReasonInvalidCredentials})
+	if err != nil {
+		panic(err) // ErrorInfo always marshals.
+	}
+	return st
+}()
+
+// statusError maps the service's errors to gRPC statuses, deferring to
+// interceptors.StatusError for token errors. Store and other unexpected
+// failures fail closed as Unavailable, with the cause logged, not sent.
+func (s *Service) statusError(ctx context.Context, op string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, errInvalidCredentials):
+		return invalidCredentials.Err()
+	case errors.Is(err, password.ErrBusy):
+		return status.Error(codes.ResourceExhausted, "too many concurrent logins, retry later")
+	case errors.Is(err, password.ErrTooLong):
+		return invalidArgument("password is longer than %d bytes", password.MaxLength)
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return status.FromContextError(err).Err()
+	}
+	if st := interceptors.StatusError(err); status.Code(st) != codes.Internal {
+		return st
+	}
+	s.cfg.logger.ErrorContext(ctx, "request failed", "op", op, "err", err)
+	return status.Error(codes.Unavailable, "authentication backend unavailable")
+}
+
+func invalidArgument(format string, args ...any) error {
+	return status.Error(codes.InvalidArgument, fmt.Sprintf(format, args...))
+}

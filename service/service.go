@@ -1,0 +1,163 @@
+// Package service implements auth.v1.AuthService: password login, refresh
+// with rotation and reuse detection, verification, logout, password change,
+// renewal and the JWKS. It is protected by package interceptors like any
+// other service.
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	authv1 "github.com/authd-dev/authd/gen/auth/v1"
+	"github.com/authd-dev/authd/clock"
+	"github.com/authd-dev/authd/interceptors"
+	"github.com/authd-dev/authd/password"
+	"github.com/authd-dev/authd/store"
+	"github.com/authd-dev/authd/token"
+)
+
+// Store is what the service needs of a backend.
+type Store interface {
+	store.Users
+	store.Sessions
+}
+
+// JWKSource lists the public keys to publish; nil in HS256 mode.
+type JWKSource interface {
+	JWKS() []token.JWK
+}
+
+// Service implements authv1.AuthServiceServer.
+type Service struct {
+	authv1.UnimplementedAuthServiceServer
+
+	store  Store
+	signer *token.Signer
+	authn  *interceptors.Authenticator
+	hasher *password.Hasher
+	cfg    config
+}
+
+// Option configures a Service.
+type Option func(*config)
+
+type config struct {
+	clock      clock.Clock
+	logger     *slog.Logger
+	jwks       JWKSource
+	accessTTL  time.Duration
+	refreshTTL time.Duration
+	sessionMax time.Duration
+	reuseGrace time.Duration
+	rotation   bool
+}
+
+// Defaults (DESIGN.md, "Tokens").
+const (
+	DefaultAccessTTL  = 15 * time.Minute
+	DefaultRefreshTTL = 24 * time.Hour
+	DefaultSessionMax = 168 * time.Hour
+	DefaultReuseGrace = 10 * time.Second
+)
+
+// WithClock sets the time source.
+func WithClock(c clock.Clock) Option { return func(cfg *config) { cfg.clock = c } }
+
+// WithLogger sets the logger (default slog.Default()).
+func WithLogger(l *slog.Logger) Option { return func(cfg *config) { cfg.logger = l } }
+
+// WithJWKS publishes the keys of src through GetJWKS.
+func WithJWKS(src JWKSource) Option { return func(cfg *config) { cfg.jwks = src } }
+
+// WithAccessTTL sets the access-token lifetime (default 15m).
+func WithAccessTTL(d time.Duration) Option { return func(cfg *config) { cfg.accessTTL = d } }
+
+// WithRefreshTTL sets the refresh token's idle lifetime, restarted by each
+// rotation (default 24h).
+func WithRefreshTTL(d time.Duration) Option { return func(cfg *config) { cfg.refreshTTL = d } }
+
+// WithSessionMax sets the absolute session cap from auth_time (default 168h).
+func WithSessionMax(d time.Duration) Option { return func(cfg *config) { cfg.sessionMax = d } }
+
+// WithReuseGrace sets how long a spent refresh token still returns the same
+// successor pair (default 10s; 0 is strict).
+func WithReuseGrace(d time.Duration) Option { return func(cfg *config) { cfg.reuseGrace = d } }
+
+// WithRotation turns refresh-token rotation on (the default) or off, for
+// clients that expect a fixed refresh token.
+func WithRotation(on bool) Option { return func(cfg *config) { cfg.rotation = on } }
+
+// New returns the service. authn must be the Authenticator that protects it:
+// Verify answers with its checks.
+func New(st Store, signer *token.Signer, authn *interceptors.Authenticator, hasher *password.Hasher, opts ...Option) (*Service, error) {
+	cfg := config{
+		clock: clock.System(), logger: slog.Default(),
+		accessTTL: DefaultAccessTTL, refreshTTL: DefaultRefreshTTL, sessionMax: DefaultSessionMax,
+		reuseGrace: DefaultReuseGrace, rotation: true,
+	}
+	for _, opt := range opts {
+		opt(&cfg)
+	}
+	switch {
+	case cfg.accessTTL <= 0 || cfg.refreshTTL <= 0 || cfg.sessionMax <= 0:
+		return nil, errors.New("token lifetimes must be positive")
+	case cfg.reuseGrace < 0 || cfg.reuseGrace > time.Minute:
+		return nil, fmt.Errorf("refresh reuse grace %s is outside [0, 1m]", cfg.reuseGrace)
+	}
+	return &Service{store: st, signer: signer, authn: authn, hasher: hasher, cfg: cfg}, nil
+}
+
+func (s *Service) now() time.Time { return s.cfg.clock.Now().UTC().Truncate(time.Second) }
+
+// GetJWKS implements authv1.AuthServiceServer.
+func (s *Service) GetJWKS(context.Context, *authv1.GetJWKSRequest) (*authv1.GetJWKSResponse, error) {
+	resp := &authv1.GetJWKSResponse{}
+	if s.cfg.jwks == nil {
+		return resp, nil
+	}
+	for _, k := range s.cfg.jwks.JWKS() {
+		resp.Keys = append(resp.Keys, &authv1.JWK{Kty: k.Kty, Crv: k.Crv, X: k.X, Kid: k.Kid, Alg: k.Alg, Use: k.Use})
+	}
+	return resp, nil
+}
+
+// Verify implements authv1.AuthServiceServer: it answers with exactly what an
+// interceptor demanding req.Requirement would do.
+func (s *Service) Verify(ctx context.Context, req *authv1.VerifyRequest) (*authv1.VerifyResponse, error) {
+	if _, known := authv1.Requirement_name[int32(req.GetRequirement())]; !known {
+		return nil, invalidArgument("unknown requirement %d", req.GetRequirement())
+	}
+	raw := req.GetToken()
+	if raw == "" {
+		var err error
+		if raw, err = interceptors.BearerFromContext(ctx); err != nil {
+			return nil, interceptors.StatusError(err)
+		}
+	}
+	claims, err := s.authn.Authorize(ctx, raw, req.GetRequirement())
+	if err != nil {
+		return nil, interceptors.StatusError(err)
+	}
+	return &authv1.VerifyResponse{Claims: &authv1.Claims{
+		Subject:   claims.Subject,
+		Type:      string(claims.Type),
+		Fresh:     claims.FreshAt(s.cfg.clock.Now()),
+		Jti:       claims.ID,
+		Sid:       claims.SessionID,
+		IssuedAt:  unixOrZero(claims.IssuedTime()),
+		ExpiresAt: unixOrZero(claims.Expiry()),
+		AuthTime:  unixOrZero(claims.AuthenticatedAt()),
+		Issuer:    claims.Issuer,
+		Audience:  claims.Audience,
+	}}, nil
+}
+
+func unixOrZero(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.Unix()
+}

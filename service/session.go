@@ -1,0 +1,248 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	authv1 "github.com/authd-dev/authd/gen/auth/v1"
+	"github.com/authd-dev/authd/interceptors"
+	"github.com/authd-dev/authd/store"
+	"github.com/authd-dev/authd/token"
+)
+
+// tokenPair is what Login and Refresh hand out.
+type tokenPair struct {
+	sid              string
+	access, refresh  string
+	accessExpiresIn  int64
+	refreshExpiresIn int64
+}
+
+// openSession starts a session for user after a password check: a fresh
+// access token and a refresh token, both bounded by the session cap.
+func (s *Service) openSession(ctx context.Context, user store.User) (tokenPair, error) {
+	now := s.now()
+	sess := store.Session{
+		ID:        token.NewID(),
+		UserID:    user.ID,
+		Username:  user.Name,
+		AuthTime:  now,
+		CreatedAt: now,
+		ExpiresAt: now.Add(s.cfg.sessionMax),
+	}
+	sess.Current = s.nextRotation(sess, now)
+	pair, err := s.mint(sess, sess.Current, true, now)
+	if err != nil {
+		return tokenPair{}, err
+	}
+	if err := s.store.CreateSession(ctx, sess); err != nil {
+		return tokenPair{}, err
+	}
+	return pair, nil
+}
+
+// nextRotation picks the ids and lifetimes of a new token pair: the refresh
+// token's idle lifetime restarts, and neither outlives the session cap.
+func (s *Service) nextRotation(sess store.Session, now time.Time) store.Rotation {
+	return store.Rotation{
+		RefreshJTI:       token.NewID(),
+		RefreshIssuedAt:  now,
+		RefreshExpiresAt: earliest(now.Add(s.cfg.refreshTTL), sess.ExpiresAt),
+		AccessJTI:        token.NewID(),
+		AccessIssuedAt:   now,
+		AccessExpiresAt:  earliest(now.Add(s.cfg.accessTTL), sess.ExpiresAt),
+	}
+}
+
+// mint signs the pair r describes. Signing is deterministic, so minting the
+// same rotation again gives the same tokens: that is how a refresh retried
+// within the grace window gets the very same successor pair.
+func (s *Service) mint(sess store.Session, r store.Rotation, fresh bool, now time.Time) (tokenPair, error) {
+	access, err := s.signer.Sign(s.claims(sess, token.Access, r.AccessJTI, r.AccessIssuedAt, r.AccessExpiresAt, fresh))
+	if err != nil {
+		return tokenPair{}, err
+	}
+	refresh, err := s.signer.Sign(s.claims(sess, token.Refresh, r.RefreshJTI, r.RefreshIssuedAt, r.RefreshExpiresAt, false))
+	if err != nil {
+		return tokenPair{}, err
+	}
+	return tokenPair{
+		sid: sess.ID, access: access, refresh: refresh,
+		accessExpiresIn:  secondsUntil(r.AccessExpiresAt, now),
+		refreshExpiresIn: secondsUntil(r.RefreshExpiresAt, now),
+	}, nil
+}
+
+func (s *Service) claims(sess store.Session, typ token.Type, jti string, iat, exp time.Time, fresh bool) token.Claims {
+	return token.Claims{
+		Subject:   sess.Username,
+		ExpiresAt: jwt.NewNumericDate(exp),
+		NotBefore: jwt.NewNumericDate(iat),
+		IssuedAt:  jwt.NewNumericDate(iat),
+		ID:        jti,
+		Type:      typ,
+		Fresh:     token.Fresh{Value: fresh},
+		SessionID: sess.ID,
+		AuthTime:  jwt.NewNumericDate(sess.AuthTime),
+	}
+}
+
+// Refresh implements authv1.AuthServiceServer. The interceptor has already
+// checked that the caller holds a valid refresh token. With rotation on:
+//
+//   - the session's current refresh token is spent in one compare-and-swap
+//     and a new pair issued;
+//   - the token spent just before it, presented again within the grace
+//     window, gets the same pair again (concurrent tabs, a lost response);
+//   - any other token of the session is reuse: the session is revoked.
+func (s *Service) Refresh(ctx context.Context, _ *authv1.RefreshRequest) (*authv1.RefreshResponse, error) {
+	claims, ok := interceptors.ClaimsFromContext(ctx)
+	if !ok {
+		return nil, interceptors.StatusError(interceptors.ErrMissing)
+	}
+	if claims.SessionID == "" {
+		return nil, s.statusError(ctx, "refresh", fmt.Errorf("%w: refresh token has no session", token.ErrInvalid))
+	}
+	pair, err := s.refresh(ctx, claims)
+	if err != nil {
+		return nil, s.statusError(ctx, "refresh", err)
+	}
+	return &authv1.RefreshResponse{
+		AccessToken:      pair.access,
+		RefreshToken:     pair.refresh,
+		ExpiresIn:        pair.accessExpiresIn,
+		RefreshExpiresIn: pair.refreshExpiresIn,
+	}, nil
+}
+
+func (s *Service) refresh(ctx context.Context, claims *token.Claims) (tokenPair, error) {
+	now := s.now()
+	sess, err := s.liveSession(ctx, claims.SessionID)
+	if err != nil {
+		return tokenPair{}, err
+	}
+	if !s.cfg.rotation {
+		return s.refreshWithoutRotation(sess, claims, now)
+	}
+	if sess.Current.RefreshJTI == claims.ID {
+		next := s.nextRotation(sess, now)
+		err := s.store.Rotate(ctx, sess.ID, claims.ID, next, now)
+		if err == nil {
+			return s.mint(sess, next, false, now)
+		}
+		if !errors.Is(err, store.ErrConflict) {
+			return tokenPair{}, err
+		}
+		// A concurrent refresh rotated first: answer as it did.
+		if sess, err = s.liveSession(ctx, claims.SessionID); err != nil {
+			return tokenPair{}, err
+		}
+	}
+	if sess.PreviousJTI == claims.ID && now.Sub(sess.PreviousSpentAt) <= s.cfg.reuseGrace {
+		return s.mint(sess, sess.Current, false, now)
+	}
+	if err := s.store.RevokeSession(ctx, sess.ID, now); err != nil {
+		return tokenPair{}, err
+	}
+	s.cfg.logger.WarnContext(ctx, "refresh token reuse: session revoked", "user", sess.Username, "sid", sess.ID)
+	return tokenPair{}, interceptors.ErrRevoked
+}
+
+// refreshWithoutRotation mints an access token and hands back no refresh
+// token: the client keeps the one it has.
+func (s *Service) refreshWithoutRotation(sess store.Session, claims *token.Claims, now time.Time) (tokenPair, error) {
+	if sess.Current.RefreshJTI != claims.ID {
+		return tokenPair{}, interceptors.ErrRevoked
+	}
+	exp := earliest(now.Add(s.cfg.accessTTL), sess.ExpiresAt)
+	access, err := s.signer.Sign(s.claims(sess, token.Access, token.NewID(), now, exp, false))
+	if err != nil {
+		return tokenPair{}, err
+	}
+	return tokenPair{sid: sess.ID, access: access, accessExpiresIn: secondsUntil(exp, now),
+		refreshExpiresIn: secondsUntil(claims.Expiry(), now)}, nil
+}
+
+// liveSession returns the session, or ErrRevoked when it is revoked, gone or
+// past its cap.
+func (s *Service) liveSession(ctx context.Context, sid string) (store.Session, error) {
+	sess, err := s.store.Session(ctx, sid)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Session{}, interceptors.ErrRevoked
+	}
+	if err != nil {
+		return store.Session{}, err
+	}
+	if sess.Revoked() || !s.now().Before(sess.ExpiresAt) {
+		return store.Session{}, interceptors.ErrRevoked
+	}
+	return sess, nil
+}
+
+// Logout implements authv1.AuthServiceServer: it revokes the caller's session.
+func (s *Service) Logout(ctx context.Context, _ *authv1.LogoutRequest) (*authv1.LogoutResponse, error) {
+	claims, ok := interceptors.ClaimsFromContext(ctx)
+	if !ok {
+		return nil, interceptors.StatusError(interceptors.ErrMissing)
+	}
+	if claims.SessionID == "" {
+		// A token minted elsewhere has no session to end; it simply expires.
+		return &authv1.LogoutResponse{}, nil
+	}
+	err := s.store.RevokeSession(ctx, claims.SessionID, s.now())
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, s.statusError(ctx, "logout", err)
+	}
+	s.cfg.logger.InfoContext(ctx, "logout", "user", claims.Subject, "sid", claims.SessionID)
+	return &authv1.LogoutResponse{}, nil
+}
+
+// Renew implements authv1.AuthServiceServer: a new non-fresh access token
+// for the caller's live session, never past the session cap.
+func (s *Service) Renew(ctx context.Context, _ *authv1.RenewRequest) (*authv1.RenewResponse, error) {
+	claims, ok := interceptors.ClaimsFromContext(ctx)
+	if !ok {
+		return nil, interceptors.StatusError(interceptors.ErrMissing)
+	}
+	access, exp, err := s.renew(ctx, claims)
+	if err != nil {
+		return nil, s.statusError(ctx, "renew", err)
+	}
+	return &authv1.RenewResponse{AccessToken: access, ExpiresIn: secondsUntil(exp, s.now())}, nil
+}
+
+// ErrNoSession: the token belongs to no authd session (it was minted
+// elsewhere), so it cannot be renewed.
+var ErrNoSession = fmt.Errorf("%w: token has no session", token.ErrInvalid)
+
+func (s *Service) renew(ctx context.Context, claims *token.Claims) (string, time.Time, error) {
+	if claims.Type != token.Access {
+		return "", time.Time{}, interceptors.ErrAccessRequired
+	}
+	if claims.SessionID == "" {
+		return "", time.Time{}, ErrNoSession
+	}
+	sess, err := s.liveSession(ctx, claims.SessionID)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	now := s.now()
+	exp := earliest(now.Add(s.cfg.accessTTL), sess.ExpiresAt)
+	access, err := s.signer.Sign(s.claims(sess, token.Access, token.NewID(), now, exp, false))
+	return access, exp, err
+}
+
+func earliest(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+func secondsUntil(t, now time.Time) int64 {
+	return int64(t.Sub(now) / time.Second)
+}
