@@ -49,7 +49,7 @@ func AddKeyFile(dir string, now time.Time) (Key, error) {
 	}
 	block := &pem.Block{
 		Type:    "PRIVATE KEY",
-		Headers: map[string]string{pemCreatedHeader: key.Created.Format(time.RFC3339)},
+		Headers: map[string]string{pemCreatedHeader: key.Created.Format(time.RFC3339Nano)},
 		Bytes:   der,
 	}
 	path := filepath.Join(dir, key.ID+".pem")
@@ -102,7 +102,7 @@ func readKeyFile(path string) (Key, error) {
 	if !ok {
 		return Key{}, fmt.Errorf("signing key %s: not an Ed25519 key", path)
 	}
-	created, err := time.Parse(time.RFC3339, block.Headers[pemCreatedHeader])
+	created, err := time.Parse(time.RFC3339Nano, block.Headers[pemCreatedHeader])
 	if err != nil {
 		return Key{}, fmt.Errorf("signing key %s: bad %s header: %w", path, pemCreatedHeader, err)
 	}

@@ -52,7 +52,7 @@ func NewKey(now time.Time) (Key, error) {
 	if err != nil {
 		return Key{}, fmt.Errorf("generate ed25519 key: %w", err)
 	}
-	return Key{ID: Thumbprint(pub), Created: now.UTC().Truncate(time.Second), Public: pub, Private: priv}, nil
+	return Key{ID: Thumbprint(pub), Created: now.UTC(), Public: pub, Private: priv}, nil
 }
 
 // Thumbprint is the RFC 7638 JWK thumbprint of an Ed25519 public key, used as kid.

@@ -1,0 +1,304 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"runtime"
+	"syscall"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/authd-dev/authd/interceptors"
+	"github.com/authd-dev/authd/password"
+	"github.com/authd-dev/authd/service"
+	"github.com/authd-dev/authd/token"
+)
+
+type serveConfig struct {
+	storeFlags
+	addr, httpAddr            string
+	issuer, audience          string
+	accessTTL, refreshTTL     time.Duration
+	sessionMax, leeway        time.Duration
+	reuseGrace                time.Duration
+	rotation                  bool
+	hs256SecretFile           string
+	tlsCert, tlsKey, clientCA string
+	logFormat                 string
+	hash                      password.Params
+	hashConcurrency           int
+}
+
+func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveConfig) {
+	c := &serveConfig{hash: password.DefaultParams}
+	fs := newFlagSet("authd serve", stderr)
+	c.storeFlags.register(fs)
+	fs.StringVar(&c.addr, "addr", "127.0.0.1:50051", "gRPC listen address")
+	fs.StringVar(&c.httpAddr, "http-addr", "", "HTTP listen address for /.well-known/jwks.json and /healthz (off when empty)")
+	fs.StringVar(&c.issuer, "issuer", token.DefaultIssuer, "iss of issued tokens, required when verifying")
+	fs.StringVar(&c.audience, "audience", token.DefaultIssuer, "aud of issued tokens, required when verifying")
+	fs.DurationVar(&c.accessTTL, "access-ttl", service.DefaultAccessTTL, "access-token lifetime")
+	fs.DurationVar(&c.refreshTTL, "refresh-ttl", service.DefaultRefreshTTL, "refresh-token idle lifetime, restarted by each refresh")
+	fs.DurationVar(&c.sessionMax, "session-max", service.DefaultSessionMax, "absolute session cap from the password login")
+	fs.DurationVar(&c.leeway, "leeway", 0, "clock-skew tolerance on exp/nbf/iat (at most 60s)")
+	fs.DurationVar(&c.reuseGrace, "refresh-reuse-grace", service.DefaultReuseGrace, "window in which a spent refresh token gets the same successor pair (0 = strict)")
+	fs.BoolVar(&c.rotation, "refresh-rotation", true, "rotate refresh tokens on every refresh (false keeps the login's refresh token)")
+	fs.StringVar(&c.hs256SecretFile, "hs256-secret-file", "", "sign and verify with HS256 using this secret (>= 32 bytes) instead of Ed25519")
+	fs.StringVar(&c.tlsCert, "tls-cert", "", "TLS certificate file (PEM); with --tls-key serves gRPC over TLS")
+	fs.StringVar(&c.tlsKey, "tls-key", "", "TLS private key file (PEM)")
+	fs.StringVar(&c.clientCA, "client-ca", "", "CA bundle (PEM) that client certificates must chain to (mTLS)")
+	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
+	fs.Func("hash-memory", "argon2id memory in KiB (default 19456)", uintFlag(&c.hash.Memory))
+	fs.Func("hash-iterations", "argon2id iterations (default 2)", uintFlag(&c.hash.Iterations))
+	fs.IntVar(&c.hashConcurrency, "hash-concurrency", runtime.GOMAXPROCS(0), "password hashes computed at once (each holds --hash-memory)")
+	return fs, c
+}
+
+func uintFlag(dst *uint32) func(string) error {
+	return func(s string) error {
+		var v uint32
+		if _, err := fmt.Sscan(s, &v); err != nil {
+			return err
+		}
+		*dst = v
+		return nil
+	}
+}
+
+func serve(ctx context.Context, args []string, stderr io.Writer) error {
+	fs, c := serveFlags(stderr)
+	positional, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(positional) > 0 {
+		return fmt.Errorf("%w: serve takes no arguments, got %q", errUsage, positional)
+	}
+	logger, err := newLogger(c.logFormat, stderr)
+	if err != nil {
+		return err
+	}
+
+	st, err := c.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	keys, jwks, err := c.keys()
+	if err != nil {
+		return err
+	}
+	signer, err := token.NewSigner(keys, c.issuer, []string{c.audience})
+	if err != nil {
+		return err
+	}
+	verifier, err := token.NewVerifier(keys, token.WithIssuer(c.issuer), token.WithAudience(c.audience), token.WithLeeway(c.leeway))
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	hasher, err := password.NewHasher(c.hash, c.hashConcurrency)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	authn := interceptors.New(verifier,
+		interceptors.WithPublicHealthAndReflection(),
+		interceptors.WithRevocations(service.Revocations(st)),
+	)
+	opts := []service.Option{
+		service.WithLogger(logger),
+		service.WithAccessTTL(c.accessTTL), service.WithRefreshTTL(c.refreshTTL), service.WithSessionMax(c.sessionMax),
+		service.WithReuseGrace(c.reuseGrace), service.WithRotation(c.rotation),
+	}
+	if jwks != nil {
+		opts = append(opts, service.WithJWKS(jwks))
+	}
+	svc, err := service.New(st, signer, authn, hasher, opts...)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	var serverOpts []grpc.ServerOption
+	if creds, err := c.transportCredentials(); err != nil {
+		return err
+	} else if creds != nil {
+		serverOpts = append(serverOpts, grpc.Creds(creds))
+	}
+	srv, hs, err := service.NewServer(svc, authn, logger, serverOpts...)
+	if err != nil {
+		return err
+	}
+
+	lis, err := net.Listen("tcp", c.addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	var httpSrv *http.Server
+	if c.httpAddr != "" {
+		if httpSrv, err = startHTTP(c.httpAddr, jwks, hs, logger); err != nil {
+			lis.Close()
+			return err
+		}
+	}
+	if ring, ok := keys.(*token.Keyring); ok {
+		go reloadKeysOnHUP(ctx, ring, c.keyDir(), logger)
+	}
+	logger.Info("authd serving", "addr", lis.Addr().String(), "http_addr", c.httpAddr,
+		"alg", keys.Algorithm(), "data_dir", c.dataDir, "tls", c.tlsCert != "")
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(lis) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	hs.Shutdown()
+	if httpSrv != nil {
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = httpSrv.Shutdown(shutdownCtx)
+	}
+	stopped := make(chan struct{})
+	go func() { srv.GracefulStop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(10 * time.Second):
+		srv.Stop()
+	}
+	return nil
+}
+
+type keyPair interface {
+	token.KeySource
+	token.SigningKey
+}
+
+// keys returns the HS256 secret when configured, else the Ed25519 keyring
+// (and it as the JWKS source).
+func (c *serveConfig) keys() (keyPair, service.JWKSource, error) {
+	if c.hs256SecretFile != "" {
+		secret, err := token.ReadSecretFile(c.hs256SecretFile)
+		if err != nil {
+			return nil, nil, err
+		}
+		key, err := token.NewHMACKey(secret)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--hs256-secret-file: %w", err)
+		}
+		return key, nil, nil
+	}
+	ring, err := c.loadKeyring()
+	if err != nil {
+		return nil, nil, fmt.Errorf("signing keys (refusing to start rather than replace them): %w", err)
+	}
+	return ring, ring, nil
+}
+
+func (c *serveConfig) transportCredentials() (credentials.TransportCredentials, error) {
+	if c.tlsCert == "" && c.tlsKey == "" {
+		if c.clientCA != "" {
+			return nil, fmt.Errorf("%w: --client-ca needs --tls-cert and --tls-key", errUsage)
+		}
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(c.tlsCert, c.tlsKey)
+	if err != nil {
+		return nil, fmt.Errorf("tls: %w", err)
+	}
+	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if c.clientCA != "" {
+		pem, err := os.ReadFile(c.clientCA)
+		if err != nil {
+			return nil, fmt.Errorf("client ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, errors.New("client ca: no certificates found")
+		}
+		cfg.ClientCAs, cfg.ClientAuth = pool, tls.RequireAndVerifyClientCert
+	}
+	return credentials.NewTLS(cfg), nil
+}
+
+func newLogger(format string, w io.Writer) (*slog.Logger, error) {
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, nil)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, nil)), nil
+	}
+	return nil, fmt.Errorf("%w: --log-format %q: want text or json", errUsage, format)
+}
+
+// startHTTP serves the JWKS as JSON and a health check.
+func startHTTP(addr string, jwks service.JWKSource, hs healthpb.HealthServer, logger *slog.Logger) (*http.Server, error) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /.well-known/jwks.json", func(w http.ResponseWriter, r *http.Request) {
+		keys := []token.JWK{} // HS256 mode publishes no keys, never the secret
+		if jwks != nil {
+			keys = jwks.JWKS()
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "public, max-age=300")
+		_ = json.NewEncoder(w).Encode(map[string]any{"keys": keys})
+	})
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		resp, err := hs.Check(r.Context(), &healthpb.HealthCheckRequest{})
+		if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+			http.Error(w, "not serving", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("http listen: %w", err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("http server", "err", err)
+		}
+	}()
+	return srv, nil
+}
+
+// reloadKeysOnHUP re-reads the key directory on SIGHUP, so `authd keys
+// rotate` takes effect without a restart. A bad directory keeps the old keys.
+func reloadKeysOnHUP(ctx context.Context, ring *token.Keyring, dir string, logger *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+		}
+		fresh, err := token.LoadKeyDir(dir, time.Now())
+		if err == nil {
+			err = ring.Replace(fresh.Keys()...)
+		}
+		if err != nil {
+			logger.Error("key reload failed; keeping the current keys", "err", err)
+			continue
+		}
+		kid, _ := ring.SigningKey()
+		logger.Info("signing keys reloaded", "current_kid", kid, "keys", len(ring.Keys()))
+	}
+}

@@ -1,0 +1,180 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/authd-dev/authd/password"
+	"github.com/authd-dev/authd/service"
+	"github.com/authd-dev/authd/store"
+)
+
+func userCommand(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlagSet("authd user", stderr)
+	var sf storeFlags
+	sf.register(fs)
+	passwordStdin := fs.Bool("password-stdin", false, "read the password from standard input (one line, its newline stripped)")
+	positional, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(positional) == 0 {
+		return fmt.Errorf("%w: user needs a subcommand: add, passwd, disable, enable, list", errUsage)
+	}
+	sub, names := positional[0], positional[1:]
+	wantNames := 1
+	if sub == "list" {
+		wantNames = 0
+	}
+	if len(names) != wantNames {
+		return fmt.Errorf("%w: user %s takes %d name(s), got %d", errUsage, sub, wantNames, len(names))
+	}
+	switch sub {
+	case "add", "passwd", "disable", "enable", "list":
+	default:
+		return fmt.Errorf("%w: unknown user subcommand %q", errUsage, sub)
+	}
+	st, err := sf.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	now := time.Now()
+
+	switch sub {
+	case "list":
+		return listUsers(ctx, st, stdout)
+	case "disable", "enable":
+		disable := sub == "disable"
+		if err := st.SetDisabled(ctx, names[0], disable, now); err != nil {
+			return err
+		}
+		if disable {
+			return revokeAll(ctx, st, stdout, names[0], "disabled")
+		}
+		fmt.Fprintf(stdout, "user %q enabled\n", names[0])
+		return nil
+	}
+
+	name := names[0]
+	if err := service.ValidateUsername(name); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if sub == "add" {
+		// Refuse early, before asking for a password.
+		if _, err := st.UserByName(ctx, name); err == nil {
+			return fmt.Errorf("user %q already exists", name)
+		}
+	} else if _, err := st.UserByName(ctx, name); err != nil {
+		return err
+	}
+	pw, err := readPassword(stdin, stderr, *passwordStdin)
+	if err != nil {
+		return err
+	}
+	hasher, err := password.NewHasher(password.DefaultParams, 1)
+	if err != nil {
+		return err
+	}
+	hash, err := hasher.Hash(ctx, pw)
+	if err != nil {
+		return err
+	}
+	if sub == "add" {
+		if _, err := st.CreateUser(ctx, name, hash, now); err != nil {
+			if errors.Is(err, store.ErrExists) {
+				return fmt.Errorf("user %q already exists", name)
+			}
+			return err
+		}
+		fmt.Fprintf(stdout, "user %q added\n", name)
+		return nil
+	}
+	if err := st.SetPassword(ctx, name, hash, now); err != nil {
+		return err
+	}
+	return revokeAll(ctx, st, stdout, name, "password changed")
+}
+
+func revokeAll(ctx context.Context, st store.Store, stdout io.Writer, name, what string) error {
+	u, err := st.UserByName(ctx, name)
+	if err != nil {
+		return err
+	}
+	n, err := st.RevokeUserSessions(ctx, u.ID, "", time.Now())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "user %q %s; %d session(s) revoked\n", name, what, n)
+	return nil
+}
+
+func listUsers(ctx context.Context, st store.Store, stdout io.Writer) error {
+	users, err := st.ListUsers(ctx)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tSTATUS\tCREATED\tUPDATED")
+	for _, u := range users {
+		state := "enabled"
+		if u.Disabled {
+			state = "disabled"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Name, state, u.CreatedAt.Format(time.RFC3339), u.UpdatedAt.Format(time.RFC3339))
+	}
+	return tw.Flush()
+}
+
+// readPassword reads the new password from stdin (--password-stdin) or from
+// a terminal prompt, asked twice.
+func readPassword(stdin io.Reader, prompt io.Writer, fromStdin bool) (string, error) {
+	var pw string
+	if fromStdin {
+		line, err := bufio.NewReader(io.LimitReader(stdin, password.MaxLength+2)).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return "", fmt.Errorf("read password: %w", err)
+		}
+		pw = strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
+	} else {
+		f, ok := stdin.(*os.File)
+		if !ok || !term.IsTerminal(int(f.Fd())) {
+			return "", fmt.Errorf("%w: standard input is not a terminal: use --password-stdin", errUsage)
+		}
+		first, err := prompted(f, prompt, "Password: ")
+		if err != nil {
+			return "", err
+		}
+		again, err := prompted(f, prompt, "Repeat password: ")
+		if err != nil {
+			return "", err
+		}
+		if first != again {
+			return "", errors.New("passwords do not match")
+		}
+		pw = first
+	}
+	if err := service.ValidatePassword(pw); err != nil {
+		return "", fmt.Errorf("%w: %v", errUsage, err)
+	}
+	return pw, nil
+}
+
+func prompted(f *os.File, prompt io.Writer, label string) (string, error) {
+	fmt.Fprint(prompt, label)
+	b, err := term.ReadPassword(int(f.Fd()))
+	fmt.Fprintln(prompt)
+	if err != nil {
+		return "", fmt.Errorf("read password: %w", err)
+	}
+	return string(b), nil
+}
