@@ -41,6 +41,7 @@ type Env struct {
 	Verifier *token.Verifier
 	Authn    *interceptors.Authenticator
 	Hasher   *password.Hasher
+	Service  *service.Service
 	Conn     *grpc.ClientConn
 	Client   authv1.AuthServiceClient
 	Logs     *LogBuffer
@@ -120,6 +121,7 @@ func New(t testing.TB, opts ...Option) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.Service = svc
 	srv, _, err := service.NewServer(svc, e.Authn, logger)
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -32,9 +33,15 @@ type DB struct {
 
 var _ store.Store = (*DB)(nil)
 
-// Open opens (creating if needed) the database file at path and migrates it
-// to the current schema.
+// Open opens (creating if needed, mode 0600) the database file at path and
+// migrates it to the current schema.
 func Open(ctx context.Context, path string) (*DB, error) {
+	// SQLite creates its -wal and -shm files with the database file's mode.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	f.Close()
 	q := url.Values{}
 	for _, p := range []string{"busy_timeout(5000)", "journal_mode(WAL)", "foreign_keys(1)", "synchronous(NORMAL)"} {
 		q.Add("_pragma", p)
