@@ -30,8 +30,8 @@ var (
 	ErrMissing         = errors.New("missing authorization metadata")
 	ErrAccessRequired  = errors.New("only access tokens are allowed")
 	ErrRefreshRequired = errors.New("only refresh tokens are allowed")
-	ErrFreshRequired   = errors.New("Fresh token required") //nolint:staticcheck // the seeds' exact words
-	ErrRevoked         = errors.New("Token has been revoked") //nolint:staticcheck // the seeds' exact words
+	ErrFreshRequired   = errors.New("fresh token required")
+	ErrRevoked         = errors.New("token has been revoked")
 	// ErrUnavailable: the revocation check could not be made. Authentication
 	// fails closed.
 	ErrUnavailable = errors.New("authentication backend unavailable")

@@ -5,7 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-		"time"
+	"time"
 
 	"google.golang.org/grpc"
 

@@ -11,8 +11,8 @@ import (
 	"log/slog"
 	"time"
 
-	authv1 "github.com/authd-dev/authd/gen/auth/v1"
 	"github.com/authd-dev/authd/clock"
+	authv1 "github.com/authd-dev/authd/gen/auth/v1"
 	"github.com/authd-dev/authd/interceptors"
 	"github.com/authd-dev/authd/password"
 	"github.com/authd-dev/authd/store"

@@ -347,8 +347,12 @@ func TestVerify_TokenCases(t *testing.T) {
 		{"good", func() string { return good }, ""},
 		{"tampered payload", tampered, invalid},
 		{"wrong issuer", func() string { return signEd(with(func(c *token.Claims) { c.Issuer = "evil" }), nil) }, invalid},
-		{"wrong audience", func() string { return signEd(with(func(c *token.Claims) { c.Audience = token.Audience{"other"} }), nil) }, invalid},
-		{"audience array with ours", func() string { return signEd(with(func(c *token.Claims) { c.Audience = token.Audience{"x", "authd"} }), nil) }, ""},
+		{"wrong audience", func() string {
+			return signEd(with(func(c *token.Claims) { c.Audience = token.Audience{"other"} }), nil)
+		}, invalid},
+		{"audience array with ours", func() string {
+			return signEd(with(func(c *token.Claims) { c.Audience = token.Audience{"x", "authd"} }), nil)
+		}, ""},
 		{"no exp", func() string { return signEd(with(func(c *token.Claims) { c.ExpiresAt = nil }), nil) }, invalid},
 		{"nbf in future", func() string {
 			return signEd(with(func(c *token.Claims) { c.NotBefore = jwt.NewNumericDate(e.Clock.Now().Add(time.Minute)) }), nil)
@@ -367,7 +371,9 @@ func TestVerify_TokenCases(t *testing.T) {
 		{"HS256 signed with the public key", hsWithPublicKey, invalid},
 		{"unknown kid", otherKey, invalid},
 		{"no kid", func() string { return signEd(claims(), func(tok *jwt.Token) { delete(tok.Header, "kid") }) }, invalid},
-		{"jku header", func() string { return signEd(claims(), func(tok *jwt.Token) { tok.Header["jku"] = "http://127.0.0.1/k" }) }, invalid},
+		{"jku header", func() string {
+			return signEd(claims(), func(tok *jwt.Token) { tok.Header["jku"] = "http://127.0.0.1/k" })
+		}, invalid},
 		{"crit header", func() string { return signEd(claims(), func(tok *jwt.Token) { tok.Header["crit"] = []string{"exp"} }) }, invalid},
 		{"oversized", func() string { return signEd(with(func(c *token.Claims) { c.ID = strings.Repeat("x", 9000) }), nil) }, invalid},
 		{"padded base64", func() string { return strings.Replace(good, ".", "=.", 1) }, invalid},
