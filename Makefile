@@ -13,7 +13,7 @@ run: build
 
 ## demo: start the example GreeterService on 127.0.0.1:50052 (run `make run` first)
 demo:
-	$(GO) run ./examples/greeter --addr 127.0.0.1:50052 --authd 127.0.0.1:50051
+	$(GO) run ./examples/greeter/cmd/greeter --addr 127.0.0.1:50052 --authd 127.0.0.1:50051
 
 build:
 	$(GO) build -o bin/authd ./cmd/authd

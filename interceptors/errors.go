@@ -66,6 +66,7 @@ var refusals = []refusal{
 	newRefusal(ErrFreshRequired, codes.Unauthenticated, ReasonFreshTokenRequired, "Fresh token required"),
 	newRefusal(ErrRevoked, codes.Unauthenticated, ReasonTokenRevoked, "Token has been revoked"),
 	newRefusal(ErrUnavailable, codes.Unavailable, "", "authentication backend unavailable"),
+	newRefusal(token.ErrKeysUnavailable, codes.Unavailable, "", "authentication backend unavailable"),
 }
 
 // StatusError converts an authentication error into the gRPC error callers

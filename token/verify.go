@@ -81,9 +81,10 @@ func NewVerifier(keys KeySource, opts ...VerifierOption) (*Verifier, error) {
 	return v, nil
 }
 
-// Verify checks raw and returns its claims. Every error wraps ErrInvalid or
-// ErrExpired; a token is only reported expired when nothing else is wrong
-// with it, so that a client never refreshes in answer to a forgery.
+// Verify checks raw and returns its claims. Every error wraps ErrInvalid,
+// ErrExpired or ErrKeysUnavailable; a token is only reported expired when
+// nothing else is wrong with it, so that a client never refreshes in answer
+// to a forgery.
 func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
 	if len(raw) > MaxLength {
 		return nil, ErrTooLarge
@@ -139,7 +140,7 @@ func classify(err error) error {
 		return ErrExpired
 	}
 	// Keep our own, more specific reasons (unknown kid, forbidden header).
-	for _, ours := range []error{ErrUnknownKey, ErrForbiddenHeader} {
+	for _, ours := range []error{ErrKeysUnavailable, ErrUnknownKey, ErrForbiddenHeader} {
 		if errors.Is(err, ours) {
 			return ours
 		}

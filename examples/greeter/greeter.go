@@ -1,0 +1,103 @@
+// Package greeter is a small service protected by authd's interceptors: each
+// of its methods declares in greeter.proto what it needs of the caller's
+// token. cmd/greeter runs it with keys from authd's JWKS; README.md,
+// "Protect your own service", walks through it.
+package greeter
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/status"
+
+	"github.com/authd-dev/authd/clock"
+	examplev1 "github.com/authd-dev/authd/gen/example/v1"
+	"github.com/authd-dev/authd/interceptors"
+)
+
+// NewServer is the whole integration: the two interceptors, the services,
+// and the strict check that every method declares a requirement.
+func NewServer(v interceptors.Verifier, clk clock.Clock, opts ...interceptors.Option) (*grpc.Server, error) {
+	opts = append([]interceptors.Option{interceptors.WithPublicHealthAndReflection(), interceptors.WithClock(clk)}, opts...)
+	authn := interceptors.New(v, opts...)
+	srv := grpc.NewServer(
+		grpc.ChainUnaryInterceptor(authn.UnaryServerInterceptor()),
+		grpc.ChainStreamInterceptor(authn.StreamServerInterceptor()),
+	)
+	examplev1.RegisterGreeterServiceServer(srv, &Greeter{Clock: clk})
+	healthpb.RegisterHealthServer(srv, health.NewServer())
+	reflection.Register(srv)
+	if err := authn.CheckServer(srv); err != nil {
+		return nil, err
+	}
+	return srv, nil
+}
+
+// Greeter implements examplev1.GreeterServiceServer. It never checks tokens
+// itself: by the time a handler runs, the interceptor has enforced the
+// method's requirement.
+type Greeter struct {
+	examplev1.UnimplementedGreeterServiceServer
+	Clock clock.Clock
+}
+
+func (g *Greeter) Hello(context.Context, *examplev1.HelloRequest) (*examplev1.HelloResponse, error) {
+	return &examplev1.HelloResponse{Message: "hello, whoever you are"}, nil
+}
+
+func (g *Greeter) Greet(ctx context.Context, _ *examplev1.GreetRequest) (*examplev1.GreetResponse, error) {
+	if claims, ok := interceptors.ClaimsFromContext(ctx); ok {
+		return &examplev1.GreetResponse{Message: "hello, " + claims.Subject}, nil
+	}
+	return &examplev1.GreetResponse{Message: "hello, stranger"}, nil
+}
+
+func (g *Greeter) WhoAmI(ctx context.Context, _ *examplev1.WhoAmIRequest) (*examplev1.WhoAmIResponse, error) {
+	claims, _ := interceptors.ClaimsFromContext(ctx)
+	return &examplev1.WhoAmIResponse{
+		Subject: claims.Subject, Fresh: claims.FreshAt(g.Clock.Now()), Sid: claims.SessionID, ExpiresAt: claims.Expiry().Unix(),
+	}, nil
+}
+
+func (g *Greeter) DeleteAccount(ctx context.Context, _ *examplev1.DeleteAccountRequest) (*examplev1.DeleteAccountResponse, error) {
+	claims, _ := interceptors.ClaimsFromContext(ctx)
+	return &examplev1.DeleteAccountResponse{Message: fmt.Sprintf("account %s would be deleted now", claims.Subject)}, nil
+}
+
+func (g *Greeter) SessionInfo(ctx context.Context, _ *examplev1.SessionInfoRequest) (*examplev1.SessionInfoResponse, error) {
+	claims, _ := interceptors.ClaimsFromContext(ctx)
+	return &examplev1.SessionInfoResponse{Subject: claims.Subject, Sid: claims.SessionID}, nil
+}
+
+// Ticks sends a tick every interval until the count is reached or the
+// stream's context ends, which the interceptor does when the token expires.
+func (g *Greeter) Ticks(req *examplev1.TicksRequest, stream grpc.ServerStreamingServer[examplev1.TicksResponse]) error {
+	if req.GetIntervalMs() < 0 || req.GetCount() < 0 {
+		return status.Error(codes.InvalidArgument, "interval_ms and count must not be negative")
+	}
+	interval := time.Duration(req.GetIntervalMs()) * time.Millisecond
+	if interval == 0 {
+		interval = time.Second
+	}
+	claims, _ := interceptors.ClaimsFromContext(stream.Context())
+	for n := int64(1); req.GetCount() == 0 || n <= req.GetCount(); n++ {
+		if err := stream.Send(&examplev1.TicksResponse{N: n, Subject: claims.Subject}); err != nil {
+			return err
+		}
+		tick := make(chan struct{})
+		stop := g.Clock.AfterFunc(interval, func() { close(tick) })
+		select {
+		case <-stream.Context().Done():
+			stop()
+			return stream.Context().Err()
+		case <-tick:
+		}
+	}
+	return nil
+}
