@@ -99,3 +99,22 @@ func (c *Fake) Advance(d time.Duration) {
 func (c *Fake) Set(t time.Time) {
 	c.Advance(t.Sub(c.Now()))
 }
+
+// WaitForTimers waits up to timeout (real time) until at least n timers are
+// scheduled, so a test can advance the clock knowing the code under test is
+// waiting on it. It reports whether they were.
+func (c *Fake) WaitForTimers(n int, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for {
+		c.mu.Lock()
+		have := len(c.timers)
+		c.mu.Unlock()
+		if have >= n {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

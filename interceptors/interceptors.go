@@ -195,7 +195,7 @@ func (a *Authenticator) serveUntilExpiry(ctx context.Context, srv any, ss grpc.S
 	defer cancel(nil)
 	stop := a.clock.AfterFunc(exp.Sub(a.clock.Now()), func() { cancel(errStreamExpired) })
 	defer stop()
-	err := handler(srv, &expiringStream{wrappedStream: wrappedStream{ServerStream: ss, ctx: ctx}})
+	err := handler(srv, &expiringStream{wrappedStream: wrappedStream{ServerStream: ss, ctx: ctx}, clock: a.clock, exp: exp})
 	if errors.Is(context.Cause(ctx), errStreamExpired) {
 		return StatusError(token.ErrExpired)
 	}
@@ -210,14 +210,17 @@ type wrappedStream struct {
 
 func (w *wrappedStream) Context() context.Context { return w.ctx }
 
-// expiringStream refuses to send or receive once its context ended because
-// the token expired.
+// expiringStream refuses to send or receive once the token has expired. It
+// reads the clock itself rather than wait for the timer's goroutine, so not
+// one message passes at or after exp.
 type expiringStream struct {
 	wrappedStream
+	clock clock.Clock
+	exp   time.Time
 }
 
 func (s *expiringStream) expired() error {
-	if errors.Is(context.Cause(s.ctx), errStreamExpired) {
+	if !s.clock.Now().Before(s.exp) {
 		return StatusError(token.ErrExpired)
 	}
 	return nil

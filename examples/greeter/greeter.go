@@ -86,9 +86,12 @@ func (g *Greeter) Ticks(req *examplev1.TicksRequest, stream grpc.ServerStreaming
 		interval = time.Second
 	}
 	claims, _ := interceptors.ClaimsFromContext(stream.Context())
-	for n := int64(1); req.GetCount() == 0 || n <= req.GetCount(); n++ {
+	for n := int64(1); ; n++ {
 		if err := stream.Send(&examplev1.TicksResponse{N: n, Subject: claims.Subject}); err != nil {
 			return err
+		}
+		if n == req.GetCount() {
+			return nil
 		}
 		tick := make(chan struct{})
 		stop := g.Clock.AfterFunc(interval, func() { close(tick) })
@@ -99,5 +102,4 @@ func (g *Greeter) Ticks(req *examplev1.TicksRequest, stream grpc.ServerStreaming
 		case <-tick:
 		}
 	}
-	return nil
 }
