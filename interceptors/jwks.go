@@ -13,8 +13,8 @@ import (
 
 	"google.golang.org/grpc"
 
-	authv1 "github.com/authd-dev/authd/gen/auth/v1"
 	"github.com/authd-dev/authd/clock"
+	authv1 "github.com/authd-dev/authd/gen/auth/v1"
 	"github.com/authd-dev/authd/token"
 )
 

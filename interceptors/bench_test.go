@@ -1,0 +1,116 @@
+package interceptors_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc"
+
+	examplev1 "github.com/authd-dev/authd/gen/example/v1"
+	"github.com/authd-dev/authd/interceptors"
+	"github.com/authd-dev/authd/internal/authdtest"
+)
+
+// noopDesc is a service with one unary method that does nothing.
+var noopDesc = &grpc.ServiceDesc{
+	ServiceName: "bench.Noop",
+	HandlerType: (*any)(nil),
+	Methods: []grpc.MethodDesc{{
+		MethodName: "Call",
+		Handler: func(_ any, ctx context.Context, dec func(any) error, icpt grpc.UnaryServerInterceptor) (any, error) {
+			in := new(examplev1.HelloRequest)
+			if err := dec(in); err != nil {
+				return nil, err
+			}
+			handler := func(context.Context, any) (any, error) { return &examplev1.HelloResponse{}, nil }
+			if icpt == nil {
+				return handler(ctx, in)
+			}
+			return icpt(ctx, in, &grpc.UnaryServerInfo{FullMethod: "/bench.Noop/Call"}, handler)
+		},
+	}},
+}
+
+// benchCall measures one unary call over bufconn with the server options and
+// outgoing context given.
+func benchCall(b *testing.B, ctx context.Context, opts ...grpc.ServerOption) {
+	srv := grpc.NewServer(opts...)
+	srv.RegisterService(noopDesc, struct{}{})
+	conn := authdtest.Serve(b, srv)
+	in, out := &examplev1.HelloRequest{}, &examplev1.HelloResponse{}
+	if err := conn.Invoke(ctx, "/bench.Noop/Call", in, out); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if err := conn.Invoke(ctx, "/bench.Noop/Call", in, out); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// nsPerOp is the mean time per iteration of the benchmark's last run.
+func nsPerOp(b *testing.B) float64 {
+	return float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+}
+
+// BenchmarkUnary compares a no-op unary call without interceptors to the
+// same call demanding an access token: verified-token cache hit, and a cold
+// verification every call (cache off), for Ed25519 and HS256.
+func BenchmarkUnary(b *testing.B) {
+	// The unprotected call runs first; each protected variant reports its
+	// time as a multiple of it ("x-unprotected"), measured in the same run.
+	var baseline float64
+	b.Run("unprotected", func(b *testing.B) {
+		benchCall(b, context.Background())
+		baseline = nsPerOp(b)
+	})
+	for _, mode := range []struct {
+		name  string
+		opts  []authdtest.Option
+		cache int
+	}{
+		{"access/cache-hit/EdDSA", nil, 10000},
+		{"access/cold/EdDSA", nil, 0},
+		{"access/cache-hit/HS256", []authdtest.Option{authdtest.WithHS256([]byte(strings.Repeat("k", 32)))}, 10000},
+		{"access/cold/HS256", []authdtest.Option{authdtest.WithHS256([]byte(strings.Repeat("k", 32)))}, 0},
+	} {
+		b.Run(mode.name, func(b *testing.B) {
+			e := authdtest.New(b, mode.opts...)
+			e.AddUser(b, "alice", "pw")
+			access := e.Login(b, "alice", "pw").AccessToken
+			authn := interceptors.New(e.Verifier,
+				interceptors.WithClock(e.Clock),
+				interceptors.WithCacheSize(mode.cache),
+				interceptors.WithMethod("/bench.Noop/Call", interceptors.Access))
+			benchCall(b, authdtest.Bearer(context.Background(), access), grpc.UnaryInterceptor(authn.UnaryServerInterceptor()))
+			if baseline > 0 {
+				b.ReportMetric(nsPerOp(b)/baseline, "x-unprotected")
+			}
+		})
+	}
+}
+
+// BenchmarkAuthorize measures the interceptor's check alone, without gRPC.
+func BenchmarkAuthorize(b *testing.B) {
+	for _, mode := range []struct {
+		name  string
+		cache int
+	}{{"cache-hit", 10000}, {"cold", 0}} {
+		b.Run(mode.name, func(b *testing.B) {
+			e := authdtest.New(b)
+			e.AddUser(b, "alice", "pw")
+			access := e.Login(b, "alice", "pw").AccessToken
+			authn := interceptors.New(e.Verifier, interceptors.WithClock(e.Clock), interceptors.WithCacheSize(mode.cache))
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := authn.Authorize(ctx, access, interceptors.Access); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
