@@ -2,8 +2,11 @@ package interceptors_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -490,4 +493,52 @@ func kidOf(t *testing.T, raw string) string {
 	}
 	kid, _ := tok.Header["kid"].(string)
 	return kid
+}
+
+func TestFreshMaxAge_RecentLoginCountsAsFresh(t *testing.T) {
+	e := authdtest.New(t)
+	e.AddUser(t, "alice", "pw")
+	login := e.Login(t, "alice", "pw")
+	refreshed, err := e.Client.Refresh(authdtest.Bearer(bg, login.RefreshToken), &authv1.RefreshRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := greeter.NewServer(e.Verifier, e.Clock, interceptors.WithFreshMaxAge(5*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := examplev1.NewGreeterServiceClient(authdtest.Serve(t, srv))
+	ctx := authdtest.Bearer(bg, refreshed.AccessToken) // fresh: false, auth_time: login
+	e.Clock.Advance(4 * time.Minute)
+	if _, err := client.DeleteAccount(ctx, &examplev1.DeleteAccountRequest{}); err != nil {
+		t.Fatalf("non-fresh token 4 minutes after login, max age 5m: %v", err)
+	}
+	e.Clock.Advance(time.Minute)
+	_, err = client.DeleteAccount(ctx, &examplev1.DeleteAccountRequest{})
+	authdtest.WantRefusal(t, err, codes.Unauthenticated, notFresh)
+}
+
+func TestJWKS_OverHTTP(t *testing.T) {
+	e := authdtest.New(t)
+	e.AddUser(t, "alice", "pw")
+	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/.well-known/jwks.json" {
+			http.NotFound(w, r)
+			return
+		}
+		json.NewEncoder(w).Encode(map[string]any{"keys": e.Keys.JWKS()})
+	}))
+	defer web.Close()
+	v, err := token.NewVerifier(interceptors.NewJWKS(interceptors.HTTPKeys(web.URL+"/.well-known/jwks.json", web.Client())), token.WithClock(e.Clock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims, err := v.Verify(bg, e.Login(t, "alice", "pw").AccessToken)
+	if err != nil || claims.Subject != "alice" {
+		t.Fatalf("Verify = %v, %v", claims, err)
+	}
+	bad, _ := token.NewVerifier(interceptors.NewJWKS(interceptors.HTTPKeys(web.URL+"/missing", web.Client())))
+	if _, err := bad.Verify(bg, e.Login(t, "alice", "pw").AccessToken); !errors.Is(err, token.ErrKeysUnavailable) {
+		t.Fatalf("JWKS URL answering 404: %v, want ErrKeysUnavailable", err)
+	}
 }
