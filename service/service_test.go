@@ -105,6 +105,8 @@ func TestLogin_BadInput(t *testing.T) {
 		{"NUL in password", "alice", "correct\x00horse", codes.Unauthenticated},
 		{"username with spaces around", " alice ", "pw", codes.InvalidArgument},
 		{"username too long", strings.Repeat("a", 257), "pw", codes.InvalidArgument},
+		{"invalid UTF-8 username", "\xffalice", "pw", codes.InvalidArgument},
+		{"invalid UTF-8 password", "alice", "correct\xfe\xffhorse", codes.InvalidArgument},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := e.Client.Login(bg, &authv1.LoginRequest{Username: tc.user, Password: tc.pw})

@@ -23,8 +23,8 @@ const (
 
 type LoginRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Username      string                 `protobuf:"bytes,1,opt,name=username,proto3" json:"username,omitempty"`
-	Password      string                 `protobuf:"bytes,2,opt,name=password,proto3" json:"password,omitempty"`
+	Username      string                 `protobuf:"bytes,1,opt,name=username" json:"username,omitempty"`
+	Password      string                 `protobuf:"bytes,2,opt,name=password" json:"password,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -75,14 +75,14 @@ func (x *LoginRequest) GetPassword() string {
 
 type LoginResponse struct {
 	state        protoimpl.MessageState `protogen:"open.v1"`
-	AccessToken  string                 `protobuf:"bytes,1,opt,name=access_token,json=accessToken,proto3" json:"access_token,omitempty"`
-	RefreshToken string                 `protobuf:"bytes,2,opt,name=refresh_token,json=refreshToken,proto3" json:"refresh_token,omitempty"`
+	AccessToken  string                 `protobuf:"bytes,1,opt,name=access_token,json=accessToken" json:"access_token,omitempty"`
+	RefreshToken string                 `protobuf:"bytes,2,opt,name=refresh_token,json=refreshToken" json:"refresh_token,omitempty"`
 	// Always "Bearer".
-	TokenType string `protobuf:"bytes,3,opt,name=token_type,json=tokenType,proto3" json:"token_type,omitempty"`
+	TokenType string `protobuf:"bytes,3,opt,name=token_type,json=tokenType" json:"token_type,omitempty"`
 	// Seconds until the access token expires.
-	ExpiresIn int64 `protobuf:"varint,4,opt,name=expires_in,json=expiresIn,proto3" json:"expires_in,omitempty"`
+	ExpiresIn int64 `protobuf:"varint,4,opt,name=expires_in,json=expiresIn" json:"expires_in,omitempty"`
 	// Seconds until the refresh token expires.
-	RefreshExpiresIn int64 `protobuf:"varint,5,opt,name=refresh_expires_in,json=refreshExpiresIn,proto3" json:"refresh_expires_in,omitempty"`
+	RefreshExpiresIn int64 `protobuf:"varint,5,opt,name=refresh_expires_in,json=refreshExpiresIn" json:"refresh_expires_in,omitempty"`
 	unknownFields    protoimpl.UnknownFields
 	sizeCache        protoimpl.SizeCache
 }
@@ -190,11 +190,11 @@ func (*RefreshRequest) Descriptor() ([]byte, []int) {
 
 type RefreshResponse struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
-	AccessToken string                 `protobuf:"bytes,1,opt,name=access_token,json=accessToken,proto3" json:"access_token,omitempty"`
+	AccessToken string                 `protobuf:"bytes,1,opt,name=access_token,json=accessToken" json:"access_token,omitempty"`
 	// The rotated refresh token; empty only when rotation is switched off.
-	RefreshToken     string `protobuf:"bytes,2,opt,name=refresh_token,json=refreshToken,proto3" json:"refresh_token,omitempty"`
-	ExpiresIn        int64  `protobuf:"varint,3,opt,name=expires_in,json=expiresIn,proto3" json:"expires_in,omitempty"`
-	RefreshExpiresIn int64  `protobuf:"varint,4,opt,name=refresh_expires_in,json=refreshExpiresIn,proto3" json:"refresh_expires_in,omitempty"`
+	RefreshToken     string `protobuf:"bytes,2,opt,name=refresh_token,json=refreshToken" json:"refresh_token,omitempty"`
+	ExpiresIn        int64  `protobuf:"varint,3,opt,name=expires_in,json=expiresIn" json:"expires_in,omitempty"`
+	RefreshExpiresIn int64  `protobuf:"varint,4,opt,name=refresh_expires_in,json=refreshExpiresIn" json:"refresh_expires_in,omitempty"`
 	unknownFields    protoimpl.UnknownFields
 	sizeCache        protoimpl.SizeCache
 }
@@ -260,9 +260,9 @@ func (x *RefreshResponse) GetRefreshExpiresIn() int64 {
 type VerifyRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The token to check; when empty, the caller's `authorization` metadata.
-	Token string `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	Token string `protobuf:"bytes,1,opt,name=token" json:"token,omitempty"`
 	// The requirement to check against; unset means REQUIREMENT_ACCESS.
-	Requirement   Requirement `protobuf:"varint,2,opt,name=requirement,proto3,enum=auth.v1.Requirement" json:"requirement,omitempty"`
+	Requirement   Requirement `protobuf:"varint,2,opt,name=requirement,enum=auth.v1.Requirement" json:"requirement,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -313,7 +313,7 @@ func (x *VerifyRequest) GetRequirement() Requirement {
 
 type VerifyResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Claims        *Claims                `protobuf:"bytes,1,opt,name=claims,proto3" json:"claims,omitempty"`
+	Claims        *Claims                `protobuf:"bytes,1,opt,name=claims" json:"claims,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -358,20 +358,20 @@ func (x *VerifyResponse) GetClaims() *Claims {
 // Claims are a verified token's claims.
 type Claims struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
-	Subject string                 `protobuf:"bytes,1,opt,name=subject,proto3" json:"subject,omitempty"`
+	Subject string                 `protobuf:"bytes,1,opt,name=subject" json:"subject,omitempty"`
 	// "access" or "refresh".
-	Type  string `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
-	Fresh bool   `protobuf:"varint,3,opt,name=fresh,proto3" json:"fresh,omitempty"`
-	Jti   string `protobuf:"bytes,4,opt,name=jti,proto3" json:"jti,omitempty"`
+	Type  string `protobuf:"bytes,2,opt,name=type" json:"type,omitempty"`
+	Fresh bool   `protobuf:"varint,3,opt,name=fresh" json:"fresh,omitempty"`
+	Jti   string `protobuf:"bytes,4,opt,name=jti" json:"jti,omitempty"`
 	// Session id; empty for tokens minted elsewhere.
-	Sid string `protobuf:"bytes,5,opt,name=sid,proto3" json:"sid,omitempty"`
+	Sid string `protobuf:"bytes,5,opt,name=sid" json:"sid,omitempty"`
 	// Unix seconds.
-	IssuedAt  int64 `protobuf:"varint,6,opt,name=issued_at,json=issuedAt,proto3" json:"issued_at,omitempty"`
-	ExpiresAt int64 `protobuf:"varint,7,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	IssuedAt  int64 `protobuf:"varint,6,opt,name=issued_at,json=issuedAt" json:"issued_at,omitempty"`
+	ExpiresAt int64 `protobuf:"varint,7,opt,name=expires_at,json=expiresAt" json:"expires_at,omitempty"`
 	// Unix seconds of the password login; 0 when unknown.
-	AuthTime      int64    `protobuf:"varint,8,opt,name=auth_time,json=authTime,proto3" json:"auth_time,omitempty"`
-	Issuer        string   `protobuf:"bytes,9,opt,name=issuer,proto3" json:"issuer,omitempty"`
-	Audience      []string `protobuf:"bytes,10,rep,name=audience,proto3" json:"audience,omitempty"`
+	AuthTime      int64    `protobuf:"varint,8,opt,name=auth_time,json=authTime" json:"auth_time,omitempty"`
+	Issuer        string   `protobuf:"bytes,9,opt,name=issuer" json:"issuer,omitempty"`
+	Audience      []string `protobuf:"bytes,10,rep,name=audience" json:"audience,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -550,8 +550,8 @@ func (*LogoutResponse) Descriptor() ([]byte, []int) {
 
 type ChangePasswordRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	OldPassword   string                 `protobuf:"bytes,1,opt,name=old_password,json=oldPassword,proto3" json:"old_password,omitempty"`
-	NewPassword   string                 `protobuf:"bytes,2,opt,name=new_password,json=newPassword,proto3" json:"new_password,omitempty"`
+	OldPassword   string                 `protobuf:"bytes,1,opt,name=old_password,json=oldPassword" json:"old_password,omitempty"`
+	NewPassword   string                 `protobuf:"bytes,2,opt,name=new_password,json=newPassword" json:"new_password,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -674,8 +674,8 @@ func (*RenewRequest) Descriptor() ([]byte, []int) {
 
 type RenewResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	AccessToken   string                 `protobuf:"bytes,1,opt,name=access_token,json=accessToken,proto3" json:"access_token,omitempty"`
-	ExpiresIn     int64                  `protobuf:"varint,2,opt,name=expires_in,json=expiresIn,proto3" json:"expires_in,omitempty"`
+	AccessToken   string                 `protobuf:"bytes,1,opt,name=access_token,json=accessToken" json:"access_token,omitempty"`
+	ExpiresIn     int64                  `protobuf:"varint,2,opt,name=expires_in,json=expiresIn" json:"expires_in,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -762,7 +762,7 @@ func (*GetJWKSRequest) Descriptor() ([]byte, []int) {
 
 type GetJWKSResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Keys          []*JWK                 `protobuf:"bytes,1,rep,name=keys,proto3" json:"keys,omitempty"`
+	Keys          []*JWK                 `protobuf:"bytes,1,rep,name=keys" json:"keys,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -808,16 +808,16 @@ func (x *GetJWKSResponse) GetKeys() []*JWK {
 type JWK struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// "OKP".
-	Kty string `protobuf:"bytes,1,opt,name=kty,proto3" json:"kty,omitempty"`
+	Kty string `protobuf:"bytes,1,opt,name=kty" json:"kty,omitempty"`
 	// "Ed25519".
-	Crv string `protobuf:"bytes,2,opt,name=crv,proto3" json:"crv,omitempty"`
+	Crv string `protobuf:"bytes,2,opt,name=crv" json:"crv,omitempty"`
 	// base64url, no padding.
-	X   string `protobuf:"bytes,3,opt,name=x,proto3" json:"x,omitempty"`
-	Kid string `protobuf:"bytes,4,opt,name=kid,proto3" json:"kid,omitempty"`
+	X   string `protobuf:"bytes,3,opt,name=x" json:"x,omitempty"`
+	Kid string `protobuf:"bytes,4,opt,name=kid" json:"kid,omitempty"`
 	// "EdDSA".
-	Alg string `protobuf:"bytes,5,opt,name=alg,proto3" json:"alg,omitempty"`
+	Alg string `protobuf:"bytes,5,opt,name=alg" json:"alg,omitempty"`
 	// "sig".
-	Use           string `protobuf:"bytes,6,opt,name=use,proto3" json:"use,omitempty"`
+	Use           string `protobuf:"bytes,6,opt,name=use" json:"use,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -963,7 +963,7 @@ const file_auth_v1_auth_proto_rawDesc = "" +
 	"\x06Logout\x12\x16.auth.v1.LogoutRequest\x1a\x17.auth.v1.LogoutResponse\"\x04\xc8\xf3\x18\x02\x12W\n" +
 	"\x0eChangePassword\x12\x1e.auth.v1.ChangePasswordRequest\x1a\x1f.auth.v1.ChangePasswordResponse\"\x04\xc8\xf3\x18\x03\x12<\n" +
 	"\x05Renew\x12\x15.auth.v1.RenewRequest\x1a\x16.auth.v1.RenewResponse\"\x04\xc8\xf3\x18\x02\x12B\n" +
-	"\aGetJWKS\x12\x17.auth.v1.GetJWKSRequest\x1a\x18.auth.v1.GetJWKSResponse\"\x04\xc8\xf3\x18\x01B/Z-github.com/authd-dev/authd/gen/auth/v1;authv1b\x06proto3"
+	"\aGetJWKS\x12\x17.auth.v1.GetJWKSRequest\x1a\x18.auth.v1.GetJWKSResponse\"\x04\xc8\xf3\x18\x01B6Z-github.com/authd-dev/authd/gen/auth/v1;authv1\x92\x03\x04\b\x02 \x03b\beditionsp\xe8\a"
 
 var (
 	file_auth_v1_auth_proto_rawDescOnce sync.Once
