@@ -257,3 +257,44 @@ func keyFileMode(t *testing.T, data string) os.FileMode {
 	}
 	return statMode(t, keys[0])
 }
+
+// TestE2E_Grpcurl drives a real authd with grpcurl through server
+// reflection, as the README shows, and checks the exit code and ErrorInfo
+// reason of a refusal.
+func TestE2E_Grpcurl(t *testing.T) {
+	grpcurl := filepath.Join(t.TempDir(), "grpcurl")
+	build := exec.Command("go", "build", "-modfile=tools/go.mod", "-o", grpcurl, "github.com/fullstorydev/grpcurl/cmd/grpcurl")
+	build.Dir = "../.."
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build grpcurl: %v\n%s", err, out)
+	}
+	data := t.TempDir()
+	_, addr := startServe(t, data, nil)
+	authd(t, data, "correct horse\n", "user", "add", "erin", "--password-stdin")
+	run := func(args ...string) (string, string, int) {
+		cmd := exec.Command(grpcurl, append([]string{"-plaintext"}, args...)...)
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		err := cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return out.String(), errb.String(), code
+	}
+	out, errOut, code := run("-d", `{"username":"erin","password":"correct horse"}`, addr, "auth.v1.AuthService/Login")
+	if code != 0 || !strings.Contains(out, `"tokenType": "Bearer"`) {
+		t.Fatalf("Login: exit %d\n%s%s", code, out, errOut)
+	}
+	access := regexp.MustCompile(`"accessToken": "([^"]+)"`).FindStringSubmatch(out)[1]
+	out, _, code = run("-d", `{"token":"`+access+`"}`, addr, "auth.v1.AuthService/Verify")
+	if code != 0 || !strings.Contains(out, `"subject": "erin"`) {
+		t.Fatalf("Verify: exit %d\n%s", code, out)
+	}
+	_, errOut, code = run("-H", "authorization: Bearer "+access, addr, "auth.v1.AuthService/Refresh")
+	if code != 64+int(codes.Unauthenticated) || !strings.Contains(errOut, "WRONG_TOKEN_TYPE") {
+		t.Fatalf("Refresh with an access token: exit %d\n%s", code, errOut)
+	}
+}
