@@ -95,11 +95,6 @@ func (c *Fake) Advance(d time.Duration) {
 	}
 }
 
-// Set moves the clock to t (forward only) and fires due timers, as Advance.
-func (c *Fake) Set(t time.Time) {
-	c.Advance(t.Sub(c.Now()))
-}
-
 // WaitForTimers waits up to timeout (real time) until at least n timers are
 // scheduled, so a test can advance the clock knowing the code under test is
 // waiting on it. It reports whether they were.

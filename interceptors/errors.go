@@ -44,15 +44,21 @@ type refusal struct {
 }
 
 func newRefusal(err error, code codes.Code, reason, msg string) refusal {
+	return refusal{err: err, status: NewStatus(code, reason, msg)}
+}
+
+// NewStatus builds a status carrying ErrorInfo{domain: "authd", reason}
+// (no detail when reason is ""), for errors of authd's own services.
+func NewStatus(code codes.Code, reason, msg string) *status.Status {
 	st := status.New(code, msg)
-	if reason != "" {
-		var derr error
-		st, derr = st.WithDetails(&errdetails.ErrorInfo{Domain: Domain, Reason: reason})
-		if derr != nil {
-			panic(derr) // ErrorInfo always marshals.
-		}
+	if reason == "" {
+		return st
 	}
-	return refusal{err: err, status: st}
+	st, err := st.WithDetails(&errdetails.ErrorInfo{Domain: Domain, Reason: reason})
+	if err != nil {
+		panic(err) // ErrorInfo always marshals.
+	}
+	return st
 }
 
 // refusals is the one place where authentication errors become gRPC

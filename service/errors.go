@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -20,14 +19,7 @@ const ReasonInvalidCredentials = "INVALID_CREDENTIALS"
 // and a disabled account, so a caller cannot tell them apart.
 var errInvalidCredentials = errors.New("invalid username or password")
 
-var invalidCredentials = func() *status.Status {
-	st, err := status.New(codes.Unauthenticated, errInvalidCredentials.Error()).
-		WithDetails(&errdetails.ErrorInfo{Domain: interceptors.Domain, Reason: ReasonInvalidCredentials})
-	if err != nil {
-		panic(err) // ErrorInfo always marshals.
-	}
-	return st
-}()
+var invalidCredentials = interceptors.NewStatus(codes.Unauthenticated, ReasonInvalidCredentials, errInvalidCredentials.Error())
 
 // statusError maps the service's errors to gRPC statuses, deferring to
 // interceptors.StatusError for token errors. Store and other unexpected

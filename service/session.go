@@ -105,7 +105,7 @@ func (s *Service) Refresh(ctx context.Context, _ *authv1.RefreshRequest) (*authv
 		return nil, interceptors.StatusError(interceptors.ErrMissing)
 	}
 	if claims.SessionID == "" {
-		return nil, s.statusError(ctx, "refresh", fmt.Errorf("%w: refresh token has no session", token.ErrInvalid))
+		return nil, s.statusError(ctx, "refresh", ErrNoSession)
 	}
 	pair, err := s.refresh(ctx, claims)
 	if err != nil {
