@@ -29,6 +29,7 @@ type Authenticator struct {
 	revocations  Revocations
 	freshMaxAge  time.Duration
 	streamExpiry bool
+	renewals     *renewals
 }
 
 // New returns an Authenticator that verifies tokens with v.
@@ -46,6 +47,9 @@ func New(v Verifier, opts ...Option) *Authenticator {
 		revocations:  cfg.revocations,
 		freshMaxAge:  cfg.freshMaxAge,
 		streamExpiry: cfg.streamExpiry,
+	}
+	if cfg.renewer != nil {
+		a.renewals = newRenewals(cfg.renewer, cfg.renewThreshold)
 	}
 	if cfg.cacheSize > 0 {
 		a.cache = newVerifiedCache(cfg.cacheSize)
@@ -114,6 +118,7 @@ func (a *Authenticator) authenticate(ctx context.Context, fullMethod string) (co
 	if err != nil {
 		return nil, StatusError(err)
 	}
+	a.renew(ctx, req, raw, claims)
 	return ContextWithClaims(ctx, claims), nil
 }
 

@@ -14,15 +14,17 @@ import (
 type Option func(*config)
 
 type config struct {
-	methods      map[string]Requirement
-	services     map[string]Requirement
-	files        *protoregistry.Files
-	fallback     Requirement
-	clock        clock.Clock
-	cacheSize    int
-	revocations  Revocations
-	freshMaxAge  time.Duration
-	streamExpiry bool
+	methods        map[string]Requirement
+	services       map[string]Requirement
+	files          *protoregistry.Files
+	fallback       Requirement
+	clock          clock.Clock
+	cacheSize      int
+	revocations    Revocations
+	freshMaxAge    time.Duration
+	streamExpiry   bool
+	renewer        Renewer
+	renewThreshold float64
 }
 
 func defaultConfig() config {

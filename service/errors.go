@@ -21,6 +21,13 @@ var errInvalidCredentials = errors.New("invalid username or password")
 
 var invalidCredentials = interceptors.NewStatus(codes.Unauthenticated, ReasonInvalidCredentials, errInvalidCredentials.Error())
 
+// ReasonSessionCapReached is the ErrorInfo reason of a Renew refused because
+// the session is at its absolute cap.
+const ReasonSessionCapReached = "SESSION_CAP_REACHED"
+
+var sessionCapReached = interceptors.NewStatus(codes.FailedPrecondition, ReasonSessionCapReached,
+	"session has reached its maximum age; log in again")
+
 // statusError maps the service's errors to gRPC statuses, deferring to
 // interceptors.StatusError for token errors. Store and other unexpected
 // failures fail closed as Unavailable, with the cause logged, not sent.
@@ -30,6 +37,8 @@ func (s *Service) statusError(ctx context.Context, op string, err error) error {
 		return nil
 	case errors.Is(err, errInvalidCredentials):
 		return invalidCredentials.Err()
+	case errors.Is(err, ErrSessionCap):
+		return sessionCapReached.Err()
 	case errors.Is(err, password.ErrBusy):
 		return status.Error(codes.ResourceExhausted, "too many concurrent logins, retry later")
 	case errors.Is(err, password.ErrTooLong):

@@ -481,6 +481,17 @@ func TestRenew_NonFreshWithinSessionCap(t *testing.T) {
 	}
 	_, err = e.Client.Renew(authdtest.Bearer(bg, login.RefreshToken), &authv1.RenewRequest{})
 	authdtest.WantRefusal(t, err, codes.Unauthenticated, wrongType)
+
+	// The renewed token ends at the cap: renewing it again gains nothing.
+	e.Clock.Advance(time.Minute)
+	_, err = e.Client.Renew(authdtest.Bearer(bg, resp.AccessToken), &authv1.RenewRequest{})
+	authdtest.WantRefusal(t, err, codes.FailedPrecondition, service.ReasonSessionCapReached)
+	// And nothing renews a token of a revoked session.
+	if _, err := e.Client.Logout(authdtest.Bearer(bg, resp.AccessToken), &authv1.LogoutRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.Client.Renew(authdtest.Bearer(bg, login.AccessToken), &authv1.RenewRequest{})
+	authdtest.WantRefusal(t, err, codes.Unauthenticated, revoked)
 }
 
 func TestGetJWKS_PublishesCurrentKey(t *testing.T) {

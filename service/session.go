@@ -219,6 +219,18 @@ func (s *Service) Renew(ctx context.Context, _ *authv1.RenewRequest) (*authv1.Re
 // elsewhere), so it cannot be renewed.
 var ErrNoSession = fmt.Errorf("%w: token has no session", token.ErrInvalid)
 
+// ErrSessionCap: the session is at its absolute cap, so a renewed token
+// would not live longer than the one presented; the user must log in again.
+var ErrSessionCap = errors.New("session has reached its maximum age")
+
+// RenewAccess makes the Service an in-process interceptors.Renewer, for
+// servers that embed it (authd itself, or a service holding the keys and
+// the store): the same renewal as the Renew RPC.
+func (s *Service) RenewAccess(ctx context.Context, _ string, claims *token.Claims) (string, error) {
+	access, _, err := s.renew(ctx, claims)
+	return access, err
+}
+
 func (s *Service) renew(ctx context.Context, claims *token.Claims) (string, time.Time, error) {
 	if claims.Type != token.Access {
 		return "", time.Time{}, interceptors.ErrAccessRequired
@@ -232,6 +244,9 @@ func (s *Service) renew(ctx context.Context, claims *token.Claims) (string, time
 	}
 	now := s.now()
 	exp := earliest(now.Add(s.cfg.accessTTL), sess.ExpiresAt)
+	if !exp.After(claims.Expiry()) {
+		return "", time.Time{}, ErrSessionCap
+	}
 	access, err := s.signer.Sign(s.claims(sess, token.Access, token.NewID(), now, exp, false))
 	return access, exp, err
 }

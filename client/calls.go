@@ -1,0 +1,246 @@
+package client
+
+import (
+	"context"
+	"sync"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/proto"
+)
+
+// Context keys: the token chosen for a call by the interceptors, and the
+// mark on the client's own calls to authd (Login, Refresh, Logout), which
+// carry their own authorization or none.
+type (
+	tokenKey    struct{}
+	internalKey struct{}
+)
+
+func withToken(ctx context.Context, tok string) context.Context {
+	return context.WithValue(ctx, tokenKey{}, tok)
+}
+
+func internal(ctx context.Context) context.Context {
+	return context.WithValue(ctx, internalKey{}, true)
+}
+
+func isInternal(ctx context.Context) bool {
+	v, _ := ctx.Value(internalKey{}).(bool)
+	return v
+}
+
+func withBearer(ctx context.Context, tok string) context.Context {
+	return metadata.NewOutgoingContext(ctx, metadata.Pairs("authorization", "Bearer "+tok))
+}
+
+// PerRPCCredentials returns credentials that attach the current access
+// token. With the Client's interceptors they send the token the interceptor
+// chose; alone, they refresh proactively but cannot retry. A call that sets
+// its own authorization metadata keeps it.
+func (c *Client) PerRPCCredentials() credentials.PerRPCCredentials { return perRPC{c} }
+
+type perRPC struct{ c *Client }
+
+func (p perRPC) GetRequestMetadata(ctx context.Context, _ ...string) (map[string]string, error) {
+	if isInternal(ctx) {
+		return nil, nil
+	}
+	if md, ok := metadata.FromOutgoingContext(ctx); ok && len(md.Get("authorization")) > 0 {
+		return nil, nil
+	}
+	tok, ok := ctx.Value(tokenKey{}).(string)
+	if !ok {
+		var err error
+		if tok, err = p.c.Token(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if tok == "" {
+		return nil, nil
+	}
+	return map[string]string{"authorization": "Bearer " + tok}, nil
+}
+
+// RequireTransportSecurity is true unless the Client was built WithInsecure.
+func (p perRPC) RequireTransportSecurity() bool { return !p.c.insecure }
+
+// UnaryClientInterceptor attaches the token, picks up renewals, and on
+// TOKEN_EXPIRED refreshes and retries the call once.
+func (c *Client) UnaryClientInterceptor() grpc.UnaryClientInterceptor {
+	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		if isInternal(ctx) {
+			return invoker(ctx, method, req, reply, cc, opts...)
+		}
+		tok, err := c.Token(ctx)
+		if err != nil {
+			return err
+		}
+		invoke := func(tok string) error {
+			var header metadata.MD
+			err := invoker(withToken(ctx, tok), method, req, reply, cc, append(opts, grpc.Header(&header))...)
+			c.adopt(ctx, header)
+			return err
+		}
+		err = invoke(tok)
+		if err == nil {
+			return nil
+		}
+		retry, err := c.afterCall(ctx, tok, err)
+		if retry == "" {
+			return err
+		}
+		return invoke(retry) // once: a second TOKEN_EXPIRED is returned as is
+	}
+}
+
+// maxReplay bounds the messages a stream keeps to replay when it is
+// re-opened; a stream that sent more before its first reply is not retried.
+const maxReplay = 64
+
+// StreamClientInterceptor attaches the token, picks up renewals, and
+// re-opens a stream once, with a refreshed token, when it fails with
+// TOKEN_EXPIRED before its first message arrives: the messages sent so far
+// are sent again.
+func (c *Client) StreamClientInterceptor() grpc.StreamClientInterceptor {
+	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+		if isInternal(ctx) {
+			return streamer(ctx, desc, cc, method, opts...)
+		}
+		tok, err := c.Token(ctx)
+		if err != nil {
+			return nil, err
+		}
+		s := &stream{c: c, ctx: ctx, open: func(tok string) (grpc.ClientStream, error) {
+			return streamer(withToken(ctx, tok), desc, cc, method, opts...)
+		}}
+		cs, err := s.open(tok)
+		if err != nil {
+			retry, err := c.afterCall(ctx, tok, err)
+			if retry == "" {
+				return nil, err
+			}
+			s.retried = true
+			if cs, err = s.open(retry); err != nil {
+				return nil, err
+			}
+			tok = retry
+		}
+		s.cs, s.tok = cs, tok
+		return s, nil
+	}
+}
+
+// stream is a client stream that can be re-opened once before its first
+// reply.
+type stream struct {
+	c    *Client
+	ctx  context.Context
+	open func(tok string) (grpc.ClientStream, error)
+
+	mu       sync.Mutex
+	cs       grpc.ClientStream
+	tok      string
+	sent     []any // replayable messages, until the first reply
+	closed   bool  // CloseSend was called
+	received bool
+	retried  bool
+	noReplay bool // too many messages to replay
+	adopted  bool
+}
+
+func (s *stream) current() grpc.ClientStream {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cs
+}
+
+func (s *stream) Header() (metadata.MD, error) { return s.current().Header() }
+func (s *stream) Trailer() metadata.MD         { return s.current().Trailer() }
+func (s *stream) Context() context.Context     { return s.current().Context() }
+
+func (s *stream) CloseSend() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	return s.cs.CloseSend()
+}
+
+func (s *stream) SendMsg(m any) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.received && !s.retried && !s.noReplay {
+		if msg, ok := m.(proto.Message); ok && len(s.sent) < maxReplay {
+			s.sent = append(s.sent, proto.Clone(msg))
+		} else {
+			s.noReplay, s.sent = true, nil
+		}
+	}
+	return s.cs.SendMsg(m)
+}
+
+func (s *stream) RecvMsg(m any) error {
+	cs := s.current()
+	err := cs.RecvMsg(m)
+	s.adopt(cs)
+	if err == nil {
+		s.mu.Lock()
+		s.received, s.sent = true, nil
+		s.mu.Unlock()
+		return nil
+	}
+	s.mu.Lock()
+	canRetry := !s.received && !s.retried && !s.noReplay
+	s.retried = true
+	tok := s.tok
+	s.mu.Unlock()
+	if !canRetry {
+		_, err = s.c.afterCall(s.ctx, tok, err)
+		return err
+	}
+	retry, err := s.c.afterCall(s.ctx, tok, err)
+	if retry == "" {
+		return err
+	}
+	if err := s.reopen(retry); err != nil {
+		return err
+	}
+	return s.RecvMsg(m) // retried is set: this recursion happens once
+}
+
+// reopen opens the stream again with tok and replays what was sent.
+func (s *stream) reopen(tok string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cs, err := s.open(tok)
+	if err != nil {
+		return err
+	}
+	s.cs, s.tok, s.adopted = cs, tok, false
+	for _, m := range s.sent {
+		if err := cs.SendMsg(m); err != nil {
+			return err
+		}
+	}
+	s.sent = nil
+	if s.closed {
+		return cs.CloseSend()
+	}
+	return nil
+}
+
+// adopt picks up a renewal from the stream's header once its first RecvMsg
+// has returned (the header has arrived, or the stream has failed).
+func (s *stream) adopt(cs grpc.ClientStream) {
+	s.mu.Lock()
+	done := s.adopted
+	s.adopted = true
+	s.mu.Unlock()
+	if done {
+		return
+	}
+	if header, err := cs.Header(); err == nil {
+		s.c.adopt(s.ctx, header)
+	}
+}

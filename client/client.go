@@ -1,0 +1,381 @@
+// Package client is the Go client side of authd: it logs in, attaches the
+// access token to every call, keeps it alive and tells the application when
+// the user has to log in again.
+//
+// A Client gives grpc.DialOptions for the connections to the services it
+// calls (authd's own included). Through them it
+//
+//   - attaches `authorization: Bearer <access token>` (PerRPCCredentials,
+//     which require a secure transport unless WithInsecure is given);
+//   - adopts the renewed token a service sends in the x-access-token response
+//     header (sliding sessions, interceptors.WithRenewal), when it is for
+//     the same user and session and lives longer;
+//   - refreshes proactively when the access token is within the refresh
+//     margin of its exp (read from the token, never trusted for anything
+//     but timing);
+//   - refreshes reactively when a call fails with TOKEN_EXPIRED, then retries
+//     that call exactly once (a stream refused at its first Recv is
+//     re-opened once);
+//   - calls OnLoginRequired when only a new login can help: FRESH_TOKEN_REQUIRED,
+//     TOKEN_REVOKED, or a refresh token authd no longer accepts.
+//
+// Refreshes are single-flight: however many calls find the token expired at
+// once, one Refresh RPC is made and all of them use its result. Refresh-token
+// rotation is honoured: a new refresh token replaces the old one.
+package client
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/authd-dev/authd/clock"
+	authv1 "github.com/authd-dev/authd/gen/auth/v1"
+	"github.com/authd-dev/authd/interceptors"
+	"github.com/authd-dev/authd/token"
+)
+
+// DefaultRefreshMargin is how long before exp a token is refreshed.
+const DefaultRefreshMargin = time.Minute
+
+// ErrNotLoggedIn: the client holds no refresh token, so only a login helps.
+var ErrNotLoggedIn = status.Error(codes.Unauthenticated, "not logged in")
+
+// Client holds one user's session with authd. It is safe for concurrent use.
+type Client struct {
+	auth     authv1.AuthServiceClient
+	store    TokenStore
+	onLogin  func(ctx context.Context, err error)
+	margin   time.Duration
+	clock    clock.Clock
+	insecure bool
+	timeout  time.Duration
+	logger   *slog.Logger
+
+	mu      sync.Mutex
+	tokens  Tokens
+	access  *token.Claims // unverified claims of tokens.Access
+	refresh *token.Claims // unverified claims of tokens.Refresh
+	flight  *flight       // the refresh in progress
+}
+
+// flight is one Refresh RPC that every concurrent caller waits for.
+type flight struct {
+	done  chan struct{}
+	token string
+	err   error
+}
+
+// Option configures a Client.
+type Option func(*Client)
+
+// WithStore keeps tokens in s (default: in memory), loaded by New.
+func WithStore(s TokenStore) Option { return func(c *Client) { c.store = s } }
+
+// WithOnLoginRequired sets the function called, once per failure, when only
+// a fresh login can help; err is the error the call returns. It runs on the
+// caller's goroutine and may call Login.
+func WithOnLoginRequired(f func(ctx context.Context, err error)) Option {
+	return func(c *Client) { c.onLogin = f }
+}
+
+// WithRefreshMargin refreshes tokens this long before their exp (default
+// one minute, at most half the token's lifetime).
+func WithRefreshMargin(d time.Duration) Option { return func(c *Client) { c.margin = d } }
+
+// WithClock sets the time source (default the system clock).
+func WithClock(clk clock.Clock) Option { return func(c *Client) { c.clock = clk } }
+
+// WithInsecure lets the credentials travel over connections without TLS.
+// For loopback development and tests only: anyone on the path could take
+// the token.
+func WithInsecure() Option { return func(c *Client) { c.insecure = true } }
+
+// WithLogger sets where failures to save tokens are reported (default
+// slog.Default()). Tokens are never logged.
+func WithLogger(l *slog.Logger) Option { return func(c *Client) { c.logger = l } }
+
+// New returns a Client that logs in and refreshes through authd, a
+// connection to authd (which may itself use the Client's DialOptions), and
+// loads the tokens of a previous run from the store.
+func New(ctx context.Context, authd grpc.ClientConnInterface, opts ...Option) (*Client, error) {
+	c := &Client{
+		auth:    authv1.NewAuthServiceClient(authd),
+		store:   &MemoryStore{},
+		margin:  DefaultRefreshMargin,
+		clock:   clock.System(),
+		timeout: 30 * time.Second,
+		logger:  slog.Default(),
+	}
+	for _, opt := range opts {
+		opt(c)
+	}
+	t, err := c.store.Load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.set(t)
+	return c, nil
+}
+
+// DialOptions returns the options that make a connection authenticate as
+// this client: credentials and the unary and stream interceptors.
+func (c *Client) DialOptions() []grpc.DialOption {
+	return []grpc.DialOption{
+		grpc.WithPerRPCCredentials(c.PerRPCCredentials()),
+		grpc.WithChainUnaryInterceptor(c.UnaryClientInterceptor()),
+		grpc.WithChainStreamInterceptor(c.StreamClientInterceptor()),
+	}
+}
+
+// Login opens a session with username and password, replacing any other.
+func (c *Client) Login(ctx context.Context, username, password string) error {
+	resp, err := c.auth.Login(internal(ctx), &authv1.LoginRequest{Username: username, Password: password})
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.save(ctx, Tokens{Access: resp.GetAccessToken(), Refresh: resp.GetRefreshToken()})
+	return nil
+}
+
+// Logout ends the session at authd and forgets the tokens, even when authd
+// cannot be told (the tokens are then left to expire).
+func (c *Client) Logout(ctx context.Context) error {
+	c.mu.Lock()
+	access := c.tokens.Access
+	c.save(ctx, Tokens{})
+	c.mu.Unlock()
+	if access == "" {
+		return nil
+	}
+	_, err := c.auth.Logout(withBearer(internal(ctx), access), &authv1.LogoutRequest{})
+	if status.Code(err) == codes.Unauthenticated {
+		return nil // expired or already revoked: the session is over anyway
+	}
+	return err
+}
+
+// Tokens returns the tokens held now.
+func (c *Client) Tokens() Tokens {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.tokens
+}
+
+// Token returns an access token for a call made now, refreshing first when
+// it is due; "" with no error when the client holds no session.
+func (c *Client) Token(ctx context.Context) (string, error) {
+	c.mu.Lock()
+	tok, access, refreshable := c.tokens.Access, c.access, c.refreshableLocked()
+	c.mu.Unlock()
+	if tok == "" {
+		return "", nil
+	}
+	now := c.clock.Now()
+	expired := access == nil || !now.Before(access.Expiry())
+	if !expired && !(refreshable && c.due(access, now)) {
+		return tok, nil
+	}
+	if c.Tokens().Refresh == "" {
+		return tok, nil // the service will say it has expired; see afterCall
+	}
+	fresh, err := c.refreshFrom(ctx, tok)
+	if err != nil && !expired && !loginRequired(err) {
+		return tok, nil // a proactive refresh is best effort
+	}
+	return fresh, err
+}
+
+// due reports whether access is within the refresh margin of its exp.
+func (c *Client) due(access *token.Claims, now time.Time) bool {
+	margin := c.margin
+	if life := access.Expiry().Sub(access.IssuedTime()); margin > life/2 {
+		margin = life / 2
+	}
+	return !now.Before(access.Expiry().Add(-margin))
+}
+
+// refreshableLocked reports whether a refresh could give a token that lives
+// longer: not when the refresh token ends no later than the access token,
+// as at the session cap.
+func (c *Client) refreshableLocked() bool {
+	if c.tokens.Refresh == "" {
+		return false
+	}
+	if c.refresh == nil || c.access == nil {
+		return true
+	}
+	return c.refresh.Expiry().After(c.access.Expiry())
+}
+
+// refreshFrom refreshes unless stale is no longer the current access token
+// (another caller refreshed, or a renewal came in), joining a refresh
+// already in flight.
+func (c *Client) refreshFrom(ctx context.Context, stale string) (string, error) {
+	c.mu.Lock()
+	if c.tokens.Access != stale && c.tokens.Access != "" {
+		tok := c.tokens.Access
+		c.mu.Unlock()
+		return tok, nil
+	}
+	f := c.flight
+	if f == nil {
+		f = &flight{done: make(chan struct{})}
+		c.flight = f
+		refresh := c.tokens.Refresh
+		c.mu.Unlock()
+		c.runRefresh(ctx, f, refresh)
+		if loginRequired(f.err) {
+			c.loginRequired(ctx, f.err)
+		}
+		return f.token, f.err
+	}
+	c.mu.Unlock()
+	select {
+	case <-f.done:
+		return f.token, f.err
+	case <-ctx.Done():
+		return "", status.FromContextError(ctx.Err()).Err()
+	}
+}
+
+// runRefresh makes the Refresh RPC of flight f. Its context is detached from
+// the caller's, whose cancellation must not fail the callers waiting on f.
+func (c *Client) runRefresh(ctx context.Context, f *flight, refresh string) {
+	defer close(f.done)
+	if refresh == "" {
+		f.err = ErrNotLoggedIn
+		c.mu.Lock()
+		c.flight = nil
+		c.mu.Unlock()
+		return
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.timeout)
+	defer cancel()
+	resp, err := c.auth.Refresh(withBearer(internal(rctx), refresh), &authv1.RefreshRequest{})
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.flight = nil
+	switch {
+	case err == nil:
+		t := Tokens{Access: resp.GetAccessToken(), Refresh: c.tokens.Refresh}
+		if r := resp.GetRefreshToken(); r != "" {
+			t.Refresh = r // rotation: the old one is spent
+		}
+		c.save(ctx, t)
+		f.token = t.Access
+	case status.Code(err) == codes.Unauthenticated:
+		// authd no longer accepts the refresh token: the session is over.
+		if c.tokens.Refresh == refresh {
+			c.save(ctx, Tokens{})
+		}
+		f.err = err
+	default:
+		f.err = err
+	}
+}
+
+// loginRequired reports whether err means only a new login can help.
+func loginRequired(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, ErrNotLoggedIn) {
+		return true
+	}
+	return status.Code(err) == codes.Unauthenticated
+}
+
+func (c *Client) loginRequired(ctx context.Context, err error) {
+	if c.onLogin != nil {
+		c.onLogin(ctx, err)
+	}
+}
+
+// afterCall reacts to a call's error: on TOKEN_EXPIRED it refreshes and
+// returns the token to retry with; on errors only a login cures it calls
+// OnLoginRequired. retry is "" when the call must not be retried.
+func (c *Client) afterCall(ctx context.Context, used string, err error) (retry string, _ error) {
+	switch interceptors.Reason(err) {
+	case interceptors.ReasonTokenExpired:
+		if used == "" {
+			return "", err
+		}
+		tok, rerr := c.refreshFrom(ctx, used)
+		if rerr != nil {
+			return "", rerr
+		}
+		return tok, err
+	case interceptors.ReasonTokenRevoked:
+		c.mu.Lock()
+		if c.tokens.Access == used {
+			c.save(ctx, Tokens{})
+		}
+		c.mu.Unlock()
+		c.loginRequired(ctx, err)
+	case interceptors.ReasonFreshTokenRequired:
+		c.loginRequired(ctx, err)
+	}
+	return "", err
+}
+
+// adopt takes a renewed access token from a response header when it is an
+// access token of the same user and session that lives longer than the
+// current one. Anything else (a hostile or confused server) is ignored.
+func (c *Client) adopt(ctx context.Context, header metadata.MD) {
+	vals := header.Get(interceptors.RenewalHeader)
+	if len(vals) != 1 {
+		return
+	}
+	renewed, ok := parse(vals[0])
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cur := c.access
+	if !ok || cur == nil || renewed.Type != token.Access || cur.SessionID == "" ||
+		renewed.SessionID != cur.SessionID || renewed.Subject != cur.Subject ||
+		!renewed.Expiry().After(cur.Expiry()) {
+		return
+	}
+	c.save(ctx, Tokens{Access: vals[0], Refresh: c.tokens.Refresh})
+}
+
+// save replaces the tokens and persists them. Called with c.mu held.
+func (c *Client) save(ctx context.Context, t Tokens) {
+	c.set(t)
+	if err := c.store.Save(ctx, t); err != nil {
+		c.logger.WarnContext(ctx, "authd client: saving tokens failed", "err", err)
+	}
+}
+
+// set replaces the tokens in memory.
+func (c *Client) set(t Tokens) {
+	c.tokens = t
+	c.access, _ = parse(t.Access)
+	c.refresh, _ = parse(t.Refresh)
+}
+
+// parse reads a token's claims without verifying it: the client only uses
+// them for timing and to match renewals to its session.
+func parse(raw string) (*token.Claims, bool) {
+	if raw == "" || len(raw) > token.MaxLength {
+		return nil, false
+	}
+	var claims token.Claims
+	if _, _, err := jwt.NewParser().ParseUnverified(raw, &claims); err != nil {
+		return nil, false
+	}
+	if claims.ExpiresAt == nil {
+		return nil, false
+	}
+	return &claims, true
+}
