@@ -4,12 +4,13 @@ package authdtest
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"sync"
-	"testing"
 	"time"
 
 	"google.golang.org/grpc"
@@ -31,6 +32,16 @@ var Start = time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
 
 // CheapParams make argon2id fast enough for tests.
 var CheapParams = password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
+
+// TB is what authdtest needs of a test: testing.TB has it, and so has
+// Harness, for examples that have no *testing.T.
+type TB interface {
+	Helper()
+	Cleanup(func())
+	TempDir() string
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+}
 
 // Env is a running authd.
 type Env struct {
@@ -64,7 +75,7 @@ func WithServiceOptions(opts ...service.Option) Option {
 }
 
 // New starts authd; everything is torn down with t.
-func New(t testing.TB, opts ...Option) *Env {
+func New(t TB, opts ...Option) *Env {
 	t.Helper()
 	var o options
 	for _, opt := range opts {
@@ -133,7 +144,7 @@ func New(t testing.TB, opts ...Option) *Env {
 
 // Serve serves srv on a bufconn listener and returns a client connection to
 // it; both are closed with t.
-func Serve(t testing.TB, srv *grpc.Server, dialOpts ...grpc.DialOption) *grpc.ClientConn {
+func Serve(t TB, srv *grpc.Server, dialOpts ...grpc.DialOption) *grpc.ClientConn {
 	t.Helper()
 	lis := bufconn.Listen(1 << 20)
 	go srv.Serve(lis)
@@ -151,7 +162,7 @@ func Serve(t testing.TB, srv *grpc.Server, dialOpts ...grpc.DialOption) *grpc.Cl
 }
 
 // AddUser creates a user with password pw.
-func (e *Env) AddUser(t testing.TB, name, pw string) {
+func (e *Env) AddUser(t TB, name, pw string) {
 	t.Helper()
 	hash, err := e.Hasher.Hash(context.Background(), pw)
 	if err != nil {
@@ -163,7 +174,7 @@ func (e *Env) AddUser(t testing.TB, name, pw string) {
 }
 
 // Login logs name in and fails the test on error.
-func (e *Env) Login(t testing.TB, name, pw string) *authv1.LoginResponse {
+func (e *Env) Login(t TB, name, pw string) *authv1.LoginResponse {
 	t.Helper()
 	resp, err := e.Client.Login(context.Background(), &authv1.LoginRequest{Username: name, Password: pw})
 	if err != nil {
@@ -198,4 +209,47 @@ func (b *LogBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return string(b.buf)
+}
+
+// Harness is a TB for examples: Fatal panics, Close runs the cleanups.
+type Harness struct {
+	mu       sync.Mutex
+	cleanups []func()
+}
+
+// Helper does nothing.
+func (h *Harness) Helper() {}
+
+// Cleanup registers f to run at Close.
+func (h *Harness) Cleanup(f func()) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.cleanups = append(h.cleanups, f)
+}
+
+// TempDir creates a directory removed at Close.
+func (h *Harness) TempDir() string {
+	dir, err := os.MkdirTemp("", "authdtest-")
+	if err != nil {
+		panic(err)
+	}
+	h.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+// Fatal panics with args.
+func (h *Harness) Fatal(args ...any) { panic(fmt.Sprint(args...)) }
+
+// Fatalf panics with the formatted message.
+func (h *Harness) Fatalf(format string, args ...any) { panic(fmt.Sprintf(format, args...)) }
+
+// Close runs the cleanups, last registered first.
+func (h *Harness) Close() {
+	h.mu.Lock()
+	fs := h.cleanups
+	h.cleanups = nil
+	h.mu.Unlock()
+	for i := len(fs) - 1; i >= 0; i-- {
+		fs[i]()
+	}
 }

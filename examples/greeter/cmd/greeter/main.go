@@ -26,16 +26,17 @@ func main() {
 	authd := flag.String("authd", "127.0.0.1:50051", "authd's gRPC address, for its JWKS")
 	issuer := flag.String("issuer", token.DefaultIssuer, "required iss")
 	audience := flag.String("audience", token.DefaultIssuer, "required aud")
+	renew := flag.Bool("renew", true, "hand out renewed access tokens (x-access-token header) through authd's Renew")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *addr, *authd, *issuer, *audience); err != nil {
+	if err := run(ctx, *addr, *authd, *issuer, *audience, *renew); err != nil {
 		fmt.Fprintln(os.Stderr, "greeter:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, addr, authdAddr, issuer, audience string) error {
+func run(ctx context.Context, addr, authdAddr, issuer, audience string, renew bool) error {
 	// The loopback demo talks to authd in plaintext; use TLS credentials
 	// anywhere else.
 	conn, err := grpc.NewClient(authdAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -48,7 +49,13 @@ func run(ctx context.Context, addr, authdAddr, issuer, audience string) error {
 	if err != nil {
 		return err
 	}
-	srv, err := greeter.NewServer(verifier, clock.System())
+	// Renewals come from authd's Renew, which refuses them for revoked
+	// sessions and at the session cap.
+	var opts []interceptors.Option
+	if renew {
+		opts = append(opts, interceptors.WithRenewal(interceptors.RemoteRenewer(conn), 0))
+	}
+	srv, err := greeter.NewServer(verifier, clock.System(), opts...)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,71 @@
+package client_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/status"
+
+	"github.com/authd-dev/authd/client"
+	"github.com/authd-dev/authd/clock"
+	"github.com/authd-dev/authd/examples/greeter"
+	examplev1 "github.com/authd-dev/authd/gen/example/v1"
+	"github.com/authd-dev/authd/interceptors"
+	"github.com/authd-dev/authd/internal/authdtest"
+)
+
+// A client logs in once; its DialOptions attach the token to every call,
+// refresh it when it expires, and adopt the renewals the greeter hands out.
+func Example() {
+	authd, dialGreeter, clk, stop := demo()
+	defer stop()
+	ctx := context.Background()
+
+	c, err := client.New(ctx, authd,
+		client.WithClock(clk), // the demo's fake clock; leave out in real code
+		client.WithInsecure(), // the demo runs on bufconn; use TLS in real code
+		// client.WithStore(client.FileStore{Path: "tokens.json"}) keeps the session across runs.
+		client.WithOnLoginRequired(func(_ context.Context, err error) {
+			fmt.Println("login required:", status.Convert(err).Message())
+		}),
+	)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := c.Login(ctx, "alice", "correct horse"); err != nil {
+		log.Fatal(err)
+	}
+	greeter := examplev1.NewGreeterServiceClient(dialGreeter(c.DialOptions()...))
+
+	me, err := greeter.WhoAmI(ctx, &examplev1.WhoAmIRequest{})
+	fmt.Println(me.GetSubject(), err)
+
+	clk.Advance(16 * time.Minute) // the 15-minute access token has expired
+	me, err = greeter.WhoAmI(ctx, &examplev1.WhoAmIRequest{})
+	fmt.Println(me.GetSubject(), err)
+
+	_, err = greeter.DeleteAccount(ctx, &examplev1.DeleteAccountRequest{})
+	fmt.Println(status.Code(err))
+	// Output:
+	// alice <nil>
+	// alice <nil>
+	// login required: Fresh token required
+	// Unauthenticated
+}
+
+// demo starts authd with user alice and the example greeter on bufconn,
+// both on a fake clock.
+func demo() (authd *grpc.ClientConn, dialGreeter func(...grpc.DialOption) *grpc.ClientConn, clk *clock.Fake, stop func()) {
+	h := &authdtest.Harness{}
+	e := authdtest.New(h)
+	e.AddUser(h, "alice", "correct horse")
+	srv, err := greeter.NewServer(e.Verifier, e.Clock, interceptors.WithRenewal(interceptors.RemoteRenewer(e.Conn), 0))
+	if err != nil {
+		log.Fatal(err)
+	}
+	dial := func(opts ...grpc.DialOption) *grpc.ClientConn { return authdtest.Serve(h, srv, opts...) }
+	return e.Conn, dial, e.Clock, h.Close
+}
