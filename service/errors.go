@@ -32,9 +32,12 @@ var sessionCapReached = interceptors.NewStatus(codes.FailedPrecondition, ReasonS
 // interceptors.StatusError for token errors. Store and other unexpected
 // failures fail closed as Unavailable, with the cause logged, not sent.
 func (s *Service) statusError(ctx context.Context, op string, err error) error {
+	var throttled errThrottled
 	switch {
 	case err == nil:
 		return nil
+	case errors.As(err, &throttled):
+		return throttled.status()
 	case errors.Is(err, errInvalidCredentials):
 		return invalidCredentials.Err()
 	case errors.Is(err, ErrSessionCap):

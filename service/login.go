@@ -59,7 +59,7 @@ func (s *Service) Login(ctx context.Context, req *authv1.LoginRequest) (*authv1.
 	if err := ValidatePassword(req.GetPassword()); err != nil {
 		return nil, invalidArgument("%v", err)
 	}
-	user, err := s.checkPassword(ctx, req.GetUsername(), req.GetPassword())
+	user, err := s.authenticate(ctx, req.GetUsername(), req.GetPassword())
 	if err != nil {
 		return nil, s.statusError(ctx, "login", err)
 	}
@@ -75,6 +75,32 @@ func (s *Service) Login(ctx context.Context, req *authv1.LoginRequest) (*authv1.
 		ExpiresIn:        pair.accessExpiresIn,
 		RefreshExpiresIn: pair.refreshExpiresIn,
 	}, nil
+}
+
+// authenticate checks name's password under the throttling policy: a
+// throttled attempt is refused unchecked, a failure is counted, a success
+// clears the account's counters.
+func (s *Service) authenticate(ctx context.Context, name, pw string) (store.User, error) {
+	if !s.cfg.throttleOn {
+		return s.checkPassword(ctx, name, pw)
+	}
+	keys := newThrottleKeys(ctx, name)
+	wait, err := s.throttled(ctx, keys)
+	if err != nil {
+		return store.User{}, err
+	}
+	if wait > 0 {
+		s.cfg.logger.WarnContext(ctx, "login throttled", "user", name, "wait", wait)
+		return store.User{}, errThrottled{wait}
+	}
+	user, err := s.checkPassword(ctx, name, pw)
+	switch {
+	case errors.Is(err, errInvalidCredentials):
+		s.recordFailure(ctx, keys)
+	case err == nil:
+		s.clearFailures(ctx, keys)
+	}
+	return user, err
 }
 
 // checkPassword returns the user when name and pw match an enabled account,
@@ -117,7 +143,7 @@ func (s *Service) ChangePassword(ctx context.Context, req *authv1.ChangePassword
 	if err := ValidatePassword(req.GetNewPassword()); err != nil {
 		return nil, invalidArgument("new_password: %v", err)
 	}
-	user, err := s.checkPassword(ctx, claims.Subject, req.GetOldPassword())
+	user, err := s.authenticate(ctx, claims.Subject, req.GetOldPassword())
 	if err != nil {
 		return nil, s.statusError(ctx, "change password", err)
 	}

@@ -23,6 +23,8 @@ import (
 type Store interface {
 	store.Users
 	store.Sessions
+	store.Revocations
+	store.Throttles
 }
 
 // JWKSource lists the public keys to publish; nil in HS256 mode.
@@ -53,6 +55,8 @@ type config struct {
 	sessionMax time.Duration
 	reuseGrace time.Duration
 	rotation   bool
+	throttle   ThrottlePolicy
+	throttleOn bool
 }
 
 // Defaults (DESIGN.md, "Tokens").
@@ -90,6 +94,13 @@ func WithReuseGrace(d time.Duration) Option { return func(cfg *config) { cfg.reu
 // clients that expect a fixed refresh token.
 func WithRotation(on bool) Option { return func(cfg *config) { cfg.rotation = on } }
 
+// WithThrottle sets the login-throttling policy (default
+// DefaultThrottlePolicy).
+func WithThrottle(p ThrottlePolicy) Option { return func(cfg *config) { cfg.throttle = p } }
+
+// WithoutThrottle turns login throttling off: for tests of other things.
+func WithoutThrottle() Option { return func(cfg *config) { cfg.throttleOn = false } }
+
 // New returns the service. authn must be the Authenticator that protects it:
 // Verify answers with its checks.
 func New(st Store, signer *token.Signer, authn *interceptors.Authenticator, hasher *password.Hasher, opts ...Option) (*Service, error) {
@@ -97,6 +108,7 @@ func New(st Store, signer *token.Signer, authn *interceptors.Authenticator, hash
 		clock: clock.System(), logger: slog.Default(),
 		accessTTL: DefaultAccessTTL, refreshTTL: DefaultRefreshTTL, sessionMax: DefaultSessionMax,
 		reuseGrace: DefaultReuseGrace, rotation: true,
+		throttle: DefaultThrottlePolicy, throttleOn: true,
 	}
 	for _, opt := range opts {
 		opt(&cfg)

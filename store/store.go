@@ -97,9 +97,55 @@ type Sessions interface {
 	RevokeUserSessions(ctx context.Context, userID int64, exceptID string, now time.Time) (int, error)
 }
 
+// Revocation is a revoked session, as a service checking tokens needs it.
+type Revocation struct {
+	SessionID string
+	RevokedAt time.Time
+	// ExpiresAt is the session's cap: no token of it verifies afterwards, so
+	// the revocation can be forgotten then.
+	ExpiresAt time.Time
+}
+
+// RevocationCursor is a position in the revocation list, ordered by
+// (RevokedAt, SessionID). The zero cursor is the start.
+type RevocationCursor struct {
+	RevokedAt time.Time
+	SessionID string
+}
+
+// Revocations lists revoked sessions for services that poll them.
+type Revocations interface {
+	// ListRevocations returns up to limit revoked sessions after the cursor
+	// (strictly), ordered by (RevokedAt, SessionID), leaving out sessions
+	// whose cap is not after now: their tokens no longer verify anyway.
+	ListRevocations(ctx context.Context, after RevocationCursor, now time.Time, limit int) ([]Revocation, error)
+}
+
+// Failures is a login-failure counter.
+type Failures struct {
+	Count int
+	Last  time.Time
+}
+
+// Throttles keeps login-failure counters, so throttling survives restarts
+// and is shared by every authd on the store. Keys are opaque strings.
+type Throttles interface {
+	// LoginFailures returns the counters of keys; keys without failures
+	// (or whose last failure is before since) are absent.
+	LoginFailures(ctx context.Context, keys []string, since time.Time) (map[string]Failures, error)
+	// RecordLoginFailure counts one failure at now against each key, first
+	// restarting counters whose last failure is before since, and drops
+	// counters idle since before since.
+	RecordLoginFailure(ctx context.Context, keys []string, now, since time.Time) error
+	// ResetLoginFailures forgets the counters of keys.
+	ResetLoginFailures(ctx context.Context, keys []string) error
+}
+
 // Store is everything a backend provides.
 type Store interface {
 	Users
 	Sessions
+	Revocations
+	Throttles
 	Close() error
 }

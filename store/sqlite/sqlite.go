@@ -290,3 +290,77 @@ func (d *DB) RevokeUserSessions(ctx context.Context, userID int64, exceptID stri
 	n, err := res.RowsAffected()
 	return int(n), err
 }
+
+// ListRevocations implements store.Revocations.
+func (d *DB) ListRevocations(ctx context.Context, after store.RevocationCursor, now time.Time, limit int) ([]store.Revocation, error) {
+	at := int64(0)
+	if !after.RevokedAt.IsZero() {
+		at = unix(after.RevokedAt)
+	}
+	rows, err := d.db.QueryContext(ctx, `SELECT id, revoked_at, expires_at FROM sessions
+		WHERE revoked_at IS NOT NULL AND (revoked_at > ? OR (revoked_at = ? AND id > ?)) AND expires_at > ?
+		ORDER BY revoked_at, id LIMIT ?`, at, at, after.SessionID, unix(now), limit)
+	if err != nil {
+		return nil, fmt.Errorf("list revocations: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Revocation
+	for rows.Next() {
+		var r store.Revocation
+		var revoked, expires int64
+		if err := rows.Scan(&r.SessionID, &revoked, &expires); err != nil {
+			return nil, fmt.Errorf("list revocations: %w", err)
+		}
+		r.RevokedAt, r.ExpiresAt = fromUnix(revoked), fromUnix(expires)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// LoginFailures implements store.Throttles.
+func (d *DB) LoginFailures(ctx context.Context, keys []string, since time.Time) (map[string]store.Failures, error) {
+	out := make(map[string]store.Failures, len(keys))
+	for _, key := range keys {
+		var n, last int64
+		err := d.db.QueryRowContext(ctx, `SELECT failures, last_failure FROM login_failures WHERE key = ? AND last_failure >= ?`,
+			key, unix(since)).Scan(&n, &last)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("login failures: %w", err)
+		}
+		out[key] = store.Failures{Count: int(n), Last: fromUnix(last)}
+	}
+	return out, nil
+}
+
+// RecordLoginFailure implements store.Throttles in one transaction.
+func (d *DB) RecordLoginFailure(ctx context.Context, keys []string, now, since time.Time) error {
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("record login failure: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `DELETE FROM login_failures WHERE last_failure < ?`, unix(since)); err != nil {
+		return fmt.Errorf("record login failure: %w", err)
+	}
+	for _, key := range keys {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO login_failures (key, failures, last_failure) VALUES (?, 1, ?)
+			ON CONFLICT (key) DO UPDATE SET failures = failures + 1, last_failure = excluded.last_failure`,
+			key, unix(now)); err != nil {
+			return fmt.Errorf("record login failure: %w", err)
+		}
+	}
+	return tx.Commit()
+}
+
+// ResetLoginFailures implements store.Throttles.
+func (d *DB) ResetLoginFailures(ctx context.Context, keys []string) error {
+	for _, key := range keys {
+		if _, err := d.db.ExecContext(ctx, `DELETE FROM login_failures WHERE key = ?`, key); err != nil {
+			return fmt.Errorf("reset login failures: %w", err)
+		}
+	}
+	return nil
+}

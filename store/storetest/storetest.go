@@ -30,6 +30,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Sessions/ConcurrentRotateHasOneWinner", testConcurrentRotate},
 		{"Sessions/RevokeStopsRotation", testRevoke},
 		{"Sessions/RevokeUserSessionsExcept", testRevokeUserSessions},
+		{"Revocations/ListedInOrderWithCursor", testListRevocations},
+		{"Throttles/CountWindowReset", testLoginFailures},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -269,5 +271,104 @@ func newSession(u store.User, id string) store.Session {
 		ID: id, UserID: u.ID, Username: u.Name,
 		AuthTime: t0, CreatedAt: t0, ExpiresAt: t0.Add(168 * time.Hour),
 		Current: rotation("r1", t0),
+	}
+}
+
+func testListRevocations(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	alice := mustUser(t, s, "alice")
+	// s1 and s2 are revoked in the same second, s3 later; s4 stays live;
+	// s5 is revoked but past its cap.
+	for _, id := range []string{"s1", "s2", "s3", "s4", "s5"} {
+		sess := newSession(alice, id)
+		if id == "s5" {
+			sess.ExpiresAt = t0.Add(time.Hour)
+		}
+		if err := s.CreateSession(ctx, sess); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for id, at := range map[string]time.Time{"s2": t0, "s1": t0, "s3": t0.Add(time.Second), "s5": t0} {
+		if err := s.RevokeSession(ctx, id, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := t0.Add(2 * time.Hour)
+	all, err := s.ListRevocations(ctx, store.RevocationCursor{}, now, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, r := range all {
+		ids = append(ids, r.SessionID)
+	}
+	if fmt.Sprint(ids) != "[s1 s2 s3]" {
+		t.Fatalf("revocations = %v, want [s1 s2 s3] (ordered, live and past-cap sessions left out)", ids)
+	}
+	if !all[2].RevokedAt.Equal(t0.Add(time.Second)) || !all[0].ExpiresAt.Equal(t0.Add(168*time.Hour)) {
+		t.Fatalf("revocation times: %+v", all)
+	}
+	// Page by page, ties in the same second are neither lost nor repeated.
+	var paged []string
+	cursor := store.RevocationCursor{}
+	for {
+		page, err := s.ListRevocations(ctx, cursor, now, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		paged = append(paged, page[0].SessionID)
+		cursor = store.RevocationCursor{RevokedAt: page[0].RevokedAt, SessionID: page[0].SessionID}
+	}
+	if fmt.Sprint(paged) != "[s1 s2 s3]" {
+		t.Fatalf("paged revocations = %v", paged)
+	}
+	later, err := s.ListRevocations(ctx, store.RevocationCursor{RevokedAt: t0, SessionID: "s2"}, now, 100)
+	if err != nil || len(later) != 1 || later[0].SessionID != "s3" {
+		t.Fatalf("after (t0, s2): %+v, %v; want s3", later, err)
+	}
+}
+
+func testLoginFailures(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	window := time.Hour
+	keys := []string{"user:alice", "addr:127.0.0.1"}
+	for i := range 3 {
+		now := t0.Add(time.Duration(i) * time.Minute)
+		if err := s.RecordLoginFailure(ctx, keys, now, now.Add(-window)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.RecordLoginFailure(ctx, []string{"user:bob"}, t0, t0.Add(-window)); err != nil {
+		t.Fatal(err)
+	}
+	now := t0.Add(2 * time.Minute)
+	got, err := s.LoginFailures(ctx, append(keys, "user:nobody"), now.Add(-window))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := store.Failures{Count: 3, Last: now}
+	if len(got) != 2 || got[keys[0]] != want || got[keys[1]] != want {
+		t.Fatalf("failures = %+v, want %+v for both keys only", got, want)
+	}
+	// Counters idle for the window are forgotten, and start again at 1.
+	later := now.Add(window + time.Minute)
+	if got, err := s.LoginFailures(ctx, keys, later.Add(-window)); err != nil || len(got) != 0 {
+		t.Fatalf("after the window: %+v, %v; want none", got, err)
+	}
+	if err := s.RecordLoginFailure(ctx, keys[:1], later, later.Add(-window)); err != nil {
+		t.Fatal(err)
+	}
+	got, err = s.LoginFailures(ctx, keys, later.Add(-window))
+	if err != nil || got[keys[0]] != (store.Failures{Count: 1, Last: later}) || len(got) != 1 {
+		t.Fatalf("restarted counter = %+v, %v", got, err)
+	}
+	if err := s.ResetLoginFailures(ctx, keys); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.LoginFailures(ctx, keys, t0.Add(-window)); err != nil || len(got) != 0 {
+		t.Fatalf("after reset: %+v, %v", got, err)
 	}
 }
