@@ -158,6 +158,7 @@ func (s *Service) ChangePassword(ctx context.Context, req *authv1.ChangePassword
 	if err != nil {
 		return nil, s.statusError(ctx, "change password", err)
 	}
+	s.revoked()
 	s.cfg.logger.InfoContext(ctx, "password changed", "user", user.Name, "revoked_sessions", n)
 	return &authv1.ChangePasswordResponse{}, nil
 }

@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 
@@ -17,8 +16,6 @@ import (
 
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
 	"github.com/authd-dev/authd/interceptors"
-	"github.com/authd-dev/authd/store"
-	"github.com/authd-dev/authd/token"
 )
 
 // MaxHeaderListSize caps the metadata a caller may send (16 KiB): enough for
@@ -63,24 +60,5 @@ func NewServer(svc *Service, authn *interceptors.Authenticator, logger *slog.Log
 func slogAdapter(l *slog.Logger) logging.Logger {
 	return logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
 		l.Log(ctx, slog.Level(lvl), msg, fields...)
-	})
-}
-
-// Revocations is the interceptors.Revocations of authd itself: a token is
-// revoked when its session is revoked, gone, or past its cap. Tokens minted
-// elsewhere (no sid) have no session to check.
-func Revocations(sessions store.Sessions) interceptors.Revocations {
-	return interceptors.RevocationsFunc(func(ctx context.Context, c *token.Claims) (bool, error) {
-		if c.SessionID == "" {
-			return false, nil
-		}
-		sess, err := sessions.Session(ctx, c.SessionID)
-		if errors.Is(err, store.ErrNotFound) {
-			return true, nil
-		}
-		if err != nil {
-			return false, err
-		}
-		return sess.Revoked(), nil
 	})
 }

@@ -57,6 +57,7 @@ type config struct {
 	rotation   bool
 	throttle   ThrottlePolicy
 	throttleOn bool
+	revCache   *RevocationCache
 }
 
 // Defaults (DESIGN.md, "Tokens").
@@ -101,6 +102,10 @@ func WithThrottle(p ThrottlePolicy) Option { return func(cfg *config) { cfg.thro
 // WithoutThrottle turns login throttling off: for tests of other things.
 func WithoutThrottle() Option { return func(cfg *config) { cfg.throttleOn = false } }
 
+// WithRevocationCache tells c of the revocations this service makes, so
+// they take effect at once in the Authenticator that reads c.
+func WithRevocationCache(c *RevocationCache) Option { return func(cfg *config) { cfg.revCache = c } }
+
 // New returns the service. authn must be the Authenticator that protects it:
 // Verify answers with its checks.
 func New(st Store, signer *token.Signer, authn *interceptors.Authenticator, hasher *password.Hasher, opts ...Option) (*Service, error) {
@@ -120,6 +125,14 @@ func New(st Store, signer *token.Signer, authn *interceptors.Authenticator, hash
 		return nil, fmt.Errorf("refresh reuse grace %s is outside [0, 1m]", cfg.reuseGrace)
 	}
 	return &Service{store: st, signer: signer, authn: authn, hasher: hasher, cfg: cfg}, nil
+}
+
+// revoked is called after this service revoked sessions (none: every
+// session of a user).
+func (s *Service) revoked(sids ...string) {
+	if s.cfg.revCache != nil {
+		s.cfg.revCache.Forget(sids...)
+	}
 }
 
 func (s *Service) now() time.Time { return s.cfg.clock.Now().UTC().Truncate(time.Second) }

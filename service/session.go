@@ -148,6 +148,7 @@ func (s *Service) refresh(ctx context.Context, claims *token.Claims) (tokenPair,
 	if err := s.store.RevokeSession(ctx, sess.ID, now); err != nil {
 		return tokenPair{}, err
 	}
+	s.revoked(sess.ID)
 	s.cfg.logger.WarnContext(ctx, "refresh token reuse: session revoked", "user", sess.Username, "sid", sess.ID)
 	return tokenPair{}, interceptors.ErrRevoked
 }
@@ -183,20 +184,27 @@ func (s *Service) liveSession(ctx context.Context, sid string) (store.Session, e
 	return sess, nil
 }
 
-// Logout implements authv1.AuthServiceServer: it revokes the caller's session.
+// Logout implements authv1.AuthServiceServer: it revokes the session of the
+// caller's access or refresh token. The method is PUBLIC to the interceptor,
+// which accepts one token type per method; the token is checked here.
 func (s *Service) Logout(ctx context.Context, _ *authv1.LogoutRequest) (*authv1.LogoutResponse, error) {
-	claims, ok := interceptors.ClaimsFromContext(ctx)
-	if !ok {
-		return nil, interceptors.StatusError(interceptors.ErrMissing)
+	raw, err := interceptors.BearerFromContext(ctx)
+	if err != nil {
+		return nil, interceptors.StatusError(err)
+	}
+	claims, err := s.authn.Authorize(ctx, raw, interceptors.Public)
+	if err != nil {
+		return nil, interceptors.StatusError(err)
 	}
 	if claims.SessionID == "" {
 		// A token minted elsewhere has no session to end; it simply expires.
 		return &authv1.LogoutResponse{}, nil
 	}
-	err := s.store.RevokeSession(ctx, claims.SessionID, s.now())
+	err = s.store.RevokeSession(ctx, claims.SessionID, s.now())
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, s.statusError(ctx, "logout", err)
 	}
+	s.revoked(claims.SessionID)
 	s.cfg.logger.InfoContext(ctx, "logout", "user", claims.Subject, "sid", claims.SessionID)
 	return &authv1.LogoutResponse{}, nil
 }

@@ -22,6 +22,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/authd-dev/authd/clock"
 	"github.com/authd-dev/authd/interceptors"
 	"github.com/authd-dev/authd/password"
 	"github.com/authd-dev/authd/service"
@@ -115,12 +116,13 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
+	revocations := service.NewRevocationCache(st, clock.System(), service.DefaultRevocationCacheTTL)
 	authn := interceptors.New(verifier,
 		interceptors.WithPublicHealthAndReflection(),
-		interceptors.WithRevocations(service.Revocations(st)),
+		interceptors.WithRevocations(revocations),
 	)
 	opts := []service.Option{
-		service.WithLogger(logger),
+		service.WithLogger(logger), service.WithRevocationCache(revocations),
 		service.WithAccessTTL(c.accessTTL), service.WithRefreshTTL(c.refreshTTL), service.WithSessionMax(c.sessionMax),
 		service.WithReuseGrace(c.reuseGrace), service.WithRotation(c.rotation),
 	}

@@ -51,11 +51,13 @@ type Env struct {
 	Signer   *token.Signer
 	Verifier *token.Verifier
 	Authn    *interceptors.Authenticator
-	Hasher   *password.Hasher
-	Service  *service.Service
-	Conn     *grpc.ClientConn
-	Client   authv1.AuthServiceClient
-	Logs     *LogBuffer
+	// Revocations is authd's cached revocation check.
+	Revocations *service.RevocationCache
+	Hasher      *password.Hasher
+	Service     *service.Service
+	Conn        *grpc.ClientConn
+	Client      authv1.AuthServiceClient
+	Logs        *LogBuffer
 }
 
 type options struct {
@@ -119,12 +121,13 @@ func New(t TB, opts ...Option) *Env {
 	if e.Hasher, err = password.NewHasher(CheapParams, 4); err != nil {
 		t.Fatal(err)
 	}
+	e.Revocations = service.NewRevocationCache(db, e.Clock, 0)
 	e.Authn = interceptors.New(e.Verifier,
 		interceptors.WithClock(e.Clock),
 		interceptors.WithPublicHealthAndReflection(),
-		interceptors.WithRevocations(service.Revocations(db)),
+		interceptors.WithRevocations(e.Revocations),
 	)
-	svcOpts := []service.Option{service.WithClock(e.Clock), service.WithLogger(logger)}
+	svcOpts := []service.Option{service.WithClock(e.Clock), service.WithLogger(logger), service.WithRevocationCache(e.Revocations)}
 	if e.Keys != nil {
 		svcOpts = append(svcOpts, service.WithJWKS(e.Keys))
 	}

@@ -724,6 +724,197 @@ func (x *RenewResponse) GetExpiresIn() int64 {
 	return 0
 }
 
+type ListRevocationsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Revocations at or after this time (Unix seconds); 0 for all.
+	Since int64 `protobuf:"varint,1,opt,name=since" json:"since,omitempty"`
+	// At most this many revocations (default and maximum 1000).
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize" json:"page_size,omitempty"`
+	// next_page_token of the previous page; since is then ignored.
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListRevocationsRequest) Reset() {
+	*x = ListRevocationsRequest{}
+	mi := &file_auth_v1_auth_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListRevocationsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListRevocationsRequest) ProtoMessage() {}
+
+func (x *ListRevocationsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_auth_v1_auth_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListRevocationsRequest.ProtoReflect.Descriptor instead.
+func (*ListRevocationsRequest) Descriptor() ([]byte, []int) {
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ListRevocationsRequest) GetSince() int64 {
+	if x != nil {
+		return x.Since
+	}
+	return 0
+}
+
+func (x *ListRevocationsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListRevocationsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListRevocationsResponse struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Revocations []*Revocation          `protobuf:"bytes,1,rep,name=revocations" json:"revocations,omitempty"`
+	// Empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken" json:"next_page_token,omitempty"`
+	// authd's clock when it answered (Unix seconds). Poll again with since a
+	// little before it: revocations committed concurrently may carry an
+	// earlier time.
+	ServerTime    int64 `protobuf:"varint,3,opt,name=server_time,json=serverTime" json:"server_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListRevocationsResponse) Reset() {
+	*x = ListRevocationsResponse{}
+	mi := &file_auth_v1_auth_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListRevocationsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListRevocationsResponse) ProtoMessage() {}
+
+func (x *ListRevocationsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_auth_v1_auth_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListRevocationsResponse.ProtoReflect.Descriptor instead.
+func (*ListRevocationsResponse) Descriptor() ([]byte, []int) {
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ListRevocationsResponse) GetRevocations() []*Revocation {
+	if x != nil {
+		return x.Revocations
+	}
+	return nil
+}
+
+func (x *ListRevocationsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *ListRevocationsResponse) GetServerTime() int64 {
+	if x != nil {
+		return x.ServerTime
+	}
+	return 0
+}
+
+// Revocation is one revoked session.
+type Revocation struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Sid   string                 `protobuf:"bytes,1,opt,name=sid" json:"sid,omitempty"`
+	// Unix seconds.
+	RevokedAt int64 `protobuf:"varint,2,opt,name=revoked_at,json=revokedAt" json:"revoked_at,omitempty"`
+	// The session's absolute cap (Unix seconds): after it no token of the
+	// session verifies, so the revocation can be forgotten.
+	ExpiresAt     int64 `protobuf:"varint,3,opt,name=expires_at,json=expiresAt" json:"expires_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Revocation) Reset() {
+	*x = Revocation{}
+	mi := &file_auth_v1_auth_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Revocation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Revocation) ProtoMessage() {}
+
+func (x *Revocation) ProtoReflect() protoreflect.Message {
+	mi := &file_auth_v1_auth_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Revocation.ProtoReflect.Descriptor instead.
+func (*Revocation) Descriptor() ([]byte, []int) {
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *Revocation) GetSid() string {
+	if x != nil {
+		return x.Sid
+	}
+	return ""
+}
+
+func (x *Revocation) GetRevokedAt() int64 {
+	if x != nil {
+		return x.RevokedAt
+	}
+	return 0
+}
+
+func (x *Revocation) GetExpiresAt() int64 {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return 0
+}
+
 type GetJWKSRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -732,7 +923,7 @@ type GetJWKSRequest struct {
 
 func (x *GetJWKSRequest) Reset() {
 	*x = GetJWKSRequest{}
-	mi := &file_auth_v1_auth_proto_msgTypes[13]
+	mi := &file_auth_v1_auth_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -744,7 +935,7 @@ func (x *GetJWKSRequest) String() string {
 func (*GetJWKSRequest) ProtoMessage() {}
 
 func (x *GetJWKSRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_auth_proto_msgTypes[13]
+	mi := &file_auth_v1_auth_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -757,7 +948,7 @@ func (x *GetJWKSRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJWKSRequest.ProtoReflect.Descriptor instead.
 func (*GetJWKSRequest) Descriptor() ([]byte, []int) {
-	return file_auth_v1_auth_proto_rawDescGZIP(), []int{13}
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{16}
 }
 
 type GetJWKSResponse struct {
@@ -769,7 +960,7 @@ type GetJWKSResponse struct {
 
 func (x *GetJWKSResponse) Reset() {
 	*x = GetJWKSResponse{}
-	mi := &file_auth_v1_auth_proto_msgTypes[14]
+	mi := &file_auth_v1_auth_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -781,7 +972,7 @@ func (x *GetJWKSResponse) String() string {
 func (*GetJWKSResponse) ProtoMessage() {}
 
 func (x *GetJWKSResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_auth_proto_msgTypes[14]
+	mi := &file_auth_v1_auth_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -794,7 +985,7 @@ func (x *GetJWKSResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJWKSResponse.ProtoReflect.Descriptor instead.
 func (*GetJWKSResponse) Descriptor() ([]byte, []int) {
-	return file_auth_v1_auth_proto_rawDescGZIP(), []int{14}
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetJWKSResponse) GetKeys() []*JWK {
@@ -824,7 +1015,7 @@ type JWK struct {
 
 func (x *JWK) Reset() {
 	*x = JWK{}
-	mi := &file_auth_v1_auth_proto_msgTypes[15]
+	mi := &file_auth_v1_auth_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -836,7 +1027,7 @@ func (x *JWK) String() string {
 func (*JWK) ProtoMessage() {}
 
 func (x *JWK) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_auth_proto_msgTypes[15]
+	mi := &file_auth_v1_auth_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -849,7 +1040,7 @@ func (x *JWK) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JWK.ProtoReflect.Descriptor instead.
 func (*JWK) Descriptor() ([]byte, []int) {
-	return file_auth_v1_auth_proto_rawDescGZIP(), []int{15}
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *JWK) GetKty() string {
@@ -945,7 +1136,24 @@ const file_auth_v1_auth_proto_rawDesc = "" +
 	"\rRenewResponse\x12!\n" +
 	"\faccess_token\x18\x01 \x01(\tR\vaccessToken\x12\x1d\n" +
 	"\n" +
-	"expires_in\x18\x02 \x01(\x03R\texpiresIn\"\x10\n" +
+	"expires_in\x18\x02 \x01(\x03R\texpiresIn\"j\n" +
+	"\x16ListRevocationsRequest\x12\x14\n" +
+	"\x05since\x18\x01 \x01(\x03R\x05since\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"\x99\x01\n" +
+	"\x17ListRevocationsResponse\x125\n" +
+	"\vrevocations\x18\x01 \x03(\v2\x13.auth.v1.RevocationR\vrevocations\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1f\n" +
+	"\vserver_time\x18\x03 \x01(\x03R\n" +
+	"serverTime\"\\\n" +
+	"\n" +
+	"Revocation\x12\x10\n" +
+	"\x03sid\x18\x01 \x01(\tR\x03sid\x12\x1d\n" +
+	"\n" +
+	"revoked_at\x18\x02 \x01(\x03R\trevokedAt\x12\x1d\n" +
+	"\n" +
+	"expires_at\x18\x03 \x01(\x03R\texpiresAt\"\x10\n" +
 	"\x0eGetJWKSRequest\"3\n" +
 	"\x0fGetJWKSResponse\x12 \n" +
 	"\x04keys\x18\x01 \x03(\v2\f.auth.v1.JWKR\x04keys\"m\n" +
@@ -955,14 +1163,15 @@ const file_auth_v1_auth_proto_rawDesc = "" +
 	"\x01x\x18\x03 \x01(\tR\x01x\x12\x10\n" +
 	"\x03kid\x18\x04 \x01(\tR\x03kid\x12\x10\n" +
 	"\x03alg\x18\x05 \x01(\tR\x03alg\x12\x10\n" +
-	"\x03use\x18\x06 \x01(\tR\x03use2\xec\x03\n" +
+	"\x03use\x18\x06 \x01(\tR\x03use2\xc8\x04\n" +
 	"\vAuthService\x12<\n" +
 	"\x05Login\x12\x15.auth.v1.LoginRequest\x1a\x16.auth.v1.LoginResponse\"\x04\xc8\xf3\x18\x01\x12B\n" +
 	"\aRefresh\x12\x17.auth.v1.RefreshRequest\x1a\x18.auth.v1.RefreshResponse\"\x04\xc8\xf3\x18\x04\x12?\n" +
 	"\x06Verify\x12\x16.auth.v1.VerifyRequest\x1a\x17.auth.v1.VerifyResponse\"\x04\xc8\xf3\x18\x01\x12?\n" +
-	"\x06Logout\x12\x16.auth.v1.LogoutRequest\x1a\x17.auth.v1.LogoutResponse\"\x04\xc8\xf3\x18\x02\x12W\n" +
+	"\x06Logout\x12\x16.auth.v1.LogoutRequest\x1a\x17.auth.v1.LogoutResponse\"\x04\xc8\xf3\x18\x01\x12W\n" +
 	"\x0eChangePassword\x12\x1e.auth.v1.ChangePasswordRequest\x1a\x1f.auth.v1.ChangePasswordResponse\"\x04\xc8\xf3\x18\x03\x12<\n" +
-	"\x05Renew\x12\x15.auth.v1.RenewRequest\x1a\x16.auth.v1.RenewResponse\"\x04\xc8\xf3\x18\x02\x12B\n" +
+	"\x05Renew\x12\x15.auth.v1.RenewRequest\x1a\x16.auth.v1.RenewResponse\"\x04\xc8\xf3\x18\x02\x12Z\n" +
+	"\x0fListRevocations\x12\x1f.auth.v1.ListRevocationsRequest\x1a .auth.v1.ListRevocationsResponse\"\x04\xc8\xf3\x18\x01\x12B\n" +
 	"\aGetJWKS\x12\x17.auth.v1.GetJWKSRequest\x1a\x18.auth.v1.GetJWKSResponse\"\x04\xc8\xf3\x18\x01B6Z-github.com/authd-dev/authd/gen/auth/v1;authv1\x92\x03\x04\b\x02 \x03b\beditionsp\xe8\a"
 
 var (
@@ -977,49 +1186,55 @@ func file_auth_v1_auth_proto_rawDescGZIP() []byte {
 	return file_auth_v1_auth_proto_rawDescData
 }
 
-var file_auth_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_auth_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_auth_v1_auth_proto_goTypes = []any{
-	(*LoginRequest)(nil),           // 0: auth.v1.LoginRequest
-	(*LoginResponse)(nil),          // 1: auth.v1.LoginResponse
-	(*RefreshRequest)(nil),         // 2: auth.v1.RefreshRequest
-	(*RefreshResponse)(nil),        // 3: auth.v1.RefreshResponse
-	(*VerifyRequest)(nil),          // 4: auth.v1.VerifyRequest
-	(*VerifyResponse)(nil),         // 5: auth.v1.VerifyResponse
-	(*Claims)(nil),                 // 6: auth.v1.Claims
-	(*LogoutRequest)(nil),          // 7: auth.v1.LogoutRequest
-	(*LogoutResponse)(nil),         // 8: auth.v1.LogoutResponse
-	(*ChangePasswordRequest)(nil),  // 9: auth.v1.ChangePasswordRequest
-	(*ChangePasswordResponse)(nil), // 10: auth.v1.ChangePasswordResponse
-	(*RenewRequest)(nil),           // 11: auth.v1.RenewRequest
-	(*RenewResponse)(nil),          // 12: auth.v1.RenewResponse
-	(*GetJWKSRequest)(nil),         // 13: auth.v1.GetJWKSRequest
-	(*GetJWKSResponse)(nil),        // 14: auth.v1.GetJWKSResponse
-	(*JWK)(nil),                    // 15: auth.v1.JWK
-	(Requirement)(0),               // 16: auth.v1.Requirement
+	(*LoginRequest)(nil),            // 0: auth.v1.LoginRequest
+	(*LoginResponse)(nil),           // 1: auth.v1.LoginResponse
+	(*RefreshRequest)(nil),          // 2: auth.v1.RefreshRequest
+	(*RefreshResponse)(nil),         // 3: auth.v1.RefreshResponse
+	(*VerifyRequest)(nil),           // 4: auth.v1.VerifyRequest
+	(*VerifyResponse)(nil),          // 5: auth.v1.VerifyResponse
+	(*Claims)(nil),                  // 6: auth.v1.Claims
+	(*LogoutRequest)(nil),           // 7: auth.v1.LogoutRequest
+	(*LogoutResponse)(nil),          // 8: auth.v1.LogoutResponse
+	(*ChangePasswordRequest)(nil),   // 9: auth.v1.ChangePasswordRequest
+	(*ChangePasswordResponse)(nil),  // 10: auth.v1.ChangePasswordResponse
+	(*RenewRequest)(nil),            // 11: auth.v1.RenewRequest
+	(*RenewResponse)(nil),           // 12: auth.v1.RenewResponse
+	(*ListRevocationsRequest)(nil),  // 13: auth.v1.ListRevocationsRequest
+	(*ListRevocationsResponse)(nil), // 14: auth.v1.ListRevocationsResponse
+	(*Revocation)(nil),              // 15: auth.v1.Revocation
+	(*GetJWKSRequest)(nil),          // 16: auth.v1.GetJWKSRequest
+	(*GetJWKSResponse)(nil),         // 17: auth.v1.GetJWKSResponse
+	(*JWK)(nil),                     // 18: auth.v1.JWK
+	(Requirement)(0),                // 19: auth.v1.Requirement
 }
 var file_auth_v1_auth_proto_depIdxs = []int32{
-	16, // 0: auth.v1.VerifyRequest.requirement:type_name -> auth.v1.Requirement
+	19, // 0: auth.v1.VerifyRequest.requirement:type_name -> auth.v1.Requirement
 	6,  // 1: auth.v1.VerifyResponse.claims:type_name -> auth.v1.Claims
-	15, // 2: auth.v1.GetJWKSResponse.keys:type_name -> auth.v1.JWK
-	0,  // 3: auth.v1.AuthService.Login:input_type -> auth.v1.LoginRequest
-	2,  // 4: auth.v1.AuthService.Refresh:input_type -> auth.v1.RefreshRequest
-	4,  // 5: auth.v1.AuthService.Verify:input_type -> auth.v1.VerifyRequest
-	7,  // 6: auth.v1.AuthService.Logout:input_type -> auth.v1.LogoutRequest
-	9,  // 7: auth.v1.AuthService.ChangePassword:input_type -> auth.v1.ChangePasswordRequest
-	11, // 8: auth.v1.AuthService.Renew:input_type -> auth.v1.RenewRequest
-	13, // 9: auth.v1.AuthService.GetJWKS:input_type -> auth.v1.GetJWKSRequest
-	1,  // 10: auth.v1.AuthService.Login:output_type -> auth.v1.LoginResponse
-	3,  // 11: auth.v1.AuthService.Refresh:output_type -> auth.v1.RefreshResponse
-	5,  // 12: auth.v1.AuthService.Verify:output_type -> auth.v1.VerifyResponse
-	8,  // 13: auth.v1.AuthService.Logout:output_type -> auth.v1.LogoutResponse
-	10, // 14: auth.v1.AuthService.ChangePassword:output_type -> auth.v1.ChangePasswordResponse
-	12, // 15: auth.v1.AuthService.Renew:output_type -> auth.v1.RenewResponse
-	14, // 16: auth.v1.AuthService.GetJWKS:output_type -> auth.v1.GetJWKSResponse
-	10, // [10:17] is the sub-list for method output_type
-	3,  // [3:10] is the sub-list for method input_type
-	3,  // [3:3] is the sub-list for extension type_name
-	3,  // [3:3] is the sub-list for extension extendee
-	0,  // [0:3] is the sub-list for field type_name
+	15, // 2: auth.v1.ListRevocationsResponse.revocations:type_name -> auth.v1.Revocation
+	18, // 3: auth.v1.GetJWKSResponse.keys:type_name -> auth.v1.JWK
+	0,  // 4: auth.v1.AuthService.Login:input_type -> auth.v1.LoginRequest
+	2,  // 5: auth.v1.AuthService.Refresh:input_type -> auth.v1.RefreshRequest
+	4,  // 6: auth.v1.AuthService.Verify:input_type -> auth.v1.VerifyRequest
+	7,  // 7: auth.v1.AuthService.Logout:input_type -> auth.v1.LogoutRequest
+	9,  // 8: auth.v1.AuthService.ChangePassword:input_type -> auth.v1.ChangePasswordRequest
+	11, // 9: auth.v1.AuthService.Renew:input_type -> auth.v1.RenewRequest
+	13, // 10: auth.v1.AuthService.ListRevocations:input_type -> auth.v1.ListRevocationsRequest
+	16, // 11: auth.v1.AuthService.GetJWKS:input_type -> auth.v1.GetJWKSRequest
+	1,  // 12: auth.v1.AuthService.Login:output_type -> auth.v1.LoginResponse
+	3,  // 13: auth.v1.AuthService.Refresh:output_type -> auth.v1.RefreshResponse
+	5,  // 14: auth.v1.AuthService.Verify:output_type -> auth.v1.VerifyResponse
+	8,  // 15: auth.v1.AuthService.Logout:output_type -> auth.v1.LogoutResponse
+	10, // 16: auth.v1.AuthService.ChangePassword:output_type -> auth.v1.ChangePasswordResponse
+	12, // 17: auth.v1.AuthService.Renew:output_type -> auth.v1.RenewResponse
+	14, // 18: auth.v1.AuthService.ListRevocations:output_type -> auth.v1.ListRevocationsResponse
+	17, // 19: auth.v1.AuthService.GetJWKS:output_type -> auth.v1.GetJWKSResponse
+	12, // [12:20] is the sub-list for method output_type
+	4,  // [4:12] is the sub-list for method input_type
+	4,  // [4:4] is the sub-list for extension type_name
+	4,  // [4:4] is the sub-list for extension extendee
+	0,  // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_auth_v1_auth_proto_init() }
@@ -1034,7 +1249,7 @@ func file_auth_v1_auth_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_auth_v1_auth_proto_rawDesc), len(file_auth_v1_auth_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   16,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

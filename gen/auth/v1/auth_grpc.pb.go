@@ -19,13 +19,14 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	AuthService_Login_FullMethodName          = "/auth.v1.AuthService/Login"
-	AuthService_Refresh_FullMethodName        = "/auth.v1.AuthService/Refresh"
-	AuthService_Verify_FullMethodName         = "/auth.v1.AuthService/Verify"
-	AuthService_Logout_FullMethodName         = "/auth.v1.AuthService/Logout"
-	AuthService_ChangePassword_FullMethodName = "/auth.v1.AuthService/ChangePassword"
-	AuthService_Renew_FullMethodName          = "/auth.v1.AuthService/Renew"
-	AuthService_GetJWKS_FullMethodName        = "/auth.v1.AuthService/GetJWKS"
+	AuthService_Login_FullMethodName           = "/auth.v1.AuthService/Login"
+	AuthService_Refresh_FullMethodName         = "/auth.v1.AuthService/Refresh"
+	AuthService_Verify_FullMethodName          = "/auth.v1.AuthService/Verify"
+	AuthService_Logout_FullMethodName          = "/auth.v1.AuthService/Logout"
+	AuthService_ChangePassword_FullMethodName  = "/auth.v1.AuthService/ChangePassword"
+	AuthService_Renew_FullMethodName           = "/auth.v1.AuthService/Renew"
+	AuthService_ListRevocations_FullMethodName = "/auth.v1.AuthService/ListRevocations"
+	AuthService_GetJWKS_FullMethodName         = "/auth.v1.AuthService/GetJWKS"
 )
 
 // AuthServiceClient is the client API for AuthService service.
@@ -46,7 +47,11 @@ type AuthServiceClient interface {
 	// Verify answers whether a method with the given requirement would accept a
 	// token. On refusal it returns exactly the error an interceptor would.
 	Verify(ctx context.Context, in *VerifyRequest, opts ...grpc.CallOption) (*VerifyResponse, error)
-	// Logout revokes the session of the calling token.
+	// Logout revokes the session of the calling token, an access or a refresh
+	// token in `authorization` metadata (so a client whose access token has
+	// expired can still end its session). The method is PUBLIC to the
+	// interceptor, which would accept only one type, and checks the token
+	// itself: no token is TOKEN_MISSING, a bad one TOKEN_INVALID, and so on.
 	Logout(ctx context.Context, in *LogoutRequest, opts ...grpc.CallOption) (*LogoutResponse, error)
 	// ChangePassword replaces the caller's password and revokes all of its
 	// other sessions.
@@ -54,6 +59,11 @@ type AuthServiceClient interface {
 	// Renew returns a new non-fresh access token for the calling access token's
 	// session, never past the session's absolute cap.
 	Renew(ctx context.Context, in *RenewRequest, opts ...grpc.CallOption) (*RenewResponse, error)
+	// ListRevocations lists revoked sessions whose tokens could still verify
+	// (their cap has not passed), ordered by revocation time, so services that
+	// verify tokens with the JWKS can refuse tokens of revoked sessions. It
+	// reveals only session ids, which are in the tokens anyway.
+	ListRevocations(ctx context.Context, in *ListRevocationsRequest, opts ...grpc.CallOption) (*ListRevocationsResponse, error)
 	// GetJWKS returns the public keys that verify authd's tokens (RFC 7517).
 	GetJWKS(ctx context.Context, in *GetJWKSRequest, opts ...grpc.CallOption) (*GetJWKSResponse, error)
 }
@@ -126,6 +136,16 @@ func (c *authServiceClient) Renew(ctx context.Context, in *RenewRequest, opts ..
 	return out, nil
 }
 
+func (c *authServiceClient) ListRevocations(ctx context.Context, in *ListRevocationsRequest, opts ...grpc.CallOption) (*ListRevocationsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListRevocationsResponse)
+	err := c.cc.Invoke(ctx, AuthService_ListRevocations_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *authServiceClient) GetJWKS(ctx context.Context, in *GetJWKSRequest, opts ...grpc.CallOption) (*GetJWKSResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetJWKSResponse)
@@ -154,7 +174,11 @@ type AuthServiceServer interface {
 	// Verify answers whether a method with the given requirement would accept a
 	// token. On refusal it returns exactly the error an interceptor would.
 	Verify(context.Context, *VerifyRequest) (*VerifyResponse, error)
-	// Logout revokes the session of the calling token.
+	// Logout revokes the session of the calling token, an access or a refresh
+	// token in `authorization` metadata (so a client whose access token has
+	// expired can still end its session). The method is PUBLIC to the
+	// interceptor, which would accept only one type, and checks the token
+	// itself: no token is TOKEN_MISSING, a bad one TOKEN_INVALID, and so on.
 	Logout(context.Context, *LogoutRequest) (*LogoutResponse, error)
 	// ChangePassword replaces the caller's password and revokes all of its
 	// other sessions.
@@ -162,6 +186,11 @@ type AuthServiceServer interface {
 	// Renew returns a new non-fresh access token for the calling access token's
 	// session, never past the session's absolute cap.
 	Renew(context.Context, *RenewRequest) (*RenewResponse, error)
+	// ListRevocations lists revoked sessions whose tokens could still verify
+	// (their cap has not passed), ordered by revocation time, so services that
+	// verify tokens with the JWKS can refuse tokens of revoked sessions. It
+	// reveals only session ids, which are in the tokens anyway.
+	ListRevocations(context.Context, *ListRevocationsRequest) (*ListRevocationsResponse, error)
 	// GetJWKS returns the public keys that verify authd's tokens (RFC 7517).
 	GetJWKS(context.Context, *GetJWKSRequest) (*GetJWKSResponse, error)
 	mustEmbedUnimplementedAuthServiceServer()
@@ -191,6 +220,9 @@ func (UnimplementedAuthServiceServer) ChangePassword(context.Context, *ChangePas
 }
 func (UnimplementedAuthServiceServer) Renew(context.Context, *RenewRequest) (*RenewResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Renew not implemented")
+}
+func (UnimplementedAuthServiceServer) ListRevocations(context.Context, *ListRevocationsRequest) (*ListRevocationsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListRevocations not implemented")
 }
 func (UnimplementedAuthServiceServer) GetJWKS(context.Context, *GetJWKSRequest) (*GetJWKSResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetJWKS not implemented")
@@ -324,6 +356,24 @@ func _AuthService_Renew_Handler(srv interface{}, ctx context.Context, dec func(i
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AuthService_ListRevocations_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListRevocationsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AuthServiceServer).ListRevocations(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AuthService_ListRevocations_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AuthServiceServer).ListRevocations(ctx, req.(*ListRevocationsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _AuthService_GetJWKS_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetJWKSRequest)
 	if err := dec(in); err != nil {
@@ -372,6 +422,10 @@ var AuthService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Renew",
 			Handler:    _AuthService_Renew_Handler,
+		},
+		{
+			MethodName: "ListRevocations",
+			Handler:    _AuthService_ListRevocations_Handler,
 		},
 		{
 			MethodName: "GetJWKS",

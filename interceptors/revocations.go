@@ -1,0 +1,161 @@
+package interceptors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/authd-dev/authd/clock"
+	authv1 "github.com/authd-dev/authd/gen/auth/v1"
+	"github.com/authd-dev/authd/token"
+)
+
+// RevocationPoller is the Revocations of a service that verifies tokens
+// with authd's JWKS: it keeps the list of revoked sessions, polling
+// AuthService.ListRevocations every interval (default 5 s), so a revoked
+// session's tokens are refused within about one interval. When no poll has
+// succeeded for the staleness limit (default 1 min) it fails closed: calls
+// get Unavailable until authd answers again.
+type RevocationPoller struct {
+	client   authv1.AuthServiceClient
+	clock    clock.Clock
+	interval time.Duration
+	maxStale time.Duration
+	overlap  time.Duration
+	pageSize int32
+	timeout  time.Duration
+
+	pollMu  sync.Mutex // one poll at a time
+	mu      sync.RWMutex
+	revoked map[string]time.Time // sid -> session cap
+	since   int64                // next poll's since
+	polled  time.Time            // last complete poll
+}
+
+var _ Revocations = (*RevocationPoller)(nil)
+
+// PollerOption configures a RevocationPoller.
+type PollerOption func(*RevocationPoller)
+
+// WithPollInterval sets how often the list is polled (default 5 s).
+func WithPollInterval(d time.Duration) PollerOption {
+	return func(p *RevocationPoller) { p.interval = d }
+}
+
+// WithMaxStaleness sets how old the list may get, when polls fail, before
+// calls fail closed (default 1 min).
+func WithMaxStaleness(d time.Duration) PollerOption {
+	return func(p *RevocationPoller) { p.maxStale = d }
+}
+
+// WithPollClock sets the time source.
+func WithPollClock(c clock.Clock) PollerOption { return func(p *RevocationPoller) { p.clock = c } }
+
+// WithPollPageSize sets the page size asked of authd (default its maximum).
+func WithPollPageSize(n int32) PollerOption { return func(p *RevocationPoller) { p.pageSize = n } }
+
+// ErrRevocationsStale: the revocation list could not be refreshed within
+// the staleness limit. It wraps ErrUnavailable: calls fail closed.
+var ErrRevocationsStale = fmt.Errorf("%w: revocation list is stale", ErrUnavailable)
+
+// NewRevocationPoller returns a poller reading authd over conn. Call Poll
+// once at startup (to fail fast), then Run in a goroutine.
+func NewRevocationPoller(conn grpc.ClientConnInterface, opts ...PollerOption) *RevocationPoller {
+	p := &RevocationPoller{
+		client:   authv1.NewAuthServiceClient(conn),
+		clock:    clock.System(),
+		interval: 5 * time.Second,
+		maxStale: time.Minute,
+		// Revocations committed concurrently, or by an authd whose clock is
+		// a little behind, may carry a time before the last answer's.
+		overlap: time.Minute,
+		timeout: 10 * time.Second,
+		revoked: map[string]time.Time{},
+	}
+	for _, opt := range opts {
+		opt(p)
+	}
+	return p
+}
+
+// Revoked implements Revocations.
+func (p *RevocationPoller) Revoked(_ context.Context, c *token.Claims) (bool, error) {
+	if c.SessionID == "" {
+		return false, nil // minted elsewhere: no session to revoke
+	}
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.polled.IsZero() || p.clock.Now().Sub(p.polled) > p.maxStale {
+		return false, ErrRevocationsStale
+	}
+	_, revoked := p.revoked[c.SessionID]
+	return revoked, nil
+}
+
+// Poll fetches the revocations since the last poll, every page of them.
+func (p *RevocationPoller) Poll(ctx context.Context) error {
+	p.pollMu.Lock()
+	defer p.pollMu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	p.mu.RLock()
+	req := &authv1.ListRevocationsRequest{Since: p.since, PageSize: p.pageSize}
+	p.mu.RUnlock()
+	found := map[string]time.Time{}
+	var serverTime int64
+	for {
+		resp, err := p.client.ListRevocations(ctx, req)
+		if err != nil {
+			return fmt.Errorf("list revocations: %w", err)
+		}
+		if serverTime == 0 {
+			serverTime = resp.GetServerTime()
+		}
+		for _, r := range resp.GetRevocations() {
+			found[r.GetSid()] = time.Unix(r.GetExpiresAt(), 0)
+		}
+		if resp.GetNextPageToken() == "" {
+			break
+		}
+		req.PageToken = resp.GetNextPageToken()
+	}
+	if serverTime <= 0 {
+		return errors.New("list revocations: no server time")
+	}
+	now := p.clock.Now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for sid, until := range p.revoked {
+		if !now.Before(until) {
+			delete(p.revoked, sid) // its tokens no longer verify
+		}
+	}
+	for sid, until := range found {
+		p.revoked[sid] = until
+	}
+	p.since = max(serverTime-int64(p.overlap/time.Second), 0)
+	p.polled = now
+	return nil
+}
+
+// Run polls every interval until ctx ends. Failed polls are retried at the
+// next interval; onError, if not nil, hears of them.
+func (p *RevocationPoller) Run(ctx context.Context, onError func(error)) {
+	for {
+		tick := make(chan struct{})
+		stop := p.clock.AfterFunc(p.interval, func() { close(tick) })
+		select {
+		case <-ctx.Done():
+			stop()
+			return
+		case <-tick:
+		}
+		if err := p.Poll(ctx); err != nil && onError != nil && ctx.Err() == nil {
+			onError(err)
+		}
+	}
+}

@@ -1,0 +1,180 @@
+package interceptors_test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/authd-dev/authd/examples/greeter"
+	authv1 "github.com/authd-dev/authd/gen/auth/v1"
+	examplev1 "github.com/authd-dev/authd/gen/example/v1"
+	"github.com/authd-dev/authd/interceptors"
+	"github.com/authd-dev/authd/internal/authdtest"
+)
+
+// pollingWorld is authd and a greeter that learns of revocations by
+// polling it, as a service holding only the JWKS does.
+type pollingWorld struct {
+	authd   *authdtest.Env
+	poller  *interceptors.RevocationPoller
+	greeter examplev1.GreeterServiceClient
+}
+
+func newPollingWorld(t *testing.T, opts ...interceptors.PollerOption) *pollingWorld {
+	t.Helper()
+	e := authdtest.New(t)
+	e.AddUser(t, "alice", "pw")
+	w := &pollingWorld{authd: e}
+	w.poller = interceptors.NewRevocationPoller(e.Conn, append([]interceptors.PollerOption{interceptors.WithPollClock(e.Clock)}, opts...)...)
+	srv, err := greeter.NewServer(e.Verifier, e.Clock, interceptors.WithRevocations(w.poller))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.greeter = examplev1.NewGreeterServiceClient(authdtest.Serve(t, srv))
+	return w
+}
+
+func (w *pollingWorld) whoAmI(tok string) error {
+	_, err := w.greeter.WhoAmI(authdtest.Bearer(bg, tok), &examplev1.WhoAmIRequest{})
+	return err
+}
+
+// run starts the poller's loop and waits until it is waiting on the clock.
+func (w *pollingWorld) run(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(bg)
+	t.Cleanup(cancel)
+	go w.poller.Run(ctx, nil)
+}
+
+// tick moves the clock one poll interval and waits for the poll to land.
+func (w *pollingWorld) tick(t *testing.T, interval time.Duration) {
+	t.Helper()
+	if !w.authd.Clock.WaitForTimers(1, 5*time.Second) {
+		t.Fatal("poller is not waiting on the clock")
+	}
+	w.authd.Clock.Advance(interval)
+	// The poll runs on the poller's goroutine; wait for it to schedule the
+	// next one, which it does once the poll is done.
+	if !w.authd.Clock.WaitForTimers(1, 5*time.Second) {
+		t.Fatal("poll did not finish")
+	}
+}
+
+func TestRevocationPoller_RevokedSessionRefusedWithinAnInterval(t *testing.T) {
+	w := newPollingWorld(t)
+	e := w.authd
+	if err := w.whoAmI("x"); err == nil {
+		t.Fatal("a garbage token passed")
+	}
+	kept, gone := e.Login(t, "alice", "pw"), e.Login(t, "alice", "pw")
+	// Before the first poll the list is unknown: fail closed.
+	authdtest.WantRefusal(t, w.whoAmI(kept.AccessToken), codes.Unavailable, "")
+	if err := w.poller.Poll(bg); err != nil {
+		t.Fatal(err)
+	}
+	w.run(t)
+	if err := w.whoAmI(gone.AccessToken); err != nil {
+		t.Fatal(err)
+	}
+	// Logout with the refresh token: the access token is refused at the
+	// greeter after the next poll.
+	if _, err := e.Client.Logout(authdtest.Bearer(bg, gone.RefreshToken), &authv1.LogoutRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	w.tick(t, 5*time.Second)
+	authdtest.WantRefusal(t, w.whoAmI(gone.AccessToken), codes.Unauthenticated, interceptors.ReasonTokenRevoked)
+	if err := w.whoAmI(kept.AccessToken); err != nil {
+		t.Fatalf("another session of the same user: %v", err)
+	}
+}
+
+func TestRevocationPoller_PagesAndOverlap(t *testing.T) {
+	w := newPollingWorld(t, interceptors.WithPollPageSize(2))
+	e := w.authd
+	var sessions []*authv1.LoginResponse
+	for range 7 {
+		sessions = append(sessions, e.Login(t, "alice", "pw"))
+	}
+	for _, s := range sessions[:5] {
+		if _, err := e.Client.Logout(authdtest.Bearer(bg, s.AccessToken), &authv1.LogoutRequest{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.poller.Poll(bg); err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range sessions {
+		err := w.whoAmI(s.AccessToken)
+		if i < 5 {
+			authdtest.WantRefusal(t, err, codes.Unauthenticated, interceptors.ReasonTokenRevoked)
+		} else if err != nil {
+			t.Fatalf("session %d: %v", i, err)
+		}
+	}
+	// A revocation in the same second as the last poll's answer is still
+	// picked up by the next poll.
+	if _, err := e.Client.Logout(authdtest.Bearer(bg, sessions[5].AccessToken), &authv1.LogoutRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.poller.Poll(bg); err != nil {
+		t.Fatal(err)
+	}
+	authdtest.WantRefusal(t, w.whoAmI(sessions[5].AccessToken), codes.Unauthenticated, interceptors.ReasonTokenRevoked)
+}
+
+func TestRevocationPoller_FailsClosedWhenStale(t *testing.T) {
+	e := authdtest.New(t)
+	e.AddUser(t, "alice", "pw")
+	login := e.Login(t, "alice", "pw")
+	var down atomic.Bool
+	conn := failingConn{ClientConnInterface: e.Conn, down: &down}
+	poller := interceptors.NewRevocationPoller(conn, interceptors.WithPollClock(e.Clock), interceptors.WithMaxStaleness(time.Minute))
+	srv, err := greeter.NewServer(e.Verifier, e.Clock, interceptors.WithRevocations(poller))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := examplev1.NewGreeterServiceClient(authdtest.Serve(t, srv))
+	call := func() error {
+		_, err := g.WhoAmI(authdtest.Bearer(bg, login.AccessToken), &examplev1.WhoAmIRequest{})
+		return err
+	}
+	if err := poller.Poll(bg); err != nil {
+		t.Fatal(err)
+	}
+	down.Store(true)
+	e.Clock.Advance(59 * time.Second)
+	if err := poller.Poll(bg); err == nil {
+		t.Fatal("poll succeeded with authd down")
+	}
+	if err := call(); err != nil {
+		t.Fatalf("within the staleness limit: %v", err)
+	}
+	e.Clock.Advance(2 * time.Second)
+	authdtest.WantRefusal(t, call(), codes.Unavailable, "")
+	down.Store(false)
+	if err := poller.Poll(bg); err != nil {
+		t.Fatal(err)
+	}
+	if err := call(); err != nil {
+		t.Fatalf("after authd came back: %v", err)
+	}
+}
+
+// failingConn fails every call while down is set.
+type failingConn struct {
+	grpc.ClientConnInterface
+	down *atomic.Bool
+}
+
+func (c failingConn) Invoke(ctx context.Context, method string, args, reply any, opts ...grpc.CallOption) error {
+	if c.down.Load() {
+		return status.Error(codes.Unavailable, "authd is down")
+	}
+	return c.ClientConnInterface.Invoke(ctx, method, args, reply, opts...)
+}
