@@ -42,6 +42,31 @@ type Claims struct {
 	AuthTime *jwt.NumericDate `json:"auth_time,omitempty"`
 }
 
+// UnmarshalJSON decodes the claims as encoding/json would, but refuses a
+// NumericDate written as a string ("exp":"1790000000"), which golang-jwt
+// accepts and RFC 7519 does not. Duplicate members resolve as
+// encoding/json resolves them: the last one wins (RFC 7519 section 4).
+func (c *Claims) UnmarshalJSON(data []byte) error {
+	var dates struct {
+		Exp      json.RawMessage `json:"exp"`
+		Nbf      json.RawMessage `json:"nbf"`
+		Iat      json.RawMessage `json:"iat"`
+		AuthTime json.RawMessage `json:"auth_time"`
+	}
+	if err := json.Unmarshal(data, &dates); err != nil {
+		return err
+	}
+	for _, d := range [...]json.RawMessage{dates.Exp, dates.Nbf, dates.Iat, dates.AuthTime} {
+		if d = bytes.TrimSpace(d); len(d) > 0 && d[0] == '"' {
+			return errStringDate
+		}
+	}
+	type plain Claims // without this method
+	return json.Unmarshal(data, (*plain)(c))
+}
+
+var errStringDate = fmt.Errorf("%w: a NumericDate claim is a string", ErrInvalid)
+
 // FreshAt reports whether the token counts as fresh at now.
 func (c *Claims) FreshAt(now time.Time) bool {
 	if c.Fresh.Until.IsZero() {

@@ -16,6 +16,11 @@ import (
 // before any decoding.
 const MaxLength = 8 << 10
 
+// MaxLifetime bounds how far in the future a token's exp may be: no token
+// authd mints lives that long, so one that does was forged with a stolen
+// key or minted by a broken issuer.
+const MaxLifetime = 366 * 24 * time.Hour
+
 // MaxLeeway bounds the clock skew a Verifier may tolerate.
 const MaxLeeway = 60 * time.Second
 
@@ -95,6 +100,9 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
 	})
 	if err != nil {
 		return nil, classify(err)
+	}
+	if claims.Expiry().Sub(v.clock.Now()) > MaxLifetime {
+		return nil, fmt.Errorf("%w: exp is more than %s away", ErrInvalid, MaxLifetime)
 	}
 	return claims, nil
 }

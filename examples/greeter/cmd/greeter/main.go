@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -27,16 +28,17 @@ func main() {
 	issuer := flag.String("issuer", token.DefaultIssuer, "required iss")
 	audience := flag.String("audience", token.DefaultIssuer, "required aud")
 	renew := flag.Bool("renew", true, "hand out renewed access tokens (x-access-token header) through authd's Renew")
+	poll := flag.Duration("revocation-poll", 5*time.Second, "how often to fetch authd's revoked sessions (0: never, and revoked sessions' tokens work until they expire)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *addr, *authd, *issuer, *audience, *renew); err != nil {
+	if err := run(ctx, *addr, *authd, *issuer, *audience, *renew, *poll); err != nil {
 		fmt.Fprintln(os.Stderr, "greeter:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, addr, authdAddr, issuer, audience string, renew bool) error {
+func run(ctx context.Context, addr, authdAddr, issuer, audience string, renew bool, poll time.Duration) error {
 	// The loopback demo talks to authd in plaintext; use TLS credentials
 	// anywhere else.
 	conn, err := grpc.NewClient(authdAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -52,6 +54,14 @@ func run(ctx context.Context, addr, authdAddr, issuer, audience string, renew bo
 	// Renewals come from authd's Renew, which refuses them for revoked
 	// sessions and at the session cap.
 	var opts []interceptors.Option
+	if poll > 0 {
+		poller := interceptors.NewRevocationPoller(conn, interceptors.WithPollInterval(poll))
+		if err := poller.Poll(ctx); err != nil {
+			return fmt.Errorf("authd at %s: %w", authdAddr, err)
+		}
+		go poller.Run(ctx, func(err error) { slog.Warn("revocation poll failed", "err", err) })
+		opts = append(opts, interceptors.WithRevocations(poller))
+	}
 	if renew {
 		opts = append(opts, interceptors.WithRenewal(interceptors.RemoteRenewer(conn), 0))
 	}

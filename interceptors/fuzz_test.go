@@ -1,0 +1,58 @@
+package interceptors_test
+
+import (
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/authd-dev/authd/interceptors"
+	"github.com/authd-dev/authd/internal/authdtest"
+)
+
+// FuzzAuthorize drives the whole verify path an interceptor runs — the
+// authorization value, bearer parsing, size check, JWT decoding, signature,
+// claims, type and revocation — with arbitrary input. It never panics,
+// refuses with a status from the error table, and accepts nothing but the
+// one real token it was seeded with.
+func FuzzAuthorize(f *testing.F) {
+	e := authdtest.New(f)
+	e.AddUser(f, "alice", "pw")
+	good := e.Login(f, "alice", "pw")
+	parts := strings.Split(good.AccessToken, ".")
+	for _, s := range []string{
+		"Bearer " + good.AccessToken,
+		"bearer " + good.AccessToken,
+		"Bearer " + good.RefreshToken,
+		"Bearer " + parts[0] + "." + parts[1] + ".",
+		"Bearer " + parts[0] + ".e30." + parts[2],
+		"Bearer eyJhbGciOiJub25lIn0.e30.",
+		"Bearer " + strings.Repeat("a", 9000),
+		"Basic x", "", "Bearer", "Bearer  x",
+	} {
+		f.Add(s)
+	}
+	reasons := map[string]bool{
+		interceptors.ReasonTokenMissing: true, interceptors.ReasonTokenInvalid: true, interceptors.ReasonTokenExpired: true,
+		interceptors.ReasonWrongTokenType: true, interceptors.ReasonTokenRevoked: true,
+	}
+	f.Fuzz(func(t *testing.T, value string) {
+		ctx := metadata.NewIncomingContext(bg, metadata.Pairs("authorization", value))
+		raw, err := interceptors.BearerFromContext(ctx)
+		if err == nil {
+			_, err = e.Authn.Authorize(ctx, raw, interceptors.Access)
+		}
+		if err == nil {
+			if raw != good.AccessToken {
+				t.Fatalf("accepted %q", value)
+			}
+			return
+		}
+		st := interceptors.StatusError(err)
+		if status.Code(st) != codes.Unauthenticated || !reasons[interceptors.Reason(st)] {
+			t.Fatalf("%q: %v", value, st)
+		}
+	})
+}
