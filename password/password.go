@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/sync/semaphore"
@@ -64,6 +65,25 @@ func NewHasher(p Params, concurrency int) (*Hasher, error) {
 	return h, nil
 }
 
+// MaxWait is the longest a caller waits for a hashing slot.
+const MaxWait = 10 * time.Second
+
+// acquire takes a hashing slot, waiting at most MaxWait and at most 80% of
+// the time left before ctx's deadline, so that a caller hears ErrBusy (and
+// can retry) rather than running into its own deadline.
+func (h *Hasher) acquire(ctx context.Context) error {
+	wait := MaxWait
+	if deadline, ok := ctx.Deadline(); ok {
+		wait = min(wait, time.Until(deadline)*8/10)
+	}
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	if err := h.slots.Acquire(ctx, 1); err != nil {
+		return fmt.Errorf("%w: %w", ErrBusy, err)
+	}
+	return nil
+}
+
 // Hash returns the PHC string of password with a fresh salt.
 func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 	if len(password) > MaxLength {
@@ -71,8 +91,8 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 	}
 	salt := make([]byte, h.params.SaltLength)
 	_, _ = rand.Read(salt) // crypto/rand.Read never fails (Go 1.24+).
-	if err := h.slots.Acquire(ctx, 1); err != nil {
-		return "", fmt.Errorf("%w: %w", ErrBusy, err)
+	if err := h.acquire(ctx); err != nil {
+		return "", err
 	}
 	defer h.slots.Release(1)
 	return h.encode(salt, []byte(password), h.params), nil
@@ -94,8 +114,8 @@ func (h *Hasher) Verify(ctx context.Context, password, encoded string) (ok, reha
 	if err != nil {
 		return false, false, err
 	}
-	if err := h.slots.Acquire(ctx, 1); err != nil {
-		return false, false, fmt.Errorf("%w: %w", ErrBusy, err)
+	if err := h.acquire(ctx); err != nil {
+		return false, false, err
 	}
 	got := argon2.IDKey([]byte(password), salt, p.Iterations, p.Memory, p.Parallelism, uint32(len(want)))
 	h.slots.Release(1)

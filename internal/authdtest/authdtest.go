@@ -61,8 +61,10 @@ type Env struct {
 }
 
 type options struct {
-	hmacSecret []byte
-	service    []service.Option
+	hmacSecret  []byte
+	service     []service.Option
+	hashParams  password.Params
+	hashWorkers int
 }
 
 // Option configures New.
@@ -70,6 +72,12 @@ type Option func(*options)
 
 // WithHS256 runs authd in HS256 mode with secret.
 func WithHS256(secret []byte) Option { return func(o *options) { o.hmacSecret = secret } }
+
+// WithHashing sets the argon2id parameters and concurrency (default
+// CheapParams, 4).
+func WithHashing(p password.Params, concurrency int) Option {
+	return func(o *options) { o.hashParams, o.hashWorkers = p, concurrency }
+}
 
 // WithServiceOptions passes options to service.New.
 func WithServiceOptions(opts ...service.Option) Option {
@@ -79,7 +87,7 @@ func WithServiceOptions(opts ...service.Option) Option {
 // New starts authd; everything is torn down with t.
 func New(t TB, opts ...Option) *Env {
 	t.Helper()
-	var o options
+	o := options{hashParams: CheapParams, hashWorkers: 4}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -118,7 +126,7 @@ func New(t TB, opts ...Option) *Env {
 	if e.Verifier, err = token.NewVerifier(keys, token.WithClock(e.Clock)); err != nil {
 		t.Fatal(err)
 	}
-	if e.Hasher, err = password.NewHasher(CheapParams, 4); err != nil {
+	if e.Hasher, err = password.NewHasher(o.hashParams, o.hashWorkers); err != nil {
 		t.Fatal(err)
 	}
 	e.Revocations = service.NewRevocationCache(db, e.Clock, 0)
