@@ -16,6 +16,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
@@ -168,10 +169,28 @@ func TestE2E_UserLifecycle(t *testing.T) {
 	if _, err := client.Verify(ctx, &authv1.VerifyRequest{Token: login.AccessToken}); status.Code(err) != codes.Unauthenticated {
 		t.Fatalf("token of disabled user still verifies: %v", err)
 	}
+	// Services polling authd hear of the revocation.
+	claims, err := client.Verify(ctx, &authv1.VerifyRequest{Token: login.RefreshToken, Requirement: authv1.Requirement_REQUIREMENT_PUBLIC})
+	if status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("refresh token of disabled user: %v, %v", claims, err)
+	}
+	revs, err := client.ListRevocations(ctx, &authv1.ListRevocationsRequest{})
+	if err != nil || len(revs.Revocations) != 1 || revs.Revocations[0].Sid == "" {
+		t.Fatalf("ListRevocations after disable: %v, %v", revs, err)
+	}
 	authd(t, data, "", "user", "enable", "carol")
 	authd(t, data, "pw-two\n", "user", "passwd", "carol", "--password-stdin")
-	if _, err := client.Login(ctx, &authv1.LoginRequest{Username: "carol", Password: "pw-two"}); err != nil {
+	again, err := client.Login(ctx, &authv1.LoginRequest{Username: "carol", Password: "pw-two"})
+	if err != nil {
 		t.Fatalf("login with new password: %v", err)
+	}
+	// Logout with the refresh token ends the session.
+	bearer := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+again.RefreshToken)
+	if _, err := client.Logout(bearer, &authv1.LogoutRequest{}); err != nil {
+		t.Fatalf("logout with the refresh token: %v", err)
+	}
+	if _, err := client.Refresh(bearer, &authv1.RefreshRequest{}); status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("refresh after logout: %v", err)
 	}
 	out, _, _ := authd(t, data, "", "user", "list")
 	if !regexp.MustCompile(`(?m)^carol\s+enabled\s`).MatchString(out) {
