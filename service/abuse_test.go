@@ -51,7 +51,7 @@ func TestLogin_500ConcurrentStayBounded(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ctx, cancel := context.WithTimeout(bg, 3*time.Second)
+			ctx, cancel := context.WithTimeout(bg, 5*time.Second)
 			defer cancel()
 			_, err := e.Client.Login(ctx, &authv1.LoginRequest{Username: "alice", Password: "correct horse"})
 			codesSeen[i] = status.Code(err)

@@ -26,6 +26,9 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
+// maxConns bounds the connection pool.
+const maxConns = 8
+
 // DB is a SQLite-backed store.Store.
 type DB struct {
 	db *sql.DB
@@ -51,6 +54,11 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
+	// WAL lets readers share the file while one writer works; a few
+	// connections serve that, and a burst of calls waits for one (within its
+	// deadline) rather than opening hundreds.
+	db.SetMaxOpenConns(maxConns)
+	db.SetMaxIdleConns(maxConns)
 	if err := migrate(ctx, db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("migrate sqlite %s: %w", path, err)
