@@ -1,0 +1,373 @@
+// Package sqlstore is the store.Store shared by the SQL backends
+// (store/sqlite, store/postgres): the same queries, written with ?
+// placeholders and rebound per dialect, over database/sql.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/authd-dev/authd/store"
+)
+
+// Dialect is what differs between the SQL backends.
+type Dialect struct {
+	// Numbered rewrites ? placeholders as $1, $2, … (PostgreSQL).
+	Numbered bool
+	// IsUniqueViolation reports whether err is a unique-constraint failure.
+	IsUniqueViolation func(err error) bool
+}
+
+// DB is a store.Store over a database/sql pool.
+type DB struct {
+	DB      *sql.DB
+	dialect Dialect
+}
+
+var _ store.Store = (*DB)(nil)
+
+// New wraps db, whose schema Migrate has brought up to date.
+func New(db *sql.DB, d Dialect) *DB { return &DB{DB: db, dialect: d} }
+
+// Close closes the pool.
+func (d *DB) Close() error { return d.DB.Close() }
+
+func (d *DB) rebind(query string) string {
+	if !d.dialect.Numbered {
+		return query
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func (d *DB) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return d.DB.ExecContext(ctx, d.rebind(query), args...)
+}
+
+func (d *DB) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return d.DB.QueryRowContext(ctx, d.rebind(query), args...)
+}
+
+func (d *DB) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return d.DB.QueryContext(ctx, d.rebind(query), args...)
+}
+
+// Execer runs statements: a *sql.Conn, *sql.Tx or *sql.DB.
+type Execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	BeginTx(ctx context.Context, opts *sql.TxOptions) (*sql.Tx, error)
+}
+
+// Migrate applies, in order and each in its own transaction, every
+// migration in migrations ("NNNN_name.sql" files) newer than the schema's
+// recorded version. Callers that may race another process hold a lock.
+func Migrate(ctx context.Context, conn Execer, migrations fs.FS, d Dialect) error {
+	db := &DB{dialect: d}
+	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
+		return err
+	}
+	names, err := fs.Glob(migrations, "*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		version, err := strconv.Atoi(strings.SplitN(name, "_", 2)[0])
+		if err != nil {
+			return fmt.Errorf("migration %s: no version prefix", name)
+		}
+		body, err := fs.ReadFile(migrations, name)
+		if err != nil {
+			return err
+		}
+		if err := db.apply(ctx, conn, version, string(body)); err != nil {
+			return fmt.Errorf("migration %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func (d *DB) apply(ctx context.Context, conn Execer, version int, body string) error {
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var applied int
+	if err := tx.QueryRowContext(ctx, d.rebind(`SELECT count(*) FROM schema_migrations WHERE version = ?`), version).Scan(&applied); err != nil {
+		return err
+	}
+	if applied > 0 {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, body); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, d.rebind(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`), version, time.Now().Unix()); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// Times are stored as Unix seconds: JWT NumericDates have no finer grain.
+
+func unix(t time.Time) int64 { return t.Unix() }
+
+func fromUnix(s int64) time.Time { return time.Unix(s, 0).UTC() }
+
+func fromNullUnix(n sql.NullInt64) time.Time {
+	if !n.Valid {
+		return time.Time{}
+	}
+	return fromUnix(n.Int64)
+}
+
+// CreateUser implements store.Users.
+func (d *DB) CreateUser(ctx context.Context, name, hash string, now time.Time) (store.User, error) {
+	var id int64
+	err := d.queryRow(ctx,
+		`INSERT INTO users (name, password_hash, created_at, updated_at) VALUES (?, ?, ?, ?) RETURNING id`,
+		name, hash, unix(now), unix(now)).Scan(&id)
+	if d.dialect.IsUniqueViolation(err) {
+		return store.User{}, fmt.Errorf("user %q: %w", name, store.ErrExists)
+	}
+	if err != nil {
+		return store.User{}, fmt.Errorf("create user: %w", err)
+	}
+	return store.User{ID: id, Name: name, PasswordHash: hash, CreatedAt: fromUnix(unix(now)), UpdatedAt: fromUnix(unix(now))}, nil
+}
+
+const userColumns = `id, name, password_hash, disabled, created_at, updated_at`
+
+func scanUser(row interface{ Scan(...any) error }) (store.User, error) {
+	var u store.User
+	var created, updated int64
+	err := row.Scan(&u.ID, &u.Name, &u.PasswordHash, &u.Disabled, &created, &updated)
+	u.CreatedAt, u.UpdatedAt = fromUnix(created), fromUnix(updated)
+	return u, err
+}
+
+// UserByName implements store.Users.
+func (d *DB) UserByName(ctx context.Context, name string) (store.User, error) {
+	u, err := scanUser(d.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE name = ?`, name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.User{}, fmt.Errorf("user %q: %w", name, store.ErrNotFound)
+	}
+	if err != nil {
+		return store.User{}, fmt.Errorf("get user: %w", err)
+	}
+	return u, nil
+}
+
+// ListUsers implements store.Users.
+func (d *DB) ListUsers(ctx context.Context) ([]store.User, error) {
+	rows, err := d.query(ctx, `SELECT `+userColumns+` FROM users ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	defer rows.Close()
+	var users []store.User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list users: %w", err)
+		}
+		users = append(users, u)
+	}
+	return users, rows.Err()
+}
+
+// SetPassword implements store.Users.
+func (d *DB) SetPassword(ctx context.Context, name, hash string, now time.Time) error {
+	return d.updateUser(ctx, name, `UPDATE users SET password_hash = ?, updated_at = ? WHERE name = ?`, hash, unix(now), name)
+}
+
+// SetDisabled implements store.Users.
+func (d *DB) SetDisabled(ctx context.Context, name string, disabled bool, now time.Time) error {
+	return d.updateUser(ctx, name, `UPDATE users SET disabled = ?, updated_at = ? WHERE name = ?`, disabled, unix(now), name)
+}
+
+func (d *DB) updateUser(ctx context.Context, name, query string, args ...any) error {
+	res, err := d.exec(ctx, query, args...)
+	if err != nil {
+		return fmt.Errorf("update user: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return fmt.Errorf("user %q: %w", name, store.ErrNotFound)
+	}
+	return nil
+}
+
+// CreateSession implements store.Sessions.
+func (d *DB) CreateSession(ctx context.Context, s store.Session) error {
+	c := s.Current
+	_, err := d.exec(ctx, `INSERT INTO sessions (id, user_id, auth_time, created_at, expires_at,
+		refresh_jti, refresh_issued_at, refresh_expires_at, access_jti, access_issued_at, access_expires_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		s.ID, s.UserID, unix(s.AuthTime), unix(s.CreatedAt), unix(s.ExpiresAt),
+		c.RefreshJTI, unix(c.RefreshIssuedAt), unix(c.RefreshExpiresAt), c.AccessJTI, unix(c.AccessIssuedAt), unix(c.AccessExpiresAt))
+	if d.dialect.IsUniqueViolation(err) {
+		return fmt.Errorf("session: %w", store.ErrExists)
+	}
+	if err != nil {
+		return fmt.Errorf("create session: %w", err)
+	}
+	return nil
+}
+
+// Session implements store.Sessions.
+func (d *DB) Session(ctx context.Context, id string) (store.Session, error) {
+	var s store.Session
+	var authTime, created, expires, rIAT, rEXP, aIAT, aEXP int64
+	var revoked, prevSpent sql.NullInt64
+	err := d.queryRow(ctx, `SELECT s.id, s.user_id, u.name, s.auth_time, s.created_at, s.expires_at, s.revoked_at,
+		s.refresh_jti, s.refresh_issued_at, s.refresh_expires_at, s.access_jti, s.access_issued_at, s.access_expires_at,
+		s.previous_jti, s.previous_spent_at
+		FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?`, id).Scan(
+		&s.ID, &s.UserID, &s.Username, &authTime, &created, &expires, &revoked,
+		&s.Current.RefreshJTI, &rIAT, &rEXP, &s.Current.AccessJTI, &aIAT, &aEXP,
+		&s.PreviousJTI, &prevSpent)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Session{}, fmt.Errorf("session: %w", store.ErrNotFound)
+	}
+	if err != nil {
+		return store.Session{}, fmt.Errorf("get session: %w", err)
+	}
+	s.AuthTime, s.CreatedAt, s.ExpiresAt, s.RevokedAt = fromUnix(authTime), fromUnix(created), fromUnix(expires), fromNullUnix(revoked)
+	s.Current.RefreshIssuedAt, s.Current.RefreshExpiresAt = fromUnix(rIAT), fromUnix(rEXP)
+	s.Current.AccessIssuedAt, s.Current.AccessExpiresAt = fromUnix(aIAT), fromUnix(aEXP)
+	s.PreviousSpentAt = fromNullUnix(prevSpent)
+	return s, nil
+}
+
+// Rotate implements store.Sessions with a single conditional UPDATE.
+func (d *DB) Rotate(ctx context.Context, id, spentJTI string, next store.Rotation, now time.Time) error {
+	res, err := d.exec(ctx, `UPDATE sessions SET
+		previous_jti = refresh_jti, previous_spent_at = ?,
+		refresh_jti = ?, refresh_issued_at = ?, refresh_expires_at = ?,
+		access_jti = ?, access_issued_at = ?, access_expires_at = ?
+		WHERE id = ? AND refresh_jti = ? AND revoked_at IS NULL`,
+		unix(now), next.RefreshJTI, unix(next.RefreshIssuedAt), unix(next.RefreshExpiresAt),
+		next.AccessJTI, unix(next.AccessIssuedAt), unix(next.AccessExpiresAt), id, spentJTI)
+	if err != nil {
+		return fmt.Errorf("rotate session: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return fmt.Errorf("rotate session: %w", store.ErrConflict)
+	}
+	return nil
+}
+
+// RevokeSession implements store.Sessions.
+func (d *DB) RevokeSession(ctx context.Context, id string, now time.Time) error {
+	res, err := d.exec(ctx, `UPDATE sessions SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?`, unix(now), id)
+	if err != nil {
+		return fmt.Errorf("revoke session: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return fmt.Errorf("session: %w", store.ErrNotFound)
+	}
+	return nil
+}
+
+// RevokeUserSessions implements store.Sessions.
+func (d *DB) RevokeUserSessions(ctx context.Context, userID int64, exceptID string, now time.Time) (int, error) {
+	res, err := d.exec(ctx, `UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND id <> ? AND revoked_at IS NULL`,
+		unix(now), userID, exceptID)
+	if err != nil {
+		return 0, fmt.Errorf("revoke sessions: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
+// ListRevocations implements store.Revocations.
+func (d *DB) ListRevocations(ctx context.Context, after store.RevocationCursor, now time.Time, limit int) ([]store.Revocation, error) {
+	at := int64(0)
+	if !after.RevokedAt.IsZero() {
+		at = unix(after.RevokedAt)
+	}
+	rows, err := d.query(ctx, `SELECT id, revoked_at, expires_at FROM sessions
+		WHERE revoked_at IS NOT NULL AND (revoked_at > ? OR (revoked_at = ? AND id > ?)) AND expires_at > ?
+		ORDER BY revoked_at, id LIMIT ?`, at, at, after.SessionID, unix(now), limit)
+	if err != nil {
+		return nil, fmt.Errorf("list revocations: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Revocation
+	for rows.Next() {
+		var r store.Revocation
+		var revoked, expires int64
+		if err := rows.Scan(&r.SessionID, &revoked, &expires); err != nil {
+			return nil, fmt.Errorf("list revocations: %w", err)
+		}
+		r.RevokedAt, r.ExpiresAt = fromUnix(revoked), fromUnix(expires)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// LoginFailures implements store.Throttles.
+func (d *DB) LoginFailures(ctx context.Context, keys []string, since time.Time) (map[string]store.Failures, error) {
+	out := make(map[string]store.Failures, len(keys))
+	for _, key := range keys {
+		var n, last int64
+		err := d.queryRow(ctx, `SELECT failures, last_failure FROM login_failures WHERE key = ? AND last_failure >= ?`,
+			key, unix(since)).Scan(&n, &last)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("login failures: %w", err)
+		}
+		out[key] = store.Failures{Count: int(n), Last: fromUnix(last)}
+	}
+	return out, nil
+}
+
+// RecordLoginFailure implements store.Throttles in one transaction.
+func (d *DB) RecordLoginFailure(ctx context.Context, keys []string, now, since time.Time) error {
+	tx, err := d.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("record login failure: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, d.rebind(`DELETE FROM login_failures WHERE last_failure < ?`), unix(since)); err != nil {
+		return fmt.Errorf("record login failure: %w", err)
+	}
+	for _, key := range keys {
+		if _, err := tx.ExecContext(ctx, d.rebind(`INSERT INTO login_failures (key, failures, last_failure) VALUES (?, 1, ?)
+			ON CONFLICT (key) DO UPDATE SET failures = login_failures.failures + 1, last_failure = excluded.last_failure`),
+			key, unix(now)); err != nil {
+			return fmt.Errorf("record login failure: %w", err)
+		}
+	}
+	return tx.Commit()
+}
+
+// ResetLoginFailures implements store.Throttles.
+func (d *DB) ResetLoginFailures(ctx context.Context, keys []string) error {
+	for _, key := range keys {
+		if _, err := d.exec(ctx, `DELETE FROM login_failures WHERE key = ?`, key); err != nil {
+			return fmt.Errorf("reset login failures: %w", err)
+		}
+	}
+	return nil
+}
