@@ -71,7 +71,8 @@ func (k throttleKeys) accountOnly() []string { return []string{k.accountAddress,
 func newThrottleKeys(ctx context.Context, username string) throttleKeys {
 	addr := clientAddress(ctx)
 	return throttleKeys{
-		accountAddress: "u+a:" + username + "\x00" + addr,
+		// The username's length keeps the pair unambiguous whatever it holds.
+		accountAddress: fmt.Sprintf("u+a:%d:%s@%s", len(username), username, addr),
 		address:        "a:" + addr,
 		account:        "u:" + username,
 	}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/authd-dev/authd/store"
+	"github.com/authd-dev/authd/store/postgres"
 	"github.com/authd-dev/authd/store/sqlite"
 	"github.com/authd-dev/authd/token"
 )
@@ -61,13 +63,13 @@ type storeFlags struct {
 
 func (s *storeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&s.dataDir, "data-dir", "./data", "directory for the SQLite database and signing keys (created on first start)")
-	fs.StringVar(&s.db, "db", "", "database: empty for SQLite in --data-dir, or sqlite:PATH")
+	fs.StringVar(&s.db, "db", "", "database: empty for SQLite in --data-dir, sqlite:PATH, or postgres://… for instances sharing PostgreSQL")
 }
 
 func (s *storeFlags) keyDir() string { return filepath.Join(s.dataDir, "keys") }
 
 // openStore opens the configured database, creating the data dir if needed.
-func (s *storeFlags) openStore(ctx context.Context) (*sqlite.DB, error) {
+func (s *storeFlags) openStore(ctx context.Context) (store.Store, error) {
 	path := filepath.Join(s.dataDir, "authd.db")
 	switch {
 	case s.db == "":
@@ -76,10 +78,27 @@ func (s *storeFlags) openStore(ctx context.Context) (*sqlite.DB, error) {
 		}
 	case strings.HasPrefix(s.db, "sqlite:"):
 		path = strings.TrimPrefix(strings.TrimPrefix(s.db, "sqlite:"), "//")
+	case strings.HasPrefix(s.db, "postgres://"), strings.HasPrefix(s.db, "postgresql://"):
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		db, err := postgres.Open(ctx, s.db)
+		if err != nil {
+			// pgx errors may quote the DSN: say only where.
+			return nil, fmt.Errorf("--db %s: %w", redactDSN(s.db), redactErr(err, s.db))
+		}
+		return db, nil
 	default:
-		return nil, fmt.Errorf("%w: --db %q: only SQLite (empty or sqlite:PATH) is supported", errUsage, redactDSN(s.db))
+		return nil, fmt.Errorf("%w: --db %q: want empty, sqlite:PATH or postgres://…", errUsage, redactDSN(s.db))
 	}
 	return sqlite.Open(ctx, path)
+}
+
+// redactErr replaces dsn in err's text by its redacted form.
+func redactErr(err error, dsn string) error {
+	if msg := err.Error(); strings.Contains(msg, dsn) {
+		return errors.New(strings.ReplaceAll(msg, dsn, redactDSN(dsn)))
+	}
+	return err
 }
 
 // redactDSN hides a password in a DSN before it is printed.

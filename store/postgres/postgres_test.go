@@ -1,0 +1,90 @@
+package postgres_test
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/authd-dev/authd/store"
+	"github.com/authd-dev/authd/store/postgres"
+	"github.com/authd-dev/authd/store/storetest"
+)
+
+// freshSchema creates a schema of its own for one test, dropped afterwards,
+// and returns a DSN that uses it. It skips without AUTHD_TEST_POSTGRES.
+func freshSchema(t *testing.T) string {
+	t.Helper()
+	dsn := os.Getenv("AUTHD_TEST_POSTGRES")
+	if dsn == "" {
+		t.Skip("AUTHD_TEST_POSTGRES is not set")
+	}
+	admin, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close() })
+	b := make([]byte, 6)
+	rand.Read(b)
+	schema := "authd_test_" + hex.EncodeToString(b)
+	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`) })
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		db, err := postgres.Open(context.Background(), freshSchema(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return db
+	})
+}
+
+// Instances starting together on an empty database: the advisory lock lets
+// one migrate while the others wait, and all of them work.
+func TestOpen_ConcurrentStartsMigrateOnce(t *testing.T) {
+	dsn := freshSchema(t)
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	dbs := make([]*postgres.DB, 4)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			dbs[i], errs[i] = postgres.Open(context.Background(), dsn)
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("instance %d: %v", i, err)
+		}
+		defer dbs[i].Close()
+	}
+	var n int
+	if err := dbs[0].DB.DB.QueryRow(`SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil || n != 2 {
+		t.Fatalf("schema_migrations rows = %d, %v; want 2", n, err)
+	}
+	if _, err := dbs[1].CreateUser(context.Background(), "alice", "h", time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dbs[2].UserByName(context.Background(), "alice"); err != nil {
+		t.Fatalf("another instance does not see the user: %v", err)
+	}
+}
