@@ -60,6 +60,14 @@ func (s *Service) Login(ctx context.Context, req *authv1.LoginRequest) (*authv1.
 		return nil, invalidArgument("%v", err)
 	}
 	user, err := s.authenticate(ctx, req.GetUsername(), req.GetPassword())
+	switch {
+	case err == nil:
+		s.cfg.metrics.login("ok")
+	case errors.As(err, new(errThrottled)):
+		s.cfg.metrics.login("throttled")
+	case errors.Is(err, errInvalidCredentials):
+		s.cfg.metrics.login("failed")
+	}
 	if err != nil {
 		return nil, s.statusError(ctx, "login", err)
 	}
@@ -159,6 +167,7 @@ func (s *Service) ChangePassword(ctx context.Context, req *authv1.ChangePassword
 		return nil, s.statusError(ctx, "change password", err)
 	}
 	s.revoked()
+	s.cfg.metrics.revoked("password_change", n)
 	s.cfg.logger.InfoContext(ctx, "password changed", "user", user.Name, "revoked_sessions", n)
 	return &authv1.ChangePasswordResponse{}, nil
 }

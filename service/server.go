@@ -32,18 +32,25 @@ func NewServer(svc *Service, authn *interceptors.Authenticator, logger *slog.Log
 		return status.Error(codes.Internal, "internal error")
 	})
 	logCalls := logging.WithLogOnEvents(logging.FinishCall)
+	// Order: request id (so every log line has it), call logging, panic
+	// recovery, metrics (which see refusals), then authentication.
+	unary := []grpc.UnaryServerInterceptor{
+		requestIDUnary,
+		logging.UnaryServerInterceptor(slogAdapter(logger), logCalls),
+		recovery.UnaryServerInterceptor(recover),
+	}
+	stream := []grpc.StreamServerInterceptor{
+		requestIDStream,
+		logging.StreamServerInterceptor(slogAdapter(logger), logCalls),
+		recovery.StreamServerInterceptor(recover),
+	}
+	if m := svc.cfg.metrics; m != nil {
+		unary, stream = append(unary, m.unary()), append(stream, m.stream())
+	}
 	opts = append([]grpc.ServerOption{
 		grpc.MaxHeaderListSize(MaxHeaderListSize),
-		grpc.ChainUnaryInterceptor(
-			logging.UnaryServerInterceptor(slogAdapter(logger), logCalls),
-			recovery.UnaryServerInterceptor(recover),
-			authn.UnaryServerInterceptor(),
-		),
-		grpc.ChainStreamInterceptor(
-			logging.StreamServerInterceptor(slogAdapter(logger), logCalls),
-			recovery.StreamServerInterceptor(recover),
-			authn.StreamServerInterceptor(),
-		),
+		grpc.ChainUnaryInterceptor(append(unary, authn.UnaryServerInterceptor())...),
+		grpc.ChainStreamInterceptor(append(stream, authn.StreamServerInterceptor())...),
 	}, opts...)
 	srv := grpc.NewServer(opts...)
 	authv1.RegisterAuthServiceServer(srv, svc)
@@ -52,6 +59,9 @@ func NewServer(svc *Service, authn *interceptors.Authenticator, logger *slog.Log
 	reflection.Register(srv)
 	if err := authn.CheckServer(srv); err != nil {
 		return nil, nil, err
+	}
+	if m := svc.cfg.metrics; m != nil {
+		m.grpc.InitializeMetrics(srv)
 	}
 	return srv, hs, nil
 }

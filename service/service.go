@@ -58,6 +58,7 @@ type config struct {
 	throttle   ThrottlePolicy
 	throttleOn bool
 	revCache   *RevocationCache
+	metrics    *Metrics
 }
 
 // Defaults (DESIGN.md, "Tokens").
@@ -105,6 +106,10 @@ func WithoutThrottle() Option { return func(cfg *config) { cfg.throttleOn = fals
 // WithRevocationCache tells c of the revocations this service makes, so
 // they take effect at once in the Authenticator that reads c.
 func WithRevocationCache(c *RevocationCache) Option { return func(cfg *config) { cfg.revCache = c } }
+
+// WithMetrics counts logins, refreshes, reuse and revocations in m, and
+// makes NewServer record per-method metrics in it.
+func WithMetrics(m *Metrics) Option { return func(cfg *config) { cfg.metrics = m } }
 
 // New returns the service. authn must be the Authenticator that protects it:
 // Verify answers with its checks.

@@ -109,8 +109,10 @@ func (s *Service) Refresh(ctx context.Context, _ *authv1.RefreshRequest) (*authv
 	}
 	pair, err := s.refresh(ctx, claims)
 	if err != nil {
+		s.cfg.metrics.refresh("refused")
 		return nil, s.statusError(ctx, "refresh", err)
 	}
+	s.cfg.metrics.refresh("ok")
 	return &authv1.RefreshResponse{
 		AccessToken:      pair.access,
 		RefreshToken:     pair.refresh,
@@ -149,6 +151,8 @@ func (s *Service) refresh(ctx context.Context, claims *token.Claims) (tokenPair,
 		return tokenPair{}, err
 	}
 	s.revoked(sess.ID)
+	s.cfg.metrics.reused()
+	s.cfg.metrics.revoked("reuse", 1)
 	s.cfg.logger.WarnContext(ctx, "refresh token reuse: session revoked", "user", sess.Username, "sid", sess.ID)
 	return tokenPair{}, interceptors.ErrRevoked
 }
@@ -205,6 +209,7 @@ func (s *Service) Logout(ctx context.Context, _ *authv1.LogoutRequest) (*authv1.
 		return nil, s.statusError(ctx, "logout", err)
 	}
 	s.revoked(claims.SessionID)
+	s.cfg.metrics.revoked("logout", 1)
 	s.cfg.logger.InfoContext(ctx, "logout", "user", claims.Subject, "sid", claims.SessionID)
 	return &authv1.LogoutResponse{}, nil
 }

@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -49,7 +50,7 @@ func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveConfig) {
 	fs := newFlagSet("authd serve", stderr)
 	c.storeFlags.register(fs)
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:50051", "gRPC listen address")
-	fs.StringVar(&c.httpAddr, "http-addr", "", "HTTP listen address for /.well-known/jwks.json and /healthz (off when empty)")
+	fs.StringVar(&c.httpAddr, "http-addr", "", "HTTP listen address for /.well-known/jwks.json, /healthz, /readyz and /metrics (off when empty)")
 	fs.StringVar(&c.issuer, "issuer", token.DefaultIssuer, "iss of issued tokens, required when verifying")
 	fs.StringVar(&c.audience, "audience", token.DefaultIssuer, "aud of issued tokens, required when verifying")
 	fs.DurationVar(&c.accessTTL, "access-ttl", service.DefaultAccessTTL, "access-token lifetime")
@@ -116,13 +117,14 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
+	metrics := service.NewMetrics()
 	revocations := service.NewRevocationCache(st, clock.System(), service.DefaultRevocationCacheTTL)
 	authn := interceptors.New(verifier,
 		interceptors.WithPublicHealthAndReflection(),
 		interceptors.WithRevocations(revocations),
 	)
 	opts := []service.Option{
-		service.WithLogger(logger), service.WithRevocationCache(revocations),
+		service.WithLogger(logger), service.WithRevocationCache(revocations), service.WithMetrics(metrics),
 		service.WithAccessTTL(c.accessTTL), service.WithRefreshTTL(c.refreshTTL), service.WithSessionMax(c.sessionMax),
 		service.WithReuseGrace(c.reuseGrace), service.WithRotation(c.rotation),
 	}
@@ -149,8 +151,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	var httpSrv *http.Server
+	httpAddr := ""
 	if c.httpAddr != "" {
-		if httpSrv, err = startHTTP(c.httpAddr, jwks, hs, logger); err != nil {
+		if httpSrv, httpAddr, err = startHTTP(c.httpAddr, jwks, hs, st, metrics, logger); err != nil {
 			lis.Close()
 			return err
 		}
@@ -158,7 +161,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if ring, ok := keys.(*token.Keyring); ok {
 		go reloadKeysOnHUP(ctx, ring, c.keyDir(), logger)
 	}
-	logger.Info("authd serving", "addr", lis.Addr().String(), "http_addr", c.httpAddr,
+	logger.Info("authd serving", "addr", lis.Addr().String(), "http_addr", httpAddr,
 		"alg", keys.Algorithm(), "data_dir", c.dataDir, "tls", c.tlsCert != "")
 
 	errc := make(chan error, 1)
@@ -240,15 +243,22 @@ func (c *serveConfig) transportCredentials() (credentials.TransportCredentials, 
 func newLogger(format string, w io.Writer) (*slog.Logger, error) {
 	switch format {
 	case "text":
-		return slog.New(slog.NewTextHandler(w, nil)), nil
+		return slog.New(service.LogHandler(slog.NewTextHandler(w, nil))), nil
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, nil)), nil
+		return slog.New(service.LogHandler(slog.NewJSONHandler(w, nil))), nil
 	}
 	return nil, fmt.Errorf("%w: --log-format %q: want text or json", errUsage, format)
 }
 
-// startHTTP serves the JWKS as JSON and a health check.
-func startHTTP(addr string, jwks service.JWKSource, hs healthpb.HealthServer, logger *slog.Logger) (*http.Server, error) {
+// pinger is a store that can tell whether its database answers.
+type pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// startHTTP serves the JWKS as JSON, liveness (/healthz: the process
+// serves), readiness (/readyz: and its database answers) and Prometheus
+// metrics.
+func startHTTP(addr string, jwks service.JWKSource, hs healthpb.HealthServer, st any, metrics *service.Metrics, logger *slog.Logger) (*http.Server, string, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /.well-known/jwks.json", func(w http.ResponseWriter, r *http.Request) {
 		keys := []token.JWK{} // HS256 mode publishes no keys, never the secret
@@ -267,9 +277,27 @@ func startHTTP(addr string, jwks service.JWKSource, hs healthpb.HealthServer, lo
 		}
 		_, _ = io.WriteString(w, "ok\n")
 	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		resp, err := hs.Check(r.Context(), &healthpb.HealthCheckRequest{})
+		if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+			http.Error(w, "not serving", http.StatusServiceUnavailable)
+			return
+		}
+		if p, ok := st.(pinger); ok {
+			ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+			defer cancel()
+			if err := p.Ping(ctx); err != nil {
+				logger.WarnContext(r.Context(), "readiness: database unreachable", "err", err)
+				http.Error(w, "database unreachable", http.StatusServiceUnavailable)
+				return
+			}
+		}
+		_, _ = io.WriteString(w, "ready\n")
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(metrics.Registry, promhttp.HandlerOpts{}))
 	lis, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("http listen: %w", err)
+		return nil, "", fmt.Errorf("http listen: %w", err)
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
@@ -277,7 +305,7 @@ func startHTTP(addr string, jwks service.JWKSource, hs healthpb.HealthServer, lo
 			logger.Error("http server", "err", err)
 		}
 	}()
-	return srv, nil
+	return srv, lis.Addr().String(), nil
 }
 
 // reloadKeysOnHUP re-reads the key directory on SIGHUP, so `authd keys

@@ -36,6 +36,9 @@ var _ store.Store = (*DB)(nil)
 // New wraps db, whose schema Migrate has brought up to date.
 func New(db *sql.DB, d Dialect) *DB { return &DB{DB: db, dialect: d} }
 
+// Ping checks that the database answers.
+func (d *DB) Ping(ctx context.Context) error { return d.DB.PingContext(ctx) }
+
 // Close closes the pool.
 func (d *DB) Close() error { return d.DB.Close() }
 

@@ -1,0 +1,203 @@
+package main_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+
+	authv1 "github.com/authd-dev/authd/gen/auth/v1"
+)
+
+// logBuffer collects a process's stderr.
+type logBuffer struct {
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	done chan struct{} // closed when the process's stderr is closed
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// serveJSON starts `authd serve --log-format json` with an HTTP listener
+// and returns its gRPC and HTTP addresses and everything it logs.
+func serveJSON(t *testing.T, dataDir string, args ...string) (cmd *exec.Cmd, addr, httpAddr string, logs *logBuffer) {
+	t.Helper()
+	cmd = exec.Command(authdBin, append([]string{"serve", "--addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--log-format", "json"}, args...)...)
+	cmd.Env = append(os.Environ(), "AUTHD_DATA_DIR="+dataDir)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	logs = &logBuffer{done: make(chan struct{})}
+	lines := bufio.NewScanner(stderr)
+	for lines.Scan() {
+		logs.Write(append(lines.Bytes(), '\n'))
+		var rec struct {
+			Msg      string `json:"msg"`
+			Addr     string `json:"addr"`
+			HTTPAddr string `json:"http_addr"`
+		}
+		if json.Unmarshal(lines.Bytes(), &rec) == nil && rec.Msg == "authd serving" {
+			go func() { io.Copy(logs, stderr); close(logs.done) }()
+			return cmd, rec.Addr, rec.HTTPAddr, logs
+		}
+	}
+	t.Fatalf("authd exited before serving:\n%s", logs)
+	return nil, "", "", nil
+}
+
+func httpGet(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+func TestE2E_HTTPReadinessAndMetrics(t *testing.T) {
+	data := t.TempDir()
+	authd(t, data, "pw\n", "user", "add", "erin", "--password-stdin")
+	_, addr, httpAddr, _ := serveJSON(t, data)
+	base := "http://" + httpAddr
+	for _, path := range []string{"/healthz", "/readyz", "/.well-known/jwks.json"} {
+		if code, body := httpGet(t, base+path); code != http.StatusOK {
+			t.Fatalf("GET %s: %d %s", path, code, body)
+		}
+	}
+	client := authv1.NewAuthServiceClient(dial(t, addr))
+	login, err := client.Login(context.Background(), &authv1.LoginRequest{Username: "erin", Password: "pw"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client.Login(context.Background(), &authv1.LoginRequest{Username: "erin", Password: "wrong"})
+	client.Refresh(withBearer(login.AccessToken), &authv1.RefreshRequest{}) // WRONG_TOKEN_TYPE
+	if _, err := client.Logout(withBearer(login.AccessToken), &authv1.LogoutRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	_, metrics := httpGet(t, base+"/metrics")
+	for _, want := range []string{
+		`authd_logins_total{result="ok"} 1`,
+		`authd_logins_total{result="failed"} 1`,
+		`authd_auth_failures_total{reason="WRONG_TOKEN_TYPE"} 1`,
+		`authd_session_revocations_total{cause="logout"} 1`,
+		`grpc_server_handled_total{grpc_code="OK",grpc_method="Login",grpc_service="auth.v1.AuthService",grpc_type="unary"} 1`,
+		`grpc_server_handling_seconds_bucket{grpc_method="Login"`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
+
+// Every secret that went through authd is looked for in its logs: the
+// passwords, the tokens (and their signatures alone), the private key.
+func TestE2E_LogsHoldNoSecretsAndCarryRequestIDs(t *testing.T) {
+	data := t.TempDir()
+	const pw, newPW, wrongPW = "first-secret-password", "second-secret-password", "wrong-secret-password"
+	authd(t, data, pw+"\n", "user", "add", "frank", "--password-stdin")
+	cmd, addr, _, logs := serveJSON(t, data)
+	client := authv1.NewAuthServiceClient(dial(t, addr))
+	ctx := context.Background()
+
+	var header metadata.MD
+	login, err := client.Login(metadata.AppendToOutgoingContext(ctx, "x-request-id", "trace-123"),
+		&authv1.LoginRequest{Username: "frank", Password: pw}, grpc.Header(&header))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := header.Get("x-request-id"); len(got) != 1 || got[0] != "trace-123" {
+		t.Fatalf("x-request-id echoed = %q", got)
+	}
+	client.Login(ctx, &authv1.LoginRequest{Username: "frank", Password: wrongPW})
+	refreshed, err := client.Refresh(withBearer(login.RefreshToken), &authv1.RefreshRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client.Refresh(withBearer(login.AccessToken), &authv1.RefreshRequest{})
+	client.Verify(ctx, &authv1.VerifyRequest{Token: refreshed.AccessToken + "x"})
+	if _, err := client.ChangePassword(withBearer(login.AccessToken), &authv1.ChangePasswordRequest{OldPassword: pw, NewPassword: newPW}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.Logout(withBearer(refreshed.RefreshToken), &authv1.LogoutRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	// Stop authd and read everything it logged.
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-logs.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("authd did not stop")
+	}
+
+	secrets := map[string]string{"password": pw, "new password": newPW, "wrong password": wrongPW}
+	for name, tok := range map[string]string{"access": login.AccessToken, "refresh": login.RefreshToken,
+		"refreshed access": refreshed.AccessToken, "refreshed refresh": refreshed.RefreshToken} {
+		secrets[name+" token"] = tok
+		secrets[name+" signature"] = tok[strings.LastIndex(tok, ".")+1:]
+	}
+	keyFiles, _ := filepath.Glob(filepath.Join(data, "keys", "*.pem"))
+	for _, f := range keyFiles {
+		pem, _ := os.ReadFile(f)
+		for _, line := range strings.Split(string(pem), "\n") {
+			if len(line) > 20 && !strings.HasPrefix(line, "-----") {
+				secrets["private key "+f] = line
+			}
+		}
+	}
+	out := logs.String()
+	for name, secret := range secrets {
+		if strings.Contains(out, secret) {
+			t.Errorf("the logs contain the %s", name)
+		}
+	}
+
+	calls, withID := 0, 0
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("not a JSON log line: %q", line)
+		}
+		if rec["msg"] == "finished call" {
+			calls++
+			if id, _ := rec["request_id"].(string); id != "" {
+				withID++
+			}
+		}
+	}
+	if calls < 7 || withID != calls {
+		t.Fatalf("%d call lines, %d with a request_id", calls, withID)
+	}
+	if !strings.Contains(out, `"request_id":"trace-123"`) {
+		t.Fatal("the caller's request id is not in the logs")
+	}
+}
