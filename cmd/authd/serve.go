@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -20,7 +18,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/authd-dev/authd/clock"
@@ -136,10 +133,12 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	var serverOpts []grpc.ServerOption
-	if creds, err := c.transportCredentials(); err != nil {
+	certs, err := c.certReloader()
+	if err != nil {
 		return err
-	} else if creds != nil {
-		serverOpts = append(serverOpts, grpc.Creds(creds))
+	}
+	if certs != nil {
+		serverOpts = append(serverOpts, grpc.Creds(certs.credentials()))
 	}
 	srv, hs, err := service.NewServer(svc, authn, logger, serverOpts...)
 	if err != nil {
@@ -158,9 +157,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 			return err
 		}
 	}
-	if ring, ok := keys.(*token.Keyring); ok {
-		go reloadKeysOnHUP(ctx, ring, c.keyDir(), logger)
-	}
+	ring, _ := keys.(*token.Keyring)
+	go reloadOnHUP(ctx, ring, c.keyDir(), certs, logger)
 	logger.Info("authd serving", "addr", lis.Addr().String(), "http_addr", httpAddr,
 		"alg", keys.Algorithm(), "data_dir", c.dataDir, "tls", c.tlsCert != "")
 
@@ -214,30 +212,18 @@ func (c *serveConfig) keys() (keyPair, service.JWKSource, error) {
 	return ring, ring, nil
 }
 
-func (c *serveConfig) transportCredentials() (credentials.TransportCredentials, error) {
+// certReloader returns the TLS certificate source, or nil without TLS.
+func (c *serveConfig) certReloader() (*certReloader, error) {
 	if c.tlsCert == "" && c.tlsKey == "" {
 		if c.clientCA != "" {
 			return nil, fmt.Errorf("%w: --client-ca needs --tls-cert and --tls-key", errUsage)
 		}
 		return nil, nil
 	}
-	cert, err := tls.LoadX509KeyPair(c.tlsCert, c.tlsKey)
-	if err != nil {
-		return nil, fmt.Errorf("tls: %w", err)
+	if c.tlsCert == "" || c.tlsKey == "" {
+		return nil, fmt.Errorf("%w: --tls-cert and --tls-key go together", errUsage)
 	}
-	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	if c.clientCA != "" {
-		pem, err := os.ReadFile(c.clientCA)
-		if err != nil {
-			return nil, fmt.Errorf("client ca: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, errors.New("client ca: no certificates found")
-		}
-		cfg.ClientCAs, cfg.ClientAuth = pool, tls.RequireAndVerifyClientCert
-	}
-	return credentials.NewTLS(cfg), nil
+	return newCertReloader(c.tlsCert, c.tlsKey, c.clientCA)
 }
 
 func newLogger(format string, w io.Writer) (*slog.Logger, error) {
@@ -308,27 +294,53 @@ func startHTTP(addr string, jwks service.JWKSource, hs healthpb.HealthServer, st
 	return srv, lis.Addr().String(), nil
 }
 
-// reloadKeysOnHUP re-reads the key directory on SIGHUP, so `authd keys
-// rotate` takes effect without a restart. A bad directory keeps the old keys.
-func reloadKeysOnHUP(ctx context.Context, ring *token.Keyring, dir string, logger *slog.Logger) {
+// reloadOnHUP re-reads the signing keys (so `authd keys rotate` takes
+// effect without a restart) and the TLS certificate on SIGHUP; the
+// certificate also when its files change. What fails to load is logged and
+// the current keys or certificate kept.
+func reloadOnHUP(ctx context.Context, ring *token.Keyring, dir string, certs *certReloader, logger *slog.Logger) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	poll := time.NewTicker(certPollInterval)
+	defer poll.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-poll.C:
+			if certs != nil && certs.changed() {
+				reloadCerts(certs, logger)
+			}
+			continue
 		case <-hup:
 		}
-		fresh, err := token.LoadKeyDir(dir, time.Now())
-		if err == nil {
-			err = ring.Replace(fresh.Keys()...)
+		if ring != nil {
+			reloadKeys(ring, dir, logger)
 		}
-		if err != nil {
-			logger.Error("key reload failed; keeping the current keys", "err", err)
-			continue
+		if certs != nil {
+			reloadCerts(certs, logger)
 		}
-		kid, _ := ring.SigningKey()
-		logger.Info("signing keys reloaded", "current_kid", kid, "keys", len(ring.Keys()))
 	}
+}
+
+func reloadKeys(ring *token.Keyring, dir string, logger *slog.Logger) {
+	fresh, err := token.LoadKeyDir(dir, time.Now())
+	if err == nil {
+		err = ring.Replace(fresh.Keys()...)
+	}
+	if err != nil {
+		logger.Error("key reload failed; keeping the current keys", "err", err)
+		return
+	}
+	kid, _ := ring.SigningKey()
+	logger.Info("signing keys reloaded", "current_kid", kid, "keys", len(ring.Keys()))
+}
+
+func reloadCerts(certs *certReloader, logger *slog.Logger) {
+	if err := certs.reload(); err != nil {
+		logger.Error("certificate reload failed; keeping the current one", "err", err)
+		return
+	}
+	logger.Info("TLS certificate reloaded")
 }
