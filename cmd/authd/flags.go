@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,9 +25,16 @@ func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// parse fills fs from AUTHD_* environment variables, then from args, where
-// flags may come before or after the positional arguments, which it returns.
+// parse fills fs from the config file (--config or AUTHD_CONFIG), then from
+// AUTHD_* environment variables, then from args, each overriding the one
+// before; flags may come before or after the positional arguments, which it
+// returns.
 func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	if path := configPath(args); path != "" {
+		if err := applyConfig(fs, path); err != nil {
+			return nil, err
+		}
+	}
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
 		name := "AUTHD_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
@@ -62,6 +70,7 @@ type storeFlags struct {
 }
 
 func (s *storeFlags) register(fs *flag.FlagSet) {
+	fs.String("config", "", "config file of `name = value` lines (flag names; # comments); flags and AUTHD_* win over it")
 	fs.StringVar(&s.dataDir, "data-dir", "./data", "directory for the SQLite database and signing keys (created on first start)")
 	fs.StringVar(&s.db, "db", "", "database: empty for SQLite in --data-dir, sqlite:PATH, or postgres://… for instances sharing PostgreSQL")
 }
@@ -114,4 +123,60 @@ func redactDSN(dsn string) string {
 // loadKeyring loads (or on first start creates) the Ed25519 keys.
 func (s *storeFlags) loadKeyring() (*token.Keyring, error) {
 	return token.LoadKeyDir(s.keyDir(), time.Now())
+}
+
+// configPath is the --config flag's value in args, else AUTHD_CONFIG.
+func configPath(args []string) string {
+	path := os.Getenv("AUTHD_CONFIG")
+	for i, a := range args {
+		if a == "--" {
+			break
+		}
+		for _, name := range []string{"--config", "-config"} {
+			switch {
+			case a == name && i+1 < len(args):
+				path = args[i+1]
+			case strings.HasPrefix(a, name+"="):
+				path = strings.TrimPrefix(a, name+"=")
+			}
+		}
+	}
+	return path
+}
+
+// applyConfig sets fs's flags from a config file: one `name = value` per
+// line, names as the flags', values optionally in double quotes, blank
+// lines and # comments ignored. A name no authd command knows is an error
+// (a typo must not silently fall back to a default); names of other
+// commands' flags are skipped, so one file serves `serve` and `user`.
+func applyConfig(fs *flag.FlagSet, path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("%w: config: %v", errUsage, err)
+	}
+	known, _ := serveFlags(io.Discard)
+	for n, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		name, value, ok := strings.Cut(line, "=")
+		name, value = strings.TrimSpace(name), strings.TrimSpace(value)
+		if !ok || name == "" {
+			return fmt.Errorf("%w: %s:%d: want name = value", errUsage, path, n+1)
+		}
+		if unquoted, err := strconv.Unquote(value); err == nil && strings.HasPrefix(value, `"`) {
+			value = unquoted
+		}
+		if name == "config" || known.Lookup(name) == nil {
+			return fmt.Errorf("%w: %s:%d: unknown setting %q", errUsage, path, n+1, name)
+		}
+		if fs.Lookup(name) == nil {
+			continue
+		}
+		if err := fs.Set(name, value); err != nil {
+			return fmt.Errorf("%w: %s:%d: %s: %v", errUsage, path, n+1, name, err)
+		}
+	}
+	return nil
 }

@@ -238,6 +238,36 @@ func TestE2E_ConfigFromEnvAndFlags(t *testing.T) {
 	}
 }
 
+func TestE2E_ConfigFile(t *testing.T) {
+	data := t.TempDir()
+	conf := filepath.Join(t.TempDir(), "authd.conf")
+	os.WriteFile(conf, []byte("# authd settings\naccess-ttl = 2m\nissuer = \"from file\"\naudience = from-file\n\nrefresh-ttl=1h\n"), 0o600)
+	// One file serves `user add` too: it skips the serve-only settings.
+	if _, errOut, code := authd(t, data, "pw\n", "user", "add", "gina", "--password-stdin", "--config", conf); code != 0 {
+		t.Fatalf("user add with a config file: %d %s", code, errOut)
+	}
+	_, addr := startServe(t, data, []string{"AUTHD_CONFIG=" + conf, "AUTHD_AUDIENCE=from-env"}, "--access-ttl", "3m")
+	client := authv1.NewAuthServiceClient(dial(t, addr))
+	login, err := client.Login(context.Background(), &authv1.LoginRequest{Username: "gina", Password: "pw"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if login.ExpiresIn != 180 || login.RefreshExpiresIn != 3600 {
+		t.Errorf("expires_in %d, refresh_expires_in %d; want 180 (flag over file), 3600 (file)", login.ExpiresIn, login.RefreshExpiresIn)
+	}
+	v, err := client.Verify(context.Background(), &authv1.VerifyRequest{Token: login.AccessToken})
+	if err != nil || v.Claims.Issuer != "from file" || v.Claims.Audience[0] != "from-env" {
+		t.Errorf("claims %v (%v); want issuer from the file, audience from the env", v.GetClaims(), err)
+	}
+	for name, body := range map[string]string{"typo": "acess-ttl = 1m\n", "no equals": "access-ttl 1m\n", "bad value": "access-ttl = soon\n"} {
+		bad := filepath.Join(t.TempDir(), "bad.conf")
+		os.WriteFile(bad, []byte(body), 0o600)
+		if _, errOut, code := authd(t, data, "", "serve", "--config", bad); code != 2 || !strings.Contains(errOut, "bad.conf:1") {
+			t.Errorf("%s: exit %d, stderr %q; want usage error naming the line", name, code, errOut)
+		}
+	}
+}
+
 func TestE2E_BadUsage(t *testing.T) {
 	data := t.TempDir()
 	for _, args := range [][]string{
