@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 )
@@ -132,4 +133,41 @@ func trimNewline(b []byte) []byte {
 		}
 	}
 	return b
+}
+
+// Retirements returns, for every key but the newest, when it was retired:
+// when the next newer key was created. Tokens it signed were issued before
+// then (give or take a running authd's reload), so they have all expired
+// once the longest token lifetime has passed since.
+func Retirements(keys []Key) map[string]time.Time {
+	sorted := append([]Key(nil), keys...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Created.After(sorted[j].Created) })
+	out := make(map[string]time.Time, len(sorted))
+	for i := 1; i < len(sorted); i++ {
+		out[sorted[i].ID] = sorted[i-1].Created
+	}
+	return out
+}
+
+// PruneKeyDir deletes the key files of keys retired more than keep before
+// now (see Retirements) and returns the keys that remain. The newest key is
+// never pruned.
+func PruneKeyDir(dir string, now time.Time, keep time.Duration) (remaining, pruned []Key, err error) {
+	keys, err := readKeyDir(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	retired := Retirements(keys)
+	for _, key := range keys {
+		at, ok := retired[key.ID]
+		if !ok || now.Sub(at) <= keep {
+			remaining = append(remaining, key)
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, key.ID+".pem")); err != nil {
+			return nil, nil, fmt.Errorf("prune key %s: %w", key.ID, err)
+		}
+		pruned = append(pruned, key)
+	}
+	return remaining, pruned, nil
 }

@@ -2,24 +2,49 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"text/tabwriter"
 	"time"
 
+	"github.com/authd-dev/authd/service"
 	"github.com/authd-dev/authd/token"
 )
+
+// keyLifetimes are the flags that tell how long a retired key must keep
+// verifying: until every token it signed has expired.
+type keyLifetimes struct {
+	accessTTL, refreshTTL time.Duration
+}
+
+func (l *keyLifetimes) register(fs *flag.FlagSet) {
+	fs.DurationVar(&l.accessTTL, "access-ttl", service.DefaultAccessTTL, "access-token lifetime")
+	fs.DurationVar(&l.refreshTTL, "refresh-ttl", service.DefaultRefreshTTL, "refresh-token idle lifetime, restarted by each refresh")
+}
+
+// reloadSlack covers a running authd that picks a rotated key up late.
+const reloadSlack = time.Hour
+
+// keep is how long after its retirement a key keeps verifying: the longest
+// token lifetime, plus clock leeway and a late reload.
+func (l keyLifetimes) keep() time.Duration {
+	return max(l.accessTTL, l.refreshTTL) + token.MaxLeeway + reloadSlack
+}
 
 func keysCommand(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("authd keys", stderr)
 	var sf storeFlags
+	var life keyLifetimes
 	sf.register(fs)
+	life.register(fs)
 	positional, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(positional) != 1 {
-		return fmt.Errorf("%w: keys needs one subcommand: list or rotate", errUsage)
+		return fmt.Errorf("%w: keys needs one subcommand: list, rotate or prune", errUsage)
 	}
 	switch positional[0] {
 	case "list":
@@ -27,7 +52,7 @@ func keysCommand(_ context.Context, args []string, stdout, stderr io.Writer) err
 		if err != nil {
 			return err
 		}
-		return listKeys(ring, stdout)
+		return listKeys(ring, life.keep(), time.Now(), stdout)
 	case "rotate":
 		if _, err := sf.loadKeyring(); err != nil {
 			return err
@@ -38,20 +63,51 @@ func keysCommand(_ context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		fmt.Fprintf(stdout, "new signing key %s is current; send SIGHUP to a running authd (or restart it) to use it\n", key.ID)
 		return nil
+	case "prune":
+		_, pruned, err := token.PruneKeyDir(sf.keyDir(), time.Now(), life.keep())
+		if err != nil {
+			return err
+		}
+		for _, k := range pruned {
+			fmt.Fprintf(stdout, "pruned %s (created %s)\n", k.ID, k.Created.Format(time.RFC3339))
+		}
+		fmt.Fprintf(stdout, "%d key(s) pruned\n", len(pruned))
+		return nil
 	}
 	return fmt.Errorf("%w: unknown keys subcommand %q", errUsage, positional[0])
 }
 
-func listKeys(ring *token.Keyring, stdout io.Writer) error {
+// listKeys prints each key's state: current (signs), verify-only until the
+// tokens it signed have expired, or expired (pruned by the next
+// `authd keys prune`, start or SIGHUP).
+func listKeys(ring *token.Keyring, keep time.Duration, now time.Time, stdout io.Writer) error {
 	current, _ := ring.SigningKey()
+	retired := token.Retirements(ring.Keys())
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "KID\tALG\tCREATED\tSTATE")
 	for _, k := range ring.Keys() {
-		state := "verify-only"
-		if k.ID == current {
-			state = "current"
+		state := "current"
+		if k.ID != current {
+			until := retired[k.ID].Add(keep)
+			state = "verify-only until " + until.Format(time.RFC3339)
+			if !now.Before(until) {
+				state = "expired"
+			}
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.ID, token.EdDSA, k.Created.Format(time.RFC3339), state)
 	}
 	return tw.Flush()
+}
+
+// loadServingKeys prunes expired keys, then loads (or on first start
+// creates) the keyring.
+func loadServingKeys(dir string, keep time.Duration, logger *slog.Logger) (*token.Keyring, error) {
+	_, pruned, err := token.PruneKeyDir(dir, time.Now(), keep)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range pruned {
+		logger.Info("pruned a retired signing key: every token it signed has expired", "kid", k.ID)
+	}
+	return token.LoadKeyDir(dir, time.Now())
 }

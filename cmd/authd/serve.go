@@ -98,7 +98,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	defer st.Close()
 
-	keys, jwks, err := c.keys()
+	keys, jwks, err := c.keys(logger)
 	if err != nil {
 		return err
 	}
@@ -158,7 +158,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 	}
 	ring, _ := keys.(*token.Keyring)
-	go reloadOnHUP(ctx, ring, c.keyDir(), certs, logger)
+	go reloadOnHUP(ctx, ring, c.keyDir(), c.keyKeep(), certs, logger)
 	logger.Info("authd serving", "addr", lis.Addr().String(), "http_addr", httpAddr,
 		"alg", keys.Algorithm(), "data_dir", c.dataDir, "tls", c.tlsCert != "")
 
@@ -193,7 +193,7 @@ type keyPair interface {
 
 // keys returns the HS256 secret when configured, else the Ed25519 keyring
 // (and it as the JWKS source).
-func (c *serveConfig) keys() (keyPair, service.JWKSource, error) {
+func (c *serveConfig) keys(logger *slog.Logger) (keyPair, service.JWKSource, error) {
 	if c.hs256SecretFile != "" {
 		secret, err := token.ReadSecretFile(c.hs256SecretFile)
 		if err != nil {
@@ -205,11 +205,16 @@ func (c *serveConfig) keys() (keyPair, service.JWKSource, error) {
 		}
 		return key, nil, nil
 	}
-	ring, err := c.loadKeyring()
+	ring, err := loadServingKeys(c.keyDir(), c.keyKeep(), logger)
 	if err != nil {
 		return nil, nil, fmt.Errorf("signing keys (refusing to start rather than replace them): %w", err)
 	}
 	return ring, ring, nil
+}
+
+// keyKeep is how long a retired key keeps verifying.
+func (c *serveConfig) keyKeep() time.Duration {
+	return keyLifetimes{accessTTL: c.accessTTL, refreshTTL: c.refreshTTL}.keep()
 }
 
 // certReloader returns the TLS certificate source, or nil without TLS.
@@ -298,16 +303,23 @@ func startHTTP(addr string, jwks service.JWKSource, hs healthpb.HealthServer, st
 // effect without a restart) and the TLS certificate on SIGHUP; the
 // certificate also when its files change. What fails to load is logged and
 // the current keys or certificate kept.
-func reloadOnHUP(ctx context.Context, ring *token.Keyring, dir string, certs *certReloader, logger *slog.Logger) {
+func reloadOnHUP(ctx context.Context, ring *token.Keyring, dir string, keep time.Duration, certs *certReloader, logger *slog.Logger) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	poll := time.NewTicker(certPollInterval)
 	defer poll.Stop()
+	prune := time.NewTicker(time.Hour) // retired keys expire while authd runs
+	defer prune.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-prune.C:
+			if ring != nil {
+				reloadKeys(ring, dir, keep, logger)
+			}
+			continue
 		case <-poll.C:
 			if certs != nil && certs.changed() {
 				reloadCerts(certs, logger)
@@ -316,7 +328,7 @@ func reloadOnHUP(ctx context.Context, ring *token.Keyring, dir string, certs *ce
 		case <-hup:
 		}
 		if ring != nil {
-			reloadKeys(ring, dir, logger)
+			reloadKeys(ring, dir, keep, logger)
 		}
 		if certs != nil {
 			reloadCerts(certs, logger)
@@ -324,8 +336,8 @@ func reloadOnHUP(ctx context.Context, ring *token.Keyring, dir string, certs *ce
 	}
 }
 
-func reloadKeys(ring *token.Keyring, dir string, logger *slog.Logger) {
-	fresh, err := token.LoadKeyDir(dir, time.Now())
+func reloadKeys(ring *token.Keyring, dir string, keep time.Duration, logger *slog.Logger) {
+	fresh, err := loadServingKeys(dir, keep, logger)
 	if err == nil {
 		err = ring.Replace(fresh.Keys()...)
 	}

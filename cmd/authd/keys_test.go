@@ -1,0 +1,118 @@
+package main_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	authv1 "github.com/authd-dev/authd/gen/auth/v1"
+	"github.com/authd-dev/authd/interceptors"
+	"github.com/authd-dev/authd/token"
+)
+
+func kidOf(t *testing.T, tok string) string {
+	t.Helper()
+	var c token.Claims
+	parsed, _, err := jwt.NewParser().ParseUnverified(tok, &c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kid, _ := parsed.Header["kid"].(string)
+	return kid
+}
+
+func TestE2E_KeyStatesAndPruning(t *testing.T) {
+	data := t.TempDir()
+	dir := filepath.Join(data, "keys")
+	now := time.Now()
+	old, _ := token.AddKeyFile(dir, now.Add(-72*time.Hour))
+	middle, _ := token.AddKeyFile(dir, now.Add(-50*time.Hour)) // retired old 50 h ago: past 24 h + slack
+	newest, _ := token.AddKeyFile(dir, now.Add(-time.Hour))    // retired middle an hour ago
+
+	out, errOut, code := authd(t, data, "", "keys", "list")
+	if code != 0 {
+		t.Fatal(errOut)
+	}
+	for kid, state := range map[string]string{newest.ID: `current`, middle.ID: `verify-only until \S+`, old.ID: `expired`} {
+		if !regexp.MustCompile(regexp.QuoteMeta(kid) + `\s+EdDSA\s+\S+\s+` + state).MatchString(out) {
+			t.Errorf("keys list: %s is not %s:\n%s", kid, state, out)
+		}
+	}
+	out, _, _ = authd(t, data, "", "keys", "prune")
+	if !strings.Contains(out, "pruned "+old.ID) || !strings.Contains(out, "1 key(s) pruned") {
+		t.Fatalf("keys prune:\n%s", out)
+	}
+	left, _ := filepath.Glob(filepath.Join(dir, "*.pem"))
+	if len(left) != 2 {
+		t.Fatalf("keys left: %v", left)
+	}
+	// The middle key, retired an hour ago, outlives even a 1 h refresh
+	// lifetime by the reload slack.
+	if _, _, code := authd(t, data, "", "keys", "prune", "--refresh-ttl", "1h"); code != 0 {
+		t.Fatal("prune with --refresh-ttl")
+	}
+	left, _ = filepath.Glob(filepath.Join(dir, "*.pem"))
+	if len(left) != 2 {
+		t.Fatalf("a key retired an hour ago was pruned with 1h+1h slack: %v", left)
+	}
+}
+
+// Rotation without downtime: tokens signed before `keys rotate` keep
+// verifying at authd and at a consumer that refreshes the JWKS, while new
+// tokens are signed with the new key.
+func TestE2E_KeyRotationWithoutDowntime(t *testing.T) {
+	data := t.TempDir()
+	authd(t, data, "pw\n", "user", "add", "hana", "--password-stdin")
+	cmd, addr := startServe(t, data, nil)
+	conn := dial(t, addr)
+	client := authv1.NewAuthServiceClient(conn)
+	ctx := context.Background()
+	before, err := client.Login(ctx, &authv1.LoginRequest{Username: "hana", Password: "pw"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	consumerKeys := interceptors.NewJWKS(interceptors.GRPCKeys(conn), interceptors.WithJWKSCooldown(0))
+	consumer, err := token.NewVerifier(consumerKeys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := consumer.Verify(ctx, before.AccessToken); err != nil {
+		t.Fatal(err)
+	}
+
+	out, errOut, code := authd(t, data, "", "keys", "rotate")
+	if code != 0 {
+		t.Fatal(errOut)
+	}
+	newKid := regexp.MustCompile(`new signing key (\S+)`).FindStringSubmatch(out)[1]
+	cmd.Process.Signal(syscall.SIGHUP)
+	var after *authv1.LoginResponse
+	eventually(t, "logins signed with the new key", func() error {
+		after, err = client.Login(ctx, &authv1.LoginRequest{Username: "hana", Password: "pw"})
+		if err == nil && kidOf(t, after.AccessToken) != newKid {
+			return errNotYet
+		}
+		return err
+	})
+	for name, tok := range map[string]string{"old": before.AccessToken, "new": after.AccessToken} {
+		if _, err := client.Verify(ctx, &authv1.VerifyRequest{Token: tok}); err != nil {
+			t.Errorf("authd refuses the %s key's token: %v", name, err)
+		}
+		if _, err := consumer.Verify(ctx, tok); err != nil {
+			t.Errorf("the consumer refuses the %s key's token: %v", name, err)
+		}
+	}
+	jwks, err := client.GetJWKS(ctx, &authv1.GetJWKSRequest{})
+	if err != nil || len(jwks.Keys) != 2 {
+		t.Fatalf("JWKS after rotation: %v, %v; want both keys", jwks, err)
+	}
+}
+
+var errNotYet = errors.New("not yet")
