@@ -29,7 +29,8 @@ type RevocationPoller struct {
 	pageSize int32
 	timeout  time.Duration
 
-	pollMu  sync.Mutex // one poll at a time
+	nudge   chan struct{} // a poll wanted now (see Nudge)
+	pollMu  sync.Mutex    // one poll at a time
 	mu      sync.RWMutex
 	revoked map[string]time.Time // sid -> session cap
 	since   int64                // next poll's since
@@ -75,6 +76,7 @@ func NewRevocationPoller(conn grpc.ClientConnInterface, opts ...PollerOption) *R
 		overlap: time.Minute,
 		timeout: 10 * time.Second,
 		revoked: map[string]time.Time{},
+		nudge:   make(chan struct{}, 1),
 	}
 	for _, opt := range opts {
 		opt(p)
@@ -142,8 +144,19 @@ func (p *RevocationPoller) Poll(ctx context.Context) error {
 	return nil
 }
 
-// Run polls every interval until ctx ends. Failed polls are retried at the
-// next interval; onError, if not nil, hears of them.
+// Nudge makes Run poll now rather than at the next interval: call it when
+// a revocation feed (such as authd's Redis channel, see
+// store/redisstore.Subscribe) announces one. Nudges during a poll coalesce
+// into one more poll.
+func (p *RevocationPoller) Nudge() {
+	select {
+	case p.nudge <- struct{}{}:
+	default:
+	}
+}
+
+// Run polls every interval, and when nudged, until ctx ends. Failed polls
+// are retried at the next interval; onError, if not nil, hears of them.
 func (p *RevocationPoller) Run(ctx context.Context, onError func(error)) {
 	for {
 		tick := make(chan struct{})
@@ -153,6 +166,8 @@ func (p *RevocationPoller) Run(ctx context.Context, onError func(error)) {
 			stop()
 			return
 		case <-tick:
+		case <-p.nudge:
+			stop()
 		}
 		if err := p.Poll(ctx); err != nil && onError != nil && ctx.Err() == nil {
 			onError(err)

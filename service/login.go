@@ -166,7 +166,7 @@ func (s *Service) ChangePassword(ctx context.Context, req *authv1.ChangePassword
 	if err != nil {
 		return nil, s.statusError(ctx, "change password", err)
 	}
-	s.revoked()
+	s.revoked(ctx)
 	s.cfg.metrics.revoked("password_change", n)
 	s.cfg.logger.InfoContext(ctx, "password changed", "user", user.Name, "revoked_sessions", n)
 	return &authv1.ChangePasswordResponse{}, nil

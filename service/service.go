@@ -59,6 +59,8 @@ type config struct {
 	throttleOn bool
 	revCache   *RevocationCache
 	metrics    *Metrics
+	throttles  store.Throttles
+	feed       func(ctx context.Context, sid string) error
 }
 
 // Defaults (DESIGN.md, "Tokens").
@@ -111,6 +113,18 @@ func WithRevocationCache(c *RevocationCache) Option { return func(cfg *config) {
 // makes NewServer record per-method metrics in it.
 func WithMetrics(m *Metrics) Option { return func(cfg *config) { cfg.metrics = m } }
 
+// WithThrottleCounters keeps login-failure counters in t (Redis, shared by
+// every instance) instead of the store.
+func WithThrottleCounters(t store.Throttles) Option { return func(cfg *config) { cfg.throttles = t } }
+
+// WithRevocationFeed announces each revocation this service makes with
+// publish (sid "" for several unnamed sessions), so other instances and
+// consumers learn of it at once. Errors are logged: the store stays the
+// truth, and listeners also poll.
+func WithRevocationFeed(publish func(ctx context.Context, sid string) error) Option {
+	return func(cfg *config) { cfg.feed = publish }
+}
+
 // New returns the service. authn must be the Authenticator that protects it:
 // Verify answers with its checks.
 func New(st Store, signer *token.Signer, authn *interceptors.Authenticator, hasher *password.Hasher, opts ...Option) (*Service, error) {
@@ -129,14 +143,28 @@ func New(st Store, signer *token.Signer, authn *interceptors.Authenticator, hash
 	case cfg.reuseGrace < 0 || cfg.reuseGrace > time.Minute:
 		return nil, fmt.Errorf("refresh reuse grace %s is outside [0, 1m]", cfg.reuseGrace)
 	}
+	if cfg.throttles == nil {
+		cfg.throttles = st
+	}
 	return &Service{store: st, signer: signer, authn: authn, hasher: hasher, cfg: cfg}, nil
 }
 
 // revoked is called after this service revoked sessions (none: every
 // session of a user).
-func (s *Service) revoked(sids ...string) {
+func (s *Service) revoked(ctx context.Context, sids ...string) {
 	if s.cfg.revCache != nil {
 		s.cfg.revCache.Forget(sids...)
+	}
+	if s.cfg.feed == nil {
+		return
+	}
+	if len(sids) == 0 {
+		sids = []string{""}
+	}
+	for _, sid := range sids {
+		if err := s.cfg.feed(ctx, sid); err != nil {
+			s.cfg.logger.WarnContext(ctx, "revocation feed: publish failed", "err", err)
+		}
 	}
 }
 

@@ -150,7 +150,7 @@ func (s *Service) refresh(ctx context.Context, claims *token.Claims) (tokenPair,
 	if err := s.store.RevokeSession(ctx, sess.ID, now); err != nil {
 		return tokenPair{}, err
 	}
-	s.revoked(sess.ID)
+	s.revoked(ctx, sess.ID)
 	s.cfg.metrics.reused()
 	s.cfg.metrics.revoked("reuse", 1)
 	s.cfg.logger.WarnContext(ctx, "refresh token reuse: session revoked", "user", sess.Username, "sid", sess.ID)
@@ -208,7 +208,7 @@ func (s *Service) Logout(ctx context.Context, _ *authv1.LogoutRequest) (*authv1.
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, s.statusError(ctx, "logout", err)
 	}
-	s.revoked(claims.SessionID)
+	s.revoked(ctx, claims.SessionID)
 	s.cfg.metrics.revoked("logout", 1)
 	s.cfg.logger.InfoContext(ctx, "logout", "user", claims.Subject, "sid", claims.SessionID)
 	return &authv1.LogoutResponse{}, nil

@@ -106,7 +106,7 @@ func clientAddress(ctx context.Context) string {
 func (s *Service) throttled(ctx context.Context, keys throttleKeys) (time.Duration, error) {
 	p := s.cfg.throttle
 	now := s.cfg.clock.Now()
-	counts, err := s.store.LoginFailures(ctx, keys.all(), now.Add(-p.Window))
+	counts, err := s.cfg.throttles.LoginFailures(ctx, keys.all(), now.Add(-p.Window))
 	if err != nil {
 		return 0, err
 	}
@@ -125,13 +125,13 @@ func (s *Service) throttled(ctx context.Context, keys throttleKeys) (time.Durati
 
 func (s *Service) recordFailure(ctx context.Context, keys throttleKeys) {
 	now := s.now()
-	if err := s.store.RecordLoginFailure(ctx, keys.all(), now, now.Add(-s.cfg.throttle.Window)); err != nil {
+	if err := s.cfg.throttles.RecordLoginFailure(ctx, keys.all(), now, now.Add(-s.cfg.throttle.Window)); err != nil {
 		s.cfg.logger.ErrorContext(ctx, "recording a login failure failed", "err", err)
 	}
 }
 
 func (s *Service) clearFailures(ctx context.Context, keys throttleKeys) {
-	if err := s.store.ResetLoginFailures(ctx, keys.accountOnly()); err != nil {
+	if err := s.cfg.throttles.ResetLoginFailures(ctx, keys.accountOnly()); err != nil {
 		s.cfg.logger.WarnContext(ctx, "clearing login failures failed", "err", err)
 	}
 }

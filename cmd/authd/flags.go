@@ -12,8 +12,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/authd-dev/authd/store"
 	"github.com/authd-dev/authd/store/postgres"
+	"github.com/authd-dev/authd/store/redisstore"
 	"github.com/authd-dev/authd/store/sqlite"
 	"github.com/authd-dev/authd/token"
 )
@@ -67,11 +70,13 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 type storeFlags struct {
 	dataDir string
 	db      string
+	redis   string
 }
 
 func (s *storeFlags) register(fs *flag.FlagSet) {
 	fs.String("config", "", "config file of `name = value` lines (flag names; # comments); flags and AUTHD_* win over it")
 	fs.StringVar(&s.dataDir, "data-dir", "./data", "directory for the SQLite database and signing keys (created on first start)")
+	fs.StringVar(&s.redis, "redis", "", "Redis URL (redis://host:6379/0) for login-throttling counters shared by instances and the revocation feed (off when empty)")
 	fs.StringVar(&s.db, "db", "", "database: empty for SQLite in --data-dir, sqlite:PATH, or postgres://… for instances sharing PostgreSQL")
 }
 
@@ -179,4 +184,18 @@ func applyConfig(fs *flag.FlagSet, path string) error {
 		}
 	}
 	return nil
+}
+
+// openRedis connects to --redis, or returns nil when it is not set.
+func (s *storeFlags) openRedis(ctx context.Context) (*redis.Client, error) {
+	if s.redis == "" {
+		return nil, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	client, err := redisstore.Open(ctx, s.redis)
+	if err != nil {
+		return nil, fmt.Errorf("--redis %s: %w", redactDSN(s.redis), redactErr(err, s.redis))
+	}
+	return client, nil
 }

@@ -1,14 +1,21 @@
 package main_test
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"fmt"
+	"io"
 	"net/url"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
 	"sync"
 	"testing"
+	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 	"google.golang.org/grpc/codes"
@@ -16,6 +23,8 @@ import (
 	"google.golang.org/grpc/status"
 
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
+	examplev1 "github.com/authd-dev/authd/gen/example/v1"
+	"github.com/authd-dev/authd/store/redisstore"
 )
 
 // postgresDSN returns a DSN on a schema of this test's own, dropped
@@ -130,4 +139,128 @@ func TestE2E_TwoInstancesOnPostgres(t *testing.T) {
 	if _, err := b.Refresh(withBearer(other.RefreshToken), &authv1.RefreshRequest{}); status.Code(err) != codes.Unauthenticated {
 		t.Fatalf("refresh on B after logout on A: %v", err)
 	}
+}
+
+// buildGreeter builds the example consumer once.
+var buildGreeter = sync.OnceValues(func() (string, error) {
+	bin := filepath.Join(filepath.Dir(authdBin), "greeter")
+	out, err := exec.Command("go", "build", "-o", bin, "../../examples/greeter/cmd/greeter").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("build greeter: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+// startGreeter runs the example consumer against authd at authdAddr.
+func startGreeter(t *testing.T, authdAddr string, args ...string) string {
+	t.Helper()
+	bin, err := buildGreeter()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, append([]string{"--addr", "127.0.0.1:0", "--authd", authdAddr}, args...)...)
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	lines := bufio.NewScanner(stderr)
+	addr := regexp.MustCompile(`greeter serving.* addr=(\S+)`)
+	for lines.Scan() {
+		if m := addr.FindStringSubmatch(lines.Text()); m != nil {
+			go io.Copy(io.Discard, stderr)
+			return m[1]
+		}
+	}
+	t.Fatal("greeter exited before serving")
+	return ""
+}
+
+// withinASecond fails unless f succeeds within a second of real time.
+func withinASecond(t *testing.T, what string, f func() error) {
+	t.Helper()
+	start := time.Now()
+	for {
+		err := f()
+		if err == nil {
+			t.Logf("%s after %v", what, time.Since(start).Round(time.Millisecond))
+			return
+		}
+		if time.Since(start) > time.Second {
+			t.Fatalf("%s: not within a second: %v", what, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// The fleet: two authd processes on PostgreSQL and Redis, and the example
+// consumer: throttling counters are shared, and a logout on A is refused on
+// B and at the consumer within a second, though both had just accepted the
+// token (B's revocation cache, the consumer's 5 s poll).
+func TestE2E_FleetWithRedis(t *testing.T) {
+	dsn := postgresDSN(t)
+	redisURL := os.Getenv("AUTHD_TEST_REDIS")
+	if redisURL == "" {
+		t.Skip("AUTHD_TEST_REDIS is not set")
+	}
+	rdb, err := redisstore.Open(context.Background(), redisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clearCounters := func() {
+		keys, _ := rdb.Keys(context.Background(), "authd:login-failures:*").Result()
+		if len(keys) > 0 {
+			rdb.Del(context.Background(), keys...)
+		}
+	}
+	clearCounters()
+	t.Cleanup(func() { clearCounters(); rdb.Close() })
+
+	data := t.TempDir()
+	t.Setenv("AUTHD_DB", dsn)
+	t.Setenv("AUTHD_REDIS", redisURL)
+	authd(t, data, "pw\n", "user", "add", "ivan", "--password-stdin")
+	authd(t, data, "pw\n", "user", "add", "judy", "--password-stdin")
+	_, addrA := startServe(t, data, nil)
+	_, addrB := startServe(t, data, nil)
+	a, b := authv1.NewAuthServiceClient(dial(t, addrA)), authv1.NewAuthServiceClient(dial(t, addrB))
+	g := examplev1.NewGreeterServiceClient(dial(t, startGreeter(t, addrB, "--redis", redisURL)))
+	ctx := context.Background()
+
+	for range 5 {
+		if _, err := a.Login(ctx, &authv1.LoginRequest{Username: "ivan", Password: "guess"}); status.Code(err) != codes.Unauthenticated {
+			t.Fatalf("wrong password on A: %v", err)
+		}
+	}
+	if _, err := b.Login(ctx, &authv1.LoginRequest{Username: "ivan", Password: "pw"}); status.Code(err) != codes.ResourceExhausted {
+		t.Fatalf("B does not share A's throttling counters: %v", err)
+	}
+
+	login, err := a.Login(ctx, &authv1.LoginRequest{Username: "judy", Password: "pw"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Verify(ctx, &authv1.VerifyRequest{Token: login.AccessToken}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.WhoAmI(withBearer(login.AccessToken), &examplev1.WhoAmIRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Logout(withBearer(login.AccessToken), &authv1.LogoutRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	refused := func(err error) error {
+		if status.Code(err) == codes.Unauthenticated {
+			return nil
+		}
+		return fmt.Errorf("still accepted (%v)", err)
+	}
+	withinASecond(t, "B refuses the logged-out session", func() error {
+		_, err := b.Verify(ctx, &authv1.VerifyRequest{Token: login.AccessToken})
+		return refused(err)
+	})
+	withinASecond(t, "the consumer refuses the logged-out session", func() error {
+		_, err := g.WhoAmI(withBearer(login.AccessToken), &examplev1.WhoAmIRequest{})
+		return refused(err)
+	})
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/authd-dev/authd/interceptors"
 	"github.com/authd-dev/authd/password"
 	"github.com/authd-dev/authd/service"
+	"github.com/authd-dev/authd/store/redisstore"
 	"github.com/authd-dev/authd/token"
 )
 
@@ -114,6 +115,13 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
+	feed, err := c.openRedis(ctx)
+	if err != nil {
+		return err
+	}
+	if feed != nil {
+		defer feed.Close()
+	}
 	metrics := service.NewMetrics()
 	revocations := service.NewRevocationCache(st, clock.System(), service.DefaultRevocationCacheTTL)
 	authn := interceptors.New(verifier,
@@ -127,6 +135,24 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	if jwks != nil {
 		opts = append(opts, service.WithJWKS(jwks))
+	}
+	if feed != nil {
+		// Throttling counters shared by every instance; revocations
+		// announced to the others, and theirs heard here at once.
+		opts = append(opts,
+			service.WithThrottleCounters(redisstore.NewThrottles(feed, "authd:")),
+			service.WithRevocationFeed(func(ctx context.Context, sid string) error { return redisstore.Publish(ctx, feed, sid) }),
+		)
+		err := redisstore.Subscribe(ctx, feed, func(sid string) {
+			if sid == redisstore.AllSessions {
+				revocations.Forget()
+			} else {
+				revocations.Forget(sid)
+			}
+		})
+		if err != nil {
+			return err
+		}
 	}
 	svc, err := service.New(st, signer, authn, hasher, opts...)
 	if err != nil {
@@ -160,7 +186,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	ring, _ := keys.(*token.Keyring)
 	go reloadOnHUP(ctx, ring, c.keyDir(), c.keyKeep(), certs, logger)
 	logger.Info("authd serving", "addr", lis.Addr().String(), "http_addr", httpAddr,
-		"alg", keys.Algorithm(), "data_dir", c.dataDir, "tls", c.tlsCert != "")
+		"alg", keys.Algorithm(), "data_dir", c.dataDir, "tls", c.tlsCert != "", "redis", feed != nil)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(lis) }()

@@ -11,11 +11,13 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"golang.org/x/term"
 
 	"github.com/authd-dev/authd/password"
 	"github.com/authd-dev/authd/service"
 	"github.com/authd-dev/authd/store"
+	"github.com/authd-dev/authd/store/redisstore"
 )
 
 func userCommand(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -48,6 +50,13 @@ func userCommand(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		return err
 	}
 	defer st.Close()
+	feed, err := sf.openRedis(ctx)
+	if err != nil {
+		return err
+	}
+	if feed != nil {
+		defer feed.Close()
+	}
 	now := time.Now()
 
 	switch sub {
@@ -59,7 +68,7 @@ func userCommand(ctx context.Context, args []string, stdin io.Reader, stdout, st
 			return err
 		}
 		if disable {
-			return revokeAll(ctx, st, stdout, names[0], "disabled")
+			return revokeAll(ctx, st, feed, stdout, names[0], "disabled")
 		}
 		fmt.Fprintf(stdout, "user %q enabled\n", names[0])
 		return nil
@@ -102,10 +111,10 @@ func userCommand(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	if err := st.SetPassword(ctx, name, hash, now); err != nil {
 		return err
 	}
-	return revokeAll(ctx, st, stdout, name, "password changed")
+	return revokeAll(ctx, st, feed, stdout, name, "password changed")
 }
 
-func revokeAll(ctx context.Context, st store.Store, stdout io.Writer, name, what string) error {
+func revokeAll(ctx context.Context, st store.Store, feed *redis.Client, stdout io.Writer, name, what string) error {
 	u, err := st.UserByName(ctx, name)
 	if err != nil {
 		return err
@@ -115,6 +124,13 @@ func revokeAll(ctx context.Context, st store.Store, stdout io.Writer, name, what
 		return err
 	}
 	fmt.Fprintf(stdout, "user %q %s; %d session(s) revoked\n", name, what, n)
+	if feed != nil && n > 0 {
+		// Running instances and consumers hear of it now rather than at
+		// their next check; the store already holds the truth.
+		if err := redisstore.Publish(ctx, feed, redisstore.AllSessions); err != nil {
+			fmt.Fprintf(stdout, "warning: revocation feed: %v (services will notice within their poll interval)\n", err)
+		}
+	}
 	return nil
 }
 

@@ -31,7 +31,6 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Sessions/RevokeStopsRotation", testRevoke},
 		{"Sessions/RevokeUserSessionsExcept", testRevokeUserSessions},
 		{"Revocations/ListedInOrderWithCursor", testListRevocations},
-		{"Throttles/CountWindowReset", testLoginFailures},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -40,6 +39,17 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			tt.fn(t, s)
 		})
 	}
+	RunThrottles(t, func(t *testing.T) store.Throttles {
+		s := open(t)
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
+
+// RunThrottles runs the login-failure counter cases on counters from open
+// (the SQL stores, and Redis).
+func RunThrottles(t *testing.T, open func(t *testing.T) store.Throttles) {
+	t.Run("Throttles/CountWindowReset", func(t *testing.T) { testLoginFailures(t, open(t)) })
 }
 
 var t0 = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
@@ -331,7 +341,7 @@ func testListRevocations(t *testing.T, s store.Store) {
 	}
 }
 
-func testLoginFailures(t *testing.T, s store.Store) {
+func testLoginFailures(t *testing.T, s store.Throttles) {
 	ctx := context.Background()
 	window := time.Hour
 	keys := []string{"user:alice", "addr:127.0.0.1"}

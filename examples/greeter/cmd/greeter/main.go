@@ -19,6 +19,7 @@ import (
 	"github.com/authd-dev/authd/clock"
 	"github.com/authd-dev/authd/examples/greeter"
 	"github.com/authd-dev/authd/interceptors"
+	"github.com/authd-dev/authd/store/redisstore"
 	"github.com/authd-dev/authd/token"
 )
 
@@ -28,17 +29,18 @@ func main() {
 	issuer := flag.String("issuer", token.DefaultIssuer, "required iss")
 	audience := flag.String("audience", token.DefaultIssuer, "required aud")
 	renew := flag.Bool("renew", true, "hand out renewed access tokens (x-access-token header) through authd's Renew")
+	redisURL := flag.String("redis", "", "authd's Redis (redis://host:6379/0): hear of revocations at once instead of at the next poll")
 	poll := flag.Duration("revocation-poll", 5*time.Second, "how often to fetch authd's revoked sessions (0: never, and revoked sessions' tokens work until they expire)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *addr, *authd, *issuer, *audience, *renew, *poll); err != nil {
+	if err := run(ctx, *addr, *authd, *issuer, *audience, *renew, *poll, *redisURL); err != nil {
 		fmt.Fprintln(os.Stderr, "greeter:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, addr, authdAddr, issuer, audience string, renew bool, poll time.Duration) error {
+func run(ctx context.Context, addr, authdAddr, issuer, audience string, renew bool, poll time.Duration, redisURL string) error {
 	// The loopback demo talks to authd in plaintext; use TLS credentials
 	// anywhere else.
 	conn, err := grpc.NewClient(authdAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -58,6 +60,16 @@ func run(ctx context.Context, addr, authdAddr, issuer, audience string, renew bo
 		poller := interceptors.NewRevocationPoller(conn, interceptors.WithPollInterval(poll))
 		if err := poller.Poll(ctx); err != nil {
 			return fmt.Errorf("authd at %s: %w", authdAddr, err)
+		}
+		if redisURL != "" {
+			rdb, err := redisstore.Open(ctx, redisURL)
+			if err != nil {
+				return err
+			}
+			defer rdb.Close()
+			if err := redisstore.Subscribe(ctx, rdb, func(string) { poller.Nudge() }); err != nil {
+				return err
+			}
 		}
 		go poller.Run(ctx, func(err error) { slog.Warn("revocation poll failed", "err", err) })
 		opts = append(opts, interceptors.WithRevocations(poller))
