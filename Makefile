@@ -5,7 +5,7 @@ TOOL      := $(GO) tool -modfile=tools/go.mod
 RACE      := $(if $(CI),-race,)
 FUZZTIME  ?= 5s
 
-.PHONY: run demo build test test-short fuzz bench lint gen gen-check clean
+.PHONY: run demo build test test-short fuzz bench load lint gen gen-check clean
 
 ## run: start authd on 127.0.0.1:50051 with SQLite and keys in ./data
 run: build
@@ -29,6 +29,10 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzAuthorize$$' -fuzztime $(FUZZTIME) ./interceptors
 	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) ./token
 	$(GO) test -run '^$$' -fuzz '^FuzzLogin$$' -fuzztime $(FUZZTIME) ./service
+
+## load: ghz against a real authd and the example greeter on loopback (SQLite, and PostgreSQL when AUTHD_TEST_POSTGRES is set)
+load:
+	$(GO) run ./internal/loadtest $(if $(SCALE),-scale $(SCALE))
 
 ## bench: interceptor and verification benchmarks
 bench:
