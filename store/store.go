@@ -141,11 +141,32 @@ type Throttles interface {
 	ResetLoginFailures(ctx context.Context, keys []string) error
 }
 
+// SealedKey is a signing key as a shared database keeps it: the public
+// half in clear, the private half encrypted (token.KeyEncryptionKey).
+type SealedKey struct {
+	ID      string
+	Created time.Time
+	Public  []byte
+	Sealed  []byte
+}
+
+// SigningKeys keeps the signing keys that every instance on a shared
+// database signs and verifies with.
+type SigningKeys interface {
+	// SigningKeys returns every key.
+	SigningKeys(ctx context.Context) ([]SealedKey, error)
+	// AddSigningKey stores a key; ErrExists when the kid is taken.
+	AddSigningKey(ctx context.Context, k SealedKey) error
+	// DeleteSigningKey removes a key; removing a missing one is no error.
+	DeleteSigningKey(ctx context.Context, id string) error
+}
+
 // Store is everything a backend provides.
 type Store interface {
 	Users
 	Sessions
 	Revocations
 	Throttles
+	SigningKeys
 	Close() error
 }

@@ -92,7 +92,8 @@ func (k *Keyring) Replace(keys ...Key) error {
 			return fmt.Errorf("key %q: kid does not match the key's thumbprint", key.ID)
 		}
 		byID[key.ID] = key
-		if key.Private != nil && (current.Private == nil || key.Created.After(current.Created)) {
+		newer := key.Created.After(current.Created) || key.Created.Equal(current.Created) && key.ID > current.ID
+		if key.Private != nil && (current.Private == nil || newer) { // ties: every instance picks the same
 			current = key
 		}
 	}

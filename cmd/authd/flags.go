@@ -71,11 +71,19 @@ type storeFlags struct {
 	dataDir string
 	db      string
 	redis   string
+	kekFile string
+}
+
+// shared reports whether instances share the database, and so keep their
+// signing keys in it.
+func (s *storeFlags) shared() bool {
+	return strings.HasPrefix(s.db, "postgres://") || strings.HasPrefix(s.db, "postgresql://")
 }
 
 func (s *storeFlags) register(fs *flag.FlagSet) {
 	fs.String("config", "", "config file of `name = value` lines (flag names; # comments); flags and AUTHD_* win over it")
 	fs.StringVar(&s.dataDir, "data-dir", "./data", "directory for the SQLite database and signing keys (created on first start)")
+	fs.StringVar(&s.kekFile, "key-encryption-key-file", "", "with a PostgreSQL --db: the secret (>= 32 bytes, the same on every instance) that seals the signing keys kept in the database; or AUTHD_KEY_ENCRYPTION_KEY, base64")
 	fs.StringVar(&s.redis, "redis", "", "Redis URL (redis://host:6379/0) for login-throttling counters shared by instances and the revocation feed (off when empty)")
 	fs.StringVar(&s.db, "db", "", "database: empty for SQLite in --data-dir, sqlite:PATH, or postgres://… for instances sharing PostgreSQL")
 }
@@ -92,7 +100,7 @@ func (s *storeFlags) openStore(ctx context.Context) (store.Store, error) {
 		}
 	case strings.HasPrefix(s.db, "sqlite:"):
 		path = strings.TrimPrefix(strings.TrimPrefix(s.db, "sqlite:"), "//")
-	case strings.HasPrefix(s.db, "postgres://"), strings.HasPrefix(s.db, "postgresql://"):
+	case s.shared():
 		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
 		db, err := postgres.Open(ctx, s.db)

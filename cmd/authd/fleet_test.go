@@ -2,9 +2,11 @@ package main_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -13,7 +15,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -68,6 +72,7 @@ func TestE2E_TwoInstancesOnPostgres(t *testing.T) {
 	dsn := postgresDSN(t)
 	data := t.TempDir()
 	t.Setenv("AUTHD_DB", dsn)
+	t.Setenv("AUTHD_KEY_ENCRYPTION_KEY", testKEK)
 	if _, errOut, code := authd(t, data, "pw\n", "user", "add", "dave", "--password-stdin"); code != 0 {
 		t.Fatalf("user add: %d %s", code, errOut)
 	}
@@ -218,6 +223,7 @@ func TestE2E_FleetWithRedis(t *testing.T) {
 
 	data := t.TempDir()
 	t.Setenv("AUTHD_DB", dsn)
+	t.Setenv("AUTHD_KEY_ENCRYPTION_KEY", testKEK)
 	t.Setenv("AUTHD_REDIS", redisURL)
 	authd(t, data, "pw\n", "user", "add", "ivan", "--password-stdin")
 	authd(t, data, "pw\n", "user", "add", "judy", "--password-stdin")
@@ -263,4 +269,81 @@ func TestE2E_FleetWithRedis(t *testing.T) {
 		_, err := g.WhoAmI(withBearer(login.AccessToken), &examplev1.WhoAmIRequest{})
 		return refused(err)
 	})
+}
+
+// testKEK is a key-encryption secret for the tests (base64 of 32 bytes).
+var testKEK = base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef"))
+
+// On a shared database the signing keys live in it, sealed: instances with
+// separate data dirs sign and verify with the same keys, a rotation by the
+// CLI reaches them all, and nothing starts without the right secret.
+func TestE2E_KeysInSharedDatabase(t *testing.T) {
+	dsn := postgresDSN(t)
+	t.Setenv("AUTHD_DB", dsn)
+	dataA, dataB := t.TempDir(), t.TempDir()
+	if _, errOut, code := authd(t, dataA, "", "serve", "--addr", "127.0.0.1:0"); code != 2 || !strings.Contains(errOut, "AUTHD_KEY_ENCRYPTION_KEY") {
+		t.Fatalf("serve without a key-encryption secret: exit %d, %s", code, errOut)
+	}
+	t.Setenv("AUTHD_KEY_ENCRYPTION_KEY", testKEK)
+	authd(t, dataA, "pw\n", "user", "add", "kim", "--password-stdin")
+	cmdA, addrA := startServe(t, dataA, nil)
+	_, addrB := startServe(t, dataB, nil)
+	a, b := authv1.NewAuthServiceClient(dial(t, addrA)), authv1.NewAuthServiceClient(dial(t, addrB))
+	ctx := context.Background()
+	first, err := a.Login(ctx, &authv1.LoginRequest{Username: "kim", Password: "pw"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Verify(ctx, &authv1.VerifyRequest{Token: first.AccessToken}); err != nil {
+		t.Fatalf("B does not verify A's token: %v", err)
+	}
+	for _, dir := range []string{dataA, dataB} {
+		if files, _ := filepath.Glob(filepath.Join(dir, "keys", "*")); len(files) != 0 {
+			t.Fatalf("key files on disk with a shared database: %v", files)
+		}
+	}
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var sealed []byte
+	if err := db.QueryRow(`SELECT sealed_private FROM signing_keys`).Scan(&sealed); err != nil {
+		t.Fatal(err)
+	}
+	ed25519PKCS8 := []byte{0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70}
+	if bytes.Contains(sealed, ed25519PKCS8) {
+		t.Fatal("the private key is stored in clear")
+	}
+
+	out, errOut, code := authd(t, dataA, "", "keys", "rotate")
+	if code != 0 {
+		t.Fatal(errOut)
+	}
+	newKid := regexp.MustCompile(`new signing key (\S+)`).FindStringSubmatch(out)[1]
+	cmdA.Process.Signal(syscall.SIGHUP)
+	var rotated *authv1.LoginResponse
+	eventually(t, "A signs with the new key", func() error {
+		rotated, err = a.Login(ctx, &authv1.LoginRequest{Username: "kim", Password: "pw"})
+		if err == nil && kidOf(t, rotated.AccessToken) != newKid {
+			return errNotYet
+		}
+		return err
+	})
+	// B has not reloaded: the unknown kid makes it.
+	if _, err := b.Verify(ctx, &authv1.VerifyRequest{Token: rotated.AccessToken}); err != nil {
+		t.Fatalf("B does not verify a token of the rotated key: %v", err)
+	}
+	if _, err := a.Verify(ctx, &authv1.VerifyRequest{Token: first.AccessToken}); err != nil {
+		t.Fatalf("A no longer verifies a token of the old key: %v", err)
+	}
+	out, _, _ = authd(t, dataA, "", "keys", "list")
+	if !strings.Contains(out, newKid) || !strings.Contains(out, "verify-only until") {
+		t.Fatalf("keys list:\n%s", out)
+	}
+
+	t.Setenv("AUTHD_KEY_ENCRYPTION_KEY", base64.StdEncoding.EncodeToString([]byte("another secret, 32 bytes or more!")))
+	if _, errOut, code := authd(t, t.TempDir(), "", "serve", "--addr", "127.0.0.1:0"); code == 0 || !strings.Contains(errOut, "does not open") {
+		t.Fatalf("serve with the wrong secret: exit %d, %s", code, errOut)
+	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"flag"
 	"fmt"
 	"io"
@@ -33,7 +34,7 @@ func (l keyLifetimes) keep() time.Duration {
 	return max(l.accessTTL, l.refreshTTL) + token.MaxLeeway + reloadSlack
 }
 
-func keysCommand(_ context.Context, args []string, stdout, stderr io.Writer) error {
+func keysCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("authd keys", stderr)
 	var sf storeFlags
 	var life keyLifetimes
@@ -45,6 +46,9 @@ func keysCommand(_ context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	if len(positional) != 1 {
 		return fmt.Errorf("%w: keys needs one subcommand: list, rotate or prune", errUsage)
+	}
+	if sf.shared() {
+		return dbKeysCommand(ctx, &sf, life, positional[0], stdout)
 	}
 	switch positional[0] {
 	case "list":
@@ -110,4 +114,73 @@ func loadServingKeys(dir string, keep time.Duration, logger *slog.Logger) (*toke
 		logger.Info("pruned a retired signing key: every token it signed has expired", "kid", k.ID)
 	}
 	return token.LoadKeyDir(dir, time.Now())
+}
+
+// dbKeysCommand is `authd keys` on a shared database, where the keys live.
+func dbKeysCommand(ctx context.Context, sf *storeFlags, life keyLifetimes, sub string, stdout io.Writer) error {
+	st, err := sf.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	switch sub {
+	case "list":
+		sealed, err := st.SigningKeys(ctx)
+		if err != nil {
+			return err
+		}
+		keys := make([]token.Key, 0, len(sealed))
+		for _, k := range sealed {
+			// The public half is enough to list; a placeholder private half
+			// marks every stored key as able to sign.
+			keys = append(keys, token.Key{ID: k.ID, Created: k.Created, Public: k.Public, Private: ed25519.PrivateKey{}})
+		}
+		if len(keys) == 0 {
+			fmt.Fprintln(stdout, "no signing keys yet: the first authd serve creates one")
+			return nil
+		}
+		ring, err := token.NewKeyring(keys...)
+		if err != nil {
+			return err
+		}
+		return listKeys(ring, life.keep(), time.Now(), stdout)
+	case "rotate":
+		kek, err := sf.keyEncryptionKey()
+		if err != nil {
+			return err
+		}
+		// Check the secret opens the keys already there: a wrong one would
+		// leave instances unable to read the new key.
+		if _, err := loadDBKeys(ctx, st, kek); err != nil {
+			return err
+		}
+		key, err := addDBKey(ctx, st, kek, time.Now())
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "new signing key %s is current; instances sign with it after SIGHUP or their hourly reload, and verify it at once\n", key.ID)
+		return nil
+	case "prune":
+		sealed, err := st.SigningKeys(ctx)
+		if err != nil {
+			return err
+		}
+		keys := make([]token.Key, len(sealed))
+		for i, k := range sealed {
+			keys[i] = token.Key{ID: k.ID, Created: k.Created}
+		}
+		n := 0
+		for id, at := range token.Retirements(keys) {
+			if time.Since(at) > life.keep() {
+				if err := st.DeleteSigningKey(ctx, id); err != nil {
+					return err
+				}
+				fmt.Fprintf(stdout, "pruned %s\n", id)
+				n++
+			}
+		}
+		fmt.Fprintf(stdout, "%d key(s) pruned\n", n)
+		return nil
+	}
+	return fmt.Errorf("%w: unknown keys subcommand %q", errUsage, sub)
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/authd-dev/authd/interceptors"
 	"github.com/authd-dev/authd/password"
 	"github.com/authd-dev/authd/service"
+	"github.com/authd-dev/authd/store"
 	"github.com/authd-dev/authd/store/redisstore"
 	"github.com/authd-dev/authd/token"
 )
@@ -99,7 +100,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	defer st.Close()
 
-	keys, jwks, err := c.keys(logger)
+	keys, jwks, reloadKeys, err := c.keys(ctx, st, logger)
 	if err != nil {
 		return err
 	}
@@ -183,8 +184,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 			return err
 		}
 	}
-	ring, _ := keys.(*token.Keyring)
-	go reloadOnHUP(ctx, ring, c.keyDir(), c.keyKeep(), certs, logger)
+	go reloadOnHUP(ctx, reloadKeys, certs, logger)
 	logger.Info("authd serving", "addr", lis.Addr().String(), "http_addr", httpAddr,
 		"alg", keys.Algorithm(), "data_dir", c.dataDir, "tls", c.tlsCert != "", "redis", feed != nil)
 
@@ -219,23 +219,45 @@ type keyPair interface {
 
 // keys returns the HS256 secret when configured, else the Ed25519 keyring
 // (and it as the JWKS source).
-func (c *serveConfig) keys(logger *slog.Logger) (keyPair, service.JWKSource, error) {
+// keys returns the HS256 secret when configured, else the Ed25519 keyring
+// (and it as the JWKS source): from the shared database when there is one,
+// else from the data dir. reload re-reads and prunes the keys (nil for
+// HS256).
+func (c *serveConfig) keys(ctx context.Context, st store.SigningKeys, logger *slog.Logger) (k keyPair, jwks service.JWKSource, reload func(), err error) {
 	if c.hs256SecretFile != "" {
 		secret, err := token.ReadSecretFile(c.hs256SecretFile)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		key, err := token.NewHMACKey(secret)
 		if err != nil {
-			return nil, nil, fmt.Errorf("--hs256-secret-file: %w", err)
+			return nil, nil, nil, fmt.Errorf("--hs256-secret-file: %w", err)
 		}
-		return key, nil, nil
+		return key, nil, nil, nil
+	}
+	if c.shared() {
+		kek, err := c.keyEncryptionKey()
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		ring, err := openDBKeyring(ctx, st, kek, c.keyKeep(), logger)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("signing keys in the database: %w", err)
+		}
+		return ring, ring, func() {
+			if err := ring.reload(ctx, logger); err != nil {
+				logger.Error("key reload failed; keeping the current keys", "err", err)
+				return
+			}
+			kid, _ := ring.SigningKey()
+			logger.Info("signing keys reloaded", "current_kid", kid, "keys", len(ring.Keys()))
+		}, nil
 	}
 	ring, err := loadServingKeys(c.keyDir(), c.keyKeep(), logger)
 	if err != nil {
-		return nil, nil, fmt.Errorf("signing keys (refusing to start rather than replace them): %w", err)
+		return nil, nil, nil, fmt.Errorf("signing keys (refusing to start rather than replace them): %w", err)
 	}
-	return ring, ring, nil
+	return ring, ring, func() { reloadKeys(ring, c.keyDir(), c.keyKeep(), logger) }, nil
 }
 
 // keyKeep is how long a retired key keeps verifying.
@@ -329,7 +351,7 @@ func startHTTP(addr string, jwks service.JWKSource, hs healthpb.HealthServer, st
 // effect without a restart) and the TLS certificate on SIGHUP; the
 // certificate also when its files change. What fails to load is logged and
 // the current keys or certificate kept.
-func reloadOnHUP(ctx context.Context, ring *token.Keyring, dir string, keep time.Duration, certs *certReloader, logger *slog.Logger) {
+func reloadOnHUP(ctx context.Context, reloadKeys func(), certs *certReloader, logger *slog.Logger) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -342,8 +364,8 @@ func reloadOnHUP(ctx context.Context, ring *token.Keyring, dir string, keep time
 		case <-ctx.Done():
 			return
 		case <-prune.C:
-			if ring != nil {
-				reloadKeys(ring, dir, keep, logger)
+			if reloadKeys != nil {
+				reloadKeys()
 			}
 			continue
 		case <-poll.C:
@@ -353,8 +375,8 @@ func reloadOnHUP(ctx context.Context, ring *token.Keyring, dir string, keep time
 			continue
 		case <-hup:
 		}
-		if ring != nil {
-			reloadKeys(ring, dir, keep, logger)
+		if reloadKeys != nil {
+			reloadKeys()
 		}
 		if certs != nil {
 			reloadCerts(certs, logger)

@@ -374,3 +374,44 @@ func (d *DB) ResetLoginFailures(ctx context.Context, keys []string) error {
 	}
 	return nil
 }
+
+// SigningKeys implements store.SigningKeys.
+func (d *DB) SigningKeys(ctx context.Context) ([]store.SealedKey, error) {
+	rows, err := d.query(ctx, `SELECT id, created_at_ns, public_key, sealed_private FROM signing_keys ORDER BY created_at_ns DESC, id`)
+	if err != nil {
+		return nil, fmt.Errorf("signing keys: %w", err)
+	}
+	defer rows.Close()
+	var keys []store.SealedKey
+	for rows.Next() {
+		var k store.SealedKey
+		var created int64
+		if err := rows.Scan(&k.ID, &created, &k.Public, &k.Sealed); err != nil {
+			return nil, fmt.Errorf("signing keys: %w", err)
+		}
+		k.Created = time.Unix(0, created).UTC()
+		keys = append(keys, k)
+	}
+	return keys, rows.Err()
+}
+
+// AddSigningKey implements store.SigningKeys.
+func (d *DB) AddSigningKey(ctx context.Context, k store.SealedKey) error {
+	_, err := d.exec(ctx, `INSERT INTO signing_keys (id, created_at_ns, public_key, sealed_private) VALUES (?, ?, ?, ?)`,
+		k.ID, k.Created.UnixNano(), k.Public, k.Sealed)
+	if d.dialect.IsUniqueViolation(err) {
+		return fmt.Errorf("signing key %s: %w", k.ID, store.ErrExists)
+	}
+	if err != nil {
+		return fmt.Errorf("add signing key: %w", err)
+	}
+	return nil
+}
+
+// DeleteSigningKey implements store.SigningKeys.
+func (d *DB) DeleteSigningKey(ctx context.Context, id string) error {
+	if _, err := d.exec(ctx, `DELETE FROM signing_keys WHERE id = ?`, id); err != nil {
+		return fmt.Errorf("delete signing key: %w", err)
+	}
+	return nil
+}

@@ -31,6 +31,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Sessions/RevokeStopsRotation", testRevoke},
 		{"Sessions/RevokeUserSessionsExcept", testRevokeUserSessions},
 		{"Revocations/ListedInOrderWithCursor", testListRevocations},
+		{"SigningKeys/AddListDelete", testSigningKeys},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -380,5 +381,35 @@ func testLoginFailures(t *testing.T, s store.Throttles) {
 	}
 	if got, err := s.LoginFailures(ctx, keys, t0.Add(-window)); err != nil || len(got) != 0 {
 		t.Fatalf("after reset: %+v, %v", got, err)
+	}
+}
+
+func testSigningKeys(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	older := store.SealedKey{ID: "kid-a", Created: t0.Add(123456789), Public: []byte{1, 2, 3}, Sealed: []byte{0, 255, 4}}
+	newer := store.SealedKey{ID: "kid-b", Created: t0.Add(time.Hour), Public: []byte{4}, Sealed: []byte{5}}
+	for _, k := range []store.SealedKey{older, newer} {
+		if err := s.AddSigningKey(ctx, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.AddSigningKey(ctx, store.SealedKey{ID: "kid-a", Created: t0, Public: []byte{9}, Sealed: []byte{9}}); !errors.Is(err, store.ErrExists) {
+		t.Fatalf("duplicate kid: %v, want ErrExists", err)
+	}
+	keys, err := s.SigningKeys(ctx)
+	if err != nil || len(keys) != 2 {
+		t.Fatalf("keys = %v, %v", keys, err)
+	}
+	if got := keys[1]; got.ID != older.ID || !got.Created.Equal(older.Created) || string(got.Public) != string(older.Public) || string(got.Sealed) != string(older.Sealed) {
+		t.Fatalf("round trip: %+v, want %+v (newest first, nanoseconds kept)", got, older)
+	}
+	if err := s.DeleteSigningKey(ctx, "kid-a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteSigningKey(ctx, "kid-a"); err != nil {
+		t.Fatalf("deleting twice: %v", err)
+	}
+	if keys, _ := s.SigningKeys(ctx); len(keys) != 1 || keys[0].ID != "kid-b" {
+		t.Fatalf("after delete: %v", keys)
 	}
 }
