@@ -25,6 +25,13 @@ import (
 func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage of %s:\n", name)
+		fs.PrintDefaults()
+		fmt.Fprintln(stderr, "\nEvery flag is also an environment variable, AUTHD_ and its name in capitals with _ for -\n"+
+			"(--access-ttl: AUTHD_ACCESS_TTL), and a line of the --config file. Flags win over the\n"+
+			"environment, which wins over the file.")
+	}
 	return fs
 }
 
@@ -81,7 +88,7 @@ func (s *storeFlags) shared() bool {
 }
 
 func (s *storeFlags) register(fs *flag.FlagSet) {
-	fs.String("config", "", "config file of `name = value` lines (flag names; # comments); flags and AUTHD_* win over it")
+	fs.String("config", "", "config file: one 'name = value' line per flag (# comments); the environment and flags win over it")
 	fs.StringVar(&s.dataDir, "data-dir", "./data", "directory for the SQLite database and signing keys (created on first start)")
 	fs.StringVar(&s.kekFile, "key-encryption-key-file", "", "with a PostgreSQL --db: the secret (>= 32 bytes, the same on every instance) that seals the signing keys kept in the database; or AUTHD_KEY_ENCRYPTION_KEY, base64")
 	fs.StringVar(&s.redis, "redis", "", "Redis URL (redis://host:6379/0) for login-throttling counters shared by instances and the revocation feed (off when empty)")
