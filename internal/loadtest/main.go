@@ -9,14 +9,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,11 +21,11 @@ import (
 	"strings"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
+	"github.com/authd-dev/authd/internal/pgschema"
 )
 
 func main() {
@@ -54,7 +50,7 @@ func run(scale float64) error {
 	}
 	backends := []struct{ name, db string }{{"SQLite", ""}}
 	if dsn := os.Getenv("AUTHD_TEST_POSTGRES"); dsn != "" {
-		schemaDSN, drop, err := freshSchema(dsn)
+		schemaDSN, drop, err := pgschema.Create(dsn, "authd_load")
 		if err != nil {
 			return err
 		}
@@ -226,26 +222,3 @@ func cpu(pid int) time.Duration {
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
 func us(s float64) string       { return fmt.Sprintf("%.0f µs", s*1e6) }
-
-// freshSchema makes a schema for the run on dsn's database.
-func freshSchema(dsn string) (string, func(), error) {
-	db, err := sql.Open("pgx", dsn)
-	if err != nil {
-		return "", nil, err
-	}
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "authd_load_" + hex.EncodeToString(b)
-	if _, err := db.Exec(`CREATE SCHEMA ` + schema); err != nil {
-		db.Close()
-		return "", nil, err
-	}
-	u, err := url.Parse(dsn)
-	if err != nil {
-		return "", nil, err
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String(), func() { db.Exec(`DROP SCHEMA ` + schema + ` CASCADE`); db.Close() }, nil
-}

@@ -2,49 +2,32 @@ package postgres_test
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
-	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/authd-dev/authd/internal/pgschema"
 	"github.com/authd-dev/authd/store"
 	"github.com/authd-dev/authd/store/postgres"
 	"github.com/authd-dev/authd/store/storetest"
 )
 
-// freshSchema creates a schema of its own for one test, dropped afterwards,
-// and returns a DSN that uses it. It skips without AUTHD_TEST_POSTGRES.
+// freshSchema returns a DSN on a schema of this test's own, dropped
+// afterwards. It skips without AUTHD_TEST_POSTGRES.
 func freshSchema(t *testing.T) string {
 	t.Helper()
 	dsn := os.Getenv("AUTHD_TEST_POSTGRES")
 	if dsn == "" {
 		t.Skip("AUTHD_TEST_POSTGRES is not set")
 	}
-	admin, err := sql.Open("pgx", dsn)
+	schemaDSN, drop, err := pgschema.Create(dsn, "authd_test")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { admin.Close() })
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "authd_test_" + hex.EncodeToString(b)
-	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`) })
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
+	t.Cleanup(drop)
+	return schemaDSN
 }
 
 func TestConformance(t *testing.T) {
