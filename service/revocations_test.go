@@ -8,6 +8,7 @@ import (
 
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
 	"github.com/authd-dev/authd/internal/authdtest"
+	"github.com/authd-dev/authd/service"
 )
 
 func TestLogout_WithRefreshOrExpiredAccess(t *testing.T) {
@@ -122,4 +123,19 @@ func TestListRevocations(t *testing.T) {
 		_, err := e.Client.ListRevocations(bg, bad)
 		authdtest.WantRefusal(t, err, codes.InvalidArgument, "")
 	}
+}
+
+// Grace 0 is strict: the spent token presented again, even in the same
+// second, is reuse and revokes the session.
+func TestRefresh_StrictGraceZero(t *testing.T) {
+	e := newEnv(t, authdtest.WithServiceOptions(service.WithReuseGrace(0)))
+	login := e.Login(t, "alice", "correct horse")
+	next, err := e.Client.Refresh(authdtest.Bearer(bg, login.RefreshToken), &authv1.RefreshRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.Client.Refresh(authdtest.Bearer(bg, login.RefreshToken), &authv1.RefreshRequest{})
+	authdtest.WantRefusal(t, err, codes.Unauthenticated, revoked)
+	_, err = e.Client.Refresh(authdtest.Bearer(bg, next.RefreshToken), &authv1.RefreshRequest{})
+	authdtest.WantRefusal(t, err, codes.Unauthenticated, revoked)
 }

@@ -144,7 +144,8 @@ func (s *Service) refresh(ctx context.Context, claims *token.Claims) (tokenPair,
 			return tokenPair{}, err
 		}
 	}
-	if sess.PreviousJTI == claims.ID && now.Sub(sess.PreviousSpentAt) <= s.cfg.reuseGrace {
+	// Grace 0 is strict: even a retry within the same second is reuse.
+	if s.cfg.reuseGrace > 0 && sess.PreviousJTI == claims.ID && now.Sub(sess.PreviousSpentAt) <= s.cfg.reuseGrace {
 		return s.mint(sess, sess.Current, false, now)
 	}
 	if err := s.store.RevokeSession(ctx, sess.ID, now); err != nil {

@@ -331,3 +331,47 @@ func TestE2E_KeysInSharedDatabase(t *testing.T) {
 		t.Fatalf("serve with the wrong secret: exit %d, %s", code, errOut)
 	}
 }
+
+// With the grace window off (--refresh-reuse-grace 0), concurrent refreshes
+// of one token split across two instances have exactly one success; every
+// other one is reuse, which revokes the session.
+func TestE2E_StrictRefreshAcrossInstances(t *testing.T) {
+	dsn := postgresDSN(t)
+	data := t.TempDir()
+	t.Setenv("AUTHD_DB", dsn)
+	t.Setenv("AUTHD_KEY_ENCRYPTION_KEY", testKEK)
+	authd(t, data, "pw\n", "user", "add", "lena", "--password-stdin")
+	_, addrA := startServe(t, data, nil, "--refresh-reuse-grace", "0")
+	_, addrB := startServe(t, data, nil, "--refresh-reuse-grace", "0")
+	a, b := authv1.NewAuthServiceClient(dial(t, addrA)), authv1.NewAuthServiceClient(dial(t, addrB))
+	login, err := a.Login(context.Background(), &authv1.LoginRequest{Username: "lena", Password: "pw"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make([]error, 10)
+	var wg sync.WaitGroup
+	for i := range errs {
+		c := a
+		if i%2 == 1 {
+			c = b
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = c.Refresh(withBearer(login.RefreshToken), &authv1.RefreshRequest{})
+		}()
+	}
+	wg.Wait()
+	wins := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			wins++
+		case status.Code(err) != codes.Unauthenticated:
+			t.Fatalf("refresh: %v", err)
+		}
+	}
+	if wins != 1 {
+		t.Fatalf("%d concurrent strict refreshes succeeded, want exactly 1", wins)
+	}
+}
