@@ -94,6 +94,18 @@ func TestE2E_HTTPReadinessAndMetrics(t *testing.T) {
 			t.Fatalf("GET %s: %d %s", path, code, body)
 		}
 	}
+	resp, err := http.Get(base + "/.well-known/jwks.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var set struct {
+		Keys []struct{ Kid, Kty, Crv, X, Alg, Use string } `json:"keys"`
+	}
+	json.NewDecoder(resp.Body).Decode(&set)
+	resp.Body.Close()
+	if cc := resp.Header.Get("Cache-Control"); !strings.Contains(cc, "max-age=") || len(set.Keys) != 1 || set.Keys[0].Kty != "OKP" || set.Keys[0].Alg != "EdDSA" {
+		t.Fatalf("JWKS: Cache-Control %q, keys %+v", cc, set.Keys)
+	}
 	client := authv1.NewAuthServiceClient(dial(t, addr))
 	login, err := client.Login(context.Background(), &authv1.LoginRequest{Username: "erin", Password: "pw"})
 	if err != nil {
