@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 )
@@ -140,8 +139,7 @@ func trimNewline(b []byte) []byte {
 // then (give or take a running authd's reload), so they have all expired
 // once the longest token lifetime has passed since.
 func Retirements(keys []Key) map[string]time.Time {
-	sorted := append([]Key(nil), keys...)
-	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Created.After(sorted[j].Created) })
+	sorted := SortNewestFirst(keys)
 	out := make(map[string]time.Time, len(sorted))
 	for i := 1; i < len(sorted); i++ {
 		out[sorted[i].ID] = sorted[i-1].Created
@@ -149,25 +147,33 @@ func Retirements(keys []Key) map[string]time.Time {
 	return out
 }
 
-// PruneKeyDir deletes the key files of keys retired more than keep before
-// now (see Retirements) and returns the keys that remain. The newest key is
-// never pruned.
+// Expired splits keys into those still needed and those retired more than
+// keep before now, whose tokens have all expired. The newest key is never
+// expired.
+func Expired(keys []Key, now time.Time, keep time.Duration) (live, expired []Key) {
+	retired := Retirements(keys)
+	for _, key := range keys {
+		if at, ok := retired[key.ID]; ok && now.Sub(at) > keep {
+			expired = append(expired, key)
+		} else {
+			live = append(live, key)
+		}
+	}
+	return live, expired
+}
+
+// PruneKeyDir deletes the key files of the keys Expired at now and returns
+// the keys that remain and those pruned.
 func PruneKeyDir(dir string, now time.Time, keep time.Duration) (remaining, pruned []Key, err error) {
 	keys, err := readKeyDir(dir)
 	if err != nil {
 		return nil, nil, err
 	}
-	retired := Retirements(keys)
-	for _, key := range keys {
-		at, ok := retired[key.ID]
-		if !ok || now.Sub(at) <= keep {
-			remaining = append(remaining, key)
-			continue
-		}
+	remaining, pruned = Expired(keys, now, keep)
+	for _, key := range pruned {
 		if err := os.Remove(filepath.Join(dir, key.ID+".pem")); err != nil {
 			return nil, nil, fmt.Errorf("prune key %s: %w", key.ID, err)
 		}
-		pruned = append(pruned, key)
 	}
 	return remaining, pruned, nil
 }

@@ -7,7 +7,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -80,10 +81,10 @@ func NewKeyring(keys ...Key) (*Keyring, error) {
 	return k, nil
 }
 
-// Replace swaps the keyring's keys for keys, as after a rotation.
+// Replace swaps the keyring's keys for keys, as after a rotation. The
+// newest key with a private half (see SortNewestFirst) signs.
 func (k *Keyring) Replace(keys ...Key) error {
 	byID := make(map[string]Key, len(keys))
-	var current Key
 	for _, key := range keys {
 		if len(key.Public) != ed25519.PublicKeySize {
 			return fmt.Errorf("key %q: public key is %d bytes, want %d", key.ID, len(key.Public), ed25519.PublicKeySize)
@@ -92,18 +93,29 @@ func (k *Keyring) Replace(keys ...Key) error {
 			return fmt.Errorf("key %q: kid does not match the key's thumbprint", key.ID)
 		}
 		byID[key.ID] = key
-		newer := key.Created.After(current.Created) || key.Created.Equal(current.Created) && key.ID > current.ID
-		if key.Private != nil && (current.Private == nil || newer) { // ties: every instance picks the same
-			current = key
-		}
 	}
-	if current.Private == nil {
+	sorted := SortNewestFirst(keys)
+	i := slices.IndexFunc(sorted, func(key Key) bool { return key.Private != nil })
+	if i < 0 {
 		return errors.New("keyring: no private key to sign with")
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	k.current, k.byID = current, byID
+	k.current, k.byID = sorted[i], byID
 	return nil
+}
+
+// SortNewestFirst returns keys ordered newest first, ties broken by kid, so
+// every instance holding the same keys agrees on which is current.
+func SortNewestFirst(keys []Key) []Key {
+	sorted := slices.Clone(keys)
+	slices.SortFunc(sorted, func(a, b Key) int {
+		if c := b.Created.Compare(a.Created); c != 0 {
+			return c
+		}
+		return strings.Compare(b.ID, a.ID)
+	})
+	return sorted
 }
 
 // Algorithm returns EdDSA.
@@ -127,7 +139,7 @@ func (k *Keyring) VerificationKey(_ context.Context, kid string) (any, error) {
 	return key.Public, nil
 }
 
-// Keys returns the keys, newest first.
+// Keys returns the keys, newest first (SortNewestFirst).
 func (k *Keyring) Keys() []Key {
 	k.mu.RLock()
 	keys := make([]Key, 0, len(k.byID))
@@ -135,13 +147,7 @@ func (k *Keyring) Keys() []Key {
 		keys = append(keys, key)
 	}
 	k.mu.RUnlock()
-	sort.Slice(keys, func(i, j int) bool {
-		if !keys[i].Created.Equal(keys[j].Created) {
-			return keys[i].Created.After(keys[j].Created)
-		}
-		return keys[i].ID < keys[j].ID
-	})
-	return keys
+	return SortNewestFirst(keys)
 }
 
 // JWKS returns the public keys as JWKs, newest first.

@@ -21,9 +21,10 @@ import (
 // instance rotated) makes it reload, at most every reloadCooldown.
 type dbKeyring struct {
 	*token.Keyring
-	st   store.SigningKeys
-	kek  *token.KeyEncryptionKey
-	keep time.Duration
+	st     store.SigningKeys
+	kek    *token.KeyEncryptionKey
+	keep   time.Duration
+	logger *slog.Logger
 
 	mu       sync.Mutex
 	lastMiss time.Time // the last reload an unknown kid caused
@@ -33,15 +34,15 @@ const reloadCooldown = 10 * time.Second
 
 // openDBKeyring loads the keys, creating the first when there is none.
 func openDBKeyring(ctx context.Context, st store.SigningKeys, kek *token.KeyEncryptionKey, keep time.Duration, logger *slog.Logger) (*dbKeyring, error) {
-	d := &dbKeyring{st: st, kek: kek, keep: keep}
-	if err := d.reload(ctx, logger); err != nil {
+	d := &dbKeyring{st: st, kek: kek, keep: keep, logger: logger}
+	if err := d.reload(ctx); err != nil {
 		return nil, err
 	}
 	return d, nil
 }
 
 // reload prunes keys whose tokens have all expired, then loads the rest.
-func (d *dbKeyring) reload(ctx context.Context, logger *slog.Logger) error {
+func (d *dbKeyring) reload(ctx context.Context) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	keys, err := loadDBKeys(ctx, d.st, d.kek)
@@ -55,26 +56,40 @@ func (d *dbKeyring) reload(ctx context.Context, logger *slog.Logger) error {
 		}
 		keys = []token.Key{key}
 	}
-	retired := token.Retirements(keys)
-	kept := keys[:0]
-	for _, k := range keys {
-		if at, ok := retired[k.ID]; ok && time.Since(at) > d.keep {
-			if err := d.st.DeleteSigningKey(ctx, k.ID); err != nil {
-				return err
-			}
-			logger.Info("pruned a retired signing key: every token it signed has expired", "kid", k.ID)
-			continue
-		}
-		kept = append(kept, k)
-	}
-	if d.Keyring == nil {
-		if d.Keyring, err = token.NewKeyring(kept...); err != nil {
-			return err
-		}
-	} else if err := d.Keyring.Replace(kept...); err != nil {
+	live, err := pruneDBKeys(ctx, d.st, keys, d.keep, func(k token.Key) {
+		d.logger.Info("pruned a retired signing key: every token it signed has expired", "kid", k.ID)
+	})
+	if err != nil {
 		return err
 	}
-	return nil
+	if d.Keyring == nil {
+		d.Keyring, err = token.NewKeyring(live...)
+		return err
+	}
+	return d.Keyring.Replace(live...)
+}
+
+// pruneDBKeys deletes the keys token.Expired finds, telling pruned of each,
+// and returns the others.
+func pruneDBKeys(ctx context.Context, st store.SigningKeys, keys []token.Key, keep time.Duration, pruned func(token.Key)) ([]token.Key, error) {
+	live, expired := token.Expired(keys, time.Now(), keep)
+	for _, k := range expired {
+		if err := st.DeleteSigningKey(ctx, k.ID); err != nil {
+			return nil, err
+		}
+		pruned(k)
+	}
+	return live, nil
+}
+
+// publicKeys are the stored keys without their sealed halves: enough to
+// list and prune them.
+func publicKeys(sealed []store.SealedKey) []token.Key {
+	keys := make([]token.Key, len(sealed))
+	for i, k := range sealed {
+		keys[i] = token.Key{ID: k.ID, Created: k.Created, Public: k.Public}
+	}
+	return token.SortNewestFirst(keys)
 }
 
 // VerificationKey reloads once on an unknown kid, then answers.
@@ -94,7 +109,7 @@ func (d *dbKeyring) VerificationKey(ctx context.Context, kid string) (any, error
 	if recent {
 		return nil, err
 	}
-	if rerr := d.reload(ctx, slog.Default()); rerr != nil {
+	if rerr := d.reload(ctx); rerr != nil {
 		return nil, fmt.Errorf("%w: %w", token.ErrKeysUnavailable, rerr)
 	}
 	return d.Keyring.VerificationKey(ctx, kid)

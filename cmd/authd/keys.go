@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/ed25519"
 	"flag"
 	"fmt"
 	"io"
@@ -56,7 +55,8 @@ func keysCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		if err != nil {
 			return err
 		}
-		return listKeys(ring, life.keep(), time.Now(), stdout)
+		current, _ := ring.SigningKey()
+		return listKeys(ring.Keys(), current, life.keep(), time.Now(), stdout)
 	case "rotate":
 		if _, err := sf.loadKeyring(); err != nil {
 			return err
@@ -73,7 +73,7 @@ func keysCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			return err
 		}
 		for _, k := range pruned {
-			fmt.Fprintf(stdout, "pruned %s (created %s)\n", k.ID, k.Created.Format(time.RFC3339))
+			printPruned(stdout, k)
 		}
 		fmt.Fprintf(stdout, "%d key(s) pruned\n", len(pruned))
 		return nil
@@ -81,15 +81,18 @@ func keysCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	return fmt.Errorf("%w: unknown keys subcommand %q", errUsage, positional[0])
 }
 
-// listKeys prints each key's state: current (signs), verify-only until the
-// tokens it signed have expired, or expired (pruned by the next
-// `authd keys prune`, start or SIGHUP).
-func listKeys(ring *token.Keyring, keep time.Duration, now time.Time, stdout io.Writer) error {
-	current, _ := ring.SigningKey()
-	retired := token.Retirements(ring.Keys())
+func printPruned(stdout io.Writer, k token.Key) {
+	fmt.Fprintf(stdout, "pruned %s (created %s)\n", k.ID, k.Created.Format(time.RFC3339))
+}
+
+// listKeys prints each key (newest first) and its state: current (signs),
+// verify-only until the tokens it signed have expired, or expired (pruned
+// by the next `authd keys prune`, start or SIGHUP).
+func listKeys(keys []token.Key, current string, keep time.Duration, now time.Time, stdout io.Writer) error {
+	retired := token.Retirements(keys)
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "KID\tALG\tCREATED\tSTATE")
-	for _, k := range ring.Keys() {
+	for _, k := range keys {
 		state := "current"
 		if k.ID != current {
 			until := retired[k.ID].Add(keep)
@@ -129,21 +132,13 @@ func dbKeysCommand(ctx context.Context, sf *storeFlags, life keyLifetimes, sub s
 		if err != nil {
 			return err
 		}
-		keys := make([]token.Key, 0, len(sealed))
-		for _, k := range sealed {
-			// The public half is enough to list; a placeholder private half
-			// marks every stored key as able to sign.
-			keys = append(keys, token.Key{ID: k.ID, Created: k.Created, Public: k.Public, Private: ed25519.PrivateKey{}})
-		}
-		if len(keys) == 0 {
+		if len(sealed) == 0 {
 			fmt.Fprintln(stdout, "no signing keys yet: the first authd serve creates one")
 			return nil
 		}
-		ring, err := token.NewKeyring(keys...)
-		if err != nil {
-			return err
-		}
-		return listKeys(ring, life.keep(), time.Now(), stdout)
+		// Every stored key can sign: the newest is current.
+		keys := publicKeys(sealed)
+		return listKeys(keys, keys[0].ID, life.keep(), time.Now(), stdout)
 	case "rotate":
 		kek, err := sf.keyEncryptionKey()
 		if err != nil {
@@ -165,19 +160,9 @@ func dbKeysCommand(ctx context.Context, sf *storeFlags, life keyLifetimes, sub s
 		if err != nil {
 			return err
 		}
-		keys := make([]token.Key, len(sealed))
-		for i, k := range sealed {
-			keys[i] = token.Key{ID: k.ID, Created: k.Created}
-		}
 		n := 0
-		for id, at := range token.Retirements(keys) {
-			if time.Since(at) > life.keep() {
-				if err := st.DeleteSigningKey(ctx, id); err != nil {
-					return err
-				}
-				fmt.Fprintf(stdout, "pruned %s\n", id)
-				n++
-			}
+		if _, err := pruneDBKeys(ctx, st, publicKeys(sealed), life.keep(), func(k token.Key) { printPruned(stdout, k); n++ }); err != nil {
+			return err
 		}
 		fmt.Fprintf(stdout, "%d key(s) pruned\n", n)
 		return nil

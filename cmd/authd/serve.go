@@ -245,7 +245,7 @@ func (c *serveConfig) keys(ctx context.Context, st store.SigningKeys, logger *sl
 			return nil, nil, nil, fmt.Errorf("signing keys in the database: %w", err)
 		}
 		return ring, ring, func() {
-			if err := ring.reload(ctx, logger); err != nil {
+			if err := ring.reload(ctx); err != nil {
 				logger.Error("key reload failed; keeping the current keys", "err", err)
 				return
 			}

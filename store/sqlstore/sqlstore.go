@@ -377,7 +377,7 @@ func (d *DB) ResetLoginFailures(ctx context.Context, keys []string) error {
 
 // SigningKeys implements store.SigningKeys.
 func (d *DB) SigningKeys(ctx context.Context) ([]store.SealedKey, error) {
-	rows, err := d.query(ctx, `SELECT id, created_at_ns, public_key, sealed_private FROM signing_keys ORDER BY created_at_ns DESC, id`)
+	rows, err := d.query(ctx, `SELECT id, created_at_ns, public_key, sealed_private FROM signing_keys ORDER BY created_at_ns DESC, id DESC`)
 	if err != nil {
 		return nil, fmt.Errorf("signing keys: %w", err)
 	}
