@@ -327,22 +327,37 @@ func (d *DB) ListRevocations(ctx context.Context, after store.RevocationCursor, 
 	return out, rows.Err()
 }
 
-// LoginFailures implements store.Throttles.
+// LoginFailures implements store.Throttles in one query.
 func (d *DB) LoginFailures(ctx context.Context, keys []string, since time.Time) (map[string]store.Failures, error) {
 	out := make(map[string]store.Failures, len(keys))
-	for _, key := range keys {
+	if len(keys) == 0 {
+		return out, nil
+	}
+	in, args := inList(keys)
+	rows, err := d.query(ctx, `SELECT key, failures, last_failure FROM login_failures WHERE key IN (`+in+`) AND last_failure >= ?`,
+		append(args, unix(since))...)
+	if err != nil {
+		return nil, fmt.Errorf("login failures: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var key string
 		var n, last int64
-		err := d.queryRow(ctx, `SELECT failures, last_failure FROM login_failures WHERE key = ? AND last_failure >= ?`,
-			key, unix(since)).Scan(&n, &last)
-		if errors.Is(err, sql.ErrNoRows) {
-			continue
-		}
-		if err != nil {
+		if err := rows.Scan(&key, &n, &last); err != nil {
 			return nil, fmt.Errorf("login failures: %w", err)
 		}
 		out[key] = store.Failures{Count: int(n), Last: fromUnix(last)}
 	}
-	return out, nil
+	return out, rows.Err()
+}
+
+// inList is the placeholders and arguments of an IN (…) over values.
+func inList(values []string) (string, []any) {
+	args := make([]any, len(values))
+	for i, v := range values {
+		args[i] = v
+	}
+	return strings.TrimSuffix(strings.Repeat("?, ", len(values)), ", "), args
 }
 
 // RecordLoginFailure implements store.Throttles in one transaction.
@@ -365,12 +380,14 @@ func (d *DB) RecordLoginFailure(ctx context.Context, keys []string, now, since t
 	return tx.Commit()
 }
 
-// ResetLoginFailures implements store.Throttles.
+// ResetLoginFailures implements store.Throttles in one statement.
 func (d *DB) ResetLoginFailures(ctx context.Context, keys []string) error {
-	for _, key := range keys {
-		if _, err := d.exec(ctx, `DELETE FROM login_failures WHERE key = ?`, key); err != nil {
-			return fmt.Errorf("reset login failures: %w", err)
-		}
+	if len(keys) == 0 {
+		return nil
+	}
+	in, args := inList(keys)
+	if _, err := d.exec(ctx, `DELETE FROM login_failures WHERE key IN (`+in+`)`, args...); err != nil {
+		return fmt.Errorf("reset login failures: %w", err)
 	}
 	return nil
 }
