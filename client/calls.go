@@ -195,12 +195,10 @@ func (s *stream) RecvMsg(m any) error {
 	s.retried = true
 	tok := s.tok
 	s.mu.Unlock()
-	if !canRetry {
-		_, err = s.c.afterCall(s.ctx, tok, err)
-		return err
-	}
+	// Past the first reply, or once retried, the refreshed token (if any)
+	// serves the next call, not this stream.
 	retry, err := s.c.afterCall(s.ctx, tok, err)
-	if retry == "" {
+	if retry == "" || !canRetry {
 		return err
 	}
 	if err := s.reopen(retry); err != nil {

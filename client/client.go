@@ -176,7 +176,7 @@ func (c *Client) Tokens() Tokens {
 // it is due; "" with no error when the client holds no session.
 func (c *Client) Token(ctx context.Context) (string, error) {
 	c.mu.Lock()
-	tok, access, refreshable := c.tokens.Access, c.access, c.refreshableLocked()
+	tok, access, hasRefresh, refreshable := c.tokens.Access, c.access, c.tokens.Refresh != "", c.refreshableLocked()
 	c.mu.Unlock()
 	if tok == "" {
 		return "", nil
@@ -186,7 +186,7 @@ func (c *Client) Token(ctx context.Context) (string, error) {
 	if !expired && !(refreshable && c.due(access, now)) {
 		return tok, nil
 	}
-	if c.Tokens().Refresh == "" {
+	if !hasRefresh {
 		return tok, nil // the service will say it has expired; see afterCall
 	}
 	fresh, err := c.refreshFrom(ctx, tok)

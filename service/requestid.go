@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 
+	middleware "github.com/grpc-ecosystem/go-grpc-middleware/v2"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 
@@ -58,15 +59,10 @@ func requestIDUnary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handl
 }
 
 func requestIDStream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-	return handler(srv, &streamWithContext{ServerStream: ss, ctx: withRequestID(ss.Context())})
+	wrapped := middleware.WrapServerStream(ss)
+	wrapped.WrappedContext = withRequestID(ss.Context())
+	return handler(srv, wrapped)
 }
-
-type streamWithContext struct {
-	grpc.ServerStream
-	ctx context.Context
-}
-
-func (s *streamWithContext) Context() context.Context { return s.ctx }
 
 // LogHandler adds the call's request_id to every record logged with its
 // context: the call log line and the service's own lines alike.
