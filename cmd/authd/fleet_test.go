@@ -29,20 +29,23 @@ import (
 	"github.com/authd-dev/authd/store/redisstore"
 )
 
-// postgresDSN returns a DSN on a schema of this test's own, dropped
-// afterwards; it skips without AUTHD_TEST_POSTGRES.
-func postgresDSN(t *testing.T) string {
-	t.Helper()
-	dsn := os.Getenv("AUTHD_TEST_POSTGRES")
-	if dsn == "" {
-		t.Skip("AUTHD_TEST_POSTGRES is not set")
+// refreshSplit refreshes tok n times at once, alternating between a and b.
+func refreshSplit(a, b authv1.AuthServiceClient, tok string, n int) ([]*authv1.RefreshResponse, []error) {
+	pairs, errs := make([]*authv1.RefreshResponse, n), make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		c := a
+		if i%2 == 1 {
+			c = b
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pairs[i], errs[i] = c.Refresh(withBearer(tok), &authv1.RefreshRequest{})
+		}()
 	}
-	schemaDSN, drop, err := pgschema.Create(dsn, "authd_e2e")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(drop)
-	return schemaDSN
+	wg.Wait()
+	return pairs, errs
 }
 
 func withBearer(tok string) context.Context {
@@ -53,7 +56,7 @@ func withBearer(tok string) context.Context {
 // directory): a session moves freely between them, and rotation, reuse
 // detection and logout hold across instances.
 func TestE2E_TwoInstancesOnPostgres(t *testing.T) {
-	dsn := postgresDSN(t)
+	dsn := pgschema.ForTest(t, "authd_e2e")
 	data := t.TempDir()
 	t.Setenv("AUTHD_DB", dsn)
 	t.Setenv("AUTHD_KEY_ENCRYPTION_KEY", testKEK)
@@ -71,21 +74,7 @@ func TestE2E_TwoInstancesOnPostgres(t *testing.T) {
 	}
 	// Concurrent refreshes of one token, split across A and B: one
 	// rotation, every caller gets the same pair.
-	pairs := make([]*authv1.RefreshResponse, 10)
-	errs := make([]error, 10)
-	var wg sync.WaitGroup
-	for i := range pairs {
-		c := a
-		if i%2 == 1 {
-			c = b
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			pairs[i], errs[i] = c.Refresh(withBearer(login.RefreshToken), &authv1.RefreshRequest{})
-		}()
-	}
-	wg.Wait()
+	pairs, errs := refreshSplit(a, b, login.RefreshToken, 10)
 	for i := range pairs {
 		if errs[i] != nil {
 			t.Fatalf("refresh %d: %v", i, errs[i])
@@ -187,7 +176,7 @@ func withinASecond(t *testing.T, what string, f func() error) {
 // B and at the consumer within a second, though both had just accepted the
 // token (B's revocation cache, the consumer's 5 s poll).
 func TestE2E_FleetWithRedis(t *testing.T) {
-	dsn := postgresDSN(t)
+	dsn := pgschema.ForTest(t, "authd_e2e")
 	redisURL := os.Getenv("AUTHD_TEST_REDIS")
 	if redisURL == "" {
 		t.Skip("AUTHD_TEST_REDIS is not set")
@@ -262,7 +251,7 @@ var testKEK = base64.StdEncoding.EncodeToString([]byte("0123456789abcdef01234567
 // separate data dirs sign and verify with the same keys, a rotation by the
 // CLI reaches them all, and nothing starts without the right secret.
 func TestE2E_KeysInSharedDatabase(t *testing.T) {
-	dsn := postgresDSN(t)
+	dsn := pgschema.ForTest(t, "authd_e2e")
 	t.Setenv("AUTHD_DB", dsn)
 	dataA, dataB := t.TempDir(), t.TempDir()
 	if _, errOut, code := authd(t, dataA, "", "serve", "--addr", "127.0.0.1:0"); code != 2 || !strings.Contains(errOut, "AUTHD_KEY_ENCRYPTION_KEY") {
@@ -336,7 +325,7 @@ func TestE2E_KeysInSharedDatabase(t *testing.T) {
 // of one token split across two instances have exactly one success; every
 // other one is reuse, which revokes the session.
 func TestE2E_StrictRefreshAcrossInstances(t *testing.T) {
-	dsn := postgresDSN(t)
+	dsn := pgschema.ForTest(t, "authd_e2e")
 	data := t.TempDir()
 	t.Setenv("AUTHD_DB", dsn)
 	t.Setenv("AUTHD_KEY_ENCRYPTION_KEY", testKEK)
@@ -348,20 +337,7 @@ func TestE2E_StrictRefreshAcrossInstances(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	errs := make([]error, 10)
-	var wg sync.WaitGroup
-	for i := range errs {
-		c := a
-		if i%2 == 1 {
-			c = b
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, errs[i] = c.Refresh(withBearer(login.RefreshToken), &authv1.RefreshRequest{})
-		}()
-	}
-	wg.Wait()
+	_, errs := refreshSplit(a, b, login.RefreshToken, 10)
 	wins := 0
 	for _, err := range errs {
 		switch {

@@ -7,6 +7,8 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"net/url"
+	"os"
+	"testing"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver
 )
@@ -37,4 +39,20 @@ func Create(dsn, prefix string) (string, func(), error) {
 		db.Close()
 	}
 	return u.String(), drop, nil
+}
+
+// ForTest returns a DSN on a schema of the test's own, dropped when it
+// ends; the test is skipped when AUTHD_TEST_POSTGRES is not set.
+func ForTest(t testing.TB, prefix string) string {
+	t.Helper()
+	dsn := os.Getenv("AUTHD_TEST_POSTGRES")
+	if dsn == "" {
+		t.Skip("AUTHD_TEST_POSTGRES is not set")
+	}
+	schemaDSN, drop, err := Create(dsn, prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(drop)
+	return schemaDSN
 }

@@ -2,7 +2,6 @@ package postgres_test
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -14,25 +13,9 @@ import (
 	"github.com/authd-dev/authd/store/storetest"
 )
 
-// freshSchema returns a DSN on a schema of this test's own, dropped
-// afterwards. It skips without AUTHD_TEST_POSTGRES.
-func freshSchema(t *testing.T) string {
-	t.Helper()
-	dsn := os.Getenv("AUTHD_TEST_POSTGRES")
-	if dsn == "" {
-		t.Skip("AUTHD_TEST_POSTGRES is not set")
-	}
-	schemaDSN, drop, err := pgschema.Create(dsn, "authd_test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(drop)
-	return schemaDSN
-}
-
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store {
-		db, err := postgres.Open(context.Background(), freshSchema(t))
+		db, err := postgres.Open(context.Background(), pgschema.ForTest(t, "authd_test"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -43,7 +26,7 @@ func TestConformance(t *testing.T) {
 // Instances starting together on an empty database: the advisory lock lets
 // one migrate while the others wait, and all of them work.
 func TestOpen_ConcurrentStartsMigrateOnce(t *testing.T) {
-	dsn := freshSchema(t)
+	dsn := pgschema.ForTest(t, "authd_test")
 	var wg sync.WaitGroup
 	errs := make([]error, 4)
 	dbs := make([]*postgres.DB, 4)
