@@ -34,14 +34,20 @@ var bg = context.Background()
 const refreshMethod = "/auth.v1.AuthService/Refresh"
 
 // countingConn counts the Refresh RPCs the client makes to authd.
+// countingConn counts the Refresh RPCs the client makes to authd, and fails
+// them with Unavailable while down is set.
 type countingConn struct {
 	grpc.ClientConnInterface
 	refreshes atomic.Int64
+	down      atomic.Bool
 }
 
 func (c *countingConn) Invoke(ctx context.Context, method string, args, reply any, opts ...grpc.CallOption) error {
 	if method == refreshMethod {
 		c.refreshes.Add(1)
+		if c.down.Load() {
+			return status.Error(codes.Unavailable, "authd is down")
+		}
 	}
 	return c.ClientConnInterface.Invoke(ctx, method, args, reply, opts...)
 }
@@ -246,6 +252,33 @@ func TestSingleFlight(t *testing.T) {
 			t.Fatalf("%d Refresh RPCs for 100 callers, want 1", n)
 		}
 	})
+}
+
+// Within the refresh margin of exp (1 min) the client refreshes before
+// calling; when authd cannot be reached the still-valid token is used.
+func TestProactiveRefresh_WithinMargin(t *testing.T) {
+	f := newFixture(t, setup{})
+	before := f.client.Tokens().Access
+	f.authd.Clock.Advance(13 * time.Minute)
+	if _, err := f.whoAmI(); err != nil || f.auth.refreshes.Load() != 0 || f.client.Tokens().Access != before {
+		t.Fatalf("2 minutes before exp: %v, %d refreshes; want the same token and no refresh", err, f.auth.refreshes.Load())
+	}
+	f.auth.down.Store(true)
+	f.authd.Clock.Advance(90 * time.Second) // 30 s before exp
+	if _, err := f.whoAmI(); err != nil {
+		t.Fatalf("a failed proactive refresh failed the call: %v", err)
+	}
+	if f.auth.refreshes.Load() != 1 || f.client.Tokens().Access != before || len(f.logins()) != 0 {
+		t.Fatalf("%d refreshes, token changed %v, %d callbacks; want one attempt, the old token, no callback",
+			f.auth.refreshes.Load(), f.client.Tokens().Access != before, len(f.logins()))
+	}
+	f.auth.down.Store(false)
+	if _, err := f.whoAmI(); err != nil {
+		t.Fatal(err)
+	}
+	if f.auth.refreshes.Load() != 2 || f.client.Tokens().Access == before {
+		t.Fatal("the proactive refresh did not happen once authd was back")
+	}
 }
 
 // stubGreeter answers WhoAmI with whatever its function says, counting calls.

@@ -64,9 +64,16 @@ func requestIDStream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, ha
 	return handler(srv, wrapped)
 }
 
-// LogHandler adds the call's request_id to every record logged with its
-// context: the call log line and the service's own lines alike.
-func LogHandler(h slog.Handler) slog.Handler { return requestIDHandler{h} }
+// withRequestIDs returns l adding the call's request_id to every record
+// logged with its context: the call log line and the service's own lines
+// alike. New and NewServer apply it to the loggers they are given; applying
+// it twice changes nothing.
+func withRequestIDs(l *slog.Logger) *slog.Logger {
+	if _, done := l.Handler().(requestIDHandler); done {
+		return l
+	}
+	return slog.New(requestIDHandler{l.Handler()})
+}
 
 type requestIDHandler struct{ slog.Handler }
 

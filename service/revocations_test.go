@@ -1,10 +1,13 @@
 package service_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
 	"github.com/authd-dev/authd/internal/authdtest"
@@ -138,4 +141,33 @@ func TestRefresh_StrictGraceZero(t *testing.T) {
 	authdtest.WantRefusal(t, err, codes.Unauthenticated, revoked)
 	_, err = e.Client.Refresh(authdtest.Bearer(bg, next.RefreshToken), &authv1.RefreshRequest{})
 	authdtest.WantRefusal(t, err, codes.Unauthenticated, revoked)
+}
+
+// x-request-id is echoed when well formed and replaced otherwise, so
+// nothing a caller sends reaches the logs unchecked.
+func TestRequestID(t *testing.T) {
+	e := newEnv(t)
+	for sent, echoed := range map[string]bool{
+		"trace-42.a_b":          true,
+		"":                      false,
+		"has spaces":            false,
+		strings.Repeat("x", 65): false,
+		"quote\"and;semicolon":  false,
+	} {
+		ctx := bg
+		if sent != "" {
+			ctx = metadata.AppendToOutgoingContext(bg, "x-request-id", sent)
+		}
+		var header metadata.MD
+		if _, err := e.Client.GetJWKS(ctx, &authv1.GetJWKSRequest{}, grpc.Header(&header)); err != nil {
+			t.Fatal(err)
+		}
+		got := header.Get(service.RequestIDHeader)
+		if len(got) != 1 || got[0] == "" || (got[0] == sent) != echoed {
+			t.Errorf("sent %q: response x-request-id %q, echoed want %v", sent, got, echoed)
+		}
+		if !echoed && !strings.Contains(e.Logs.String(), "request_id="+got[0]) {
+			t.Errorf("the generated id %q is not in the call log", got[0])
+		}
+	}
 }

@@ -27,6 +27,7 @@ const MaxHeaderListSize = 16 << 10
 // enforcing every method's requirement. It refuses to build a server on
 // which any method lacks a declared requirement.
 func NewServer(svc *Service, authn *interceptors.Authenticator, logger *slog.Logger, opts ...grpc.ServerOption) (*grpc.Server, *health.Server, error) {
+	logger = withRequestIDs(logger)
 	recover := recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
 		logger.ErrorContext(ctx, "panic in handler", "panic", fmt.Sprint(p))
 		return status.Error(codes.Internal, "internal error")

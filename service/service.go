@@ -146,6 +146,7 @@ func New(st Store, signer *token.Signer, authn *interceptors.Authenticator, hash
 	if cfg.throttles == nil {
 		cfg.throttles = st
 	}
+	cfg.logger = withRequestIDs(cfg.logger)
 	return &Service{store: st, signer: signer, authn: authn, hasher: hasher, cfg: cfg}, nil
 }
 

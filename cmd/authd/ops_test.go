@@ -116,13 +116,31 @@ func TestE2E_HTTPReadinessAndMetrics(t *testing.T) {
 	if _, err := client.Logout(withBearer(login.AccessToken), &authv1.LogoutRequest{}); err != nil {
 		t.Fatal(err)
 	}
+	// A second session: two rotations, then its first refresh token, an
+	// older ancestor, is reuse.
+	other, err := client.Login(context.Background(), &authv1.LoginRequest{Username: "erin", Password: "pw"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, err := client.Refresh(withBearer(other.RefreshToken), &authv1.RefreshRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.Refresh(withBearer(next.RefreshToken), &authv1.RefreshRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	client.Refresh(withBearer(other.RefreshToken), &authv1.RefreshRequest{}) // reuse
 	_, metrics := httpGet(t, base+"/metrics")
 	for _, want := range []string{
-		`authd_logins_total{result="ok"} 1`,
+		`authd_logins_total{result="ok"} 2`,
+		`authd_refreshes_total{result="ok"} 2`,
+		`authd_refreshes_total{result="refused"} 1`,
+		`authd_refresh_reuse_detected_total 1`,
+		`authd_session_revocations_total{cause="reuse"} 1`,
 		`authd_logins_total{result="failed"} 1`,
 		`authd_auth_failures_total{reason="WRONG_TOKEN_TYPE"} 1`,
 		`authd_session_revocations_total{cause="logout"} 1`,
-		`grpc_server_handled_total{grpc_code="OK",grpc_method="Login",grpc_service="auth.v1.AuthService",grpc_type="unary"} 1`,
+		`grpc_server_handled_total{grpc_code="OK",grpc_method="Login",grpc_service="auth.v1.AuthService",grpc_type="unary"} 2`,
 		`grpc_server_handling_seconds_bucket{grpc_method="Login"`,
 	} {
 		if !strings.Contains(metrics, want) {

@@ -282,9 +282,9 @@ func (c *serveConfig) certReloader() (*certReloader, error) {
 func newLogger(format string, w io.Writer) (*slog.Logger, error) {
 	switch format {
 	case "text":
-		return slog.New(service.LogHandler(slog.NewTextHandler(w, nil))), nil
+		return slog.New(slog.NewTextHandler(w, nil)), nil
 	case "json":
-		return slog.New(service.LogHandler(slog.NewJSONHandler(w, nil))), nil
+		return slog.New(slog.NewJSONHandler(w, nil)), nil
 	}
 	return nil, fmt.Errorf("%w: --log-format %q: want text or json", errUsage, format)
 }
