@@ -39,8 +39,8 @@ import (
 
 	"github.com/authd-dev/authd/clock"
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
-	"github.com/authd-dev/authd/interceptors"
 	"github.com/authd-dev/authd/token"
+	"github.com/authd-dev/authd/wire"
 )
 
 // DefaultRefreshMargin is how long before exp a token is refreshed.
@@ -306,8 +306,8 @@ func (c *Client) loginRequired(ctx context.Context, err error) {
 // returns the token to retry with; on errors only a login cures it calls
 // OnLoginRequired. retry is "" when the call must not be retried.
 func (c *Client) afterCall(ctx context.Context, used string, err error) (retry string, _ error) {
-	switch interceptors.Reason(err) {
-	case interceptors.ReasonTokenExpired:
+	switch wire.Reason(err) {
+	case wire.ReasonTokenExpired:
 		if used == "" {
 			return "", err
 		}
@@ -316,14 +316,14 @@ func (c *Client) afterCall(ctx context.Context, used string, err error) (retry s
 			return "", rerr
 		}
 		return tok, err
-	case interceptors.ReasonTokenRevoked:
+	case wire.ReasonTokenRevoked:
 		c.mu.Lock()
 		if c.tokens.Access == used {
 			c.save(ctx, Tokens{})
 		}
 		c.mu.Unlock()
 		c.loginRequired(ctx, err)
-	case interceptors.ReasonFreshTokenRequired:
+	case wire.ReasonFreshTokenRequired:
 		c.loginRequired(ctx, err)
 	}
 	return "", err
@@ -333,7 +333,7 @@ func (c *Client) afterCall(ctx context.Context, used string, err error) (retry s
 // access token of the same user and session that lives longer than the
 // current one. Anything else (a hostile or confused server) is ignored.
 func (c *Client) adopt(ctx context.Context, header metadata.MD) {
-	vals := header.Get(interceptors.RenewalHeader)
+	vals := header.Get(wire.RenewalHeader)
 	if len(vals) != 1 {
 		return
 	}

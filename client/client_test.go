@@ -27,6 +27,7 @@ import (
 	"github.com/authd-dev/authd/internal/authdtest"
 	"github.com/authd-dev/authd/service"
 	"github.com/authd-dev/authd/token"
+	"github.com/authd-dev/authd/wire"
 )
 
 var bg = context.Background()
@@ -108,7 +109,7 @@ func newFixture(t *testing.T, s setup) *fixture {
 		srv = grpc.NewServer()
 		examplev1.RegisterGreeterServiceServer(srv, s.greeter)
 	} else {
-		iopts := []interceptors.Option{interceptors.WithRevocations(service.Revocations(e.Store))}
+		iopts := []interceptors.Option{interceptors.WithRevocations(e.Revocations)}
 		switch s.renewer {
 		case "in-process":
 			iopts = append(iopts, interceptors.WithRenewal(e.Service, 0))
@@ -305,19 +306,19 @@ func TestRetry(t *testing.T) {
 		wantLogin     bool
 		wantTokens    bool
 	}{
-		{"expired every time: one retry, no loop", interceptors.StatusError(token.ErrExpired), 2, 1, false, true},
+		{"expired every time: one retry, no loop", wire.StatusError(token.ErrExpired), 2, 1, false, true},
 		{"not an auth error", status.Error(codes.PermissionDenied, "no"), 1, 0, false, true},
 		{"unavailable", status.Error(codes.Unavailable, "down"), 1, 0, false, true},
-		{"invalid token", interceptors.StatusError(token.ErrInvalid), 1, 0, false, true},
-		{"revoked: no refresh, login required", interceptors.StatusError(interceptors.ErrRevoked), 1, 0, true, false},
-		{"fresh required: no refresh, login required", interceptors.StatusError(interceptors.ErrFreshRequired), 1, 0, true, true},
+		{"invalid token", wire.StatusError(token.ErrInvalid), 1, 0, false, true},
+		{"revoked: no refresh, login required", wire.StatusError(wire.ErrRevoked), 1, 0, true, false},
+		{"fresh required: no refresh, login required", wire.StatusError(wire.ErrFreshRequired), 1, 0, true, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			stub := &stubGreeter{who: func(context.Context) error { return tc.err }}
 			f := newFixture(t, setup{greeter: stub})
 			_, err := f.whoAmI()
-			if status.Code(err) != status.Code(tc.err) || interceptors.Reason(err) != interceptors.Reason(tc.err) {
+			if status.Code(err) != status.Code(tc.err) || wire.Reason(err) != wire.Reason(tc.err) {
 				t.Fatalf("err = %v, want %v", err, tc.err)
 			}
 			if n := stub.calls.Load(); n != tc.wantCalls {
@@ -346,7 +347,7 @@ func TestRetry_UsesTheRefreshedToken(t *testing.T) {
 		defer mu.Unlock()
 		seen = append(seen, md.Get("authorization")...)
 		if len(seen) == 1 {
-			return interceptors.StatusError(token.ErrExpired)
+			return wire.StatusError(token.ErrExpired)
 		}
 		return nil
 	}
@@ -366,8 +367,8 @@ func TestFreshRequired_CallsOnLoginRequired(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := f.greeter.DeleteAccount(bg, &examplev1.DeleteAccountRequest{})
-	authdtest.WantRefusal(t, err, codes.Unauthenticated, interceptors.ReasonFreshTokenRequired)
-	if got := f.logins(); len(got) != 1 || interceptors.Reason(got[0]) != interceptors.ReasonFreshTokenRequired {
+	authdtest.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonFreshTokenRequired)
+	if got := f.logins(); len(got) != 1 || wire.Reason(got[0]) != wire.ReasonFreshTokenRequired {
 		t.Fatalf("OnLoginRequired calls = %v", got)
 	}
 	if f.auth.refreshes.Load() != 0 {
@@ -385,7 +386,7 @@ func TestRevokedSession_DeadRefreshToken(t *testing.T) {
 	}
 	f.authd.Clock.Advance(16 * time.Minute)
 	_, err := f.whoAmI()
-	authdtest.WantRefusal(t, err, codes.Unauthenticated, interceptors.ReasonTokenRevoked)
+	authdtest.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenRevoked)
 	if got := f.logins(); len(got) != 1 {
 		t.Fatalf("OnLoginRequired calls = %v, want one", got)
 	}
@@ -394,7 +395,7 @@ func TestRevokedSession_DeadRefreshToken(t *testing.T) {
 	}
 	// Without a session, calls go out without a token: no refresh, no callback.
 	_, err = f.whoAmI()
-	authdtest.WantRefusal(t, err, codes.Unauthenticated, interceptors.ReasonTokenMissing)
+	authdtest.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenMissing)
 	if len(f.logins()) != 1 || f.auth.refreshes.Load() != 1 {
 		t.Fatalf("after the session ended: %d callbacks, %d refreshes", len(f.logins()), f.auth.refreshes.Load())
 	}
@@ -441,7 +442,7 @@ func TestStream_PicksUpRenewal(t *testing.T) {
 func TestAdopt_OnlyRenewalsOfTheSameSession(t *testing.T) {
 	var header atomic.Value
 	stub := &stubGreeter{who: func(ctx context.Context) error {
-		return grpc.SetHeader(ctx, metadata.Pairs(interceptors.RenewalHeader, header.Load().(string)))
+		return grpc.SetHeader(ctx, metadata.Pairs(wire.RenewalHeader, header.Load().(string)))
 	}}
 	f := newFixture(t, setup{greeter: stub})
 	e := f.authd
@@ -513,7 +514,7 @@ func TestFileStore_PersistsAcrossRunsAndRotation(t *testing.T) {
 		t.Fatalf("token file after logout: %v", err)
 	}
 	_, err = f.authd.Client.Refresh(authdtest.Bearer(bg, rotated.Refresh), &authv1.RefreshRequest{})
-	authdtest.WantRefusal(t, err, codes.Unauthenticated, interceptors.ReasonTokenRevoked)
+	authdtest.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenRevoked)
 }
 
 func readTokens(t *testing.T, path string) client.Tokens {

@@ -6,15 +6,14 @@ import (
 	"strings"
 
 	"google.golang.org/grpc/metadata"
-)
 
-// AuthorizationKey is the metadata key that carries the token.
-const AuthorizationKey = "authorization"
+	"github.com/authd-dev/authd/wire"
+)
 
 // errNoToken: the call carries no token at all, which an OPTIONAL method
 // accepts. Everything else that is not exactly one well-formed
 // "Bearer <token>" is ErrMissing.
-var errNoToken = fmt.Errorf("%w: no token", ErrMissing)
+var errNoToken = fmt.Errorf("%w: no token", wire.ErrMissing)
 
 // BearerFromContext returns the token of the incoming call's single
 // `authorization: Bearer <token>` value. The scheme is case-insensitive (RFC
@@ -23,7 +22,7 @@ var errNoToken = fmt.Errorf("%w: no token", ErrMissing)
 // one, since proxies and clients disagree on which would win.
 func BearerFromContext(ctx context.Context) (string, error) {
 	md, _ := metadata.FromIncomingContext(ctx)
-	return parseBearer(md.Get(AuthorizationKey))
+	return parseBearer(md.Get(wire.AuthorizationKey))
 }
 
 func parseBearer(values []string) (string, error) {
@@ -31,14 +30,14 @@ func parseBearer(values []string) (string, error) {
 	case len(values) == 0, len(values) == 1 && values[0] == "":
 		return "", errNoToken
 	case len(values) > 1:
-		return "", fmt.Errorf("%w: %d authorization values", ErrMissing, len(values))
+		return "", fmt.Errorf("%w: %d authorization values", wire.ErrMissing, len(values))
 	}
 	scheme, tok, ok := strings.Cut(values[0], " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return "", fmt.Errorf("%w: not a bearer token", ErrMissing)
+		return "", fmt.Errorf("%w: not a bearer token", wire.ErrMissing)
 	}
 	if tok == "" || strings.ContainsAny(tok, " \t\r\n") {
-		return "", fmt.Errorf("%w: malformed bearer token", ErrMissing)
+		return "", fmt.Errorf("%w: malformed bearer token", wire.ErrMissing)
 	}
 	return tok, nil
 }

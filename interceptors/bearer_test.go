@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/authd-dev/authd/wire"
 )
 
 func TestParseBearer(t *testing.T) {
@@ -35,7 +37,7 @@ func TestParseBearer(t *testing.T) {
 				}
 				return
 			}
-			if !errors.Is(err, ErrMissing) {
+			if !errors.Is(err, wire.ErrMissing) {
 				t.Fatalf("err = %v, want ErrMissing", err)
 			}
 			if errors.Is(err, errNoToken) != tc.noToken {
@@ -59,7 +61,7 @@ func FuzzBearer(f *testing.F) {
 		}
 		tok, err := parseBearer(values)
 		if err != nil {
-			if !errors.Is(err, ErrMissing) {
+			if !errors.Is(err, wire.ErrMissing) {
 				t.Fatalf("error %v is not ErrMissing", err)
 			}
 			return

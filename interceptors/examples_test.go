@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/authd-dev/authd/interceptors"
+	"github.com/authd-dev/authd/jwks"
 	"github.com/authd-dev/authd/token"
 )
 
@@ -22,7 +23,7 @@ func ExampleNew() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	verifier, err := token.NewVerifier(interceptors.NewJWKS(interceptors.GRPCKeys(conn)))
+	verifier, err := token.NewVerifier(jwks.New(jwks.GRPC(conn)))
 	if err != nil {
 		log.Fatal(err)
 	}

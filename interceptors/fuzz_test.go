@@ -10,6 +10,7 @@ import (
 
 	"github.com/authd-dev/authd/interceptors"
 	"github.com/authd-dev/authd/internal/authdtest"
+	"github.com/authd-dev/authd/wire"
 )
 
 // FuzzAuthorize drives the whole verify path an interceptor runs — the
@@ -21,6 +22,7 @@ func FuzzAuthorize(f *testing.F) {
 	e := authdtest.New(f)
 	e.AddUser(f, "alice", "pw")
 	good := e.Login(f, "alice", "pw")
+	authn := interceptors.New(e.Verifier, interceptors.WithClock(e.Clock), interceptors.WithRevocations(e.Revocations))
 	parts := strings.Split(good.AccessToken, ".")
 	for _, s := range []string{
 		"Bearer " + good.AccessToken,
@@ -35,14 +37,14 @@ func FuzzAuthorize(f *testing.F) {
 		f.Add(s)
 	}
 	reasons := map[string]bool{
-		interceptors.ReasonTokenMissing: true, interceptors.ReasonTokenInvalid: true, interceptors.ReasonTokenExpired: true,
-		interceptors.ReasonWrongTokenType: true, interceptors.ReasonTokenRevoked: true,
+		wire.ReasonTokenMissing: true, wire.ReasonTokenInvalid: true, wire.ReasonTokenExpired: true,
+		wire.ReasonWrongTokenType: true, wire.ReasonTokenRevoked: true,
 	}
 	f.Fuzz(func(t *testing.T, value string) {
 		ctx := metadata.NewIncomingContext(bg, metadata.Pairs("authorization", value))
 		raw, err := interceptors.BearerFromContext(ctx)
 		if err == nil {
-			_, err = e.Authn.Authorize(ctx, raw, interceptors.Access)
+			_, err = authn.Authorize(ctx, raw, interceptors.Access)
 		}
 		if err == nil {
 			if raw != good.AccessToken {
@@ -50,8 +52,8 @@ func FuzzAuthorize(f *testing.F) {
 			}
 			return
 		}
-		st := interceptors.StatusError(err)
-		if status.Code(st) != codes.Unauthenticated || !reasons[interceptors.Reason(st)] {
+		st := wire.StatusError(err)
+		if status.Code(st) != codes.Unauthenticated || !reasons[wire.Reason(st)] {
 			t.Fatalf("%q: %v", value, st)
 		}
 	})

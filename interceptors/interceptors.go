@@ -10,11 +10,14 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/authd-dev/authd/clock"
+	"github.com/authd-dev/authd/revocation"
 	"github.com/authd-dev/authd/token"
+	"github.com/authd-dev/authd/wire"
 )
 
 // Verifier checks a raw token's signature and registered claims;
-// *token.Verifier is one, and so is the JWKS-backed verifier of NewJWKS.
+// *token.Verifier is one, whatever its key source (authd's keys, or
+// package jwks for services that verify with authd's published keys).
 type Verifier interface {
 	Verify(ctx context.Context, raw string) (*token.Claims, error)
 }
@@ -26,7 +29,7 @@ type Authenticator struct {
 	policy       *policy
 	clock        clock.Clock
 	cache        *verifiedCache
-	revocations  Revocations
+	revocations  revocation.Checker
 	freshMaxAge  time.Duration
 	streamExpiry bool
 	renewals     *renewals
@@ -97,7 +100,7 @@ func (a *Authenticator) StreamServerInterceptor() grpc.StreamServerInterceptor {
 func (a *Authenticator) AuthFunc(ctx context.Context) (context.Context, error) {
 	method, ok := grpc.Method(ctx)
 	if !ok {
-		return nil, StatusError(fmt.Errorf("%w: no method in context", ErrMissing))
+		return nil, wire.StatusError(fmt.Errorf("%w: no method in context", wire.ErrMissing))
 	}
 	return a.authenticate(ctx, method)
 }
@@ -112,18 +115,18 @@ func (a *Authenticator) authenticate(ctx context.Context, fullMethod string) (co
 		return ctx, nil
 	}
 	if err != nil {
-		return nil, StatusError(err)
+		return nil, wire.StatusError(err)
 	}
 	claims, err := a.Authorize(ctx, raw, req)
 	if err != nil {
-		return nil, StatusError(err)
+		return nil, wire.StatusError(err)
 	}
 	a.renew(ctx, req, raw, claims)
 	return ContextWithClaims(ctx, claims), nil
 }
 
 // Authorize verifies raw and checks it against req, returning its claims or
-// an error that StatusError maps to the table of DESIGN.md. It is what the
+// an error that wire.StatusError maps to the error table. It is what the
 // interceptors run, exposed for AuthService.Verify: REQUIREMENT_UNSPECIFIED
 // counts as Access, and Public accepts any valid token.
 func (a *Authenticator) Authorize(ctx context.Context, raw string, req Requirement) (*token.Claims, error) {
@@ -134,18 +137,18 @@ func (a *Authenticator) Authorize(ctx context.Context, raw string, req Requireme
 	switch req {
 	case Refresh:
 		if claims.Type != token.Refresh {
-			return nil, ErrRefreshRequired
+			return nil, wire.ErrRefreshRequired
 		}
 	case FreshAccess:
 		if claims.Type != token.Access {
-			return nil, ErrAccessRequired
+			return nil, wire.ErrAccessRequired
 		}
 		if !a.fresh(claims) {
-			return nil, ErrFreshRequired
+			return nil, wire.ErrFreshRequired
 		}
 	case Access, Optional, unspecified:
 		if claims.Type != token.Access {
-			return nil, ErrAccessRequired
+			return nil, wire.ErrAccessRequired
 		}
 	case Public:
 		// Only the token itself is checked: any valid token passes.
@@ -155,10 +158,10 @@ func (a *Authenticator) Authorize(ctx context.Context, raw string, req Requireme
 	if a.revocations != nil {
 		revoked, err := a.revocations.Revoked(ctx, claims)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+			return nil, fmt.Errorf("%w: %w", wire.ErrUnavailable, err)
 		}
 		if revoked {
-			return nil, ErrRevoked
+			return nil, wire.ErrRevoked
 		}
 	}
 	return claims, nil
@@ -202,7 +205,7 @@ func (a *Authenticator) serveUntilExpiry(ctx context.Context, srv any, ss grpc.S
 	defer stop()
 	err := handler(srv, &expiringStream{wrappedStream: wrappedStream{ServerStream: ss, ctx: ctx}, clock: a.clock, exp: exp})
 	if errors.Is(context.Cause(ctx), errStreamExpired) {
-		return StatusError(token.ErrExpired)
+		return wire.StatusError(token.ErrExpired)
 	}
 	return err
 }
@@ -226,7 +229,7 @@ type expiringStream struct {
 
 func (s *expiringStream) expired() error {
 	if !s.clock.Now().Before(s.exp) {
-		return StatusError(token.ErrExpired)
+		return wire.StatusError(token.ErrExpired)
 	}
 	return nil
 }

@@ -22,7 +22,9 @@ import (
 	examplev1 "github.com/authd-dev/authd/gen/example/v1"
 	"github.com/authd-dev/authd/interceptors"
 	"github.com/authd-dev/authd/internal/authdtest"
+	"github.com/authd-dev/authd/jwks"
 	"github.com/authd-dev/authd/token"
+	"github.com/authd-dev/authd/wire"
 )
 
 var bg = context.Background()
@@ -31,7 +33,7 @@ var bg = context.Background()
 // stream-only test service with one method per requirement.
 type world struct {
 	authd   *authdtest.Env
-	jwks    *interceptors.JWKS
+	jwks    *jwks.Source
 	fetches atomic.Int64
 	greeter examplev1.GreeterServiceClient
 	conn    *grpc.ClientConn
@@ -88,11 +90,11 @@ func newWorld(t *testing.T) *world {
 	if err := e.Keys.Replace(current, retired); err != nil {
 		t.Fatal(err)
 	}
-	fetch := interceptors.GRPCKeys(e.Conn)
-	w.jwks = interceptors.NewJWKS(interceptors.KeyFetcherFunc(func(ctx context.Context) ([]token.JWK, error) {
+	fetch := jwks.GRPC(e.Conn)
+	w.jwks = jwks.New(jwks.FetcherFunc(func(ctx context.Context) ([]token.JWK, error) {
 		w.fetches.Add(1)
 		return fetch.FetchKeys(ctx)
-	}), interceptors.WithJWKSClock(e.Clock))
+	}), jwks.WithClock(e.Clock))
 	if err := w.jwks.Refresh(bg); err != nil {
 		t.Fatal(err)
 	}
@@ -169,11 +171,11 @@ func signRaw(t *testing.T, kid string, key any, c token.Claims) string {
 
 const (
 	ok        = ""
-	missing   = interceptors.ReasonTokenMissing
-	invalid   = interceptors.ReasonTokenInvalid
-	expired   = interceptors.ReasonTokenExpired
-	wrongType = interceptors.ReasonWrongTokenType
-	notFresh  = interceptors.ReasonFreshTokenRequired
+	missing   = wire.ReasonTokenMissing
+	invalid   = wire.ReasonTokenInvalid
+	expired   = wire.ReasonTokenExpired
+	wrongType = wire.ReasonWrongTokenType
+	notFresh  = wire.ReasonFreshTokenRequired
 )
 
 // matrix: for each way of calling, the outcome per requirement, in the order
@@ -453,13 +455,13 @@ func TestJWKS_WarmCacheSurvivesAuthdOutage(t *testing.T) {
 	e := authdtest.New(t)
 	e.AddUser(t, "alice", "pw")
 	var down atomic.Bool
-	fetch := interceptors.GRPCKeys(e.Conn)
-	jwks := interceptors.NewJWKS(interceptors.KeyFetcherFunc(func(ctx context.Context) ([]token.JWK, error) {
+	fetch := jwks.GRPC(e.Conn)
+	jwks := jwks.New(jwks.FetcherFunc(func(ctx context.Context) ([]token.JWK, error) {
 		if down.Load() {
 			return nil, errors.New("connection refused")
 		}
 		return fetch.FetchKeys(ctx)
-	}), interceptors.WithJWKSClock(e.Clock))
+	}), jwks.WithClock(e.Clock))
 	v, _ := token.NewVerifier(jwks, token.WithClock(e.Clock))
 	srv, err := greeter.NewServer(v, e.Clock)
 	if err != nil {
@@ -529,7 +531,7 @@ func TestJWKS_OverHTTP(t *testing.T) {
 		json.NewEncoder(w).Encode(map[string]any{"keys": e.Keys.JWKS()})
 	}))
 	defer web.Close()
-	v, err := token.NewVerifier(interceptors.NewJWKS(interceptors.HTTPKeys(web.URL+"/.well-known/jwks.json", web.Client())), token.WithClock(e.Clock))
+	v, err := token.NewVerifier(jwks.New(jwks.HTTP(web.URL+"/.well-known/jwks.json", web.Client())), token.WithClock(e.Clock))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -537,7 +539,7 @@ func TestJWKS_OverHTTP(t *testing.T) {
 	if err != nil || claims.Subject != "alice" {
 		t.Fatalf("Verify = %v, %v", claims, err)
 	}
-	bad, _ := token.NewVerifier(interceptors.NewJWKS(interceptors.HTTPKeys(web.URL+"/missing", web.Client())))
+	bad, _ := token.NewVerifier(jwks.New(jwks.HTTP(web.URL+"/missing", web.Client())))
 	if _, err := bad.Verify(bg, e.Login(t, "alice", "pw").AccessToken); !errors.Is(err, token.ErrKeysUnavailable) {
 		t.Fatalf("JWKS URL answering 404: %v, want ErrKeysUnavailable", err)
 	}

@@ -1,13 +1,12 @@
 package interceptors
 
 import (
-	"context"
 	"time"
 
 	"google.golang.org/protobuf/reflect/protoregistry"
 
 	"github.com/authd-dev/authd/clock"
-	"github.com/authd-dev/authd/token"
+	"github.com/authd-dev/authd/revocation"
 )
 
 // Option configures an Authenticator.
@@ -20,7 +19,7 @@ type config struct {
 	fallback       Requirement
 	clock          clock.Clock
 	cacheSize      int
-	revocations    Revocations
+	revocations    revocation.Checker
 	freshMaxAge    time.Duration
 	streamExpiry   bool
 	renewer        Renewer
@@ -84,23 +83,10 @@ func WithClock(clk clock.Clock) Option { return func(c *config) { c.clock = clk 
 // turns it off.
 func WithCacheSize(n int) Option { return func(c *config) { c.cacheSize = n } }
 
-// Revocations tells whether a verified token's session has been revoked.
-type Revocations interface {
-	// Revoked reports whether claims' session (or token) is revoked. An
-	// error fails the call closed with Unavailable.
-	Revoked(ctx context.Context, claims *token.Claims) (bool, error)
-}
-
-// RevocationsFunc adapts a function to Revocations.
-type RevocationsFunc func(ctx context.Context, claims *token.Claims) (bool, error)
-
-// Revoked calls f.
-func (f RevocationsFunc) Revoked(ctx context.Context, claims *token.Claims) (bool, error) {
-	return f(ctx, claims)
-}
-
-// WithRevocations checks every verified token against r (after the cache).
-func WithRevocations(r Revocations) Option { return func(c *config) { c.revocations = r } }
+// WithRevocations checks every verified token against r, after the cache
+// (see package revocation). A check that fails makes the call fail closed
+// with Unavailable.
+func WithRevocations(r revocation.Checker) Option { return func(c *config) { c.revocations = r } }
 
 // WithFreshMaxAge also counts an access token as fresh when its auth_time is
 // within d, whatever its fresh claim says (a "fresh-for" window).

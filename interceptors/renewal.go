@@ -10,10 +10,8 @@ import (
 
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
 	"github.com/authd-dev/authd/token"
+	"github.com/authd-dev/authd/wire"
 )
-
-// RenewalHeader is the response header that carries a renewed access token.
-const RenewalHeader = "x-access-token"
 
 // DefaultRenewalThreshold: a token is renewed once it has used half its life.
 const DefaultRenewalThreshold = 0.5
@@ -40,7 +38,7 @@ func RemoteRenewer(conn grpc.ClientConnInterface) Renewer {
 	client := authv1.NewAuthServiceClient(conn)
 	return RenewerFunc(func(ctx context.Context, raw string, _ *token.Claims) (string, error) {
 		// The caller's token goes to authd, and nothing else of its metadata.
-		ctx = metadata.NewOutgoingContext(ctx, metadata.Pairs("authorization", "Bearer "+raw))
+		ctx = metadata.NewOutgoingContext(ctx, metadata.Pairs(wire.AuthorizationKey, "Bearer "+raw))
 		resp, err := client.Renew(ctx, &authv1.RenewRequest{})
 		if err != nil {
 			return "", err
@@ -187,6 +185,6 @@ func (a *Authenticator) renew(ctx context.Context, req Requirement, raw string, 
 	if tok := a.renewals.token(ctx, raw, c, now); tok != "" {
 		// Fails only outside a gRPC call (Authorize used directly) or after
 		// the headers went out; either way there is nobody to tell.
-		_ = grpc.SetHeader(ctx, metadata.Pairs(RenewalHeader, tok))
+		_ = grpc.SetHeader(ctx, metadata.Pairs(wire.RenewalHeader, tok))
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/authd-dev/authd/internal/authdtest"
 	"github.com/authd-dev/authd/service"
 	"github.com/authd-dev/authd/token"
+	"github.com/authd-dev/authd/wire"
 )
 
 // renewalWorld is authd with a 2-hour session cap and a greeter that renews
@@ -61,7 +62,7 @@ func (w *renewalWorld) whoAmI(t *testing.T, tok string) string {
 
 func renewal(t *testing.T, header metadata.MD) string {
 	t.Helper()
-	vals := header.Get(interceptors.RenewalHeader)
+	vals := header.Get(wire.RenewalHeader)
 	if len(vals) > 1 {
 		t.Fatalf("%d renewal headers", len(vals))
 	}

@@ -3,59 +3,28 @@ package service
 import (
 	"context"
 	"errors"
-	"fmt"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-
-	"github.com/authd-dev/authd/interceptors"
 	"github.com/authd-dev/authd/password"
+	"github.com/authd-dev/authd/wire"
 )
 
-// ReasonInvalidCredentials is the ErrorInfo reason of a failed login.
-const ReasonInvalidCredentials = "INVALID_CREDENTIALS"
-
-// errInvalidCredentials is one error for an unknown user, a wrong password
-// and a disabled account, so a caller cannot tell them apart.
-var errInvalidCredentials = errors.New("invalid username or password")
-
-var invalidCredentials = interceptors.NewStatus(codes.Unauthenticated, ReasonInvalidCredentials, errInvalidCredentials.Error())
-
-// ReasonSessionCapReached is the ErrorInfo reason of a Renew refused because
-// the session is at its absolute cap.
-const ReasonSessionCapReached = "SESSION_CAP_REACHED"
-
-var sessionCapReached = interceptors.NewStatus(codes.FailedPrecondition, ReasonSessionCapReached,
-	"session has reached its maximum age; log in again")
-
-// statusError maps the service's errors to gRPC statuses, deferring to
-// interceptors.StatusError for token errors. Store and other unexpected
-// failures fail closed as Unavailable, with the cause logged, not sent.
+// statusError converts the service's errors with wire.StatusError, the one
+// error table. What the table does not know is a store or other backend
+// failure: it fails closed as Unavailable, with the cause logged, not sent.
 func (s *Service) statusError(ctx context.Context, op string, err error) error {
-	var throttled errThrottled
 	switch {
-	case err == nil:
-		return nil
-	case errors.As(err, &throttled):
-		return throttled.status()
-	case errors.Is(err, errInvalidCredentials):
-		return invalidCredentials.Err()
-	case errors.Is(err, ErrSessionCap):
-		return sessionCapReached.Err()
 	case errors.Is(err, password.ErrBusy):
-		return status.Error(codes.ResourceExhausted, "too many concurrent logins, retry later")
+		err = wire.ErrBusy
 	case errors.Is(err, password.ErrTooLong):
-		return invalidArgument("password is longer than %d bytes", password.MaxLength)
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return status.FromContextError(err).Err()
+		err = wire.InvalidArgument("password is longer than %d bytes", password.MaxLength)
 	}
-	if st := interceptors.StatusError(err); status.Code(st) != codes.Internal {
-		return st
+	if err != nil && !wire.Known(err) {
+		s.cfg.logger.ErrorContext(ctx, "request failed", "op", op, "err", err)
+		err = wire.ErrUnavailable
 	}
-	s.cfg.logger.ErrorContext(ctx, "request failed", "op", op, "err", err)
-	return status.Error(codes.Unavailable, "authentication backend unavailable")
+	return wire.StatusError(err)
 }
 
 func invalidArgument(format string, args ...any) error {
-	return status.Error(codes.InvalidArgument, fmt.Sprintf(format, args...))
+	return wire.StatusError(wire.InvalidArgument(format, args...))
 }

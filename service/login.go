@@ -11,6 +11,7 @@ import (
 	"github.com/authd-dev/authd/interceptors"
 	"github.com/authd-dev/authd/password"
 	"github.com/authd-dev/authd/store"
+	"github.com/authd-dev/authd/wire"
 )
 
 // MaxUsername is the longest username, in bytes.
@@ -63,9 +64,9 @@ func (s *Service) Login(ctx context.Context, req *authv1.LoginRequest) (*authv1.
 	switch {
 	case err == nil:
 		s.cfg.metrics.login("ok")
-	case errors.As(err, new(errThrottled)):
+	case errors.As(err, new(*wire.ThrottledError)):
 		s.cfg.metrics.login("throttled")
-	case errors.Is(err, errInvalidCredentials):
+	case errors.Is(err, wire.ErrInvalidCredentials):
 		s.cfg.metrics.login("failed")
 	}
 	if err != nil {
@@ -99,11 +100,11 @@ func (s *Service) authenticate(ctx context.Context, name, pw string) (store.User
 	}
 	if wait > 0 {
 		s.cfg.logger.WarnContext(ctx, "login throttled", "user", name, "wait", wait)
-		return store.User{}, errThrottled{wait}
+		return store.User{}, &wire.ThrottledError{Wait: wait}
 	}
 	user, err := s.checkPassword(ctx, name, pw)
 	switch {
-	case errors.Is(err, errInvalidCredentials):
+	case errors.Is(err, wire.ErrInvalidCredentials):
 		s.recordFailure(ctx, keys)
 	case err == nil:
 		s.clearFailures(ctx, keys)
@@ -112,7 +113,7 @@ func (s *Service) authenticate(ctx context.Context, name, pw string) (store.User
 }
 
 // checkPassword returns the user when name and pw match an enabled account,
-// and errInvalidCredentials otherwise. A matching hash with outdated
+// and wire.ErrInvalidCredentials otherwise. A matching hash with outdated
 // parameters is replaced.
 func (s *Service) checkPassword(ctx context.Context, name, pw string) (store.User, error) {
 	user, err := s.store.UserByName(ctx, name)
@@ -126,7 +127,7 @@ func (s *Service) checkPassword(ctx context.Context, name, pw string) (store.Use
 		return store.User{}, err
 	}
 	if !ok || user.Disabled {
-		return store.User{}, errInvalidCredentials
+		return store.User{}, wire.ErrInvalidCredentials
 	}
 	if rehash {
 		if hash, err := s.hasher.Hash(ctx, pw); err == nil {
@@ -143,7 +144,7 @@ func (s *Service) checkPassword(ctx context.Context, name, pw string) (store.Use
 func (s *Service) ChangePassword(ctx context.Context, req *authv1.ChangePasswordRequest) (*authv1.ChangePasswordResponse, error) {
 	claims, ok := interceptors.ClaimsFromContext(ctx)
 	if !ok {
-		return nil, interceptors.StatusError(interceptors.ErrMissing)
+		return nil, wire.StatusError(wire.ErrMissing)
 	}
 	if err := ValidatePassword(req.GetOldPassword()); err != nil {
 		return nil, invalidArgument("old_password: %v", err)

@@ -10,7 +10,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/authd-dev/authd/interceptors"
+	"github.com/authd-dev/authd/wire"
 )
 
 // Metrics are authd's Prometheus metrics: go-grpc-middleware's per-method
@@ -87,7 +87,7 @@ func (m *Metrics) authFailure(err error) {
 	if m == nil || status.Code(err) != codes.Unauthenticated {
 		return
 	}
-	if reason := interceptors.Reason(err); reason != "" && reason != ReasonInvalidCredentials {
+	if reason := wire.Reason(err); reason != "" && reason != wire.ReasonInvalidCredentials {
 		m.authFailures.WithLabelValues(reason).Inc()
 	}
 }

@@ -9,16 +9,15 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	"github.com/authd-dev/authd/token"
+	"github.com/authd-dev/authd/wire"
 )
-
-// RequestIDHeader is the metadata key of a call's request id: taken from
-// the caller when well formed (so it can follow a request across
-// services), made up otherwise, and sent back in the response header.
-const RequestIDHeader = "x-request-id"
 
 type requestIDKey struct{}
 
-// RequestID returns the request id of the call in ctx, or "".
+// RequestID returns the request id of the call in ctx, or "". The id
+// (metadata wire.RequestIDHeader) is taken from the caller when well formed,
+// so it can follow a request across services, made up otherwise, and sent
+// back in the response header.
 func RequestID(ctx context.Context) string {
 	id, _ := ctx.Value(requestIDKey{}).(string)
 	return id
@@ -43,14 +42,14 @@ func validRequestID(id string) bool {
 func withRequestID(ctx context.Context) context.Context {
 	var id string
 	if md, ok := metadata.FromIncomingContext(ctx); ok {
-		if vals := md.Get(RequestIDHeader); len(vals) == 1 && validRequestID(vals[0]) {
+		if vals := md.Get(wire.RequestIDHeader); len(vals) == 1 && validRequestID(vals[0]) {
 			id = vals[0]
 		}
 	}
 	if id == "" {
 		id = token.NewID()
 	}
-	_ = grpc.SetHeader(ctx, metadata.Pairs(RequestIDHeader, id))
+	_ = grpc.SetHeader(ctx, metadata.Pairs(wire.RequestIDHeader, id))
 	return context.WithValue(ctx, requestIDKey{}, id)
 }
 

@@ -12,6 +12,7 @@ import (
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
 	"github.com/authd-dev/authd/internal/authdtest"
 	"github.com/authd-dev/authd/service"
+	"github.com/authd-dev/authd/wire"
 )
 
 func TestLogout_WithRefreshOrExpiredAccess(t *testing.T) {
@@ -162,7 +163,7 @@ func TestRequestID(t *testing.T) {
 		if _, err := e.Client.GetJWKS(ctx, &authv1.GetJWKSRequest{}, grpc.Header(&header)); err != nil {
 			t.Fatal(err)
 		}
-		got := header.Get(service.RequestIDHeader)
+		got := header.Get(wire.RequestIDHeader)
 		if len(got) != 1 || got[0] == "" || (got[0] == sent) != echoed {
 			t.Errorf("sent %q: response x-request-id %q, echoed want %v", sent, got, echoed)
 		}

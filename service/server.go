@@ -15,7 +15,6 @@ import (
 	"google.golang.org/grpc/status"
 
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
-	"github.com/authd-dev/authd/interceptors"
 )
 
 // MaxHeaderListSize caps the metadata a caller may send (16 KiB): enough for
@@ -23,11 +22,12 @@ import (
 const MaxHeaderListSize = 16 << 10
 
 // NewServer returns a gRPC server serving svc, health and reflection, with
-// panic recovery, call logging (never payloads or metadata) and authn
-// enforcing every method's requirement. It refuses to build a server on
-// which any method lacks a declared requirement.
-func NewServer(svc *Service, authn *interceptors.Authenticator, logger *slog.Logger, opts ...grpc.ServerOption) (*grpc.Server, *health.Server, error) {
-	logger = withRequestIDs(logger)
+// panic recovery, call logging to the service's logger (never payloads or
+// metadata) and the service's Authenticator enforcing every method's
+// requirement. It refuses to build a server on which any method lacks a
+// declared requirement.
+func NewServer(svc *Service, opts ...grpc.ServerOption) (*grpc.Server, *health.Server, error) {
+	logger, authn := svc.cfg.logger, svc.authn
 	recover := recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
 		logger.ErrorContext(ctx, "panic in handler", "panic", fmt.Sprint(p))
 		return status.Error(codes.Internal, "internal error")

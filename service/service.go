@@ -1,7 +1,3 @@
-// Package service implements auth.v1.AuthService: password login, refresh
-// with rotation and reuse detection, verification, logout, password change,
-// renewal and the JWKS. It is protected by package interceptors like any
-// other service.
 package service
 
 import (
@@ -15,8 +11,10 @@ import (
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
 	"github.com/authd-dev/authd/interceptors"
 	"github.com/authd-dev/authd/password"
+	"github.com/authd-dev/authd/revocation"
 	"github.com/authd-dev/authd/store"
 	"github.com/authd-dev/authd/token"
+	"github.com/authd-dev/authd/wire"
 )
 
 // Store is what the service needs of a backend.
@@ -36,11 +34,12 @@ type JWKSource interface {
 type Service struct {
 	authv1.UnimplementedAuthServiceServer
 
-	store  Store
-	signer *token.Signer
-	authn  *interceptors.Authenticator
-	hasher *password.Hasher
-	cfg    config
+	store       Store
+	signer      *token.Signer
+	authn       *interceptors.Authenticator
+	revocations *revocation.Cache
+	hasher      *password.Hasher
+	cfg         config
 }
 
 // Option configures a Service.
@@ -57,7 +56,6 @@ type config struct {
 	rotation   bool
 	throttle   ThrottlePolicy
 	throttleOn bool
-	revCache   *RevocationCache
 	metrics    *Metrics
 	throttles  store.Throttles
 	feed       func(ctx context.Context, sid string) error
@@ -105,10 +103,6 @@ func WithThrottle(p ThrottlePolicy) Option { return func(cfg *config) { cfg.thro
 // WithoutThrottle turns login throttling off: for tests of other things.
 func WithoutThrottle() Option { return func(cfg *config) { cfg.throttleOn = false } }
 
-// WithRevocationCache tells c of the revocations this service makes, so
-// they take effect at once in the Authenticator that reads c.
-func WithRevocationCache(c *RevocationCache) Option { return func(cfg *config) { cfg.revCache = c } }
-
 // WithMetrics counts logins, refreshes, reuse and revocations in m, and
 // makes NewServer record per-method metrics in it.
 func WithMetrics(m *Metrics) Option { return func(cfg *config) { cfg.metrics = m } }
@@ -125,9 +119,11 @@ func WithRevocationFeed(publish func(ctx context.Context, sid string) error) Opt
 	return func(cfg *config) { cfg.feed = publish }
 }
 
-// New returns the service. authn must be the Authenticator that protects it:
-// Verify answers with its checks.
-func New(st Store, signer *token.Signer, authn *interceptors.Authenticator, hasher *password.Hasher, opts ...Option) (*Service, error) {
+// New returns the service, signing with signer and verifying with verifier
+// (both over the same keys). It builds the one Authenticator that protects
+// it (NewServer) and that Verify, Logout and renewals answer with, checking
+// revocations through a revocation.Cache over st.
+func New(st Store, signer *token.Signer, verifier interceptors.Verifier, hasher *password.Hasher, opts ...Option) (*Service, error) {
 	cfg := config{
 		clock: clock.System(), logger: slog.Default(),
 		accessTTL: DefaultAccessTTL, refreshTTL: DefaultRefreshTTL, sessionMax: DefaultSessionMax,
@@ -147,15 +143,24 @@ func New(st Store, signer *token.Signer, authn *interceptors.Authenticator, hash
 		cfg.throttles = st
 	}
 	cfg.logger = withRequestIDs(cfg.logger)
-	return &Service{store: st, signer: signer, authn: authn, hasher: hasher, cfg: cfg}, nil
+	revocations := revocation.NewCache(st, revocation.WithClock(cfg.clock))
+	authn := interceptors.New(verifier,
+		interceptors.WithClock(cfg.clock),
+		interceptors.WithPublicHealthAndReflection(),
+		interceptors.WithRevocations(revocations),
+	)
+	return &Service{store: st, signer: signer, authn: authn, revocations: revocations, hasher: hasher, cfg: cfg}, nil
 }
+
+// Revocations is the cache through which the service checks sessions. A
+// revocation feed (package revocation/redisfeed) tells it of other
+// instances' revocations with Forget.
+func (s *Service) Revocations() *revocation.Cache { return s.revocations }
 
 // revoked is called after this service revoked sessions (none: every
 // session of a user).
 func (s *Service) revoked(ctx context.Context, sids ...string) {
-	if s.cfg.revCache != nil {
-		s.cfg.revCache.Forget(sids...)
-	}
+	s.revocations.Forget(sids...)
 	if s.cfg.feed == nil {
 		return
 	}
@@ -193,12 +198,12 @@ func (s *Service) Verify(ctx context.Context, req *authv1.VerifyRequest) (*authv
 	if raw == "" {
 		var err error
 		if raw, err = interceptors.BearerFromContext(ctx); err != nil {
-			return nil, interceptors.StatusError(err)
+			return nil, wire.StatusError(err)
 		}
 	}
 	claims, err := s.authn.Authorize(ctx, raw, req.GetRequirement())
 	if err != nil {
-		return nil, interceptors.StatusError(err)
+		return nil, wire.StatusError(err)
 	}
 	return &authv1.VerifyResponse{Claims: &authv1.Claims{
 		Subject:   claims.Subject,

@@ -18,6 +18,7 @@ import (
 	"github.com/authd-dev/authd/internal/authdtest"
 	"github.com/authd-dev/authd/service"
 	"github.com/authd-dev/authd/token"
+	"github.com/authd-dev/authd/wire"
 )
 
 const (
@@ -485,7 +486,7 @@ func TestRenew_NonFreshWithinSessionCap(t *testing.T) {
 	// The renewed token ends at the cap: renewing it again gains nothing.
 	e.Clock.Advance(time.Minute)
 	_, err = e.Client.Renew(authdtest.Bearer(bg, resp.AccessToken), &authv1.RenewRequest{})
-	authdtest.WantRefusal(t, err, codes.FailedPrecondition, service.ReasonSessionCapReached)
+	authdtest.WantRefusal(t, err, codes.FailedPrecondition, wire.ReasonSessionCapReached)
 	// And nothing renews a token of a revoked session.
 	if _, err := e.Client.Logout(authdtest.Bearer(bg, resp.AccessToken), &authv1.LogoutRequest{}); err != nil {
 		t.Fatal(err)

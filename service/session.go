@@ -12,6 +12,7 @@ import (
 	"github.com/authd-dev/authd/interceptors"
 	"github.com/authd-dev/authd/store"
 	"github.com/authd-dev/authd/token"
+	"github.com/authd-dev/authd/wire"
 )
 
 // tokenPair is what Login and Refresh hand out.
@@ -102,7 +103,7 @@ func (s *Service) claims(sess store.Session, typ token.Type, jti string, iat, ex
 func (s *Service) Refresh(ctx context.Context, _ *authv1.RefreshRequest) (*authv1.RefreshResponse, error) {
 	claims, ok := interceptors.ClaimsFromContext(ctx)
 	if !ok {
-		return nil, interceptors.StatusError(interceptors.ErrMissing)
+		return nil, wire.StatusError(wire.ErrMissing)
 	}
 	if claims.SessionID == "" {
 		return nil, s.statusError(ctx, "refresh", ErrNoSession)
@@ -155,14 +156,14 @@ func (s *Service) refresh(ctx context.Context, claims *token.Claims) (tokenPair,
 	s.cfg.metrics.reused()
 	s.cfg.metrics.revoked("reuse", 1)
 	s.cfg.logger.WarnContext(ctx, "refresh token reuse: session revoked", "user", sess.Username, "sid", sess.ID)
-	return tokenPair{}, interceptors.ErrRevoked
+	return tokenPair{}, wire.ErrRevoked
 }
 
 // refreshWithoutRotation mints an access token and hands back no refresh
 // token: the client keeps the one it has.
 func (s *Service) refreshWithoutRotation(sess store.Session, claims *token.Claims, now time.Time) (tokenPair, error) {
 	if sess.Current.RefreshJTI != claims.ID {
-		return tokenPair{}, interceptors.ErrRevoked
+		return tokenPair{}, wire.ErrRevoked
 	}
 	exp := earliest(now.Add(s.cfg.accessTTL), sess.ExpiresAt)
 	access, err := s.signer.Sign(s.claims(sess, token.Access, token.NewID(), now, exp, false))
@@ -178,13 +179,13 @@ func (s *Service) refreshWithoutRotation(sess store.Session, claims *token.Claim
 func (s *Service) liveSession(ctx context.Context, sid string) (store.Session, error) {
 	sess, err := s.store.Session(ctx, sid)
 	if errors.Is(err, store.ErrNotFound) {
-		return store.Session{}, interceptors.ErrRevoked
+		return store.Session{}, wire.ErrRevoked
 	}
 	if err != nil {
 		return store.Session{}, err
 	}
 	if sess.Revoked() || !s.now().Before(sess.ExpiresAt) {
-		return store.Session{}, interceptors.ErrRevoked
+		return store.Session{}, wire.ErrRevoked
 	}
 	return sess, nil
 }
@@ -195,11 +196,11 @@ func (s *Service) liveSession(ctx context.Context, sid string) (store.Session, e
 func (s *Service) Logout(ctx context.Context, _ *authv1.LogoutRequest) (*authv1.LogoutResponse, error) {
 	raw, err := interceptors.BearerFromContext(ctx)
 	if err != nil {
-		return nil, interceptors.StatusError(err)
+		return nil, wire.StatusError(err)
 	}
 	claims, err := s.authn.Authorize(ctx, raw, interceptors.Public)
 	if err != nil {
-		return nil, interceptors.StatusError(err)
+		return nil, wire.StatusError(err)
 	}
 	if claims.SessionID == "" {
 		// A token minted elsewhere has no session to end; it simply expires.
@@ -220,7 +221,7 @@ func (s *Service) Logout(ctx context.Context, _ *authv1.LogoutRequest) (*authv1.
 func (s *Service) Renew(ctx context.Context, _ *authv1.RenewRequest) (*authv1.RenewResponse, error) {
 	claims, ok := interceptors.ClaimsFromContext(ctx)
 	if !ok {
-		return nil, interceptors.StatusError(interceptors.ErrMissing)
+		return nil, wire.StatusError(wire.ErrMissing)
 	}
 	access, exp, err := s.renew(ctx, claims)
 	if err != nil {
@@ -233,10 +234,6 @@ func (s *Service) Renew(ctx context.Context, _ *authv1.RenewRequest) (*authv1.Re
 // elsewhere), so it cannot be renewed.
 var ErrNoSession = fmt.Errorf("%w: token has no session", token.ErrInvalid)
 
-// ErrSessionCap: the session is at its absolute cap, so a renewed token
-// would not live longer than the one presented; the user must log in again.
-var ErrSessionCap = errors.New("session has reached its maximum age")
-
 // RenewAccess makes the Service an in-process interceptors.Renewer, for
 // servers that embed it (authd itself, or a service holding the keys and
 // the store): the same renewal as the Renew RPC.
@@ -247,7 +244,7 @@ func (s *Service) RenewAccess(ctx context.Context, _ string, claims *token.Claim
 
 func (s *Service) renew(ctx context.Context, claims *token.Claims) (string, time.Time, error) {
 	if claims.Type != token.Access {
-		return "", time.Time{}, interceptors.ErrAccessRequired
+		return "", time.Time{}, wire.ErrAccessRequired
 	}
 	if claims.SessionID == "" {
 		return "", time.Time{}, ErrNoSession
@@ -259,7 +256,7 @@ func (s *Service) renew(ctx context.Context, claims *token.Claims) (string, time
 	now := s.now()
 	exp := earliest(now.Add(s.cfg.accessTTL), sess.ExpiresAt)
 	if !exp.After(claims.Expiry()) {
-		return "", time.Time{}, ErrSessionCap
+		return "", time.Time{}, wire.ErrSessionCap
 	}
 	access, err := s.signer.Sign(s.claims(sess, token.Access, token.NewID(), now, exp, false))
 	return access, exp, err

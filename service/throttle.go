@@ -7,11 +7,7 @@ import (
 	"net/netip"
 	"time"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/peer"
-	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/types/known/durationpb"
 )
 
 // ThrottleRule slows down login failures counted under one kind of key:
@@ -134,22 +130,4 @@ func (s *Service) clearFailures(ctx context.Context, keys throttleKeys) {
 	if err := s.cfg.throttles.ResetLoginFailures(ctx, keys.accountOnly()); err != nil {
 		s.cfg.logger.WarnContext(ctx, "clearing login failures failed", "err", err)
 	}
-}
-
-// errThrottled: too many failed logins; the next attempt is checked after
-// wait.
-type errThrottled struct{ wait time.Duration }
-
-func (e errThrottled) Error() string { return fmt.Sprintf("login throttled for %s", e.wait) }
-
-// status is RESOURCE_EXHAUSTED with a RetryInfo saying when to come back
-// (rounded up to the second).
-func (e errThrottled) status() error {
-	wait := (e.wait + time.Second - 1).Truncate(time.Second)
-	st, err := status.New(codes.ResourceExhausted, fmt.Sprintf("too many failed logins; retry in %s", wait)).
-		WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(wait)})
-	if err != nil {
-		return status.Error(codes.ResourceExhausted, "too many failed logins")
-	}
-	return st.Err()
 }

@@ -152,7 +152,7 @@ func TestThrottle_SurvivesRestart(t *testing.T) {
 	for range 5 {
 		authdtest.WantRefusal(t, login(e, "wrong"), codes.Unauthenticated, badCreds)
 	}
-	restarted, err := service.New(e.Store, e.Signer, e.Authn, e.Hasher, service.WithClock(e.Clock),
+	restarted, err := service.New(e.Store, e.Signer, e.Verifier, e.Hasher, service.WithClock(e.Clock),
 		service.WithLogger(slog.New(slog.NewTextHandler(e.Logs, nil))))
 	if err != nil {
 		t.Fatal(err)

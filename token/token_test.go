@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -124,15 +122,6 @@ func TestHMACKey_RefusesShortSecret(t *testing.T) {
 	}
 }
 
-func TestReadSecretFile_StripsOneNewline(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "s")
-	os.WriteFile(path, []byte("abc\n\n"), 0o600)
-	got, err := token.ReadSecretFile(path)
-	if err != nil || string(got) != "abc\n" {
-		t.Fatalf("got %q, %v", got, err)
-	}
-}
-
 func TestFresh_BoolOrNumericDate(t *testing.T) {
 	for _, tc := range []struct {
 		json  string
@@ -173,49 +162,6 @@ func TestThumbprint_RFC8037Example(t *testing.T) {
 	jwk.Kid = "alias"
 	if _, err := jwk.PublicKey(); err == nil {
 		t.Fatal("JWK whose kid is not its thumbprint accepted")
-	}
-}
-
-func TestKeyDir_CreatesOnceAndReloads(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "keys")
-	ring, err := token.LoadKeyDir(dir, t0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	first, _ := ring.SigningKey()
-	again, err := token.LoadKeyDir(dir, t0.Add(time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if kid, _ := again.SigningKey(); kid != first {
-		t.Fatal("reloading the key dir made a new key")
-	}
-	rotated, err := token.AddKeyFile(dir, t0.Add(time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
-	after, err := token.LoadKeyDir(dir, t0.Add(2*time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if kid, _ := after.SigningKey(); kid != rotated.ID || len(after.JWKS()) != 2 {
-		t.Fatalf("after rotation: current %s, %d keys; want %s and 2", kid, len(after.JWKS()), rotated.ID)
-	}
-	fi, _ := os.Stat(filepath.Join(dir, rotated.ID+".pem"))
-	if fi.Mode().Perm() != 0o600 {
-		t.Fatalf("key file mode %v", fi.Mode().Perm())
-	}
-}
-
-func TestKeyDir_CorruptFileIsAnError(t *testing.T) {
-	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "bogus.pem"), []byte("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"), 0o600)
-	if _, err := token.LoadKeyDir(dir, t0); err == nil {
-		t.Fatal("corrupt key accepted")
-	}
-	entries, _ := os.ReadDir(dir)
-	if len(entries) != 1 {
-		t.Fatal("a new key was created next to the corrupt one")
 	}
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,11 +15,11 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/authd-dev/authd/keys"
 	"github.com/authd-dev/authd/store"
 	"github.com/authd-dev/authd/store/postgres"
 	"github.com/authd-dev/authd/store/redisstore"
 	"github.com/authd-dev/authd/store/sqlite"
-	"github.com/authd-dev/authd/token"
 )
 
 // newFlagSet returns a flag set whose usage goes to stderr.
@@ -140,9 +141,31 @@ func redactDSN(dsn string) string {
 	return dsn
 }
 
-// loadKeyring loads (or on first start creates) the Ed25519 keys.
-func (s *storeFlags) loadKeyring() (*token.Keyring, error) {
-	return token.LoadKeyDir(s.keyDir(), time.Now())
+// keyEncryptionKey reads the secret that seals keys in a shared database:
+// --key-encryption-key-file, or AUTHD_KEY_ENCRYPTION_KEY (base64).
+func (s *storeFlags) keyEncryptionKey() (*keys.KeyEncryptionKey, error) {
+	var secret []byte
+	switch {
+	case s.kekFile != "":
+		b, err := keys.ReadSecretFile(s.kekFile)
+		if err != nil {
+			return nil, err
+		}
+		secret = b
+	case os.Getenv("AUTHD_KEY_ENCRYPTION_KEY") != "":
+		b, err := base64.StdEncoding.DecodeString(os.Getenv("AUTHD_KEY_ENCRYPTION_KEY"))
+		if err != nil {
+			return nil, fmt.Errorf("%w: AUTHD_KEY_ENCRYPTION_KEY is not base64: %v", errUsage, err)
+		}
+		secret = b
+	default:
+		return nil, fmt.Errorf("%w: %w: set --key-encryption-key-file or AUTHD_KEY_ENCRYPTION_KEY (at least 32 random bytes, the same on every instance)", errUsage, keys.ErrNoSecret)
+	}
+	kek, err := keys.NewKeyEncryptionKey(secret)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	return kek, nil
 }
 
 // configPath is the --config flag's value in args, else AUTHD_CONFIG.

@@ -9,7 +9,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/authd-dev/authd/keys"
 	"github.com/authd-dev/authd/service"
+	"github.com/authd-dev/authd/store"
 	"github.com/authd-dev/authd/token"
 )
 
@@ -24,13 +26,23 @@ func (l *keyLifetimes) register(fs *flag.FlagSet) {
 	fs.DurationVar(&l.refreshTTL, "refresh-ttl", service.DefaultRefreshTTL, "refresh-token idle lifetime, restarted by each refresh")
 }
 
-// reloadSlack covers a running authd that picks a rotated key up late.
-const reloadSlack = time.Hour
+func (l keyLifetimes) keep() time.Duration { return keys.Keep(l.accessTTL, l.refreshTTL) }
 
-// keep is how long after its retirement a key keeps verifying: the longest
-// token lifetime, plus clock leeway and a late reload.
-func (l keyLifetimes) keep() time.Duration {
-	return max(l.accessTTL, l.refreshTTL) + token.MaxLeeway + reloadSlack
+// keyBackend is where the signing keys live: sealed in a shared database,
+// else files in the data dir. The database needs the key-encryption secret
+// only to open or add keys (needSecret).
+func (s *storeFlags) keyBackend(st store.SigningKeys, needSecret bool) (keys.Backend, error) {
+	if !s.shared() {
+		return keys.Dir(s.keyDir()), nil
+	}
+	if !needSecret {
+		return keys.Database(st, nil), nil
+	}
+	kek, err := s.keyEncryptionKey()
+	if err != nil {
+		return nil, err
+	}
+	return keys.Database(st, kek), nil
 }
 
 func keysCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -43,129 +55,97 @@ func keysCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	if len(positional) != 1 {
-		return fmt.Errorf("%w: keys needs one subcommand: list, rotate or prune", errUsage)
+	if len(positional) == 0 {
+		return fmt.Errorf("%w: keys needs a subcommand: list, rotate, prune or revoke KID", errUsage)
 	}
-	if sf.shared() {
-		return dbKeysCommand(ctx, &sf, life, positional[0], stdout)
+	sub, rest := positional[0], positional[1:]
+	wantArgs := map[string]int{"list": 0, "rotate": 0, "prune": 0, "revoke": 1}
+	n, known := wantArgs[sub]
+	switch {
+	case !known:
+		return fmt.Errorf("%w: unknown keys subcommand %q", errUsage, sub)
+	case len(rest) != n:
+		return fmt.Errorf("%w: keys %s takes %d argument(s), got %d", errUsage, sub, n, len(rest))
 	}
-	switch positional[0] {
-	case "list":
-		ring, err := sf.loadKeyring()
-		if err != nil {
-			return err
-		}
-		current, _ := ring.SigningKey()
-		return listKeys(ring.Keys(), current, life.keep(), time.Now(), stdout)
-	case "rotate":
-		if _, err := sf.loadKeyring(); err != nil {
-			return err
-		}
-		key, err := token.AddKeyFile(sf.keyDir(), time.Now())
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "new signing key %s is current; send SIGHUP to a running authd (or restart it) to use it\n", key.ID)
-		return nil
-	case "prune":
-		_, pruned, err := token.PruneKeyDir(sf.keyDir(), time.Now(), life.keep())
-		if err != nil {
-			return err
-		}
-		for _, k := range pruned {
-			printPruned(stdout, k)
-		}
-		fmt.Fprintf(stdout, "%d key(s) pruned\n", len(pruned))
-		return nil
-	}
-	return fmt.Errorf("%w: unknown keys subcommand %q", errUsage, positional[0])
-}
-
-func printPruned(stdout io.Writer, k token.Key) {
-	fmt.Fprintf(stdout, "pruned %s (created %s)\n", k.ID, k.Created.Format(time.RFC3339))
-}
-
-// listKeys prints each key (newest first) and its state: current (signs),
-// verify-only until the tokens it signed have expired, or expired (pruned
-// by the next `authd keys prune`, start or SIGHUP).
-func listKeys(keys []token.Key, current string, keep time.Duration, now time.Time, stdout io.Writer) error {
-	retired := token.Retirements(keys)
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "KID\tALG\tCREATED\tSTATE")
-	for _, k := range keys {
-		state := "current"
-		if k.ID != current {
-			until := retired[k.ID].Add(keep)
-			state = "verify-only until " + until.Format(time.RFC3339)
-			if !now.Before(until) {
-				state = "expired"
-			}
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.ID, token.EdDSA, k.Created.Format(time.RFC3339), state)
-	}
-	return tw.Flush()
-}
-
-// loadServingKeys prunes expired keys, then loads (or on first start
-// creates) the keyring.
-func loadServingKeys(dir string, keep time.Duration, logger *slog.Logger) (*token.Keyring, error) {
-	_, pruned, err := token.PruneKeyDir(dir, time.Now(), keep)
-	if err != nil {
-		return nil, err
-	}
-	for _, k := range pruned {
-		logger.Info("pruned a retired signing key: every token it signed has expired", "kid", k.ID)
-	}
-	return token.LoadKeyDir(dir, time.Now())
-}
-
-// dbKeysCommand is `authd keys` on a shared database, where the keys live.
-func dbKeysCommand(ctx context.Context, sf *storeFlags, life keyLifetimes, sub string, stdout io.Writer) error {
 	st, err := sf.openStore(ctx)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	backend, err := sf.keyBackend(st, sub == "rotate" || sub == "revoke")
+	if err != nil {
+		return err
+	}
+	m := keys.NewManager(backend, keys.WithKeep(life.keep()), keys.WithLogger(slog.New(slog.DiscardHandler)))
+	if !sf.shared() && (sub == "list" || sub == "rotate") {
+		// With files, the first use makes the first key, as serve would.
+		if _, err := m.Init(ctx); err != nil {
+			return err
+		}
+	}
 	switch sub {
 	case "list":
-		sealed, err := st.SigningKeys(ctx)
+		states, err := m.List(ctx)
 		if err != nil {
 			return err
 		}
-		if len(sealed) == 0 {
-			fmt.Fprintln(stdout, "no signing keys yet: the first authd serve creates one")
-			return nil
-		}
-		// Every stored key can sign: the newest is current.
-		keys := publicKeys(sealed)
-		return listKeys(keys, keys[0].ID, life.keep(), time.Now(), stdout)
+		return listKeys(states, time.Now(), stdout)
 	case "rotate":
-		kek, err := sf.keyEncryptionKey()
+		key, err := m.Rotate(ctx)
 		if err != nil {
 			return err
 		}
-		// Check the secret opens the keys already there: a wrong one would
-		// leave instances unable to read the new key.
-		if _, err := loadDBKeys(ctx, st, kek); err != nil {
-			return err
-		}
-		key, err := addDBKey(ctx, st, kek, time.Now())
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "new signing key %s is current; instances sign with it after SIGHUP or their hourly reload, and verify it at once\n", key.ID)
+		fmt.Fprintf(stdout, "new signing key %s is current; %s\n", key.ID, reloadHint(&sf))
 		return nil
 	case "prune":
-		sealed, err := st.SigningKeys(ctx)
+		pruned, err := m.Prune(ctx)
+		for _, k := range pruned {
+			fmt.Fprintf(stdout, "pruned %s (created %s)\n", k.ID, k.Created.Format(time.RFC3339))
+		}
 		if err != nil {
 			return err
 		}
-		n := 0
-		if _, err := pruneDBKeys(ctx, st, publicKeys(sealed), life.keep(), func(k token.Key) { printPruned(stdout, k); n++ }); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "%d key(s) pruned\n", n)
+		fmt.Fprintf(stdout, "%d key(s) pruned\n", len(pruned))
 		return nil
 	}
-	return fmt.Errorf("%w: unknown keys subcommand %q", errUsage, sub)
+	replacement, err := m.Revoke(ctx, rest[0])
+	if replacement != nil {
+		fmt.Fprintf(stdout, "new signing key %s is current\n", replacement.ID)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "signing key %s revoked: the tokens it signed no longer verify; %s\n", rest[0], reloadHint(&sf))
+	return nil
+}
+
+// reloadHint says when running instances see a key change.
+func reloadHint(sf *storeFlags) string {
+	if sf.shared() {
+		return "instances verify new keys at once, and sign with them or drop revoked ones after SIGHUP or their hourly reload"
+	}
+	return "send SIGHUP to a running authd (or restart it) to use it"
+}
+
+// listKeys prints each key (newest first) and its state: current (signs),
+// verify-only until the tokens it signed have expired, or expired (pruned
+// by the next `authd keys prune`, start or SIGHUP).
+func listKeys(states []keys.State, now time.Time, stdout io.Writer) error {
+	if len(states) == 0 {
+		fmt.Fprintln(stdout, "no signing keys yet: the first authd serve creates one")
+		return nil
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KID\tALG\tCREATED\tSTATE")
+	for _, s := range states {
+		state := "current"
+		switch {
+		case s.Expired(now):
+			state = "expired"
+		case !s.Current:
+			state = "verify-only until " + s.Until.Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.Key.ID, token.EdDSA, s.Key.Created.Format(time.RFC3339), state)
+	}
+	return tw.Flush()
 }

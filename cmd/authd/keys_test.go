@@ -13,7 +13,8 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
-	"github.com/authd-dev/authd/interceptors"
+	"github.com/authd-dev/authd/jwks"
+	"github.com/authd-dev/authd/keys"
 	"github.com/authd-dev/authd/token"
 )
 
@@ -28,13 +29,26 @@ func kidOf(t *testing.T, tok string) string {
 	return kid
 }
 
+// addKeyFile writes a key created at created into the key dir dir.
+func addKeyFile(t *testing.T, dir string, created time.Time) token.Key {
+	t.Helper()
+	key, err := token.NewKey(created)
+	if err == nil {
+		err = keys.Dir(dir).Add(context.Background(), key)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key
+}
+
 func TestE2E_KeyStatesAndPruning(t *testing.T) {
 	data := t.TempDir()
 	dir := filepath.Join(data, "keys")
 	now := time.Now()
-	old, _ := token.AddKeyFile(dir, now.Add(-72*time.Hour))
-	middle, _ := token.AddKeyFile(dir, now.Add(-50*time.Hour)) // retired old 50 h ago: past 24 h + slack
-	newest, _ := token.AddKeyFile(dir, now.Add(-time.Hour))    // retired middle an hour ago
+	old := addKeyFile(t, dir, now.Add(-72*time.Hour))
+	middle := addKeyFile(t, dir, now.Add(-50*time.Hour)) // retired old 50 h ago: past 24 h + slack
+	newest := addKeyFile(t, dir, now.Add(-time.Hour))    // retired middle an hour ago
 
 	out, errOut, code := authd(t, data, "", "keys", "list")
 	if code != 0 {
@@ -78,7 +92,7 @@ func TestE2E_KeyRotationWithoutDowntime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	consumerKeys := interceptors.NewJWKS(interceptors.GRPCKeys(conn), interceptors.WithJWKSCooldown(0))
+	consumerKeys := jwks.New(jwks.GRPC(conn), jwks.WithCooldown(0))
 	consumer, err := token.NewVerifier(consumerKeys)
 	if err != nil {
 		t.Fatal(err)

@@ -17,12 +17,14 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
-	"github.com/authd-dev/authd/clock"
-	"github.com/authd-dev/authd/interceptors"
+	"github.com/authd-dev/authd/keys"
 	"github.com/authd-dev/authd/password"
+	"github.com/authd-dev/authd/revocation/redisfeed"
 	"github.com/authd-dev/authd/service"
 	"github.com/authd-dev/authd/store"
 	"github.com/authd-dev/authd/store/redisstore"
@@ -40,12 +42,11 @@ type serveConfig struct {
 	hs256SecretFile           string
 	tlsCert, tlsKey, clientCA string
 	logFormat                 string
-	hash                      password.Params
-	hashConcurrency           int
+	hashFlags
 }
 
 func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveConfig) {
-	c := &serveConfig{hash: password.DefaultParams}
+	c := &serveConfig{}
 	fs := newFlagSet("authd serve", stderr)
 	c.storeFlags.register(fs)
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:50051", "gRPC listen address")
@@ -63,10 +64,30 @@ func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveConfig) {
 	fs.StringVar(&c.tlsKey, "tls-key", "", "TLS private key file (PEM)")
 	fs.StringVar(&c.clientCA, "client-ca", "", "CA bundle (PEM) that client certificates must chain to (mTLS)")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
-	fs.Func("hash-memory", "argon2id memory in KiB (default 19456)", uintFlag(&c.hash.Memory))
-	fs.Func("hash-iterations", "argon2id iterations (default 2)", uintFlag(&c.hash.Iterations))
-	fs.IntVar(&c.hashConcurrency, "hash-concurrency", runtime.GOMAXPROCS(0), "password hashes computed at once (each holds --hash-memory)")
+	c.hashFlags.register(fs)
 	return fs, c
+}
+
+// hashFlags are the argon2id settings: serve checks passwords with them,
+// and `authd user` hashes new ones with them.
+type hashFlags struct {
+	hash            password.Params
+	hashConcurrency int
+}
+
+func (h *hashFlags) register(fs *flag.FlagSet) {
+	h.hash = password.DefaultParams
+	fs.Func("hash-memory", "argon2id memory in KiB (default 19456)", uintFlag(&h.hash.Memory))
+	fs.Func("hash-iterations", "argon2id iterations (default 2)", uintFlag(&h.hash.Iterations))
+	fs.IntVar(&h.hashConcurrency, "hash-concurrency", runtime.GOMAXPROCS(0), "password hashes computed at once (each holds --hash-memory)")
+}
+
+func (h *hashFlags) hasher() (*password.Hasher, error) {
+	hasher, err := password.NewHasher(h.hash, h.hashConcurrency)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	return hasher, nil
 }
 
 func uintFlag(dst *uint32) func(string) error {
@@ -93,85 +114,113 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	d, err := c.assemble(ctx, logger)
+	if err != nil {
+		return err
+	}
+	defer d.close()
+	return d.run(ctx, c, logger)
+}
 
-	st, err := c.openStore(ctx)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
+// daemon is a running authd's parts.
+type daemon struct {
+	store   store.Store
+	redis   *redis.Client // nil without --redis
+	keys    keyPair
+	ring    *keys.Ring // nil in HS256 mode
+	svc     *service.Service
+	metrics *service.Metrics
+	srv     *grpc.Server
+	health  *health.Server
+	certs   *certReloader // nil without TLS
+}
 
-	keys, jwks, reloadKeys, err := c.keys(ctx, st, logger)
+func (d *daemon) close() {
+	if d.redis != nil {
+		d.redis.Close()
+	}
+	d.store.Close()
+}
+
+// assemble opens the store, the keys and Redis, and builds the service and
+// its gRPC server.
+func (c *serveConfig) assemble(ctx context.Context, logger *slog.Logger) (_ *daemon, err error) {
+	d := &daemon{}
+	if d.store, err = c.openStore(ctx); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			d.close()
+		}
+	}()
+	if d.keys, d.ring, err = c.keys(ctx, d.store, logger); err != nil {
+		return nil, err
+	}
+	signer, err := token.NewSigner(d.keys, c.issuer, []string{c.audience})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	signer, err := token.NewSigner(keys, c.issuer, []string{c.audience})
+	verifier, err := token.NewVerifier(d.keys, token.WithIssuer(c.issuer), token.WithAudience(c.audience), token.WithLeeway(c.leeway))
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("%w: %v", errUsage, err)
 	}
-	verifier, err := token.NewVerifier(keys, token.WithIssuer(c.issuer), token.WithAudience(c.audience), token.WithLeeway(c.leeway))
+	hasher, err := c.hashFlags.hasher()
 	if err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+		return nil, err
 	}
-	hasher, err := password.NewHasher(c.hash, c.hashConcurrency)
-	if err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+	if d.redis, err = c.openRedis(ctx); err != nil {
+		return nil, err
 	}
-	feed, err := c.openRedis(ctx)
-	if err != nil {
-		return err
-	}
-	if feed != nil {
-		defer feed.Close()
-	}
-	metrics := service.NewMetrics()
-	revocations := service.NewRevocationCache(st, clock.System(), service.DefaultRevocationCacheTTL)
-	authn := interceptors.New(verifier,
-		interceptors.WithPublicHealthAndReflection(),
-		interceptors.WithRevocations(revocations),
-	)
+	d.metrics = service.NewMetrics()
 	opts := []service.Option{
-		service.WithLogger(logger), service.WithRevocationCache(revocations), service.WithMetrics(metrics),
+		service.WithLogger(logger), service.WithMetrics(d.metrics),
 		service.WithAccessTTL(c.accessTTL), service.WithRefreshTTL(c.refreshTTL), service.WithSessionMax(c.sessionMax),
 		service.WithReuseGrace(c.reuseGrace), service.WithRotation(c.rotation),
 	}
-	if jwks != nil {
-		opts = append(opts, service.WithJWKS(jwks))
+	if d.ring != nil {
+		opts = append(opts, service.WithJWKS(d.ring))
 	}
-	if feed != nil {
+	if d.redis != nil {
 		// Throttling counters shared by every instance; revocations
-		// announced to the others, and theirs heard here at once.
+		// announced to the others (and theirs heard below).
+		rdb := d.redis
 		opts = append(opts,
-			service.WithThrottleCounters(redisstore.NewThrottles(feed, "authd:")),
-			service.WithRevocationFeed(func(ctx context.Context, sid string) error { return redisstore.Publish(ctx, feed, sid) }),
+			service.WithThrottleCounters(redisstore.NewThrottles(rdb, "authd:")),
+			service.WithRevocationFeed(func(ctx context.Context, sid string) error { return redisfeed.Publish(ctx, rdb, sid) }),
 		)
-		err := redisstore.Subscribe(ctx, feed, func(sid string) {
-			if sid == redisstore.AllSessions {
-				revocations.Forget()
+	}
+	if d.svc, err = service.New(d.store, signer, verifier, hasher, opts...); err != nil {
+		return nil, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if d.redis != nil {
+		cache := d.svc.Revocations()
+		err := redisfeed.Subscribe(ctx, d.redis, func(sid string) {
+			if sid == redisfeed.AllSessions {
+				cache.Forget()
 			} else {
-				revocations.Forget(sid)
+				cache.Forget(sid)
 			}
 		})
 		if err != nil {
-			return err
+			return nil, err
 		}
 	}
-	svc, err := service.New(st, signer, authn, hasher, opts...)
-	if err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
-	}
 	var serverOpts []grpc.ServerOption
-	certs, err := c.certReloader()
-	if err != nil {
-		return err
+	if d.certs, err = c.certReloader(); err != nil {
+		return nil, err
 	}
-	if certs != nil {
-		serverOpts = append(serverOpts, grpc.Creds(certs.credentials()))
+	if d.certs != nil {
+		serverOpts = append(serverOpts, grpc.Creds(d.certs.credentials()))
 	}
-	srv, hs, err := service.NewServer(svc, authn, logger, serverOpts...)
-	if err != nil {
-		return err
+	if d.srv, d.health, err = service.NewServer(d.svc, serverOpts...); err != nil {
+		return nil, err
 	}
+	return d, nil
+}
 
+// run serves until ctx ends, then shuts down gracefully.
+func (d *daemon) run(ctx context.Context, c *serveConfig, logger *slog.Logger) error {
 	lis, err := net.Listen("tcp", c.addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -179,37 +228,57 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	var httpSrv *http.Server
 	httpAddr := ""
 	if c.httpAddr != "" {
-		if httpSrv, httpAddr, err = startHTTP(c.httpAddr, jwks, hs, st, metrics, logger); err != nil {
+		var jwks service.JWKSource
+		if d.ring != nil {
+			jwks = d.ring
+		}
+		if httpSrv, httpAddr, err = startHTTP(c.httpAddr, jwks, d.health, d.store, d.metrics, logger); err != nil {
 			lis.Close()
 			return err
 		}
 	}
-	go reloadOnHUP(ctx, reloadKeys, certs, logger)
+	go reloadOnHUP(ctx, d.reloadKeys(ctx, logger), d.certs, logger)
 	logger.Info("authd serving", "addr", lis.Addr().String(), "http_addr", httpAddr,
-		"alg", keys.Algorithm(), "data_dir", c.dataDir, "tls", c.tlsCert != "", "redis", feed != nil)
+		"alg", d.keys.Algorithm(), "data_dir", c.dataDir, "tls", c.tlsCert != "", "redis", d.redis != nil)
 
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(lis) }()
+	go func() { errc <- d.srv.Serve(lis) }()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
 	logger.Info("shutting down")
-	hs.Shutdown()
+	d.health.Shutdown()
 	if httpSrv != nil {
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = httpSrv.Shutdown(shutdownCtx)
 	}
 	stopped := make(chan struct{})
-	go func() { srv.GracefulStop(); close(stopped) }()
+	go func() { d.srv.GracefulStop(); close(stopped) }()
 	select {
 	case <-stopped:
 	case <-time.After(10 * time.Second):
-		srv.Stop()
+		d.srv.Stop()
 	}
 	return nil
+}
+
+// reloadKeys returns what a SIGHUP or the hourly schedule does to the keys:
+// prune and re-read them (nil in HS256 mode).
+func (d *daemon) reloadKeys(ctx context.Context, logger *slog.Logger) func() {
+	if d.ring == nil {
+		return nil
+	}
+	return func() {
+		if err := d.ring.Reload(ctx); err != nil {
+			logger.Error("key reload failed; keeping the current keys", "err", err)
+			return
+		}
+		kid, _ := d.ring.SigningKey()
+		logger.Info("signing keys reloaded", "current_kid", kid, "keys", len(d.ring.Keys()))
+	}
 }
 
 type keyPair interface {
@@ -217,53 +286,34 @@ type keyPair interface {
 	token.SigningKey
 }
 
-// keys returns the HS256 secret when configured, else the Ed25519 keyring
-// (and it as the JWKS source).
-// keys returns the HS256 secret when configured, else the Ed25519 keyring
-// (and it as the JWKS source): from the shared database when there is one,
-// else from the data dir. reload re-reads and prunes the keys (nil for
-// HS256).
-func (c *serveConfig) keys(ctx context.Context, st store.SigningKeys, logger *slog.Logger) (k keyPair, jwks service.JWKSource, reload func(), err error) {
+// keys returns the HS256 secret when configured, else the Ed25519 ring:
+// sealed in the shared database when there is one, else files in the data
+// dir.
+func (c *serveConfig) keys(ctx context.Context, st store.SigningKeys, logger *slog.Logger) (keyPair, *keys.Ring, error) {
 	if c.hs256SecretFile != "" {
-		secret, err := token.ReadSecretFile(c.hs256SecretFile)
+		secret, err := keys.ReadSecretFile(c.hs256SecretFile)
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, nil, err
 		}
 		key, err := token.NewHMACKey(secret)
 		if err != nil {
-			return nil, nil, nil, fmt.Errorf("--hs256-secret-file: %w", err)
+			return nil, nil, fmt.Errorf("--hs256-secret-file: %w", err)
 		}
-		return key, nil, nil, nil
+		return key, nil, nil
 	}
-	if c.shared() {
-		kek, err := c.keyEncryptionKey()
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		ring, err := openDBKeyring(ctx, st, kek, c.keyKeep(), logger)
-		if err != nil {
-			return nil, nil, nil, fmt.Errorf("signing keys in the database: %w", err)
-		}
-		return ring, ring, func() {
-			if err := ring.reload(ctx); err != nil {
-				logger.Error("key reload failed; keeping the current keys", "err", err)
-				return
-			}
-			kid, _ := ring.SigningKey()
-			logger.Info("signing keys reloaded", "current_kid", kid, "keys", len(ring.Keys()))
-		}, nil
-	}
-	ring, err := loadServingKeys(c.keyDir(), c.keyKeep(), logger)
+	backend, err := c.keyBackend(st, true)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("signing keys (refusing to start rather than replace them): %w", err)
+		return nil, nil, err
 	}
-	return ring, ring, func() { reloadKeys(ring, c.keyDir(), c.keyKeep(), logger) }, nil
+	ring, err := keys.Open(ctx, backend, keys.WithKeep(c.keyKeep()), keys.WithLogger(logger))
+	if err != nil {
+		return nil, nil, fmt.Errorf("signing keys (refusing to start rather than replace them): %w", err)
+	}
+	return ring, ring, nil
 }
 
 // keyKeep is how long a retired key keeps verifying.
-func (c *serveConfig) keyKeep() time.Duration {
-	return keyLifetimes{accessTTL: c.accessTTL, refreshTTL: c.refreshTTL}.keep()
-}
+func (c *serveConfig) keyKeep() time.Duration { return keys.Keep(c.accessTTL, c.refreshTTL) }
 
 // certReloader returns the TLS certificate source, or nil without TLS.
 func (c *serveConfig) certReloader() (*certReloader, error) {
@@ -382,19 +432,6 @@ func reloadOnHUP(ctx context.Context, reloadKeys func(), certs *certReloader, lo
 			reloadCerts(certs, logger)
 		}
 	}
-}
-
-func reloadKeys(ring *token.Keyring, dir string, keep time.Duration, logger *slog.Logger) {
-	fresh, err := loadServingKeys(dir, keep, logger)
-	if err == nil {
-		err = ring.Replace(fresh.Keys()...)
-	}
-	if err != nil {
-		logger.Error("key reload failed; keeping the current keys", "err", err)
-		return
-	}
-	kid, _ := ring.SigningKey()
-	logger.Info("signing keys reloaded", "current_kid", kid, "keys", len(ring.Keys()))
 }
 
 func reloadCerts(certs *certReloader, logger *slog.Logger) {

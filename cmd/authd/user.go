@@ -15,15 +15,17 @@ import (
 	"golang.org/x/term"
 
 	"github.com/authd-dev/authd/password"
+	"github.com/authd-dev/authd/revocation/redisfeed"
 	"github.com/authd-dev/authd/service"
 	"github.com/authd-dev/authd/store"
-	"github.com/authd-dev/authd/store/redisstore"
 )
 
 func userCommand(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlagSet("authd user", stderr)
 	var sf storeFlags
+	var hf hashFlags
 	sf.register(fs)
+	hf.register(fs)
 	passwordStdin := fs.Bool("password-stdin", false, "read the password from standard input (one line, its newline stripped)")
 	positional, err := parse(fs, args)
 	if err != nil {
@@ -90,7 +92,7 @@ func userCommand(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	if err != nil {
 		return err
 	}
-	hasher, err := password.NewHasher(password.DefaultParams, 1)
+	hasher, err := hf.hasher()
 	if err != nil {
 		return err
 	}
@@ -127,7 +129,7 @@ func revokeAll(ctx context.Context, st store.Store, feed *redis.Client, stdout i
 	if feed != nil && n > 0 {
 		// Running instances and consumers hear of it now rather than at
 		// their next check; the store already holds the truth.
-		if err := redisstore.Publish(ctx, feed, redisstore.AllSessions); err != nil {
+		if err := redisfeed.Publish(ctx, feed, redisfeed.AllSessions); err != nil {
 			fmt.Fprintf(stdout, "warning: revocation feed: %v (services will notice within their poll interval)\n", err)
 		}
 	}

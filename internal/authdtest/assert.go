@@ -6,7 +6,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/authd-dev/authd/interceptors"
+	"github.com/authd-dev/authd/wire"
 )
 
 // WantRefusal fails the test unless err has code and ErrorInfo reason
@@ -19,7 +19,7 @@ func WantRefusal(t testing.TB, err error, code codes.Code, reason string) {
 	if got := status.Code(err); got != code {
 		t.Fatalf("code = %v, want %v (err: %v)", got, code, err)
 	}
-	if got := interceptors.Reason(err); got != reason {
+	if got := wire.Reason(err); got != reason {
 		t.Fatalf("reason = %q, want %q (err: %v)", got, reason, err)
 	}
 }

@@ -20,11 +20,12 @@ import (
 
 	"github.com/authd-dev/authd/clock"
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
-	"github.com/authd-dev/authd/interceptors"
 	"github.com/authd-dev/authd/password"
+	"github.com/authd-dev/authd/revocation"
 	"github.com/authd-dev/authd/service"
 	"github.com/authd-dev/authd/store/sqlite"
 	"github.com/authd-dev/authd/token"
+	"github.com/authd-dev/authd/wire"
 )
 
 // Start is the fake clock's starting time.
@@ -50,9 +51,8 @@ type Env struct {
 	Keys     *token.Keyring // nil in HS256 mode
 	Signer   *token.Signer
 	Verifier *token.Verifier
-	Authn    *interceptors.Authenticator
 	// Revocations is authd's cached revocation check.
-	Revocations *service.RevocationCache
+	Revocations *revocation.Cache
 	Hasher      *password.Hasher
 	Service     *service.Service
 	Conn        *grpc.ClientConn
@@ -129,22 +129,16 @@ func New(t TB, opts ...Option) *Env {
 	if e.Hasher, err = password.NewHasher(o.hashParams, o.hashWorkers); err != nil {
 		t.Fatal(err)
 	}
-	e.Revocations = service.NewRevocationCache(db, e.Clock, 0)
-	e.Authn = interceptors.New(e.Verifier,
-		interceptors.WithClock(e.Clock),
-		interceptors.WithPublicHealthAndReflection(),
-		interceptors.WithRevocations(e.Revocations),
-	)
-	svcOpts := []service.Option{service.WithClock(e.Clock), service.WithLogger(logger), service.WithRevocationCache(e.Revocations)}
+	svcOpts := []service.Option{service.WithClock(e.Clock), service.WithLogger(logger)}
 	if e.Keys != nil {
 		svcOpts = append(svcOpts, service.WithJWKS(e.Keys))
 	}
-	svc, err := service.New(db, e.Signer, e.Authn, e.Hasher, append(svcOpts, o.service...)...)
+	svc, err := service.New(db, e.Signer, e.Verifier, e.Hasher, append(svcOpts, o.service...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.Service = svc
-	srv, _, err := service.NewServer(svc, e.Authn, logger)
+	e.Service, e.Revocations = svc, svc.Revocations()
+	srv, _, err := service.NewServer(svc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +190,7 @@ func (e *Env) Login(t TB, name, pw string) *authv1.LoginResponse {
 
 // Bearer returns ctx with an outgoing `authorization: Bearer tok`.
 func Bearer(ctx context.Context, tok string) context.Context {
-	return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+tok)
+	return metadata.AppendToOutgoingContext(ctx, wire.AuthorizationKey, "Bearer "+tok)
 }
 
 // LogBuffer collects log output safely across goroutines.

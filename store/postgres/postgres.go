@@ -15,8 +15,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
 
+	"github.com/authd-dev/authd/internal/sqlstore"
 	"github.com/authd-dev/authd/store"
-	"github.com/authd-dev/authd/store/sqlstore"
 )
 
 //go:embed migrations/*.sql

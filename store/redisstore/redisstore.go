@@ -1,7 +1,6 @@
-// Package redisstore is what several authd instances share through Redis
-// (go-redis/v9): login-throttling counters, and a revocation feed (pub/sub)
-// through which every authd and every consumer service hears of a revoked
-// session at once, instead of at its next poll.
+// Package redisstore keeps the login-throttling counters that several authd
+// instances share in Redis (go-redis/v9). The revocation feed they also
+// share through Redis is package revocation/redisfeed.
 package redisstore
 
 import (
@@ -105,51 +104,5 @@ func (t *Throttles) ResetLoginFailures(ctx context.Context, keys []string) error
 	if err := t.client.Del(ctx, full...).Err(); err != nil {
 		return fmt.Errorf("reset login failures: %w", err)
 	}
-	return nil
-}
-
-// FeedChannel is the pub/sub channel of the revocation feed. A message is
-// a revoked session's id, or "*" when sessions were revoked that the
-// publisher cannot name (all of a user's): listeners then refresh all they
-// know.
-const FeedChannel = "authd:revocations"
-
-// AllSessions is the message that stands for several unnamed sessions.
-const AllSessions = "*"
-
-// Publish tells every listener that sid ("" or AllSessions: several
-// sessions) has been revoked. The store remains the truth: a lost message
-// only delays a listener until its next poll.
-func Publish(ctx context.Context, client redis.UniversalClient, sid string) error {
-	if sid == "" {
-		sid = AllSessions
-	}
-	return client.Publish(ctx, FeedChannel, sid).Err()
-}
-
-// Subscribe calls onRevoked with each message of the feed (a sid or
-// AllSessions) until ctx ends. It returns once the subscription is in
-// place, so nothing published afterwards is missed.
-func Subscribe(ctx context.Context, client redis.UniversalClient, onRevoked func(sid string)) error {
-	sub := client.Subscribe(ctx, FeedChannel)
-	if _, err := sub.Receive(ctx); err != nil { // the subscription confirmation
-		sub.Close()
-		return fmt.Errorf("subscribe %s: %w", FeedChannel, err)
-	}
-	go func() {
-		defer sub.Close()
-		ch := sub.Channel()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case msg, ok := <-ch:
-				if !ok {
-					return
-				}
-				onRevoked(msg.Payload)
-			}
-		}
-	}()
 	return nil
 }

@@ -16,10 +16,13 @@ import (
 	examplev1 "github.com/authd-dev/authd/gen/example/v1"
 	"github.com/authd-dev/authd/interceptors"
 	"github.com/authd-dev/authd/internal/authdtest"
+	"github.com/authd-dev/authd/revocation"
+	"github.com/authd-dev/authd/revocation/redisfeed"
 	"github.com/authd-dev/authd/service"
 	"github.com/authd-dev/authd/store"
 	"github.com/authd-dev/authd/store/redisstore"
 	"github.com/authd-dev/authd/store/storetest"
+	"github.com/authd-dev/authd/wire"
 )
 
 var bg = context.Background()
@@ -57,18 +60,18 @@ func TestThrottlesConformance(t *testing.T) {
 func TestFeed_ConsumerRefusesWithinASecond(t *testing.T) {
 	rdb := client(t)
 	e := authdtest.New(t, authdtest.WithServiceOptions(
-		service.WithRevocationFeed(func(ctx context.Context, sid string) error { return redisstore.Publish(ctx, rdb, sid) }),
+		service.WithRevocationFeed(func(ctx context.Context, sid string) error { return redisfeed.Publish(ctx, rdb, sid) }),
 	))
 	e.AddUser(t, "alice", "pw")
 
-	poller := interceptors.NewRevocationPoller(e.Conn, interceptors.WithPollClock(e.Clock), interceptors.WithPollInterval(time.Hour))
+	poller := revocation.NewPoller(e.Conn, revocation.WithClock(e.Clock), revocation.WithPollInterval(time.Hour))
 	if err := poller.Poll(bg); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(bg)
 	t.Cleanup(cancel)
 	go poller.Run(ctx, nil)
-	if err := redisstore.Subscribe(ctx, rdb, func(string) { poller.Nudge() }); err != nil {
+	if err := redisfeed.Subscribe(ctx, rdb, func(string) { poller.Nudge() }); err != nil {
 		t.Fatal(err)
 	}
 	srv, err := greeter.NewServer(e.Verifier, e.Clock, interceptors.WithRevocations(poller))
@@ -90,11 +93,11 @@ func TestFeed_ConsumerRefusesWithinASecond(t *testing.T) {
 	}
 	for {
 		err := whoAmI()
-		if interceptors.Reason(err) == interceptors.ReasonTokenRevoked {
+		if wire.Reason(err) == wire.ReasonTokenRevoked {
 			break
 		}
-		if err != nil && interceptors.Reason(err) == "" {
-			authdtest.WantRefusal(t, err, codes.Unauthenticated, interceptors.ReasonTokenRevoked)
+		if err != nil && wire.Reason(err) == "" {
+			authdtest.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenRevoked)
 		}
 		if time.Since(start) > time.Second {
 			t.Fatal("the consumer still accepts the token a second after logout")

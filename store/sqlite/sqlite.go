@@ -16,8 +16,8 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/authd-dev/authd/internal/sqlstore"
 	"github.com/authd-dev/authd/store"
-	"github.com/authd-dev/authd/store/sqlstore"
 )
 
 //go:embed migrations/*.sql

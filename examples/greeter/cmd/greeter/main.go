@@ -13,13 +13,16 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/authd-dev/authd/clock"
 	"github.com/authd-dev/authd/examples/greeter"
 	"github.com/authd-dev/authd/interceptors"
-	"github.com/authd-dev/authd/store/redisstore"
+	"github.com/authd-dev/authd/jwks"
+	"github.com/authd-dev/authd/revocation"
+	"github.com/authd-dev/authd/revocation/redisfeed"
 	"github.com/authd-dev/authd/token"
 )
 
@@ -48,7 +51,7 @@ func run(ctx context.Context, addr, authdAddr, issuer, audience string, renew bo
 		return err
 	}
 	defer conn.Close()
-	keys := interceptors.NewJWKS(interceptors.GRPCKeys(conn))
+	keys := jwks.New(jwks.GRPC(conn))
 	verifier, err := token.NewVerifier(keys, token.WithIssuer(issuer), token.WithAudience(audience))
 	if err != nil {
 		return err
@@ -57,17 +60,18 @@ func run(ctx context.Context, addr, authdAddr, issuer, audience string, renew bo
 	// sessions and at the session cap.
 	var opts []interceptors.Option
 	if poll > 0 {
-		poller := interceptors.NewRevocationPoller(conn, interceptors.WithPollInterval(poll))
+		poller := revocation.NewPoller(conn, revocation.WithPollInterval(poll))
 		if err := poller.Poll(ctx); err != nil {
 			return fmt.Errorf("authd at %s: %w", authdAddr, err)
 		}
 		if redisURL != "" {
-			rdb, err := redisstore.Open(ctx, redisURL)
+			opts, err := redis.ParseURL(redisURL)
 			if err != nil {
-				return err
+				return fmt.Errorf("--redis: %w", err)
 			}
+			rdb := redis.NewClient(opts)
 			defer rdb.Close()
-			if err := redisstore.Subscribe(ctx, rdb, func(string) { poller.Nudge() }); err != nil {
+			if err := redisfeed.Subscribe(ctx, rdb, func(string) { poller.Nudge() }); err != nil {
 				return err
 			}
 		}

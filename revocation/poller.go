@@ -1,4 +1,4 @@
-package interceptors
+package revocation
 
 import (
 	"context"
@@ -14,13 +14,13 @@ import (
 	"github.com/authd-dev/authd/token"
 )
 
-// RevocationPoller is the Revocations of a service that verifies tokens
-// with authd's JWKS: it keeps the list of revoked sessions, polling
-// AuthService.ListRevocations every interval (default 5 s), so a revoked
-// session's tokens are refused within about one interval. When no poll has
-// succeeded for the staleness limit (default 1 min) it fails closed: calls
-// get Unavailable until authd answers again.
-type RevocationPoller struct {
+// Poller is the Checker of a service that verifies tokens with authd's
+// JWKS: it keeps the list of revoked sessions, polling
+// AuthService.ListRevocations every interval, so a revoked session's tokens
+// are refused within about one interval. When no poll has succeeded for
+// the staleness limit it fails closed with ErrStale: calls get Unavailable
+// until authd answers again.
+type Poller struct {
 	client   authv1.AuthServiceClient
 	clock    clock.Clock
 	interval time.Duration
@@ -37,40 +37,18 @@ type RevocationPoller struct {
 	polled  time.Time            // last complete poll
 }
 
-var _ Revocations = (*RevocationPoller)(nil)
+var _ Checker = (*Poller)(nil)
 
-// PollerOption configures a RevocationPoller.
-type PollerOption func(*RevocationPoller)
-
-// WithPollInterval sets how often the list is polled (default 5 s).
-func WithPollInterval(d time.Duration) PollerOption {
-	return func(p *RevocationPoller) { p.interval = d }
-}
-
-// WithMaxStaleness sets how old the list may get, when polls fail, before
-// calls fail closed (default 1 min).
-func WithMaxStaleness(d time.Duration) PollerOption {
-	return func(p *RevocationPoller) { p.maxStale = d }
-}
-
-// WithPollClock sets the time source.
-func WithPollClock(c clock.Clock) PollerOption { return func(p *RevocationPoller) { p.clock = c } }
-
-// WithPollPageSize sets the page size asked of authd (default its maximum).
-func WithPollPageSize(n int32) PollerOption { return func(p *RevocationPoller) { p.pageSize = n } }
-
-// ErrRevocationsStale: the revocation list could not be refreshed within
-// the staleness limit. It wraps ErrUnavailable: calls fail closed.
-var ErrRevocationsStale = fmt.Errorf("%w: revocation list is stale", ErrUnavailable)
-
-// NewRevocationPoller returns a poller reading authd over conn. Call Poll
-// once at startup (to fail fast), then Run in a goroutine.
-func NewRevocationPoller(conn grpc.ClientConnInterface, opts ...PollerOption) *RevocationPoller {
-	p := &RevocationPoller{
+// NewPoller returns a poller reading authd over conn. Call Poll once at
+// startup (to fail fast), then Run in a goroutine.
+func NewPoller(conn grpc.ClientConnInterface, opts ...Option) *Poller {
+	cfg := newConfig(opts)
+	return &Poller{
 		client:   authv1.NewAuthServiceClient(conn),
-		clock:    clock.System(),
-		interval: 5 * time.Second,
-		maxStale: time.Minute,
+		clock:    cfg.clock,
+		interval: cfg.interval,
+		maxStale: cfg.maxStale,
+		pageSize: cfg.pageSize,
 		// Revocations committed concurrently, or by an authd whose clock is
 		// a little behind, may carry a time before the last answer's.
 		overlap: time.Minute,
@@ -78,28 +56,24 @@ func NewRevocationPoller(conn grpc.ClientConnInterface, opts ...PollerOption) *R
 		revoked: map[string]time.Time{},
 		nudge:   make(chan struct{}, 1),
 	}
-	for _, opt := range opts {
-		opt(p)
-	}
-	return p
 }
 
-// Revoked implements Revocations.
-func (p *RevocationPoller) Revoked(_ context.Context, c *token.Claims) (bool, error) {
+// Revoked implements Checker.
+func (p *Poller) Revoked(_ context.Context, c *token.Claims) (bool, error) {
 	if c.SessionID == "" {
 		return false, nil // minted elsewhere: no session to revoke
 	}
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	if p.polled.IsZero() || p.clock.Now().Sub(p.polled) > p.maxStale {
-		return false, ErrRevocationsStale
+		return false, ErrStale
 	}
 	_, revoked := p.revoked[c.SessionID]
 	return revoked, nil
 }
 
 // Poll fetches the revocations since the last poll, every page of them.
-func (p *RevocationPoller) Poll(ctx context.Context) error {
+func (p *Poller) Poll(ctx context.Context) error {
 	p.pollMu.Lock()
 	defer p.pollMu.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
@@ -145,10 +119,9 @@ func (p *RevocationPoller) Poll(ctx context.Context) error {
 }
 
 // Nudge makes Run poll now rather than at the next interval: call it when
-// a revocation feed (such as authd's Redis channel, see
-// store/redisstore.Subscribe) announces one. Nudges during a poll coalesce
-// into one more poll.
-func (p *RevocationPoller) Nudge() {
+// a revocation feed (package revocation/redisfeed) announces one. Nudges
+// during a poll coalesce into one more poll.
+func (p *Poller) Nudge() {
 	select {
 	case p.nudge <- struct{}{}:
 	default:
@@ -157,7 +130,7 @@ func (p *RevocationPoller) Nudge() {
 
 // Run polls every interval, and when nudged, until ctx ends. Failed polls
 // are retried at the next interval; onError, if not nil, hears of them.
-func (p *RevocationPoller) Run(ctx context.Context, onError func(error)) {
+func (p *Poller) Run(ctx context.Context, onError func(error)) {
 	for {
 		tick := make(chan struct{})
 		stop := p.clock.AfterFunc(p.interval, func() { close(tick) })

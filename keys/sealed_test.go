@@ -1,4 +1,4 @@
-package token_test
+package keys_test
 
 import (
 	"bytes"
@@ -8,11 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authd-dev/authd/keys"
 	"github.com/authd-dev/authd/token"
 )
 
 func TestKeyEncryptionKey(t *testing.T) {
-	kek, err := token.NewKeyEncryptionKey([]byte(strings.Repeat("k", 32)))
+	kek, err := keys.NewKeyEncryptionKey([]byte(strings.Repeat("k", 32)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +31,7 @@ func TestKeyEncryptionKey(t *testing.T) {
 	if err != nil || !priv.Equal(key.Private) {
 		t.Fatalf("Open = %v, %v", priv, err)
 	}
-	wrong, _ := token.NewKeyEncryptionKey([]byte(strings.Repeat("x", 32)))
+	wrong, _ := keys.NewKeyEncryptionKey([]byte(strings.Repeat("x", 32)))
 	tampered := append([]byte(nil), sealed...)
 	tampered[len(tampered)-1] ^= 1
 	for name, open := range map[string]func() error{
@@ -39,11 +40,11 @@ func TestKeyEncryptionKey(t *testing.T) {
 		"tampered":     func() error { _, err := kek.Open(key.ID, tampered); return err },
 		"truncated":    func() error { _, err := kek.Open(key.ID, sealed[:5]); return err },
 	} {
-		if err := open(); !errors.Is(err, token.ErrSealedKey) {
+		if err := open(); !errors.Is(err, keys.ErrSealedKey) {
 			t.Errorf("%s: %v, want ErrSealedKey", name, err)
 		}
 	}
-	if _, err := token.NewKeyEncryptionKey([]byte("short")); err == nil {
+	if _, err := keys.NewKeyEncryptionKey([]byte("short")); err == nil {
 		t.Fatal("a short secret was accepted")
 	}
 }

@@ -1,4 +1,4 @@
-package token
+package keys
 
 import (
 	"crypto/aes"
@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"github.com/authd-dev/authd/token"
 )
 
 // KeyEncryptionKey seals signing keys kept in a shared database: AES-256-GCM
@@ -44,7 +45,7 @@ func NewKeyEncryptionKey(secret []byte) (*KeyEncryptionKey, error) {
 }
 
 // Seal encrypts key's private half: nonce || ciphertext of its PKCS#8 DER.
-func (k *KeyEncryptionKey) Seal(key Key) ([]byte, error) {
+func (k *KeyEncryptionKey) Seal(key token.Key) ([]byte, error) {
 	der, err := x509.MarshalPKCS8PrivateKey(key.Private)
 	if err != nil {
 		return nil, err
@@ -71,7 +72,7 @@ func (k *KeyEncryptionKey) Open(kid string, sealed []byte) (ed25519.PrivateKey, 
 	}
 	parsed, err := x509.ParsePKCS8PrivateKey(der)
 	priv, ok := parsed.(ed25519.PrivateKey)
-	if err != nil || !ok || Thumbprint(priv.Public().(ed25519.PublicKey)) != kid {
+	if err != nil || !ok || token.Thumbprint(priv.Public().(ed25519.PublicKey)) != kid {
 		return nil, ErrSealedKey
 	}
 	return priv, nil

@@ -1,4 +1,4 @@
-package interceptors_test
+package revocation_test
 
 import (
 	"context"
@@ -15,22 +15,24 @@ import (
 	examplev1 "github.com/authd-dev/authd/gen/example/v1"
 	"github.com/authd-dev/authd/interceptors"
 	"github.com/authd-dev/authd/internal/authdtest"
+	"github.com/authd-dev/authd/revocation"
+	"github.com/authd-dev/authd/wire"
 )
 
 // pollingWorld is authd and a greeter that learns of revocations by
 // polling it, as a service holding only the JWKS does.
 type pollingWorld struct {
 	authd   *authdtest.Env
-	poller  *interceptors.RevocationPoller
+	poller  *revocation.Poller
 	greeter examplev1.GreeterServiceClient
 }
 
-func newPollingWorld(t *testing.T, opts ...interceptors.PollerOption) *pollingWorld {
+func newPollingWorld(t *testing.T, opts ...revocation.Option) *pollingWorld {
 	t.Helper()
 	e := authdtest.New(t)
 	e.AddUser(t, "alice", "pw")
 	w := &pollingWorld{authd: e}
-	w.poller = interceptors.NewRevocationPoller(e.Conn, append([]interceptors.PollerOption{interceptors.WithPollClock(e.Clock)}, opts...)...)
+	w.poller = revocation.NewPoller(e.Conn, append([]revocation.Option{revocation.WithClock(e.Clock)}, opts...)...)
 	srv, err := greeter.NewServer(e.Verifier, e.Clock, interceptors.WithRevocations(w.poller))
 	if err != nil {
 		t.Fatal(err)
@@ -88,14 +90,14 @@ func TestRevocationPoller_RevokedSessionRefusedWithinAnInterval(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.tick(t, 5*time.Second)
-	authdtest.WantRefusal(t, w.whoAmI(gone.AccessToken), codes.Unauthenticated, interceptors.ReasonTokenRevoked)
+	authdtest.WantRefusal(t, w.whoAmI(gone.AccessToken), codes.Unauthenticated, wire.ReasonTokenRevoked)
 	if err := w.whoAmI(kept.AccessToken); err != nil {
 		t.Fatalf("another session of the same user: %v", err)
 	}
 }
 
 func TestRevocationPoller_PagesAndOverlap(t *testing.T) {
-	w := newPollingWorld(t, interceptors.WithPollPageSize(2))
+	w := newPollingWorld(t, revocation.WithPageSize(2))
 	e := w.authd
 	var sessions []*authv1.LoginResponse
 	for range 7 {
@@ -112,7 +114,7 @@ func TestRevocationPoller_PagesAndOverlap(t *testing.T) {
 	for i, s := range sessions {
 		err := w.whoAmI(s.AccessToken)
 		if i < 5 {
-			authdtest.WantRefusal(t, err, codes.Unauthenticated, interceptors.ReasonTokenRevoked)
+			authdtest.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenRevoked)
 		} else if err != nil {
 			t.Fatalf("session %d: %v", i, err)
 		}
@@ -125,7 +127,7 @@ func TestRevocationPoller_PagesAndOverlap(t *testing.T) {
 	if err := w.poller.Poll(bg); err != nil {
 		t.Fatal(err)
 	}
-	authdtest.WantRefusal(t, w.whoAmI(sessions[5].AccessToken), codes.Unauthenticated, interceptors.ReasonTokenRevoked)
+	authdtest.WantRefusal(t, w.whoAmI(sessions[5].AccessToken), codes.Unauthenticated, wire.ReasonTokenRevoked)
 }
 
 func TestRevocationPoller_FailsClosedWhenStale(t *testing.T) {
@@ -134,7 +136,7 @@ func TestRevocationPoller_FailsClosedWhenStale(t *testing.T) {
 	login := e.Login(t, "alice", "pw")
 	var down atomic.Bool
 	conn := failingConn{ClientConnInterface: e.Conn, down: &down}
-	poller := interceptors.NewRevocationPoller(conn, interceptors.WithPollClock(e.Clock), interceptors.WithMaxStaleness(time.Minute))
+	poller := revocation.NewPoller(conn, revocation.WithClock(e.Clock), revocation.WithMaxStaleness(time.Minute))
 	srv, err := greeter.NewServer(e.Verifier, e.Clock, interceptors.WithRevocations(poller))
 	if err != nil {
 		t.Fatal(err)
@@ -178,3 +180,5 @@ func (c failingConn) Invoke(ctx context.Context, method string, args, reply any,
 	}
 	return c.ClientConnInterface.Invoke(ctx, method, args, reply, opts...)
 }
+
+var bg = context.Background()

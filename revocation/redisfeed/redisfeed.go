@@ -1,0 +1,60 @@
+// Package redisfeed announces revoked sessions over Redis pub/sub, so that
+// every authd instance and every consumer's revocation.Poller hears of a
+// revocation at once instead of at its next check. It is a separate package
+// so that services which do not use Redis do not link its client.
+//
+// The store stays the truth: a lost message only delays a listener until
+// its next poll or cache expiry.
+package redisfeed
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Channel is the pub/sub channel of the feed. A message is a revoked
+// session's id, or AllSessions when sessions were revoked that the
+// publisher cannot name (all of a user's): listeners then refresh all they
+// know.
+const Channel = "authd:revocations"
+
+// AllSessions is the message that stands for several unnamed sessions.
+const AllSessions = "*"
+
+// Publish tells every listener that sid ("" or AllSessions: several
+// sessions) has been revoked.
+func Publish(ctx context.Context, client redis.UniversalClient, sid string) error {
+	if sid == "" {
+		sid = AllSessions
+	}
+	return client.Publish(ctx, Channel, sid).Err()
+}
+
+// Subscribe calls onRevoked with each message of the feed (a sid or
+// AllSessions) until ctx ends. It returns once the subscription is in
+// place, so nothing published afterwards is missed.
+func Subscribe(ctx context.Context, client redis.UniversalClient, onRevoked func(sid string)) error {
+	sub := client.Subscribe(ctx, Channel)
+	if _, err := sub.Receive(ctx); err != nil { // the subscription confirmation
+		sub.Close()
+		return fmt.Errorf("subscribe %s: %w", Channel, err)
+	}
+	go func() {
+		defer sub.Close()
+		ch := sub.Channel()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case msg, ok := <-ch:
+				if !ok {
+					return
+				}
+				onRevoked(msg.Payload)
+			}
+		}
+	}()
+	return nil
+}

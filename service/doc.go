@@ -1,0 +1,13 @@
+// Package service implements auth.v1.AuthService: password login, refresh
+// with rotation and reuse detection, verification, logout, password change,
+// renewal, the revocation list and the JWKS.
+//
+// New assembles the service around one Authenticator (package
+// interceptors), which NewServer installs in front of it: AuthService is
+// protected by the requirements declared in auth.proto like any other
+// service, and Verify answers exactly what that Authenticator would.
+//
+//	svc, err := service.New(st, signer, verifier, hasher, service.WithLogger(logger))
+//	srv, health, err := service.NewServer(svc, grpc.Creds(tlsCreds))
+//	err = srv.Serve(lis)
+package service

@@ -1,0 +1,27 @@
+package wire
+
+// Metadata keys authd reads and writes.
+const (
+	// AuthorizationKey carries the caller's token: "Bearer <jwt>".
+	AuthorizationKey = "authorization"
+	// RenewalHeader is the response header carrying a renewed access token
+	// (sliding sessions).
+	RenewalHeader = "x-access-token"
+	// RequestIDHeader carries a call's request id, in and out.
+	RequestIDHeader = "x-request-id"
+)
+
+// Domain is the ErrorInfo domain of every refusal authd makes.
+const Domain = "authd"
+
+// The ErrorInfo reasons a caller can see (docs/design.md, "Errors").
+const (
+	ReasonTokenMissing       = "TOKEN_MISSING"
+	ReasonTokenInvalid       = "TOKEN_INVALID"
+	ReasonTokenExpired       = "TOKEN_EXPIRED"
+	ReasonWrongTokenType     = "WRONG_TOKEN_TYPE"
+	ReasonFreshTokenRequired = "FRESH_TOKEN_REQUIRED"
+	ReasonTokenRevoked       = "TOKEN_REVOKED"
+	ReasonInvalidCredentials = "INVALID_CREDENTIALS"
+	ReasonSessionCapReached  = "SESSION_CAP_REACHED"
+)
