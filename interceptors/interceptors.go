@@ -63,7 +63,12 @@ func New(v Verifier, opts ...Option) *Authenticator {
 // Requirement returns the requirement the Authenticator applies to fullMethod
 // ("/pkg.Service/Method").
 func (a *Authenticator) Requirement(fullMethod string) Requirement {
-	return a.policy.requirement(fullMethod).req
+	return a.policy.resolution(fullMethod).rule.Requirement
+}
+
+// Rule returns the rule the Authenticator applies to fullMethod.
+func (a *Authenticator) Rule(fullMethod string) Rule {
+	return a.policy.resolution(fullMethod).rule
 }
 
 // UnaryServerInterceptor enforces the policy on unary calls.
@@ -106,7 +111,11 @@ func (a *Authenticator) AuthFunc(ctx context.Context) (context.Context, error) {
 }
 
 func (a *Authenticator) authenticate(ctx context.Context, fullMethod string) (context.Context, error) {
-	req := a.policy.requirement(fullMethod).req
+	res := a.policy.resolution(fullMethod)
+	if res.invalid != nil {
+		return nil, wire.StatusError(fmt.Errorf("method %s: %w", fullMethod, res.invalid)) // fails closed as Internal
+	}
+	req := res.rule.Requirement
 	if req == Public {
 		return ctx, nil
 	}
@@ -119,6 +128,12 @@ func (a *Authenticator) authenticate(ctx context.Context, fullMethod string) (co
 	}
 	claims, err := a.Authorize(ctx, raw, req)
 	if err != nil {
+		return nil, wire.StatusError(err)
+	}
+	// Authorization after authentication: a caller without a token hears
+	// TOKEN_MISSING, one with an expired token TOKEN_EXPIRED, before any
+	// PermissionDenied.
+	if err := res.rule.permits(claims); err != nil {
 		return nil, wire.StatusError(err)
 	}
 	a.renew(ctx, req, raw, claims)

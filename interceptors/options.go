@@ -13,8 +13,8 @@ import (
 type Option func(*config)
 
 type config struct {
-	methods        map[string]Requirement
-	services       map[string]Requirement
+	methods        map[string]Rule
+	services       map[string]Rule
 	files          *protoregistry.Files
 	fallback       Requirement
 	clock          clock.Clock
@@ -28,8 +28,8 @@ type config struct {
 
 func defaultConfig() config {
 	return config{
-		methods:      map[string]Requirement{},
-		services:     map[string]Requirement{},
+		methods:      map[string]Rule{},
+		services:     map[string]Rule{},
 		files:        protoregistry.GlobalFiles,
 		fallback:     Access,
 		clock:        clock.System(),
@@ -38,25 +38,31 @@ func defaultConfig() config {
 	}
 }
 
-// WithMethod sets the requirement of one method ("/pkg.Service/Method"),
-// overriding its proto option.
-func WithMethod(fullMethod string, req Requirement) Option {
-	return func(c *config) { c.methods[fullMethod] = req }
+// WithMethod declares the requirement, or the whole Rule, of one method
+// ("/pkg.Service/Method"), overriding its proto options:
+//
+//	interceptors.WithMethod("/shop.v1.Orders/Cancel", interceptors.FreshAccess)
+//	interceptors.WithMethod("/shop.v1.Orders/Refund", interceptors.Rule{AnyRole: []string{"admin"}})
+func WithMethod[D Declaration](fullMethod string, d D) Option {
+	r := toRule(d)
+	return func(c *config) { c.methods[fullMethod] = r }
 }
 
 // WithMethods sets the requirements of several methods, as WithMethod.
 func WithMethods(reqs map[string]Requirement) Option {
 	return func(c *config) {
 		for m, r := range reqs {
-			c.methods[m] = r
+			c.methods[m] = Rule{Requirement: r}
 		}
 	}
 }
 
-// WithService sets the requirement of every method of a service
-// ("pkg.Service") that has no WithMethod override, overriding proto options.
-func WithService(service string, req Requirement) Option {
-	return func(c *config) { c.services[service] = req }
+// WithService declares the requirement, or the whole Rule, of every method
+// of a service ("pkg.Service") that has no WithMethod override, overriding
+// proto options.
+func WithService[D Declaration](service string, d D) Option {
+	r := toRule(d)
+	return func(c *config) { c.services[service] = r }
 }
 
 // WithPublicHealthAndReflection makes the gRPC health and reflection
@@ -64,7 +70,7 @@ func WithService(service string, req Requirement) Option {
 func WithPublicHealthAndReflection() Option {
 	return func(c *config) {
 		for _, s := range healthAndReflection {
-			c.services[s] = Public
+			c.services[s] = Rule{Requirement: Public}
 		}
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -40,6 +42,70 @@ type Claims struct {
 	// AuthTime is when the user last typed a password. Tokens minted
 	// elsewhere may have none.
 	AuthTime *jwt.NumericDate `json:"auth_time,omitempty"`
+	// Roles are the subject's roles (a JSON array), when it has any.
+	Roles []string `json:"roles,omitempty"`
+	// Scope is the scopes granted to the token, space-separated as RFC 8693
+	// and RFC 9068 write them; see Scopes.
+	Scope string `json:"scope,omitempty"`
+}
+
+// HasRole reports whether the token carries role.
+func (c *Claims) HasRole(role string) bool { return slices.Contains(c.Roles, role) }
+
+// Scopes returns the scopes of the scope claim.
+func (c *Claims) Scopes() []string {
+	if c.Scope == "" {
+		return nil
+	}
+	return strings.Split(c.Scope, " ")
+}
+
+// HasScope reports whether the token was granted scope.
+func (c *Claims) HasScope(scope string) bool {
+	for s := range strings.SplitSeq(c.Scope, " ") {
+		if s == scope && s != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// Limits on role and scope names (see ValidateNames).
+const (
+	MaxNameLength = 64
+	MaxNames      = 32
+)
+
+// ValidateNames reports what is wrong with a set of role or scope names, if
+// anything: at most MaxNames names, each 1 to MaxNameLength bytes of
+// [a-z0-9:._-], none repeated.
+func ValidateNames(names []string) error {
+	if len(names) > MaxNames {
+		return fmt.Errorf("%d names, at most %d allowed", len(names), MaxNames)
+	}
+	for i, n := range names {
+		if err := validName(n); err != nil {
+			return err
+		}
+		if slices.Contains(names[:i], n) {
+			return fmt.Errorf("name %q appears twice", n)
+		}
+	}
+	return nil
+}
+
+func validName(n string) error {
+	if n == "" || len(n) > MaxNameLength {
+		return fmt.Errorf("name %q: want 1 to %d bytes", n, MaxNameLength)
+	}
+	for i := 0; i < len(n); i++ {
+		switch b := n[i]; {
+		case b >= 'a' && b <= 'z', b >= '0' && b <= '9', b == ':', b == '.', b == '_', b == '-':
+		default:
+			return fmt.Errorf("name %q: only a-z, 0-9 and :._- are allowed", n)
+		}
+	}
+	return nil
 }
 
 // UnmarshalJSON decodes the claims as encoding/json would, but refuses a
@@ -108,6 +174,14 @@ func (c *Claims) Validate() error {
 		return fmt.Errorf("%w: no sub claim", ErrInvalid)
 	case c.Type != Access && c.Type != Refresh:
 		return fmt.Errorf("%w: type claim is %q", ErrInvalid, c.Type)
+	}
+	if err := ValidateNames(c.Roles); err != nil {
+		return fmt.Errorf("%w: roles claim: %v", ErrInvalid, err)
+	}
+	if c.Scope != "" {
+		if err := ValidateNames(c.Scopes()); err != nil {
+			return fmt.Errorf("%w: scope claim: %v", ErrInvalid, err)
+		}
 	}
 	return nil
 }

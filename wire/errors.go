@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -34,6 +35,45 @@ var (
 	// ErrBusy: no password-hashing slot came free in time.
 	ErrBusy = errors.New("too many concurrent logins")
 )
+
+// Authorization errors: the caller is authenticated, but its token lacks
+// what the method requires. A *PermissionError wraps one of them.
+var (
+	ErrInsufficientRole  = errors.New("insufficient role")
+	ErrInsufficientScope = errors.New("insufficient scope")
+)
+
+// PermissionError refuses an authenticated caller: PermissionDenied, never
+// Unauthenticated, since a new token for the same subject would not help.
+type PermissionError struct {
+	// Err is ErrInsufficientRole (Required: any one of these roles) or
+	// ErrInsufficientScope (Required: every one of these scopes).
+	Err      error
+	Required []string
+}
+
+func (e *PermissionError) Error() string {
+	if errors.Is(e.Err, ErrInsufficientRole) {
+		return fmt.Sprintf("%v: one of [%s] required", e.Err, strings.Join(e.Required, " "))
+	}
+	return fmt.Sprintf("%v: [%s] required", e.Err, strings.Join(e.Required, " "))
+}
+
+func (e *PermissionError) Unwrap() error { return e.Err }
+
+func (e *PermissionError) status() error {
+	reason, key := ReasonInsufficientScope, MetadataRequiredScopes
+	if errors.Is(e.Err, ErrInsufficientRole) {
+		reason, key = ReasonInsufficientRole, MetadataRequiredRoles
+	}
+	st, err := status.New(codes.PermissionDenied, e.Error()).WithDetails(&errdetails.ErrorInfo{
+		Domain: Domain, Reason: reason, Metadata: map[string]string{key: strings.Join(e.Required, " ")},
+	})
+	if err != nil {
+		return status.Error(codes.PermissionDenied, e.Error())
+	}
+	return st.Err()
+}
 
 // ThrottledError refuses a login attempt unchecked: the next one is checked
 // after Wait.
@@ -90,8 +130,9 @@ func newStatus(code codes.Code, reason, msg string) *status.Status {
 
 // StatusError converts an error of authd's into the gRPC error callers see.
 // Statuses pass through; the sentinels above and token's become their row
-// of the error table; a *ThrottledError is ResourceExhausted with a
-// RetryInfo; an *InvalidArgumentError is InvalidArgument; context errors
+// of the error table; a *PermissionError is PermissionDenied with the
+// required roles or scopes in the ErrorInfo metadata; a *ThrottledError is
+// ResourceExhausted with a RetryInfo; an *InvalidArgumentError is InvalidArgument; context errors
 // keep their codes. Anything else is Internal, with no detail leaked.
 func StatusError(err error) error {
 	if err == nil {
@@ -107,7 +148,10 @@ func StatusError(err error) error {
 	}
 	var throttled *ThrottledError
 	var invalid *InvalidArgumentError
+	var denied *PermissionError
 	switch {
+	case errors.As(err, &denied):
+		return denied.status()
 	case errors.As(err, &throttled):
 		return throttledStatus(throttled.Wait)
 	case errors.As(err, &invalid):

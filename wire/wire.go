@@ -24,4 +24,13 @@ const (
 	ReasonTokenRevoked       = "TOKEN_REVOKED"
 	ReasonInvalidCredentials = "INVALID_CREDENTIALS"
 	ReasonSessionCapReached  = "SESSION_CAP_REACHED"
+	ReasonInsufficientRole   = "INSUFFICIENT_ROLE"
+	ReasonInsufficientScope  = "INSUFFICIENT_SCOPE"
+)
+
+// ErrorInfo metadata keys of PermissionDenied refusals: what the method
+// requires, space-separated.
+const (
+	MetadataRequiredRoles  = "required_roles"
+	MetadataRequiredScopes = "required_scopes"
 )

@@ -95,6 +95,88 @@ func (Requirement) EnumDescriptor() ([]byte, []int) {
 	return file_auth_v1_options_proto_rawDescGZIP(), []int{0}
 }
 
+// Rule is who may call a method: the token it needs (authentication) and the
+// roles or scopes that token must carry (authorization).
+//
+//	rpc CancelOrder(CancelOrderRequest) returns (CancelOrderResponse) {
+//	  option (auth.v1.rule) = {
+//	    requirement: REQUIREMENT_ACCESS
+//	    any_role: ["admin", "support"]
+//	    all_scopes: ["orders:write"]
+//	  };
+//	}
+//
+// A caller whose token is fine but lacks a role or scope is refused with
+// PERMISSION_DENIED (reason INSUFFICIENT_ROLE or INSUFFICIENT_SCOPE), never
+// UNAUTHENTICATED: refreshing the token would not help. Roles and scopes only
+// make sense with REQUIREMENT_ACCESS, FRESH_ACCESS or OPTIONAL (an OPTIONAL
+// method without a token runs without them); on PUBLIC or REFRESH methods
+// the interceptor's strict check refuses them.
+type Rule struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The token the method needs. Unset: the method's (auth.v1.requirement)
+	// when it has one, else REQUIREMENT_ACCESS.
+	Requirement Requirement `protobuf:"varint,1,opt,name=requirement,proto3,enum=auth.v1.Requirement" json:"requirement,omitempty"`
+	// The token's "roles" claim must hold at least one of these (none: no
+	// role needed).
+	AnyRole []string `protobuf:"bytes,2,rep,name=any_role,json=anyRole,proto3" json:"any_role,omitempty"`
+	// The token's "scope" claim must hold every one of these.
+	AllScopes     []string `protobuf:"bytes,3,rep,name=all_scopes,json=allScopes,proto3" json:"all_scopes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Rule) Reset() {
+	*x = Rule{}
+	mi := &file_auth_v1_options_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Rule) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Rule) ProtoMessage() {}
+
+func (x *Rule) ProtoReflect() protoreflect.Message {
+	mi := &file_auth_v1_options_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Rule.ProtoReflect.Descriptor instead.
+func (*Rule) Descriptor() ([]byte, []int) {
+	return file_auth_v1_options_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *Rule) GetRequirement() Requirement {
+	if x != nil {
+		return x.Requirement
+	}
+	return Requirement_REQUIREMENT_UNSPECIFIED
+}
+
+func (x *Rule) GetAnyRole() []string {
+	if x != nil {
+		return x.AnyRole
+	}
+	return nil
+}
+
+func (x *Rule) GetAllScopes() []string {
+	if x != nil {
+		return x.AllScopes
+	}
+	return nil
+}
+
 var file_auth_v1_options_proto_extTypes = []protoimpl.ExtensionInfo{
 	{
 		ExtendedType:  (*descriptorpb.MethodOptions)(nil),
@@ -102,6 +184,22 @@ var file_auth_v1_options_proto_extTypes = []protoimpl.ExtensionInfo{
 		Field:         51001,
 		Name:          "auth.v1.requirement",
 		Tag:           "varint,51001,opt,name=requirement,enum=auth.v1.Requirement",
+		Filename:      "auth/v1/options.proto",
+	},
+	{
+		ExtendedType:  (*descriptorpb.MethodOptions)(nil),
+		ExtensionType: (*Rule)(nil),
+		Field:         51002,
+		Name:          "auth.v1.rule",
+		Tag:           "bytes,51002,opt,name=rule",
+		Filename:      "auth/v1/options.proto",
+	},
+	{
+		ExtendedType:  (*descriptorpb.ServiceOptions)(nil),
+		ExtensionType: (*Rule)(nil),
+		Field:         51003,
+		Name:          "auth.v1.default_rule",
+		Tag:           "bytes,51003,opt,name=default_rule",
 		Filename:      "auth/v1/options.proto",
 	},
 }
@@ -112,13 +210,32 @@ var (
 	//
 	// optional auth.v1.Requirement requirement = 51001;
 	E_Requirement = &file_auth_v1_options_proto_extTypes[0]
+	// The method's rule: requirement, roles and scopes. It wins over
+	// (auth.v1.requirement) on the same method.
+	//
+	// optional auth.v1.Rule rule = 51002;
+	E_Rule = &file_auth_v1_options_proto_extTypes[1]
+)
+
+// Extension fields to descriptorpb.ServiceOptions.
+var (
+	// The rule of every method of the service that declares neither
+	// (auth.v1.rule) nor (auth.v1.requirement).
+	//
+	// optional auth.v1.Rule default_rule = 51003;
+	E_DefaultRule = &file_auth_v1_options_proto_extTypes[2]
 )
 
 var File_auth_v1_options_proto protoreflect.FileDescriptor
 
 const file_auth_v1_options_proto_rawDesc = "" +
 	"\n" +
-	"\x15auth/v1/options.proto\x12\aauth.v1\x1a google/protobuf/descriptor.proto*\xab\x01\n" +
+	"\x15auth/v1/options.proto\x12\aauth.v1\x1a google/protobuf/descriptor.proto\"x\n" +
+	"\x04Rule\x126\n" +
+	"\vrequirement\x18\x01 \x01(\x0e2\x14.auth.v1.RequirementR\vrequirement\x12\x19\n" +
+	"\bany_role\x18\x02 \x03(\tR\aanyRole\x12\x1d\n" +
+	"\n" +
+	"all_scopes\x18\x03 \x03(\tR\tallScopes*\xab\x01\n" +
 	"\vRequirement\x12\x1b\n" +
 	"\x17REQUIREMENT_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12REQUIREMENT_PUBLIC\x10\x01\x12\x16\n" +
@@ -126,7 +243,9 @@ const file_auth_v1_options_proto_rawDesc = "" +
 	"\x18REQUIREMENT_FRESH_ACCESS\x10\x03\x12\x17\n" +
 	"\x13REQUIREMENT_REFRESH\x10\x04\x12\x18\n" +
 	"\x14REQUIREMENT_OPTIONAL\x10\x05:X\n" +
-	"\vrequirement\x12\x1e.google.protobuf.MethodOptions\x18\xb9\x8e\x03 \x01(\x0e2\x14.auth.v1.RequirementR\vrequirementB/Z-github.com/authd-dev/authd/gen/auth/v1;authv1b\x06proto3"
+	"\vrequirement\x12\x1e.google.protobuf.MethodOptions\x18\xb9\x8e\x03 \x01(\x0e2\x14.auth.v1.RequirementR\vrequirement:C\n" +
+	"\x04rule\x12\x1e.google.protobuf.MethodOptions\x18\xba\x8e\x03 \x01(\v2\r.auth.v1.RuleR\x04rule:S\n" +
+	"\fdefault_rule\x12\x1f.google.protobuf.ServiceOptions\x18\xbb\x8e\x03 \x01(\v2\r.auth.v1.RuleR\vdefaultRuleB/Z-github.com/authd-dev/authd/gen/auth/v1;authv1b\x06proto3"
 
 var (
 	file_auth_v1_options_proto_rawDescOnce sync.Once
@@ -141,18 +260,26 @@ func file_auth_v1_options_proto_rawDescGZIP() []byte {
 }
 
 var file_auth_v1_options_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_auth_v1_options_proto_msgTypes = make([]protoimpl.MessageInfo, 1)
 var file_auth_v1_options_proto_goTypes = []any{
-	(Requirement)(0),                   // 0: auth.v1.Requirement
-	(*descriptorpb.MethodOptions)(nil), // 1: google.protobuf.MethodOptions
+	(Requirement)(0),                    // 0: auth.v1.Requirement
+	(*Rule)(nil),                        // 1: auth.v1.Rule
+	(*descriptorpb.MethodOptions)(nil),  // 2: google.protobuf.MethodOptions
+	(*descriptorpb.ServiceOptions)(nil), // 3: google.protobuf.ServiceOptions
 }
 var file_auth_v1_options_proto_depIdxs = []int32{
-	1, // 0: auth.v1.requirement:extendee -> google.protobuf.MethodOptions
-	0, // 1: auth.v1.requirement:type_name -> auth.v1.Requirement
-	2, // [2:2] is the sub-list for method output_type
-	2, // [2:2] is the sub-list for method input_type
-	1, // [1:2] is the sub-list for extension type_name
-	0, // [0:1] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	0, // 0: auth.v1.Rule.requirement:type_name -> auth.v1.Requirement
+	2, // 1: auth.v1.requirement:extendee -> google.protobuf.MethodOptions
+	2, // 2: auth.v1.rule:extendee -> google.protobuf.MethodOptions
+	3, // 3: auth.v1.default_rule:extendee -> google.protobuf.ServiceOptions
+	0, // 4: auth.v1.requirement:type_name -> auth.v1.Requirement
+	1, // 5: auth.v1.rule:type_name -> auth.v1.Rule
+	1, // 6: auth.v1.default_rule:type_name -> auth.v1.Rule
+	7, // [7:7] is the sub-list for method output_type
+	7, // [7:7] is the sub-list for method input_type
+	4, // [4:7] is the sub-list for extension type_name
+	1, // [1:4] is the sub-list for extension extendee
+	0, // [0:1] is the sub-list for field type_name
 }
 
 func init() { file_auth_v1_options_proto_init() }
@@ -166,13 +293,14 @@ func file_auth_v1_options_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_auth_v1_options_proto_rawDesc), len(file_auth_v1_options_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   0,
-			NumExtensions: 1,
+			NumMessages:   1,
+			NumExtensions: 3,
 			NumServices:   0,
 		},
 		GoTypes:           file_auth_v1_options_proto_goTypes,
 		DependencyIndexes: file_auth_v1_options_proto_depIdxs,
 		EnumInfos:         file_auth_v1_options_proto_enumTypes,
+		MessageInfos:      file_auth_v1_options_proto_msgTypes,
 		ExtensionInfos:    file_auth_v1_options_proto_extTypes,
 	}.Build()
 	File_auth_v1_options_proto = out.File
