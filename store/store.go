@@ -24,9 +24,11 @@ type User struct {
 	Name string
 	// PasswordHash is an argon2id PHC string.
 	PasswordHash string
-	Disabled     bool
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// Roles go into the user's access tokens (the roles claim).
+	Roles     []string
+	Disabled  bool
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // Session is one login: the family of refresh tokens it issues, and the
@@ -35,6 +37,9 @@ type Session struct {
 	ID       string
 	UserID   int64
 	Username string
+	// Roles are the user's roles now (read with the session, so a refresh
+	// sees a role removed since the login).
+	Roles []string
 	// AuthTime is when the password was checked; ExpiresAt the absolute cap
 	// no token of the session outlives.
 	AuthTime  time.Time
@@ -77,6 +82,8 @@ type Users interface {
 	SetPassword(ctx context.Context, name, passwordHash string, now time.Time) error
 	// SetDisabled disables or enables a user; ErrNotFound for an unknown user.
 	SetDisabled(ctx context.Context, name string, disabled bool, now time.Time) error
+	// SetRoles replaces a user's roles; ErrNotFound for an unknown user.
+	SetRoles(ctx context.Context, name string, roles []string, now time.Time) error
 }
 
 // Sessions is the session table.

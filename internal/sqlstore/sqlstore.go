@@ -157,14 +157,26 @@ func (d *DB) CreateUser(ctx context.Context, name, hash string, now time.Time) (
 	return store.User{ID: id, Name: name, PasswordHash: hash, CreatedAt: fromUnix(unix(now)), UpdatedAt: fromUnix(unix(now))}, nil
 }
 
-const userColumns = `id, name, password_hash, disabled, created_at, updated_at`
+const userColumns = `id, name, password_hash, roles, disabled, created_at, updated_at`
 
 func scanUser(row interface{ Scan(...any) error }) (store.User, error) {
 	var u store.User
+	var roles string
 	var created, updated int64
-	err := row.Scan(&u.ID, &u.Name, &u.PasswordHash, &u.Disabled, &created, &updated)
-	u.CreatedAt, u.UpdatedAt = fromUnix(created), fromUnix(updated)
+	err := row.Scan(&u.ID, &u.Name, &u.PasswordHash, &roles, &u.Disabled, &created, &updated)
+	u.Roles, u.CreatedAt, u.UpdatedAt = splitNames(roles), fromUnix(created), fromUnix(updated)
 	return u, err
+}
+
+// Role and scope names hold no spaces: a set of them is stored as one
+// space-separated column.
+func joinNames(names []string) string { return strings.Join(names, " ") }
+
+func splitNames(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, " ")
 }
 
 // UserByName implements store.Users.
@@ -200,6 +212,11 @@ func (d *DB) ListUsers(ctx context.Context) ([]store.User, error) {
 // SetPassword implements store.Users.
 func (d *DB) SetPassword(ctx context.Context, name, hash string, now time.Time) error {
 	return d.updateUser(ctx, name, `UPDATE users SET password_hash = ?, updated_at = ? WHERE name = ?`, hash, unix(now), name)
+}
+
+// SetRoles implements store.Users.
+func (d *DB) SetRoles(ctx context.Context, name string, roles []string, now time.Time) error {
+	return d.updateUser(ctx, name, `UPDATE users SET roles = ?, updated_at = ? WHERE name = ?`, joinNames(roles), unix(now), name)
 }
 
 // SetDisabled implements store.Users.
@@ -238,13 +255,14 @@ func (d *DB) CreateSession(ctx context.Context, s store.Session) error {
 // Session implements store.Sessions.
 func (d *DB) Session(ctx context.Context, id string) (store.Session, error) {
 	var s store.Session
+	var roles string
 	var authTime, created, expires, rIAT, rEXP, aIAT, aEXP int64
 	var revoked, prevSpent sql.NullInt64
-	err := d.queryRow(ctx, `SELECT s.id, s.user_id, u.name, s.auth_time, s.created_at, s.expires_at, s.revoked_at,
+	err := d.queryRow(ctx, `SELECT s.id, s.user_id, u.name, u.roles, s.auth_time, s.created_at, s.expires_at, s.revoked_at,
 		s.refresh_jti, s.refresh_issued_at, s.refresh_expires_at, s.access_jti, s.access_issued_at, s.access_expires_at,
 		s.previous_jti, s.previous_spent_at
 		FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?`, id).Scan(
-		&s.ID, &s.UserID, &s.Username, &authTime, &created, &expires, &revoked,
+		&s.ID, &s.UserID, &s.Username, &roles, &authTime, &created, &expires, &revoked,
 		&s.Current.RefreshJTI, &rIAT, &rEXP, &s.Current.AccessJTI, &aIAT, &aEXP,
 		&s.PreviousJTI, &prevSpent)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -257,6 +275,7 @@ func (d *DB) Session(ctx context.Context, id string) (store.Session, error) {
 	s.Current.RefreshIssuedAt, s.Current.RefreshExpiresAt = fromUnix(rIAT), fromUnix(rEXP)
 	s.Current.AccessIssuedAt, s.Current.AccessExpiresAt = fromUnix(aIAT), fromUnix(aEXP)
 	s.PreviousSpentAt = fromNullUnix(prevSpent)
+	s.Roles = splitNames(roles)
 	return s, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -24,6 +25,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Users/UnknownIsNotFound", testUnknownUser},
 		{"Users/ListIsOrderedByName", testListUsers},
 		{"Users/SetPasswordAndDisable", testUpdateUser},
+		{"Users/RolesReadWithUserAndSessions", testRoles},
 		{"Sessions/CreateAndGet", testSessionRoundTrip},
 		{"Sessions/UnknownIsNotFound", testUnknownSession},
 		{"Sessions/RotateIsCompareAndSwap", testRotateCAS},
@@ -148,8 +150,43 @@ func testSessionRoundTrip(t *testing.T, s store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got != want {
+	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("Session =\n %+v\nwant\n %+v", got, want)
+	}
+}
+
+// testRoles: a user's roles are stored as given and read back with the
+// user and with each of its sessions, so a refresh sees the roles of now.
+func testRoles(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	u := mustUser(t, s, "alice")
+	if len(u.Roles) != 0 {
+		t.Fatalf("new user has roles %v", u.Roles)
+	}
+	if err := s.CreateSession(ctx, newSession(u, "sid-r")); err != nil {
+		t.Fatal(err)
+	}
+	later := t0.Add(time.Minute)
+	roles := []string{"authd:admin", "support", "orders.read-1_x"}
+	if err := s.SetRoles(ctx, "alice", roles, later); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.UserByName(ctx, "alice")
+	if err != nil || !reflect.DeepEqual(got.Roles, roles) || !got.UpdatedAt.Equal(later) {
+		t.Fatalf("after SetRoles: %+v, %v", got, err)
+	}
+	sess, err := s.Session(ctx, "sid-r")
+	if err != nil || !reflect.DeepEqual(sess.Roles, roles) {
+		t.Fatalf("session roles = %v, %v; want %v", sess.Roles, err, roles)
+	}
+	if err := s.SetRoles(ctx, "alice", nil, later); err != nil {
+		t.Fatal(err)
+	}
+	if sess, _ := s.Session(ctx, "sid-r"); sess.Roles != nil {
+		t.Fatalf("roles after removing all: %q", sess.Roles)
+	}
+	if err := s.SetRoles(ctx, "nobody", roles, later); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("SetRoles of an unknown user: %v, want ErrNotFound", err)
 	}
 }
 
