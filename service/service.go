@@ -46,20 +46,32 @@ type Service struct {
 type Option func(*config)
 
 type config struct {
-	clock      clock.Clock
-	logger     *slog.Logger
-	jwks       JWKSource
-	accessTTL  time.Duration
-	refreshTTL time.Duration
-	sessionMax time.Duration
-	reuseGrace time.Duration
-	rotation   bool
-	throttle   ThrottlePolicy
-	throttleOn bool
-	metrics    *Metrics
-	throttles  store.Throttles
-	feed       func(ctx context.Context, sid string) error
+	clock       clock.Clock
+	logger      *slog.Logger
+	jwks        JWKSource
+	accessTTL   time.Duration
+	refreshTTL  time.Duration
+	sessionMax  time.Duration
+	reuseGrace  time.Duration
+	rotation    bool
+	throttle    ThrottlePolicy
+	throttleOn  bool
+	metrics     *Metrics
+	throttles   store.Throttles
+	feed        func(ctx context.Context, sid string) error
+	extraClaims ClaimsHook
 }
+
+// ClaimsHook returns claims to add to an access token minted for subject
+// with roles, at login, refresh and renewal (as flask-jwt-extended's
+// additional_claims). Names of claims authd sets itself are ignored
+// (token.RegisteredClaim), so a hook can never override them. It should
+// answer the same for the same session: a refresh retried within the
+// grace window re-mints the pair. An error fails the call (Unavailable).
+type ClaimsHook func(ctx context.Context, subject string, roles []string) (map[string]any, error)
+
+// WithAdditionalClaims adds the claims of h to every access token.
+func WithAdditionalClaims(h ClaimsHook) Option { return func(cfg *config) { cfg.extraClaims = h } }
 
 // Defaults (DESIGN.md, "Tokens").
 const (
@@ -216,6 +228,8 @@ func (s *Service) Verify(ctx context.Context, req *authv1.VerifyRequest) (*authv
 		AuthTime:  unixOrZero(claims.AuthenticatedAt()),
 		Issuer:    claims.Issuer,
 		Audience:  claims.Audience,
+		Roles:     claims.Roles,
+		Scopes:    claims.Scopes(),
 	}}, nil
 }
 

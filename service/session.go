@@ -31,12 +31,13 @@ func (s *Service) openSession(ctx context.Context, user store.User) (tokenPair, 
 		ID:        token.NewID(),
 		UserID:    user.ID,
 		Username:  user.Name,
+		Roles:     user.Roles,
 		AuthTime:  now,
 		CreatedAt: now,
 		ExpiresAt: now.Add(s.cfg.sessionMax),
 	}
 	sess.Current = s.nextRotation(sess, now)
-	pair, err := s.mint(sess, sess.Current, true, now)
+	pair, err := s.mint(ctx, sess, sess.Current, true, now)
 	if err != nil {
 		return tokenPair{}, err
 	}
@@ -62,8 +63,8 @@ func (s *Service) nextRotation(sess store.Session, now time.Time) store.Rotation
 // mint signs the pair r describes. Signing is deterministic, so minting the
 // same rotation again gives the same tokens: that is how a refresh retried
 // within the grace window gets the very same successor pair.
-func (s *Service) mint(sess store.Session, r store.Rotation, fresh bool, now time.Time) (tokenPair, error) {
-	access, err := s.signer.Sign(s.claims(sess, token.Access, r.AccessJTI, r.AccessIssuedAt, r.AccessExpiresAt, fresh))
+func (s *Service) mint(ctx context.Context, sess store.Session, r store.Rotation, fresh bool, now time.Time) (tokenPair, error) {
+	access, err := s.signAccess(ctx, sess, r.AccessJTI, r.AccessIssuedAt, r.AccessExpiresAt, fresh)
 	if err != nil {
 		return tokenPair{}, err
 	}
@@ -78,7 +79,25 @@ func (s *Service) mint(sess store.Session, r store.Rotation, fresh bool, now tim
 	}, nil
 }
 
+// signAccess signs an access token of sess, with the claims the embedder's
+// hook adds (WithAdditionalClaims).
+func (s *Service) signAccess(ctx context.Context, sess store.Session, jti string, iat, exp time.Time, fresh bool) (string, error) {
+	c := s.claims(sess, token.Access, jti, iat, exp, fresh)
+	if s.cfg.extraClaims != nil {
+		extra, err := s.cfg.extraClaims(ctx, sess.Username, sess.Roles)
+		if err != nil {
+			return "", fmt.Errorf("additional claims: %w", err)
+		}
+		c.Extra = extra
+	}
+	return s.signer.Sign(c)
+}
+
 func (s *Service) claims(sess store.Session, typ token.Type, jti string, iat, exp time.Time, fresh bool) token.Claims {
+	var roles []string
+	if typ == token.Access {
+		roles = sess.Roles // refresh tokens are never checked for roles
+	}
 	return token.Claims{
 		Subject:   sess.Username,
 		ExpiresAt: jwt.NewNumericDate(exp),
@@ -89,6 +108,7 @@ func (s *Service) claims(sess store.Session, typ token.Type, jti string, iat, ex
 		Fresh:     token.Fresh{Value: fresh},
 		SessionID: sess.ID,
 		AuthTime:  jwt.NewNumericDate(sess.AuthTime),
+		Roles:     roles,
 	}
 }
 
@@ -129,13 +149,13 @@ func (s *Service) refresh(ctx context.Context, claims *token.Claims) (tokenPair,
 		return tokenPair{}, err
 	}
 	if !s.cfg.rotation {
-		return s.refreshWithoutRotation(sess, claims, now)
+		return s.refreshWithoutRotation(ctx, sess, claims, now)
 	}
 	if sess.Current.RefreshJTI == claims.ID {
 		next := s.nextRotation(sess, now)
 		err := s.store.Rotate(ctx, sess.ID, claims.ID, next, now)
 		if err == nil {
-			return s.mint(sess, next, false, now)
+			return s.mint(ctx, sess, next, false, now)
 		}
 		if !errors.Is(err, store.ErrConflict) {
 			return tokenPair{}, err
@@ -147,7 +167,7 @@ func (s *Service) refresh(ctx context.Context, claims *token.Claims) (tokenPair,
 	}
 	// Grace 0 is strict: even a retry within the same second is reuse.
 	if s.cfg.reuseGrace > 0 && sess.PreviousJTI == claims.ID && now.Sub(sess.PreviousSpentAt) <= s.cfg.reuseGrace {
-		return s.mint(sess, sess.Current, false, now)
+		return s.mint(ctx, sess, sess.Current, false, now)
 	}
 	if err := s.store.RevokeSession(ctx, sess.ID, now); err != nil {
 		return tokenPair{}, err
@@ -161,12 +181,12 @@ func (s *Service) refresh(ctx context.Context, claims *token.Claims) (tokenPair,
 
 // refreshWithoutRotation mints an access token and hands back no refresh
 // token: the client keeps the one it has.
-func (s *Service) refreshWithoutRotation(sess store.Session, claims *token.Claims, now time.Time) (tokenPair, error) {
+func (s *Service) refreshWithoutRotation(ctx context.Context, sess store.Session, claims *token.Claims, now time.Time) (tokenPair, error) {
 	if sess.Current.RefreshJTI != claims.ID {
 		return tokenPair{}, wire.ErrRevoked
 	}
 	exp := earliest(now.Add(s.cfg.accessTTL), sess.ExpiresAt)
-	access, err := s.signer.Sign(s.claims(sess, token.Access, token.NewID(), now, exp, false))
+	access, err := s.signAccess(ctx, sess, token.NewID(), now, exp, false)
 	if err != nil {
 		return tokenPair{}, err
 	}
@@ -258,7 +278,7 @@ func (s *Service) renew(ctx context.Context, claims *token.Claims) (string, time
 	if !exp.After(claims.Expiry()) {
 		return "", time.Time{}, wire.ErrSessionCap
 	}
-	access, err := s.signer.Sign(s.claims(sess, token.Access, token.NewID(), now, exp, false))
+	access, err := s.signAccess(ctx, sess, token.NewID(), now, exp, false)
 	return access, exp, err
 }
 

@@ -47,6 +47,47 @@ type Claims struct {
 	// Scope is the scopes granted to the token, space-separated as RFC 8693
 	// and RFC 9068 write them; see Scopes.
 	Scope string `json:"scope,omitempty"`
+	// Extra claims are written into the token after the ones above, except
+	// any whose name is one of theirs (RegisteredClaim); they are not read
+	// back by Verify.
+	Extra map[string]any `json:"-"`
+}
+
+// registered are the names of the claims Claims has fields for.
+var registered = []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "type", "fresh", "sid", "auth_time", "roles", "scope", "csrf"}
+
+// RegisteredClaim reports whether name is a claim authd sets or checks
+// itself (or flask-jwt-extended's csrf), which Extra cannot override.
+func RegisteredClaim(name string) bool { return slices.Contains(registered, name) }
+
+// MarshalJSON writes the claims, then the Extra ones that are not
+// registered, in name order.
+func (c Claims) MarshalJSON() ([]byte, error) {
+	type plain Claims // without this method
+	base, err := json.Marshal(plain(c))
+	if err != nil || len(c.Extra) == 0 {
+		return base, err
+	}
+	names := make([]string, 0, len(c.Extra))
+	for name := range c.Extra {
+		if !RegisteredClaim(name) {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	out := base[:len(base)-1] // without the closing brace
+	for _, name := range names {
+		k, err := json.Marshal(name)
+		if err != nil {
+			return nil, err
+		}
+		v, err := json.Marshal(c.Extra[name])
+		if err != nil {
+			return nil, fmt.Errorf("extra claim %q: %w", name, err)
+		}
+		out = append(append(append(append(out, ','), k...), ':'), v...)
+	}
+	return append(out, '}'), nil
 }
 
 // HasRole reports whether the token carries role.

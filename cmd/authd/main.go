@@ -17,13 +17,17 @@ const usage = `authd — gRPC authentication service
 
 Usage:
   authd serve [flags]                 run the service
-  authd user add NAME [flags]         add a user (password from a TTY prompt or --password-stdin)
+  authd user add NAME [--role R]...   add a user (password from a TTY prompt or --password-stdin)
   authd user passwd NAME [flags]      set a user's password and end their sessions
   authd user disable NAME [flags]     refuse a user's logins and end their sessions
   authd user enable NAME [flags]      allow a disabled user again
+  authd user roles NAME [--add R]... [--remove R]...
+                                      list a user's roles, or change them and end their sessions
   authd user list [flags]             list users
   authd keys list [flags]             list signing keys
   authd keys rotate [flags]           make a new signing key current
+  authd keys prune [flags]            delete retired keys whose tokens have all expired
+  authd keys revoke KID [flags]       delete a (compromised) key at once; a new key if it was current
 
 Every flag can also be set as AUTHD_<FLAG> in the environment (--data-dir is
 AUTHD_DATA_DIR); a flag on the command line wins. Run "authd serve --help"

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/authd-dev/authd/revocation/redisfeed"
 	"github.com/authd-dev/authd/service"
 	"github.com/authd-dev/authd/store"
+	"github.com/authd-dev/authd/token"
 )
 
 func userCommand(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -27,12 +29,16 @@ func userCommand(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	sf.register(fs)
 	hf.register(fs)
 	passwordStdin := fs.Bool("password-stdin", false, "read the password from standard input (one line, its newline stripped)")
+	var roles, addRoles, removeRoles nameList
+	fs.Var(&roles, "role", "with add: a role of the new user (repeatable)")
+	fs.Var(&addRoles, "add", "with roles: a role to give the user (repeatable)")
+	fs.Var(&removeRoles, "remove", "with roles: a role to take from the user (repeatable)")
 	positional, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(positional) == 0 {
-		return fmt.Errorf("%w: user needs a subcommand: add, passwd, disable, enable, list", errUsage)
+		return fmt.Errorf("%w: user needs a subcommand: add, passwd, disable, enable, roles, list", errUsage)
 	}
 	sub, names := positional[0], positional[1:]
 	wantNames := 1
@@ -43,9 +49,18 @@ func userCommand(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		return fmt.Errorf("%w: user %s takes %d name(s), got %d", errUsage, sub, wantNames, len(names))
 	}
 	switch sub {
-	case "add", "passwd", "disable", "enable", "list":
+	case "add", "passwd", "disable", "enable", "roles", "list":
 	default:
 		return fmt.Errorf("%w: unknown user subcommand %q", errUsage, sub)
+	}
+	switch {
+	case len(roles) > 0 && sub != "add":
+		return fmt.Errorf("%w: --role goes with user add (use user roles NAME --add R)", errUsage)
+	case len(addRoles)+len(removeRoles) > 0 && sub != "roles":
+		return fmt.Errorf("%w: --add and --remove go with user roles", errUsage)
+	}
+	if err := token.ValidateNames(roles); err != nil {
+		return fmt.Errorf("%w: --role: %v", errUsage, err)
 	}
 	st, err := sf.openStore(ctx)
 	if err != nil {
@@ -64,6 +79,8 @@ func userCommand(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	switch sub {
 	case "list":
 		return listUsers(ctx, st, stdout)
+	case "roles":
+		return userRoles(ctx, st, feed, stdout, names[0], addRoles, removeRoles)
 	case "disable", "enable":
 		disable := sub == "disable"
 		if err := st.SetDisabled(ctx, names[0], disable, now); err != nil {
@@ -107,6 +124,11 @@ func userCommand(ctx context.Context, args []string, stdin io.Reader, stdout, st
 			}
 			return err
 		}
+		if len(roles) > 0 {
+			if err := st.SetRoles(ctx, name, roles, now); err != nil {
+				return fmt.Errorf("user %q added without roles: %w", name, err)
+			}
+		}
 		fmt.Fprintf(stdout, "user %q added\n", name)
 		return nil
 	}
@@ -114,6 +136,53 @@ func userCommand(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		return err
 	}
 	return revokeAll(ctx, st, feed, stdout, name, "password changed")
+}
+
+// userRoles lists a user's roles or, with add or remove, changes them and
+// ends the user's sessions, so that no token outlives its roles by more
+// than the revocation bound.
+func userRoles(ctx context.Context, st store.Store, feed *redis.Client, stdout io.Writer, name string, add, remove []string) error {
+	u, err := st.UserByName(ctx, name)
+	if err != nil {
+		return err
+	}
+	if len(add)+len(remove) == 0 {
+		for _, r := range u.Roles {
+			fmt.Fprintln(stdout, r)
+		}
+		return nil
+	}
+	next := slices.Clone(u.Roles)
+	for _, r := range remove {
+		i := slices.Index(next, r)
+		if i < 0 {
+			return fmt.Errorf("%w: user %q has no role %q (roles: %s)", errUsage, name, r, strings.Join(u.Roles, " "))
+		}
+		next = slices.Delete(next, i, i+1)
+	}
+	for _, r := range add {
+		if !slices.Contains(next, r) {
+			next = append(next, r)
+		}
+	}
+	slices.Sort(next)
+	if err := token.ValidateNames(next); err != nil {
+		return fmt.Errorf("%w: roles: %v", errUsage, err)
+	}
+	if err := st.SetRoles(ctx, name, next, time.Now()); err != nil {
+		return err
+	}
+	return revokeAll(ctx, st, feed, stdout, name, "now has roles ["+strings.Join(next, " ")+"]")
+}
+
+// nameList is a repeatable flag of role or scope names.
+type nameList []string
+
+func (n *nameList) String() string { return strings.Join(*n, " ") }
+
+func (n *nameList) Set(v string) error {
+	*n = append(*n, v)
+	return nil
 }
 
 func revokeAll(ctx context.Context, st store.Store, feed *redis.Client, stdout io.Writer, name, what string) error {
@@ -142,13 +211,13 @@ func listUsers(ctx context.Context, st store.Store, stdout io.Writer) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tSTATUS\tCREATED\tUPDATED")
+	fmt.Fprintln(tw, "NAME\tSTATUS\tCREATED\tUPDATED\tROLES")
 	for _, u := range users {
 		state := "enabled"
 		if u.Disabled {
 			state = "disabled"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Name, state, u.CreatedAt.Format(time.RFC3339), u.UpdatedAt.Format(time.RFC3339))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", u.Name, state, u.CreatedAt.Format(time.RFC3339), u.UpdatedAt.Format(time.RFC3339), strings.Join(u.Roles, ","))
 	}
 	return tw.Flush()
 }

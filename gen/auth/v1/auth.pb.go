@@ -369,9 +369,13 @@ type Claims struct {
 	IssuedAt  int64 `protobuf:"varint,6,opt,name=issued_at,json=issuedAt" json:"issued_at,omitempty"`
 	ExpiresAt int64 `protobuf:"varint,7,opt,name=expires_at,json=expiresAt" json:"expires_at,omitempty"`
 	// Unix seconds of the password login; 0 when unknown.
-	AuthTime      int64    `protobuf:"varint,8,opt,name=auth_time,json=authTime" json:"auth_time,omitempty"`
-	Issuer        string   `protobuf:"bytes,9,opt,name=issuer" json:"issuer,omitempty"`
-	Audience      []string `protobuf:"bytes,10,rep,name=audience" json:"audience,omitempty"`
+	AuthTime int64    `protobuf:"varint,8,opt,name=auth_time,json=authTime" json:"auth_time,omitempty"`
+	Issuer   string   `protobuf:"bytes,9,opt,name=issuer" json:"issuer,omitempty"`
+	Audience []string `protobuf:"bytes,10,rep,name=audience" json:"audience,omitempty"`
+	// The "roles" claim.
+	Roles []string `protobuf:"bytes,11,rep,name=roles" json:"roles,omitempty"`
+	// The "scope" claim, split at its spaces.
+	Scopes        []string `protobuf:"bytes,12,rep,name=scopes" json:"scopes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -472,6 +476,20 @@ func (x *Claims) GetIssuer() string {
 func (x *Claims) GetAudience() []string {
 	if x != nil {
 		return x.Audience
+	}
+	return nil
+}
+
+func (x *Claims) GetRoles() []string {
+	if x != nil {
+		return x.Roles
+	}
+	return nil
+}
+
+func (x *Claims) GetScopes() []string {
+	if x != nil {
+		return x.Scopes
 	}
 	return nil
 }
@@ -1112,7 +1130,7 @@ const file_auth_v1_auth_proto_rawDesc = "" +
 	"\x05token\x18\x01 \x01(\tR\x05token\x126\n" +
 	"\vrequirement\x18\x02 \x01(\x0e2\x14.auth.v1.RequirementR\vrequirement\"9\n" +
 	"\x0eVerifyResponse\x12'\n" +
-	"\x06claims\x18\x01 \x01(\v2\x0f.auth.v1.ClaimsR\x06claims\"\xfd\x01\n" +
+	"\x06claims\x18\x01 \x01(\v2\x0f.auth.v1.ClaimsR\x06claims\"\xab\x02\n" +
 	"\x06Claims\x12\x18\n" +
 	"\asubject\x18\x01 \x01(\tR\asubject\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12\x14\n" +
@@ -1125,7 +1143,9 @@ const file_auth_v1_auth_proto_rawDesc = "" +
 	"\tauth_time\x18\b \x01(\x03R\bauthTime\x12\x16\n" +
 	"\x06issuer\x18\t \x01(\tR\x06issuer\x12\x1a\n" +
 	"\baudience\x18\n" +
-	" \x03(\tR\baudience\"\x0f\n" +
+	" \x03(\tR\baudience\x12\x14\n" +
+	"\x05roles\x18\v \x03(\tR\x05roles\x12\x16\n" +
+	"\x06scopes\x18\f \x03(\tR\x06scopes\"\x0f\n" +
 	"\rLogoutRequest\"\x10\n" +
 	"\x0eLogoutResponse\"]\n" +
 	"\x15ChangePasswordRequest\x12!\n" +
