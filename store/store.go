@@ -25,8 +25,13 @@ type User struct {
 	// PasswordHash is an argon2id PHC string.
 	PasswordHash string
 	// Roles go into the user's access tokens (the roles claim).
-	Roles     []string
-	Disabled  bool
+	Roles    []string
+	Disabled bool
+	// ClientID is set for a service account (a machine caller that gets
+	// tokens with IssueClientToken); PasswordHash then hashes its secret.
+	ClientID string
+	// Scopes are what a service account may ask for (the scope claim).
+	Scopes    []string
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }
@@ -76,14 +81,27 @@ type Users interface {
 	CreateUser(ctx context.Context, name, passwordHash string, now time.Time) (User, error)
 	// UserByName returns the user or ErrNotFound.
 	UserByName(ctx context.Context, name string) (User, error)
-	// ListUsers returns every user ordered by name.
-	ListUsers(ctx context.Context) ([]User, error)
+	// ListUsers returns up to limit users (all when limit <= 0) whose names
+	// sort after after, ordered by name; service accounts are left out.
+	ListUsers(ctx context.Context, after string, limit int) ([]User, error)
 	// SetPassword replaces the hash; ErrNotFound for an unknown user.
 	SetPassword(ctx context.Context, name, passwordHash string, now time.Time) error
 	// SetDisabled disables or enables a user; ErrNotFound for an unknown user.
 	SetDisabled(ctx context.Context, name string, disabled bool, now time.Time) error
 	// SetRoles replaces a user's roles; ErrNotFound for an unknown user.
 	SetRoles(ctx context.Context, name string, roles []string, now time.Time) error
+}
+
+// Clients are the service accounts: users with a client id, a hashed
+// secret and granted scopes, managed with the Users methods by name.
+type Clients interface {
+	// CreateClient adds a service account; ErrExists when the name or the
+	// client id is taken.
+	CreateClient(ctx context.Context, name, clientID, secretHash string, scopes []string, now time.Time) (User, error)
+	// ClientByID returns the service account or ErrNotFound.
+	ClientByID(ctx context.Context, clientID string) (User, error)
+	// ListClients returns every service account ordered by name.
+	ListClients(ctx context.Context) ([]User, error)
 }
 
 // Sessions is the session table.
@@ -102,6 +120,9 @@ type Sessions interface {
 	// RevokeUserSessions revokes every live session of userID except
 	// exceptID ("" for none) and returns how many it revoked.
 	RevokeUserSessions(ctx context.Context, userID int64, exceptID string, now time.Time) (int, error)
+	// ListSessions returns userID's sessions that are neither revoked nor
+	// past their cap at now, newest first.
+	ListSessions(ctx context.Context, userID int64, now time.Time) ([]Session, error)
 }
 
 // Revocation is a revoked session, as a service checking tokens needs it.
@@ -171,6 +192,7 @@ type SigningKeys interface {
 // Store is everything a backend provides.
 type Store interface {
 	Users
+	Clients
 	Sessions
 	Revocations
 	Throttles

@@ -206,7 +206,7 @@ func revokeAll(ctx context.Context, st store.Store, feed *redis.Client, stdout i
 }
 
 func listUsers(ctx context.Context, st store.Store, stdout io.Writer) error {
-	users, err := st.ListUsers(ctx)
+	users, err := st.ListUsers(ctx, "", 0)
 	if err != nil {
 		return err
 	}

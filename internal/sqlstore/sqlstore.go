@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -157,14 +158,16 @@ func (d *DB) CreateUser(ctx context.Context, name, hash string, now time.Time) (
 	return store.User{ID: id, Name: name, PasswordHash: hash, CreatedAt: fromUnix(unix(now)), UpdatedAt: fromUnix(unix(now))}, nil
 }
 
-const userColumns = `id, name, password_hash, roles, disabled, created_at, updated_at`
+const userColumns = `id, name, password_hash, roles, disabled, client_id, scopes, created_at, updated_at`
 
 func scanUser(row interface{ Scan(...any) error }) (store.User, error) {
 	var u store.User
-	var roles string
+	var roles, scopes string
+	var clientID sql.NullString
 	var created, updated int64
-	err := row.Scan(&u.ID, &u.Name, &u.PasswordHash, &roles, &u.Disabled, &created, &updated)
-	u.Roles, u.CreatedAt, u.UpdatedAt = splitNames(roles), fromUnix(created), fromUnix(updated)
+	err := row.Scan(&u.ID, &u.Name, &u.PasswordHash, &roles, &u.Disabled, &clientID, &scopes, &created, &updated)
+	u.Roles, u.Scopes, u.ClientID = splitNames(roles), splitNames(scopes), clientID.String
+	u.CreatedAt, u.UpdatedAt = fromUnix(created), fromUnix(updated)
 	return u, err
 }
 
@@ -192,8 +195,48 @@ func (d *DB) UserByName(ctx context.Context, name string) (store.User, error) {
 }
 
 // ListUsers implements store.Users.
-func (d *DB) ListUsers(ctx context.Context) ([]store.User, error) {
-	rows, err := d.query(ctx, `SELECT `+userColumns+` FROM users ORDER BY name`)
+func (d *DB) ListUsers(ctx context.Context, after string, limit int) ([]store.User, error) {
+	if limit <= 0 {
+		limit = math.MaxInt32
+	}
+	return d.listUsers(ctx, `SELECT `+userColumns+` FROM users WHERE client_id IS NULL AND name > ? ORDER BY name LIMIT ?`, after, limit)
+}
+
+// ListClients implements store.Clients.
+func (d *DB) ListClients(ctx context.Context) ([]store.User, error) {
+	return d.listUsers(ctx, `SELECT `+userColumns+` FROM users WHERE client_id IS NOT NULL ORDER BY name`)
+}
+
+// CreateClient implements store.Clients.
+func (d *DB) CreateClient(ctx context.Context, name, clientID, hash string, scopes []string, now time.Time) (store.User, error) {
+	var id int64
+	err := d.queryRow(ctx,
+		`INSERT INTO users (name, password_hash, client_id, scopes, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
+		name, hash, clientID, joinNames(scopes), unix(now), unix(now)).Scan(&id)
+	if d.dialect.IsUniqueViolation(err) {
+		return store.User{}, fmt.Errorf("client %q: %w", name, store.ErrExists)
+	}
+	if err != nil {
+		return store.User{}, fmt.Errorf("create client: %w", err)
+	}
+	return store.User{ID: id, Name: name, PasswordHash: hash, ClientID: clientID, Scopes: scopes,
+		CreatedAt: fromUnix(unix(now)), UpdatedAt: fromUnix(unix(now))}, nil
+}
+
+// ClientByID implements store.Clients.
+func (d *DB) ClientByID(ctx context.Context, clientID string) (store.User, error) {
+	u, err := scanUser(d.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE client_id = ?`, clientID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.User{}, fmt.Errorf("client: %w", store.ErrNotFound)
+	}
+	if err != nil {
+		return store.User{}, fmt.Errorf("get client: %w", err)
+	}
+	return u, nil
+}
+
+func (d *DB) listUsers(ctx context.Context, query string, args ...any) ([]store.User, error) {
+	rows, err := d.query(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}
@@ -318,6 +361,27 @@ func (d *DB) RevokeUserSessions(ctx context.Context, userID int64, exceptID stri
 	}
 	n, err := res.RowsAffected()
 	return int(n), err
+}
+
+// ListSessions implements store.Sessions.
+func (d *DB) ListSessions(ctx context.Context, userID int64, now time.Time) ([]store.Session, error) {
+	rows, err := d.query(ctx, `SELECT id, auth_time, created_at, expires_at FROM sessions
+		WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ? ORDER BY created_at DESC, id`, userID, unix(now))
+	if err != nil {
+		return nil, fmt.Errorf("list sessions: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Session
+	for rows.Next() {
+		s := store.Session{UserID: userID}
+		var authTime, created, expires int64
+		if err := rows.Scan(&s.ID, &authTime, &created, &expires); err != nil {
+			return nil, fmt.Errorf("list sessions: %w", err)
+		}
+		s.AuthTime, s.CreatedAt, s.ExpiresAt = fromUnix(authTime), fromUnix(created), fromUnix(expires)
+		out = append(out, s)
+	}
+	return out, rows.Err()
 }
 
 // ListRevocations implements store.Revocations.

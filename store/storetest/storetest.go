@@ -26,6 +26,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Users/ListIsOrderedByName", testListUsers},
 		{"Users/SetPasswordAndDisable", testUpdateUser},
 		{"Users/RolesReadWithUserAndSessions", testRoles},
+		{"Clients/CreateFindListDisable", testClients},
+		{"Sessions/ListLiveOfOneUser", testListSessions},
 		{"Sessions/CreateAndGet", testSessionRoundTrip},
 		{"Sessions/UnknownIsNotFound", testUnknownSession},
 		{"Sessions/RotateIsCompareAndSwap", testRotateCAS},
@@ -102,7 +104,7 @@ func testListUsers(t *testing.T, s store.Store) {
 	for _, name := range []string{"carol", "alice", "bob"} {
 		mustUser(t, s, name)
 	}
-	users, err := s.ListUsers(context.Background())
+	users, err := s.ListUsers(context.Background(), "", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,6 +114,91 @@ func testListUsers(t *testing.T, s store.Store) {
 	}
 	if fmt.Sprint(names) != "[alice bob carol]" {
 		t.Fatalf("ListUsers names = %v", names)
+	}
+	page, err := s.ListUsers(context.Background(), "alice", 1)
+	if err != nil || len(page) != 1 || page[0].Name != "bob" {
+		t.Fatalf("ListUsers after alice, limit 1 = %v, %v; want [bob]", page, err)
+	}
+	if page, err := s.ListUsers(context.Background(), "carol", 10); err != nil || len(page) != 0 {
+		t.Fatalf("ListUsers after the last = %v, %v; want none", page, err)
+	}
+}
+
+// testClients: service accounts are users with a client id and scopes,
+// found by client id, listed apart from the people, and their names and
+// ids are unique across both.
+func testClients(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	mustUser(t, s, "alice")
+	scopes := []string{"orders:read", "orders:write"}
+	c, err := s.CreateClient(ctx, "client:billing", "cid-1", "secret-hash", scopes, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.ClientByID(ctx, "cid-1")
+	if err != nil || got.ID != c.ID || got.Name != "client:billing" || got.PasswordHash != "secret-hash" ||
+		!reflect.DeepEqual(got.Scopes, scopes) || got.ClientID != "cid-1" || got.Disabled {
+		t.Fatalf("ClientByID = %+v, %v", got, err)
+	}
+	if byName, err := s.UserByName(ctx, "client:billing"); err != nil || byName.ClientID != "cid-1" {
+		t.Fatalf("UserByName of a client = %+v, %v", byName, err)
+	}
+	if _, err := s.CreateClient(ctx, "client:billing", "cid-2", "h", nil, t0); !errors.Is(err, store.ErrExists) {
+		t.Fatalf("duplicate client name: %v, want ErrExists", err)
+	}
+	if _, err := s.CreateClient(ctx, "client:other", "cid-1", "h", nil, t0); !errors.Is(err, store.ErrExists) {
+		t.Fatalf("duplicate client id: %v, want ErrExists", err)
+	}
+	if _, err := s.ClientByID(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown client id: %v, want ErrNotFound", err)
+	}
+	if _, err := s.ClientByID(ctx, ""); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("empty client id: %v, want ErrNotFound (people have none)", err)
+	}
+	users, err := s.ListUsers(ctx, "", 0)
+	if err != nil || len(users) != 1 || users[0].Name != "alice" {
+		t.Fatalf("ListUsers = %v, %v; want only alice", users, err)
+	}
+	clients, err := s.ListClients(ctx)
+	if err != nil || len(clients) != 1 || clients[0].ClientID != "cid-1" {
+		t.Fatalf("ListClients = %v, %v", clients, err)
+	}
+	if err := s.SetDisabled(ctx, "client:billing", true, t0); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.ClientByID(ctx, "cid-1"); !got.Disabled {
+		t.Fatal("client not disabled")
+	}
+}
+
+// testListSessions: the live sessions of one user, newest first.
+func testListSessions(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	alice, bob := mustUser(t, s, "alice"), mustUser(t, s, "bob")
+	older, newer, revoked, capped := newSession(alice, "a-old"), newSession(alice, "a-new"), newSession(alice, "a-rev"), newSession(alice, "a-cap")
+	newer.CreatedAt = older.CreatedAt.Add(time.Minute)
+	capped.ExpiresAt = t0.Add(time.Minute)
+	for _, sess := range []store.Session{older, newer, revoked, capped, newSession(bob, "b1")} {
+		if err := s.CreateSession(ctx, sess); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.RevokeSession(ctx, "a-rev", t0); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.ListSessions(ctx, alice.ID, t0.Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, sess := range got {
+		ids = append(ids, sess.ID)
+		if sess.UserID != alice.ID || sess.ExpiresAt.IsZero() {
+			t.Errorf("session %+v", sess)
+		}
+	}
+	if fmt.Sprint(ids) != "[a-new a-old]" {
+		t.Fatalf("ListSessions = %v, want [a-new a-old] (revoked and capped ones left out)", ids)
 	}
 }
 
