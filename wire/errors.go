@@ -34,6 +34,10 @@ var (
 	ErrSessionCap = errors.New("session has reached its maximum age")
 	// ErrBusy: no password-hashing slot came free in time.
 	ErrBusy = errors.New("too many concurrent logins")
+	// ErrNotFound and ErrExists: an administrative call named an account
+	// or session that does not exist, or one that already does.
+	ErrNotFound = errors.New("not found")
+	ErrExists   = errors.New("already exists")
 )
 
 // Authorization errors: the caller is authenticated, but its token lacks
@@ -80,6 +84,22 @@ func (e *PermissionError) status() error {
 type ThrottledError struct{ Wait time.Duration }
 
 func (e *ThrottledError) Error() string { return fmt.Sprintf("login throttled for %s", e.Wait) }
+
+// Errorf returns an error that is kind (for errors.Is, and so for
+// StatusError's code) and reads as the formatted message, which the caller
+// sees: for ErrNotFound and ErrExists, whose callers want to know what.
+func Errorf(kind error, format string, args ...any) error {
+	return &kindError{kind: kind, msg: fmt.Sprintf(format, args...)}
+}
+
+type kindError struct {
+	kind error
+	msg  string
+}
+
+func (e *kindError) Error() string { return e.msg }
+
+func (e *kindError) Unwrap() error { return e.kind }
 
 // InvalidArgumentError is a request field the service refuses.
 type InvalidArgumentError struct{ Msg string }
@@ -130,7 +150,8 @@ func newStatus(code codes.Code, reason, msg string) *status.Status {
 
 // StatusError converts an error of authd's into the gRPC error callers see.
 // Statuses pass through; the sentinels above and token's become their row
-// of the error table; a *PermissionError is PermissionDenied with the
+// of the error table; ErrNotFound and ErrExists are NotFound and
+// AlreadyExists with the error's text (see Errorf); a *PermissionError is PermissionDenied with the
 // required roles or scopes in the ErrorInfo metadata; a *ThrottledError is
 // ResourceExhausted with a RetryInfo; an *InvalidArgumentError is InvalidArgument; context errors
 // keep their codes. Anything else is Internal, with no detail leaked.
@@ -150,6 +171,10 @@ func StatusError(err error) error {
 	var invalid *InvalidArgumentError
 	var denied *PermissionError
 	switch {
+	case errors.Is(err, ErrNotFound):
+		return status.Error(codes.NotFound, err.Error())
+	case errors.Is(err, ErrExists):
+		return status.Error(codes.AlreadyExists, err.Error())
 	case errors.As(err, &denied):
 		return denied.status()
 	case errors.As(err, &throttled):

@@ -19,14 +19,15 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	AuthService_Login_FullMethodName           = "/auth.v1.AuthService/Login"
-	AuthService_Refresh_FullMethodName         = "/auth.v1.AuthService/Refresh"
-	AuthService_Verify_FullMethodName          = "/auth.v1.AuthService/Verify"
-	AuthService_Logout_FullMethodName          = "/auth.v1.AuthService/Logout"
-	AuthService_ChangePassword_FullMethodName  = "/auth.v1.AuthService/ChangePassword"
-	AuthService_Renew_FullMethodName           = "/auth.v1.AuthService/Renew"
-	AuthService_ListRevocations_FullMethodName = "/auth.v1.AuthService/ListRevocations"
-	AuthService_GetJWKS_FullMethodName         = "/auth.v1.AuthService/GetJWKS"
+	AuthService_Login_FullMethodName            = "/auth.v1.AuthService/Login"
+	AuthService_Refresh_FullMethodName          = "/auth.v1.AuthService/Refresh"
+	AuthService_Verify_FullMethodName           = "/auth.v1.AuthService/Verify"
+	AuthService_Logout_FullMethodName           = "/auth.v1.AuthService/Logout"
+	AuthService_ChangePassword_FullMethodName   = "/auth.v1.AuthService/ChangePassword"
+	AuthService_Renew_FullMethodName            = "/auth.v1.AuthService/Renew"
+	AuthService_ListRevocations_FullMethodName  = "/auth.v1.AuthService/ListRevocations"
+	AuthService_GetJWKS_FullMethodName          = "/auth.v1.AuthService/GetJWKS"
+	AuthService_IssueClientToken_FullMethodName = "/auth.v1.AuthService/IssueClientToken"
 )
 
 // AuthServiceClient is the client API for AuthService service.
@@ -66,6 +67,14 @@ type AuthServiceClient interface {
 	ListRevocations(ctx context.Context, in *ListRevocationsRequest, opts ...grpc.CallOption) (*ListRevocationsResponse, error)
 	// GetJWKS returns the public keys that verify authd's tokens (RFC 7517).
 	GetJWKS(ctx context.Context, in *GetJWKSRequest, opts ...grpc.CallOption) (*GetJWKSResponse, error)
+	// IssueClientToken gives a service account (a machine caller, see
+	// `authd client add`) a short-lived access token for the scopes it asks,
+	// which must be among those it was granted: the OAuth 2.0 client
+	// credentials grant (RFC 6749 section 4.4) in gRPC form. The token's sub
+	// is "client:NAME"; it is never fresh and comes without a refresh token.
+	// An unknown client id, a wrong secret and a disabled client all get the
+	// same INVALID_CREDENTIALS, throttled like logins.
+	IssueClientToken(ctx context.Context, in *IssueClientTokenRequest, opts ...grpc.CallOption) (*IssueClientTokenResponse, error)
 }
 
 type authServiceClient struct {
@@ -156,6 +165,16 @@ func (c *authServiceClient) GetJWKS(ctx context.Context, in *GetJWKSRequest, opt
 	return out, nil
 }
 
+func (c *authServiceClient) IssueClientToken(ctx context.Context, in *IssueClientTokenRequest, opts ...grpc.CallOption) (*IssueClientTokenResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(IssueClientTokenResponse)
+	err := c.cc.Invoke(ctx, AuthService_IssueClientToken_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AuthServiceServer is the server API for AuthService service.
 // All implementations must embed UnimplementedAuthServiceServer
 // for forward compatibility.
@@ -193,6 +212,14 @@ type AuthServiceServer interface {
 	ListRevocations(context.Context, *ListRevocationsRequest) (*ListRevocationsResponse, error)
 	// GetJWKS returns the public keys that verify authd's tokens (RFC 7517).
 	GetJWKS(context.Context, *GetJWKSRequest) (*GetJWKSResponse, error)
+	// IssueClientToken gives a service account (a machine caller, see
+	// `authd client add`) a short-lived access token for the scopes it asks,
+	// which must be among those it was granted: the OAuth 2.0 client
+	// credentials grant (RFC 6749 section 4.4) in gRPC form. The token's sub
+	// is "client:NAME"; it is never fresh and comes without a refresh token.
+	// An unknown client id, a wrong secret and a disabled client all get the
+	// same INVALID_CREDENTIALS, throttled like logins.
+	IssueClientToken(context.Context, *IssueClientTokenRequest) (*IssueClientTokenResponse, error)
 	mustEmbedUnimplementedAuthServiceServer()
 }
 
@@ -226,6 +253,9 @@ func (UnimplementedAuthServiceServer) ListRevocations(context.Context, *ListRevo
 }
 func (UnimplementedAuthServiceServer) GetJWKS(context.Context, *GetJWKSRequest) (*GetJWKSResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetJWKS not implemented")
+}
+func (UnimplementedAuthServiceServer) IssueClientToken(context.Context, *IssueClientTokenRequest) (*IssueClientTokenResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method IssueClientToken not implemented")
 }
 func (UnimplementedAuthServiceServer) mustEmbedUnimplementedAuthServiceServer() {}
 func (UnimplementedAuthServiceServer) testEmbeddedByValue()                     {}
@@ -392,6 +422,24 @@ func _AuthService_GetJWKS_Handler(srv interface{}, ctx context.Context, dec func
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AuthService_IssueClientToken_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(IssueClientTokenRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AuthServiceServer).IssueClientToken(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AuthService_IssueClientToken_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AuthServiceServer).IssueClientToken(ctx, req.(*IssueClientTokenRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AuthService_ServiceDesc is the grpc.ServiceDesc for AuthService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -430,6 +478,10 @@ var AuthService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetJWKS",
 			Handler:    _AuthService_GetJWKS_Handler,
+		},
+		{
+			MethodName: "IssueClientToken",
+			Handler:    _AuthService_IssueClientToken_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -1,0 +1,98 @@
+package accounts
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/authd-dev/authd/store"
+	"github.com/authd-dev/authd/token"
+)
+
+// ValidateClientName reports what is wrong with a service account's name,
+// if anything: 1 to 64 bytes of [a-z0-9:._-], like role names.
+func ValidateClientName(name string) error {
+	if err := token.ValidateNames([]string{name}); err != nil {
+		return fmt.Errorf("client name: %w", err)
+	}
+	return nil
+}
+
+// newSecret returns a client secret: 256 random bits, base64url.
+func newSecret() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+).
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// CreateClient adds a service account that may ask for scopes, and returns
+// it with its secret, which is stored only as a hash.
+func (m *Manager) CreateClient(ctx context.Context, name string, scopes []string) (store.User, string, error) {
+	if err := ValidateClientName(name); err != nil {
+		return store.User{}, "", invalid("%v", err)
+	}
+	scopes = slices.Sorted(slices.Values(scopes))
+	if err := token.ValidateNames(scopes); err != nil {
+		return store.User{}, "", invalid("scopes: %v", err)
+	}
+	secret := newSecret()
+	hash, err := m.hasher.Hash(ctx, secret)
+	if err != nil {
+		return store.User{}, "", err
+	}
+	// The id is public, like a username: random so that it says nothing.
+	clientID := "authd-" + token.NewID()
+	u, err := m.store.CreateClient(ctx, ClientPrefix+name, clientID, hash, scopes, m.clock.Now())
+	if err != nil {
+		return store.User{}, "", translate(err)
+	}
+	return u, secret, nil
+}
+
+// Client returns a service account by its name (without ClientPrefix).
+func (m *Manager) Client(ctx context.Context, name string) (store.User, error) {
+	u, err := m.store.UserByName(ctx, ClientPrefix+name)
+	if err == nil && u.ClientID == "" {
+		err = fmt.Errorf("%q is not a service account: %w", name, store.ErrNotFound)
+	}
+	return u, translate(err)
+}
+
+// Clients lists the service accounts.
+func (m *Manager) Clients(ctx context.Context) ([]store.User, error) {
+	return m.store.ListClients(ctx)
+}
+
+// SetClientDisabled disables a service account, revoking the tokens it
+// holds, or enables it again.
+func (m *Manager) SetClientDisabled(ctx context.Context, name string, disabled bool) (int, error) {
+	if _, err := m.Client(ctx, name); err != nil {
+		return 0, err
+	}
+	return m.SetDisabled(ctx, ClientPrefix+name, disabled)
+}
+
+// RotateClientSecret gives a service account a new secret, returned once,
+// and revokes the tokens issued with the old one.
+func (m *Manager) RotateClientSecret(ctx context.Context, name string) (string, int, error) {
+	u, err := m.Client(ctx, name)
+	if err != nil {
+		return "", 0, err
+	}
+	secret := newSecret()
+	hash, err := m.hasher.Hash(ctx, secret)
+	if err != nil {
+		return "", 0, err
+	}
+	if err := m.store.SetPassword(ctx, u.Name, hash, m.clock.Now()); err != nil {
+		return "", 0, translate(err)
+	}
+	n, err := m.endSessions(ctx, u)
+	return secret, n, err
+}
+
+// ClientName is the name of a service account without ClientPrefix.
+func ClientName(u store.User) string { return strings.TrimPrefix(u.Name, ClientPrefix) }
