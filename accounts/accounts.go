@@ -126,8 +126,11 @@ func (m *Manager) CreateUser(ctx context.Context, name, pw string, roles []strin
 	}
 	now := m.clock.Now()
 	u, err := m.store.CreateUser(ctx, name, hash, now)
+	if errors.Is(err, store.ErrExists) {
+		return store.User{}, wire.Errorf(wire.ErrExists, "user %q already exists", name)
+	}
 	if err != nil {
-		return store.User{}, translate(err)
+		return store.User{}, err
 	}
 	if len(roles) > 0 {
 		if err := m.store.SetRoles(ctx, name, roles, now); err != nil {
@@ -141,10 +144,10 @@ func (m *Manager) CreateUser(ctx context.Context, name, pw string, roles []strin
 // User returns a person's account.
 func (m *Manager) User(ctx context.Context, name string) (store.User, error) {
 	u, err := m.store.UserByName(ctx, name)
-	if err == nil && u.ClientID != "" {
-		err = fmt.Errorf("%q is a service account: %w", name, store.ErrNotFound)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && u.ClientID != "") {
+		return store.User{}, wire.Errorf(wire.ErrNotFound, "user %q not found", name)
 	}
-	return u, translate(err)
+	return u, err
 }
 
 // SetPassword replaces a person's password and ends all their sessions.

@@ -2,6 +2,7 @@ package accounts
 
 import (
 	"context"
+	"errors"
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/authd-dev/authd/store"
 	"github.com/authd-dev/authd/token"
+	"github.com/authd-dev/authd/wire"
 )
 
 // ValidateClientName reports what is wrong with a service account's name,
@@ -46,8 +48,11 @@ func (m *Manager) CreateClient(ctx context.Context, name string, scopes []string
 	// The id is public, like a username: random so that it says nothing.
 	clientID := "authd-" + token.NewID()
 	u, err := m.store.CreateClient(ctx, ClientPrefix+name, clientID, hash, scopes, m.clock.Now())
+	if errors.Is(err, store.ErrExists) {
+		return store.User{}, "", wire.Errorf(wire.ErrExists, "client %q already exists", name)
+	}
 	if err != nil {
-		return store.User{}, "", translate(err)
+		return store.User{}, "", err
 	}
 	return u, secret, nil
 }
@@ -55,10 +60,10 @@ func (m *Manager) CreateClient(ctx context.Context, name string, scopes []string
 // Client returns a service account by its name (without ClientPrefix).
 func (m *Manager) Client(ctx context.Context, name string) (store.User, error) {
 	u, err := m.store.UserByName(ctx, ClientPrefix+name)
-	if err == nil && u.ClientID == "" {
-		err = fmt.Errorf("%q is not a service account: %w", name, store.ErrNotFound)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && u.ClientID == "") {
+		return store.User{}, wire.Errorf(wire.ErrNotFound, "client %q not found", name)
 	}
-	return u, translate(err)
+	return u, err
 }
 
 // Clients lists the service accounts.

@@ -3,64 +3,25 @@ package service
 import (
 	"context"
 	"errors"
-	"strings"
-	"unicode"
-	"unicode/utf8"
 
+	"github.com/authd-dev/authd/accounts"
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
 	"github.com/authd-dev/authd/interceptors"
-	"github.com/authd-dev/authd/password"
 	"github.com/authd-dev/authd/store"
 	"github.com/authd-dev/authd/wire"
 )
-
-// MaxUsername is the longest username, in bytes.
-const MaxUsername = 256
-
-// ValidateUsername reports what is wrong with a username, if anything: it
-// must be 1 to MaxUsername bytes of printable UTF-8 without surrounding
-// spaces.
-func ValidateUsername(name string) error {
-	switch {
-	case name == "":
-		return errors.New("username is empty")
-	case len(name) > MaxUsername:
-		return errors.New("username is too long")
-	case !utf8.ValidString(name):
-		return errors.New("username is not valid UTF-8")
-	case strings.TrimSpace(name) != name:
-		return errors.New("username has leading or trailing spaces")
-	case strings.ContainsFunc(name, func(r rune) bool { return !unicode.IsPrint(r) && r != ' ' }):
-		return errors.New("username has control characters")
-	}
-	return nil
-}
-
-// ValidatePassword reports what is wrong with a password, if anything: 1 to
-// password.MaxLength bytes of UTF-8.
-func ValidatePassword(pw string) error {
-	switch {
-	case pw == "":
-		return errors.New("password is empty")
-	case len(pw) > password.MaxLength:
-		return password.ErrTooLong
-	case !utf8.ValidString(pw):
-		return errors.New("password is not valid UTF-8")
-	}
-	return nil
-}
 
 // Login implements authv1.AuthServiceServer. An unknown user, a wrong
 // password and a disabled account all cost one argon2id hash and return the
 // same INVALID_CREDENTIALS error.
 func (s *Service) Login(ctx context.Context, req *authv1.LoginRequest) (*authv1.LoginResponse, error) {
-	if err := ValidateUsername(req.GetUsername()); err != nil {
+	if err := accounts.ValidateUsername(req.GetUsername()); err != nil {
 		return nil, invalidArgument("%v", err)
 	}
-	if err := ValidatePassword(req.GetPassword()); err != nil {
+	if err := accounts.ValidatePassword(req.GetPassword()); err != nil {
 		return nil, invalidArgument("%v", err)
 	}
-	user, err := s.authenticate(ctx, req.GetUsername(), req.GetPassword())
+	user, err := s.authenticate(ctx, req.GetUsername(), req.GetPassword(), s.passwordAccount)
 	switch {
 	case err == nil:
 		s.cfg.metrics.login("ok")
@@ -86,12 +47,29 @@ func (s *Service) Login(ctx context.Context, req *authv1.LoginRequest) (*authv1.
 	}, nil
 }
 
-// authenticate checks name's password under the throttling policy: a
-// throttled attempt is refused unchecked, a failure is counted, a success
-// clears the account's counters.
-func (s *Service) authenticate(ctx context.Context, name, pw string) (store.User, error) {
+// lookup finds the account a credential names: a person by username
+// (passwordAccount) or a service account by client id (clientAccount). An
+// account of the other kind is not found.
+type lookup func(ctx context.Context, name string) (store.User, error)
+
+func (s *Service) passwordAccount(ctx context.Context, name string) (store.User, error) {
+	u, err := s.store.UserByName(ctx, name)
+	if err == nil && u.ClientID != "" {
+		return store.User{}, store.ErrNotFound // service accounts do not log in with a password
+	}
+	return u, err
+}
+
+func (s *Service) clientAccount(ctx context.Context, clientID string) (store.User, error) {
+	return s.store.ClientByID(ctx, clientID)
+}
+
+// authenticate checks the secret of the account name under the throttling
+// policy: a throttled attempt is refused unchecked, a failure is counted, a
+// success clears the account's counters.
+func (s *Service) authenticate(ctx context.Context, name, pw string, find lookup) (store.User, error) {
 	if !s.cfg.throttleOn {
-		return s.checkPassword(ctx, name, pw)
+		return s.checkPassword(ctx, name, pw, find)
 	}
 	keys := newThrottleKeys(ctx, name)
 	wait, err := s.throttled(ctx, keys)
@@ -102,7 +80,7 @@ func (s *Service) authenticate(ctx context.Context, name, pw string) (store.User
 		s.cfg.logger.WarnContext(ctx, "login throttled", "user", name, "wait", wait)
 		return store.User{}, &wire.ThrottledError{Wait: wait}
 	}
-	user, err := s.checkPassword(ctx, name, pw)
+	user, err := s.checkPassword(ctx, name, pw, find)
 	switch {
 	case errors.Is(err, wire.ErrInvalidCredentials):
 		s.recordFailure(ctx, keys)
@@ -115,8 +93,8 @@ func (s *Service) authenticate(ctx context.Context, name, pw string) (store.User
 // checkPassword returns the user when name and pw match an enabled account,
 // and wire.ErrInvalidCredentials otherwise. A matching hash with outdated
 // parameters is replaced.
-func (s *Service) checkPassword(ctx context.Context, name, pw string) (store.User, error) {
-	user, err := s.store.UserByName(ctx, name)
+func (s *Service) checkPassword(ctx context.Context, name, pw string, find lookup) (store.User, error) {
+	user, err := find(ctx, name)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return store.User{}, err
 	}
@@ -146,13 +124,13 @@ func (s *Service) ChangePassword(ctx context.Context, req *authv1.ChangePassword
 	if !ok {
 		return nil, wire.StatusError(wire.ErrMissing)
 	}
-	if err := ValidatePassword(req.GetOldPassword()); err != nil {
+	if err := accounts.ValidatePassword(req.GetOldPassword()); err != nil {
 		return nil, invalidArgument("old_password: %v", err)
 	}
-	if err := ValidatePassword(req.GetNewPassword()); err != nil {
+	if err := accounts.ValidatePassword(req.GetNewPassword()); err != nil {
 		return nil, invalidArgument("new_password: %v", err)
 	}
-	user, err := s.authenticate(ctx, claims.Subject, req.GetOldPassword())
+	user, err := s.authenticate(ctx, claims.Subject, req.GetOldPassword(), s.passwordAccount)
 	if err != nil {
 		return nil, s.statusError(ctx, "change password", err)
 	}

@@ -45,7 +45,7 @@ func NewMetrics() *Metrics {
 			Name: "authd_refresh_reuse_detected_total", Help: "Spent refresh tokens presented again after the grace window: each revoked a session.",
 		}),
 		revocations: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "authd_session_revocations_total", Help: "Sessions revoked, by cause (logout, password_change, reuse).",
+			Name: "authd_session_revocations_total", Help: "Sessions revoked, by cause (logout, password_change, reuse, disabled, roles_changed, secret_rotated, admin).",
 		}, []string{"cause"}),
 		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "authd_auth_failures_total", Help: "Calls refused for their token, by ErrorInfo reason.",

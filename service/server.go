@@ -21,7 +21,8 @@ import (
 // an 8 KiB token, refused by the transport before any interceptor runs.
 const MaxHeaderListSize = 16 << 10
 
-// NewServer returns a gRPC server serving svc, health and reflection, with
+// NewServer returns a gRPC server serving svc, its AdminService, health and
+// reflection, with
 // panic recovery, call logging to the service's logger (never payloads or
 // metadata) and the service's Authenticator enforcing every method's
 // requirement. It refuses to build a server on which any method lacks a
@@ -55,6 +56,7 @@ func NewServer(svc *Service, opts ...grpc.ServerOption) (*grpc.Server, *health.S
 	}, opts...)
 	srv := grpc.NewServer(opts...)
 	authv1.RegisterAuthServiceServer(srv, svc)
+	authv1.RegisterAdminServiceServer(srv, admin{s: svc})
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(srv, hs)
 	reflection.Register(srv)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/authd-dev/authd/accounts"
 	"github.com/authd-dev/authd/clock"
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
 	"github.com/authd-dev/authd/interceptors"
@@ -20,6 +21,7 @@ import (
 // Store is what the service needs of a backend.
 type Store interface {
 	store.Users
+	store.Clients
 	store.Sessions
 	store.Revocations
 	store.Throttles
@@ -39,6 +41,7 @@ type Service struct {
 	authn       *interceptors.Authenticator
 	revocations *revocation.Cache
 	hasher      *password.Hasher
+	accounts    *accounts.Manager
 	cfg         config
 }
 
@@ -161,7 +164,9 @@ func New(st Store, signer *token.Signer, verifier interceptors.Verifier, hasher 
 		interceptors.WithPublicHealthAndReflection(),
 		interceptors.WithRevocations(revocations),
 	)
-	return &Service{store: st, signer: signer, authn: authn, revocations: revocations, hasher: hasher, cfg: cfg}, nil
+	s := &Service{store: st, signer: signer, authn: authn, revocations: revocations, hasher: hasher, cfg: cfg}
+	s.accounts = accounts.New(st, hasher, accounts.WithClock(cfg.clock), accounts.WithRevocationHook(s.revoked))
+	return s, nil
 }
 
 // Revocations is the cache through which the service checks sessions. A

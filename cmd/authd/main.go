@@ -24,6 +24,10 @@ Usage:
   authd user roles NAME [--add R]... [--remove R]...
                                       list a user's roles, or change them and end their sessions
   authd user list [flags]             list users
+  authd client add NAME [--scope S]...
+                                      add a service account; prints client_id and client_secret once
+  authd client list|disable|enable|rotate-secret [NAME]
+                                      manage service accounts (disable and rotate-secret revoke their tokens)
   authd keys list [flags]             list signing keys
   authd keys rotate [flags]           make a new signing key current
   authd keys prune [flags]            delete retired keys whose tokens have all expired
@@ -71,6 +75,8 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return userCommand(ctx, rest, stdin, stdout, stderr)
 	case "keys":
 		return keysCommand(ctx, rest, stdout, stderr)
+	case "client":
+		return clientCommand(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

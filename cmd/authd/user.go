@@ -7,27 +7,23 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"golang.org/x/term"
 
+	"github.com/authd-dev/authd/accounts"
 	"github.com/authd-dev/authd/password"
-	"github.com/authd-dev/authd/revocation/redisfeed"
-	"github.com/authd-dev/authd/service"
 	"github.com/authd-dev/authd/store"
 	"github.com/authd-dev/authd/token"
+	"github.com/authd-dev/authd/wire"
 )
 
 func userCommand(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlagSet("authd user", stderr)
-	var sf storeFlags
-	var hf hashFlags
-	sf.register(fs)
-	hf.register(fs)
+	var af accountFlags
+	af.register(fs)
 	passwordStdin := fs.Bool("password-stdin", false, "read the password from standard input (one line, its newline stripped)")
 	var roles, addRoles, removeRoles nameList
 	fs.Var(&roles, "role", "with add: a role of the new user (repeatable)")
@@ -45,15 +41,14 @@ func userCommand(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	if sub == "list" {
 		wantNames = 0
 	}
-	if len(names) != wantNames {
-		return fmt.Errorf("%w: user %s takes %d name(s), got %d", errUsage, sub, wantNames, len(names))
-	}
 	switch sub {
 	case "add", "passwd", "disable", "enable", "roles", "list":
 	default:
 		return fmt.Errorf("%w: unknown user subcommand %q", errUsage, sub)
 	}
 	switch {
+	case len(names) != wantNames:
+		return fmt.Errorf("%w: user %s takes %d name(s), got %d", errUsage, sub, wantNames, len(names))
 	case len(roles) > 0 && sub != "add":
 		return fmt.Errorf("%w: --role goes with user add (use user roles NAME --add R)", errUsage)
 	case len(addRoles)+len(removeRoles) > 0 && sub != "roles":
@@ -62,117 +57,77 @@ func userCommand(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	if err := token.ValidateNames(roles); err != nil {
 		return fmt.Errorf("%w: --role: %v", errUsage, err)
 	}
-	st, err := sf.openStore(ctx)
+	m, st, done, err := af.open(ctx, stdout)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	feed, err := sf.openRedis(ctx)
-	if err != nil {
-		return err
-	}
-	if feed != nil {
-		defer feed.Close()
-	}
-	now := time.Now()
+	defer done()
 
 	switch sub {
 	case "list":
 		return listUsers(ctx, st, stdout)
 	case "roles":
-		return userRoles(ctx, st, feed, stdout, names[0], addRoles, removeRoles)
-	case "disable", "enable":
-		disable := sub == "disable"
-		if err := st.SetDisabled(ctx, names[0], disable, now); err != nil {
+		if len(addRoles)+len(removeRoles) == 0 {
+			u, err := m.User(ctx, names[0])
+			for _, r := range u.Roles {
+				fmt.Fprintln(stdout, r)
+			}
 			return err
 		}
-		if disable {
-			return revokeAll(ctx, st, feed, stdout, names[0], "disabled")
+		u, n, err := m.ChangeRoles(ctx, names[0], addRoles, removeRoles)
+		if err != nil {
+			return usageIfInvalid(err)
 		}
-		fmt.Fprintf(stdout, "user %q enabled\n", names[0])
+		fmt.Fprintf(stdout, "user %q now has roles [%s]; %d session(s) revoked\n", u.Name, strings.Join(u.Roles, " "), n)
+		return nil
+	case "disable", "enable":
+		if _, err := m.User(ctx, names[0]); err != nil {
+			return err
+		}
+		n, err := m.SetDisabled(ctx, names[0], sub == "disable")
+		if err != nil {
+			return err
+		}
+		if sub == "disable" {
+			fmt.Fprintf(stdout, "user %q disabled; %d session(s) revoked\n", names[0], n)
+		} else {
+			fmt.Fprintf(stdout, "user %q enabled\n", names[0])
+		}
 		return nil
 	}
 
 	name := names[0]
-	if err := service.ValidateUsername(name); err != nil {
+	if err := accounts.ValidateUsername(name); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
-	if sub == "add" {
-		// Refuse early, before asking for a password.
-		if _, err := st.UserByName(ctx, name); err == nil {
-			return fmt.Errorf("user %q already exists", name)
-		}
-	} else if _, err := st.UserByName(ctx, name); err != nil {
+	// Refuse early, before asking for a password.
+	_, err = m.User(ctx, name)
+	switch {
+	case sub == "add" && err == nil:
+		return fmt.Errorf("user %q already exists", name)
+	case sub != "add" && err != nil:
 		return err
 	}
 	pw, err := readPassword(stdin, stderr, *passwordStdin)
 	if err != nil {
 		return err
 	}
-	hasher, err := hf.hasher()
-	if err != nil {
-		return err
-	}
-	hash, err := hasher.Hash(ctx, pw)
-	if err != nil {
-		return err
-	}
 	if sub == "add" {
-		if _, err := st.CreateUser(ctx, name, hash, now); err != nil {
-			if errors.Is(err, store.ErrExists) {
+		if _, err := m.CreateUser(ctx, name, pw, roles); err != nil {
+			if errors.Is(err, wire.ErrExists) {
 				return fmt.Errorf("user %q already exists", name)
 			}
-			return err
-		}
-		if len(roles) > 0 {
-			if err := st.SetRoles(ctx, name, roles, now); err != nil {
-				return fmt.Errorf("user %q added without roles: %w", name, err)
-			}
+			return usageIfInvalid(err)
 		}
 		fmt.Fprintf(stdout, "user %q added\n", name)
 		return nil
 	}
-	if err := st.SetPassword(ctx, name, hash, now); err != nil {
-		return err
-	}
-	return revokeAll(ctx, st, feed, stdout, name, "password changed")
-}
-
-// userRoles lists a user's roles or, with add or remove, changes them and
-// ends the user's sessions, so that no token outlives its roles by more
-// than the revocation bound.
-func userRoles(ctx context.Context, st store.Store, feed *redis.Client, stdout io.Writer, name string, add, remove []string) error {
-	u, err := st.UserByName(ctx, name)
+	n, err := m.SetPassword(ctx, name, pw)
 	if err != nil {
-		return err
+		return usageIfInvalid(err)
 	}
-	if len(add)+len(remove) == 0 {
-		for _, r := range u.Roles {
-			fmt.Fprintln(stdout, r)
-		}
-		return nil
-	}
-	next := slices.Clone(u.Roles)
-	for _, r := range remove {
-		i := slices.Index(next, r)
-		if i < 0 {
-			return fmt.Errorf("%w: user %q has no role %q (roles: %s)", errUsage, name, r, strings.Join(u.Roles, " "))
-		}
-		next = slices.Delete(next, i, i+1)
-	}
-	for _, r := range add {
-		if !slices.Contains(next, r) {
-			next = append(next, r)
-		}
-	}
-	slices.Sort(next)
-	if err := token.ValidateNames(next); err != nil {
-		return fmt.Errorf("%w: roles: %v", errUsage, err)
-	}
-	if err := st.SetRoles(ctx, name, next, time.Now()); err != nil {
-		return err
-	}
-	return revokeAll(ctx, st, feed, stdout, name, "now has roles ["+strings.Join(next, " ")+"]")
+	fmt.Fprintf(stdout, "user %q password changed; %d session(s) revoked\n", name, n)
+	return nil
 }
 
 // nameList is a repeatable flag of role or scope names.
@@ -185,26 +140,6 @@ func (n *nameList) Set(v string) error {
 	return nil
 }
 
-func revokeAll(ctx context.Context, st store.Store, feed *redis.Client, stdout io.Writer, name, what string) error {
-	u, err := st.UserByName(ctx, name)
-	if err != nil {
-		return err
-	}
-	n, err := st.RevokeUserSessions(ctx, u.ID, "", time.Now())
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "user %q %s; %d session(s) revoked\n", name, what, n)
-	if feed != nil && n > 0 {
-		// Running instances and consumers hear of it now rather than at
-		// their next check; the store already holds the truth.
-		if err := redisfeed.Publish(ctx, feed, redisfeed.AllSessions); err != nil {
-			fmt.Fprintf(stdout, "warning: revocation feed: %v (services will notice within their poll interval)\n", err)
-		}
-	}
-	return nil
-}
-
 func listUsers(ctx context.Context, st store.Store, stdout io.Writer) error {
 	users, err := st.ListUsers(ctx, "", 0)
 	if err != nil {
@@ -213,13 +148,16 @@ func listUsers(ctx context.Context, st store.Store, stdout io.Writer) error {
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tSTATUS\tCREATED\tUPDATED\tROLES")
 	for _, u := range users {
-		state := "enabled"
-		if u.Disabled {
-			state = "disabled"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", u.Name, state, u.CreatedAt.Format(time.RFC3339), u.UpdatedAt.Format(time.RFC3339), strings.Join(u.Roles, ","))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", u.Name, enabled(u.Disabled), u.CreatedAt.Format(time.RFC3339), u.UpdatedAt.Format(time.RFC3339), strings.Join(u.Roles, ","))
 	}
 	return tw.Flush()
+}
+
+func enabled(disabled bool) string {
+	if disabled {
+		return "disabled"
+	}
+	return "enabled"
 }
 
 // readPassword reads the new password from stdin (--password-stdin) or from
@@ -250,7 +188,7 @@ func readPassword(stdin io.Reader, prompt io.Writer, fromStdin bool) (string, er
 		}
 		pw = first
 	}
-	if err := service.ValidatePassword(pw); err != nil {
+	if err := accounts.ValidatePassword(pw); err != nil {
 		return "", fmt.Errorf("%w: %v", errUsage, err)
 	}
 	return pw, nil

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/authd-dev/authd/accounts"
+)
+
+// clientCommand manages service accounts: `authd client add NAME --scope S`
+// prints the client id and the secret (once), `list`, `disable`, `enable`
+// and `rotate-secret` do what they say.
+func clientCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("authd client", stderr)
+	var af accountFlags
+	af.register(fs)
+	var scopes nameList
+	fs.Var(&scopes, "scope", "with add: a scope the client may ask for (repeatable)")
+	positional, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(positional) == 0 {
+		return fmt.Errorf("%w: client needs a subcommand: add, list, disable, enable, rotate-secret", errUsage)
+	}
+	sub, names := positional[0], positional[1:]
+	wantNames := map[string]int{"add": 1, "list": 0, "disable": 1, "enable": 1, "rotate-secret": 1}
+	n, known := wantNames[sub]
+	switch {
+	case !known:
+		return fmt.Errorf("%w: unknown client subcommand %q", errUsage, sub)
+	case len(names) != n:
+		return fmt.Errorf("%w: client %s takes %d name(s), got %d", errUsage, sub, n, len(names))
+	case len(scopes) > 0 && sub != "add":
+		return fmt.Errorf("%w: --scope goes with client add", errUsage)
+	}
+	m, _, done, err := af.open(ctx, stdout)
+	if err != nil {
+		return err
+	}
+	defer done()
+	switch sub {
+	case "add":
+		c, secret, err := m.CreateClient(ctx, names[0], scopes)
+		if err != nil {
+			return usageIfInvalid(err)
+		}
+		fmt.Fprintf(stdout, "client_id: %s\nclient_secret: %s\n", c.ClientID, secret)
+		fmt.Fprintln(stderr, "The secret is shown once: authd keeps only its hash.")
+		return nil
+	case "list":
+		clients, err := m.Clients(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "NAME\tCLIENT_ID\tSTATUS\tCREATED\tSCOPES")
+		for _, c := range clients {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", accounts.ClientName(c), c.ClientID, enabled(c.Disabled), c.CreatedAt.Format(time.RFC3339), strings.Join(c.Scopes, ","))
+		}
+		return tw.Flush()
+	case "disable", "enable":
+		n, err := m.SetClientDisabled(ctx, names[0], sub == "disable")
+		if err != nil {
+			return err
+		}
+		if sub == "enable" {
+			fmt.Fprintf(stdout, "client %q enabled\n", names[0])
+			return nil
+		}
+		fmt.Fprintf(stdout, "client %q disabled; %d token(s) revoked\n", names[0], n)
+		return nil
+	}
+	secret, revoked, err := m.RotateClientSecret(ctx, names[0])
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "client_secret: %s\n", secret)
+	fmt.Fprintf(stderr, "The old secret no longer works; %d token(s) issued with it revoked.\n", revoked)
+	return nil
+}
