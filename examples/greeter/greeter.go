@@ -75,6 +75,19 @@ func (g *Greeter) SessionInfo(ctx context.Context, _ *examplev1.SessionInfoReque
 	return &examplev1.SessionInfoResponse{Subject: claims.Subject, Sid: claims.SessionID}, nil
 }
 
+// Admin runs only for callers whose token holds the role "admin"; the rule
+// in greeter.proto says so, and the handler just reads the claims.
+func (g *Greeter) Admin(ctx context.Context, _ *examplev1.AdminRequest) (*examplev1.AdminResponse, error) {
+	claims, _ := interceptors.ClaimsFromContext(ctx)
+	return &examplev1.AdminResponse{Message: "hello, administrator " + claims.Subject, Roles: claims.Roles}, nil
+}
+
+// ReadOrders runs only for tokens granted the scope "orders:read".
+func (g *Greeter) ReadOrders(ctx context.Context, _ *examplev1.ReadOrdersRequest) (*examplev1.ReadOrdersResponse, error) {
+	claims, _ := interceptors.ClaimsFromContext(ctx)
+	return &examplev1.ReadOrdersResponse{Subject: claims.Subject, Scopes: claims.Scopes(), Orders: []string{"order-1", "order-2"}}, nil
+}
+
 // Ticks sends a tick every interval until the count is reached or the
 // stream's context ends, which the interceptor does when the token expires.
 func (g *Greeter) Ticks(req *examplev1.TicksRequest, stream grpc.ServerStreamingServer[examplev1.TicksResponse]) error {

@@ -561,6 +561,191 @@ func (x *TicksResponse) GetSubject() string {
 	return ""
 }
 
+type AdminRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AdminRequest) Reset() {
+	*x = AdminRequest{}
+	mi := &file_example_v1_greeter_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AdminRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AdminRequest) ProtoMessage() {}
+
+func (x *AdminRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_example_v1_greeter_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AdminRequest.ProtoReflect.Descriptor instead.
+func (*AdminRequest) Descriptor() ([]byte, []int) {
+	return file_example_v1_greeter_proto_rawDescGZIP(), []int{12}
+}
+
+type AdminResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Message       string                 `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
+	Roles         []string               `protobuf:"bytes,2,rep,name=roles,proto3" json:"roles,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AdminResponse) Reset() {
+	*x = AdminResponse{}
+	mi := &file_example_v1_greeter_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AdminResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AdminResponse) ProtoMessage() {}
+
+func (x *AdminResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_example_v1_greeter_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AdminResponse.ProtoReflect.Descriptor instead.
+func (*AdminResponse) Descriptor() ([]byte, []int) {
+	return file_example_v1_greeter_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *AdminResponse) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *AdminResponse) GetRoles() []string {
+	if x != nil {
+		return x.Roles
+	}
+	return nil
+}
+
+type ReadOrdersRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReadOrdersRequest) Reset() {
+	*x = ReadOrdersRequest{}
+	mi := &file_example_v1_greeter_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReadOrdersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReadOrdersRequest) ProtoMessage() {}
+
+func (x *ReadOrdersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_example_v1_greeter_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReadOrdersRequest.ProtoReflect.Descriptor instead.
+func (*ReadOrdersRequest) Descriptor() ([]byte, []int) {
+	return file_example_v1_greeter_proto_rawDescGZIP(), []int{14}
+}
+
+type ReadOrdersResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The caller (a user, or "client:NAME").
+	Subject       string   `protobuf:"bytes,1,opt,name=subject,proto3" json:"subject,omitempty"`
+	Scopes        []string `protobuf:"bytes,2,rep,name=scopes,proto3" json:"scopes,omitempty"`
+	Orders        []string `protobuf:"bytes,3,rep,name=orders,proto3" json:"orders,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReadOrdersResponse) Reset() {
+	*x = ReadOrdersResponse{}
+	mi := &file_example_v1_greeter_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReadOrdersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReadOrdersResponse) ProtoMessage() {}
+
+func (x *ReadOrdersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_example_v1_greeter_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReadOrdersResponse.ProtoReflect.Descriptor instead.
+func (*ReadOrdersResponse) Descriptor() ([]byte, []int) {
+	return file_example_v1_greeter_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ReadOrdersResponse) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *ReadOrdersResponse) GetScopes() []string {
+	if x != nil {
+		return x.Scopes
+	}
+	return nil
+}
+
+func (x *ReadOrdersResponse) GetOrders() []string {
+	if x != nil {
+		return x.Orders
+	}
+	return nil
+}
+
 var File_example_v1_greeter_proto protoreflect.FileDescriptor
 
 const file_example_v1_greeter_proto_rawDesc = "" +
@@ -593,13 +778,25 @@ const file_example_v1_greeter_proto_rawDesc = "" +
 	"\x05count\x18\x02 \x01(\x03R\x05count\"7\n" +
 	"\rTicksResponse\x12\f\n" +
 	"\x01n\x18\x01 \x01(\x03R\x01n\x12\x18\n" +
-	"\asubject\x18\x02 \x01(\tR\asubject2\xd7\x03\n" +
+	"\asubject\x18\x02 \x01(\tR\asubject\"\x0e\n" +
+	"\fAdminRequest\"?\n" +
+	"\rAdminResponse\x12\x18\n" +
+	"\amessage\x18\x01 \x01(\tR\amessage\x12\x14\n" +
+	"\x05roles\x18\x02 \x03(\tR\x05roles\"\x13\n" +
+	"\x11ReadOrdersRequest\"^\n" +
+	"\x12ReadOrdersResponse\x12\x18\n" +
+	"\asubject\x18\x01 \x01(\tR\asubject\x12\x16\n" +
+	"\x06scopes\x18\x02 \x03(\tR\x06scopes\x12\x16\n" +
+	"\x06orders\x18\x03 \x03(\tR\x06orders2\x84\x05\n" +
 	"\x0eGreeterService\x12B\n" +
 	"\x05Hello\x12\x18.example.v1.HelloRequest\x1a\x19.example.v1.HelloResponse\"\x04\xc8\xf3\x18\x01\x12B\n" +
 	"\x05Greet\x12\x18.example.v1.GreetRequest\x1a\x19.example.v1.GreetResponse\"\x04\xc8\xf3\x18\x05\x12E\n" +
 	"\x06WhoAmI\x12\x19.example.v1.WhoAmIRequest\x1a\x1a.example.v1.WhoAmIResponse\"\x04\xc8\xf3\x18\x02\x12Z\n" +
 	"\rDeleteAccount\x12 .example.v1.DeleteAccountRequest\x1a!.example.v1.DeleteAccountResponse\"\x04\xc8\xf3\x18\x03\x12T\n" +
-	"\vSessionInfo\x12\x1e.example.v1.SessionInfoRequest\x1a\x1f.example.v1.SessionInfoResponse\"\x04\xc8\xf3\x18\x04\x12D\n" +
+	"\vSessionInfo\x12\x1e.example.v1.SessionInfoRequest\x1a\x1f.example.v1.SessionInfoResponse\"\x04\xc8\xf3\x18\x04\x12K\n" +
+	"\x05Admin\x12\x18.example.v1.AdminRequest\x1a\x19.example.v1.AdminResponse\"\r\xd2\xf3\x18\t\b\x02\x12\x05admin\x12^\n" +
+	"\n" +
+	"ReadOrders\x12\x1d.example.v1.ReadOrdersRequest\x1a\x1e.example.v1.ReadOrdersResponse\"\x11\xd2\xf3\x18\r\x1a\vorders:read\x12D\n" +
 	"\x05Ticks\x12\x18.example.v1.TicksRequest\x1a\x19.example.v1.TicksResponse\"\x04\xc8\xf3\x18\x020\x01B5Z3github.com/authd-dev/authd/gen/example/v1;examplev1b\x06proto3"
 
 var (
@@ -614,7 +811,7 @@ func file_example_v1_greeter_proto_rawDescGZIP() []byte {
 	return file_example_v1_greeter_proto_rawDescData
 }
 
-var file_example_v1_greeter_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_example_v1_greeter_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_example_v1_greeter_proto_goTypes = []any{
 	(*HelloRequest)(nil),          // 0: example.v1.HelloRequest
 	(*HelloResponse)(nil),         // 1: example.v1.HelloResponse
@@ -628,6 +825,10 @@ var file_example_v1_greeter_proto_goTypes = []any{
 	(*SessionInfoResponse)(nil),   // 9: example.v1.SessionInfoResponse
 	(*TicksRequest)(nil),          // 10: example.v1.TicksRequest
 	(*TicksResponse)(nil),         // 11: example.v1.TicksResponse
+	(*AdminRequest)(nil),          // 12: example.v1.AdminRequest
+	(*AdminResponse)(nil),         // 13: example.v1.AdminResponse
+	(*ReadOrdersRequest)(nil),     // 14: example.v1.ReadOrdersRequest
+	(*ReadOrdersResponse)(nil),    // 15: example.v1.ReadOrdersResponse
 }
 var file_example_v1_greeter_proto_depIdxs = []int32{
 	0,  // 0: example.v1.GreeterService.Hello:input_type -> example.v1.HelloRequest
@@ -635,15 +836,19 @@ var file_example_v1_greeter_proto_depIdxs = []int32{
 	4,  // 2: example.v1.GreeterService.WhoAmI:input_type -> example.v1.WhoAmIRequest
 	6,  // 3: example.v1.GreeterService.DeleteAccount:input_type -> example.v1.DeleteAccountRequest
 	8,  // 4: example.v1.GreeterService.SessionInfo:input_type -> example.v1.SessionInfoRequest
-	10, // 5: example.v1.GreeterService.Ticks:input_type -> example.v1.TicksRequest
-	1,  // 6: example.v1.GreeterService.Hello:output_type -> example.v1.HelloResponse
-	3,  // 7: example.v1.GreeterService.Greet:output_type -> example.v1.GreetResponse
-	5,  // 8: example.v1.GreeterService.WhoAmI:output_type -> example.v1.WhoAmIResponse
-	7,  // 9: example.v1.GreeterService.DeleteAccount:output_type -> example.v1.DeleteAccountResponse
-	9,  // 10: example.v1.GreeterService.SessionInfo:output_type -> example.v1.SessionInfoResponse
-	11, // 11: example.v1.GreeterService.Ticks:output_type -> example.v1.TicksResponse
-	6,  // [6:12] is the sub-list for method output_type
-	0,  // [0:6] is the sub-list for method input_type
+	12, // 5: example.v1.GreeterService.Admin:input_type -> example.v1.AdminRequest
+	14, // 6: example.v1.GreeterService.ReadOrders:input_type -> example.v1.ReadOrdersRequest
+	10, // 7: example.v1.GreeterService.Ticks:input_type -> example.v1.TicksRequest
+	1,  // 8: example.v1.GreeterService.Hello:output_type -> example.v1.HelloResponse
+	3,  // 9: example.v1.GreeterService.Greet:output_type -> example.v1.GreetResponse
+	5,  // 10: example.v1.GreeterService.WhoAmI:output_type -> example.v1.WhoAmIResponse
+	7,  // 11: example.v1.GreeterService.DeleteAccount:output_type -> example.v1.DeleteAccountResponse
+	9,  // 12: example.v1.GreeterService.SessionInfo:output_type -> example.v1.SessionInfoResponse
+	13, // 13: example.v1.GreeterService.Admin:output_type -> example.v1.AdminResponse
+	15, // 14: example.v1.GreeterService.ReadOrders:output_type -> example.v1.ReadOrdersResponse
+	11, // 15: example.v1.GreeterService.Ticks:output_type -> example.v1.TicksResponse
+	8,  // [8:16] is the sub-list for method output_type
+	0,  // [0:8] is the sub-list for method input_type
 	0,  // [0:0] is the sub-list for extension type_name
 	0,  // [0:0] is the sub-list for extension extendee
 	0,  // [0:0] is the sub-list for field type_name
@@ -660,7 +865,7 @@ func file_example_v1_greeter_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_example_v1_greeter_proto_rawDesc), len(file_example_v1_greeter_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

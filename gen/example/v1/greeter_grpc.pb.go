@@ -24,6 +24,8 @@ const (
 	GreeterService_WhoAmI_FullMethodName        = "/example.v1.GreeterService/WhoAmI"
 	GreeterService_DeleteAccount_FullMethodName = "/example.v1.GreeterService/DeleteAccount"
 	GreeterService_SessionInfo_FullMethodName   = "/example.v1.GreeterService/SessionInfo"
+	GreeterService_Admin_FullMethodName         = "/example.v1.GreeterService/Admin"
+	GreeterService_ReadOrders_FullMethodName    = "/example.v1.GreeterService/ReadOrders"
 	GreeterService_Ticks_FullMethodName         = "/example.v1.GreeterService/Ticks"
 )
 
@@ -44,6 +46,12 @@ type GreeterServiceClient interface {
 	DeleteAccount(ctx context.Context, in *DeleteAccountRequest, opts ...grpc.CallOption) (*DeleteAccountResponse, error)
 	// SessionInfo needs a refresh token.
 	SessionInfo(ctx context.Context, in *SessionInfoRequest, opts ...grpc.CallOption) (*SessionInfoResponse, error)
+	// Admin is for administrators: an access token whose roles claim holds
+	// "admin". Others get PERMISSION_DENIED (INSUFFICIENT_ROLE).
+	Admin(ctx context.Context, in *AdminRequest, opts ...grpc.CallOption) (*AdminResponse, error)
+	// ReadOrders needs the scope "orders:read": a service account's token
+	// (client credentials), or any access token granted it.
+	ReadOrders(ctx context.Context, in *ReadOrdersRequest, opts ...grpc.CallOption) (*ReadOrdersResponse, error)
 	// Ticks streams a tick every interval for as long as the access token is
 	// valid; the stream ends with TOKEN_EXPIRED when it expires.
 	Ticks(ctx context.Context, in *TicksRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[TicksResponse], error)
@@ -107,6 +115,26 @@ func (c *greeterServiceClient) SessionInfo(ctx context.Context, in *SessionInfoR
 	return out, nil
 }
 
+func (c *greeterServiceClient) Admin(ctx context.Context, in *AdminRequest, opts ...grpc.CallOption) (*AdminResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AdminResponse)
+	err := c.cc.Invoke(ctx, GreeterService_Admin_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *greeterServiceClient) ReadOrders(ctx context.Context, in *ReadOrdersRequest, opts ...grpc.CallOption) (*ReadOrdersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReadOrdersResponse)
+	err := c.cc.Invoke(ctx, GreeterService_ReadOrders_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *greeterServiceClient) Ticks(ctx context.Context, in *TicksRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[TicksResponse], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	stream, err := c.cc.NewStream(ctx, &GreeterService_ServiceDesc.Streams[0], GreeterService_Ticks_FullMethodName, cOpts...)
@@ -143,6 +171,12 @@ type GreeterServiceServer interface {
 	DeleteAccount(context.Context, *DeleteAccountRequest) (*DeleteAccountResponse, error)
 	// SessionInfo needs a refresh token.
 	SessionInfo(context.Context, *SessionInfoRequest) (*SessionInfoResponse, error)
+	// Admin is for administrators: an access token whose roles claim holds
+	// "admin". Others get PERMISSION_DENIED (INSUFFICIENT_ROLE).
+	Admin(context.Context, *AdminRequest) (*AdminResponse, error)
+	// ReadOrders needs the scope "orders:read": a service account's token
+	// (client credentials), or any access token granted it.
+	ReadOrders(context.Context, *ReadOrdersRequest) (*ReadOrdersResponse, error)
 	// Ticks streams a tick every interval for as long as the access token is
 	// valid; the stream ends with TOKEN_EXPIRED when it expires.
 	Ticks(*TicksRequest, grpc.ServerStreamingServer[TicksResponse]) error
@@ -170,6 +204,12 @@ func (UnimplementedGreeterServiceServer) DeleteAccount(context.Context, *DeleteA
 }
 func (UnimplementedGreeterServiceServer) SessionInfo(context.Context, *SessionInfoRequest) (*SessionInfoResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SessionInfo not implemented")
+}
+func (UnimplementedGreeterServiceServer) Admin(context.Context, *AdminRequest) (*AdminResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Admin not implemented")
+}
+func (UnimplementedGreeterServiceServer) ReadOrders(context.Context, *ReadOrdersRequest) (*ReadOrdersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReadOrders not implemented")
 }
 func (UnimplementedGreeterServiceServer) Ticks(*TicksRequest, grpc.ServerStreamingServer[TicksResponse]) error {
 	return status.Error(codes.Unimplemented, "method Ticks not implemented")
@@ -285,6 +325,42 @@ func _GreeterService_SessionInfo_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _GreeterService_Admin_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AdminRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GreeterServiceServer).Admin(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: GreeterService_Admin_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GreeterServiceServer).Admin(ctx, req.(*AdminRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _GreeterService_ReadOrders_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReadOrdersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GreeterServiceServer).ReadOrders(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: GreeterService_ReadOrders_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GreeterServiceServer).ReadOrders(ctx, req.(*ReadOrdersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _GreeterService_Ticks_Handler(srv interface{}, stream grpc.ServerStream) error {
 	m := new(TicksRequest)
 	if err := stream.RecvMsg(m); err != nil {
@@ -322,6 +398,14 @@ var GreeterService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "SessionInfo",
 			Handler:    _GreeterService_SessionInfo_Handler,
+		},
+		{
+			MethodName: "Admin",
+			Handler:    _GreeterService_Admin_Handler,
+		},
+		{
+			MethodName: "ReadOrders",
+			Handler:    _GreeterService_ReadOrders_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
