@@ -211,14 +211,23 @@ var attacks = []attack{
 	refused("no subject", edit(func(_, c map[string]any) { delete(c, "sub") }), "TOKEN_INVALID"),
 	refused("no type", edit(func(_, c map[string]any) { delete(c, "type") }), "TOKEN_INVALID"),
 	refused("type admin", edit(func(_, c map[string]any) { c["type"] = "admin" }), "TOKEN_INVALID"),
-	// RFC 7519 section 4: a parser must reject duplicates or take the last;
-	// Go's takes the last, the same in every check.
+	// RFC 7519 section 4: a parser must reject duplicates or take the last.
+	// authd rejects them (and case variants of the names it reads, which
+	// Go's JSON would take for the real ones): other verifiers may read
+	// another member than Go does.
 	refused("duplicate type claim, refresh last", rawClaims(func(now int64) string {
 		return fmt.Sprintf(`{"iss":"authd","aud":"authd","sub":"alice","type":"access","jti":"d","iat":%d,"exp":%d,"type":"refresh"}`, now, now+600)
-	}), "WRONG_TOKEN_TYPE"),
+	}), "TOKEN_INVALID"),
 	refused("duplicate exp claim, past last", rawClaims(func(now int64) string {
 		return fmt.Sprintf(`{"iss":"authd","aud":"authd","sub":"alice","type":"access","jti":"d","iat":%d,"exp":%d,"exp":%d}`, now, now+600, now-1)
-	}), "TOKEN_EXPIRED"),
+	}), "TOKEN_INVALID"),
+	refused("case variant SUB overriding sub", rawClaims(func(now int64) string {
+		return fmt.Sprintf(`{"iss":"authd","aud":"authd","sub":"alice","type":"access","jti":"d","iat":%d,"exp":%d,"SUB":"root"}`, now, now+600)
+	}), "TOKEN_INVALID"),
+	refused("case variant Roles", rawClaims(func(now int64) string {
+		return fmt.Sprintf(`{"iss":"authd","aud":"authd","sub":"alice","type":"access","jti":"d","iat":%d,"exp":%d,"Roles":["admin"]}`, now, now+600)
+	}), "TOKEN_INVALID"),
+	refused("case variant header KID", edit(func(h, _ map[string]any) { h["KID"] = h["kid"] }), "TOKEN_INVALID"),
 	refused("payload not an object", rawClaims(func(int64) string { return `["alice"]` }), "TOKEN_INVALID"),
 	refused("payload not JSON", rawClaims(func(int64) string { return `alice` }), "TOKEN_INVALID"),
 

@@ -151,8 +151,8 @@ func validName(n string) error {
 
 // UnmarshalJSON decodes the claims as encoding/json would, but refuses a
 // NumericDate written as a string ("exp":"1790000000"), which golang-jwt
-// accepts and RFC 7519 does not. Duplicate members resolve as
-// encoding/json resolves them: the last one wins (RFC 7519 section 4).
+// accepts and RFC 7519 does not. Verify refuses duplicate members and case
+// variants of these names before decoding (see checkMembers).
 func (c *Claims) UnmarshalJSON(data []byte) error {
 	var dates struct {
 		Exp      json.RawMessage `json:"exp"`

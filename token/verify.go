@@ -94,6 +94,9 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
 	if len(raw) > MaxLength {
 		return nil, ErrTooLarge
 	}
+	if err := checkSpelling(raw); err != nil {
+		return nil, err
+	}
 	claims := new(Claims)
 	_, err := v.parser.ParseWithClaims(raw, claims, func(t *jwt.Token) (any, error) {
 		return v.key(ctx, t)
@@ -148,7 +151,7 @@ func classify(err error) error {
 		return ErrExpired
 	}
 	// Keep our own, more specific reasons (unknown kid, forbidden header).
-	for _, ours := range []error{ErrKeysUnavailable, ErrUnknownKey, ErrForbiddenHeader} {
+	for _, ours := range []error{ErrKeysUnavailable, ErrUnknownKey, ErrForbiddenHeader, ErrMalformed} {
 		if errors.Is(err, ours) {
 			return ours
 		}
