@@ -9,7 +9,7 @@ import (
 
 	examplev1 "github.com/authd-dev/authd/gen/example/v1"
 	"github.com/authd-dev/authd/interceptors"
-	"github.com/authd-dev/authd/internal/authdtest"
+	"github.com/authd-dev/authd/internal/tokentest"
 )
 
 // noopDesc is a service with one unary method that does nothing.
@@ -37,7 +37,7 @@ var noopDesc = &grpc.ServiceDesc{
 func benchCall(b *testing.B, ctx context.Context, opts ...grpc.ServerOption) {
 	srv := grpc.NewServer(opts...)
 	srv.RegisterService(noopDesc, struct{}{})
-	conn := authdtest.Serve(b, srv)
+	conn := tokentest.Serve(b, srv)
 	in, out := &examplev1.HelloRequest{}, &examplev1.HelloResponse{}
 	if err := conn.Invoke(ctx, "/bench.Noop/Call", in, out); err != nil {
 		b.Fatal(err)
@@ -69,23 +69,22 @@ func BenchmarkUnary(b *testing.B) {
 	})
 	for _, mode := range []struct {
 		name  string
-		opts  []authdtest.Option
+		opts  []tokentest.Option
 		cache int
 	}{
 		{"access/cache-hit/EdDSA", nil, 10000},
 		{"access/cold/EdDSA", nil, 0},
-		{"access/cache-hit/HS256", []authdtest.Option{authdtest.WithHS256([]byte(strings.Repeat("k", 32)))}, 10000},
-		{"access/cold/HS256", []authdtest.Option{authdtest.WithHS256([]byte(strings.Repeat("k", 32)))}, 0},
+		{"access/cache-hit/HS256", []tokentest.Option{tokentest.WithHS256([]byte(strings.Repeat("k", 32)))}, 10000},
+		{"access/cold/HS256", []tokentest.Option{tokentest.WithHS256([]byte(strings.Repeat("k", 32)))}, 0},
 	} {
 		b.Run(mode.name, func(b *testing.B) {
-			e := authdtest.New(b, mode.opts...)
-			e.AddUser(b, "alice", "pw")
-			access := e.Login(b, "alice", "pw").AccessToken
-			authn := interceptors.New(e.Verifier,
-				interceptors.WithClock(e.Clock),
+			iss := tokentest.New(b, mode.opts...)
+			access := iss.FreshAccess(b, "alice", sid)
+			authn := interceptors.New(iss.Verifier,
+				interceptors.WithClock(iss.Clock),
 				interceptors.WithCacheSize(mode.cache),
 				interceptors.WithMethod("/bench.Noop/Call", interceptors.Access))
-			benchCall(b, authdtest.Bearer(context.Background(), access), grpc.UnaryInterceptor(authn.UnaryServerInterceptor()))
+			benchCall(b, tokentest.Bearer(context.Background(), access), grpc.UnaryInterceptor(authn.UnaryServerInterceptor()))
 			if baseline > 0 {
 				b.ReportMetric(nsPerOp(b)/baseline, "x-unprotected")
 			}
@@ -100,10 +99,9 @@ func BenchmarkAuthorize(b *testing.B) {
 		cache int
 	}{{"cache-hit", 10000}, {"cold", 0}} {
 		b.Run(mode.name, func(b *testing.B) {
-			e := authdtest.New(b)
-			e.AddUser(b, "alice", "pw")
-			access := e.Login(b, "alice", "pw").AccessToken
-			authn := interceptors.New(e.Verifier, interceptors.WithClock(e.Clock), interceptors.WithCacheSize(mode.cache))
+			iss := tokentest.New(b)
+			access := iss.FreshAccess(b, "alice", sid)
+			authn := interceptors.New(iss.Verifier, interceptors.WithClock(iss.Clock), interceptors.WithCacheSize(mode.cache))
 			ctx := context.Background()
 			b.ReportAllocs()
 			for b.Loop() {

@@ -2,6 +2,7 @@ package interceptors_test
 
 import (
 	"context"
+	"fmt"
 	"log"
 	"strings"
 
@@ -9,52 +10,101 @@ import (
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/auth"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/selector"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
 
+	"github.com/authd-dev/authd/examples/greeter"
+	examplev1 "github.com/authd-dev/authd/gen/example/v1"
 	"github.com/authd-dev/authd/interceptors"
+	"github.com/authd-dev/authd/internal/tokentest"
 	"github.com/authd-dev/authd/jwks"
 	"github.com/authd-dev/authd/token"
+	"github.com/authd-dev/authd/wire"
 )
 
 // A service verifying authd's tokens with keys from its JWKS, every method
 // protected as its .proto declares.
 func ExampleNew() {
-	conn, err := grpc.NewClient("127.0.0.1:50051", grpc.WithTransportCredentials(insecure.NewCredentials()))
+	// The example stands in for authd: its keys, its tokens, and a fake
+	// clock. Over bufconn, as tests do.
+	h := new(tokentest.Harness)
+	defer h.Close()
+	authd := tokentest.New(h)
+	published := jwks.FetcherFunc(func(context.Context) ([]token.JWK, error) { return authd.Keys.JWKS(), nil })
+
+	// In a real service: jwks.New(jwks.GRPC(authdConn)), and no clocks.
+	keys := jwks.New(published, jwks.WithClock(authd.Clock))
+	verifier, err := token.NewVerifier(keys, token.WithClock(authd.Clock))
 	if err != nil {
 		log.Fatal(err)
 	}
-	verifier, err := token.NewVerifier(jwks.New(jwks.GRPC(conn)))
-	if err != nil {
-		log.Fatal(err)
-	}
-	authn := interceptors.New(verifier, interceptors.WithPublicHealthAndReflection())
+	authn := interceptors.New(verifier, interceptors.WithPublicHealthAndReflection(), interceptors.WithClock(authd.Clock))
 	srv := grpc.NewServer(
 		grpc.ChainUnaryInterceptor(authn.UnaryServerInterceptor()),
 		grpc.ChainStreamInterceptor(authn.StreamServerInterceptor()),
 	)
-	// Register services here, then refuse to start if any method is undeclared.
+	examplev1.RegisterGreeterServiceServer(srv, &greeter.Greeter{Clock: authd.Clock})
+	// Refuse to start if any method is undeclared.
 	if err := authn.CheckServer(srv); err != nil {
 		log.Fatal(err)
 	}
+
+	client := examplev1.NewGreeterServiceClient(tokentest.Serve(h, srv))
+	ctx := context.Background()
+	access := tokentest.Bearer(ctx, authd.Access(h, "alice", "session-1"))
+	who, err := client.WhoAmI(access, &examplev1.WhoAmIRequest{})
+	fmt.Println("WhoAmI with a token:", who.GetSubject(), err)
+	_, err = client.WhoAmI(ctx, &examplev1.WhoAmIRequest{})
+	fmt.Println("WhoAmI without:", status.Code(err), wire.Reason(err))
+	_, err = client.DeleteAccount(access, &examplev1.DeleteAccountRequest{})
+	fmt.Println("DeleteAccount with a token that is not fresh:", status.Code(err), wire.Reason(err))
+	// Output:
+	// WhoAmI with a token: alice <nil>
+	// WhoAmI without: Unauthenticated TOKEN_MISSING
+	// DeleteAccount with a token that is not fresh: Unauthenticated FRESH_TOKEN_REQUIRED
 }
 
 // The Authenticator's AuthFunc plugs into go-grpc-middleware's auth
-// interceptor, here behind a selector that skips an internal service.
+// interceptor, here behind a selector that leaves health checks open.
 func ExampleAuthenticator_AuthFunc() {
+	h := new(tokentest.Harness)
+	defer h.Close()
 	secret := []byte(strings.Repeat("s", 32)) // shared with flask-jwt-extended services
+	flask := tokentest.New(h, tokentest.WithHS256(secret))
+
 	key, err := token.NewHMACKey(secret)
 	if err != nil {
 		log.Fatal(err)
 	}
-	verifier, err := token.NewVerifier(key)
+	verifier, err := token.NewVerifier(key, token.WithClock(flask.Clock))
 	if err != nil {
 		log.Fatal(err)
 	}
-	authn := interceptors.New(verifier)
-	external := selector.MatchFunc(func(_ context.Context, c middleware.CallMeta) bool {
-		return !strings.HasPrefix(c.Service, "internal.")
+	authn := interceptors.New(verifier, interceptors.WithClock(flask.Clock))
+	notHealth := selector.MatchFunc(func(_ context.Context, c middleware.CallMeta) bool {
+		return c.Service != healthpb.Health_ServiceDesc.ServiceName
 	})
-	_ = grpc.NewServer(grpc.ChainUnaryInterceptor(
-		selector.UnaryServerInterceptor(auth.UnaryServerInterceptor(authn.AuthFunc), external),
+	srv := grpc.NewServer(grpc.ChainUnaryInterceptor(
+		selector.UnaryServerInterceptor(auth.UnaryServerInterceptor(authn.AuthFunc), notHealth),
 	))
+	examplev1.RegisterGreeterServiceServer(srv, &greeter.Greeter{Clock: flask.Clock})
+	healthpb.RegisterHealthServer(srv, health.NewServer())
+
+	conn := tokentest.Serve(h, srv)
+	ctx := context.Background()
+	who, err := examplev1.NewGreeterServiceClient(conn).WhoAmI(
+		tokentest.Bearer(ctx, flask.Access(h, "alice", "")), &examplev1.WhoAmIRequest{})
+	fmt.Println("WhoAmI with an HS256 token:", who.GetSubject(), err)
+	_, err = examplev1.NewGreeterServiceClient(conn).WhoAmI(ctx, &examplev1.WhoAmIRequest{})
+	fmt.Println("WhoAmI without:", status.Code(err), wire.Reason(err))
+	// Health declares no requirement, so the AuthFunc would refuse it
+	// (default ACCESS); the selector skips it.
+	resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
+	fmt.Println("Health without a token:", resp.GetStatus(), status.Code(err) == codes.OK)
+	// Output:
+	// WhoAmI with an HS256 token: alice <nil>
+	// WhoAmI without: Unauthenticated TOKEN_MISSING
+	// Health without a token: SERVING true
 }

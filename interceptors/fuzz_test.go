@@ -1,6 +1,7 @@
 package interceptors_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -9,7 +10,9 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/authd-dev/authd/interceptors"
-	"github.com/authd-dev/authd/internal/authdtest"
+	"github.com/authd-dev/authd/internal/tokentest"
+	"github.com/authd-dev/authd/revocation"
+	"github.com/authd-dev/authd/token"
 	"github.com/authd-dev/authd/wire"
 )
 
@@ -19,15 +22,20 @@ import (
 // refuses with a status from the error table, and accepts nothing but the
 // one real token it was seeded with.
 func FuzzAuthorize(f *testing.F) {
-	e := authdtest.New(f)
-	e.AddUser(f, "alice", "pw")
-	good := e.Login(f, "alice", "pw")
-	authn := interceptors.New(e.Verifier, interceptors.WithClock(e.Clock), interceptors.WithRevocations(e.Revocations))
-	parts := strings.Split(good.AccessToken, ".")
+	iss := tokentest.New(f)
+	good := iss.FreshAccess(f, "alice", sid)
+	revokedTok := iss.FreshAccess(f, "alice", "revoked-session")
+	authn := interceptors.New(iss.Verifier, interceptors.WithClock(iss.Clock),
+		interceptors.WithRevocations(revocation.CheckerFunc(func(_ context.Context, c *token.Claims) (bool, error) {
+			return c.SessionID == "revoked-session", nil
+		})))
+	parts := strings.Split(good, ".")
 	for _, s := range []string{
-		"Bearer " + good.AccessToken,
-		"bearer " + good.AccessToken,
-		"Bearer " + good.RefreshToken,
+		"Bearer " + good,
+		"bearer " + good,
+		"Bearer " + iss.Refresh(f, "alice", sid),
+		"Bearer " + iss.Expired(f, "alice", sid),
+		"Bearer " + revokedTok,
 		"Bearer " + parts[0] + "." + parts[1] + ".",
 		"Bearer " + parts[0] + ".e30." + parts[2],
 		"Bearer eyJhbGciOiJub25lIn0.e30.",
@@ -41,13 +49,13 @@ func FuzzAuthorize(f *testing.F) {
 		wire.ReasonWrongTokenType: true, wire.ReasonTokenRevoked: true,
 	}
 	f.Fuzz(func(t *testing.T, value string) {
-		ctx := metadata.NewIncomingContext(bg, metadata.Pairs("authorization", value))
+		ctx := metadata.NewIncomingContext(bg, metadata.Pairs(wire.AuthorizationKey, value))
 		raw, err := interceptors.BearerFromContext(ctx)
 		if err == nil {
 			_, err = authn.Authorize(ctx, raw, interceptors.Access)
 		}
 		if err == nil {
-			if raw != good.AccessToken {
+			if raw != good {
 				t.Fatalf("accepted %q", value)
 			}
 			return

@@ -2,46 +2,40 @@ package interceptors_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
-	"net/http"
-	"net/http/httptest"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 
 	"github.com/authd-dev/authd/examples/greeter"
-	authv1 "github.com/authd-dev/authd/gen/auth/v1"
 	examplev1 "github.com/authd-dev/authd/gen/example/v1"
 	"github.com/authd-dev/authd/interceptors"
-	"github.com/authd-dev/authd/internal/authdtest"
-	"github.com/authd-dev/authd/jwks"
+	"github.com/authd-dev/authd/internal/tokentest"
+	"github.com/authd-dev/authd/revocation"
 	"github.com/authd-dev/authd/token"
 	"github.com/authd-dev/authd/wire"
 )
 
 var bg = context.Background()
 
-// world is authd plus the example greeter verifying with authd's JWKS, and a
-// stream-only test service with one method per requirement.
+// sid is the session of the tokens tests mint.
+const sid = "session-1"
+
+// world is the example greeter verifying tokens of a tokentest.Issuer, with
+// a stream-only test service of one method per requirement.
 type world struct {
-	authd   *authdtest.Env
-	jwks    *jwks.Source
-	fetches atomic.Int64
 	greeter examplev1.GreeterServiceClient
 	conn    *grpc.ClientConn
 	tokens  map[string]string // case name -> token
 }
 
-// streamService has one server-streaming method per requirement, declared
-// with WithMethods rather than a proto option.
+// streamMethods names the test service's server-streaming method of each
+// requirement, declared with WithMethods rather than a proto option.
 var streamMethods = map[interceptors.Requirement]string{
 	interceptors.Public:      "Public",
 	interceptors.Access:      "Access",
@@ -74,95 +68,75 @@ func streamServiceDesc() (*grpc.ServiceDesc, map[string]interceptors.Requirement
 	return desc, reqs
 }
 
+// newGreeter serves the example greeter, verifying iss's tokens on its
+// clock, and returns a client of it.
+func newGreeter(t *testing.T, iss *tokentest.Issuer, opts ...interceptors.Option) examplev1.GreeterServiceClient {
+	t.Helper()
+	srv, err := greeter.NewServer(iss.Verifier, iss.Clock, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return examplev1.NewGreeterServiceClient(tokentest.Serve(t, srv))
+}
+
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	w := &world{authd: authdtest.New(t), tokens: map[string]string{}}
-	e := w.authd
-	e.AddUser(t, "alice", "pw")
+	iss := tokentest.New(t)
+	w := &world{}
 
-	// A key that authd publishes, then retires: tokens it signed must stop
-	// verifying once consumers refetch the JWKS.
-	current := e.Keys.Keys()[0]
-	retired, err := token.NewKey(authdtest.Start.Add(-time.Hour))
+	// A key the verifier trusted, then dropped: tokens it signed must stop
+	// verifying.
+	current := iss.Keys.Keys()[0]
+	removed, err := token.NewKey(tokentest.Start.Add(-time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.Keys.Replace(current, retired); err != nil {
+	removedToken := mintWith(t, removed, token.DefaultIssuer, iss.Claims(token.Access, "alice", sid))
+	if err := iss.Keys.Replace(current, removed); err != nil {
 		t.Fatal(err)
 	}
-	fetch := jwks.GRPC(e.Conn)
-	w.jwks = jwks.New(jwks.FetcherFunc(func(ctx context.Context) ([]token.JWK, error) {
-		w.fetches.Add(1)
-		return fetch.FetchKeys(ctx)
-	}), jwks.WithClock(e.Clock))
-	if err := w.jwks.Refresh(bg); err != nil {
+	if _, err := iss.Verifier.Verify(bg, removedToken); err != nil {
+		t.Fatalf("token of a key in the ring: %v", err)
+	}
+	if err := iss.Keys.Replace(current); err != nil {
 		t.Fatal(err)
 	}
-	retiredToken := signWith(t, retired, claimsAt(e.Clock.Now().Add(time.Hour), "authd"))
-	if err := e.Keys.Replace(current); err != nil {
-		t.Fatal(err)
-	}
-	e.Clock.Advance(10 * time.Minute) // the consumer's JWKS cache goes stale
+	forger := tokentest.New(t, tokentest.WithClock(iss.Clock))
+	otherIssuer := iss.Claims(token.Access, "alice", sid)
+	otherIssuer.Fresh = token.Fresh{Value: true}
 
-	verifier, err := token.NewVerifier(w.jwks, token.WithClock(e.Clock))
-	if err != nil {
-		t.Fatal(err)
-	}
 	desc, streamReqs := streamServiceDesc()
-	srv, err := greeter.NewServer(verifier, e.Clock, interceptors.WithMethods(streamReqs))
+	srv, err := greeter.NewServer(iss.Verifier, iss.Clock, interceptors.WithMethods(streamReqs))
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv.RegisterService(desc, struct{}{})
-	w.conn = authdtest.Serve(t, srv)
+	w.conn = tokentest.Serve(t, srv)
 	w.greeter = examplev1.NewGreeterServiceClient(w.conn)
-
-	login := e.Login(t, "alice", "pw")
-	refreshed, err := e.Client.Refresh(authdtest.Bearer(bg, login.RefreshToken), &authv1.RefreshRequest{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	unknownKey, _ := token.NewKey(e.Clock.Now())
-	other := claimsAt(e.Clock.Now().Add(time.Hour), "someone-else")
-	expiredClaims := claimsAt(e.Clock.Now().Add(-time.Second), "authd")
-	expiredClaims.IssuedAt = jwt.NewNumericDate(e.Clock.Now().Add(-time.Minute))
-	expiredClaims.NotBefore = expiredClaims.IssuedAt
 	w.tokens = map[string]string{
-		"access fresh":     login.AccessToken,
-		"access non-fresh": refreshed.AccessToken,
-		"refresh":          refreshed.RefreshToken,
-		"expired access":   sign(t, e, expiredClaims),
-		"other issuer":     sign(t, e, other),
-		"unknown kid":      signWith(t, unknownKey, claimsAt(e.Clock.Now().Add(time.Hour), "authd")),
-		"revoked key":      retiredToken,
+		"access fresh":     iss.FreshAccess(t, "alice", sid),
+		"access non-fresh": iss.Access(t, "alice", sid),
+		"refresh":          iss.Refresh(t, "alice", sid),
+		"expired access":   iss.Expired(t, "alice", sid),
+		"other issuer":     mintWith(t, current, "someone-else", otherIssuer),
+		"unknown kid":      forger.FreshAccess(t, "alice", sid),
+		"removed key":      removedToken,
 	}
 	return w
 }
 
-func claimsAt(exp time.Time, issuer string) token.Claims {
-	iat := exp.Add(-time.Hour)
-	return token.Claims{
-		Issuer: issuer, Audience: token.Audience{"authd"}, Subject: "alice", Type: token.Access, Fresh: token.Fresh{Value: true},
-		ID: token.NewID(), IssuedAt: jwt.NewNumericDate(iat), ExpiresAt: jwt.NewNumericDate(exp),
+// mintWith signs c with key alone, stamping issuer.
+func mintWith(t *testing.T, key token.Key, issuer string, c token.Claims) string {
+	t.Helper()
+	ring, err := token.NewKeyring(key)
+	if err != nil {
+		t.Fatal(err)
 	}
-}
-
-func sign(t *testing.T, e *authdtest.Env, c token.Claims) string {
-	t.Helper()
-	kid, key := e.Keys.SigningKey()
-	return signRaw(t, kid, key, c)
-}
-
-func signWith(t *testing.T, k token.Key, c token.Claims) string {
-	t.Helper()
-	return signRaw(t, k.ID, k.Private, c)
-}
-
-func signRaw(t *testing.T, kid string, key any, c token.Claims) string {
-	t.Helper()
-	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, &c)
-	tok.Header["kid"] = kid
-	raw, err := tok.SignedString(key)
+	signer, err := token.NewSigner(ring, issuer, []string{token.DefaultIssuer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := signer.Sign(c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,6 +150,7 @@ const (
 	expired   = wire.ReasonTokenExpired
 	wrongType = wire.ReasonWrongTokenType
 	notFresh  = wire.ReasonFreshTokenRequired
+	revoked   = wire.ReasonTokenRevoked
 )
 
 // matrix: for each way of calling, the outcome per requirement, in the order
@@ -193,7 +168,7 @@ var matrix = []struct {
 	{"expired access", [5]string{ok, expired, expired, expired, expired}},
 	{"other issuer", [5]string{ok, invalid, invalid, invalid, invalid}},
 	{"unknown kid", [5]string{ok, invalid, invalid, invalid, invalid}},
-	{"revoked key", [5]string{ok, invalid, invalid, invalid, invalid}},
+	{"removed key", [5]string{ok, invalid, invalid, invalid, invalid}},
 }
 
 var order = []interceptors.Requirement{
@@ -205,12 +180,15 @@ func (w *world) outgoing(name string) context.Context {
 	case "no metadata":
 		return bg
 	case "malformed header":
-		return metadata.AppendToOutgoingContext(bg, "authorization", "Token "+w.tokens["access fresh"])
+		return metadata.AppendToOutgoingContext(bg, wire.AuthorizationKey, "Token "+w.tokens["access fresh"])
 	case "two authorization values":
-		return metadata.AppendToOutgoingContext(bg, "authorization", "Bearer "+w.tokens["access fresh"],
-			"authorization", "Bearer "+w.tokens["access fresh"])
+		return tokentest.Bearer(tokentest.Bearer(bg, w.tokens["access fresh"]), w.tokens["access fresh"])
 	}
-	return authdtest.Bearer(bg, w.tokens[name])
+	tok, ok := w.tokens[name]
+	if !ok {
+		panic("no token for case " + name)
+	}
+	return tokentest.Bearer(bg, tok)
 }
 
 // callUnary calls the greeter method that declares req in greeter.proto.
@@ -263,7 +241,7 @@ func TestMatrix(t *testing.T) {
 						}
 						return
 					}
-					authdtest.WantRefusal(t, err, codes.Unauthenticated, row.want[i])
+					tokentest.WantRefusal(t, err, codes.Unauthenticated, row.want[i])
 				})
 			}
 		}
@@ -272,32 +250,32 @@ func TestMatrix(t *testing.T) {
 
 func TestClaimsReachHandlers(t *testing.T) {
 	w := newWorld(t)
-	resp, err := w.greeter.WhoAmI(authdtest.Bearer(bg, w.tokens["access fresh"]), &examplev1.WhoAmIRequest{})
-	if err != nil || resp.Subject != "alice" || !resp.Fresh || resp.Sid == "" {
+	resp, err := w.greeter.WhoAmI(w.outgoing("access fresh"), &examplev1.WhoAmIRequest{})
+	if err != nil || resp.Subject != "alice" || !resp.Fresh || resp.Sid != sid {
 		t.Fatalf("WhoAmI = %v, %v", resp, err)
 	}
 	greet, err := w.greeter.Greet(bg, &examplev1.GreetRequest{})
 	if err != nil || greet.Message != "hello, stranger" {
 		t.Fatalf("anonymous Greet = %v, %v", greet, err)
 	}
-	greet, err = w.greeter.Greet(authdtest.Bearer(bg, w.tokens["access fresh"]), &examplev1.GreetRequest{})
+	greet, err = w.greeter.Greet(w.outgoing("access fresh"), &examplev1.GreetRequest{})
 	if err != nil || greet.Message != "hello, alice" {
 		t.Fatalf("Greet with token = %v, %v", greet, err)
 	}
 }
 
 func TestStream_EndedWithTokenExpiredWhenTokenExpires(t *testing.T) {
-	w := newWorld(t)
-	e := w.authd
-	access := w.tokens["access fresh"] // expires 15 minutes after login
-	stream, err := w.greeter.Ticks(authdtest.Bearer(bg, access), &examplev1.TicksRequest{IntervalMs: 60_000})
+	iss := tokentest.New(t)
+	client := newGreeter(t, iss)
+	access := iss.FreshAccess(t, "alice", sid) // expires in 15 minutes
+	stream, err := client.Ticks(tokentest.Bearer(bg, access), &examplev1.TicksRequest{IntervalMs: 60_000})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for n := int64(1); ; n++ {
 		tick, err := stream.Recv()
 		if err != nil {
-			authdtest.WantRefusal(t, err, codes.Unauthenticated, expired)
+			tokentest.WantRefusal(t, err, codes.Unauthenticated, expired)
 			if n != 16 {
 				t.Fatalf("stream ended after %d ticks of one minute, want at the 15-minute expiry", n-1)
 			}
@@ -306,27 +284,19 @@ func TestStream_EndedWithTokenExpiredWhenTokenExpires(t *testing.T) {
 		if tick.N != n || tick.Subject != "alice" {
 			t.Fatalf("tick = %v, want %d for alice", tick, n)
 		}
-		advanceUntilTimerFires(e, time.Minute)
+		// Until the token expires, two timers are armed: the handler's for
+		// the next tick and the interceptor's for the expiry.
+		if !iss.Clock.WaitForTimers(2, 10*time.Second) {
+			t.Fatalf("after tick %d: the handler's tick timer and the expiry timer were never both armed", n)
+		}
+		iss.Clock.Advance(time.Minute)
 	}
-}
-
-// advanceUntilTimerFires moves the fake clock by d once the handler has
-// armed its timer for the next tick, next to the interceptor's expiry timer
-// (gone once the token has expired, hence the bounded wait).
-func advanceUntilTimerFires(e *authdtest.Env, d time.Duration) {
-	e.Clock.WaitForTimers(2, time.Second)
-	e.Clock.Advance(d)
 }
 
 func TestStream_ExpiryCanBeTurnedOff(t *testing.T) {
-	e := authdtest.New(t)
-	e.AddUser(t, "alice", "pw")
-	srv, err := greeter.NewServer(e.Verifier, e.Clock, interceptors.WithStreamExpiry(false))
-	if err != nil {
-		t.Fatal(err)
-	}
-	client := examplev1.NewGreeterServiceClient(authdtest.Serve(t, srv))
-	stream, err := client.Ticks(authdtest.Bearer(bg, e.Login(t, "alice", "pw").AccessToken), &examplev1.TicksRequest{IntervalMs: 60_000, Count: 20})
+	iss := tokentest.New(t)
+	client := newGreeter(t, iss, interceptors.WithStreamExpiry(false))
+	stream, err := client.Ticks(tokentest.Bearer(bg, iss.FreshAccess(t, "alice", sid)), &examplev1.TicksRequest{IntervalMs: 60_000, Count: 20})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -342,205 +312,76 @@ func TestStream_ExpiryCanBeTurnedOff(t *testing.T) {
 			t.Fatalf("tick %d: %v", n, err)
 		}
 		if n < 20 {
-			if !e.Clock.WaitForTimers(1, 10*time.Second) {
+			if !iss.Clock.WaitForTimers(1, 10*time.Second) {
 				t.Fatal("handler never armed its tick timer")
 			}
-			e.Clock.Advance(time.Minute)
+			iss.Clock.Advance(time.Minute)
 		}
 	}
-}
-
-func TestCheckServer_NamesUndeclaredMethods(t *testing.T) {
-	e := authdtest.New(t)
-	authn := interceptors.New(e.Verifier)
-	srv := grpc.NewServer()
-	examplev1.RegisterGreeterServiceServer(srv, &greeter.Greeter{Clock: e.Clock})
-	desc, _ := streamServiceDesc()
-	srv.RegisterService(desc, struct{}{})
-	err := authn.CheckServer(srv)
-	var undeclared *interceptors.UndeclaredError
-	if !errors.As(err, &undeclared) {
-		t.Fatalf("CheckServer = %v, want *UndeclaredError", err)
-	}
-	if len(undeclared.Methods) != 5 || undeclared.Methods[0] != "/test.Streams/Access" ||
-		!strings.Contains(err.Error(), "/test.Streams/Refresh") || strings.Contains(err.Error(), "GreeterService") {
-		t.Fatalf("undeclared = %v; want the five test.Streams methods and no greeter method", undeclared.Methods)
-	}
-	if err := interceptors.New(e.Verifier, interceptors.WithService("test.Streams", interceptors.Access)).CheckServer(srv); err != nil {
-		t.Fatalf("with a service-wide declaration: %v", err)
-	}
-}
-
-func TestPolicy_SourcesInOrder(t *testing.T) {
-	e := authdtest.New(t)
-	authn := interceptors.New(e.Verifier,
-		interceptors.WithMethod("/example.v1.GreeterService/Hello", interceptors.FreshAccess),
-		interceptors.WithService("example.v1.GreeterService", interceptors.Refresh),
-	)
-	for method, want := range map[string]interceptors.Requirement{
-		"/example.v1.GreeterService/Hello":    interceptors.FreshAccess, // method override beats all
-		"/example.v1.GreeterService/WhoAmI":   interceptors.Refresh,     // service override beats the proto option
-		"/auth.v1.AuthService/Login":          interceptors.Public,      // proto option
-		"/auth.v1.AuthService/ChangePassword": interceptors.FreshAccess,
-		"/unknown.Service/Method":             interceptors.Access, // default: deny
-		"not a method":                        interceptors.Access,
-	} {
-		if got := authn.Requirement(method); got != want {
-			t.Errorf("Requirement(%q) = %v, want %v", method, got, want)
-		}
-	}
-	if got := interceptors.New(e.Verifier).Requirement("/example.v1.GreeterService/Hello"); got != interceptors.Public {
-		t.Errorf("proto option: %v, want PUBLIC", got)
-	}
-}
-
-func TestUnknownMethodIsDeniedNotOpen(t *testing.T) {
-	e := authdtest.New(t)
-	authn := interceptors.New(e.Verifier)
-	reached := false
-	srv := grpc.NewServer(grpc.UnknownServiceHandler(func(any, grpc.ServerStream) error {
-		reached = true
-		return nil
-	}), grpc.ChainStreamInterceptor(authn.StreamServerInterceptor()))
-	conn := authdtest.Serve(t, srv)
-	err := conn.Invoke(bg, "/nope.Service/Anything", &examplev1.HelloRequest{}, &examplev1.HelloResponse{})
-	authdtest.WantRefusal(t, err, codes.Unauthenticated, missing)
-	if reached {
-		t.Fatal("the handler of an undeclared method ran without a token")
-	}
-}
-
-func TestJWKS_PicksUpRotation(t *testing.T) {
-	w := newWorld(t)
-	e := w.authd
-	newer, err := token.NewKey(e.Clock.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Keys.Replace(append(e.Keys.Keys(), newer)...); err != nil {
-		t.Fatal(err)
-	}
-	e.Clock.Advance(31 * time.Second) // past the cooldown since the last fetch
-	login := e.Login(t, "alice", "pw")
-	if kid := kidOf(t, login.AccessToken); kid != newer.ID {
-		t.Fatalf("authd signs with %s, want the rotated key %s", kid, newer.ID)
-	}
-	if _, err := w.greeter.WhoAmI(authdtest.Bearer(bg, login.AccessToken), &examplev1.WhoAmIRequest{}); err != nil {
-		t.Fatalf("token signed by the new key: %v", err)
-	}
-	if _, err := w.greeter.WhoAmI(authdtest.Bearer(bg, w.tokens["access fresh"]), &examplev1.WhoAmIRequest{}); err != nil {
-		t.Fatalf("token signed before rotation: %v", err)
-	}
-}
-
-func TestJWKS_UnknownKidStormFetchesOncePerCooldown(t *testing.T) {
-	w := newWorld(t)
-	// One call to warm the cache after newWorld made it stale.
-	if _, err := w.greeter.WhoAmI(authdtest.Bearer(bg, w.tokens["access fresh"]), &examplev1.WhoAmIRequest{}); err != nil {
-		t.Fatal(err)
-	}
-	before := w.fetches.Load()
-	for range 200 {
-		forged, _ := token.NewKey(w.authd.Clock.Now())
-		raw := signWith(t, forged, claimsAt(w.authd.Clock.Now().Add(time.Hour), "authd"))
-		_, err := w.greeter.WhoAmI(authdtest.Bearer(bg, raw), &examplev1.WhoAmIRequest{})
-		authdtest.WantRefusal(t, err, codes.Unauthenticated, invalid)
-	}
-	if n := w.fetches.Load() - before; n > 1 {
-		t.Fatalf("200 forged kids caused %d JWKS fetches, want at most 1 per 30s cooldown", n)
-	}
-}
-
-func TestJWKS_WarmCacheSurvivesAuthdOutage(t *testing.T) {
-	e := authdtest.New(t)
-	e.AddUser(t, "alice", "pw")
-	var down atomic.Bool
-	fetch := jwks.GRPC(e.Conn)
-	jwks := jwks.New(jwks.FetcherFunc(func(ctx context.Context) ([]token.JWK, error) {
-		if down.Load() {
-			return nil, errors.New("connection refused")
-		}
-		return fetch.FetchKeys(ctx)
-	}), jwks.WithClock(e.Clock))
-	v, _ := token.NewVerifier(jwks, token.WithClock(e.Clock))
-	srv, err := greeter.NewServer(v, e.Clock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	client := examplev1.NewGreeterServiceClient(authdtest.Serve(t, srv))
-
-	down.Store(true)
-	access := e.Login(t, "alice", "pw").AccessToken
-	_, err = client.WhoAmI(authdtest.Bearer(bg, access), &examplev1.WhoAmIRequest{})
-	authdtest.WantRefusal(t, err, codes.Unavailable, "")
-
-	down.Store(false)
-	e.Clock.Advance(31 * time.Second)
-	if _, err := client.WhoAmI(authdtest.Bearer(bg, access), &examplev1.WhoAmIRequest{}); err != nil {
-		t.Fatal(err)
-	}
-	down.Store(true)
-	e.Clock.Advance(11 * time.Minute) // cache stale, refetch fails: keep the keys
-	access = e.Login(t, "alice", "pw").AccessToken
-	if _, err := client.WhoAmI(authdtest.Bearer(bg, access), &examplev1.WhoAmIRequest{}); err != nil {
-		t.Fatalf("authd down with a warm cache: %v", err)
-	}
-}
-
-func kidOf(t *testing.T, raw string) string {
-	t.Helper()
-	tok, _, err := jwt.NewParser().ParseUnverified(raw, &token.Claims{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	kid, _ := tok.Header["kid"].(string)
-	return kid
 }
 
 func TestFreshMaxAge_RecentLoginCountsAsFresh(t *testing.T) {
-	e := authdtest.New(t)
-	e.AddUser(t, "alice", "pw")
-	login := e.Login(t, "alice", "pw")
-	refreshed, err := e.Client.Refresh(authdtest.Bearer(bg, login.RefreshToken), &authv1.RefreshRequest{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := greeter.NewServer(e.Verifier, e.Clock, interceptors.WithFreshMaxAge(5*time.Minute))
-	if err != nil {
-		t.Fatal(err)
-	}
-	client := examplev1.NewGreeterServiceClient(authdtest.Serve(t, srv))
-	ctx := authdtest.Bearer(bg, refreshed.AccessToken) // fresh: false, auth_time: login
-	e.Clock.Advance(4 * time.Minute)
+	iss := tokentest.New(t)
+	client := newGreeter(t, iss, interceptors.WithFreshMaxAge(5*time.Minute))
+	ctx := tokentest.Bearer(bg, iss.Access(t, "alice", sid)) // fresh: false, auth_time: now
+	iss.Clock.Advance(4 * time.Minute)
 	if _, err := client.DeleteAccount(ctx, &examplev1.DeleteAccountRequest{}); err != nil {
 		t.Fatalf("non-fresh token 4 minutes after login, max age 5m: %v", err)
 	}
-	e.Clock.Advance(time.Minute)
-	_, err = client.DeleteAccount(ctx, &examplev1.DeleteAccountRequest{})
-	authdtest.WantRefusal(t, err, codes.Unauthenticated, notFresh)
+	iss.Clock.Advance(time.Minute)
+	_, err := client.DeleteAccount(ctx, &examplev1.DeleteAccountRequest{})
+	tokentest.WantRefusal(t, err, codes.Unauthenticated, notFresh)
 }
 
-func TestJWKS_OverHTTP(t *testing.T) {
-	e := authdtest.New(t)
-	e.AddUser(t, "alice", "pw")
-	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/.well-known/jwks.json" {
-			http.NotFound(w, r)
-			return
+// Revocations are checked on every call, after the verified-token cache: a
+// token accepted once is refused as soon as its session is revoked, and a
+// check that cannot be made fails the call closed.
+func TestRevocations_CheckedOnEveryCall(t *testing.T) {
+	iss := tokentest.New(t)
+	var revokedSID atomic.Value
+	revokedSID.Store("")
+	var down atomic.Bool
+	client := newGreeter(t, iss, interceptors.WithRevocations(revocation.CheckerFunc(func(_ context.Context, c *token.Claims) (bool, error) {
+		if down.Load() {
+			return false, errors.New("store down")
 		}
-		json.NewEncoder(w).Encode(map[string]any{"keys": e.Keys.JWKS()})
-	}))
-	defer web.Close()
-	v, err := token.NewVerifier(jwks.New(jwks.HTTP(web.URL+"/.well-known/jwks.json", web.Client())), token.WithClock(e.Clock))
-	if err != nil {
+		return c.SessionID == revokedSID.Load().(string), nil
+	})))
+	ctx := tokentest.Bearer(bg, iss.Access(t, "alice", sid))
+	if _, err := client.WhoAmI(ctx, &examplev1.WhoAmIRequest{}); err != nil {
 		t.Fatal(err)
 	}
-	claims, err := v.Verify(bg, e.Login(t, "alice", "pw").AccessToken)
-	if err != nil || claims.Subject != "alice" {
-		t.Fatalf("Verify = %v, %v", claims, err)
+	revokedSID.Store(sid)
+	_, err := client.WhoAmI(ctx, &examplev1.WhoAmIRequest{})
+	tokentest.WantRefusal(t, err, codes.Unauthenticated, revoked)
+	// Optional methods check a token that is sent like any other.
+	_, err = client.Greet(ctx, &examplev1.GreetRequest{})
+	tokentest.WantRefusal(t, err, codes.Unauthenticated, revoked)
+	if _, err := client.Hello(ctx, &examplev1.HelloRequest{}); err != nil {
+		t.Fatalf("public method with a revoked token: %v", err)
 	}
-	bad, _ := token.NewVerifier(jwks.New(jwks.HTTP(web.URL+"/missing", web.Client())))
-	if _, err := bad.Verify(bg, e.Login(t, "alice", "pw").AccessToken); !errors.Is(err, token.ErrKeysUnavailable) {
-		t.Fatalf("JWKS URL answering 404: %v, want ErrKeysUnavailable", err)
+
+	revokedSID.Store("")
+	down.Store(true)
+	_, err = client.WhoAmI(ctx, &examplev1.WhoAmIRequest{})
+	tokentest.WantRefusal(t, err, codes.Unavailable, "")
+}
+
+// The verified-token cache never outlives a token: once its exp is reached
+// the call is refused as expired, however recently it was verified.
+func TestCache_NeverServesAnExpiredToken(t *testing.T) {
+	for _, size := range []int{10000, 0} {
+		t.Run(map[int]string{10000: "cache on", 0: "cache off"}[size], func(t *testing.T) {
+			iss := tokentest.New(t)
+			client := newGreeter(t, iss, interceptors.WithCacheSize(size))
+			ctx := tokentest.Bearer(bg, iss.FreshAccess(t, "alice", sid))
+			iss.Clock.Advance(tokentest.AccessTTL - time.Second)
+			if _, err := client.WhoAmI(ctx, &examplev1.WhoAmIRequest{}); err != nil {
+				t.Fatalf("a second before exp: %v", err)
+			}
+			iss.Clock.Advance(time.Second)
+			_, err := client.WhoAmI(ctx, &examplev1.WhoAmIRequest{})
+			tokentest.WantRefusal(t, err, codes.Unauthenticated, expired)
+		})
 	}
 }

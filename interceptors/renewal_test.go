@@ -2,98 +2,179 @@ package interceptors_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"slices"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 
-	"github.com/authd-dev/authd/examples/greeter"
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
 	examplev1 "github.com/authd-dev/authd/gen/example/v1"
 	"github.com/authd-dev/authd/interceptors"
-	"github.com/authd-dev/authd/internal/authdtest"
-	"github.com/authd-dev/authd/service"
+	"github.com/authd-dev/authd/internal/tokentest"
 	"github.com/authd-dev/authd/token"
 	"github.com/authd-dev/authd/wire"
 )
 
-// renewalWorld is authd with a 2-hour session cap and a greeter that renews
-// through r, counting renewals. The greeter checks no revocations, so a
-// renewal refused for a revoked session is the renewer's doing.
+// sessionMax is the session cap of the renewals renewer hands out.
+const sessionMax = 2 * time.Hour
+
+// renewer renews as authd does: a non-fresh access token of the same
+// subject, session and auth_time, for AccessTTL but never past the session
+// cap (auth_time + sessionMax). It refuses tokens of a session in refused.
+func renewer(iss *tokentest.Issuer, refused func(sid string) bool) interceptors.RenewerFunc {
+	return func(_ context.Context, _ string, old *token.Claims) (string, error) {
+		if refused(old.SessionID) {
+			return "", wire.ErrRevoked
+		}
+		c := iss.Claims(token.Access, old.Subject, old.SessionID)
+		c.AuthTime = old.AuthTime
+		if sessionCap := old.AuthenticatedAt().Add(sessionMax); sessionCap.Before(c.Expiry()) {
+			c.ExpiresAt = jwt.NewNumericDate(sessionCap)
+		}
+		if !c.Expiry().After(old.Expiry()) {
+			return "", wire.ErrSessionCap
+		}
+		return iss.Signer.Sign(c)
+	}
+}
+
+// renewService is the Renew of an authd, for RemoteRenewer: it renews with
+// r the token the call carries, and remembers the metadata it got.
+type renewService struct {
+	authv1.UnimplementedAuthServiceServer
+	verifier interceptors.Verifier
+	renewer  interceptors.Renewer
+
+	mu sync.Mutex
+	md []metadata.MD
+}
+
+func (s *renewService) Renew(ctx context.Context, _ *authv1.RenewRequest) (*authv1.RenewResponse, error) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	s.mu.Lock()
+	s.md = append(s.md, md)
+	s.mu.Unlock()
+	raw, err := interceptors.BearerFromContext(ctx)
+	if err != nil {
+		return nil, wire.StatusError(err)
+	}
+	claims, err := s.verifier.Verify(ctx, raw)
+	if err != nil {
+		return nil, wire.StatusError(err)
+	}
+	tok, err := s.renewer.RenewAccess(ctx, raw, claims)
+	if err != nil {
+		return nil, wire.StatusError(err)
+	}
+	return &authv1.RenewResponse{AccessToken: tok}, nil
+}
+
+// renewalWorld is a greeter that renews through a renewer as above, in
+// process or over AuthService.Renew, recording what it hands out. The
+// greeter checks no revocations: a renewal refused for a revoked session is
+// the renewer's doing.
 type renewalWorld struct {
-	authd   *authdtest.Env
+	iss     *tokentest.Issuer
 	greeter examplev1.GreeterServiceClient
-	renewed atomic.Int64
+	remote  *renewService // nil in process
+	revoked sync.Map      // sid -> true
+
+	mu     sync.Mutex
+	issued []string // every renewal the renewer made
+	asked  int      // every time it was asked
 }
 
 func newRenewalWorld(t *testing.T, remote bool) *renewalWorld {
 	t.Helper()
-	w := &renewalWorld{authd: authdtest.New(t, authdtest.WithServiceOptions(service.WithSessionMax(2*time.Hour)))}
-	e := w.authd
-	e.AddUser(t, "alice", "pw")
-	var r interceptors.Renewer = e.Service
-	if remote {
-		r = interceptors.RemoteRenewer(e.Conn)
-	}
-	counted := interceptors.RenewerFunc(func(ctx context.Context, raw string, c *token.Claims) (string, error) {
-		w.renewed.Add(1)
-		return r.RenewAccess(ctx, raw, c)
+	w := &renewalWorld{iss: tokentest.New(t)}
+	inner := renewer(w.iss, func(sid string) bool { _, ok := w.revoked.Load(sid); return ok })
+	recorded := interceptors.RenewerFunc(func(ctx context.Context, raw string, c *token.Claims) (string, error) {
+		tok, err := inner(ctx, raw, c)
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		w.asked++
+		if err == nil {
+			w.issued = append(w.issued, tok)
+		}
+		return tok, err
 	})
-	srv, err := greeter.NewServer(e.Verifier, e.Clock, interceptors.WithRenewal(counted, 0))
-	if err != nil {
-		t.Fatal(err)
+	var r interceptors.Renewer = recorded
+	if remote {
+		w.remote = &renewService{verifier: w.iss.Verifier, renewer: recorded}
+		srv := grpc.NewServer()
+		authv1.RegisterAuthServiceServer(srv, w.remote)
+		r = interceptors.RemoteRenewer(tokentest.Serve(t, srv))
 	}
-	w.greeter = examplev1.NewGreeterServiceClient(authdtest.Serve(t, srv))
+	w.greeter = newGreeter(t, w.iss, interceptors.WithRenewal(r, 0))
 	return w
+}
+
+// renewals returns how often the renewer was asked and what it issued.
+func (w *renewalWorld) renewals() (int, []string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.asked, slices.Clone(w.issued)
 }
 
 // whoAmI calls WhoAmI with tok and returns the renewal header ("" if none).
 func (w *renewalWorld) whoAmI(t *testing.T, tok string) string {
 	t.Helper()
 	var header metadata.MD
-	if _, err := w.greeter.WhoAmI(authdtest.Bearer(bg, tok), &examplev1.WhoAmIRequest{}, grpc.Header(&header)); err != nil {
+	if _, err := w.greeter.WhoAmI(tokentest.Bearer(bg, tok), &examplev1.WhoAmIRequest{}, grpc.Header(&header)); err != nil {
 		t.Fatalf("WhoAmI: %v", err)
 	}
-	return renewal(t, header)
+	tok, err := renewal(header)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
 }
 
-func renewal(t *testing.T, header metadata.MD) string {
-	t.Helper()
+// renewal returns the renewal header's value, "" if none.
+func renewal(header metadata.MD) (string, error) {
 	vals := header.Get(wire.RenewalHeader)
-	if len(vals) > 1 {
-		t.Fatalf("%d renewal headers", len(vals))
+	switch len(vals) {
+	case 0:
+		return "", nil
+	case 1:
+		return vals[0], nil
 	}
-	if len(vals) == 0 {
-		return ""
-	}
-	return vals[0]
+	return "", fmt.Errorf("%d renewal headers", len(vals))
 }
 
 func TestRenewal_PastHalfLife(t *testing.T) {
 	for _, remote := range []bool{false, true} {
 		t.Run(map[bool]string{false: "in-process", true: "remote"}[remote], func(t *testing.T) {
 			w := newRenewalWorld(t, remote)
-			e := w.authd
-			login := e.Login(t, "alice", "pw")
-			old, _ := e.Verifier.Verify(bg, login.AccessToken)
-
-			e.Clock.Advance(7 * time.Minute)
-			if got := w.whoAmI(t, login.AccessToken); got != "" {
-				t.Fatal("renewed before half the token's life")
-			}
-			e.Clock.Advance(time.Minute) // 8 of 15 minutes used
-			renewed := w.whoAmI(t, login.AccessToken)
-			if renewed == "" {
-				t.Fatal("no renewal past half life")
-			}
-			claims, err := e.Verifier.Verify(bg, renewed)
+			access := w.iss.FreshAccess(t, "alice", sid)
+			old, err := w.iss.Verifier.Verify(bg, access)
 			if err != nil {
 				t.Fatal(err)
 			}
-			now := e.Clock.Now()
+
+			w.iss.Clock.Advance(7 * time.Minute)
+			if got := w.whoAmI(t, access); got != "" {
+				t.Fatal("renewed before half the token's life")
+			}
+			w.iss.Clock.Advance(time.Minute) // 8 of 15 minutes used
+			renewed := w.whoAmI(t, access)
+			if renewed == "" {
+				t.Fatal("no renewal past half life")
+			}
+			if asked, issued := w.renewals(); asked != 1 || len(issued) != 1 || issued[0] != renewed {
+				t.Fatalf("renewer asked %d times, issued %d; the header must carry the one renewal it made", asked, len(issued))
+			}
+			claims, err := w.iss.Verifier.Verify(bg, renewed)
+			if err != nil {
+				t.Fatal(err)
+			}
+			now := w.iss.Clock.Now()
 			if claims.Type != token.Access || claims.FreshAt(now) || claims.Subject != "alice" ||
 				claims.SessionID != old.SessionID || !claims.Expiry().Equal(now.Add(15*time.Minute)) ||
 				!claims.AuthenticatedAt().Equal(old.AuthenticatedAt()) {
@@ -107,85 +188,148 @@ func TestRenewal_PastHalfLife(t *testing.T) {
 	}
 }
 
+// RemoteRenewer sends authd the caller's token and nothing else of the
+// call's metadata.
+func TestRemoteRenewer_SendsOnlyTheToken(t *testing.T) {
+	w := newRenewalWorld(t, true)
+	access := w.iss.FreshAccess(t, "alice", sid)
+	w.iss.Clock.Advance(10 * time.Minute)
+	ctx := metadata.AppendToOutgoingContext(tokentest.Bearer(bg, access), "x-caller-secret", "s3cret")
+	var header metadata.MD
+	if _, err := w.greeter.WhoAmI(ctx, &examplev1.WhoAmIRequest{}, grpc.Header(&header)); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := renewal(header); got == "" {
+		t.Fatal("no renewal")
+	}
+	w.remote.mu.Lock()
+	defer w.remote.mu.Unlock()
+	if len(w.remote.md) != 1 {
+		t.Fatalf("%d Renew calls, want 1", len(w.remote.md))
+	}
+	md := w.remote.md[0]
+	if got := md.Get(wire.AuthorizationKey); !slices.Equal(got, []string{"Bearer " + access}) {
+		t.Fatalf("authorization = %q, want the caller's token", got)
+	}
+	if got := md.Get("x-caller-secret"); len(got) != 0 {
+		t.Fatalf("the caller's other metadata reached authd: %q", got)
+	}
+}
+
 func TestRenewal_OneRenewalPerTokenUnderConcurrency(t *testing.T) {
 	w := newRenewalWorld(t, true)
-	login := w.authd.Login(t, "alice", "pw")
-	w.authd.Clock.Advance(10 * time.Minute)
+	access := w.iss.FreshAccess(t, "alice", sid)
+	w.iss.Clock.Advance(10 * time.Minute)
 	var wg sync.WaitGroup
 	got := make([]string, 50)
+	errs := make([]error, len(got))
 	for i := range got {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			var header metadata.MD
-			if _, err := w.greeter.WhoAmI(authdtest.Bearer(bg, login.AccessToken), &examplev1.WhoAmIRequest{}, grpc.Header(&header)); err == nil {
-				got[i] = renewal(t, header)
+			if _, errs[i] = w.greeter.WhoAmI(tokentest.Bearer(bg, access), &examplev1.WhoAmIRequest{}, grpc.Header(&header)); errs[i] == nil {
+				got[i], errs[i] = renewal(header)
 			}
 		}()
 	}
 	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
 	for i, tok := range got {
 		if tok == "" || tok != got[0] {
 			t.Fatalf("call %d got renewal %q, want the same one as call 0", i, tok)
 		}
 	}
-	if n := w.renewed.Load(); n != 1 {
-		t.Fatalf("%d renewals for one token, want 1", n)
+	if asked, _ := w.renewals(); asked != 1 {
+		t.Fatalf("%d renewals for one token, want 1", asked)
 	}
 }
 
 func TestRenewal_Refused(t *testing.T) {
-	w := newRenewalWorld(t, true)
-	e := w.authd
-	login := e.Login(t, "alice", "pw")
-	e.Clock.Advance(10 * time.Minute)
-
+	// Each case has its own world: the cases move the clock.
 	t.Run("refresh token", func(t *testing.T) {
+		w := newRenewalWorld(t, true)
+		refreshTok := w.iss.Refresh(t, "alice", sid)
+		w.iss.Clock.Advance(13 * time.Hour)
 		var header metadata.MD
-		if _, err := w.greeter.SessionInfo(authdtest.Bearer(bg, login.RefreshToken), &examplev1.SessionInfoRequest{}, grpc.Header(&header)); err != nil {
+		if _, err := w.greeter.SessionInfo(tokentest.Bearer(bg, refreshTok), &examplev1.SessionInfoRequest{}, grpc.Header(&header)); err != nil {
 			t.Fatal(err)
 		}
-		if renewal(t, header) != "" {
-			t.Fatal("a refresh token was renewed")
+		if got, err := renewal(header); got != "" || err != nil {
+			t.Fatalf("a refresh token was renewed: %q, %v", got, err)
+		}
+		if asked, _ := w.renewals(); asked != 0 {
+			t.Fatalf("renewer asked %d times", asked)
 		}
 	})
 	t.Run("fresh-only method", func(t *testing.T) {
+		w := newRenewalWorld(t, true)
+		access := w.iss.FreshAccess(t, "alice", sid)
+		w.iss.Clock.Advance(10 * time.Minute)
 		var header metadata.MD
-		if _, err := w.greeter.DeleteAccount(authdtest.Bearer(bg, login.AccessToken), &examplev1.DeleteAccountRequest{}, grpc.Header(&header)); err != nil {
+		if _, err := w.greeter.DeleteAccount(tokentest.Bearer(bg, access), &examplev1.DeleteAccountRequest{}, grpc.Header(&header)); err != nil {
 			t.Fatal(err)
 		}
-		if renewal(t, header) != "" {
-			t.Fatal("renewed on a FRESH_ACCESS method")
+		if got, err := renewal(header); got != "" || err != nil {
+			t.Fatalf("renewed on a FRESH_ACCESS method: %q, %v", got, err)
+		}
+		if asked, _ := w.renewals(); asked != 0 {
+			t.Fatalf("renewer asked %d times", asked)
+		}
+	})
+	t.Run("no session", func(t *testing.T) {
+		w := newRenewalWorld(t, true)
+		access := w.iss.FreshAccess(t, "alice", "") // minted elsewhere, no sid
+		w.iss.Clock.Advance(10 * time.Minute)
+		if got := w.whoAmI(t, access); got != "" {
+			t.Fatal("a token without a session was renewed")
+		}
+		if asked, _ := w.renewals(); asked != 0 {
+			t.Fatalf("renewer asked %d times", asked)
 		}
 	})
 	t.Run("revoked session", func(t *testing.T) {
-		other := e.Login(t, "alice", "pw")
-		if _, err := e.Client.Logout(authdtest.Bearer(bg, other.AccessToken), &authv1.LogoutRequest{}); err != nil {
-			t.Fatal(err)
-		}
-		e.Clock.Advance(10 * time.Minute)
+		w := newRenewalWorld(t, true)
+		access := w.iss.FreshAccess(t, "alice", sid)
+		w.revoked.Store(sid, true)
+		w.iss.Clock.Advance(10 * time.Minute)
 		// This greeter does not check revocations, so the call passes; the
 		// renewal must not.
-		if got := w.whoAmI(t, other.AccessToken); got != "" {
+		if got := w.whoAmI(t, access); got != "" {
 			t.Fatal("a token of a revoked session was renewed")
+		}
+		// The refusal is remembered for 10 seconds, then asked again.
+		w.iss.Clock.Advance(9 * time.Second)
+		if got := w.whoAmI(t, access); got != "" {
+			t.Fatal("renewed after a refusal")
+		}
+		if asked, _ := w.renewals(); asked != 1 {
+			t.Fatalf("renewer asked %d times within 10s of a refusal, want 1", asked)
+		}
+		w.iss.Clock.Advance(time.Second)
+		w.revoked.Delete(sid)
+		if got := w.whoAmI(t, access); got == "" {
+			t.Fatal("not asked again 10s after a refusal")
 		}
 	})
 	t.Run("session cap", func(t *testing.T) {
-		s := e.Login(t, "alice", "pw")
-		first, err := e.Verifier.Verify(bg, s.AccessToken)
+		w := newRenewalWorld(t, true)
+		tok := w.iss.FreshAccess(t, "alice", sid)
+		first, err := w.iss.Verifier.Verify(bg, tok)
 		if err != nil {
 			t.Fatal(err)
 		}
-		sessionCap := first.AuthenticatedAt().Add(2 * time.Hour)
+		sessionCap := first.AuthenticatedAt().Add(sessionMax)
 		// A call a minute slides the session until its cap...
-		tok := s.AccessToken
-		for e.Clock.Now().Before(sessionCap.Add(-2 * time.Minute)) {
-			e.Clock.Advance(time.Minute)
+		for w.iss.Clock.Now().Before(sessionCap.Add(-2 * time.Minute)) {
+			w.iss.Clock.Advance(time.Minute)
 			if next := w.whoAmI(t, tok); next != "" {
 				tok = next
 			}
 		}
-		claims, err := e.Verifier.Verify(bg, tok)
+		claims, err := w.iss.Verifier.Verify(bg, tok)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -193,7 +337,7 @@ func TestRenewal_Refused(t *testing.T) {
 			t.Fatalf("sliding ended at %v, want the cap %v", claims.Expiry(), sessionCap)
 		}
 		// ...and not past it.
-		e.Clock.Advance(time.Minute)
+		w.iss.Clock.Advance(time.Minute)
 		if got := w.whoAmI(t, tok); got != "" {
 			t.Fatal("renewed at the session cap")
 		}
@@ -202,9 +346,9 @@ func TestRenewal_Refused(t *testing.T) {
 
 func TestRenewal_StreamHeader(t *testing.T) {
 	w := newRenewalWorld(t, false)
-	login := w.authd.Login(t, "alice", "pw")
-	w.authd.Clock.Advance(9 * time.Minute)
-	stream, err := w.greeter.Ticks(authdtest.Bearer(bg, login.AccessToken), &examplev1.TicksRequest{Count: 1})
+	access := w.iss.FreshAccess(t, "alice", sid)
+	w.iss.Clock.Advance(9 * time.Minute)
+	stream, err := w.greeter.Ticks(tokentest.Bearer(bg, access), &examplev1.TicksRequest{Count: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,11 +359,14 @@ func TestRenewal_StreamHeader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	renewed := renewal(t, header)
+	renewed, err := renewal(header)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if renewed == "" {
 		t.Fatal("no renewal header on a stream past half life")
 	}
-	if _, err := w.authd.Verifier.Verify(bg, renewed); err != nil {
+	if _, err := w.iss.Verifier.Verify(bg, renewed); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -1,0 +1,250 @@
+package interceptors_test
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+
+	"github.com/authd-dev/authd/examples/greeter"
+	authv1 "github.com/authd-dev/authd/gen/auth/v1"
+	examplev1 "github.com/authd-dev/authd/gen/example/v1"
+	"github.com/authd-dev/authd/interceptors"
+	"github.com/authd-dev/authd/internal/tokentest"
+)
+
+func TestCheckServer_NamesUndeclaredMethods(t *testing.T) {
+	iss := tokentest.New(t)
+	authn := interceptors.New(iss.Verifier)
+	srv := grpc.NewServer()
+	examplev1.RegisterGreeterServiceServer(srv, &greeter.Greeter{Clock: iss.Clock})
+	desc, _ := streamServiceDesc()
+	srv.RegisterService(desc, struct{}{})
+	err := authn.CheckServer(srv)
+	var undeclared *interceptors.UndeclaredError
+	if !errors.As(err, &undeclared) {
+		t.Fatalf("CheckServer = %v, want *UndeclaredError", err)
+	}
+	if len(undeclared.Methods) != 5 || undeclared.Methods[0] != "/test.Streams/Access" ||
+		!strings.Contains(err.Error(), "/test.Streams/Refresh") || strings.Contains(err.Error(), "GreeterService") {
+		t.Fatalf("undeclared = %v; want the five test.Streams methods and no greeter method", undeclared.Methods)
+	}
+	if err := interceptors.New(iss.Verifier, interceptors.WithService("test.Streams", interceptors.Access)).CheckServer(srv); err != nil {
+		t.Fatalf("with a service-wide declaration: %v", err)
+	}
+}
+
+func TestPolicy_SourcesInOrder(t *testing.T) {
+	iss := tokentest.New(t)
+	authn := interceptors.New(iss.Verifier,
+		interceptors.WithMethod("/example.v1.GreeterService/Hello", interceptors.FreshAccess),
+		interceptors.WithService("example.v1.GreeterService", interceptors.Refresh),
+	)
+	for method, want := range map[string]interceptors.Requirement{
+		"/example.v1.GreeterService/Hello":    interceptors.FreshAccess, // method override beats all
+		"/example.v1.GreeterService/WhoAmI":   interceptors.Refresh,     // service override beats the proto option
+		"/auth.v1.AuthService/Login":          interceptors.Public,      // proto option
+		"/auth.v1.AuthService/ChangePassword": interceptors.FreshAccess,
+		"/unknown.Service/Method":             interceptors.Access, // default: deny
+		"not a method":                        interceptors.Access,
+	} {
+		if got := authn.Requirement(method); got != want {
+			t.Errorf("Requirement(%q) = %v, want %v", method, got, want)
+		}
+	}
+	if got := interceptors.New(iss.Verifier).Requirement("/example.v1.GreeterService/Hello"); got != interceptors.Public {
+		t.Errorf("proto option: %v, want PUBLIC", got)
+	}
+}
+
+// serveUnknown serves a server whose every method is undeclared (an
+// UnknownServiceHandler), behind authn's stream interceptor, and reports
+// whether the handler ran.
+func serveUnknown(t *testing.T, authn *interceptors.Authenticator) (*grpc.ClientConn, *atomic.Bool) {
+	t.Helper()
+	var reached atomic.Bool
+	srv := grpc.NewServer(grpc.UnknownServiceHandler(func(_ any, stream grpc.ServerStream) error {
+		reached.Store(true)
+		if err := stream.RecvMsg(&examplev1.HelloRequest{}); err != nil {
+			return err
+		}
+		return stream.SendMsg(&examplev1.HelloResponse{})
+	}), grpc.ChainStreamInterceptor(authn.StreamServerInterceptor()))
+	return tokentest.Serve(t, srv), &reached
+}
+
+func TestUnknownMethodIsDeniedNotOpen(t *testing.T) {
+	iss := tokentest.New(t)
+	conn, reached := serveUnknown(t, interceptors.New(iss.Verifier))
+	err := conn.Invoke(bg, "/nope.Service/Anything", &examplev1.HelloRequest{}, &examplev1.HelloResponse{})
+	tokentest.WantRefusal(t, err, codes.Unauthenticated, missing)
+	if reached.Load() {
+		t.Fatal("the handler of an undeclared method ran without a token")
+	}
+}
+
+// WithDefault sets what an undeclared method demands. It can relax deny by
+// default: with Public, an undeclared method is open; CheckServer still
+// names it, since it declares nothing. Declared methods keep their own
+// requirement.
+func TestWithDefault_Public_OpensUndeclaredMethods(t *testing.T) {
+	iss := tokentest.New(t)
+	authn := interceptors.New(iss.Verifier, interceptors.WithDefault(interceptors.Public))
+
+	for method, want := range map[string]interceptors.Requirement{
+		"/nope.Service/Anything":              interceptors.Public,
+		"not a method":                        interceptors.Public,
+		"/example.v1.GreeterService/WhoAmI":   interceptors.Access, // proto option
+		"/example.v1.GreeterService/Greet":    interceptors.Optional,
+		"/auth.v1.AuthService/ChangePassword": interceptors.FreshAccess,
+	} {
+		if got := authn.Requirement(method); got != want {
+			t.Errorf("Requirement(%q) = %v, want %v", method, got, want)
+		}
+	}
+
+	conn, reached := serveUnknown(t, authn)
+	if err := conn.Invoke(bg, "/nope.Service/Anything", &examplev1.HelloRequest{}, &examplev1.HelloResponse{}); err != nil {
+		t.Fatalf("undeclared method with default PUBLIC, no token: %v", err)
+	}
+	if !reached.Load() {
+		t.Fatal("the handler did not run")
+	}
+
+	srv := grpc.NewServer()
+	desc, _ := streamServiceDesc()
+	srv.RegisterService(desc, struct{}{})
+	var undeclared *interceptors.UndeclaredError
+	if err := authn.CheckServer(srv); !errors.As(err, &undeclared) || len(undeclared.Methods) != 5 {
+		t.Fatalf("CheckServer = %v; want the five test.Streams methods named although the default opens them", err)
+	}
+}
+
+// Whatever the default, it is enforced as the requirement it names; one
+// that names no requirement fails closed.
+func TestWithDefault_Enforced(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		def  interceptors.Requirement
+		tok  func(*tokentest.Issuer, *testing.T) string // nil: no token
+		code codes.Code
+		want string // reason; ok with codes.OK
+	}{
+		{"fresh access, non-fresh token", interceptors.FreshAccess, mintAccess, codes.Unauthenticated, notFresh},
+		{"fresh access, fresh token", interceptors.FreshAccess, mintFreshAccess, codes.OK, ok},
+		{"refresh, access token", interceptors.Refresh, mintAccess, codes.Unauthenticated, wrongType},
+		{"refresh, refresh token", interceptors.Refresh, mintRefresh, codes.OK, ok},
+		{"optional, no token", interceptors.Optional, nil, codes.OK, ok},
+		{"optional, expired token", interceptors.Optional, mintExpired, codes.Unauthenticated, expired},
+		{"unspecified counts as access, no token", interceptors.Requirement(0), nil, codes.Unauthenticated, missing},
+		{"unspecified counts as access, refresh token", interceptors.Requirement(0), mintRefresh, codes.Unauthenticated, wrongType},
+		{"unknown value, no token", interceptors.Requirement(42), nil, codes.Unauthenticated, missing},
+		{"unknown value, valid token", interceptors.Requirement(42), mintFreshAccess, codes.Internal, ok},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			iss := tokentest.New(t)
+			conn, reached := serveUnknown(t, interceptors.New(iss.Verifier, interceptors.WithClock(iss.Clock), interceptors.WithDefault(tc.def)))
+			ctx := bg
+			if tc.tok != nil {
+				ctx = tokentest.Bearer(bg, tc.tok(iss, t))
+			}
+			err := conn.Invoke(ctx, "/nope.Service/Anything", &examplev1.HelloRequest{}, &examplev1.HelloResponse{})
+			if tc.code == codes.OK {
+				if err != nil || !reached.Load() {
+					t.Fatalf("refused (%v) or handler not run (%v)", err, reached.Load())
+				}
+				return
+			}
+			tokentest.WantRefusal(t, err, tc.code, tc.want)
+			if reached.Load() {
+				t.Fatal("the handler ran")
+			}
+		})
+	}
+}
+
+// Minting for table cases.
+func mintAccess(iss *tokentest.Issuer, t *testing.T) string { return iss.Access(t, "alice", sid) }
+func mintFreshAccess(iss *tokentest.Issuer, t *testing.T) string {
+	return iss.FreshAccess(t, "alice", sid)
+}
+func mintRefresh(iss *tokentest.Issuer, t *testing.T) string { return iss.Refresh(t, "alice", sid) }
+func mintExpired(iss *tokentest.Issuer, t *testing.T) string { return iss.Expired(t, "alice", sid) }
+
+// filesOf returns a registry holding only files.
+func filesOf(t *testing.T, files ...protoreflect.FileDescriptor) *protoregistry.Files {
+	t.Helper()
+	reg := new(protoregistry.Files)
+	for _, f := range files {
+		if err := reg.RegisterFile(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return reg
+}
+
+// WithFiles replaces protoregistry.GlobalFiles: a method's proto option is
+// seen only when its file is in the registry given, and the methods of
+// other files fall to the default.
+func TestWithFiles_OptionsOutsideAreNotSeen(t *testing.T) {
+	iss := tokentest.New(t)
+	onlyGreeter := interceptors.New(iss.Verifier, interceptors.WithFiles(filesOf(t, examplev1.File_example_v1_greeter_proto)))
+	onlyAuth := interceptors.New(iss.Verifier, interceptors.WithFiles(filesOf(t, authv1.File_auth_v1_auth_proto)))
+	none := interceptors.New(iss.Verifier, interceptors.WithFiles(filesOf(t)), interceptors.WithDefault(interceptors.Optional))
+	for _, tc := range []struct {
+		authn  *interceptors.Authenticator
+		name   string
+		method string
+		want   interceptors.Requirement
+	}{
+		{onlyGreeter, "only greeter.proto", "/example.v1.GreeterService/Hello", interceptors.Public},
+		{onlyGreeter, "only greeter.proto", "/example.v1.GreeterService/DeleteAccount", interceptors.FreshAccess},
+		{onlyGreeter, "only greeter.proto", "/auth.v1.AuthService/Login", interceptors.Access},
+		{onlyAuth, "only auth.proto", "/auth.v1.AuthService/Login", interceptors.Public},
+		{onlyAuth, "only auth.proto", "/auth.v1.AuthService/ChangePassword", interceptors.FreshAccess},
+		{onlyAuth, "only auth.proto", "/example.v1.GreeterService/Hello", interceptors.Access},
+		{onlyAuth, "only auth.proto", "/example.v1.GreeterService/Greet", interceptors.Access},
+		{none, "empty, default OPTIONAL", "/example.v1.GreeterService/Hello", interceptors.Optional},
+		{none, "empty, default OPTIONAL", "/auth.v1.AuthService/Login", interceptors.Optional},
+	} {
+		if got := tc.authn.Requirement(tc.method); got != tc.want {
+			t.Errorf("%s: Requirement(%q) = %v, want %v", tc.name, tc.method, got, tc.want)
+		}
+	}
+
+	// Over the wire: Hello is PUBLIC in greeter.proto, which onlyAuth does
+	// not hold, so it demands an access token like any undeclared method.
+	srv := grpc.NewServer(grpc.ChainUnaryInterceptor(onlyAuth.UnaryServerInterceptor()))
+	examplev1.RegisterGreeterServiceServer(srv, &greeter.Greeter{Clock: iss.Clock})
+	client := examplev1.NewGreeterServiceClient(tokentest.Serve(t, srv))
+	_, err := client.Hello(bg, &examplev1.HelloRequest{})
+	tokentest.WantRefusal(t, err, codes.Unauthenticated, missing)
+	if _, err := client.Hello(tokentest.Bearer(bg, iss.Access(t, "alice", sid)), &examplev1.HelloRequest{}); err != nil {
+		t.Fatalf("Hello with an access token: %v", err)
+	}
+
+	// And the greeter refuses to start: none of its methods declares a
+	// requirement the Authenticator can see.
+	_, err = greeter.NewServer(iss.Verifier, iss.Clock, interceptors.WithFiles(filesOf(t, authv1.File_auth_v1_auth_proto)))
+	var undeclared *interceptors.UndeclaredError
+	if !errors.As(err, &undeclared) {
+		t.Fatalf("greeter.NewServer = %v, want *UndeclaredError", err)
+	}
+	var want []string
+	for _, m := range examplev1.GreeterService_ServiceDesc.Methods {
+		want = append(want, "/example.v1.GreeterService/"+m.MethodName)
+	}
+	for _, s := range examplev1.GreeterService_ServiceDesc.Streams {
+		want = append(want, "/example.v1.GreeterService/"+s.StreamName)
+	}
+	slices.Sort(want)
+	if !slices.Equal(undeclared.Methods, want) {
+		t.Fatalf("undeclared = %v, want every greeter method %v", undeclared.Methods, want)
+	}
+}

@@ -1,0 +1,168 @@
+// Package tokentest gives tests what they need of authd's tokens without
+// running authd: a fake clock, keys, a signer and a verifier, tokens minted
+// as authd mints them, and a gRPC server over bufconn to call through.
+//
+// Library tests (interceptors, a service protected by them) use it alone;
+// package authdtest builds a whole authd on top of it.
+package tokentest
+
+import (
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/authd-dev/authd/clock"
+	"github.com/authd-dev/authd/password"
+	"github.com/authd-dev/authd/token"
+)
+
+// Start is the fake clock's starting time.
+var Start = time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+
+// CheapParams make argon2id fast enough for tests.
+var CheapParams = password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
+
+// The lifetimes of the tokens an Issuer mints: authd's defaults.
+const (
+	AccessTTL  = 15 * time.Minute
+	RefreshTTL = 24 * time.Hour
+)
+
+// Issuer mints and verifies tokens as authd does, on a fake clock.
+type Issuer struct {
+	Clock    *clock.Fake
+	Keys     *token.Keyring // nil in HS256 mode
+	Signer   *token.Signer
+	Verifier *token.Verifier
+}
+
+type options struct {
+	hmacSecret []byte
+	clock      *clock.Fake
+}
+
+// Option configures New.
+type Option func(*options)
+
+// WithHS256 signs with the HS256 secret instead of an Ed25519 keyring.
+func WithHS256(secret []byte) Option { return func(o *options) { o.hmacSecret = secret } }
+
+// WithClock uses clk instead of a new fake clock at Start, so that two
+// Issuers (one of them standing for a forger) share a time.
+func WithClock(clk *clock.Fake) Option { return func(o *options) { o.clock = clk } }
+
+// New returns an Issuer with a fake clock at Start and a keyring of one new
+// Ed25519 key created at Start (or an HS256 secret, WithHS256). Its tokens
+// have iss and aud "authd".
+func New(t TB, opts ...Option) *Issuer {
+	t.Helper()
+	o := options{}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	i := &Issuer{Clock: o.clock}
+	if i.Clock == nil {
+		i.Clock = clock.NewFake(Start)
+	}
+	var keys interface {
+		token.KeySource
+		token.SigningKey
+	}
+	var err error
+	if o.hmacSecret != nil {
+		if keys, err = token.NewHMACKey(o.hmacSecret); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		key, err := token.NewKey(Start)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i.Keys, err = token.NewKeyring(key); err != nil {
+			t.Fatal(err)
+		}
+		keys = i.Keys
+	}
+	if i.Signer, err = token.NewSigner(keys, token.DefaultIssuer, []string{token.DefaultIssuer}); err != nil {
+		t.Fatal(err)
+	}
+	if i.Verifier, err = token.NewVerifier(keys, token.WithClock(i.Clock)); err != nil {
+		t.Fatal(err)
+	}
+	return i
+}
+
+// Claims returns the claims authd mints for a token of type typ of session
+// sid, issued now: iat, nbf and auth_time now, exp AccessTTL or RefreshTTL
+// later, a new jti, not fresh. Sign adds iss and aud.
+func (i *Issuer) Claims(typ token.Type, subject, sid string) token.Claims {
+	now := i.Clock.Now()
+	ttl := AccessTTL
+	if typ == token.Refresh {
+		ttl = RefreshTTL
+	}
+	return token.Claims{
+		Subject:   subject,
+		ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
+		NotBefore: jwt.NewNumericDate(now),
+		IssuedAt:  jwt.NewNumericDate(now),
+		ID:        token.NewID(),
+		Type:      typ,
+		SessionID: sid,
+		AuthTime:  jwt.NewNumericDate(now),
+	}
+}
+
+// Sign signs c with the Issuer's current key.
+func (i *Issuer) Sign(t TB, c token.Claims) string {
+	t.Helper()
+	raw, err := i.Signer.Sign(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+// FreshAccess mints the access token of a login: fresh, valid for AccessTTL.
+func (i *Issuer) FreshAccess(t TB, subject, sid string) string {
+	t.Helper()
+	c := i.Claims(token.Access, subject, sid)
+	c.Fresh = token.Fresh{Value: true}
+	return i.Sign(t, c)
+}
+
+// Access mints an access token as a refresh or a renewal does: not fresh,
+// valid for AccessTTL.
+func (i *Issuer) Access(t TB, subject, sid string) string {
+	t.Helper()
+	return i.Sign(t, i.Claims(token.Access, subject, sid))
+}
+
+// Refresh mints a refresh token valid for RefreshTTL.
+func (i *Issuer) Refresh(t TB, subject, sid string) string {
+	t.Helper()
+	return i.Sign(t, i.Claims(token.Refresh, subject, sid))
+}
+
+// Expired mints a fresh access token issued AccessTTL and a second ago: it
+// expired a second ago and nothing else is wrong with it.
+func (i *Issuer) Expired(t TB, subject, sid string) string {
+	t.Helper()
+	c := i.Claims(token.Access, subject, sid)
+	iat := i.Clock.Now().Add(-AccessTTL - time.Second)
+	c.IssuedAt, c.NotBefore, c.AuthTime = jwt.NewNumericDate(iat), jwt.NewNumericDate(iat), jwt.NewNumericDate(iat)
+	c.ExpiresAt = jwt.NewNumericDate(iat.Add(AccessTTL))
+	c.Fresh = token.Fresh{Value: true}
+	return i.Sign(t, c)
+}
+
+// KeyID returns the kid in raw's header ("" for none), without verifying it.
+func KeyID(t TB, raw string) string {
+	t.Helper()
+	tok, _, err := jwt.NewParser().ParseUnverified(raw, &token.Claims{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kid, _ := tok.Header["kid"].(string)
+	return kid
+}
