@@ -196,15 +196,25 @@ func (a *Authenticator) verify(ctx context.Context, raw string) (*token.Claims, 
 		return a.verifier.Verify(ctx, raw)
 	}
 	key := sha256.Sum256([]byte(raw))
-	if claims, ok := a.cache.get(key, a.clock.Now()); ok {
+	generation := a.keysGeneration()
+	if claims, ok := a.cache.get(key, a.clock.Now(), generation); ok {
 		return claims, nil
 	}
 	claims, err := a.verifier.Verify(ctx, raw)
 	if err != nil {
 		return nil, err
 	}
-	a.cache.put(key, claims, a.clock.Now())
+	a.cache.put(key, claims, a.clock.Now(), generation)
 	return claims, nil
+}
+
+// keysGeneration is the verifier's KeysGeneration (token.Verifier has
+// one), 0 when it cannot tell: the cache then relies on its age bound.
+func (a *Authenticator) keysGeneration() uint64 {
+	if g, ok := a.verifier.(interface{ KeysGeneration() uint64 }); ok {
+		return g.KeysGeneration()
+	}
+	return 0
 }
 
 // errStreamExpired is the cancellation cause of a stream whose token expired.

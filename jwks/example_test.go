@@ -36,6 +36,7 @@ func ExampleNew() {
 	raw, err := signer.Sign(token.Claims{
 		Subject:   "alice",
 		Type:      token.Access,
+		SessionID: "s1",
 		IssuedAt:  jwt.NewNumericDate(clk.Now()),
 		ExpiresAt: jwt.NewNumericDate(clk.Now().Add(15 * time.Minute)),
 	})

@@ -35,6 +35,7 @@ type attackWorld struct {
 	signKey ed25519.PrivateKey
 	pubKey  ed25519.PublicKey
 	login   *authv1.LoginResponse
+	sid     string // the login's session, live
 }
 
 func newAttackWorld(t *testing.T) *attackWorld {
@@ -49,6 +50,11 @@ func newAttackWorld(t *testing.T) *attackWorld {
 	w.kid, w.signKey = kid, key.(ed25519.PrivateKey)
 	w.pubKey = w.signKey.Public().(ed25519.PublicKey)
 	w.login = e.Login(t, "alice", "correct horse")
+	c, err := e.Verifier.Verify(bg, w.login.AccessToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.sid = c.SessionID
 	return w
 }
 
@@ -57,7 +63,7 @@ func (w *attackWorld) claims() map[string]any {
 	now := w.authd.Clock.Now().Unix()
 	return map[string]any{
 		"iss": "authd", "aud": "authd", "sub": "alice", "type": "access", "fresh": false,
-		"jti": "forged", "iat": now, "nbf": now, "exp": now + 600,
+		"jti": "forged", "iat": now, "nbf": now, "exp": now + 600, "sid": w.sid,
 	}
 }
 
@@ -210,6 +216,7 @@ var attacks = []attack{
 	accepted("audience array with ours", edit(func(_, c map[string]any) { c["aud"] = []string{"billing", "authd"} })),
 	refused("no subject", edit(func(_, c map[string]any) { delete(c, "sub") }), "TOKEN_INVALID"),
 	refused("no type", edit(func(_, c map[string]any) { delete(c, "type") }), "TOKEN_INVALID"),
+	refused("no sid: a session-less token could never be revoked", edit(func(_, c map[string]any) { delete(c, "sid") }), "TOKEN_INVALID"),
 	refused("type admin", edit(func(_, c map[string]any) { c["type"] = "admin" }), "TOKEN_INVALID"),
 	// RFC 7519 section 4: a parser must reject duplicates or take the last.
 	// authd rejects them (and case variants of the names it reads, which

@@ -291,11 +291,16 @@ func TestVerify_TokenCases(t *testing.T) {
 	kid, _ := e.Keys.SigningKey()
 	pub := e.Keys.Keys()[0].Public
 
+	verified, err := e.Verifier.Verify(bg, good)
+	if err != nil {
+		t.Fatal(err)
+	}
 	claims := func() *token.Claims {
 		now := e.Clock.Now()
 		return &token.Claims{
 			Issuer: "authd", Audience: token.Audience{"authd"}, Subject: "alice", Type: token.Access,
 			IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(time.Minute)), ID: "j",
+			SessionID: verified.SessionID, // a live session: only what each case changes is wrong
 		}
 	}
 	signEd := func(c *token.Claims, mutate func(*jwt.Token)) string {
@@ -370,6 +375,9 @@ func TestVerify_TokenCases(t *testing.T) {
 			}), nil)
 		}, invalid},
 		{"no type claim", func() string { return signEd(with(func(c *token.Claims) { c.Type = "" }), nil) }, invalid},
+		{"no sid claim (EdDSA tokens always have one)", func() string {
+			return signEd(with(func(c *token.Claims) { c.SessionID = "" }), nil)
+		}, invalid},
 		{"alg none", algNone, invalid},
 		{"HS256 signed with the public key", hsWithPublicKey, invalid},
 		{"unknown kid", otherKey, invalid},

@@ -152,10 +152,16 @@ func (s *Service) refresh(ctx context.Context, claims *token.Claims) (tokenPair,
 		return s.refreshWithoutRotation(ctx, sess, claims, now)
 	}
 	if sess.Current.RefreshJTI == claims.ID {
+		// Sign first: a pair that cannot be minted must not spend the
+		// refresh token the client still holds.
 		next := s.nextRotation(sess, now)
-		err := s.store.Rotate(ctx, sess.ID, claims.ID, next, now)
+		pair, err := s.mint(ctx, sess, next, false, now)
+		if err != nil {
+			return tokenPair{}, err
+		}
+		err = s.store.Rotate(ctx, sess.ID, claims.ID, next, now)
 		if err == nil {
-			return s.mint(ctx, sess, next, false, now)
+			return pair, nil
 		}
 		if !errors.Is(err, store.ErrConflict) {
 			return tokenPair{}, err
@@ -275,7 +281,9 @@ func (s *Service) renew(ctx context.Context, claims *token.Claims) (string, time
 	}
 	now := s.now()
 	exp := earliest(now.Add(s.cfg.accessTTL), sess.ExpiresAt)
-	if !exp.After(claims.Expiry()) {
+	// At the cap only when the session ends no later than the token: a
+	// renewal in the login's own second has the same exp, and is no cap.
+	if !sess.ExpiresAt.After(claims.Expiry()) {
 		return "", time.Time{}, wire.ErrSessionCap
 	}
 	access, err := s.signAccess(ctx, sess, token.NewID(), now, exp, false)

@@ -57,8 +57,11 @@ type Claims struct {
 var registered = []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "type", "fresh", "sid", "auth_time", "roles", "scope", "csrf"}
 
 // RegisteredClaim reports whether name is a claim authd sets or checks
-// itself (or flask-jwt-extended's csrf), which Extra cannot override.
-func RegisteredClaim(name string) bool { return slices.Contains(registered, name) }
+// itself (or flask-jwt-extended's csrf), in any case (Verify refuses case
+// variants of them), which Extra cannot set.
+func RegisteredClaim(name string) bool {
+	return slices.ContainsFunc(registered, func(r string) bool { return strings.EqualFold(r, name) })
+}
 
 // MarshalJSON writes the claims, then the Extra ones that are not
 // registered, in name order.

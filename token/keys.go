@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -67,9 +68,10 @@ func Thumbprint(pub ed25519.PublicKey) string {
 // Keyring holds Ed25519 keys: the newest one with a private half signs, all
 // of them verify. It is safe for concurrent use.
 type Keyring struct {
-	mu      sync.RWMutex
-	current Key
-	byID    map[string]Key
+	mu         sync.RWMutex
+	current    Key
+	byID       map[string]Key
+	generation atomic.Uint64
 }
 
 // NewKeyring returns a keyring of keys; at least one must have a private half.
@@ -101,9 +103,28 @@ func (k *Keyring) Replace(keys ...Key) error {
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	if !sameKeys(k.byID, byID) || k.current.ID != sorted[i].ID {
+		k.generation.Add(1)
+	}
 	k.current, k.byID = sorted[i], byID
 	return nil
 }
+
+func sameKeys(a, b map[string]Key) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for id := range a {
+		if _, ok := b[id]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// Generation changes whenever Replace changes the keys (see
+// Verifier.KeysGeneration).
+func (k *Keyring) Generation() uint64 { return k.generation.Load() }
 
 // SortNewestFirst returns keys ordered newest first, ties broken by kid, so
 // every instance holding the same keys agrees on which is current.

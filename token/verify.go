@@ -16,10 +16,16 @@ import (
 // before any decoding.
 const MaxLength = 8 << 10
 
-// MaxLifetime bounds how far in the future a token's exp may be: no token
-// authd mints lives that long, so one that does was forged with a stolen
-// key or minted by a broken issuer.
-const MaxLifetime = 366 * 24 * time.Hour
+// Bounds on how far in the future a token's exp may be: a token living
+// longer than any authd mints was forged with a stolen key or minted by a
+// broken issuer. DefaultMaxLifetime is authd's default session cap (no
+// token it mints outlives its session); HS256 verifiers default to
+// HS256MaxLifetime, since flask-jwt-extended's refresh tokens live 30 days.
+// WithMaxLifetime sets another.
+const (
+	DefaultMaxLifetime = 168 * time.Hour
+	HS256MaxLifetime   = 366 * 24 * time.Hour
+)
 
 // MaxLeeway bounds the clock skew a Verifier may tolerate.
 const MaxLeeway = 60 * time.Second
@@ -28,19 +34,22 @@ const MaxLeeway = 60 * time.Second
 // exp required, iss and aud checked, nbf and iat honoured, strict base64,
 // size bounded before parsing, and no crit/jku/jwk/x5u/x5c headers.
 type Verifier struct {
-	keys   KeySource
-	clock  clock.Clock
-	parser *jwt.Parser
+	keys        KeySource
+	clock       clock.Clock
+	parser      *jwt.Parser
+	maxLifetime time.Duration
+	requireSID  bool
 }
 
 // VerifierOption configures a Verifier.
 type VerifierOption func(*verifierConfig)
 
 type verifierConfig struct {
-	issuer   string
-	audience string
-	leeway   time.Duration
-	clock    clock.Clock
+	issuer      string
+	audience    string
+	leeway      time.Duration
+	clock       clock.Clock
+	maxLifetime time.Duration
 }
 
 // WithIssuer sets the required iss (default "authd").
@@ -54,6 +63,12 @@ func WithLeeway(d time.Duration) VerifierOption { return func(c *verifierConfig)
 
 // WithClock sets the time source (default the system clock).
 func WithClock(clk clock.Clock) VerifierOption { return func(c *verifierConfig) { c.clock = clk } }
+
+// WithMaxLifetime refuses tokens whose exp is more than d away: set it to
+// the longest lifetime the issuer mints (authd: --session-max).
+func WithMaxLifetime(d time.Duration) VerifierOption {
+	return func(c *verifierConfig) { c.maxLifetime = d }
+}
 
 // DefaultIssuer is the iss and aud authd uses unless configured.
 const DefaultIssuer = "authd"
@@ -72,7 +87,15 @@ func NewVerifier(keys KeySource, opts ...VerifierOption) (*Verifier, error) {
 	case keys.Algorithm() != EdDSA && keys.Algorithm() != HS256:
 		return nil, fmt.Errorf("unsupported algorithm %q", keys.Algorithm())
 	}
-	v := &Verifier{keys: keys, clock: cfg.clock}
+	if cfg.maxLifetime <= 0 {
+		cfg.maxLifetime = DefaultMaxLifetime
+		if keys.Algorithm() == HS256 {
+			cfg.maxLifetime = HS256MaxLifetime
+		}
+	}
+	// With EdDSA every token authd mints has a session: one without could
+	// never be revoked. Tokens without sid are HS256 interop only.
+	v := &Verifier{keys: keys, clock: cfg.clock, maxLifetime: cfg.maxLifetime, requireSID: keys.Algorithm() == EdDSA}
 	v.parser = jwt.NewParser(
 		jwt.WithValidMethods([]string{keys.Algorithm()}),
 		jwt.WithIssuer(cfg.issuer),
@@ -104,10 +127,24 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
 	if err != nil {
 		return nil, classify(err)
 	}
-	if claims.Expiry().Sub(v.clock.Now()) > MaxLifetime {
-		return nil, fmt.Errorf("%w: exp is more than %s away", ErrInvalid, MaxLifetime)
+	if claims.Expiry().Sub(v.clock.Now()) > v.maxLifetime {
+		return nil, fmt.Errorf("%w: exp is more than %s away", ErrInvalid, v.maxLifetime)
+	}
+	if v.requireSID && claims.SessionID == "" {
+		return nil, fmt.Errorf("%w: no sid claim: the token belongs to no session and could not be revoked", ErrInvalid)
 	}
 	return claims, nil
+}
+
+// KeysGeneration returns a number that changes whenever the verifier's
+// keys change (a rotation, a revoked key, a refetched JWKS), so that caches
+// of verified tokens know to forget them; 0 when the key source cannot
+// tell.
+func (v *Verifier) KeysGeneration() uint64 {
+	if g, ok := v.keys.(interface{ Generation() uint64 }); ok {
+		return g.Generation()
+	}
+	return 0
 }
 
 // forbiddenHeaders are JOSE header parameters that would let a token choose
