@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -32,6 +33,7 @@ type Authenticator struct {
 	revocations  revocation.Checker
 	freshMaxAge  time.Duration
 	streamExpiry bool
+	recheck      time.Duration
 	renewals     *renewals
 }
 
@@ -50,6 +52,7 @@ func New(v Verifier, opts ...Option) *Authenticator {
 		revocations:  cfg.revocations,
 		freshMaxAge:  cfg.freshMaxAge,
 		streamExpiry: cfg.streamExpiry,
+		recheck:      cfg.streamRecheck,
 	}
 	if cfg.renewer != nil {
 		a.renewals = newRenewals(cfg.renewer, cfg.renewThreshold)
@@ -82,9 +85,11 @@ func (a *Authenticator) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 	}
 }
 
-// StreamServerInterceptor enforces the policy when a stream opens and, unless
-// turned off with WithStreamExpiry(false), ends it with TOKEN_EXPIRED when its
-// token expires.
+// StreamServerInterceptor enforces the policy when a stream opens. While
+// the stream is open it ends it with TOKEN_EXPIRED when its token expires
+// (unless turned off with WithStreamExpiry(false)) and, with
+// WithRevocations, with TOKEN_REVOKED once the checker says the session is
+// revoked (checked every WithStreamRevocationCheck interval).
 func (a *Authenticator) StreamServerInterceptor() grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		ctx, err := a.authenticate(ss.Context(), info.FullMethod)
@@ -92,10 +97,11 @@ func (a *Authenticator) StreamServerInterceptor() grpc.StreamServerInterceptor {
 			return err
 		}
 		claims, ok := ClaimsFromContext(ctx)
-		if !ok || !a.streamExpiry {
+		watchRevocation := ok && a.revocations != nil && claims.SessionID != ""
+		if !ok || (!a.streamExpiry && !watchRevocation) {
 			return handler(srv, &wrappedStream{ServerStream: ss, ctx: ctx})
 		}
-		return a.serveUntilExpiry(ctx, srv, ss, claims.Expiry(), handler)
+		return a.serveGuarded(ctx, srv, ss, claims, watchRevocation, handler)
 	}
 }
 
@@ -217,22 +223,91 @@ func (a *Authenticator) keysGeneration() uint64 {
 	return 0
 }
 
-// errStreamExpired is the cancellation cause of a stream whose token expired.
-var errStreamExpired = fmt.Errorf("stream closed: %w", token.ErrExpired)
+// The cancellation causes of a stream ended by its interceptor.
+var (
+	errStreamExpired = fmt.Errorf("stream closed: %w", token.ErrExpired)
+	errStreamRevoked = fmt.Errorf("stream closed: %w", wire.ErrRevoked)
+)
 
-// serveUntilExpiry runs handler with a context cancelled when the token
-// expires. From then on the stream's Send and Recv fail, and whatever the
-// handler returns is replaced by TOKEN_EXPIRED.
-func (a *Authenticator) serveUntilExpiry(ctx context.Context, srv any, ss grpc.ServerStream, exp time.Time, handler grpc.StreamHandler) error {
+// serveGuarded runs handler with a context cancelled when the token
+// expires or its session is found revoked (or can no longer be checked:
+// fail closed). From then on the stream's Send and Recv fail, and whatever
+// the handler returns is replaced by the refusal.
+func (a *Authenticator) serveGuarded(ctx context.Context, srv any, ss grpc.ServerStream, claims *token.Claims, watchRevocation bool, handler grpc.StreamHandler) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	stop := a.clock.AfterFunc(exp.Sub(a.clock.Now()), func() { cancel(errStreamExpired) })
-	defer stop()
-	err := handler(srv, &expiringStream{wrappedStream: wrappedStream{ServerStream: ss, ctx: ctx}, clock: a.clock, exp: exp})
-	if errors.Is(context.Cause(ctx), errStreamExpired) {
-		return wire.StatusError(token.ErrExpired)
+	exp := claims.Expiry()
+	if !a.streamExpiry {
+		exp = time.Time{}
+	} else {
+		stop := a.clock.AfterFunc(exp.Sub(a.clock.Now()), func() { cancel(errStreamExpired) })
+		defer stop()
+	}
+	if watchRevocation {
+		w := &revocationWatch{a: a, ctx: ctx, claims: claims, cancel: cancel}
+		w.schedule()
+		defer w.stop()
+	}
+	err := handler(srv, &guardedStream{wrappedStream: wrappedStream{ServerStream: ss, ctx: ctx}, clock: a.clock, exp: exp})
+	if refusal := streamRefusal(ctx); refusal != nil {
+		return refusal
 	}
 	return err
+}
+
+// streamRefusal is the status a stream ended by its interceptor gets, or
+// nil while it may go on.
+func streamRefusal(ctx context.Context) error {
+	cause := context.Cause(ctx)
+	if errors.Is(cause, errStreamExpired) || errors.Is(cause, errStreamRevoked) || errors.Is(cause, wire.ErrUnavailable) {
+		return wire.StatusError(cause)
+	}
+	return nil
+}
+
+// revocationWatch asks the checker about an open stream's session every
+// recheck interval, and cancels the stream when it is revoked.
+type revocationWatch struct {
+	a      *Authenticator
+	ctx    context.Context
+	claims *token.Claims
+	cancel context.CancelCauseFunc
+
+	mu      sync.Mutex
+	stopped bool
+	timer   func() bool
+}
+
+func (w *revocationWatch) schedule() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.stopped {
+		w.timer = w.a.clock.AfterFunc(w.a.recheck, w.check)
+	}
+}
+
+func (w *revocationWatch) check() {
+	if w.ctx.Err() != nil {
+		return
+	}
+	revoked, err := w.a.revocations.Revoked(w.ctx, w.claims)
+	switch {
+	case err != nil:
+		w.cancel(fmt.Errorf("%w: %w", wire.ErrUnavailable, err))
+	case revoked:
+		w.cancel(errStreamRevoked)
+	default:
+		w.schedule()
+	}
+}
+
+func (w *revocationWatch) stop() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.stopped = true
+	if w.timer != nil {
+		w.timer()
+	}
 }
 
 // wrappedStream gives a stream the authenticated context.
@@ -243,31 +318,31 @@ type wrappedStream struct {
 
 func (w *wrappedStream) Context() context.Context { return w.ctx }
 
-// expiringStream refuses to send or receive once the token has expired. It
-// reads the clock itself rather than wait for the timer's goroutine, so not
-// one message passes at or after exp.
-type expiringStream struct {
+// guardedStream refuses to send or receive once the token has expired or
+// the stream was ended. It reads the clock itself rather than wait for the
+// timer's goroutine, so not one message passes at or after exp.
+type guardedStream struct {
 	wrappedStream
 	clock clock.Clock
-	exp   time.Time
+	exp   time.Time // zero: expiry not enforced
 }
 
-func (s *expiringStream) expired() error {
-	if !s.clock.Now().Before(s.exp) {
+func (s *guardedStream) ended() error {
+	if !s.exp.IsZero() && !s.clock.Now().Before(s.exp) {
 		return wire.StatusError(token.ErrExpired)
 	}
-	return nil
+	return streamRefusal(s.ctx)
 }
 
-func (s *expiringStream) SendMsg(m any) error {
-	if err := s.expired(); err != nil {
+func (s *guardedStream) SendMsg(m any) error {
+	if err := s.ended(); err != nil {
 		return err
 	}
 	return s.ServerStream.SendMsg(m)
 }
 
-func (s *expiringStream) RecvMsg(m any) error {
-	if err := s.expired(); err != nil {
+func (s *guardedStream) RecvMsg(m any) error {
+	if err := s.ended(); err != nil {
 		return err
 	}
 	return s.ServerStream.RecvMsg(m)

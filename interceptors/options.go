@@ -22,19 +22,21 @@ type config struct {
 	revocations    revocation.Checker
 	freshMaxAge    time.Duration
 	streamExpiry   bool
+	streamRecheck  time.Duration
 	renewer        Renewer
 	renewThreshold float64
 }
 
 func defaultConfig() config {
 	return config{
-		methods:      map[string]Rule{},
-		services:     map[string]Rule{},
-		files:        protoregistry.GlobalFiles,
-		fallback:     Access,
-		clock:        clock.System(),
-		cacheSize:    10000,
-		streamExpiry: true,
+		methods:       map[string]Rule{},
+		services:      map[string]Rule{},
+		files:         protoregistry.GlobalFiles,
+		fallback:      Access,
+		clock:         clock.System(),
+		cacheSize:     10000,
+		streamExpiry:  true,
+		streamRecheck: DefaultStreamRevocationCheck,
 	}
 }
 
@@ -97,6 +99,21 @@ func WithRevocations(r revocation.Checker) Option { return func(c *config) { c.r
 // WithFreshMaxAge also counts an access token as fresh when its auth_time is
 // within d, whatever its fresh claim says (a "fresh-for" window).
 func WithFreshMaxAge(d time.Duration) Option { return func(c *config) { c.freshMaxAge = d } }
+
+// DefaultStreamRevocationCheck is how often an open stream's session is
+// checked again: a revoked session's streams end within it plus the
+// checker's own staleness (authd's cache: 1 s; a Poller: its interval).
+const DefaultStreamRevocationCheck = time.Second
+
+// WithStreamRevocationCheck sets how often, with WithRevocations, an open
+// stream's session is checked again (default DefaultStreamRevocationCheck).
+func WithStreamRevocationCheck(d time.Duration) Option {
+	return func(c *config) {
+		if d > 0 {
+			c.streamRecheck = d
+		}
+	}
+}
 
 // WithStreamExpiry sets whether a stream is ended with TOKEN_EXPIRED when its
 // token expires while it is open (default true).
