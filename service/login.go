@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/authd-dev/authd/accounts"
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
@@ -65,14 +66,17 @@ func (s *Service) clientAccount(ctx context.Context, clientID string) (store.Use
 }
 
 // authenticate checks the secret of the account name under the throttling
-// policy: a throttled attempt is refused unchecked, a failure is counted, a
-// success clears the account's counters.
+// policy: the attempt is reserved before the hash (a throttled attempt is
+// refused unchecked), then a failure is counted or a success clears the
+// account's counters. A failure that cannot be counted is not answered as
+// one: the caller gets Unavailable, so a full disk never turns Login into
+// an oracle that checks passwords without counting.
 func (s *Service) authenticate(ctx context.Context, name, pw string, find lookup) (store.User, error) {
 	if !s.cfg.throttleOn {
 		return s.checkPassword(ctx, name, pw, find)
 	}
-	keys := newThrottleKeys(ctx, name)
-	wait, err := s.throttled(ctx, keys)
+	keys := s.throttleKeys(ctx, name)
+	wait, err := s.reserve(ctx, keys)
 	if err != nil {
 		return store.User{}, err
 	}
@@ -81,11 +85,12 @@ func (s *Service) authenticate(ctx context.Context, name, pw string, find lookup
 		return store.User{}, &wire.ThrottledError{Wait: wait}
 	}
 	user, err := s.checkPassword(ctx, name, pw, find)
-	switch {
-	case errors.Is(err, wire.ErrInvalidCredentials):
-		s.recordFailure(ctx, keys)
-	case err == nil:
-		s.clearFailures(ctx, keys)
+	failed := errors.Is(err, wire.ErrInvalidCredentials)
+	if serr := s.settle(ctx, keys, failed, err == nil); serr != nil {
+		if failed {
+			return store.User{}, fmt.Errorf("counting a failed login: %w", serr)
+		}
+		s.cfg.logger.WarnContext(ctx, "settling a login attempt failed", "err", serr)
 	}
 	return user, err
 }

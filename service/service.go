@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"time"
 
 	"github.com/authd-dev/authd/accounts"
@@ -49,20 +50,21 @@ type Service struct {
 type Option func(*config)
 
 type config struct {
-	clock       clock.Clock
-	logger      *slog.Logger
-	jwks        JWKSource
-	accessTTL   time.Duration
-	refreshTTL  time.Duration
-	sessionMax  time.Duration
-	reuseGrace  time.Duration
-	rotation    bool
-	throttle    ThrottlePolicy
-	throttleOn  bool
-	metrics     *Metrics
-	throttles   store.Throttles
-	feed        func(ctx context.Context, sid string) error
-	extraClaims ClaimsHook
+	clock          clock.Clock
+	logger         *slog.Logger
+	jwks           JWKSource
+	accessTTL      time.Duration
+	refreshTTL     time.Duration
+	sessionMax     time.Duration
+	reuseGrace     time.Duration
+	rotation       bool
+	throttle       ThrottlePolicy
+	throttleOn     bool
+	metrics        *Metrics
+	throttles      store.Throttles
+	feed           func(ctx context.Context, sid string) error
+	extraClaims    ClaimsHook
+	trustedProxies []netip.Prefix
 }
 
 // ClaimsHook returns claims to add to an access token minted for subject
@@ -121,6 +123,14 @@ func WithoutThrottle() Option { return func(cfg *config) { cfg.throttleOn = fals
 // WithMetrics counts logins, refreshes, reuse and revocations in m, and
 // makes NewServer record per-method metrics in it.
 func WithMetrics(m *Metrics) Option { return func(cfg *config) { cfg.metrics = m } }
+
+// WithTrustedProxies trusts the x-forwarded-for and forwarded metadata of
+// callers whose address is in one of prefixes (a load balancer, a gateway):
+// throttling then counts the client they name. Other callers' forwarding
+// metadata is ignored.
+func WithTrustedProxies(prefixes ...netip.Prefix) Option {
+	return func(cfg *config) { cfg.trustedProxies = prefixes }
+}
 
 // WithThrottleCounters keeps login-failure counters in t (Redis, shared by
 // every instance) instead of the store.

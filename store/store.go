@@ -117,8 +117,9 @@ type Sessions interface {
 	Rotate(ctx context.Context, id, spentJTI string, next Rotation, now time.Time) error
 	// RevokeSession revokes one session; revoking twice is not an error.
 	RevokeSession(ctx context.Context, id string, now time.Time) error
-	// RevokeUserSessions revokes every live session of userID except
-	// exceptID ("" for none) and returns how many it revoked.
+	// RevokeUserSessions revokes every live session (not revoked, not past
+	// its cap) of userID except exceptID ("" for none) and returns how many
+	// it revoked.
 	RevokeUserSessions(ctx context.Context, userID int64, exceptID string, now time.Time) (int, error)
 	// ListSessions returns userID's sessions that are neither revoked nor
 	// past their cap at now, newest first.
@@ -149,24 +150,54 @@ type Revocations interface {
 	ListRevocations(ctx context.Context, after RevocationCursor, now time.Time, limit int) ([]Revocation, error)
 }
 
-// Failures is a login-failure counter.
-type Failures struct {
-	Count int
-	Last  time.Time
+// ThrottleLimit is what one login-attempt counter allows: the first Free
+// failed attempts cost nothing, then each further attempt must wait Base,
+// doubled per failure, at most Max, after the last attempt.
+type ThrottleLimit struct {
+	Key  string
+	Free int
+	Base time.Duration
+	Max  time.Duration
 }
 
-// Throttles keeps login-failure counters, so throttling survives restarts
-// and is shared by every authd on the store. Keys are opaque strings.
+// Wait is how long an attempt must still wait at now when n attempts are
+// counted and the last was at last; 0 when it may go ahead.
+func (l ThrottleLimit) Wait(n int, last, now time.Time) time.Duration {
+	if n < l.Free {
+		return 0
+	}
+	d := l.Base
+	for i := l.Free; i < n && d < l.Max; i++ {
+		d *= 2
+	}
+	d = min(d, l.Max)
+	if until := last.Add(d); until.After(now) {
+		return until.Sub(now)
+	}
+	return 0
+}
+
+// InFlightTTL bounds how long an attempt counts as in flight: one whose
+// process died before FinishLoginAttempt stops counting after it.
+const InFlightTTL = time.Minute
+
+// Throttles keeps login-attempt counters, so throttling holds under
+// concurrency, survives restarts and is shared by every authd on the store.
+// Keys are opaque strings.
 type Throttles interface {
-	// LoginFailures returns the counters of keys; keys without failures
-	// (or whose last failure is before since) are absent.
-	LoginFailures(ctx context.Context, keys []string, since time.Time) (map[string]Failures, error)
-	// RecordLoginFailure counts one failure at now against each key, first
-	// restarting counters whose last failure is before since, and drops
-	// counters idle since before since.
-	RecordLoginFailure(ctx context.Context, keys []string, now, since time.Time) error
-	// ResetLoginFailures forgets the counters of keys.
-	ResetLoginFailures(ctx context.Context, keys []string) error
+	// ReserveLoginAttempt checks the counter of every limit — its failures
+	// plus the attempts in flight, which count as failures until settled —
+	// and, when none says wait, counts the attempt in flight against each
+	// key and makes now its last attempt, atomically: of any number of
+	// concurrent attempts, no more go ahead than the limits allow. When one
+	// must wait it returns how long and counts nothing. Counters idle since
+	// before since are forgotten first.
+	ReserveLoginAttempt(ctx context.Context, limits []ThrottleLimit, now, since time.Time) (time.Duration, error)
+	// FinishLoginAttempt settles an attempt ReserveLoginAttempt let through:
+	// failed counts a failure against each key; otherwise the counters of
+	// clear are forgotten, and the other keys' attempt is no longer in
+	// flight.
+	FinishLoginAttempt(ctx context.Context, keys []string, failed bool, clear []string, now time.Time) error
 }
 
 // SealedKey is a signing key as a shared database keeps it: the public

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io/fs"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -354,8 +355,8 @@ func (d *DB) RevokeSession(ctx context.Context, id string, now time.Time) error 
 
 // RevokeUserSessions implements store.Sessions.
 func (d *DB) RevokeUserSessions(ctx context.Context, userID int64, exceptID string, now time.Time) (int, error) {
-	res, err := d.exec(ctx, `UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND id <> ? AND revoked_at IS NULL`,
-		unix(now), userID, exceptID)
+	res, err := d.exec(ctx, `UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND id <> ? AND revoked_at IS NULL AND expires_at > ?`,
+		unix(now), userID, exceptID, unix(now))
 	if err != nil {
 		return 0, fmt.Errorf("revoke sessions: %w", err)
 	}
@@ -410,28 +411,113 @@ func (d *DB) ListRevocations(ctx context.Context, after store.RevocationCursor, 
 	return out, rows.Err()
 }
 
-// LoginFailures implements store.Throttles in one query.
-func (d *DB) LoginFailures(ctx context.Context, keys []string, since time.Time) (map[string]store.Failures, error) {
-	out := make(map[string]store.Failures, len(keys))
-	if len(keys) == 0 {
-		return out, nil
+// ReserveLoginAttempt implements store.Throttles in one transaction, whose
+// rows are locked (PostgreSQL: FOR UPDATE; SQLite: the write lock taken at
+// BEGIN) from the read to the update.
+func (d *DB) ReserveLoginAttempt(ctx context.Context, limits []store.ThrottleLimit, now, since time.Time) (time.Duration, error) {
+	if len(limits) == 0 {
+		return 0, nil
+	}
+	limits = slices.Clone(limits)
+	slices.SortFunc(limits, func(a, b store.ThrottleLimit) int { return strings.Compare(a.Key, b.Key) }) // one lock order
+	keys := make([]string, len(limits))
+	for i, l := range limits {
+		keys[i] = l.Key
 	}
 	in, args := inList(keys)
-	rows, err := d.query(ctx, `SELECT key, failures, last_failure FROM login_failures WHERE key IN (`+in+`) AND last_failure >= ?`,
-		append(args, unix(since))...)
+	tx, err := d.DB.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, fmt.Errorf("login failures: %w", err)
+		return 0, fmt.Errorf("reserve login attempt: %w", err)
 	}
-	defer rows.Close()
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, d.rebind(`DELETE FROM login_failures WHERE last_failure < ?`), unix(since)); err != nil {
+		return 0, fmt.Errorf("reserve login attempt: %w", err)
+	}
+	for _, key := range keys {
+		if _, err := tx.ExecContext(ctx, d.rebind(`INSERT INTO login_failures (key, failures, last_failure, in_flight)
+			VALUES (?, 0, ?, 0) ON CONFLICT (key) DO NOTHING`), key, unix(now)); err != nil {
+			return 0, fmt.Errorf("reserve login attempt: %w", err)
+		}
+	}
+	lock := ""
+	if d.dialect.Numbered { // PostgreSQL
+		lock = " FOR UPDATE"
+	}
+	rows, err := tx.QueryContext(ctx, d.rebind(`SELECT key, failures, in_flight, last_failure FROM login_failures
+		WHERE key IN (`+in+`) ORDER BY key`+lock), args...)
+	if err != nil {
+		return 0, fmt.Errorf("reserve login attempt: %w", err)
+	}
+	counted := make(map[string]int, len(keys))
+	last := make(map[string]time.Time, len(keys))
 	for rows.Next() {
 		var key string
-		var n, last int64
-		if err := rows.Scan(&key, &n, &last); err != nil {
-			return nil, fmt.Errorf("login failures: %w", err)
+		var failures, inFlight, at int64
+		if err := rows.Scan(&key, &failures, &inFlight, &at); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("reserve login attempt: %w", err)
 		}
-		out[key] = store.Failures{Count: int(n), Last: fromUnix(last)}
+		if now.Sub(fromUnix(at)) >= store.InFlightTTL {
+			inFlight = 0 // abandoned by a process that died mid-attempt
+		}
+		counted[key], last[key] = int(failures+inFlight), fromUnix(at)
 	}
-	return out, rows.Err()
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return 0, fmt.Errorf("reserve login attempt: %w", err)
+	}
+	var wait time.Duration
+	for _, l := range limits {
+		wait = max(wait, l.Wait(counted[l.Key], last[l.Key], now))
+	}
+	if wait > 0 {
+		return wait, nil // nothing counted; the rows made above hold zeros
+	}
+	if _, err := tx.ExecContext(ctx, d.rebind(`UPDATE login_failures SET
+		in_flight = CASE WHEN last_failure <= ? THEN 1 ELSE in_flight + 1 END, last_failure = ?
+		WHERE key IN (`+in+`)`), append([]any{unix(now.Add(-store.InFlightTTL)), unix(now)}, args...)...); err != nil {
+		return 0, fmt.Errorf("reserve login attempt: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("reserve login attempt: %w", err)
+	}
+	return 0, nil
+}
+
+// FinishLoginAttempt implements store.Throttles in one transaction.
+func (d *DB) FinishLoginAttempt(ctx context.Context, keys []string, failed bool, clear []string, now time.Time) error {
+	release := `in_flight = CASE WHEN in_flight > 0 THEN in_flight - 1 ELSE 0 END`
+	tx, err := d.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("finish login attempt: %w", err)
+	}
+	defer tx.Rollback()
+	var others []string
+	for _, k := range keys {
+		if !slices.Contains(clear, k) {
+			others = append(others, k)
+		}
+	}
+	if len(clear) > 0 {
+		in, args := inList(clear)
+		if _, err := tx.ExecContext(ctx, d.rebind(`DELETE FROM login_failures WHERE key IN (`+in+`)`), args...); err != nil {
+			return fmt.Errorf("finish login attempt: %w", err)
+		}
+	}
+	if len(others) > 0 {
+		in, args := inList(others)
+		query := `UPDATE login_failures SET ` + release + ` WHERE key IN (` + in + `)`
+		if failed {
+			query = `UPDATE login_failures SET failures = failures + 1, last_failure = ?, ` + release + ` WHERE key IN (` + in + `)`
+			args = append([]any{unix(now)}, args...)
+		}
+		if _, err := tx.ExecContext(ctx, d.rebind(query), args...); err != nil {
+			return fmt.Errorf("finish login attempt: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("finish login attempt: %w", err)
+	}
+	return nil
 }
 
 // inList is the placeholders and arguments of an IN (…) over values.
@@ -441,38 +527,6 @@ func inList(values []string) (string, []any) {
 		args[i] = v
 	}
 	return strings.TrimSuffix(strings.Repeat("?, ", len(values)), ", "), args
-}
-
-// RecordLoginFailure implements store.Throttles in one transaction.
-func (d *DB) RecordLoginFailure(ctx context.Context, keys []string, now, since time.Time) error {
-	tx, err := d.DB.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("record login failure: %w", err)
-	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, d.rebind(`DELETE FROM login_failures WHERE last_failure < ?`), unix(since)); err != nil {
-		return fmt.Errorf("record login failure: %w", err)
-	}
-	for _, key := range keys {
-		if _, err := tx.ExecContext(ctx, d.rebind(`INSERT INTO login_failures (key, failures, last_failure) VALUES (?, 1, ?)
-			ON CONFLICT (key) DO UPDATE SET failures = login_failures.failures + 1, last_failure = excluded.last_failure`),
-			key, unix(now)); err != nil {
-			return fmt.Errorf("record login failure: %w", err)
-		}
-	}
-	return tx.Commit()
-}
-
-// ResetLoginFailures implements store.Throttles in one statement.
-func (d *DB) ResetLoginFailures(ctx context.Context, keys []string) error {
-	if len(keys) == 0 {
-		return nil
-	}
-	in, args := inList(keys)
-	if _, err := d.exec(ctx, `DELETE FROM login_failures WHERE key IN (`+in+`)`, args...); err != nil {
-		return fmt.Errorf("reset login failures: %w", err)
-	}
-	return nil
 }
 
 // SigningKeys implements store.SigningKeys.

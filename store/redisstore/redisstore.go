@@ -6,7 +6,7 @@ package redisstore
 import (
 	"context"
 	"fmt"
-	"strconv"
+	"slices"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -29,9 +29,10 @@ func Open(ctx context.Context, url string) (*redis.Client, error) {
 	return client, nil
 }
 
-// Throttles keeps login-failure counters in Redis hashes, one per key
-// (fields count and last), each expiring after the window without
-// failures.
+// Throttles keeps login-attempt counters in Redis hashes, one per key
+// (fields count, inflight and last, in Unix seconds), each expiring after
+// the window without attempts. Reservations run as one Lua script, so they
+// are atomic across every instance.
 type Throttles struct {
 	client redis.UniversalClient
 	prefix string
@@ -44,65 +45,99 @@ func NewThrottles(client redis.UniversalClient, prefix string) *Throttles {
 	return &Throttles{client: client, prefix: prefix + "login-failures:"}
 }
 
-// recordFailure restarts a counter idle since before ARGV[2], counts one
-// failure at ARGV[1], and lets the counter expire ARGV[3] seconds later.
-var recordFailure = redis.NewScript(`
-local last = tonumber(redis.call('HGET', KEYS[1], 'last') or '0')
-if last < tonumber(ARGV[2]) then redis.call('DEL', KEYS[1]) end
-redis.call('HINCRBY', KEYS[1], 'count', 1)
-redis.call('HSET', KEYS[1], 'last', ARGV[1])
-redis.call('EXPIRE', KEYS[1], ARGV[3])
+// reserve: ARGV = now, since, window (seconds), in-flight TTL (seconds),
+// then free, base and max (milliseconds) per key. Returns the wait in
+// milliseconds, 0 when the attempt was counted in flight. The wait is
+// store.ThrottleLimit.Wait, written again in Lua.
+var reserve = redis.NewScript(`
+local now, since, window, ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local wait = 0
+for i, key in ipairs(KEYS) do
+  local v = redis.call('HMGET', key, 'count', 'inflight', 'last')
+  local count, inflight, last = tonumber(v[1] or '0'), tonumber(v[2] or '0'), tonumber(v[3] or '0')
+  if last < since then redis.call('DEL', key); count, inflight, last = 0, 0, 0 end
+  if now - last >= ttl then inflight = 0 end
+  local n = count + inflight
+  local free, base, max = tonumber(ARGV[3*i+2]), tonumber(ARGV[3*i+3]), tonumber(ARGV[3*i+4])
+  if n >= free then
+    local d = base
+    local j = free
+    while j < n and d < max do d = d * 2; j = j + 1 end
+    if d > max then d = max end
+    local w = last * 1000 + d - now * 1000
+    if w > wait then wait = w end
+  end
+end
+if wait > 0 then return wait end
+for _, key in ipairs(KEYS) do
+  local v = redis.call('HMGET', key, 'inflight', 'last')
+  local inflight, last = tonumber(v[1] or '0'), tonumber(v[2] or '0')
+  if now - last >= ttl then inflight = 0 end
+  redis.call('HSET', key, 'inflight', inflight + 1, 'last', now)
+  if not redis.call('HGET', key, 'count') then redis.call('HSET', key, 'count', 0) end
+  redis.call('EXPIRE', key, window)
+end
+return 0
+`)
+
+// finish: ARGV = now, failed (1/0), then per key 1 when it is to be
+// cleared. The reservation just before set the key's expiry.
+var finish = redis.NewScript(`
+local now, failed = tonumber(ARGV[1]), ARGV[2] == '1'
+for i, key in ipairs(KEYS) do
+  if ARGV[2+i] == '1' then
+    redis.call('DEL', key)
+  elseif redis.call('EXISTS', key) == 1 then
+    local inflight = tonumber(redis.call('HGET', key, 'inflight') or '0')
+    if inflight > 0 then redis.call('HSET', key, 'inflight', inflight - 1) end
+    if failed then
+      redis.call('HINCRBY', key, 'count', 1)
+      redis.call('HSET', key, 'last', now)
+    end
+  end
+end
 return 1
 `)
 
-// LoginFailures implements store.Throttles.
-func (t *Throttles) LoginFailures(ctx context.Context, keys []string, since time.Time) (map[string]store.Failures, error) {
-	cmds := make([]*redis.SliceCmd, len(keys))
-	_, err := t.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, key := range keys {
-			cmds[i] = p.HMGet(ctx, t.prefix+key, "count", "last")
-		}
-		return nil
-	})
+// ReserveLoginAttempt implements store.Throttles.
+func (t *Throttles) ReserveLoginAttempt(ctx context.Context, limits []store.ThrottleLimit, now, since time.Time) (time.Duration, error) {
+	keys := make([]string, len(limits))
+	args := []any{now.Unix(), since.Unix(), int64(now.Sub(since)/time.Second) + 1, int64(store.InFlightTTL / time.Second)}
+	for i, l := range limits {
+		keys[i] = t.prefix + l.Key
+		args = append(args, l.Free, l.Base.Milliseconds(), l.Max.Milliseconds())
+	}
+	ms, err := reserve.Run(ctx, t.client, keys, args...).Int64()
 	if err != nil {
-		return nil, fmt.Errorf("login failures: %w", err)
+		return 0, fmt.Errorf("reserve login attempt: %w", err)
 	}
-	out := make(map[string]store.Failures, len(keys))
-	for i, cmd := range cmds {
-		vals := cmd.Val()
-		count, err1 := strconv.Atoi(fmt.Sprint(vals[0]))
-		last, err2 := strconv.ParseInt(fmt.Sprint(vals[1]), 10, 64)
-		if err1 != nil || err2 != nil || last < since.Unix() {
-			continue // absent (nil values) or idle
-		}
-		out[keys[i]] = store.Failures{Count: count, Last: time.Unix(last, 0).UTC()}
-	}
-	return out, nil
+	return time.Duration(ms) * time.Millisecond, nil
 }
 
-// RecordLoginFailure implements store.Throttles.
-func (t *Throttles) RecordLoginFailure(ctx context.Context, keys []string, now, since time.Time) error {
-	ttl := int64(now.Sub(since)/time.Second) + 1
-	_, err := t.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, key := range keys {
-			recordFailure.Eval(ctx, p, []string{t.prefix + key}, now.Unix(), since.Unix(), ttl)
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("record login failure: %w", err)
-	}
-	return nil
-}
-
-// ResetLoginFailures implements store.Throttles.
-func (t *Throttles) ResetLoginFailures(ctx context.Context, keys []string) error {
+// FinishLoginAttempt implements store.Throttles.
+func (t *Throttles) FinishLoginAttempt(ctx context.Context, keys []string, failed bool, clear []string, now time.Time) error {
 	full := make([]string, len(keys))
+	failedArg := "0"
+	if failed {
+		failedArg = "1"
+	}
+	args := []any{now.Unix(), failedArg}
 	for i, k := range keys {
 		full[i] = t.prefix + k
+		cleared := "0"
+		if slices.Contains(clear, k) {
+			cleared = "1"
+		}
+		args = append(args, cleared)
 	}
-	if err := t.client.Del(ctx, full...).Err(); err != nil {
-		return fmt.Errorf("reset login failures: %w", err)
+	for _, k := range clear {
+		if !slices.Contains(keys, k) {
+			full = append(full, t.prefix+k)
+			args = append(args, "1")
+		}
+	}
+	if err := finish.Run(ctx, t.client, full, args...).Err(); err != nil {
+		return fmt.Errorf("finish login attempt: %w", err)
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -54,7 +55,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 // RunThrottles runs the login-failure counter cases on counters from open
 // (the SQL stores, and Redis).
 func RunThrottles(t *testing.T, open func(t *testing.T) store.Throttles) {
-	t.Run("Throttles/CountWindowReset", func(t *testing.T) { testLoginFailures(t, open(t)) })
+	t.Run("Throttles/ReserveAndSettle", func(t *testing.T) { testLoginAttempts(t, open(t)) })
+	t.Run("Throttles/ConcurrentReservationsHoldTheLimit", func(t *testing.T) { testConcurrentReservations(t, open(t)) })
 }
 
 var t0 = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
@@ -466,45 +468,102 @@ func testListRevocations(t *testing.T, s store.Store) {
 	}
 }
 
-func testLoginFailures(t *testing.T, s store.Throttles) {
+// testLoginAttempts: attempts are reserved before they are checked and
+// settled after; failures and attempts in flight both count against the
+// limits; refused attempts count nothing; idle counters are forgotten.
+func testLoginAttempts(t *testing.T, s store.Throttles) {
 	ctx := context.Background()
 	window := time.Hour
-	keys := []string{"user:alice", "addr:127.0.0.1"}
-	for i := range 3 {
-		now := t0.Add(time.Duration(i) * time.Minute)
-		if err := s.RecordLoginFailure(ctx, keys, now, now.Add(-window)); err != nil {
+	limits := []store.ThrottleLimit{
+		{Key: "u+a:alice@1", Free: 2, Base: time.Second, Max: 4 * time.Second},
+		{Key: "a:1", Free: 5, Base: time.Second, Max: time.Minute},
+	}
+	keys := []string{limits[0].Key, limits[1].Key}
+	now := t0
+	reserve := func(want time.Duration) {
+		t.Helper()
+		got, err := s.ReserveLoginAttempt(ctx, limits, now, now.Add(-window))
+		if err != nil || got != want {
+			t.Fatalf("at %s: Reserve = %s, %v; want %s", now.Sub(t0), got, err, want)
+		}
+	}
+	fail := func() {
+		t.Helper()
+		if err := s.FinishLoginAttempt(ctx, keys, true, nil, now); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := s.RecordLoginFailure(ctx, []string{"user:bob"}, t0, t0.Add(-window)); err != nil {
+	// Two free attempts, both in flight: the third must wait though none
+	// has failed yet.
+	reserve(0)
+	reserve(0)
+	reserve(time.Second)
+	fail()
+	fail()
+	reserve(time.Second) // two failures: the next waits Base after the last
+	now = now.Add(time.Second)
+	reserve(0)
+	fail()
+	reserve(2 * time.Second) // three failures: doubled
+	now = now.Add(2 * time.Second)
+	reserve(0)
+	fail()
+	now = now.Add(time.Second)
+	reserve(3 * time.Second) // capped at Max 4 s, one of them gone
+	// A success clears the account's counter, not the address's, and ends
+	// the attempt in flight there.
+	now = now.Add(3 * time.Second)
+	reserve(0)
+	if err := s.FinishLoginAttempt(ctx, keys, false, keys[:1], now); err != nil {
 		t.Fatal(err)
 	}
-	now := t0.Add(2 * time.Minute)
-	got, err := s.LoginFailures(ctx, append(keys, "user:nobody"), now.Add(-window))
-	if err != nil {
+	reserve(0) // the account counter is new; the address has 4 failures, none in flight
+	if err := s.FinishLoginAttempt(ctx, keys, false, nil, now); err != nil {
+		t.Fatal(err) // a settled attempt that neither failed nor cleared: released
+	}
+	// Attempts in flight whose process died stop counting after the TTL.
+	reserve(0)
+	reserve(time.Second) // 4 failures + 1 in flight reach the address's 5
+	now = now.Add(store.InFlightTTL)
+	reserve(0)
+	// Counters idle for the window are forgotten.
+	now = now.Add(window + time.Minute)
+	for range 2 {
+		reserve(0)
+	}
+}
+
+// testConcurrentReservations: of many concurrent attempts against one
+// counter, exactly as many as it allows go ahead.
+func testConcurrentReservations(t *testing.T, s store.Throttles) {
+	ctx := context.Background()
+	limits := []store.ThrottleLimit{{Key: "u+a:bob@2", Free: 5, Base: time.Second, Max: time.Minute}}
+	const n = 40
+	var wg sync.WaitGroup
+	var allowed, refused atomic.Int64
+	errs := make(chan error, n)
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			wait, err := s.ReserveLoginAttempt(ctx, limits, t0, t0.Add(-time.Hour))
+			switch {
+			case err != nil:
+				errs <- err
+			case wait > 0:
+				refused.Add(1)
+			default:
+				allowed.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
 		t.Fatal(err)
 	}
-	want := store.Failures{Count: 3, Last: now}
-	if len(got) != 2 || got[keys[0]] != want || got[keys[1]] != want {
-		t.Fatalf("failures = %+v, want %+v for both keys only", got, want)
-	}
-	// Counters idle for the window are forgotten, and start again at 1.
-	later := now.Add(window + time.Minute)
-	if got, err := s.LoginFailures(ctx, keys, later.Add(-window)); err != nil || len(got) != 0 {
-		t.Fatalf("after the window: %+v, %v; want none", got, err)
-	}
-	if err := s.RecordLoginFailure(ctx, keys[:1], later, later.Add(-window)); err != nil {
-		t.Fatal(err)
-	}
-	got, err = s.LoginFailures(ctx, keys, later.Add(-window))
-	if err != nil || got[keys[0]] != (store.Failures{Count: 1, Last: later}) || len(got) != 1 {
-		t.Fatalf("restarted counter = %+v, %v", got, err)
-	}
-	if err := s.ResetLoginFailures(ctx, keys); err != nil {
-		t.Fatal(err)
-	}
-	if got, err := s.LoginFailures(ctx, keys, t0.Add(-window)); err != nil || len(got) != 0 {
-		t.Fatalf("after reset: %+v, %v", got, err)
+	if allowed.Load() != 5 || refused.Load() != n-5 {
+		t.Fatalf("%d concurrent attempts: %d went ahead, %d refused; want 5 and %d", n, allowed.Load(), refused.Load(), n-5)
 	}
 }
 

@@ -1,0 +1,170 @@
+package service_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+
+	authv1 "github.com/authd-dev/authd/gen/auth/v1"
+	"github.com/authd-dev/authd/internal/authdtest"
+	"github.com/authd-dev/authd/service"
+	"github.com/authd-dev/authd/store"
+	"github.com/authd-dev/authd/wire"
+)
+
+// Throttling holds under concurrency: attempts are reserved before the
+// password hash, so of 40 wrong passwords sent at once from one address
+// against one account, exactly the 5 the policy allows are checked; the
+// rest are refused unchecked with RetryInfo.
+func TestThrottle_HoldsUnderConcurrency(t *testing.T) {
+	e := newEnv(t)
+	const n = 40
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = e.Client.Login(bg, &authv1.LoginRequest{Username: "alice", Password: "wrong"})
+		}()
+	}
+	wg.Wait()
+	checked, throttled := 0, 0
+	for _, err := range errs {
+		switch {
+		case wire.Reason(err) == wire.ReasonInvalidCredentials:
+			checked++
+		case status.Code(err) == codes.ResourceExhausted:
+			if retryDelay(t, err) <= 0 {
+				t.Fatalf("throttled without a RetryInfo: %v", err)
+			}
+			throttled++
+		default:
+			t.Fatalf("unexpected answer: %v", err)
+		}
+	}
+	if checked != service.DefaultThrottlePolicy.AccountAddress.Free || throttled != n-checked {
+		t.Fatalf("%d concurrent wrong passwords: %d checked, %d throttled; want %d checked",
+			n, checked, throttled, service.DefaultThrottlePolicy.AccountAddress.Free)
+	}
+}
+
+// failingThrottles is a counter store whose writes fail: a full disk.
+type failingThrottles struct {
+	store.Throttles
+	reserve, finish bool
+}
+
+var errDiskFull = errors.New("disk full")
+
+func (f failingThrottles) ReserveLoginAttempt(ctx context.Context, l []store.ThrottleLimit, now, since time.Time) (time.Duration, error) {
+	if f.reserve {
+		return 0, errDiskFull
+	}
+	return f.Throttles.ReserveLoginAttempt(ctx, l, now, since)
+}
+
+func (f failingThrottles) FinishLoginAttempt(ctx context.Context, keys []string, failed bool, clear []string, now time.Time) error {
+	if f.finish {
+		return errDiskFull
+	}
+	return f.Throttles.FinishLoginAttempt(ctx, keys, failed, clear, now)
+}
+
+// A failure that cannot be counted is not answered as a checked failure:
+// with the counters unwritable a wrong password is Unavailable, like the
+// right one would be, so Login is no password oracle that counts nothing.
+func TestThrottle_UncountableFailureIsUnavailable(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		fail         failingThrottles
+		wrong, right codes.Code
+	}{
+		{"reservation fails", failingThrottles{reserve: true}, codes.Unavailable, codes.Unavailable},
+		{"counting the failure fails", failingThrottles{finish: true}, codes.Unavailable, codes.OK},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.fail.Throttles = authdtest.New(t).Store // working counters underneath
+			e := newEnv(t, authdtest.WithServiceOptions(service.WithThrottleCounters(tc.fail)))
+			_, err := e.Client.Login(bg, &authv1.LoginRequest{Username: "alice", Password: "wrong"})
+			authdtest.WantRefusal(t, err, tc.wrong, "")
+			_, err = e.Client.Login(bg, &authv1.LoginRequest{Username: "alice", Password: "correct horse"})
+			if status.Code(err) != tc.right {
+				t.Fatalf("right password: %v, want %v", err, tc.right)
+			}
+		})
+	}
+}
+
+func loginVia(e *authdtest.Env, peerAddr string, md metadata.MD, pw string) error {
+	ctx := peer.NewContext(bg, &peer.Peer{Addr: &net.TCPAddr{IP: net.ParseIP(peerAddr), Port: 40000}})
+	if md != nil {
+		ctx = metadata.NewIncomingContext(ctx, md)
+	}
+	_, err := e.Service.Login(ctx, &authv1.LoginRequest{Username: "alice", Password: pw})
+	return err
+}
+
+// Behind a trusted proxy each client has its own buckets, named by the
+// forwarding metadata (rightmost untrusted hop); from any other peer that
+// metadata is ignored, so a client cannot pick a fresh bucket per guess.
+func TestThrottle_TrustedProxies(t *testing.T) {
+	proxy := "192.0.2.10"
+	e := newEnv(t, authdtest.WithServiceOptions(service.WithTrustedProxies(mustPrefix(t, "192.0.2.0/24"))))
+	xff := func(chain string) metadata.MD { return metadata.Pairs("x-forwarded-for", chain) }
+	for range 5 {
+		authdtest.WantRefusal(t, loginVia(e, proxy, xff("203.0.113.7"), "wrong"), codes.Unauthenticated, badCreds)
+	}
+	wantThrottled(t, loginVia(e, proxy, xff("203.0.113.7"), "wrong"), time.Second)
+	// The client is the rightmost hop that is not a trusted proxy: a
+	// spoofed leftmost entry changes nothing.
+	wantThrottled(t, loginVia(e, proxy, xff("198.51.100.1, 203.0.113.7, 192.0.2.11"), "wrong"), time.Second)
+	wantThrottled(t, loginVia(e, proxy, metadata.Pairs("forwarded", `for=198.51.100.1, for="203.0.113.7:4711";proto=https`), "wrong"), time.Second)
+	// Another user behind the same proxy logs in.
+	if err := loginVia(e, proxy, xff("203.0.113.8"), "correct horse"); err != nil {
+		t.Fatalf("another client behind the proxy: %v", err)
+	}
+	// An untrusted peer's forwarding metadata is ignored: its guesses all
+	// land in its own bucket whatever it claims.
+	for i := range 5 {
+		authdtest.WantRefusal(t, loginVia(e, "198.51.100.9", xff("10.0.0."+string(rune('1'+i))), "wrong"), codes.Unauthenticated, badCreds)
+	}
+	wantThrottled(t, loginVia(e, "198.51.100.9", xff("10.0.0.99"), "wrong"), time.Second)
+}
+
+// The per-address rule, shared by everyone behind one NAT, is a slowdown of
+// seconds, never a long lockout of correct passwords.
+func TestThrottle_PerAddressIsABoundedSlowdown(t *testing.T) {
+	e := newEnv(t)
+	for i := range 60 {
+		user := "user" + string(rune('a'+i%26)) + string(rune('a'+i/26))
+		if err := loginFrom(e, "198.51.100.20", user, "wrong"); status.Code(err) == codes.ResourceExhausted {
+			if d := retryDelay(t, err); d > service.DefaultThrottlePolicy.Address.Max {
+				t.Fatalf("per-address wait %s, over %s", d, service.DefaultThrottlePolicy.Address.Max)
+			}
+			e.Clock.Advance(service.DefaultThrottlePolicy.Address.Max)
+		}
+	}
+	e.Clock.Advance(service.DefaultThrottlePolicy.Address.Max)
+	if err := loginFrom(e, "198.51.100.20", "alice", "correct horse"); err != nil {
+		t.Fatalf("a correct password from the busy address after %s: %v", service.DefaultThrottlePolicy.Address.Max, err)
+	}
+}
+
+func mustPrefix(t *testing.T, s string) netip.Prefix {
+	t.Helper()
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
