@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"time"
@@ -65,12 +66,15 @@ func (s *Service) clientToken(ctx context.Context, client store.User, scopes []s
 	now := s.now()
 	exp := now.Add(s.cfg.accessTTL)
 	sess := store.Session{
-		ID: token.NewID(), UserID: client.ID, Username: client.Name,
+		ID: token.NewID(), UserID: client.ID, Username: client.Name, UserGeneration: client.Generation,
 		AuthTime: now, CreatedAt: now, ExpiresAt: exp,
 		Current: store.Rotation{AccessJTI: token.NewID(), AccessIssuedAt: now, AccessExpiresAt: exp,
 			RefreshIssuedAt: now, RefreshExpiresAt: now},
 	}
 	if err := s.store.CreateSession(ctx, sess); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			err = wire.ErrInvalidCredentials // disabled or its secret rotated meanwhile
+		}
 		return "", time.Time{}, err
 	}
 	raw, err := s.signer.Sign(token.Claims{

@@ -28,13 +28,16 @@ type tokenPair struct {
 func (s *Service) openSession(ctx context.Context, user store.User) (tokenPair, error) {
 	now := s.now()
 	sess := store.Session{
-		ID:        token.NewID(),
-		UserID:    user.ID,
-		Username:  user.Name,
-		Roles:     user.Roles,
-		AuthTime:  now,
-		CreatedAt: now,
-		ExpiresAt: now.Add(s.cfg.sessionMax),
+		ID:       token.NewID(),
+		UserID:   user.ID,
+		Username: user.Name,
+		Roles:    user.Roles,
+		// The generation the password was checked under: a password,
+		// roles or disabled change since refuses the session.
+		UserGeneration: user.Generation,
+		AuthTime:       now,
+		CreatedAt:      now,
+		ExpiresAt:      now.Add(s.cfg.sessionMax),
 	}
 	sess.Current = s.nextRotation(sess, now)
 	pair, err := s.mint(ctx, sess, sess.Current, true, now)
@@ -42,6 +45,9 @@ func (s *Service) openSession(ctx context.Context, user store.User) (tokenPair, 
 		return tokenPair{}, err
 	}
 	if err := s.store.CreateSession(ctx, sess); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return tokenPair{}, wire.ErrInvalidCredentials // as if checked a moment later
+		}
 		return tokenPair{}, err
 	}
 	return pair, nil

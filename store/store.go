@@ -31,9 +31,12 @@ type User struct {
 	// tokens with IssueClientToken); PasswordHash then hashes its secret.
 	ClientID string
 	// Scopes are what a service account may ask for (the scope claim).
-	Scopes    []string
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	Scopes []string
+	// Generation moves with every change that ends the user's sessions
+	// (password, disabled, roles), in the same statement.
+	Generation int64
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
 // Session is one login: the family of refresh tokens it issues, and the
@@ -45,6 +48,11 @@ type Session struct {
 	// Roles are the user's roles now (read with the session, so a refresh
 	// sees a role removed since the login).
 	Roles []string
+	// UserGeneration is the user's generation the session was opened
+	// under; Stale (read only) is set when the user has since moved on or
+	// been disabled: the session is over, revoked or not.
+	UserGeneration int64
+	Stale          bool
 	// AuthTime is when the password was checked; ExpiresAt the absolute cap
 	// no token of the session outlives.
 	AuthTime  time.Time
@@ -61,8 +69,8 @@ type Session struct {
 	PreviousSpentAt time.Time
 }
 
-// Revoked reports whether the session has been revoked.
-func (s Session) Revoked() bool { return !s.RevokedAt.IsZero() }
+// Revoked reports whether the session has been revoked, or is stale.
+func (s Session) Revoked() bool { return !s.RevokedAt.IsZero() || s.Stale }
 
 // Rotation records the token pair one refresh (or the login) issued, enough
 // to mint the identical pair again: signing is deterministic.
@@ -106,20 +114,25 @@ type Clients interface {
 
 // Sessions is the session table.
 type Sessions interface {
-	// CreateSession stores a new session; ErrExists when the id is taken.
+	// CreateSession stores a new session; ErrExists when the id is taken,
+	// ErrConflict when its user is disabled or no longer at
+	// s.UserGeneration (a password, roles or disabled change raced the
+	// login), in the same statement.
 	CreateSession(ctx context.Context, s Session) error
 	// Session returns the session or ErrNotFound.
 	Session(ctx context.Context, id string) (Session, error)
 	// Rotate spends the session's current refresh token spentJTI and makes
 	// next current, in one compare-and-swap: it fails with ErrConflict when
-	// spentJTI is no longer current or the session is revoked, so two
-	// concurrent refreshes can never both rotate.
+	// spentJTI is no longer current, the session is revoked or stale, so two
+	// concurrent refreshes can never both rotate and a session never
+	// outlives its user's change.
 	Rotate(ctx context.Context, id, spentJTI string, next Rotation, now time.Time) error
 	// RevokeSession revokes one session; revoking twice is not an error.
 	RevokeSession(ctx context.Context, id string, now time.Time) error
 	// RevokeUserSessions revokes every live session (not revoked, not past
 	// its cap) of userID except exceptID ("" for none) and returns how many
-	// it revoked.
+	// it revoked. The kept session is brought to the user's current
+	// generation: it is kept across the change on purpose.
 	RevokeUserSessions(ctx context.Context, userID int64, exceptID string, now time.Time) (int, error)
 	// ListSessions returns userID's sessions that are neither revoked nor
 	// past their cap at now, newest first.

@@ -159,14 +159,14 @@ func (d *DB) CreateUser(ctx context.Context, name, hash string, now time.Time) (
 	return store.User{ID: id, Name: name, PasswordHash: hash, CreatedAt: fromUnix(unix(now)), UpdatedAt: fromUnix(unix(now))}, nil
 }
 
-const userColumns = `id, name, password_hash, roles, disabled, client_id, scopes, created_at, updated_at`
+const userColumns = `id, name, password_hash, roles, disabled, client_id, scopes, generation, created_at, updated_at`
 
 func scanUser(row interface{ Scan(...any) error }) (store.User, error) {
 	var u store.User
 	var roles, scopes string
 	var clientID sql.NullString
 	var created, updated int64
-	err := row.Scan(&u.ID, &u.Name, &u.PasswordHash, &roles, &u.Disabled, &clientID, &scopes, &created, &updated)
+	err := row.Scan(&u.ID, &u.Name, &u.PasswordHash, &roles, &u.Disabled, &clientID, &scopes, &u.Generation, &created, &updated)
 	u.Roles, u.Scopes, u.ClientID = splitNames(roles), splitNames(scopes), clientID.String
 	u.CreatedAt, u.UpdatedAt = fromUnix(created), fromUnix(updated)
 	return u, err
@@ -255,17 +255,17 @@ func (d *DB) listUsers(ctx context.Context, query string, args ...any) ([]store.
 
 // SetPassword implements store.Users.
 func (d *DB) SetPassword(ctx context.Context, name, hash string, now time.Time) error {
-	return d.updateUser(ctx, name, `UPDATE users SET password_hash = ?, updated_at = ? WHERE name = ?`, hash, unix(now), name)
+	return d.updateUser(ctx, name, `UPDATE users SET password_hash = ?, updated_at = ?, generation = generation + 1 WHERE name = ?`, hash, unix(now), name)
 }
 
 // SetRoles implements store.Users.
 func (d *DB) SetRoles(ctx context.Context, name string, roles []string, now time.Time) error {
-	return d.updateUser(ctx, name, `UPDATE users SET roles = ?, updated_at = ? WHERE name = ?`, joinNames(roles), unix(now), name)
+	return d.updateUser(ctx, name, `UPDATE users SET roles = ?, updated_at = ?, generation = generation + 1 WHERE name = ?`, joinNames(roles), unix(now), name)
 }
 
 // SetDisabled implements store.Users.
 func (d *DB) SetDisabled(ctx context.Context, name string, disabled bool, now time.Time) error {
-	return d.updateUser(ctx, name, `UPDATE users SET disabled = ?, updated_at = ? WHERE name = ?`, disabled, unix(now), name)
+	return d.updateUser(ctx, name, `UPDATE users SET disabled = ?, updated_at = ?, generation = generation + 1 WHERE name = ?`, disabled, unix(now), name)
 }
 
 func (d *DB) updateUser(ctx context.Context, name, query string, args ...any) error {
@@ -282,16 +282,23 @@ func (d *DB) updateUser(ctx context.Context, name, query string, args ...any) er
 // CreateSession implements store.Sessions.
 func (d *DB) CreateSession(ctx context.Context, s store.Session) error {
 	c := s.Current
-	_, err := d.exec(ctx, `INSERT INTO sessions (id, user_id, auth_time, created_at, expires_at,
+	// Only while the user is enabled and still at the generation the
+	// password was checked under: a change in between refuses the session.
+	res, err := d.exec(ctx, `INSERT INTO sessions (id, user_id, user_generation, auth_time, created_at, expires_at,
 		refresh_jti, refresh_issued_at, refresh_expires_at, access_jti, access_issued_at, access_expires_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		s.ID, s.UserID, unix(s.AuthTime), unix(s.CreatedAt), unix(s.ExpiresAt),
-		c.RefreshJTI, unix(c.RefreshIssuedAt), unix(c.RefreshExpiresAt), c.AccessJTI, unix(c.AccessIssuedAt), unix(c.AccessExpiresAt))
+		SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+		WHERE EXISTS (SELECT 1 FROM users WHERE id = ? AND generation = ? AND NOT disabled)`,
+		s.ID, s.UserID, s.UserGeneration, unix(s.AuthTime), unix(s.CreatedAt), unix(s.ExpiresAt),
+		c.RefreshJTI, unix(c.RefreshIssuedAt), unix(c.RefreshExpiresAt), c.AccessJTI, unix(c.AccessIssuedAt), unix(c.AccessExpiresAt),
+		s.UserID, s.UserGeneration)
 	if d.dialect.IsUniqueViolation(err) {
 		return fmt.Errorf("session: %w", store.ErrExists)
 	}
 	if err != nil {
 		return fmt.Errorf("create session: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return fmt.Errorf("create session: the user changed or was disabled: %w", store.ErrConflict)
 	}
 	return nil
 }
@@ -302,13 +309,15 @@ func (d *DB) Session(ctx context.Context, id string) (store.Session, error) {
 	var roles string
 	var authTime, created, expires, rIAT, rEXP, aIAT, aEXP int64
 	var revoked, prevSpent sql.NullInt64
+	var userGeneration int64
+	var disabled bool
 	err := d.queryRow(ctx, `SELECT s.id, s.user_id, u.name, u.roles, s.auth_time, s.created_at, s.expires_at, s.revoked_at,
 		s.refresh_jti, s.refresh_issued_at, s.refresh_expires_at, s.access_jti, s.access_issued_at, s.access_expires_at,
-		s.previous_jti, s.previous_spent_at
+		s.previous_jti, s.previous_spent_at, s.user_generation, u.generation, u.disabled
 		FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?`, id).Scan(
 		&s.ID, &s.UserID, &s.Username, &roles, &authTime, &created, &expires, &revoked,
 		&s.Current.RefreshJTI, &rIAT, &rEXP, &s.Current.AccessJTI, &aIAT, &aEXP,
-		&s.PreviousJTI, &prevSpent)
+		&s.PreviousJTI, &prevSpent, &s.UserGeneration, &userGeneration, &disabled)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Session{}, fmt.Errorf("session: %w", store.ErrNotFound)
 	}
@@ -320,6 +329,7 @@ func (d *DB) Session(ctx context.Context, id string) (store.Session, error) {
 	s.Current.AccessIssuedAt, s.Current.AccessExpiresAt = fromUnix(aIAT), fromUnix(aEXP)
 	s.PreviousSpentAt = fromNullUnix(prevSpent)
 	s.Roles = splitNames(roles)
+	s.Stale = disabled || userGeneration != s.UserGeneration
 	return s, nil
 }
 
@@ -329,7 +339,8 @@ func (d *DB) Rotate(ctx context.Context, id, spentJTI string, next store.Rotatio
 		previous_jti = refresh_jti, previous_spent_at = ?,
 		refresh_jti = ?, refresh_issued_at = ?, refresh_expires_at = ?,
 		access_jti = ?, access_issued_at = ?, access_expires_at = ?
-		WHERE id = ? AND refresh_jti = ? AND revoked_at IS NULL`,
+		WHERE id = ? AND refresh_jti = ? AND revoked_at IS NULL
+		AND user_generation = (SELECT generation FROM users WHERE id = sessions.user_id AND NOT disabled)`,
 		unix(now), next.RefreshJTI, unix(next.RefreshIssuedAt), unix(next.RefreshExpiresAt),
 		next.AccessJTI, unix(next.AccessIssuedAt), unix(next.AccessExpiresAt), id, spentJTI)
 	if err != nil {
@@ -353,15 +364,29 @@ func (d *DB) RevokeSession(ctx context.Context, id string, now time.Time) error 
 	return nil
 }
 
-// RevokeUserSessions implements store.Sessions.
+// RevokeUserSessions implements store.Sessions in one transaction.
 func (d *DB) RevokeUserSessions(ctx context.Context, userID int64, exceptID string, now time.Time) (int, error) {
-	res, err := d.exec(ctx, `UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND id <> ? AND revoked_at IS NULL AND expires_at > ?`,
-		unix(now), userID, exceptID, unix(now))
+	tx, err := d.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("revoke sessions: %w", err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, d.rebind(`UPDATE sessions SET revoked_at = ?
+		WHERE user_id = ? AND id <> ? AND revoked_at IS NULL AND expires_at > ?`), unix(now), userID, exceptID, unix(now))
 	if err != nil {
 		return 0, fmt.Errorf("revoke sessions: %w", err)
 	}
 	n, err := res.RowsAffected()
-	return int(n), err
+	if err != nil {
+		return 0, fmt.Errorf("revoke sessions: %w", err)
+	}
+	if exceptID != "" {
+		if _, err := tx.ExecContext(ctx, d.rebind(`UPDATE sessions SET user_generation = (SELECT generation FROM users WHERE id = ?)
+			WHERE id = ? AND user_id = ? AND revoked_at IS NULL`), userID, exceptID, userID); err != nil {
+			return 0, fmt.Errorf("revoke sessions: %w", err)
+		}
+	}
+	return int(n), tx.Commit()
 }
 
 // ListSessions implements store.Sessions.

@@ -29,6 +29,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Users/RolesReadWithUserAndSessions", testRoles},
 		{"Clients/CreateFindListDisable", testClients},
 		{"Sessions/ListLiveOfOneUser", testListSessions},
+		{"Sessions/OnlyForTheUsersCurrentGeneration", testUserGeneration},
 		{"Sessions/CreateAndGet", testSessionRoundTrip},
 		{"Sessions/UnknownIsNotFound", testUnknownSession},
 		{"Sessions/RotateIsCompareAndSwap", testRotateCAS},
@@ -170,6 +171,82 @@ func testClients(t *testing.T, s store.Store) {
 	}
 	if got, _ := s.ClientByID(ctx, "cid-1"); !got.Disabled {
 		t.Fatal("client not disabled")
+	}
+}
+
+// testUserGeneration: a session is created and rotated only while its user
+// is enabled and at the generation it was opened under; every password,
+// roles or disabled change moves the generation in the same statement.
+func testUserGeneration(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	mustUser(t, s, "alice")
+	for name, change := range map[string]func() error{
+		"password": func() error { return s.SetPassword(ctx, "alice", "new-hash", t0) },
+		"roles":    func() error { return s.SetRoles(ctx, "alice", []string{"r"}, t0) },
+		"disabled": func() error { return s.SetDisabled(ctx, "alice", true, t0) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			if err := s.SetDisabled(ctx, "alice", false, t0); err != nil {
+				t.Fatal(err)
+			}
+			cur, err := s.UserByName(ctx, "alice")
+			if err != nil {
+				t.Fatal(err)
+			}
+			live := newSession(cur, "live-"+name)
+			live.UserGeneration = cur.Generation
+			if err := s.CreateSession(ctx, live); err != nil {
+				t.Fatal(err)
+			}
+			if err := change(); err != nil {
+				t.Fatal(err)
+			}
+			after, _ := s.UserByName(ctx, "alice")
+			if after.Generation == cur.Generation {
+				t.Fatalf("%s change left the generation at %d", name, cur.Generation)
+			}
+			// A login that checked the password before the change cannot
+			// open its session after it.
+			raced := newSession(cur, "raced-"+name)
+			raced.UserGeneration = cur.Generation
+			if err := s.CreateSession(ctx, raced); !errors.Is(err, store.ErrConflict) {
+				t.Fatalf("session of the old generation: %v, want ErrConflict", err)
+			}
+			// One opened before cannot rotate, and reads as revoked.
+			if err := s.Rotate(ctx, live.ID, "r1", rotation("r2", t0), t0); !errors.Is(err, store.ErrConflict) {
+				t.Fatalf("Rotate of a stale session: %v, want ErrConflict", err)
+			}
+			if got, err := s.Session(ctx, live.ID); err != nil || !got.Stale || !got.Revoked() {
+				t.Fatalf("stale session reads %+v, %v", got, err)
+			}
+		})
+	}
+	// The session kept by RevokeUserSessions follows the user's generation.
+	if err := s.SetDisabled(ctx, "alice", false, t0); err != nil {
+		t.Fatal(err)
+	}
+	cur, _ := s.UserByName(ctx, "alice")
+	kept, other := newSession(cur, "kept"), newSession(cur, "other")
+	kept.UserGeneration, other.UserGeneration = cur.Generation, cur.Generation
+	for _, sess := range []store.Session{kept, other} {
+		if err := s.CreateSession(ctx, sess); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.SetPassword(ctx, "alice", "newer", t0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RevokeUserSessions(ctx, cur.ID, "kept", t0); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Session(ctx, "kept"); err != nil || got.Revoked() {
+		t.Fatalf("the kept session: %+v, %v", got, err)
+	}
+	if err := s.Rotate(ctx, "kept", "r1", rotation("r2", t0), t0); err != nil {
+		t.Fatalf("the kept session rotates: %v", err)
+	}
+	if got, _ := s.Session(ctx, "other"); !got.Revoked() {
+		t.Fatal("the other session survived")
 	}
 }
 
