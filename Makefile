@@ -29,6 +29,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzAuthorize$$' -fuzztime $(FUZZTIME) ./interceptors
 	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) ./token
 	$(GO) test -run '^$$' -fuzz '^FuzzLogin$$' -fuzztime $(FUZZTIME) ./service
+	$(GO) test -run '^$$' -fuzz '^FuzzListRevocations$$' -fuzztime $(FUZZTIME) ./service
 
 ## load: ghz against a real authd and the example greeter on loopback (SQLite, and PostgreSQL when AUTHD_TEST_POSTGRES is set)
 load:

@@ -4,12 +4,16 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -18,23 +22,28 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
+	"github.com/authd-dev/authd/internal/tokentest"
 )
 
-// authdBin is the real binary, built once for every test here.
-var authdBin string
+var bg = context.Background()
+
+// authdBin is the real binary, and greeterBin the example consumer, built
+// once for every test here.
+var authdBin, greeterBin string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "authd-e2e")
 	if err != nil {
 		panic(err)
 	}
-	authdBin = filepath.Join(dir, "authd")
-	if out, err := exec.Command("go", "build", "-o", authdBin, ".").CombinedOutput(); err != nil {
-		panic("build authd: " + err.Error() + "\n" + string(out))
+	authdBin, greeterBin = filepath.Join(dir, "authd"), filepath.Join(dir, "greeter")
+	// One go build links both at once, in about the time of one.
+	build := exec.Command("go", "build", "-o", dir+string(filepath.Separator), ".", "../../examples/greeter/cmd/greeter")
+	if out, err := build.CombinedOutput(); err != nil {
+		panic("build authd and greeter: " + err.Error() + "\n" + string(out))
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
@@ -44,8 +53,16 @@ func TestMain(m *testing.M) {
 // authd runs a CLI command to completion and returns its output and exit code.
 func authd(t *testing.T, dataDir, stdin string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
+	return authdWith(t, nil, dataDir, stdin, args...)
+}
+
+// authdWith is authd with env added to the test's environment (tests pass
+// their settings this way rather than with t.Setenv, so they can run in
+// parallel).
+func authdWith(t *testing.T, env []string, dataDir, stdin string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
 	cmd := exec.Command(authdBin, args...)
-	cmd.Env = append(os.Environ(), "AUTHD_DATA_DIR="+dataDir)
+	cmd.Env = append(append(os.Environ(), "AUTHD_DATA_DIR="+dataDir), env...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -59,11 +76,22 @@ func authd(t *testing.T, dataDir, stdin string, args ...string) (stdout, stderr 
 	return out.String(), errb.String(), 0
 }
 
-var servingAddr = regexp.MustCompile(`msg="authd serving" addr=(\S+)`)
+// patience bounds every wait for a process (to start, to log an event, to
+// act on a signal or a message): it only turns a hang into a failure, so it
+// is generous; nothing passes for being quick.
+const patience = 15 * time.Second
 
-// startServe starts `authd serve` on a free loopback port and returns the
-// process and its gRPC address; the process is stopped with t.
-func startServe(t *testing.T, dataDir string, env []string, args ...string) (*exec.Cmd, string) {
+// server is a running `authd serve`.
+type server struct {
+	cmd      *exec.Cmd
+	addr     string // gRPC
+	httpAddr string // "" without --http-addr
+	log      *processLog
+}
+
+// startServe starts `authd serve` on a free loopback port with env added
+// to the test's environment; the process is stopped with t.
+func startServe(t *testing.T, dataDir string, env []string, args ...string) *server {
 	t.Helper()
 	cmd := exec.Command(authdBin, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
 	cmd.Env = append(append(os.Environ(), "AUTHD_DATA_DIR="+dataDir), env...)
@@ -75,15 +103,165 @@ func startServe(t *testing.T, dataDir string, env []string, args ...string) (*ex
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	lines := bufio.NewScanner(stderr)
-	for lines.Scan() {
-		if m := servingAddr.FindStringSubmatch(lines.Text()); m != nil {
-			go io.Copy(io.Discard, stderr)
-			return cmd, m[1]
+	s := &server{cmd: cmd, log: readLog(stderr)}
+	s.log.await(t, 0, "authd serving", func(line string) bool {
+		var ok bool
+		s.addr, s.httpAddr, ok = servingLine(line)
+		return ok
+	})
+	return s
+}
+
+var servingText = regexp.MustCompile(`msg="authd serving" addr=(\S+) http_addr=(\S*)`)
+
+// servingLine reads the addresses from authd's "authd serving" line, in the
+// text or the JSON log format.
+func servingLine(line string) (addr, httpAddr string, ok bool) {
+	var rec struct {
+		Msg      string `json:"msg"`
+		Addr     string `json:"addr"`
+		HTTPAddr string `json:"http_addr"`
+	}
+	if json.Unmarshal([]byte(line), &rec) == nil {
+		return rec.Addr, rec.HTTPAddr, rec.Msg == "authd serving"
+	}
+	if m := servingText.FindStringSubmatch(line); m != nil {
+		return m[1], strings.Trim(m[2], `"`), true
+	}
+	return "", "", false
+}
+
+// processLog is what a process writes to stderr, kept line by line so that
+// a test can wait for the line that marks an event (a reload done or
+// refused) instead of sleeping and hoping it happened.
+type processLog struct {
+	mu      sync.Mutex
+	lines   []string
+	ended   bool          // the process closed its stderr
+	changed chan struct{} // closed, and replaced, at each line and at the end
+}
+
+// readLog collects r's lines until it ends.
+func readLog(r io.Reader) *processLog {
+	l := &processLog{changed: make(chan struct{})}
+	go func() {
+		br := bufio.NewReader(r)
+		for {
+			line, err := br.ReadString('\n')
+			l.mu.Lock()
+			if line != "" {
+				l.lines = append(l.lines, strings.TrimSuffix(line, "\n"))
+			}
+			l.ended = err != nil
+			close(l.changed)
+			l.changed = make(chan struct{})
+			l.mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return l
+}
+
+// mark is the number of lines so far: the index from which a later await
+// looks for what happens next.
+func (l *processLog) mark() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.lines)
+}
+
+// String returns everything logged so far.
+func (l *processLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.lines, "\n")
+}
+
+// await waits for a line from index from on that match accepts; it fails
+// the test if the process ends or patience runs out first.
+func (l *processLog) await(t *testing.T, from int, what string, match func(line string) bool) {
+	t.Helper()
+	timeout := time.After(patience)
+	for {
+		l.mu.Lock()
+		lines, ended, changed := l.lines, l.ended, l.changed
+		l.mu.Unlock()
+		for ; from < len(lines); from++ {
+			if match(lines[from]) {
+				return
+			}
+		}
+		if ended {
+			t.Fatalf("waiting for %s: the process ended. It logged:\n%s", what, l)
+		}
+		select {
+		case <-changed:
+		case <-timeout:
+			t.Fatalf("waiting for %s: not logged within %v. The process logged:\n%s", what, patience, l)
 		}
 	}
-	t.Fatal("authd exited before serving")
-	return nil, ""
+}
+
+// awaitEnd waits for the process to close its stderr: it is exiting.
+func (l *processLog) awaitEnd(t *testing.T) {
+	t.Helper()
+	timeout := time.After(patience)
+	for {
+		l.mu.Lock()
+		ended, changed := l.ended, l.changed
+		l.mu.Unlock()
+		if ended {
+			return
+		}
+		select {
+		case <-changed:
+		case <-timeout:
+			t.Fatalf("the process did not exit within %v. It logged:\n%s", patience, l)
+		}
+	}
+}
+
+// awaitMsg waits for a line from index from on whose message is msg (text
+// format) and that has every attr (key=value).
+func (l *processLog) awaitMsg(t *testing.T, from int, msg string, attrs ...string) {
+	t.Helper()
+	quoted := `msg="` + msg + `"`
+	l.await(t, from, strings.Join(append([]string{quoted}, attrs...), " "), func(line string) bool {
+		if !strings.Contains(line, quoted) {
+			return false
+		}
+		fields := strings.Fields(line)
+		for _, a := range attrs {
+			if !slices.Contains(fields, a) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// retry calls f until it returns nil and fails the test, with f's last
+// error, if that takes until deadline. It is for what a process does on its
+// own schedule without logging it (another authd's cache, a consumer's
+// poller); a success that returns after deadline does not count, so that a
+// deadline can stand for a bound.
+func retry(t *testing.T, what string, deadline time.Time, f func() error) {
+	t.Helper()
+	for {
+		err := f()
+		if !time.Now().Before(deadline) {
+			if err == nil {
+				err = errors.New("it did, but only after the deadline")
+			}
+			t.Fatalf("%s: %v", what, err)
+		}
+		if err == nil {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 func dial(t *testing.T, addr string) *grpc.ClientConn {
@@ -97,12 +275,13 @@ func dial(t *testing.T, addr string) *grpc.ClientConn {
 }
 
 func TestE2E_AddUserThenLoginOverTCP(t *testing.T) {
+	t.Parallel()
 	data := t.TempDir()
-	cmd, addr := startServe(t, data, nil)
+	srv := startServe(t, data, nil)
 	if out, errOut, code := authd(t, data, "correct horse\n", "user", "add", "alice", "--password-stdin"); code != 0 {
 		t.Fatalf("user add: exit %d: %s%s", code, out, errOut)
 	}
-	conn := dial(t, addr)
+	conn := dial(t, srv.addr)
 	client := authv1.NewAuthServiceClient(conn)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -125,15 +304,17 @@ func TestE2E_AddUserThenLoginOverTCP(t *testing.T) {
 		}
 	}
 
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := srv.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Wait(); err != nil {
+	srv.log.awaitEnd(t)
+	if err := srv.cmd.Wait(); err != nil {
 		t.Fatalf("authd did not exit cleanly on SIGTERM: %v", err)
 	}
 }
 
 func TestE2E_DuplicateUserAddLeavesUserUntouched(t *testing.T) {
+	t.Parallel()
 	data := t.TempDir()
 	if _, errOut, code := authd(t, data, "first password\n", "user", "add", "--password-stdin", "bob"); code != 0 {
 		t.Fatalf("first add: exit %d: %s", code, errOut)
@@ -142,18 +323,17 @@ func TestE2E_DuplicateUserAddLeavesUserUntouched(t *testing.T) {
 	if code == 0 || !strings.Contains(errOut, `user "bob" already exists`) {
 		t.Fatalf("duplicate add: exit %d, stderr %q", code, errOut)
 	}
-	_, addr := startServe(t, data, nil)
-	client := authv1.NewAuthServiceClient(dial(t, addr))
+	client := authv1.NewAuthServiceClient(dial(t, startServe(t, data, nil).addr))
 	if _, err := client.Login(context.Background(), &authv1.LoginRequest{Username: "bob", Password: "first password"}); err != nil {
 		t.Fatalf("original password no longer works: %v", err)
 	}
 }
 
 func TestE2E_UserLifecycle(t *testing.T) {
+	t.Parallel()
 	data := t.TempDir()
 	authd(t, data, "pw-one\n", "user", "add", "carol", "--password-stdin")
-	_, addr := startServe(t, data, nil)
-	client := authv1.NewAuthServiceClient(dial(t, addr))
+	client := authv1.NewAuthServiceClient(dial(t, startServe(t, data, nil).addr))
 	ctx := context.Background()
 	login, err := client.Login(ctx, &authv1.LoginRequest{Username: "carol", Password: "pw-one"})
 	if err != nil {
@@ -185,7 +365,7 @@ func TestE2E_UserLifecycle(t *testing.T) {
 		t.Fatalf("login with new password: %v", err)
 	}
 	// Logout with the refresh token ends the session.
-	bearer := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+again.RefreshToken)
+	bearer := tokentest.Bearer(ctx, again.RefreshToken)
 	if _, err := client.Logout(bearer, &authv1.LogoutRequest{}); err != nil {
 		t.Fatalf("logout with the refresh token: %v", err)
 	}
@@ -199,6 +379,7 @@ func TestE2E_UserLifecycle(t *testing.T) {
 }
 
 func TestE2E_CorruptKeyRefusesToStart(t *testing.T) {
+	t.Parallel()
 	data := t.TempDir()
 	if _, errOut, code := authd(t, data, "", "keys", "list"); code != 0 {
 		t.Fatalf("keys list: %s", errOut)
@@ -221,10 +402,11 @@ func TestE2E_CorruptKeyRefusesToStart(t *testing.T) {
 }
 
 func TestE2E_ConfigFromEnvAndFlags(t *testing.T) {
+	t.Parallel()
 	data := t.TempDir()
 	authd(t, data, "pw\n", "user", "add", "dave", "--password-stdin")
-	_, addr := startServe(t, data, []string{"AUTHD_ACCESS_TTL=1m", "AUTHD_ISSUER=from-env"}, "--issuer", "from-flag")
-	client := authv1.NewAuthServiceClient(dial(t, addr))
+	srv := startServe(t, data, []string{"AUTHD_ACCESS_TTL=1m", "AUTHD_ISSUER=from-env"}, "--issuer", "from-flag")
+	client := authv1.NewAuthServiceClient(dial(t, srv.addr))
 	login, err := client.Login(context.Background(), &authv1.LoginRequest{Username: "dave", Password: "pw"})
 	if err != nil {
 		t.Fatal(err)
@@ -239,6 +421,7 @@ func TestE2E_ConfigFromEnvAndFlags(t *testing.T) {
 }
 
 func TestE2E_ConfigFile(t *testing.T) {
+	t.Parallel()
 	data := t.TempDir()
 	conf := filepath.Join(t.TempDir(), "authd.conf")
 	os.WriteFile(conf, []byte("# authd settings\naccess-ttl = 2m\nissuer = \"from file\"\naudience = from-file\n\nrefresh-ttl=1h\n"), 0o600)
@@ -246,8 +429,8 @@ func TestE2E_ConfigFile(t *testing.T) {
 	if _, errOut, code := authd(t, data, "pw\n", "user", "add", "gina", "--password-stdin", "--config", conf); code != 0 {
 		t.Fatalf("user add with a config file: %d %s", code, errOut)
 	}
-	_, addr := startServe(t, data, []string{"AUTHD_CONFIG=" + conf, "AUTHD_AUDIENCE=from-env"}, "--access-ttl", "3m")
-	client := authv1.NewAuthServiceClient(dial(t, addr))
+	srv := startServe(t, data, []string{"AUTHD_CONFIG=" + conf, "AUTHD_AUDIENCE=from-env"}, "--access-ttl", "3m")
+	client := authv1.NewAuthServiceClient(dial(t, srv.addr))
 	login, err := client.Login(context.Background(), &authv1.LoginRequest{Username: "gina", Password: "pw"})
 	if err != nil {
 		t.Fatal(err)
@@ -269,6 +452,7 @@ func TestE2E_ConfigFile(t *testing.T) {
 }
 
 func TestE2E_BadUsage(t *testing.T) {
+	t.Parallel()
 	data := t.TempDir()
 	for _, args := range [][]string{
 		{},
@@ -311,14 +495,20 @@ func keyFileMode(t *testing.T, data string) os.FileMode {
 // reflection, as the README shows, and checks the exit code and ErrorInfo
 // reason of a refusal.
 func TestE2E_Grpcurl(t *testing.T) {
-	grpcurl := filepath.Join(t.TempDir(), "grpcurl")
-	build := exec.Command("go", "build", "-modfile=tools/go.mod", "-o", grpcurl, "github.com/fullstorydev/grpcurl/cmd/grpcurl")
-	build.Dir = "../.."
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build grpcurl: %v\n%s", err, out)
+	t.Parallel()
+	// The grpcurl pinned in tools/go.mod, from the build cache (go tool
+	// caches what it builds; -n names the executable instead of running it).
+	tool := exec.Command("go", "tool", "-n", "-modfile=tools/go.mod", "grpcurl")
+	tool.Dir = "../.."
+	var stderr bytes.Buffer
+	tool.Stderr = &stderr
+	path, err := tool.Output()
+	if err != nil {
+		t.Fatalf("go tool grpcurl: %v\n%s", err, &stderr)
 	}
+	grpcurl := strings.TrimSpace(string(path))
 	data := t.TempDir()
-	_, addr := startServe(t, data, nil)
+	addr := startServe(t, data, nil).addr
 	authd(t, data, "correct horse\n", "user", "add", "erin", "--password-stdin")
 	run := func(args ...string) (string, string, int) {
 		cmd := exec.Command(grpcurl, append([]string{"-plaintext"}, args...)...)

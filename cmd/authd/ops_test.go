@@ -1,76 +1,27 @@
 package main_test
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
-	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
+	"github.com/authd-dev/authd/internal/tokentest"
 )
 
-// logBuffer collects a process's stderr.
-type logBuffer struct {
-	mu   sync.Mutex
-	buf  bytes.Buffer
-	done chan struct{} // closed when the process's stderr is closed
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// serveJSON starts `authd serve --log-format json` with an HTTP listener
-// and returns its gRPC and HTTP addresses and everything it logs.
-func serveJSON(t *testing.T, dataDir string, args ...string) (cmd *exec.Cmd, addr, httpAddr string, logs *logBuffer) {
+// serveJSON starts `authd serve --log-format json` with an HTTP listener.
+func serveJSON(t *testing.T, dataDir string, args ...string) *server {
 	t.Helper()
-	cmd = exec.Command(authdBin, append([]string{"serve", "--addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--log-format", "json"}, args...)...)
-	cmd.Env = append(os.Environ(), "AUTHD_DATA_DIR="+dataDir)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	logs = &logBuffer{done: make(chan struct{})}
-	lines := bufio.NewScanner(stderr)
-	for lines.Scan() {
-		logs.Write(append(lines.Bytes(), '\n'))
-		var rec struct {
-			Msg      string `json:"msg"`
-			Addr     string `json:"addr"`
-			HTTPAddr string `json:"http_addr"`
-		}
-		if json.Unmarshal(lines.Bytes(), &rec) == nil && rec.Msg == "authd serving" {
-			go func() { io.Copy(logs, stderr); close(logs.done) }()
-			return cmd, rec.Addr, rec.HTTPAddr, logs
-		}
-	}
-	t.Fatalf("authd exited before serving:\n%s", logs)
-	return nil, "", "", nil
+	return startServe(t, dataDir, nil, append([]string{"--http-addr", "127.0.0.1:0", "--log-format", "json"}, args...)...)
 }
 
 func httpGet(t *testing.T, url string) (int, string) {
@@ -85,10 +36,11 @@ func httpGet(t *testing.T, url string) (int, string) {
 }
 
 func TestE2E_HTTPReadinessAndMetrics(t *testing.T) {
+	t.Parallel()
 	data := t.TempDir()
 	authd(t, data, "pw\n", "user", "add", "erin", "--password-stdin")
-	_, addr, httpAddr, _ := serveJSON(t, data)
-	base := "http://" + httpAddr
+	srv := serveJSON(t, data)
+	base := "http://" + srv.httpAddr
 	for _, path := range []string{"/healthz", "/readyz", "/.well-known/jwks.json"} {
 		if code, body := httpGet(t, base+path); code != http.StatusOK {
 			t.Fatalf("GET %s: %d %s", path, code, body)
@@ -106,14 +58,14 @@ func TestE2E_HTTPReadinessAndMetrics(t *testing.T) {
 	if cc := resp.Header.Get("Cache-Control"); !strings.Contains(cc, "max-age=") || len(set.Keys) != 1 || set.Keys[0].Kty != "OKP" || set.Keys[0].Alg != "EdDSA" {
 		t.Fatalf("JWKS: Cache-Control %q, keys %+v", cc, set.Keys)
 	}
-	client := authv1.NewAuthServiceClient(dial(t, addr))
+	client := authv1.NewAuthServiceClient(dial(t, srv.addr))
 	login, err := client.Login(context.Background(), &authv1.LoginRequest{Username: "erin", Password: "pw"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	client.Login(context.Background(), &authv1.LoginRequest{Username: "erin", Password: "wrong"})
-	client.Refresh(withBearer(login.AccessToken), &authv1.RefreshRequest{}) // WRONG_TOKEN_TYPE
-	if _, err := client.Logout(withBearer(login.AccessToken), &authv1.LogoutRequest{}); err != nil {
+	client.Refresh(tokentest.Bearer(bg, login.AccessToken), &authv1.RefreshRequest{}) // WRONG_TOKEN_TYPE
+	if _, err := client.Logout(tokentest.Bearer(bg, login.AccessToken), &authv1.LogoutRequest{}); err != nil {
 		t.Fatal(err)
 	}
 	// A second session: two rotations, then its first refresh token, an
@@ -122,14 +74,14 @@ func TestE2E_HTTPReadinessAndMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	next, err := client.Refresh(withBearer(other.RefreshToken), &authv1.RefreshRequest{})
+	next, err := client.Refresh(tokentest.Bearer(bg, other.RefreshToken), &authv1.RefreshRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := client.Refresh(withBearer(next.RefreshToken), &authv1.RefreshRequest{}); err != nil {
+	if _, err := client.Refresh(tokentest.Bearer(bg, next.RefreshToken), &authv1.RefreshRequest{}); err != nil {
 		t.Fatal(err)
 	}
-	client.Refresh(withBearer(other.RefreshToken), &authv1.RefreshRequest{}) // reuse
+	client.Refresh(tokentest.Bearer(bg, other.RefreshToken), &authv1.RefreshRequest{}) // reuse
 	_, metrics := httpGet(t, base+"/metrics")
 	for _, want := range []string{
 		`authd_logins_total{result="ok"} 2`,
@@ -152,11 +104,12 @@ func TestE2E_HTTPReadinessAndMetrics(t *testing.T) {
 // Every secret that went through authd is looked for in its logs: the
 // passwords, the tokens (and their signatures alone), the private key.
 func TestE2E_LogsHoldNoSecretsAndCarryRequestIDs(t *testing.T) {
+	t.Parallel()
 	data := t.TempDir()
 	const pw, newPW, wrongPW = "first-secret-password", "second-secret-password", "wrong-secret-password"
 	authd(t, data, pw+"\n", "user", "add", "frank", "--password-stdin")
-	cmd, addr, _, logs := serveJSON(t, data)
-	client := authv1.NewAuthServiceClient(dial(t, addr))
+	srv := serveJSON(t, data)
+	client := authv1.NewAuthServiceClient(dial(t, srv.addr))
 	ctx := context.Background()
 
 	var header metadata.MD
@@ -169,25 +122,21 @@ func TestE2E_LogsHoldNoSecretsAndCarryRequestIDs(t *testing.T) {
 		t.Fatalf("x-request-id echoed = %q", got)
 	}
 	client.Login(ctx, &authv1.LoginRequest{Username: "frank", Password: wrongPW})
-	refreshed, err := client.Refresh(withBearer(login.RefreshToken), &authv1.RefreshRequest{})
+	refreshed, err := client.Refresh(tokentest.Bearer(bg, login.RefreshToken), &authv1.RefreshRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	client.Refresh(withBearer(login.AccessToken), &authv1.RefreshRequest{})
+	client.Refresh(tokentest.Bearer(bg, login.AccessToken), &authv1.RefreshRequest{})
 	client.Verify(ctx, &authv1.VerifyRequest{Token: refreshed.AccessToken + "x"})
-	if _, err := client.ChangePassword(withBearer(login.AccessToken), &authv1.ChangePasswordRequest{OldPassword: pw, NewPassword: newPW}); err != nil {
+	if _, err := client.ChangePassword(tokentest.Bearer(bg, login.AccessToken), &authv1.ChangePasswordRequest{OldPassword: pw, NewPassword: newPW}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := client.Logout(withBearer(refreshed.RefreshToken), &authv1.LogoutRequest{}); err != nil {
+	if _, err := client.Logout(tokentest.Bearer(bg, refreshed.RefreshToken), &authv1.LogoutRequest{}); err != nil {
 		t.Fatal(err)
 	}
 	// Stop authd and read everything it logged.
-	cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-logs.done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("authd did not stop")
-	}
+	srv.cmd.Process.Signal(syscall.SIGTERM)
+	srv.log.awaitEnd(t)
 
 	secrets := map[string]string{"password": pw, "new password": newPW, "wrong password": wrongPW}
 	for name, tok := range map[string]string{"access": login.AccessToken, "refresh": login.RefreshToken,
@@ -204,7 +153,7 @@ func TestE2E_LogsHoldNoSecretsAndCarryRequestIDs(t *testing.T) {
 			}
 		}
 	}
-	out := logs.String()
+	out := srv.log.String()
 	for name, secret := range secrets {
 		if strings.Contains(out, secret) {
 			t.Errorf("the logs contain the %s", name)

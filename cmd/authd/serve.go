@@ -405,7 +405,7 @@ func reloadOnHUP(ctx context.Context, reloadKeys func(), certs *certReloader, lo
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	poll := time.NewTicker(certPollInterval)
+	poll := time.NewTicker(certPollInterval())
 	defer poll.Stop()
 	prune := time.NewTicker(time.Hour) // retired keys expire while authd runs
 	defer prune.Stop()

@@ -91,5 +91,15 @@ func (r *certReloader) credentials() credentials.TransportCredentials {
 }
 
 // certPollInterval is how often the certificate files are checked for a
-// change (a renewal by cert-manager or certbot needs no signal).
-const certPollInterval = 2 * time.Second
+// change (a renewal by cert-manager or certbot needs no signal): every 2 s.
+//
+// AUTHD_TEST_CERT_POLL (a Go duration) replaces it in cmd/authd's process
+// tests: short, so that they see a renewal without waiting seconds for the
+// poll, or long, so that only a SIGHUP reloads. It is deliberately neither
+// a flag nor documented: nothing but those tests should set it.
+func certPollInterval() time.Duration {
+	if d, err := time.ParseDuration(os.Getenv("AUTHD_TEST_CERT_POLL")); err == nil && d > 0 {
+		return d
+	}
+	return 2 * time.Second
+}

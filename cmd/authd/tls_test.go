@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -31,14 +32,14 @@ type testCA struct {
 	pem  []byte
 }
 
-var serial int64
+// serial numbers the certificates of every test.
+var serial atomic.Int64
 
 func newCA(t *testing.T, name string) *testCA {
 	t.Helper()
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	serial++
 	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: name},
+		SerialNumber: big.NewInt(serial.Add(1)), Subject: pkix.Name{CommonName: name},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
 		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
 	}
@@ -56,9 +57,8 @@ func newCA(t *testing.T, name string) *testCA {
 func (ca *testCA) issue(t *testing.T, client bool) (certPEM, keyPEM []byte) {
 	t.Helper()
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	serial++
 	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: "authd-test"},
+		SerialNumber: big.NewInt(serial.Add(1)), Subject: pkix.Name{CommonName: "authd-test"},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
@@ -104,58 +104,77 @@ func handshake(addr string, roots *x509.CertPool, clientCert *tls.Certificate) e
 	return err
 }
 
-// eventually retries f for up to 15 s: a real process reloads on its own
-// schedule.
-func eventually(t *testing.T, what string, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %v", what, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-func TestE2E_TLSCertificateReload(t *testing.T) {
+// The certificate and key a renewal writes to disk are served without a
+// signal, once the poll notices them (the tests poll every 10 ms); a broken
+// file keeps the current certificate.
+func TestE2E_TLSRenewalOnDiskNeedsNoSignal(t *testing.T) {
+	t.Parallel()
 	data, dir := t.TempDir(), t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
 	first, second := newCA(t, "first"), newCA(t, "second")
 	c, k := first.issue(t, false)
 	writeFile(t, certFile, c)
 	writeFile(t, keyFile, k)
-	cmd, addr := startServe(t, data, nil, "--tls-cert", certFile, "--tls-key", keyFile)
-	if err := handshake(addr, first.pool, nil); err != nil {
+	srv := startServe(t, data, []string{"AUTHD_TEST_CERT_POLL=10ms"}, "--tls-cert", certFile, "--tls-key", keyFile)
+	if err := handshake(srv.addr, first.pool, nil); err != nil {
 		t.Fatalf("TLS with the first certificate: %v", err)
 	}
 
-	// A renewal written to disk is picked up without a signal.
+	// A poll between the two renames sees a key that does not match the
+	// certificate, fails and keeps the first; the next one loads the pair.
+	mark := srv.log.mark()
 	c, k = second.issue(t, false)
 	writeFile(t, keyFile, k)
 	writeFile(t, certFile, c)
-	eventually(t, "new certificate after a file change", func() error { return handshake(addr, second.pool, nil) })
+	srv.log.awaitMsg(t, mark, "TLS certificate reloaded")
+	if err := handshake(srv.addr, second.pool, nil); err != nil {
+		t.Fatalf("the renewed certificate is not served after the reload: %v", err)
+	}
 
-	// A broken file keeps the current certificate, even on SIGHUP.
+	mark = srv.log.mark()
 	writeFile(t, certFile, []byte("not a certificate"))
-	cmd.Process.Signal(syscall.SIGHUP)
-	time.Sleep(200 * time.Millisecond) // give the reload a chance to (wrongly) drop the certificate
-	if err := handshake(addr, second.pool, nil); err != nil {
+	srv.log.awaitMsg(t, mark, "certificate reload failed; keeping the current one")
+	if err := handshake(srv.addr, second.pool, nil); err != nil {
+		t.Fatalf("a broken certificate file took TLS down: %v", err)
+	}
+}
+
+// SIGHUP reloads the certificate at once; a broken file keeps the current
+// one. The files are polled every hour here, so only the signal reloads.
+func TestE2E_TLSReloadOnSIGHUP(t *testing.T) {
+	t.Parallel()
+	data, dir := t.TempDir(), t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	first, second := newCA(t, "first"), newCA(t, "second")
+	c, k := first.issue(t, false)
+	writeFile(t, certFile, c)
+	writeFile(t, keyFile, k)
+	srv := startServe(t, data, []string{"AUTHD_TEST_CERT_POLL=1h"}, "--tls-cert", certFile, "--tls-key", keyFile)
+	if err := handshake(srv.addr, first.pool, nil); err != nil {
+		t.Fatalf("TLS with the first certificate: %v", err)
+	}
+
+	writeFile(t, certFile, []byte("not a certificate"))
+	mark := srv.log.mark()
+	srv.cmd.Process.Signal(syscall.SIGHUP)
+	srv.log.awaitMsg(t, mark, "certificate reload failed; keeping the current one")
+	if err := handshake(srv.addr, first.pool, nil); err != nil {
 		t.Fatalf("a broken certificate file took TLS down: %v", err)
 	}
 
-	// SIGHUP reloads at once.
-	c, k = first.issue(t, false)
+	c, k = second.issue(t, false)
 	writeFile(t, keyFile, k)
 	writeFile(t, certFile, c)
-	cmd.Process.Signal(syscall.SIGHUP)
-	eventually(t, "certificate after SIGHUP", func() error { return handshake(addr, first.pool, nil) })
+	mark = srv.log.mark()
+	srv.cmd.Process.Signal(syscall.SIGHUP)
+	srv.log.awaitMsg(t, mark, "TLS certificate reloaded")
+	if err := handshake(srv.addr, second.pool, nil); err != nil {
+		t.Fatalf("the new certificate is not served after SIGHUP: %v", err)
+	}
 }
 
 func TestE2E_MutualTLS(t *testing.T) {
+	t.Parallel()
 	data, dir := t.TempDir(), t.TempDir()
 	server, clients := newCA(t, "server"), newCA(t, "clients")
 	certFile, keyFile, caFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key"), filepath.Join(dir, "clients.pem")
@@ -163,7 +182,7 @@ func TestE2E_MutualTLS(t *testing.T) {
 	writeFile(t, certFile, c)
 	writeFile(t, keyFile, k)
 	writeFile(t, caFile, clients.pem)
-	_, addr := startServe(t, data, nil, "--tls-cert", certFile, "--tls-key", keyFile, "--client-ca", caFile)
+	addr := startServe(t, data, nil, "--tls-cert", certFile, "--tls-key", keyFile, "--client-ca", caFile).addr
 
 	if err := handshake(addr, server.pool, nil); err == nil {
 		t.Fatal("a client without a certificate got in")
