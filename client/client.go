@@ -39,6 +39,7 @@ import (
 
 	"github.com/authd-dev/authd/clock"
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
+	"github.com/authd-dev/authd/jwks"
 	"github.com/authd-dev/authd/token"
 	"github.com/authd-dev/authd/wire"
 )
@@ -60,10 +61,16 @@ type Client struct {
 	timeout  time.Duration
 	logger   *slog.Logger
 
+	// verifier checks renewed tokens against authd's published keys
+	// before they are adopted.
+	verifier         *token.Verifier
+	issuer, audience string
+
 	mu      sync.Mutex
 	tokens  Tokens
 	access  *token.Claims // unverified claims of tokens.Access
 	refresh *token.Claims // unverified claims of tokens.Refresh
+	adopted bool          // tokens.Access came from a renewal header
 	flight  *flight       // the refresh in progress
 }
 
@@ -99,6 +106,12 @@ func WithClock(clk clock.Clock) Option { return func(c *Client) { c.clock = clk 
 // the token.
 func WithInsecure() Option { return func(c *Client) { c.insecure = true } }
 
+// WithTokenIssuer sets the iss and aud authd stamps on its tokens (default
+// "authd" for both), which renewed tokens must carry to be adopted.
+func WithTokenIssuer(issuer, audience string) Option {
+	return func(c *Client) { c.issuer, c.audience = issuer, audience }
+}
+
 // WithLogger sets where failures to save tokens are reported (default
 // slog.Default()). Tokens are never logged.
 func WithLogger(l *slog.Logger) Option { return func(c *Client) { c.logger = l } }
@@ -114,10 +127,17 @@ func New(ctx context.Context, authd grpc.ClientConnInterface, opts ...Option) (*
 		clock:   clock.System(),
 		timeout: 30 * time.Second,
 		logger:  slog.Default(),
+		issuer:  token.DefaultIssuer, audience: token.DefaultIssuer,
 	}
 	for _, opt := range opts {
 		opt(c)
 	}
+	keys := jwks.New(jwks.GRPC(authd), jwks.WithClock(c.clock))
+	verifier, err := token.NewVerifier(keys, token.WithIssuer(c.issuer), token.WithAudience(c.audience), token.WithClock(c.clock))
+	if err != nil {
+		return nil, err
+	}
+	c.verifier = verifier
 	t, err := c.store.Load(ctx)
 	if err != nil {
 		return nil, err
@@ -302,11 +322,22 @@ func (c *Client) loginRequired(ctx context.Context, err error) {
 	}
 }
 
-// afterCall reacts to a call's error: on TOKEN_EXPIRED it refreshes and
-// returns the token to retry with; on errors only a login cures it calls
-// OnLoginRequired. retry is "" when the call must not be retried.
+// afterCall reacts to a call's error: on TOKEN_EXPIRED — or TOKEN_INVALID
+// for a token adopted from a renewal header, which a service may have
+// minted wrongly — it refreshes and returns the token to retry with; on
+// errors only a login cures it calls OnLoginRequired. retry is "" when the
+// call must not be retried.
 func (c *Client) afterCall(ctx context.Context, used string, err error) (retry string, _ error) {
-	switch wire.Reason(err) {
+	reason := wire.Reason(err)
+	if reason == wire.ReasonTokenInvalid {
+		c.mu.Lock()
+		adopted := c.adopted && c.tokens.Access == used
+		c.mu.Unlock()
+		if adopted {
+			reason = wire.ReasonTokenExpired // refresh once, as for an expired token
+		}
+	}
+	switch reason {
 	case wire.ReasonTokenExpired:
 		if used == "" {
 			return "", err
@@ -329,24 +360,36 @@ func (c *Client) afterCall(ctx context.Context, used string, err error) (retry s
 	return "", err
 }
 
-// adopt takes a renewed access token from a response header when it is an
-// access token of the same user and session that lives longer than the
-// current one. Anything else (a hostile or confused server) is ignored.
+// adopt takes a renewed access token from a response header when its
+// signature verifies against authd's published keys and it is an access
+// token of the same user and session that lives longer than the current
+// one. Anything else (a hostile or confused service) is ignored: a service
+// cannot poison the session with a token authd did not sign.
 func (c *Client) adopt(ctx context.Context, header metadata.MD) {
 	vals := header.Get(wire.RenewalHeader)
 	if len(vals) != 1 {
 		return
 	}
-	renewed, ok := parse(vals[0])
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	cur := c.access
-	if !ok || cur == nil || renewed.Type != token.Access || cur.SessionID == "" ||
-		renewed.SessionID != cur.SessionID || renewed.Subject != cur.Subject ||
-		!renewed.Expiry().After(cur.Expiry()) {
+	c.mu.Unlock()
+	if cur == nil || cur.SessionID == "" {
 		return
 	}
+	vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	renewed, err := c.verifier.Verify(vctx, vals[0])
+	if err != nil || renewed.Type != token.Access || renewed.SessionID != cur.SessionID ||
+		renewed.Subject != cur.Subject || !renewed.Expiry().After(cur.Expiry()) {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.access != cur {
+		return // changed meanwhile (a refresh): the renewal is for an old token
+	}
 	c.save(ctx, Tokens{Access: vals[0], Refresh: c.tokens.Refresh})
+	c.adopted = true
 }
 
 // save replaces the tokens and persists them. Called with c.mu held.
@@ -359,7 +402,7 @@ func (c *Client) save(ctx context.Context, t Tokens) {
 
 // set replaces the tokens in memory.
 func (c *Client) set(t Tokens) {
-	c.tokens = t
+	c.tokens, c.adopted = t, false
 	c.access, _ = parse(t.Access)
 	c.refresh, _ = parse(t.Refresh)
 }
