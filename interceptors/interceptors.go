@@ -71,7 +71,7 @@ func (a *Authenticator) Requirement(fullMethod string) Requirement {
 
 // Rule returns the rule the Authenticator applies to fullMethod.
 func (a *Authenticator) Rule(fullMethod string) Rule {
-	return a.policy.resolution(fullMethod).rule
+	return a.policy.resolution(fullMethod).rule.clone()
 }
 
 // UnaryServerInterceptor enforces the policy on unary calls.

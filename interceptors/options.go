@@ -79,7 +79,20 @@ func WithPublicHealthAndReflection() Option {
 
 // WithDefault sets the requirement of methods that declare none. The
 // default is Access: an undeclared method is never open by accident.
-func WithDefault(req Requirement) Option { return func(c *config) { c.fallback = req } }
+//
+// The default also applies to methods no service registers (reached
+// through an UnknownServiceHandler, whatever name a caller invents), and
+// CheckServer still names methods that rely on it: WithDefault(Public)
+// opens all of them. REQUIREMENT_UNSPECIFIED means Access; an unknown value
+// refuses every call.
+func WithDefault(req Requirement) Option {
+	return func(c *config) {
+		if req == unspecified {
+			req = Access
+		}
+		c.fallback = req
+	}
+}
 
 // WithFiles reads proto options from files instead of protoregistry.GlobalFiles.
 func WithFiles(files *protoregistry.Files) Option { return func(c *config) { c.files = files } }

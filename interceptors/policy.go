@@ -59,11 +59,16 @@ type Declaration interface{ Requirement | Rule }
 func toRule[D Declaration](d D) Rule {
 	switch d := any(d).(type) {
 	case Rule:
-		return d
+		return d.clone() // the caller's slices stay the caller's
 	case Requirement:
 		return Rule{Requirement: d}
 	}
 	panic("unreachable")
+}
+
+func (r Rule) clone() Rule {
+	r.AnyRole, r.AllScopes = slices.Clone(r.AnyRole), slices.Clone(r.AllScopes)
+	return r
 }
 
 // permits checks the token's roles and scopes against the rule.
@@ -79,9 +84,13 @@ func (r Rule) permits(c *token.Claims) error {
 	return nil
 }
 
-// check reports what makes the rule contradictory, if anything: roles or
-// scopes on a method that takes no access token, or malformed names.
+// check reports what makes the rule contradictory, if anything: an unknown
+// requirement, roles or scopes on a method that takes no access token, or
+// malformed names.
 func (r Rule) check() error {
+	if authv1.Requirement_name[int32(r.Requirement)] == "" {
+		return fmt.Errorf("unknown requirement %d", r.Requirement)
+	}
 	if len(r.AnyRole) == 0 && len(r.AllScopes) == 0 {
 		return nil
 	}
