@@ -1,0 +1,787 @@
+package service_test
+
+import (
+	"context"
+	"encoding/base64"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	authv1 "github.com/authd-dev/authd/gen/auth/v1"
+	"github.com/authd-dev/authd/internal/authdtest"
+	"github.com/authd-dev/authd/password"
+	"github.com/authd-dev/authd/service"
+	"github.com/authd-dev/authd/wire"
+)
+
+// adminWorld is authd with one administrator, root, logged in.
+type adminWorld struct {
+	*authdtest.Env
+	admin authv1.AdminServiceClient
+	root  *authv1.LoginResponse
+}
+
+const rootPassword = "root password"
+
+func newAdminWorld(t *testing.T, opts ...authdtest.Option) *adminWorld {
+	t.Helper()
+	e := authdtest.New(t, opts...)
+	e.AddUser(t, "root", rootPassword)
+	setStoreRoles(t, e, "root", "authd:admin")
+	return &adminWorld{Env: e, admin: authv1.NewAdminServiceClient(e.Conn), root: e.Login(t, "root", rootPassword)}
+}
+
+// asRoot is a context carrying root's fresh access token.
+func (w *adminWorld) asRoot() context.Context {
+	return authdtest.Bearer(context.Background(), w.root.AccessToken)
+}
+
+// addUser creates a user through the admin API.
+func (w *adminWorld) addUser(t *testing.T, name, pw string, roles ...string) *authv1.User {
+	t.Helper()
+	resp, err := w.admin.CreateUser(w.asRoot(), &authv1.CreateUserRequest{Username: name, Password: pw, Roles: roles})
+	if err != nil {
+		t.Fatalf("CreateUser(%s): %v", name, err)
+	}
+	return resp.GetUser()
+}
+
+// addClient creates a service account through the admin API.
+func (w *adminWorld) addClient(t *testing.T, name string, scopes ...string) *authv1.CreateClientResponse {
+	t.Helper()
+	resp, err := w.admin.CreateClient(w.asRoot(), &authv1.CreateClientRequest{Name: name, Scopes: scopes})
+	if err != nil {
+		t.Fatalf("CreateClient(%s): %v", name, err)
+	}
+	return resp
+}
+
+// userNames lists every user, one page of at most size at a time.
+func (w *adminWorld) userNames(t *testing.T, size int32) []string {
+	t.Helper()
+	var names []string
+	req := &authv1.ListUsersRequest{PageSize: size}
+	for range 100 {
+		resp, err := w.admin.ListUsers(w.asRoot(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if size > 0 && len(resp.Users) > int(size) {
+			t.Fatalf("page of %d users, page_size %d", len(resp.Users), size)
+		}
+		for _, u := range resp.Users {
+			names = append(names, u.Username)
+		}
+		if resp.NextPageToken == "" {
+			return names
+		}
+		req.PageToken = resp.NextPageToken
+	}
+	t.Fatal("ListUsers never reached its last page")
+	return nil
+}
+
+// sessionIDs lists the sids of a user's live sessions.
+func (w *adminWorld) sessionIDs(t *testing.T, name string) []string {
+	t.Helper()
+	resp, err := w.admin.ListSessions(w.asRoot(), &authv1.ListSessionsRequest{Username: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sids []string
+	for _, s := range resp.Sessions {
+		sids = append(sids, s.Sid)
+	}
+	return sids
+}
+
+// sidOf is the session of a login.
+func sidOf(t *testing.T, e *authdtest.Env, login *authv1.LoginResponse) string {
+	t.Helper()
+	return mustVerify(t, e, login.RefreshToken, authv1.Requirement_REQUIREMENT_REFRESH).Sid
+}
+
+// adminCall is one AdminService method called with harmless but valid
+// arguments.
+type adminCall struct {
+	method string
+	change bool // needs a fresh token
+	call   func(ctx context.Context, c authv1.AdminServiceClient) error
+}
+
+var adminCalls = []adminCall{
+	{"ListUsers", false, func(ctx context.Context, c authv1.AdminServiceClient) error {
+		_, err := c.ListUsers(ctx, &authv1.ListUsersRequest{})
+		return err
+	}},
+	{"CreateUser", true, func(ctx context.Context, c authv1.AdminServiceClient) error {
+		_, err := c.CreateUser(ctx, &authv1.CreateUserRequest{Username: "mallory", Password: "pw", Roles: []string{"authd:admin"}})
+		return err
+	}},
+	{"DisableUser", true, func(ctx context.Context, c authv1.AdminServiceClient) error {
+		_, err := c.DisableUser(ctx, &authv1.DisableUserRequest{Username: "root"})
+		return err
+	}},
+	{"EnableUser", true, func(ctx context.Context, c authv1.AdminServiceClient) error {
+		_, err := c.EnableUser(ctx, &authv1.EnableUserRequest{Username: "root"})
+		return err
+	}},
+	{"SetRoles", true, func(ctx context.Context, c authv1.AdminServiceClient) error {
+		_, err := c.SetRoles(ctx, &authv1.SetRolesRequest{Username: "root"})
+		return err
+	}},
+	{"ListSessions", false, func(ctx context.Context, c authv1.AdminServiceClient) error {
+		_, err := c.ListSessions(ctx, &authv1.ListSessionsRequest{Username: "root"})
+		return err
+	}},
+	{"RevokeSession", true, func(ctx context.Context, c authv1.AdminServiceClient) error {
+		_, err := c.RevokeSession(ctx, &authv1.RevokeSessionRequest{Sid: "no-such-session"})
+		return err
+	}},
+	{"CreateClient", true, func(ctx context.Context, c authv1.AdminServiceClient) error {
+		_, err := c.CreateClient(ctx, &authv1.CreateClientRequest{Name: "mallory", Scopes: []string{"orders:read"}})
+		return err
+	}},
+	{"ListClients", false, func(ctx context.Context, c authv1.AdminServiceClient) error {
+		_, err := c.ListClients(ctx, &authv1.ListClientsRequest{})
+		return err
+	}},
+	{"DisableClient", true, func(ctx context.Context, c authv1.AdminServiceClient) error {
+		_, err := c.DisableClient(ctx, &authv1.DisableClientRequest{Name: "reporter"})
+		return err
+	}},
+	{"EnableClient", true, func(ctx context.Context, c authv1.AdminServiceClient) error {
+		_, err := c.EnableClient(ctx, &authv1.EnableClientRequest{Name: "reporter"})
+		return err
+	}},
+	{"RotateClientSecret", true, func(ctx context.Context, c authv1.AdminServiceClient) error {
+		_, err := c.RotateClientSecret(ctx, &authv1.RotateClientSecretRequest{Name: "reporter"})
+		return err
+	}},
+}
+
+// The table above covers every method of the service, so that a method
+// added later is tested by the refusal tests below.
+func TestAdmin_CallsCoverEveryMethod(t *testing.T) {
+	var declared, covered []string
+	for _, m := range authv1.AdminService_ServiceDesc.Methods {
+		declared = append(declared, m.MethodName)
+	}
+	for _, c := range adminCalls {
+		covered = append(covered, c.method)
+	}
+	slices.Sort(declared)
+	slices.Sort(covered)
+	if !slices.Equal(declared, covered) {
+		t.Fatalf("AdminService methods %v, tested %v", declared, covered)
+	}
+}
+
+// wantNothingChanged fails the test unless the refused calls of adminCalls
+// left the accounts as newAdminWorld and the test set them up.
+func (w *adminWorld) wantNothingChanged(t *testing.T, clientSecret string) {
+	t.Helper()
+	users, err := w.admin.ListUsers(w.asRoot(), &authv1.ListUsersRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range users.Users {
+		if u.Username == "mallory" || u.Disabled || (u.Username == "root" && !slices.Equal(u.Roles, []string{"authd:admin"})) {
+			t.Fatalf("a refused call changed the users: %v", users.Users)
+		}
+	}
+	clients, err := w.admin.ListClients(w.asRoot(), &authv1.ListClientsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(clients.Clients) != 1 || clients.Clients[0].Name != "reporter" || clients.Clients[0].Disabled {
+		t.Fatalf("a refused call changed the clients: %v", clients.Clients)
+	}
+	id := clients.Clients[0].ClientId
+	if _, err := w.Client.IssueClientToken(context.Background(), &authv1.IssueClientTokenRequest{ClientId: id, ClientSecret: clientSecret}); err != nil {
+		t.Fatalf("a refused call rotated the client's secret: %v", err)
+	}
+	if sids := w.sessionIDs(t, "root"); !slices.Contains(sids, sidOf(t, w.Env, w.root)) {
+		t.Fatalf("a refused call revoked root's session: %v", sids)
+	}
+}
+
+// Without a token, every method is TOKEN_MISSING: the caller is not told
+// about roles before it has authenticated.
+func TestAdmin_NoTokenIsTokenMissing(t *testing.T) {
+	w := newAdminWorld(t)
+	secret := w.addClient(t, "reporter", "orders:read").ClientSecret
+	for _, c := range adminCalls {
+		t.Run(c.method, func(t *testing.T) {
+			authdtest.WantRefusal(t, c.call(context.Background(), w.admin), codes.Unauthenticated, wire.ReasonTokenMissing)
+		})
+	}
+	w.wantNothingChanged(t, secret)
+}
+
+// A user without the role authd:admin, however fresh their token, is
+// PermissionDenied INSUFFICIENT_ROLE naming the role, on every method;
+// authentication comes first, so an expired token is still TOKEN_EXPIRED.
+func TestAdmin_NonAdminIsInsufficientRole(t *testing.T) {
+	w := newAdminWorld(t)
+	secret := w.addClient(t, "reporter", "orders:read").ClientSecret
+	w.addUser(t, "alice", "pw", "admin", "support") // "admin" is not "authd:admin"
+	w.addUser(t, "bob", "pw")
+	clientTok, err := w.Client.IssueClientToken(context.Background(), &authv1.IssueClientTokenRequest{
+		ClientId: w.clientID(t, "reporter"), ClientSecret: secret,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	callers := map[string]string{
+		"other roles":    w.Login(t, "alice", "pw").AccessToken,
+		"no roles":       w.Login(t, "bob", "pw").AccessToken,
+		"service client": clientTok.AccessToken,
+	}
+	for who, tok := range callers {
+		for _, c := range adminCalls {
+			t.Run(who+"/"+c.method, func(t *testing.T) {
+				if who == "service client" && c.change {
+					// A client token is never fresh: refused before its roles are looked at.
+					authdtest.WantRefusal(t, c.call(authdtest.Bearer(context.Background(), tok), w.admin),
+						codes.Unauthenticated, wire.ReasonFreshTokenRequired)
+					return
+				}
+				wantPermissionDenied(t, c.call(authdtest.Bearer(context.Background(), tok), w.admin),
+					wire.ReasonInsufficientRole, wire.MetadataRequiredRoles, "authd:admin",
+					"insufficient role: one of [authd:admin] required")
+			})
+		}
+	}
+	w.wantNothingChanged(t, secret)
+
+	alice := w.Login(t, "alice", "pw")
+	w.Clock.Advance(15 * time.Minute)
+	_, err = w.admin.ListUsers(authdtest.Bearer(context.Background(), alice.AccessToken), &authv1.ListUsersRequest{})
+	authdtest.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenExpired)
+}
+
+// An administrator's non-fresh token (from a refresh) may read, but every
+// change needs a fresh one: a stolen refresh token does not give the admin
+// API's changes.
+func TestAdmin_ChangesNeedAFreshToken(t *testing.T) {
+	w := newAdminWorld(t)
+	secret := w.addClient(t, "reporter", "orders:read").ClientSecret
+	refreshed, err := w.Client.Refresh(authdtest.Bearer(context.Background(), w.root.RefreshToken), &authv1.RefreshRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Refresh rotated root's session, not ended it; w.root's access token
+	// is still the fresh one of that session.
+	stale := authdtest.Bearer(context.Background(), refreshed.AccessToken)
+	for _, c := range adminCalls {
+		t.Run(c.method, func(t *testing.T) {
+			err := c.call(stale, w.admin)
+			if !c.change {
+				if err != nil {
+					t.Fatalf("a read with a non-fresh admin token: %v", err)
+				}
+				return
+			}
+			authdtest.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonFreshTokenRequired)
+		})
+	}
+	w.wantNothingChanged(t, secret)
+}
+
+// CreateUser adds a user who can log in with the roles given; a taken
+// name is AlreadyExists, bad input InvalidArgument, and neither creates
+// anything. The change is logged with the administrator who made it.
+func TestAdmin_CreateUser(t *testing.T) {
+	w := newAdminWorld(t)
+	w.Clock.Advance(time.Minute)
+	u := w.addUser(t, "bob", "bob's pw", "billing", "support")
+	now := w.Clock.Now().Unix()
+	if u.Username != "bob" || !slices.Equal(u.Roles, []string{"billing", "support"}) || u.Disabled || u.CreatedAt != now || u.UpdatedAt != now {
+		t.Fatalf("created user = %v", u)
+	}
+	login := w.Login(t, "bob", "bob's pw")
+	if got := authzPayload(t, login.AccessToken)["roles"]; got != `["billing","support"]` {
+		t.Fatalf("bob's roles claim = %s", got)
+	}
+	if logs := w.Logs.String(); !strings.Contains(logs, `msg="user created" user=bob roles="[billing support]"`) || !strings.Contains(logs, "admin=root") {
+		t.Fatalf("no audit line for the new user:\n%s", logs)
+	}
+
+	_, err := w.admin.CreateUser(w.asRoot(), &authv1.CreateUserRequest{Username: "bob", Password: "another pw"})
+	authdtest.WantRefusal(t, err, codes.AlreadyExists, "")
+	if msg := status.Convert(err).Message(); msg != `user "bob" already exists` {
+		t.Fatalf("message = %q", msg)
+	}
+	w.Login(t, "bob", "bob's pw") // the password was not replaced
+
+	for _, tc := range []struct {
+		name string
+		req  *authv1.CreateUserRequest
+		msg  string
+	}{
+		{"empty username", &authv1.CreateUserRequest{Password: "pw"}, "username is empty"},
+		{"username with spaces around", &authv1.CreateUserRequest{Username: " carol", Password: "pw"}, "username has leading or trailing spaces"},
+		{"username with a control character", &authv1.CreateUserRequest{Username: "car\nol", Password: "pw"}, "username has control characters"},
+		{"username of invalid UTF-8", &authv1.CreateUserRequest{Username: "car\xffol", Password: "pw"}, "username is not valid UTF-8"},
+		{"username too long", &authv1.CreateUserRequest{Username: strings.Repeat("c", 257), Password: "pw"}, "username is too long"},
+		{"a service account's name", &authv1.CreateUserRequest{Username: "client:reporter", Password: "pw"},
+			`usernames starting with "client:" are kept for service accounts`},
+		{"empty password", &authv1.CreateUserRequest{Username: "carol"}, "password: password is empty"},
+		{"password too long", &authv1.CreateUserRequest{Username: "carol", Password: strings.Repeat("p", password.MaxLength+1)},
+			"password: " + password.ErrTooLong.Error()},
+		{"role with a capital", &authv1.CreateUserRequest{Username: "carol", Password: "pw", Roles: []string{"Admin"}},
+			`roles: name "Admin": only a-z, 0-9 and :._- are allowed`},
+		{"role with a space", &authv1.CreateUserRequest{Username: "carol", Password: "pw", Roles: []string{"authd:admin support"}},
+			`roles: name "authd:admin support": only a-z, 0-9 and :._- are allowed`},
+		{"empty role", &authv1.CreateUserRequest{Username: "carol", Password: "pw", Roles: []string{""}},
+			`roles: name "": want 1 to 64 bytes`},
+		{"repeated role", &authv1.CreateUserRequest{Username: "carol", Password: "pw", Roles: []string{"ops", "ops"}},
+			`roles: name "ops" appears twice`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := w.admin.CreateUser(w.asRoot(), tc.req)
+			authdtest.WantRefusal(t, err, codes.InvalidArgument, "")
+			if msg := status.Convert(err).Message(); msg != tc.msg {
+				t.Fatalf("message = %q, want %q", msg, tc.msg)
+			}
+		})
+	}
+	if names := w.userNames(t, 0); !slices.Equal(names, []string{"bob", "root"}) {
+		t.Fatalf("users = %v, want only bob and root", names)
+	}
+	if _, err := w.Store.UserByName(context.Background(), "client:reporter"); err == nil {
+		t.Fatal("an account named client:reporter was created")
+	}
+}
+
+// ListUsers pages through the users by name, leaving the service accounts
+// out; a malformed page_token or a negative page_size is InvalidArgument.
+func TestAdmin_ListUsersPages(t *testing.T) {
+	w := newAdminWorld(t)
+	for _, name := range []string{"dave", "alice", "carol", "bob"} {
+		w.addUser(t, name, "pw")
+	}
+	w.addClient(t, "billing")  // "client:billing" sorts between carol and dave
+	w.addClient(t, "zz-batch") // and "client:zz-batch" too
+	all := []string{"alice", "bob", "carol", "dave", "root"}
+	for _, size := range []int32{1, 2, 4, 5, 0, 1000, 5000} {
+		if names := w.userNames(t, size); !slices.Equal(names, all) {
+			t.Fatalf("page_size %d: users %v, want %v", size, names, all)
+		}
+	}
+
+	first, err := w.admin.ListUsers(w.asRoot(), &authv1.ListUsersRequest{PageSize: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(first.Users) != 2 || first.Users[0].Username != "alice" || first.NextPageToken == "" {
+		t.Fatalf("first page = %v", first)
+	}
+	root := &authv1.User{Username: "root", Roles: []string{"authd:admin"}, CreatedAt: authdtest.Start.Unix(), UpdatedAt: authdtest.Start.Unix()}
+	last, err := w.admin.ListUsers(w.asRoot(), &authv1.ListUsersRequest{PageSize: 10, PageToken: first.NextPageToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(last.Users) != 3 || !proto.Equal(last.Users[2], root) || last.NextPageToken != "" {
+		t.Fatalf("last page = %v, want carol, dave and %v", last, root)
+	}
+
+	for _, tc := range []struct {
+		name string
+		req  *authv1.ListUsersRequest
+		msg  string
+	}{
+		{"page_token not base64url", &authv1.ListUsersRequest{PageToken: "!!!"}, "malformed page_token"},
+		{"page_token of invalid UTF-8", &authv1.ListUsersRequest{PageToken: base64.RawURLEncoding.EncodeToString([]byte("\xff"))}, "malformed page_token"},
+		{"page_token too long", &authv1.ListUsersRequest{PageToken: base64.RawURLEncoding.EncodeToString([]byte(strings.Repeat("a", 257)))}, "malformed page_token"},
+		{"negative page_size", &authv1.ListUsersRequest{PageSize: -1}, "page_size must not be negative"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := w.admin.ListUsers(w.asRoot(), tc.req)
+			authdtest.WantRefusal(t, err, codes.InvalidArgument, "")
+			if msg := status.Convert(err).Message(); msg != tc.msg {
+				t.Fatalf("message = %q, want %q", msg, tc.msg)
+			}
+		})
+	}
+}
+
+// DisableUser ends every live session of the user (their tokens are
+// refused at once) and refuses their logins with the error a wrong
+// password gets; EnableUser lets them log in again, but revives no token.
+func TestAdmin_DisableAndEnableUser(t *testing.T) {
+	w := newAdminWorld(t)
+	w.addUser(t, "bob", "pw")
+	first, second, loggedOut := w.Login(t, "bob", "pw"), w.Login(t, "bob", "pw"), w.Login(t, "bob", "pw")
+	if _, err := w.Client.Logout(authdtest.Bearer(context.Background(), loggedOut.AccessToken), &authv1.LogoutRequest{}); err != nil {
+		t.Fatal(err)
+	}
+
+	resp, err := w.admin.DisableUser(w.asRoot(), &authv1.DisableUserRequest{Username: "bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.RevokedSessions != 2 {
+		t.Fatalf("revoked_sessions = %d, want 2 (the logged-out session was already revoked)", resp.RevokedSessions)
+	}
+	wantDead := func(login *authv1.LoginResponse) {
+		t.Helper()
+		_, err := authzVerify(t, w.Env, login.AccessToken, authv1.Requirement_REQUIREMENT_ACCESS)
+		authdtest.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenRevoked)
+		_, err = w.Client.Refresh(authdtest.Bearer(context.Background(), login.RefreshToken), &authv1.RefreshRequest{})
+		authdtest.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenRevoked)
+	}
+	wantDead(first)
+	wantDead(second)
+	_, err = w.Client.Login(context.Background(), &authv1.LoginRequest{Username: "bob", Password: "pw"})
+	authdtest.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonInvalidCredentials)
+	if msg := status.Convert(err).Message(); msg != wire.ErrInvalidCredentials.Error() {
+		t.Fatalf("message = %q", msg)
+	}
+	users, err := w.admin.ListUsers(w.asRoot(), &authv1.ListUsersRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := users.Users[0]; u.Username != "bob" || !u.Disabled {
+		t.Fatalf("listed %v, want bob disabled", u)
+	}
+	if sids := w.sessionIDs(t, "bob"); len(sids) != 0 {
+		t.Fatalf("bob's live sessions = %v", sids)
+	}
+
+	if _, err := w.admin.EnableUser(w.asRoot(), &authv1.EnableUserRequest{Username: "bob"}); err != nil {
+		t.Fatal(err)
+	}
+	again := w.Login(t, "bob", "pw")
+	mustVerify(t, w.Env, again.AccessToken, authv1.Requirement_REQUIREMENT_FRESH_ACCESS)
+	wantDead(first)
+
+	// Unknown users, and service accounts, are not users.
+	w.addClient(t, "reporter")
+	for _, name := range []string{"nobody", "client:reporter"} {
+		_, err := w.admin.DisableUser(w.asRoot(), &authv1.DisableUserRequest{Username: name})
+		authdtest.WantRefusal(t, err, codes.NotFound, "")
+		if msg := status.Convert(err).Message(); msg != `user "`+name+`" not found` {
+			t.Fatalf("message = %q", msg)
+		}
+		_, err = w.admin.EnableUser(w.asRoot(), &authv1.EnableUserRequest{Username: name})
+		authdtest.WantRefusal(t, err, codes.NotFound, "")
+	}
+	if c := w.clients(t); c[0].Disabled {
+		t.Fatal("DisableUser disabled a service account")
+	}
+}
+
+// SetRoles replaces the roles (sorted), ends the user's sessions so no
+// token outlives its roles, and the next login carries the new ones.
+func TestAdmin_SetRoles(t *testing.T) {
+	w := newAdminWorld(t)
+	w.addUser(t, "bob", "pw", "support")
+	before := w.Login(t, "bob", "pw")
+
+	w.Clock.Advance(time.Minute)
+	resp, err := w.admin.SetRoles(w.asRoot(), &authv1.SetRolesRequest{Username: "bob", Roles: []string{"ops", "audit"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := resp.User; u.Username != "bob" || !slices.Equal(u.Roles, []string{"audit", "ops"}) || resp.RevokedSessions != 1 {
+		t.Fatalf("SetRoles = %v", resp)
+	}
+	_, err = authzVerify(t, w.Env, before.AccessToken, authv1.Requirement_REQUIREMENT_ACCESS)
+	authdtest.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenRevoked)
+	_, err = w.Client.Refresh(authdtest.Bearer(context.Background(), before.RefreshToken), &authv1.RefreshRequest{})
+	authdtest.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenRevoked)
+	after := w.Login(t, "bob", "pw")
+	if c := mustVerify(t, w.Env, after.AccessToken, authv1.Requirement_REQUIREMENT_ACCESS); !slices.Equal(c.Roles, []string{"audit", "ops"}) {
+		t.Fatalf("roles after SetRoles = %v", c.Roles)
+	}
+
+	// Bad roles change nothing, not even the sessions.
+	_, err = w.admin.SetRoles(w.asRoot(), &authv1.SetRolesRequest{Username: "bob", Roles: []string{"ops", "Root"}})
+	authdtest.WantRefusal(t, err, codes.InvalidArgument, "")
+	if msg := status.Convert(err).Message(); msg != `roles: name "Root": only a-z, 0-9 and :._- are allowed` {
+		t.Fatalf("message = %q", msg)
+	}
+	mustVerify(t, w.Env, after.AccessToken, authv1.Requirement_REQUIREMENT_ACCESS)
+
+	// An empty set removes every role.
+	resp, err = w.admin.SetRoles(w.asRoot(), &authv1.SetRolesRequest{Username: "bob"})
+	if err != nil || len(resp.User.Roles) != 0 || resp.RevokedSessions != 1 {
+		t.Fatalf("SetRoles(none) = %v, %v", resp, err)
+	}
+	wantClaimNames(t, "role-less access token", authzPayload(t, w.Login(t, "bob", "pw").AccessToken), refreshClaimNames)
+
+	w.addClient(t, "reporter")
+	for _, name := range []string{"nobody", "client:reporter"} {
+		_, err := w.admin.SetRoles(w.asRoot(), &authv1.SetRolesRequest{Username: name, Roles: []string{"ops"}})
+		authdtest.WantRefusal(t, err, codes.NotFound, "")
+		if msg := status.Convert(err).Message(); msg != `user "`+name+`" not found` {
+			t.Fatalf("message = %q", msg)
+		}
+	}
+
+	// An administrator who takes away their own role loses the API at once.
+	if _, err := w.admin.SetRoles(w.asRoot(), &authv1.SetRolesRequest{Username: "root", Roles: []string{"ops"}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = w.admin.ListUsers(w.asRoot(), &authv1.ListUsersRequest{})
+	authdtest.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenRevoked)
+	_, err = w.admin.ListUsers(authdtest.Bearer(context.Background(), w.Login(t, "root", rootPassword).AccessToken), &authv1.ListUsersRequest{})
+	wantPermissionDenied(t, err, wire.ReasonInsufficientRole, wire.MetadataRequiredRoles, "authd:admin",
+		"insufficient role: one of [authd:admin] required")
+}
+
+// ListSessions lists a user's live sessions newest first; RevokeSession
+// ends exactly one of them.
+func TestAdmin_ListAndRevokeSessions(t *testing.T) {
+	w := newAdminWorld(t)
+	w.addUser(t, "bob", "pw")
+	var logins []*authv1.LoginResponse
+	var sids []string
+	for range 3 {
+		login := w.Login(t, "bob", "pw")
+		logins, sids = append(logins, login), append(sids, sidOf(t, w.Env, login))
+		w.Clock.Advance(time.Minute)
+	}
+	resp, err := w.admin.ListSessions(w.asRoot(), &authv1.ListSessionsRequest{Username: "bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Sessions) != 3 {
+		t.Fatalf("sessions = %v", resp.Sessions)
+	}
+	for i, s := range resp.Sessions {
+		n := 2 - i // newest first
+		at := authdtest.Start.Add(time.Duration(n) * time.Minute).Unix()
+		want := &authv1.Session{Sid: sids[n], AuthTime: at, CreatedAt: at, ExpiresAt: at + int64(168*time.Hour/time.Second)}
+		if !proto.Equal(s, want) {
+			t.Fatalf("session %d = %v, want %v", i, s, want)
+		}
+	}
+
+	if _, err := w.admin.RevokeSession(w.asRoot(), &authv1.RevokeSessionRequest{Sid: sids[1]}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = authzVerify(t, w.Env, logins[1].AccessToken, authv1.Requirement_REQUIREMENT_ACCESS)
+	authdtest.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenRevoked)
+	_, err = w.Client.Refresh(authdtest.Bearer(context.Background(), logins[1].RefreshToken), &authv1.RefreshRequest{})
+	authdtest.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenRevoked)
+	for _, i := range []int{0, 2} {
+		mustVerify(t, w.Env, logins[i].AccessToken, authv1.Requirement_REQUIREMENT_ACCESS)
+	}
+	if got := w.sessionIDs(t, "bob"); !slices.Equal(got, []string{sids[2], sids[0]}) {
+		t.Fatalf("live sessions = %v, want %v", got, []string{sids[2], sids[0]})
+	}
+
+	_, err = w.admin.RevokeSession(w.asRoot(), &authv1.RevokeSessionRequest{Sid: "no-such-session"})
+	authdtest.WantRefusal(t, err, codes.NotFound, "")
+	_, err = w.admin.RevokeSession(w.asRoot(), &authv1.RevokeSessionRequest{})
+	authdtest.WantRefusal(t, err, codes.InvalidArgument, "")
+	if msg := status.Convert(err).Message(); msg != "sid is empty" {
+		t.Fatalf("message = %q", msg)
+	}
+	_, err = w.admin.ListSessions(w.asRoot(), &authv1.ListSessionsRequest{Username: "nobody"})
+	authdtest.WantRefusal(t, err, codes.NotFound, "")
+	if got := w.sessionIDs(t, "bob"); !slices.Equal(got, []string{sids[2], sids[0]}) {
+		t.Fatalf("live sessions after refused calls = %v", got)
+	}
+}
+
+// clientID returns the id of the service account name.
+func (w *adminWorld) clientID(t *testing.T, name string) string {
+	t.Helper()
+	for _, c := range w.clients(t) {
+		if c.Name == name {
+			return c.ClientId
+		}
+	}
+	t.Fatalf("no client %q", name)
+	return ""
+}
+
+func (w *adminWorld) clients(t *testing.T) []*authv1.Client {
+	t.Helper()
+	resp, err := w.admin.ListClients(w.asRoot(), &authv1.ListClientsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.Clients
+}
+
+// issue asks authd for a client token.
+func (w *adminWorld) issue(id, secret string, scopes ...string) (*authv1.IssueClientTokenResponse, error) {
+	return w.Client.IssueClientToken(context.Background(), &authv1.IssueClientTokenRequest{ClientId: id, ClientSecret: secret, Scopes: scopes})
+}
+
+// CreateClient returns the secret once, ListClients never; disabling a
+// client revokes its tokens and refuses new ones until it is enabled;
+// rotating the secret refuses the old one and revokes the tokens issued
+// with it.
+func TestAdmin_Clients(t *testing.T) {
+	w := newAdminWorld(t)
+	w.Clock.Advance(time.Minute)
+	created := w.addClient(t, "reporter", "reports:read", "orders:read")
+	c := created.Client
+	if c.Name != "reporter" || !strings.HasPrefix(c.ClientId, "authd-") || !slices.Equal(c.Scopes, []string{"orders:read", "reports:read"}) ||
+		c.Disabled || c.CreatedAt != w.Clock.Now().Unix() {
+		t.Fatalf("created client = %v", c)
+	}
+	if secret, err := base64.RawURLEncoding.Strict().DecodeString(created.ClientSecret); err != nil || len(secret) != 32 {
+		t.Fatalf("client secret %q: %d bytes, %v; want 256 random bits", created.ClientSecret, len(secret), err)
+	}
+	other := w.addClient(t, "archiver")
+	if other.ClientSecret == created.ClientSecret || other.Client.ClientId == c.ClientId {
+		t.Fatal("two clients share a secret or an id")
+	}
+	if got := w.clients(t); len(got) != 2 || !proto.Equal(got[0], other.Client) || !proto.Equal(got[1], c) {
+		t.Fatalf("ListClients = %v, want archiver then reporter", got)
+	}
+	if names := w.userNames(t, 0); !slices.Equal(names, []string{"root"}) {
+		t.Fatalf("ListUsers = %v: service accounts are not users", names)
+	}
+
+	_, err := w.admin.CreateClient(w.asRoot(), &authv1.CreateClientRequest{Name: "reporter", Scopes: []string{"admin"}})
+	authdtest.WantRefusal(t, err, codes.AlreadyExists, "")
+	if msg := status.Convert(err).Message(); msg != `client "reporter" already exists` {
+		t.Fatalf("message = %q", msg)
+	}
+	for _, tc := range []struct {
+		name string
+		req  *authv1.CreateClientRequest
+		msg  string
+	}{
+		{"name with a capital", &authv1.CreateClientRequest{Name: "Reporter"}, `client name: name "Reporter": only a-z, 0-9 and :._- are allowed`},
+		{"empty name", &authv1.CreateClientRequest{}, `client name: name "": want 1 to 64 bytes`},
+		{"bad scope", &authv1.CreateClientRequest{Name: "writer", Scopes: []string{"orders write"}}, `scopes: name "orders write": only a-z, 0-9 and :._- are allowed`},
+		{"repeated scope", &authv1.CreateClientRequest{Name: "writer", Scopes: []string{"orders:write", "orders:write"}}, `scopes: name "orders:write" appears twice`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := w.admin.CreateClient(w.asRoot(), tc.req)
+			authdtest.WantRefusal(t, err, codes.InvalidArgument, "")
+			if msg := status.Convert(err).Message(); msg != tc.msg {
+				t.Fatalf("message = %q, want %q", msg, tc.msg)
+			}
+		})
+	}
+	if got := w.clients(t); len(got) != 2 {
+		t.Fatalf("refused CreateClient calls created clients: %v", got)
+	}
+
+	// Tokens before disabling are revoked; none are issued while disabled.
+	secret := created.ClientSecret
+	var toks []string
+	for range 2 {
+		resp, err := w.issue(c.ClientId, secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		toks = append(toks, resp.AccessToken)
+	}
+	disabled, err := w.admin.DisableClient(w.asRoot(), &authv1.DisableClientRequest{Name: "reporter"})
+	if err != nil || disabled.RevokedSessions != 2 {
+		t.Fatalf("DisableClient = %v, %v; want 2 revoked", disabled, err)
+	}
+	for _, tok := range toks {
+		_, err := authzVerify(t, w.Env, tok, authv1.Requirement_REQUIREMENT_ACCESS)
+		authdtest.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenRevoked)
+	}
+	_, err = w.issue(c.ClientId, secret)
+	authdtest.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonInvalidCredentials)
+	if got := w.clients(t); !got[1].Disabled || got[0].Disabled {
+		t.Fatalf("ListClients after DisableClient = %v", got)
+	}
+	if _, err := w.admin.EnableClient(w.asRoot(), &authv1.EnableClientRequest{Name: "reporter"}); err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := w.issue(c.ClientId, secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustVerify(t, w.Env, fresh.AccessToken, authv1.Requirement_REQUIREMENT_ACCESS)
+
+	// Rotation: the old secret is refused, the new one works, the tokens
+	// issued with the old one are revoked.
+	rotated, err := w.admin.RotateClientSecret(w.asRoot(), &authv1.RotateClientSecretRequest{Name: "reporter"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rotated.RevokedSessions != 1 || rotated.ClientSecret == secret || len(rotated.ClientSecret) != len(secret) {
+		t.Fatalf("RotateClientSecret = %v", rotated)
+	}
+	_, err = authzVerify(t, w.Env, fresh.AccessToken, authv1.Requirement_REQUIREMENT_ACCESS)
+	authdtest.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenRevoked)
+	_, err = w.issue(c.ClientId, secret)
+	authdtest.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonInvalidCredentials)
+	if resp, err := w.issue(c.ClientId, rotated.ClientSecret); err != nil {
+		t.Fatal(err)
+	} else {
+		mustVerify(t, w.Env, resp.AccessToken, authv1.Requirement_REQUIREMENT_ACCESS)
+	}
+	if _, err := w.issue(other.Client.ClientId, other.ClientSecret); err != nil {
+		t.Fatalf("another client's secret stopped working: %v", err)
+	}
+
+	// Unknown clients, and users, are not clients.
+	w.addUser(t, "bob", "pw")
+	for _, name := range []string{"nobody", "bob"} {
+		want := `client "` + name + `" not found`
+		_, err := w.admin.DisableClient(w.asRoot(), &authv1.DisableClientRequest{Name: name})
+		authdtest.WantRefusal(t, err, codes.NotFound, "")
+		if msg := status.Convert(err).Message(); msg != want {
+			t.Fatalf("DisableClient(%s): message = %q, want %q", name, msg, want)
+		}
+		_, err = w.admin.EnableClient(w.asRoot(), &authv1.EnableClientRequest{Name: name})
+		authdtest.WantRefusal(t, err, codes.NotFound, "")
+		_, err = w.admin.RotateClientSecret(w.asRoot(), &authv1.RotateClientSecretRequest{Name: name})
+		authdtest.WantRefusal(t, err, codes.NotFound, "")
+	}
+	w.Login(t, "bob", "pw")
+}
+
+// The revoked_sessions an administrator is told are the live sessions the
+// change ended, the ones ListSessions listed just before: not sessions
+// already past their cap, whose tokens no longer verify anyway.
+func TestAdmin_RevokedCountsAreLiveSessions(t *testing.T) {
+	w := newAdminWorld(t, authdtest.WithServiceOptions(service.WithSessionMax(time.Hour)))
+	w.addUser(t, "bob", "pw")
+	reporter := w.addClient(t, "reporter")
+	w.Login(t, "bob", "pw")
+	if _, err := w.issue(reporter.Client.ClientId, reporter.ClientSecret); err != nil {
+		t.Fatal(err)
+	}
+	w.Clock.Advance(2 * time.Hour) // bob's session and the client's token are over
+	w.root = w.Login(t, "root", rootPassword)
+	live := w.Login(t, "bob", "pw")
+	if _, err := w.issue(reporter.Client.ClientId, reporter.ClientSecret); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"bob", "client:reporter"} {
+		if sids := w.sessionIDs(t, name); len(sids) != 1 {
+			t.Fatalf("%s has live sessions %v, want 1", name, sids)
+		}
+	}
+
+	disabled, err := w.admin.DisableUser(w.asRoot(), &authv1.DisableUserRequest{Username: "bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if disabled.RevokedSessions != 1 {
+		t.Errorf("DisableUser: revoked_sessions = %d, want 1 (bob had one live session)", disabled.RevokedSessions)
+	}
+	_, err = authzVerify(t, w.Env, live.AccessToken, authv1.Requirement_REQUIREMENT_ACCESS)
+	authdtest.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenRevoked)
+
+	client, err := w.admin.DisableClient(w.asRoot(), &authv1.DisableClientRequest{Name: "reporter"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if client.RevokedSessions != 1 {
+		t.Errorf("DisableClient: revoked_sessions = %d, want 1 (one token was still valid)", client.RevokedSessions)
+	}
+}
