@@ -63,7 +63,11 @@ func parsePageToken(tok string) (store.RevocationCursor, bool) {
 	}
 	at, sid, ok := strings.Cut(string(b), ":")
 	sec, err := strconv.ParseInt(at, 10, 64)
-	if !ok || err != nil || sec < 0 || sid == "" {
+	// A sid is base64url: anything else (NUL, invalid UTF-8, which some
+	// databases refuse outright) is no token authd made.
+	if !ok || err != nil || sec < 0 || sid == "" || strings.ContainsFunc(sid, func(r rune) bool {
+		return !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_')
+	}) {
 		return store.RevocationCursor{}, false
 	}
 	return store.RevocationCursor{RevokedAt: time.Unix(sec, 0).UTC(), SessionID: sid}, true

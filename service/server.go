@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
@@ -11,6 +12,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 
@@ -20,6 +22,9 @@ import (
 // MaxHeaderListSize caps the metadata a caller may send (16 KiB): enough for
 // an 8 KiB token, refused by the transport before any interceptor runs.
 const MaxHeaderListSize = 16 << 10
+
+// MaxConcurrentStreams bounds the calls one connection has open at once.
+const MaxConcurrentStreams = 1000
 
 // NewServer returns a gRPC server serving svc, its AdminService, health and
 // reflection, with
@@ -51,6 +56,12 @@ func NewServer(svc *Service, opts ...grpc.ServerOption) (*grpc.Server, *health.S
 	}
 	opts = append([]grpc.ServerOption{
 		grpc.MaxHeaderListSize(MaxHeaderListSize),
+		// Clients may not ping more often than this (a ping flood is
+		// answered with GOAWAY); idle connections are closed; each
+		// connection gets a bounded number of concurrent calls.
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: 15 * time.Minute, Time: 2 * time.Minute, Timeout: 20 * time.Second}),
+		grpc.MaxConcurrentStreams(MaxConcurrentStreams),
 		grpc.ChainUnaryInterceptor(append(unary, authn.UnaryServerInterceptor())...),
 		grpc.ChainStreamInterceptor(append(stream, authn.StreamServerInterceptor())...),
 	}, opts...)

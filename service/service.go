@@ -65,6 +65,7 @@ type config struct {
 	feed           func(ctx context.Context, sid string) error
 	extraClaims    ClaimsHook
 	trustedProxies []netip.Prefix
+	revocationTTL  time.Duration
 }
 
 // ClaimsHook returns claims to add to an access token minted for subject
@@ -124,6 +125,13 @@ func WithoutThrottle() Option { return func(cfg *config) { cfg.throttleOn = fals
 // makes NewServer record per-method metrics in it.
 func WithMetrics(m *Metrics) Option { return func(cfg *config) { cfg.metrics = m } }
 
+// WithRevocationCacheTTL sets how long authd trusts what it read of a
+// session (default revocation.DefaultCacheTTL, 1 s): a revocation made by
+// another instance is seen within it.
+func WithRevocationCacheTTL(d time.Duration) Option {
+	return func(cfg *config) { cfg.revocationTTL = d }
+}
+
 // WithTrustedProxies trusts the x-forwarded-for and forwarded metadata of
 // callers whose address is in one of prefixes (a load balancer, a gateway):
 // throttling then counts the client they name. Other callers' forwarding
@@ -168,7 +176,7 @@ func New(st Store, signer *token.Signer, verifier interceptors.Verifier, hasher 
 		cfg.throttles = st
 	}
 	cfg.logger = withRequestIDs(cfg.logger)
-	revocations := revocation.NewCache(st, revocation.WithClock(cfg.clock))
+	revocations := revocation.NewCache(st, revocation.WithClock(cfg.clock), revocation.WithCacheTTL(cfg.revocationTTL))
 	authn := interceptors.New(verifier,
 		interceptors.WithClock(cfg.clock),
 		interceptors.WithPublicHealthAndReflection(),

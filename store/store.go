@@ -137,6 +137,10 @@ type Sessions interface {
 	// ListSessions returns userID's sessions that are neither revoked nor
 	// past their cap at now, newest first.
 	ListSessions(ctx context.Context, userID int64, now time.Time) ([]Session, error)
+	// PruneSessions deletes the sessions whose cap is before before (no
+	// token of theirs verifies any more, revoked or not) and returns how
+	// many.
+	PruneSessions(ctx context.Context, before time.Time) (int, error)
 }
 
 // Revocation is a revoked session, as a service checking tokens needs it.

@@ -76,10 +76,11 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 
 // storeFlags are the flags every command has to find authd's data.
 type storeFlags struct {
-	dataDir string
-	db      string
-	redis   string
-	kekFile string
+	dataDir    string
+	db         string
+	redis      string
+	kekFile    string
+	sqliteSync string
 }
 
 // shared reports whether instances share the database, and so keep their
@@ -93,6 +94,7 @@ func (s *storeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&s.dataDir, "data-dir", "./data", "directory for the SQLite database and signing keys (created on first start)")
 	fs.StringVar(&s.kekFile, "key-encryption-key-file", "", "with a PostgreSQL --db: the secret (>= 32 bytes, the same on every instance) that seals the signing keys kept in the database; or AUTHD_KEY_ENCRYPTION_KEY, base64")
 	fs.StringVar(&s.redis, "redis", "", "Redis URL (redis://host:6379/0) for login-throttling counters shared by instances and the revocation feed (off when empty)")
+	fs.StringVar(&s.sqliteSync, "sqlite-synchronous", "full", "SQLite: full syncs every commit (a power loss cannot undo a revocation); normal is faster per write and may lose the last commits on power loss")
 	fs.StringVar(&s.db, "db", "", "database: empty for SQLite in --data-dir, sqlite:PATH, or postgres://… for instances sharing PostgreSQL")
 }
 
@@ -120,7 +122,10 @@ func (s *storeFlags) openStore(ctx context.Context) (store.Store, error) {
 	default:
 		return nil, fmt.Errorf("%w: --db %q: want empty, sqlite:PATH or postgres://…", errUsage, redactDSN(s.db))
 	}
-	return sqlite.Open(ctx, path)
+	if s.sqliteSync != "full" && s.sqliteSync != "normal" {
+		return nil, fmt.Errorf("%w: --sqlite-synchronous %q: want full or normal", errUsage, s.sqliteSync)
+	}
+	return sqlite.Open(ctx, path, sqlite.WithSynchronous(s.sqliteSync))
 }
 
 // redactErr replaces dsn in err's text by its redacted form.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -10,9 +11,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"runtime"
+	"strings"
 	"syscall"
 	"time"
 
@@ -42,6 +45,9 @@ type serveConfig struct {
 	hs256SecretFile           string
 	tlsCert, tlsKey, clientCA string
 	logFormat                 string
+	trustedProxies            []netip.Prefix
+	httpPlaintext             bool
+	metricsAddr               string
 	hashFlags
 }
 
@@ -50,7 +56,9 @@ func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveConfig) {
 	fs := newFlagSet("authd serve", stderr)
 	c.storeFlags.register(fs)
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:50051", "gRPC listen address")
-	fs.StringVar(&c.httpAddr, "http-addr", "", "HTTP listen address for /.well-known/jwks.json, /healthz, /readyz and /metrics (off when empty)")
+	fs.StringVar(&c.httpAddr, "http-addr", "", "HTTP listen address for /.well-known/jwks.json, /healthz, /readyz and /metrics (off when empty); HTTPS with --tls-cert")
+	fs.BoolVar(&c.httpPlaintext, "http-plaintext", false, "serve the HTTP listeners without TLS even with --tls-cert (behind a TLS-terminating proxy)")
+	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "serve /metrics on this address instead of --http-addr")
 	fs.StringVar(&c.issuer, "issuer", token.DefaultIssuer, "iss of issued tokens, required when verifying")
 	fs.StringVar(&c.audience, "audience", token.DefaultIssuer, "aud of issued tokens, required when verifying")
 	fs.DurationVar(&c.accessTTL, "access-ttl", service.DefaultAccessTTL, "access-token lifetime")
@@ -64,6 +72,24 @@ func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveConfig) {
 	fs.StringVar(&c.tlsKey, "tls-key", "", "TLS private key file (PEM)")
 	fs.StringVar(&c.clientCA, "client-ca", "", "CA bundle (PEM) that client certificates must chain to (mTLS)")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
+	fs.Func("trusted-proxies", "comma-separated CIDRs (or addresses) of proxies whose x-forwarded-for / forwarded metadata names the client for login throttling", func(v string) error {
+		c.trustedProxies = nil
+		for _, item := range strings.Split(v, ",") {
+			if item = strings.TrimSpace(item); item == "" {
+				continue
+			}
+			p, err := netip.ParsePrefix(item)
+			if err != nil {
+				addr, aerr := netip.ParseAddr(item)
+				if aerr != nil {
+					return fmt.Errorf("%q is neither a CIDR nor an address", item)
+				}
+				p = netip.PrefixFrom(addr, addr.BitLen())
+			}
+			c.trustedProxies = append(c.trustedProxies, p.Masked())
+		}
+		return nil
+	})
 	c.hashFlags.register(fs)
 	return fs, c
 }
@@ -161,7 +187,13 @@ func (c *serveConfig) assemble(ctx context.Context, logger *slog.Logger) (_ *dae
 	if err != nil {
 		return nil, err
 	}
-	verifier, err := token.NewVerifier(d.keys, token.WithIssuer(c.issuer), token.WithAudience(c.audience), token.WithLeeway(c.leeway))
+	vopts := []token.VerifierOption{token.WithIssuer(c.issuer), token.WithAudience(c.audience), token.WithLeeway(c.leeway)}
+	if d.ring != nil {
+		// No token authd mints outlives its session; HS256 interop keeps
+		// the library's bound, since other issuers' tokens live longer.
+		vopts = append(vopts, token.WithMaxLifetime(c.sessionMax+c.leeway))
+	}
+	verifier, err := token.NewVerifier(d.keys, vopts...)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errUsage, err)
 	}
@@ -177,6 +209,7 @@ func (c *serveConfig) assemble(ctx context.Context, logger *slog.Logger) (_ *dae
 		service.WithLogger(logger), service.WithMetrics(d.metrics),
 		service.WithAccessTTL(c.accessTTL), service.WithRefreshTTL(c.refreshTTL), service.WithSessionMax(c.sessionMax),
 		service.WithReuseGrace(c.reuseGrace), service.WithRotation(c.rotation),
+		service.WithTrustedProxies(c.trustedProxies...),
 	}
 	if d.ring != nil {
 		opts = append(opts, service.WithJWKS(d.ring))
@@ -225,20 +258,48 @@ func (d *daemon) run(ctx context.Context, c *serveConfig, logger *slog.Logger) e
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	var httpSrv *http.Server
-	httpAddr := ""
-	if c.httpAddr != "" {
-		var jwks service.JWKSource
-		if d.ring != nil {
-			jwks = d.ring
+	var jwks service.JWKSource
+	if d.ring != nil {
+		jwks = d.ring
+	}
+	var tlsConfig *tls.Config
+	if d.certs != nil && !c.httpPlaintext {
+		tlsConfig = d.certs.httpConfig()
+	}
+	var servers []*http.Server
+	defer func() {
+		for _, srv := range servers {
+			shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_ = srv.Shutdown(shutdownCtx)
+			cancel()
 		}
-		if httpSrv, httpAddr, err = startHTTP(c.httpAddr, jwks, d.health, d.store, d.metrics, logger); err != nil {
+	}()
+	httpAddr, metricsAddr := "", ""
+	for _, l := range []struct {
+		addr    *string
+		flag    string
+		handler http.Handler
+	}{
+		{&httpAddr, c.httpAddr, httpMux(jwks, d.health, d.store, d.metrics, c.metricsAddr == "", logger)},
+		{&metricsAddr, c.metricsAddr, metricsMux(d.metrics)},
+	} {
+		if l.flag == "" {
+			continue
+		}
+		srv, addr, err := startHTTP(l.flag, l.handler, tlsConfig, logger)
+		if err != nil {
 			lis.Close()
 			return err
 		}
+		servers, *l.addr = append(servers, srv), addr
 	}
-	go reloadOnHUP(ctx, d.reloadKeys(ctx, logger), d.certs, logger)
-	logger.Info("authd serving", "addr", lis.Addr().String(), "http_addr", httpAddr,
+	// The handler is in place before authd says it serves: a SIGHUP from
+	// then on reloads, never kills.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go d.maintain(ctx, hup, logger)
+	logger.Info("authd serving", "addr", lis.Addr().String(), "http_addr", httpAddr, "metrics_addr", metricsAddr,
 		"alg", d.keys.Algorithm(), "data_dir", c.dataDir, "tls", c.tlsCert != "", "redis", d.redis != nil)
 
 	errc := make(chan error, 1)
@@ -250,11 +311,6 @@ func (d *daemon) run(ctx context.Context, c *serveConfig, logger *slog.Logger) e
 	}
 	logger.Info("shutting down")
 	d.health.Shutdown()
-	if httpSrv != nil {
-		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = httpSrv.Shutdown(shutdownCtx)
-	}
 	stopped := make(chan struct{})
 	go func() { d.srv.GracefulStop(); close(stopped) }()
 	select {
@@ -265,19 +321,72 @@ func (d *daemon) run(ctx context.Context, c *serveConfig, logger *slog.Logger) e
 	return nil
 }
 
-// reloadKeys returns what a SIGHUP or the hourly schedule does to the keys:
-// prune and re-read them (nil in HS256 mode).
-func (d *daemon) reloadKeys(ctx context.Context, logger *slog.Logger) func() {
-	if d.ring == nil {
-		return nil
-	}
-	return func() {
-		if err := d.ring.Reload(ctx); err != nil {
-			logger.Error("key reload failed; keeping the current keys", "err", err)
+// keyReloadInterval bounds how long an instance keeps a key another
+// instance or `authd keys revoke` removed, or misses one added.
+const keyReloadInterval = time.Minute
+
+// sessionPruneInterval is how often sessions past their cap are deleted.
+const sessionPruneInterval = time.Hour
+
+// maintain reloads the keys (prune, re-read) every keyReloadInterval and
+// on SIGHUP, the TLS certificate on SIGHUP and when its files change, and
+// deletes sessions past their cap every sessionPruneInterval. What fails
+// is logged and the current keys or certificate kept.
+func (d *daemon) maintain(ctx context.Context, hup <-chan os.Signal, logger *slog.Logger) {
+	keys := time.NewTicker(keyReloadInterval)
+	defer keys.Stop()
+	certs := time.NewTicker(certPollInterval())
+	defer certs.Stop()
+	sessions := time.NewTicker(sessionPruneInterval)
+	defer sessions.Stop()
+	for {
+		select {
+		case <-ctx.Done():
 			return
+		case <-keys.C:
+			d.reloadKeys(ctx, logger)
+		case <-certs.C:
+			if d.certs != nil && d.certs.changed() {
+				reloadCerts(d.certs, logger)
+			}
+		case <-sessions.C:
+			d.pruneSessions(ctx, logger)
+		case <-hup:
+			d.reloadKeys(ctx, logger)
+			if d.certs != nil {
+				reloadCerts(d.certs, logger)
+			}
 		}
+	}
+}
+
+// reloadKeys prunes and re-reads the signing keys (none in HS256 mode),
+// logging when they changed.
+func (d *daemon) reloadKeys(ctx context.Context, logger *slog.Logger) {
+	if d.ring == nil {
+		return
+	}
+	before := d.ring.Generation()
+	if err := d.ring.Reload(ctx); err != nil {
+		logger.Error("key reload failed; keeping the current keys", "err", err)
+		return
+	}
+	if d.ring.Generation() != before {
 		kid, _ := d.ring.SigningKey()
 		logger.Info("signing keys reloaded", "current_kid", kid, "keys", len(d.ring.Keys()))
+	}
+}
+
+// pruneSessions deletes sessions whose cap passed more than the clock
+// leeway ago: none of their tokens verifies any more.
+func (d *daemon) pruneSessions(ctx context.Context, logger *slog.Logger) {
+	n, err := d.store.PruneSessions(ctx, time.Now().Add(-token.MaxLeeway))
+	if err != nil {
+		logger.Warn("pruning sessions failed", "err", err)
+		return
+	}
+	if n > 0 {
+		logger.Info("pruned sessions past their cap", "sessions", n)
 	}
 }
 
@@ -344,10 +453,10 @@ type pinger interface {
 	Ping(ctx context.Context) error
 }
 
-// startHTTP serves the JWKS as JSON, liveness (/healthz: the process
-// serves), readiness (/readyz: and its database answers) and Prometheus
-// metrics.
-func startHTTP(addr string, jwks service.JWKSource, hs healthpb.HealthServer, st any, metrics *service.Metrics, logger *slog.Logger) (*http.Server, string, error) {
+// httpMux serves the JWKS as JSON, liveness (/healthz: the process
+// serves), readiness (/readyz: and its database answers) and, unless it has
+// a listener of its own, Prometheus metrics.
+func httpMux(jwks service.JWKSource, hs healthpb.HealthServer, st any, metrics *service.Metrics, withMetrics bool, logger *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /.well-known/jwks.json", func(w http.ResponseWriter, r *http.Request) {
 		keys := []token.JWK{} // HS256 mode publishes no keys, never the secret
@@ -383,55 +492,45 @@ func startHTTP(addr string, jwks service.JWKSource, hs healthpb.HealthServer, st
 		}
 		_, _ = io.WriteString(w, "ready\n")
 	})
+	if withMetrics {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(metrics.Registry, promhttp.HandlerOpts{}))
+	}
+	return mux
+}
+
+func metricsMux(metrics *service.Metrics) http.Handler {
+	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(metrics.Registry, promhttp.HandlerOpts{}))
+	return mux
+}
+
+// startHTTP serves handler on addr (HTTPS when tlsConfig is set), with
+// timeouts and a header bound so a slow or hostile client cannot hold
+// connections or memory.
+func startHTTP(addr string, handler http.Handler, tlsConfig *tls.Config, logger *slog.Logger) (*http.Server, string, error) {
 	lis, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, "", fmt.Errorf("http listen: %w", err)
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{
+		Handler:           handler,
+		TLSConfig:         tlsConfig,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    16 << 10,
+	}
 	go func() {
-		if err := srv.Serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		serve := srv.Serve
+		if tlsConfig != nil {
+			serve = func(l net.Listener) error { return srv.ServeTLS(l, "", "") }
+		}
+		if err := serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			logger.Error("http server", "err", err)
 		}
 	}()
 	return srv, lis.Addr().String(), nil
-}
-
-// reloadOnHUP re-reads the signing keys (so `authd keys rotate` takes
-// effect without a restart) and the TLS certificate on SIGHUP; the
-// certificate also when its files change. What fails to load is logged and
-// the current keys or certificate kept.
-func reloadOnHUP(ctx context.Context, reloadKeys func(), certs *certReloader, logger *slog.Logger) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	poll := time.NewTicker(certPollInterval())
-	defer poll.Stop()
-	prune := time.NewTicker(time.Hour) // retired keys expire while authd runs
-	defer prune.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-prune.C:
-			if reloadKeys != nil {
-				reloadKeys()
-			}
-			continue
-		case <-poll.C:
-			if certs != nil && certs.changed() {
-				reloadCerts(certs, logger)
-			}
-			continue
-		case <-hup:
-		}
-		if reloadKeys != nil {
-			reloadKeys()
-		}
-		if certs != nil {
-			reloadCerts(certs, logger)
-		}
-	}
 }
 
 func reloadCerts(certs *certReloader, logger *slog.Logger) {

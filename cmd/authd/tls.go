@@ -103,3 +103,15 @@ func certPollInterval() time.Duration {
 	}
 	return 2 * time.Second
 }
+
+// httpConfig is the TLS configuration of the HTTP listeners: the same
+// certificate, picked at each handshake, and no client certificate asked
+// (health probes and JWKS fetchers have none).
+func (r *certReloader) httpConfig() *tls.Config {
+	return &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+			return r.cert.Load(), nil
+		},
+	}
+}

@@ -410,6 +410,16 @@ func (d *DB) ListSessions(ctx context.Context, userID int64, now time.Time) ([]s
 	return out, rows.Err()
 }
 
+// PruneSessions implements store.Sessions.
+func (d *DB) PruneSessions(ctx context.Context, before time.Time) (int, error) {
+	res, err := d.exec(ctx, `DELETE FROM sessions WHERE expires_at < ?`, unix(before))
+	if err != nil {
+		return 0, fmt.Errorf("prune sessions: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
 // ListRevocations implements store.Revocations.
 func (d *DB) ListRevocations(ctx context.Context, after store.RevocationCursor, now time.Time, limit int) ([]store.Revocation, error) {
 	at := int64(0)

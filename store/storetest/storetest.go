@@ -30,6 +30,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Clients/CreateFindListDisable", testClients},
 		{"Sessions/ListLiveOfOneUser", testListSessions},
 		{"Sessions/OnlyForTheUsersCurrentGeneration", testUserGeneration},
+		{"Sessions/PrunePastTheirCap", testPruneSessions},
 		{"Sessions/CreateAndGet", testSessionRoundTrip},
 		{"Sessions/UnknownIsNotFound", testUnknownSession},
 		{"Sessions/RotateIsCompareAndSwap", testRotateCAS},
@@ -247,6 +248,32 @@ func testUserGeneration(t *testing.T, s store.Store) {
 	}
 	if got, _ := s.Session(ctx, "other"); !got.Revoked() {
 		t.Fatal("the other session survived")
+	}
+}
+
+// testPruneSessions: sessions past their cap go, the others stay.
+func testPruneSessions(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	u := mustUser(t, s, "alice")
+	old, live := newSession(u, "old"), newSession(u, "live")
+	old.ExpiresAt = t0.Add(time.Hour)
+	for _, sess := range []store.Session{old, live} {
+		if err := s.CreateSession(ctx, sess); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.RevokeSession(ctx, "live", t0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.PruneSessions(ctx, t0.Add(2*time.Hour))
+	if err != nil || n != 1 {
+		t.Fatalf("PruneSessions = %d, %v; want 1", n, err)
+	}
+	if _, err := s.Session(ctx, "old"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the pruned session: %v", err)
+	}
+	if got, err := s.Session(ctx, "live"); err != nil || !got.Revoked() {
+		t.Fatalf("a revoked session within its cap must stay listed: %+v, %v", got, err)
 	}
 }
 

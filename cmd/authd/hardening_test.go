@@ -1,0 +1,131 @@
+package main_test
+
+import (
+	"context"
+	"crypto/tls"
+	"io"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+
+	authv1 "github.com/authd-dev/authd/gen/auth/v1"
+	"github.com/authd-dev/authd/internal/tokentest"
+	"github.com/authd-dev/authd/wire"
+)
+
+var metricsAddrText = regexp.MustCompile(`metrics_addr=(\S+)`)
+
+// With a TLS certificate the HTTP listeners serve HTTPS too (README points
+// JWKS consumers at https://); --http-plaintext opts out; --metrics-addr
+// moves /metrics to a listener of its own.
+func TestE2E_HTTPListenersServeTLS(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	ca := newCA(t, "http")
+	c, k := ca.issue(t, false)
+	writeFile(t, certFile, c)
+	writeFile(t, keyFile, k)
+	get := func(client *http.Client, url string) (int, error) {
+		resp, err := client.Get(url)
+		if err != nil {
+			return 0, err
+		}
+		defer resp.Body.Close()
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return resp.StatusCode, nil
+	}
+	https := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.pool, MinVersion: tls.VersionTLS12}}}
+
+	srv := startServe(t, t.TempDir(), nil, "--tls-cert", certFile, "--tls-key", keyFile,
+		"--http-addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0")
+	m := metricsAddrText.FindStringSubmatch(srv.log.String())
+	if m == nil {
+		t.Fatalf("no metrics_addr in the serving line:\n%s", srv.log)
+	}
+	metrics := strings.Trim(m[1], `"`)
+	for url, want := range map[string]int{
+		"https://" + srv.httpAddr + "/.well-known/jwks.json": http.StatusOK,
+		"https://" + srv.httpAddr + "/healthz":               http.StatusOK,
+		"https://" + srv.httpAddr + "/metrics":               http.StatusNotFound, // moved
+		"https://" + metrics + "/metrics":                    http.StatusOK,
+	} {
+		if code, err := get(https, url); err != nil || code != want {
+			t.Errorf("GET %s = %d, %v; want %d", url, code, err, want)
+		}
+	}
+	if code, err := get(http.DefaultClient, "http://"+srv.httpAddr+"/.well-known/jwks.json"); err == nil && code == http.StatusOK {
+		t.Error("the JWKS is served in plaintext although authd has a certificate")
+	}
+
+	plain := startServe(t, t.TempDir(), nil, "--tls-cert", certFile, "--tls-key", keyFile,
+		"--http-addr", "127.0.0.1:0", "--http-plaintext")
+	if code, err := get(http.DefaultClient, "http://"+plain.httpAddr+"/metrics"); err != nil || code != http.StatusOK {
+		t.Errorf("--http-plaintext: GET /metrics = %d, %v", code, err)
+	}
+}
+
+// `authd keys revoke` of the current key: after the reload every token it
+// signed is refused, including one authd had just verified and cached, and
+// logins are signed with the replacement.
+func TestE2E_KeysRevokeRefusesEvenCachedTokens(t *testing.T) {
+	t.Parallel()
+	data := t.TempDir()
+	authd(t, data, "pw\n", "user", "add", "ines", "--password-stdin")
+	srv := startServe(t, data, nil)
+	client := authv1.NewAuthServiceClient(dial(t, srv.addr))
+	ctx := context.Background()
+	login, err := client.Login(ctx, &authv1.LoginRequest{Username: "ines", Password: "pw"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // the second answer comes from the verified-token cache
+		if _, err := client.Verify(ctx, &authv1.VerifyRequest{Token: login.AccessToken}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	compromised := tokentest.KeyID(t, login.AccessToken)
+	out, errOut, code := authd(t, data, "", "keys", "revoke", compromised)
+	if code != 0 {
+		t.Fatalf("keys revoke: %s", errOut)
+	}
+	replacement := regexp.MustCompile(`new signing key (\S+) is current`).FindStringSubmatch(out)
+	if replacement == nil || !strings.Contains(out, "signing key "+compromised+" revoked") {
+		t.Fatalf("keys revoke said:\n%s", out)
+	}
+	mark := srv.log.mark()
+	srv.cmd.Process.Signal(syscall.SIGHUP)
+	srv.log.awaitMsg(t, mark, "signing keys reloaded", "current_kid="+replacement[1])
+	_, err = client.Verify(ctx, &authv1.VerifyRequest{Token: login.AccessToken})
+	tokentest.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenInvalid)
+	_, err = client.Refresh(tokentest.Bearer(ctx, login.RefreshToken), &authv1.RefreshRequest{})
+	tokentest.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenInvalid)
+	again, err := client.Login(ctx, &authv1.LoginRequest{Username: "ines", Password: "pw"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kid := tokentest.KeyID(t, again.AccessToken); kid != replacement[1] {
+		t.Fatalf("a new login is signed with %s, want %s", kid, replacement[1])
+	}
+	if _, errOut, code := authd(t, data, "", "keys", "revoke", "no-such-kid"); code == 0 || !strings.Contains(errOut, "no such signing key") {
+		t.Fatalf("revoking an unknown kid: exit %d, %s", code, errOut)
+	}
+}
+
+// The new flags refuse bad values with a usage error.
+func TestE2E_HardeningFlagsRefuseBadValues(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{
+		{"serve", "--trusted-proxies", "10.0.0.0/8,not-an-address"},
+		{"serve", "--sqlite-synchronous", "sometimes"},
+	} {
+		if _, errOut, code := authd(t, t.TempDir(), "", args...); code != 2 {
+			t.Errorf("authd %v: exit %d, %s; want 2", args, code, errOut)
+		}
+	}
+}
