@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/singleflight"
 	"google.golang.org/grpc"
 
 	"github.com/authd-dev/authd/clock"
@@ -17,9 +18,13 @@ import (
 // Poller is the Checker of a service that verifies tokens with authd's
 // JWKS: it keeps the list of revoked sessions, polling
 // AuthService.ListRevocations every interval, so a revoked session's tokens
-// are refused within about one interval. When no poll has succeeded for
-// the staleness limit it fails closed with ErrStale: calls get Unavailable
-// until authd answers again.
+// are refused within about one interval. A session it has not met yet is
+// checked once with AuthService.CheckSession, so a token whose session
+// authd does not know (forged with a stolen key) is refused as authd
+// refuses it; the answer is remembered until the session's cap. When no
+// poll has succeeded for the staleness limit, or a session cannot be
+// checked, it fails closed: calls get Unavailable until authd answers
+// again.
 type Poller struct {
 	client   authv1.AuthServiceClient
 	clock    clock.Clock
@@ -33,9 +38,15 @@ type Poller struct {
 	pollMu  sync.Mutex    // one poll at a time
 	mu      sync.RWMutex
 	revoked map[string]time.Time // sid -> session cap
+	live    map[string]time.Time // sid -> session cap, as CheckSession said
 	since   int64                // next poll's since
 	polled  time.Time            // last complete poll
+	checks  singleflight.Group   // one CheckSession per unknown sid at a time
 }
+
+// maxKnownSessions bounds the sessions a Poller remembers as live; past it
+// they are forgotten and checked again.
+const maxKnownSessions = 100000
 
 var _ Checker = (*Poller)(nil)
 
@@ -54,22 +65,60 @@ func NewPoller(conn grpc.ClientConnInterface, opts ...Option) *Poller {
 		overlap: time.Minute,
 		timeout: 10 * time.Second,
 		revoked: map[string]time.Time{},
+		live:    map[string]time.Time{},
 		nudge:   make(chan struct{}, 1),
 	}
 }
 
 // Revoked implements Checker.
-func (p *Poller) Revoked(_ context.Context, c *token.Claims) (bool, error) {
+func (p *Poller) Revoked(ctx context.Context, c *token.Claims) (bool, error) {
 	if c.SessionID == "" {
 		return false, nil // minted elsewhere: no session to revoke
 	}
+	now := p.clock.Now()
 	p.mu.RLock()
-	defer p.mu.RUnlock()
-	if p.polled.IsZero() || p.clock.Now().Sub(p.polled) > p.maxStale {
-		return false, ErrStale
-	}
+	stale := p.polled.IsZero() || now.Sub(p.polled) > p.maxStale
 	_, revoked := p.revoked[c.SessionID]
-	return revoked, nil
+	until, known := p.live[c.SessionID]
+	p.mu.RUnlock()
+	switch {
+	case stale:
+		return false, ErrStale
+	case revoked:
+		return true, nil
+	case known:
+		return !now.Before(until), nil
+	}
+	return p.check(ctx, c.SessionID)
+}
+
+// check asks authd whether a session met for the first time is live, once
+// however many calls carry it; a session that is not live reads as revoked.
+func (p *Poller) check(ctx context.Context, sid string) (bool, error) {
+	v, err, _ := p.checks.Do(sid, func() (any, error) {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.timeout)
+		defer cancel()
+		resp, err := p.client.CheckSession(ctx, &authv1.CheckSessionRequest{Sid: sid})
+		if err != nil {
+			return nil, err
+		}
+		until := time.Unix(resp.GetExpiresAt(), 0)
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if !resp.GetLive() {
+			p.revoked[sid] = p.clock.Now().Add(p.maxStale) // not live now, never again; forget it later
+			return true, nil
+		}
+		if len(p.live) >= maxKnownSessions {
+			clear(p.live)
+		}
+		p.live[sid] = until
+		return false, nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("check session: %w", err) // the call fails closed
+	}
+	return v.(bool), nil
 }
 
 // Poll fetches the revocations since the last poll, every page of them.
@@ -105,9 +154,11 @@ func (p *Poller) Poll(ctx context.Context) error {
 	now := p.clock.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for sid, until := range p.revoked {
-		if !now.Before(until) {
-			delete(p.revoked, sid) // its tokens no longer verify
+	for _, m := range []map[string]time.Time{p.revoked, p.live} {
+		for sid, until := range m {
+			if !now.Before(until) {
+				delete(m, sid) // its tokens no longer verify
+			}
 		}
 	}
 	for sid, until := range found {

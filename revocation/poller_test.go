@@ -149,6 +149,9 @@ func TestRevocationPoller_FailsClosedWhenStale(t *testing.T) {
 	if err := poller.Poll(bg); err != nil {
 		t.Fatal(err)
 	}
+	if err := call(); err != nil { // the session is met, and checked, while authd is up
+		t.Fatal(err)
+	}
 	down.Store(true)
 	e.Clock.Advance(59 * time.Second)
 	if err := poller.Poll(bg); err == nil {
@@ -166,6 +169,73 @@ func TestRevocationPoller_FailsClosedWhenStale(t *testing.T) {
 	if err := call(); err != nil {
 		t.Fatalf("after authd came back: %v", err)
 	}
+}
+
+// A token whose session authd does not know — forged with a stolen key,
+// say — is refused by a JWKS consumer as authd refuses it: the Poller asks
+// CheckSession once per session it meets, and fails closed when it cannot.
+func TestRevocationPoller_UnknownSessionRefused(t *testing.T) {
+	e := authdtest.New(t)
+	e.AddUser(t, "alice", "pw")
+	login := e.Login(t, "alice", "pw")
+	var down atomic.Bool
+	counting := &countingChecks{failingConn: failingConn{ClientConnInterface: e.Conn, down: &down}}
+	poller := revocation.NewPoller(counting, revocation.WithClock(e.Clock))
+	if err := poller.Poll(bg); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := greeter.NewServer(e.Verifier, e.Clock, interceptors.WithRevocations(poller))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := examplev1.NewGreeterServiceClient(authdtest.Serve(t, srv))
+	call := func(tok string) error {
+		_, err := g.WhoAmI(authdtest.Bearer(bg, tok), &examplev1.WhoAmIRequest{})
+		return err
+	}
+	for range 5 {
+		if err := call(login.AccessToken); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := counting.checks.Load(); n != 1 {
+		t.Fatalf("%d CheckSession calls for one session, want 1", n)
+	}
+	// Signed with authd's own key, as a thief of the key would: valid in
+	// every way but its session.
+	c, err := e.Verifier.Verify(bg, login.AccessToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := *c
+	forged.SessionID, forged.ID = "aW52ZW50ZWQtc2Vzc2lvbg", "forged"
+	raw, err := e.Signer.Sign(forged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, authdErr := e.Client.Verify(bg, &authv1.VerifyRequest{Token: raw})
+	authdtest.WantRefusal(t, authdErr, codes.Unauthenticated, wire.ReasonTokenRevoked)
+	authdtest.WantRefusal(t, call(raw), codes.Unauthenticated, wire.ReasonTokenRevoked)
+	// A session met while authd is down cannot be checked: fail closed.
+	other := e.Login(t, "alice", "pw")
+	down.Store(true)
+	authdtest.WantRefusal(t, call(other.AccessToken), codes.Unavailable, "")
+	if err := call(login.AccessToken); err != nil {
+		t.Fatalf("a session checked before the outage: %v", err)
+	}
+}
+
+// countingChecks counts CheckSession calls.
+type countingChecks struct {
+	failingConn
+	checks atomic.Int64
+}
+
+func (c *countingChecks) Invoke(ctx context.Context, method string, args, reply any, opts ...grpc.CallOption) error {
+	if method == "/auth.v1.AuthService/CheckSession" {
+		c.checks.Add(1)
+	}
+	return c.failingConn.Invoke(ctx, method, args, reply, opts...)
 }
 
 // failingConn fails every call while down is set.

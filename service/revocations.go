@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -65,10 +66,35 @@ func parsePageToken(tok string) (store.RevocationCursor, bool) {
 	sec, err := strconv.ParseInt(at, 10, 64)
 	// A sid is base64url: anything else (NUL, invalid UTF-8, which some
 	// databases refuse outright) is no token authd made.
-	if !ok || err != nil || sec < 0 || sid == "" || strings.ContainsFunc(sid, func(r rune) bool {
-		return !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_')
-	}) {
+	if !ok || err != nil || sec < 0 || sid == "" || !isBase64URL(sid) {
 		return store.RevocationCursor{}, false
 	}
 	return store.RevocationCursor{RevokedAt: time.Unix(sec, 0).UTC(), SessionID: sid}, true
+}
+
+// CheckSession implements authv1.AuthServiceServer.
+func (s *Service) CheckSession(ctx context.Context, req *authv1.CheckSessionRequest) (*authv1.CheckSessionResponse, error) {
+	sid := req.GetSid()
+	if sid == "" || len(sid) > 64 || !isBase64URL(sid) {
+		return nil, invalidArgument("sid must be 1 to 64 base64url characters")
+	}
+	sess, err := s.store.Session(ctx, sid)
+	if errors.Is(err, store.ErrNotFound) {
+		return &authv1.CheckSessionResponse{}, nil
+	}
+	if err != nil {
+		return nil, s.statusError(ctx, "check session", err)
+	}
+	if sess.Revoked() || !s.now().Before(sess.ExpiresAt) {
+		return &authv1.CheckSessionResponse{}, nil
+	}
+	return &authv1.CheckSessionResponse{Live: true, ExpiresAt: sess.ExpiresAt.Unix()}, nil
+}
+
+// isBase64URL reports whether s holds only base64url characters, as the
+// ids authd makes do.
+func isBase64URL(s string) bool {
+	return !strings.ContainsFunc(s, func(r rune) bool {
+		return !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_')
+	})
 }

@@ -27,6 +27,7 @@ const (
 	AuthService_Renew_FullMethodName            = "/auth.v1.AuthService/Renew"
 	AuthService_ListRevocations_FullMethodName  = "/auth.v1.AuthService/ListRevocations"
 	AuthService_GetJWKS_FullMethodName          = "/auth.v1.AuthService/GetJWKS"
+	AuthService_CheckSession_FullMethodName     = "/auth.v1.AuthService/CheckSession"
 	AuthService_IssueClientToken_FullMethodName = "/auth.v1.AuthService/IssueClientToken"
 )
 
@@ -67,6 +68,13 @@ type AuthServiceClient interface {
 	ListRevocations(ctx context.Context, in *ListRevocationsRequest, opts ...grpc.CallOption) (*ListRevocationsResponse, error)
 	// GetJWKS returns the public keys that verify authd's tokens (RFC 7517).
 	GetJWKS(ctx context.Context, in *GetJWKSRequest, opts ...grpc.CallOption) (*GetJWKSResponse, error)
+	// CheckSession tells whether a session (a token's sid) is live: neither
+	// revoked nor past its cap. Services that verify with the JWKS ask it once
+	// per session they have not met (revocation.Poller), so that a token
+	// whose session authd does not know — one forged with a stolen key — is
+	// refused there as it is here. It reveals nothing the sid's holder does
+	// not know already.
+	CheckSession(ctx context.Context, in *CheckSessionRequest, opts ...grpc.CallOption) (*CheckSessionResponse, error)
 	// IssueClientToken gives a service account (a machine caller, see
 	// `authd client add`) a short-lived access token for the scopes it asks,
 	// which must be among those it was granted: the OAuth 2.0 client
@@ -165,6 +173,16 @@ func (c *authServiceClient) GetJWKS(ctx context.Context, in *GetJWKSRequest, opt
 	return out, nil
 }
 
+func (c *authServiceClient) CheckSession(ctx context.Context, in *CheckSessionRequest, opts ...grpc.CallOption) (*CheckSessionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CheckSessionResponse)
+	err := c.cc.Invoke(ctx, AuthService_CheckSession_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *authServiceClient) IssueClientToken(ctx context.Context, in *IssueClientTokenRequest, opts ...grpc.CallOption) (*IssueClientTokenResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(IssueClientTokenResponse)
@@ -212,6 +230,13 @@ type AuthServiceServer interface {
 	ListRevocations(context.Context, *ListRevocationsRequest) (*ListRevocationsResponse, error)
 	// GetJWKS returns the public keys that verify authd's tokens (RFC 7517).
 	GetJWKS(context.Context, *GetJWKSRequest) (*GetJWKSResponse, error)
+	// CheckSession tells whether a session (a token's sid) is live: neither
+	// revoked nor past its cap. Services that verify with the JWKS ask it once
+	// per session they have not met (revocation.Poller), so that a token
+	// whose session authd does not know — one forged with a stolen key — is
+	// refused there as it is here. It reveals nothing the sid's holder does
+	// not know already.
+	CheckSession(context.Context, *CheckSessionRequest) (*CheckSessionResponse, error)
 	// IssueClientToken gives a service account (a machine caller, see
 	// `authd client add`) a short-lived access token for the scopes it asks,
 	// which must be among those it was granted: the OAuth 2.0 client
@@ -253,6 +278,9 @@ func (UnimplementedAuthServiceServer) ListRevocations(context.Context, *ListRevo
 }
 func (UnimplementedAuthServiceServer) GetJWKS(context.Context, *GetJWKSRequest) (*GetJWKSResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetJWKS not implemented")
+}
+func (UnimplementedAuthServiceServer) CheckSession(context.Context, *CheckSessionRequest) (*CheckSessionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CheckSession not implemented")
 }
 func (UnimplementedAuthServiceServer) IssueClientToken(context.Context, *IssueClientTokenRequest) (*IssueClientTokenResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method IssueClientToken not implemented")
@@ -422,6 +450,24 @@ func _AuthService_GetJWKS_Handler(srv interface{}, ctx context.Context, dec func
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AuthService_CheckSession_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CheckSessionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AuthServiceServer).CheckSession(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AuthService_CheckSession_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AuthServiceServer).CheckSession(ctx, req.(*CheckSessionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _AuthService_IssueClientToken_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(IssueClientTokenRequest)
 	if err := dec(in); err != nil {
@@ -478,6 +524,10 @@ var AuthService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetJWKS",
 			Handler:    _AuthService_GetJWKS_Handler,
+		},
+		{
+			MethodName: "CheckSession",
+			Handler:    _AuthService_CheckSession_Handler,
 		},
 		{
 			MethodName: "IssueClientToken",
