@@ -35,9 +35,9 @@ fuzz:
 load:
 	$(GO) run ./internal/loadtest $(if $(SCALE),-scale $(SCALE))
 
-## bench: interceptor and verification benchmarks
+## bench: interceptors (ACCESS, rules), verification, logins (unknown user vs wrong password, a burst of 500), SQLite rotation (synchronous full vs normal); ratios to a baseline of the same run
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./interceptors ./token
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./interceptors ./token ./service ./store/sqlite
 
 ## lint: gofmt, go vet, staticcheck, buf lint
 lint:
