@@ -1,6 +1,3 @@
-// Package store declares what authd keeps: users and their sessions. The
-// backends live in store/sqlite and store/postgres; store/storetest is the
-// conformance suite every backend passes.
 package store
 
 import (

@@ -24,7 +24,7 @@ func TestVerify_OneSpellingPerToken(t *testing.T) {
 	}
 	p := strings.Split(good, ".")
 	for name, raw := range map[string]string{
-		"line feed in the header":       p[0][:4] + "\n" + p[0][4:] + "." + p[1] + "." + p[2],
+		"line feed in the header":        p[0][:4] + "\n" + p[0][4:] + "." + p[1] + "." + p[2],
 		"carriage return in the payload": p[0] + "." + p[1][:4] + "\r" + p[1][4:] + "." + p[2],
 		"CRLF in the signature":          p[0] + "." + p[1] + "." + p[2][:4] + "\r\n" + p[2][4:],
 		"padding":                        good + "=",

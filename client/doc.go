@@ -1,0 +1,25 @@
+// Package client is the Go client side of authd: it logs in, attaches the
+// access token to every call, keeps it alive and tells the application when
+// the user has to log in again.
+//
+// A Client gives grpc.DialOptions for the connections to the services it
+// calls (authd's own included). Through them it
+//
+//   - attaches `authorization: Bearer <access token>` (PerRPCCredentials,
+//     which require a secure transport unless WithInsecure is given);
+//   - adopts the renewed token a service sends in the x-access-token response
+//     header (sliding sessions, interceptors.WithRenewal), when it is for
+//     the same user and session and lives longer;
+//   - refreshes proactively when the access token is within the refresh
+//     margin of its exp (read from the token, never trusted for anything
+//     but timing);
+//   - refreshes reactively when a call fails with TOKEN_EXPIRED, then retries
+//     that call exactly once (a stream refused at its first Recv is
+//     re-opened once);
+//   - calls OnLoginRequired when only a new login can help: FRESH_TOKEN_REQUIRED,
+//     TOKEN_REVOKED, or a refresh token authd no longer accepts.
+//
+// Refreshes are single-flight: however many calls find the token expired at
+// once, one Refresh RPC is made and all of them use its result. Refresh-token
+// rotation is honoured: a new refresh token replaces the old one.
+package client
