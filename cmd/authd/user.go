@@ -20,113 +20,139 @@ import (
 	"github.com/authd-dev/authd/wire"
 )
 
+// userArgs are the flags and arguments of `authd user`.
+type userArgs struct {
+	accountFlags
+	passwordStdin                bool
+	roles, addRoles, removeRoles nameList
+	sub, name                    string
+}
+
 func userCommand(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlagSet("authd user", stderr)
-	var af accountFlags
-	af.register(fs)
-	passwordStdin := fs.Bool("password-stdin", false, "read the password from standard input (one line, its newline stripped)")
-	var roles, addRoles, removeRoles nameList
-	fs.Var(&roles, "role", "with add: a role of the new user (repeatable)")
-	fs.Var(&addRoles, "add", "with roles: a role to give the user (repeatable)")
-	fs.Var(&removeRoles, "remove", "with roles: a role to take from the user (repeatable)")
-	positional, err := parse(fs, args)
+	u, err := parseUserArgs(args, stderr)
 	if err != nil {
 		return err
 	}
-	if len(positional) == 0 {
-		return fmt.Errorf("%w: user needs a subcommand: add, passwd, disable, enable, roles, list", errUsage)
-	}
-	sub, names := positional[0], positional[1:]
-	wantNames := 1
-	if sub == "list" {
-		wantNames = 0
-	}
-	switch sub {
-	case "add", "passwd", "disable", "enable", "roles", "list":
-	default:
-		return fmt.Errorf("%w: unknown user subcommand %q", errUsage, sub)
-	}
-	switch {
-	case len(names) != wantNames:
-		return fmt.Errorf("%w: user %s takes %d name(s), got %d", errUsage, sub, wantNames, len(names))
-	case len(roles) > 0 && sub != "add":
-		return fmt.Errorf("%w: --role goes with user add (use user roles NAME --add R)", errUsage)
-	case len(addRoles)+len(removeRoles) > 0 && sub != "roles":
-		return fmt.Errorf("%w: --add and --remove go with user roles", errUsage)
-	}
-	if err := token.ValidateNames(roles); err != nil {
-		return fmt.Errorf("%w: --role: %v", errUsage, err)
-	}
-	m, st, done, err := af.open(ctx, stdout)
+	m, st, done, err := u.open(ctx, stdout)
 	if err != nil {
 		return err
 	}
 	defer done()
-
-	switch sub {
+	switch u.sub {
 	case "list":
 		return listUsers(ctx, st, stdout)
 	case "roles":
-		if len(addRoles)+len(removeRoles) == 0 {
-			u, err := m.User(ctx, names[0])
-			for _, r := range u.Roles {
-				fmt.Fprintln(stdout, r)
-			}
-			return err
-		}
-		u, n, err := m.ChangeRoles(ctx, names[0], addRoles, removeRoles)
-		if err != nil {
-			return usageIfInvalid(err)
-		}
-		fmt.Fprintf(stdout, "user %q now has roles [%s]; %d session(s) revoked\n", u.Name, strings.Join(u.Roles, " "), n)
-		return nil
+		return u.changeRoles(ctx, m, stdout)
 	case "disable", "enable":
-		if _, err := m.User(ctx, names[0]); err != nil {
-			return err
-		}
-		n, err := m.SetDisabled(ctx, names[0], sub == "disable")
-		if err != nil {
-			return err
-		}
-		if sub == "disable" {
-			fmt.Fprintf(stdout, "user %q disabled; %d session(s) revoked\n", names[0], n)
-		} else {
-			fmt.Fprintf(stdout, "user %q enabled\n", names[0])
-		}
-		return nil
+		return u.setEnabled(ctx, m, stdout)
 	}
+	return u.setPassword(ctx, m, stdin, stdout, stderr)
+}
 
-	name := names[0]
-	if err := accounts.ValidateUsername(name); err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
-	}
-	// Refuse early, before asking for a password.
-	_, err = m.User(ctx, name)
-	switch {
-	case sub == "add" && err == nil:
-		return fmt.Errorf("user %q already exists", name)
-	case sub != "add" && err != nil:
-		return err
-	}
-	pw, err := readPassword(stdin, stderr, *passwordStdin)
+func parseUserArgs(args []string, stderr io.Writer) (*userArgs, error) {
+	fs := newFlagSet("authd user", stderr)
+	u := &userArgs{}
+	u.accountFlags.register(fs)
+	fs.BoolVar(&u.passwordStdin, "password-stdin", false, "read the password from standard input (one line, its newline stripped)")
+	fs.Var(&u.roles, "role", "with add: a role of the new user (repeatable)")
+	fs.Var(&u.addRoles, "add", "with roles: a role to give the user (repeatable)")
+	fs.Var(&u.removeRoles, "remove", "with roles: a role to take from the user (repeatable)")
+	positional, err := parse(fs, args)
 	if err != nil {
+		return nil, err
+	}
+	if len(positional) == 0 {
+		return nil, fmt.Errorf("%w: user needs a subcommand: add, passwd, disable, enable, roles, list", errUsage)
+	}
+	u.sub = positional[0]
+	names := positional[1:]
+	wantNames := map[string]int{"add": 1, "passwd": 1, "disable": 1, "enable": 1, "roles": 1, "list": 0}
+	n, known := wantNames[u.sub]
+	switch {
+	case !known:
+		return nil, fmt.Errorf("%w: unknown user subcommand %q", errUsage, u.sub)
+	case len(names) != n:
+		return nil, fmt.Errorf("%w: user %s takes %d name(s), got %d", errUsage, u.sub, n, len(names))
+	case len(u.roles) > 0 && u.sub != "add":
+		return nil, fmt.Errorf("%w: --role goes with user add (use user roles NAME --add R)", errUsage)
+	case len(u.addRoles)+len(u.removeRoles) > 0 && u.sub != "roles":
+		return nil, fmt.Errorf("%w: --add and --remove go with user roles", errUsage)
+	}
+	if err := token.ValidateNames(u.roles); err != nil {
+		return nil, fmt.Errorf("%w: --role: %v", errUsage, err)
+	}
+	if n == 1 {
+		u.name = names[0]
+	}
+	return u, nil
+}
+
+// changeRoles lists the user's roles, or changes them and ends the user's
+// sessions.
+func (u *userArgs) changeRoles(ctx context.Context, m *accounts.Manager, stdout io.Writer) error {
+	if len(u.addRoles)+len(u.removeRoles) == 0 {
+		user, err := m.User(ctx, u.name)
+		for _, r := range user.Roles {
+			fmt.Fprintln(stdout, r)
+		}
 		return err
 	}
-	if sub == "add" {
-		if _, err := m.CreateUser(ctx, name, pw, roles); err != nil {
-			if errors.Is(err, wire.ErrExists) {
-				return fmt.Errorf("user %q already exists", name)
-			}
-			return usageIfInvalid(err)
-		}
-		fmt.Fprintf(stdout, "user %q added\n", name)
-		return nil
-	}
-	n, err := m.SetPassword(ctx, name, pw)
+	user, n, err := m.ChangeRoles(ctx, u.name, u.addRoles, u.removeRoles)
 	if err != nil {
 		return usageIfInvalid(err)
 	}
-	fmt.Fprintf(stdout, "user %q password changed; %d session(s) revoked\n", name, n)
+	fmt.Fprintf(stdout, "user %q now has roles [%s]; %d session(s) revoked\n", user.Name, strings.Join(user.Roles, " "), n)
+	return nil
+}
+
+func (u *userArgs) setEnabled(ctx context.Context, m *accounts.Manager, stdout io.Writer) error {
+	if _, err := m.User(ctx, u.name); err != nil {
+		return err
+	}
+	n, err := m.SetDisabled(ctx, u.name, u.sub == "disable")
+	if err != nil {
+		return err
+	}
+	if u.sub == "disable" {
+		fmt.Fprintf(stdout, "user %q disabled; %d session(s) revoked\n", u.name, n)
+	} else {
+		fmt.Fprintf(stdout, "user %q enabled\n", u.name)
+	}
+	return nil
+}
+
+// setPassword adds the user (add) or replaces its password (passwd),
+// asking for the password only once the name is known to be right.
+func (u *userArgs) setPassword(ctx context.Context, m *accounts.Manager, stdin io.Reader, stdout, stderr io.Writer) error {
+	if err := accounts.ValidateUsername(u.name); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	_, err := m.User(ctx, u.name)
+	switch {
+	case u.sub == "add" && err == nil:
+		return fmt.Errorf("user %q already exists", u.name)
+	case u.sub != "add" && err != nil:
+		return err
+	}
+	pw, err := readPassword(stdin, stderr, u.passwordStdin)
+	if err != nil {
+		return err
+	}
+	if u.sub == "add" {
+		if _, err := m.CreateUser(ctx, u.name, pw, u.roles); err != nil {
+			if errors.Is(err, wire.ErrExists) {
+				return fmt.Errorf("user %q already exists", u.name)
+			}
+			return usageIfInvalid(err)
+		}
+		fmt.Fprintf(stdout, "user %q added\n", u.name)
+		return nil
+	}
+	n, err := m.SetPassword(ctx, u.name, pw)
+	if err != nil {
+		return usageIfInvalid(err)
+	}
+	fmt.Fprintf(stdout, "user %q password changed; %d session(s) revoked\n", u.name, n)
 	return nil
 }
 
