@@ -19,16 +19,10 @@ type admin struct {
 	s *Service
 }
 
-// maxUserPage is the largest ListUsers page.
-const maxUserPage = 1000
-
 func (a admin) ListUsers(ctx context.Context, req *authv1.ListUsersRequest) (*authv1.ListUsersResponse, error) {
-	size := int(req.GetPageSize())
-	switch {
-	case size < 0:
-		return nil, invalidArgument("page_size must not be negative")
-	case size == 0 || size > maxUserPage:
-		size = maxUserPage
+	size, err := pageSize(req.GetPageSize())
+	if err != nil {
+		return nil, err
 	}
 	after := ""
 	if tok := req.GetPageToken(); tok != "" {

@@ -12,17 +12,26 @@ import (
 	"github.com/authd-dev/authd/store"
 )
 
-// maxRevocationPage is the largest ListRevocations page.
-const maxRevocationPage = 1000
+// maxPage is the largest page of a listing (ListRevocations, ListUsers).
+const maxPage = 1000
+
+// pageSize is the page a request asks for: 0 or more than maxPage means
+// maxPage.
+func pageSize(asked int32) (int, error) {
+	switch {
+	case asked < 0:
+		return 0, invalidArgument("page_size must not be negative")
+	case asked == 0 || asked > maxPage:
+		return maxPage, nil
+	}
+	return int(asked), nil
+}
 
 // ListRevocations implements authv1.AuthServiceServer.
 func (s *Service) ListRevocations(ctx context.Context, req *authv1.ListRevocationsRequest) (*authv1.ListRevocationsResponse, error) {
-	size := int(req.GetPageSize())
-	switch {
-	case size < 0:
-		return nil, invalidArgument("page_size must not be negative")
-	case size == 0 || size > maxRevocationPage:
-		size = maxRevocationPage
+	size, err := pageSize(req.GetPageSize())
+	if err != nil {
+		return nil, err
 	}
 	if req.GetSince() < 0 {
 		return nil, invalidArgument("since must not be negative")
