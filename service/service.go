@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"time"
 
+	"google.golang.org/grpc"
+
 	"github.com/authd-dev/authd/accounts"
 	"github.com/authd-dev/authd/clock"
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
@@ -180,7 +182,14 @@ func New(st Store, signer *token.Signer, verifier interceptors.Verifier, hasher 
 	authn := interceptors.New(verifier,
 		interceptors.WithClock(cfg.clock),
 		interceptors.WithPublicHealthAndReflection(),
-		interceptors.WithRevocations(revocations),
+		interceptors.WithRevocations(revocation.CheckerFunc(func(ctx context.Context, c *token.Claims) (bool, error) {
+			// Refresh reads the session itself, in the same call and with
+			// every check this one makes (liveSession): no second read.
+			if m, _ := grpc.Method(ctx); m == authv1.AuthService_Refresh_FullMethodName {
+				return false, nil
+			}
+			return revocations.Revoked(ctx, c)
+		})),
 	)
 	s := &Service{store: st, signer: signer, authn: authn, revocations: revocations, hasher: hasher, cfg: cfg}
 	s.accounts = accounts.New(st, hasher, accounts.WithClock(cfg.clock), accounts.WithRevocationHook(s.revoked))
