@@ -1,7 +1,3 @@
-// Package authdtest starts a complete authd (SQLite store, Ed25519 or HS256
-// keys, fake clock, interceptors) over bufconn for tests of every package.
-// Its keys, clock and gRPC helpers are package tokentest's, which tests
-// that need no authd use alone.
 package authdtest
 
 import (
@@ -13,7 +9,7 @@ import (
 
 	"github.com/authd-dev/authd/clock"
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
-	"github.com/authd-dev/authd/internal/tokentest"
+	"github.com/authd-dev/authd/authdtest/tokens"
 	"github.com/authd-dev/authd/password"
 	"github.com/authd-dev/authd/revocation"
 	"github.com/authd-dev/authd/service"
@@ -38,7 +34,7 @@ type Env struct {
 }
 
 type options struct {
-	tokens      []tokentest.Option
+	tokens      []tokens.Option
 	service     []service.Option
 	hashParams  password.Params
 	hashWorkers int
@@ -49,7 +45,7 @@ type Option func(*options)
 
 // WithHS256 runs authd in HS256 mode with secret.
 func WithHS256(secret []byte) Option {
-	return func(o *options) { o.tokens = append(o.tokens, tokentest.WithHS256(secret)) }
+	return func(o *options) { o.tokens = append(o.tokens, tokens.WithHS256(secret)) }
 }
 
 // WithHashing sets the argon2id parameters and concurrency (default
@@ -71,7 +67,7 @@ func New(t TB, opts ...Option) *Env {
 		opt(&o)
 	}
 	ctx := context.Background()
-	iss := tokentest.New(t, o.tokens...)
+	iss := tokens.New(t, o.tokens...)
 	e := &Env{Clock: iss.Clock, Keys: iss.Keys, Signer: iss.Signer, Verifier: iss.Verifier, Logs: &LogBuffer{}}
 	logger := slog.New(slog.NewTextHandler(e.Logs, nil))
 

@@ -7,38 +7,38 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 
-	"github.com/authd-dev/authd/internal/tokentest"
+	"github.com/authd-dev/authd/authdtest/tokens"
 )
 
-// What follows is package tokentest's, under the names authd's tests have
-// always used.
+// What follows is package tokens', under the names authd's tests have
+// always used, so that a test needs one import.
 
-// Start is the fake clock's starting time (tokentest.Start).
-var Start = tokentest.Start
+// Start is the fake clock's starting time (tokens.Start).
+var Start = tokens.Start
 
-// CheapParams make argon2id fast enough for tests (tokentest.CheapParams).
-var CheapParams = tokentest.CheapParams
+// CheapParams make argon2id fast enough for tests (tokens.CheapParams).
+var CheapParams = tokens.CheapParams
 
-// TB is tokentest.TB.
-type TB = tokentest.TB
+// TB is tokens.TB.
+type TB = tokens.TB
 
-// LogBuffer is tokentest.LogBuffer.
-type LogBuffer = tokentest.LogBuffer
+// LogBuffer is tokens.LogBuffer.
+type LogBuffer = tokens.LogBuffer
 
-// Harness is tokentest.Harness.
-type Harness = tokentest.Harness
+// Harness is tokens.Harness.
+type Harness = tokens.Harness
 
-// Serve is tokentest.Serve.
+// Serve is tokens.Serve.
 func Serve(t TB, srv *grpc.Server, dialOpts ...grpc.DialOption) *grpc.ClientConn {
 	t.Helper()
-	return tokentest.Serve(t, srv, dialOpts...)
+	return tokens.Serve(t, srv, dialOpts...)
 }
 
-// Bearer is tokentest.Bearer.
-func Bearer(ctx context.Context, tok string) context.Context { return tokentest.Bearer(ctx, tok) }
+// Bearer is tokens.Bearer.
+func Bearer(ctx context.Context, tok string) context.Context { return tokens.Bearer(ctx, tok) }
 
-// WantRefusal is tokentest.WantRefusal.
+// WantRefusal is tokens.WantRefusal.
 func WantRefusal(t testing.TB, err error, code codes.Code, reason string) {
 	t.Helper()
-	tokentest.WantRefusal(t, err, code, reason)
+	tokens.WantRefusal(t, err, code, reason)
 }

@@ -21,7 +21,7 @@ import (
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
 	examplev1 "github.com/authd-dev/authd/gen/example/v1"
 	"github.com/authd-dev/authd/interceptors"
-	"github.com/authd-dev/authd/internal/authdtest"
+	"github.com/authd-dev/authd/authdtest"
 	"github.com/authd-dev/authd/wire"
 )
 

@@ -14,7 +14,7 @@ import (
 	"github.com/authd-dev/authd/examples/greeter"
 	examplev1 "github.com/authd-dev/authd/gen/example/v1"
 	"github.com/authd-dev/authd/interceptors"
-	"github.com/authd-dev/authd/internal/authdtest"
+	"github.com/authd-dev/authd/authdtest"
 )
 
 // A client logs in once; its DialOptions attach the token to every call,

@@ -25,7 +25,7 @@ import (
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
 	examplev1 "github.com/authd-dev/authd/gen/example/v1"
 	"github.com/authd-dev/authd/interceptors"
-	"github.com/authd-dev/authd/internal/tokentest"
+	"github.com/authd-dev/authd/authdtest/tokens"
 	"github.com/authd-dev/authd/token"
 	"github.com/authd-dev/authd/wire"
 )
@@ -198,7 +198,7 @@ type echoed struct {
 // authzWorld serves the test services behind one Authenticator, over
 // bufconn.
 type authzWorld struct {
-	iss       *tokentest.Issuer
+	iss       *tokens.Issuer
 	srv       *grpc.Server
 	conn      *grpc.ClientConn
 	authn     *interceptors.Authenticator
@@ -232,7 +232,7 @@ const (
 // WithService and WithMethod) behind an Authenticator built with opts too.
 func newAuthzWorld(t *testing.T, protoServices, goServices []authzService, opts ...interceptors.Option) *authzWorld {
 	t.Helper()
-	w := &authzWorld{iss: tokentest.New(t), streaming: map[string]bool{}}
+	w := &authzWorld{iss: tokens.New(t), streaming: map[string]bool{}}
 	files := filesOf(t, authv1.File_auth_v1_options_proto, protoFile(t, "authz/v1/authz.proto", protoServices...))
 	opts = append([]interceptors.Option{interceptors.WithClock(w.iss.Clock), interceptors.WithFiles(files)}, opts...)
 	w.authn = interceptors.New(w.iss.Verifier, append(opts, goDeclarations(goServices...)...)...)
@@ -246,7 +246,7 @@ func newAuthzWorld(t *testing.T, protoServices, goServices []authzService, opts 
 	for _, s := range goServices {
 		w.srv.RegisterService(w.serviceDesc(serviceName(fromGo, s), s.methods), struct{}{})
 	}
-	w.conn = tokentest.Serve(t, w.srv)
+	w.conn = tokens.Serve(t, w.srv)
 	w.callers = authzCallers(t, w.iss)
 	return w
 }
@@ -263,7 +263,7 @@ func newStrictWorld(t *testing.T, protoServices, goServices []authzService, opts
 }
 
 // authzCallers mints the token of each caller ("" for noToken).
-func authzCallers(t *testing.T, iss *tokentest.Issuer) map[string]string {
+func authzCallers(t *testing.T, iss *tokens.Issuer) map[string]string {
 	t.Helper()
 	user := func(typ token.Type, roles []string, scope string, fresh bool) string {
 		c := iss.Claims(typ, "alice", sid)
@@ -396,7 +396,7 @@ func (w *authzWorld) call(caller, fullMethod string) (echoed, error) {
 	}
 	ctx := bg
 	if tok != "" {
-		ctx = tokentest.Bearer(bg, tok)
+		ctx = tokens.Bearer(bg, tok)
 	}
 	out := new(structpb.Struct)
 	if stream {
@@ -443,7 +443,7 @@ func wantOutcome(t *testing.T, err error, want, required string) {
 	case scopeDenied:
 		code, metadata = codes.PermissionDenied, map[string]string{wire.MetadataRequiredScopes: required}
 	}
-	tokentest.WantRefusal(t, err, code, want)
+	tokens.WantRefusal(t, err, code, want)
 	var infos []*errdetails.ErrorInfo
 	for _, d := range status.Convert(err).Details() {
 		if info, ok := d.(*errdetails.ErrorInfo); ok {
@@ -714,14 +714,14 @@ func TestAuthz_GoServiceRuleAndMethodOverride(t *testing.T) {
 // ReadOrders the scope orders:read (a service account's, or a user's), and
 // their handlers see the roles and scopes of the token.
 func TestAuthz_GreeterAdminAndReadOrders(t *testing.T) {
-	iss := tokentest.New(t)
+	iss := tokens.New(t)
 	client := newGreeter(t, iss)
 	callers := authzCallers(t, iss)
 	ctx := func(caller string) context.Context {
 		if caller == noToken {
 			return bg
 		}
-		return tokentest.Bearer(bg, callers[caller])
+		return tokens.Bearer(bg, callers[caller])
 	}
 	for _, tc := range []struct{ caller, admin, orders string }{
 		{noToken, missing, missing},
@@ -894,7 +894,7 @@ func TestAuthz_ContradictoryRuleFailsClosed(t *testing.T) {
 				t.Run(method+"/"+caller, func(t *testing.T) {
 					before := w.ran.Load()
 					_, err := w.call(caller, method)
-					tokentest.WantRefusal(t, err, codes.Internal, "")
+					tokens.WantRefusal(t, err, codes.Internal, "")
 					if w.ran.Load() != before {
 						t.Fatal("the handler ran")
 					}

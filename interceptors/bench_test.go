@@ -10,7 +10,7 @@ import (
 
 	examplev1 "github.com/authd-dev/authd/gen/example/v1"
 	"github.com/authd-dev/authd/interceptors"
-	"github.com/authd-dev/authd/internal/tokentest"
+	"github.com/authd-dev/authd/authdtest/tokens"
 	"github.com/authd-dev/authd/token"
 	"github.com/authd-dev/authd/wire"
 )
@@ -40,7 +40,7 @@ var noopDesc = &grpc.ServiceDesc{
 func benchCall(b *testing.B, ctx context.Context, opts ...grpc.ServerOption) {
 	srv := grpc.NewServer(opts...)
 	srv.RegisterService(noopDesc, struct{}{})
-	conn := tokentest.Serve(b, srv)
+	conn := tokens.Serve(b, srv)
 	in, out := &examplev1.HelloRequest{}, &examplev1.HelloResponse{}
 	if err := conn.Invoke(ctx, "/bench.Noop/Call", in, out); err != nil {
 		b.Fatal(err)
@@ -72,22 +72,22 @@ func BenchmarkUnary(b *testing.B) {
 	})
 	for _, mode := range []struct {
 		name  string
-		opts  []tokentest.Option
+		opts  []tokens.Option
 		cache int
 	}{
 		{"access/cache-hit/EdDSA", nil, 10000},
 		{"access/cold/EdDSA", nil, 0},
-		{"access/cache-hit/HS256", []tokentest.Option{tokentest.WithHS256([]byte(strings.Repeat("k", 32)))}, 10000},
-		{"access/cold/HS256", []tokentest.Option{tokentest.WithHS256([]byte(strings.Repeat("k", 32)))}, 0},
+		{"access/cache-hit/HS256", []tokens.Option{tokens.WithHS256([]byte(strings.Repeat("k", 32)))}, 10000},
+		{"access/cold/HS256", []tokens.Option{tokens.WithHS256([]byte(strings.Repeat("k", 32)))}, 0},
 	} {
 		b.Run(mode.name, func(b *testing.B) {
-			iss := tokentest.New(b, mode.opts...)
+			iss := tokens.New(b, mode.opts...)
 			access := iss.FreshAccess(b, "alice", sid)
 			authn := interceptors.New(iss.Verifier,
 				interceptors.WithClock(iss.Clock),
 				interceptors.WithCacheSize(mode.cache),
 				interceptors.WithMethod("/bench.Noop/Call", interceptors.Access))
-			benchCall(b, tokentest.Bearer(context.Background(), access), grpc.UnaryInterceptor(authn.UnaryServerInterceptor()))
+			benchCall(b, tokens.Bearer(context.Background(), access), grpc.UnaryInterceptor(authn.UnaryServerInterceptor()))
 			if baseline > 0 {
 				b.ReportMetric(nsPerOp(b)/baseline, "x-unprotected")
 			}
@@ -102,7 +102,7 @@ func BenchmarkAuthorize(b *testing.B) {
 		cache int
 	}{{"cache-hit", 10000}, {"cold", 0}} {
 		b.Run(mode.name, func(b *testing.B) {
-			iss := tokentest.New(b)
+			iss := tokens.New(b)
 			access := iss.FreshAccess(b, "alice", sid)
 			authn := interceptors.New(iss.Verifier, interceptors.WithClock(iss.Clock), interceptors.WithCacheSize(mode.cache))
 			ctx := context.Background()
@@ -149,7 +149,7 @@ func BenchmarkRule(b *testing.B) {
 	}{
 		{"interceptor", benchInterceptor},
 		{"bufconn", func(b *testing.B, authn *interceptors.Authenticator, access string) {
-			benchCall(b, tokentest.Bearer(context.Background(), access), grpc.UnaryInterceptor(authn.UnaryServerInterceptor()))
+			benchCall(b, tokens.Bearer(context.Background(), access), grpc.UnaryInterceptor(authn.UnaryServerInterceptor()))
 		}},
 	} {
 		var baseline float64
@@ -161,7 +161,7 @@ func BenchmarkRule(b *testing.B) {
 			{"rule", interceptors.WithMethod("/bench.Noop/Call", rule)},
 		} {
 			b.Run(path.name+"/"+mode.name, func(b *testing.B) {
-				iss := tokentest.New(b)
+				iss := tokens.New(b)
 				c := iss.Claims(token.Access, "alice", sid)
 				c.Roles, c.Scope = []string{"user", "admin"}, "profile orders:read orders:write"
 				access := iss.Sign(b, c)

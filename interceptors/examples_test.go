@@ -18,7 +18,7 @@ import (
 	"github.com/authd-dev/authd/examples/greeter"
 	examplev1 "github.com/authd-dev/authd/gen/example/v1"
 	"github.com/authd-dev/authd/interceptors"
-	"github.com/authd-dev/authd/internal/tokentest"
+	"github.com/authd-dev/authd/authdtest/tokens"
 	"github.com/authd-dev/authd/jwks"
 	"github.com/authd-dev/authd/token"
 	"github.com/authd-dev/authd/wire"
@@ -29,9 +29,9 @@ import (
 func ExampleNew() {
 	// The example stands in for authd: its keys, its tokens, and a fake
 	// clock. Over bufconn, as tests do.
-	h := new(tokentest.Harness)
+	h := new(tokens.Harness)
 	defer h.Close()
-	authd := tokentest.New(h)
+	authd := tokens.New(h)
 	published := jwks.FetcherFunc(func(context.Context) ([]token.JWK, error) { return authd.Keys.JWKS(), nil })
 
 	// In a real service: jwks.New(jwks.GRPC(authdConn)), and no clocks.
@@ -51,9 +51,9 @@ func ExampleNew() {
 		log.Fatal(err)
 	}
 
-	client := examplev1.NewGreeterServiceClient(tokentest.Serve(h, srv))
+	client := examplev1.NewGreeterServiceClient(tokens.Serve(h, srv))
 	ctx := context.Background()
-	access := tokentest.Bearer(ctx, authd.Access(h, "alice", "session-1"))
+	access := tokens.Bearer(ctx, authd.Access(h, "alice", "session-1"))
 	who, err := client.WhoAmI(access, &examplev1.WhoAmIRequest{})
 	fmt.Println("WhoAmI with a token:", who.GetSubject(), err)
 	_, err = client.WhoAmI(ctx, &examplev1.WhoAmIRequest{})
@@ -69,10 +69,10 @@ func ExampleNew() {
 // The Authenticator's AuthFunc plugs into go-grpc-middleware's auth
 // interceptor, here behind a selector that leaves health checks open.
 func ExampleAuthenticator_AuthFunc() {
-	h := new(tokentest.Harness)
+	h := new(tokens.Harness)
 	defer h.Close()
 	secret := []byte(strings.Repeat("s", 32)) // shared with flask-jwt-extended services
-	flask := tokentest.New(h, tokentest.WithHS256(secret))
+	flask := tokens.New(h, tokens.WithHS256(secret))
 
 	key, err := token.NewHMACKey(secret)
 	if err != nil {
@@ -92,10 +92,10 @@ func ExampleAuthenticator_AuthFunc() {
 	examplev1.RegisterGreeterServiceServer(srv, &greeter.Greeter{Clock: flask.Clock})
 	healthpb.RegisterHealthServer(srv, health.NewServer())
 
-	conn := tokentest.Serve(h, srv)
+	conn := tokens.Serve(h, srv)
 	ctx := context.Background()
 	who, err := examplev1.NewGreeterServiceClient(conn).WhoAmI(
-		tokentest.Bearer(ctx, flask.Access(h, "alice", "")), &examplev1.WhoAmIRequest{})
+		tokens.Bearer(ctx, flask.Access(h, "alice", "")), &examplev1.WhoAmIRequest{})
 	fmt.Println("WhoAmI with an HS256 token:", who.GetSubject(), err)
 	_, err = examplev1.NewGreeterServiceClient(conn).WhoAmI(ctx, &examplev1.WhoAmIRequest{})
 	fmt.Println("WhoAmI without:", status.Code(err), wire.Reason(err))

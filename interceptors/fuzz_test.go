@@ -10,7 +10,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/authd-dev/authd/interceptors"
-	"github.com/authd-dev/authd/internal/tokentest"
+	"github.com/authd-dev/authd/authdtest/tokens"
 	"github.com/authd-dev/authd/revocation"
 	"github.com/authd-dev/authd/token"
 	"github.com/authd-dev/authd/wire"
@@ -22,7 +22,7 @@ import (
 // refuses with a status from the error table, and accepts nothing but the
 // one real token it was seeded with.
 func FuzzAuthorize(f *testing.F) {
-	iss := tokentest.New(f)
+	iss := tokens.New(f)
 	good := iss.FreshAccess(f, "alice", sid)
 	revokedTok := iss.FreshAccess(f, "alice", "revoked-session")
 	authn := interceptors.New(iss.Verifier, interceptors.WithClock(iss.Clock),

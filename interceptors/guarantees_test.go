@@ -11,7 +11,7 @@ import (
 
 	examplev1 "github.com/authd-dev/authd/gen/example/v1"
 	"github.com/authd-dev/authd/interceptors"
-	"github.com/authd-dev/authd/internal/tokentest"
+	"github.com/authd-dev/authd/authdtest/tokens"
 	"github.com/authd-dev/authd/revocation"
 	"github.com/authd-dev/authd/token"
 )
@@ -46,11 +46,11 @@ func TestStream_EndedWhenItsSessionIsRevoked(t *testing.T) {
 		{"checker down: fail closed", func(s *switchable) { s.down.Store(true) }, codes.Unavailable, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			iss := tokentest.New(t)
+			iss := tokens.New(t)
 			var sw switchable
 			client := newGreeter(t, iss, interceptors.WithRevocations(sw.checker()),
 				interceptors.WithStreamRevocationCheck(time.Second))
-			stream, err := client.Ticks(tokentest.Bearer(bg, iss.FreshAccess(t, "alice", sid)), &examplev1.TicksRequest{IntervalMs: 60_000})
+			stream, err := client.Ticks(tokens.Bearer(bg, iss.FreshAccess(t, "alice", sid)), &examplev1.TicksRequest{IntervalMs: 60_000})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -68,7 +68,7 @@ func TestStream_EndedWhenItsSessionIsRevoked(t *testing.T) {
 			tc.turn(&sw)
 			iss.Clock.Advance(time.Second)
 			_, err = stream.Recv()
-			tokentest.WantRefusal(t, err, tc.code, tc.reason)
+			tokens.WantRefusal(t, err, tc.code, tc.reason)
 			if sw.asked.Load() < 3 { // at the open, then twice while open
 				t.Fatalf("checker asked %d times", sw.asked.Load())
 			}
@@ -79,9 +79,9 @@ func TestStream_EndedWhenItsSessionIsRevoked(t *testing.T) {
 // Streams of tokens without a session, or without a checker, arm no
 // revocation check: only the tick and the expiry.
 func TestStream_NoRevocationCheckWithoutChecker(t *testing.T) {
-	iss := tokentest.New(t)
+	iss := tokens.New(t)
 	client := newGreeter(t, iss)
-	stream, err := client.Ticks(tokentest.Bearer(bg, iss.FreshAccess(t, "alice", sid)), &examplev1.TicksRequest{IntervalMs: 60_000})
+	stream, err := client.Ticks(tokens.Bearer(bg, iss.FreshAccess(t, "alice", sid)), &examplev1.TicksRequest{IntervalMs: 60_000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,9 +108,9 @@ func (c *countingVerifier) Verify(ctx context.Context, raw string) (*token.Claim
 // token accepted from the cache is refused the moment its key leaves the
 // key set (a revoked key), without waiting for its exp.
 func TestCache_ForgetsTokensWhenTheKeysChange(t *testing.T) {
-	iss := tokentest.New(t)
+	iss := tokens.New(t)
 	client := newGreeter(t, iss)
-	ctx := tokentest.Bearer(bg, iss.FreshAccess(t, "alice", sid))
+	ctx := tokens.Bearer(bg, iss.FreshAccess(t, "alice", sid))
 	for range 3 {
 		if _, err := client.WhoAmI(ctx, &examplev1.WhoAmIRequest{}); err != nil {
 			t.Fatal(err)
@@ -124,8 +124,8 @@ func TestCache_ForgetsTokensWhenTheKeysChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = client.WhoAmI(ctx, &examplev1.WhoAmIRequest{})
-	tokentest.WantRefusal(t, err, codes.Unauthenticated, invalid)
-	if _, err := client.WhoAmI(tokentest.Bearer(bg, iss.FreshAccess(t, "alice", sid)), &examplev1.WhoAmIRequest{}); err != nil {
+	tokens.WantRefusal(t, err, codes.Unauthenticated, invalid)
+	if _, err := client.WhoAmI(tokens.Bearer(bg, iss.FreshAccess(t, "alice", sid)), &examplev1.WhoAmIRequest{}); err != nil {
 		t.Fatalf("a token of the new key: %v", err)
 	}
 }
@@ -133,7 +133,7 @@ func TestCache_ForgetsTokensWhenTheKeysChange(t *testing.T) {
 // A cached token is trusted for at most a minute without a new signature
 // check, however long it lives.
 func TestCache_TrustsAnEntryAtMostAMinute(t *testing.T) {
-	iss := tokentest.New(t)
+	iss := tokens.New(t)
 	v := &countingVerifier{Verifier: iss.Verifier}
 	a := interceptors.New(v, interceptors.WithClock(iss.Clock))
 	raw := iss.FreshAccess(t, "alice", sid)

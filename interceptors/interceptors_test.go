@@ -15,7 +15,7 @@ import (
 	"github.com/authd-dev/authd/examples/greeter"
 	examplev1 "github.com/authd-dev/authd/gen/example/v1"
 	"github.com/authd-dev/authd/interceptors"
-	"github.com/authd-dev/authd/internal/tokentest"
+	"github.com/authd-dev/authd/authdtest/tokens"
 	"github.com/authd-dev/authd/revocation"
 	"github.com/authd-dev/authd/token"
 	"github.com/authd-dev/authd/wire"
@@ -26,7 +26,7 @@ var bg = context.Background()
 // sid is the session of the tokens tests mint.
 const sid = "session-1"
 
-// world is the example greeter verifying tokens of a tokentest.Issuer, with
+// world is the example greeter verifying tokens of a tokens.Issuer, with
 // a stream-only test service of one method per requirement.
 type world struct {
 	greeter examplev1.GreeterServiceClient
@@ -70,24 +70,24 @@ func streamServiceDesc() (*grpc.ServiceDesc, map[string]interceptors.Requirement
 
 // newGreeter serves the example greeter, verifying iss's tokens on its
 // clock, and returns a client of it.
-func newGreeter(t *testing.T, iss *tokentest.Issuer, opts ...interceptors.Option) examplev1.GreeterServiceClient {
+func newGreeter(t *testing.T, iss *tokens.Issuer, opts ...interceptors.Option) examplev1.GreeterServiceClient {
 	t.Helper()
 	srv, err := greeter.NewServer(iss.Verifier, iss.Clock, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return examplev1.NewGreeterServiceClient(tokentest.Serve(t, srv))
+	return examplev1.NewGreeterServiceClient(tokens.Serve(t, srv))
 }
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	iss := tokentest.New(t)
+	iss := tokens.New(t)
 	w := &world{}
 
 	// A key the verifier trusted, then dropped: tokens it signed must stop
 	// verifying.
 	current := iss.Keys.Keys()[0]
-	removed, err := token.NewKey(tokentest.Start.Add(-time.Hour))
+	removed, err := token.NewKey(tokens.Start.Add(-time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +101,7 @@ func newWorld(t *testing.T) *world {
 	if err := iss.Keys.Replace(current); err != nil {
 		t.Fatal(err)
 	}
-	forger := tokentest.New(t, tokentest.WithClock(iss.Clock))
+	forger := tokens.New(t, tokens.WithClock(iss.Clock))
 	otherIssuer := iss.Claims(token.Access, "alice", sid)
 	otherIssuer.Fresh = token.Fresh{Value: true}
 
@@ -111,7 +111,7 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	srv.RegisterService(desc, struct{}{})
-	w.conn = tokentest.Serve(t, srv)
+	w.conn = tokens.Serve(t, srv)
 	w.greeter = examplev1.NewGreeterServiceClient(w.conn)
 	w.tokens = map[string]string{
 		"access fresh":     iss.FreshAccess(t, "alice", sid),
@@ -182,13 +182,13 @@ func (w *world) outgoing(name string) context.Context {
 	case "malformed header":
 		return metadata.AppendToOutgoingContext(bg, wire.AuthorizationKey, "Token "+w.tokens["access fresh"])
 	case "two authorization values":
-		return tokentest.Bearer(tokentest.Bearer(bg, w.tokens["access fresh"]), w.tokens["access fresh"])
+		return tokens.Bearer(tokens.Bearer(bg, w.tokens["access fresh"]), w.tokens["access fresh"])
 	}
 	tok, ok := w.tokens[name]
 	if !ok {
 		panic("no token for case " + name)
 	}
-	return tokentest.Bearer(bg, tok)
+	return tokens.Bearer(bg, tok)
 }
 
 // callUnary calls the greeter method that declares req in greeter.proto.
@@ -241,7 +241,7 @@ func TestMatrix(t *testing.T) {
 						}
 						return
 					}
-					tokentest.WantRefusal(t, err, codes.Unauthenticated, row.want[i])
+					tokens.WantRefusal(t, err, codes.Unauthenticated, row.want[i])
 				})
 			}
 		}
@@ -265,17 +265,17 @@ func TestClaimsReachHandlers(t *testing.T) {
 }
 
 func TestStream_EndedWithTokenExpiredWhenTokenExpires(t *testing.T) {
-	iss := tokentest.New(t)
+	iss := tokens.New(t)
 	client := newGreeter(t, iss)
 	access := iss.FreshAccess(t, "alice", sid) // expires in 15 minutes
-	stream, err := client.Ticks(tokentest.Bearer(bg, access), &examplev1.TicksRequest{IntervalMs: 60_000})
+	stream, err := client.Ticks(tokens.Bearer(bg, access), &examplev1.TicksRequest{IntervalMs: 60_000})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for n := int64(1); ; n++ {
 		tick, err := stream.Recv()
 		if err != nil {
-			tokentest.WantRefusal(t, err, codes.Unauthenticated, expired)
+			tokens.WantRefusal(t, err, codes.Unauthenticated, expired)
 			if n != 16 {
 				t.Fatalf("stream ended after %d ticks of one minute, want at the 15-minute expiry", n-1)
 			}
@@ -294,9 +294,9 @@ func TestStream_EndedWithTokenExpiredWhenTokenExpires(t *testing.T) {
 }
 
 func TestStream_ExpiryCanBeTurnedOff(t *testing.T) {
-	iss := tokentest.New(t)
+	iss := tokens.New(t)
 	client := newGreeter(t, iss, interceptors.WithStreamExpiry(false))
-	stream, err := client.Ticks(tokentest.Bearer(bg, iss.FreshAccess(t, "alice", sid)), &examplev1.TicksRequest{IntervalMs: 60_000, Count: 20})
+	stream, err := client.Ticks(tokens.Bearer(bg, iss.FreshAccess(t, "alice", sid)), &examplev1.TicksRequest{IntervalMs: 60_000, Count: 20})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -321,23 +321,23 @@ func TestStream_ExpiryCanBeTurnedOff(t *testing.T) {
 }
 
 func TestFreshMaxAge_RecentLoginCountsAsFresh(t *testing.T) {
-	iss := tokentest.New(t)
+	iss := tokens.New(t)
 	client := newGreeter(t, iss, interceptors.WithFreshMaxAge(5*time.Minute))
-	ctx := tokentest.Bearer(bg, iss.Access(t, "alice", sid)) // fresh: false, auth_time: now
+	ctx := tokens.Bearer(bg, iss.Access(t, "alice", sid)) // fresh: false, auth_time: now
 	iss.Clock.Advance(4 * time.Minute)
 	if _, err := client.DeleteAccount(ctx, &examplev1.DeleteAccountRequest{}); err != nil {
 		t.Fatalf("non-fresh token 4 minutes after login, max age 5m: %v", err)
 	}
 	iss.Clock.Advance(time.Minute)
 	_, err := client.DeleteAccount(ctx, &examplev1.DeleteAccountRequest{})
-	tokentest.WantRefusal(t, err, codes.Unauthenticated, notFresh)
+	tokens.WantRefusal(t, err, codes.Unauthenticated, notFresh)
 }
 
 // Revocations are checked on every call, after the verified-token cache: a
 // token accepted once is refused as soon as its session is revoked, and a
 // check that cannot be made fails the call closed.
 func TestRevocations_CheckedOnEveryCall(t *testing.T) {
-	iss := tokentest.New(t)
+	iss := tokens.New(t)
 	var revokedSID atomic.Value
 	revokedSID.Store("")
 	var down atomic.Bool
@@ -347,16 +347,16 @@ func TestRevocations_CheckedOnEveryCall(t *testing.T) {
 		}
 		return c.SessionID == revokedSID.Load().(string), nil
 	})))
-	ctx := tokentest.Bearer(bg, iss.Access(t, "alice", sid))
+	ctx := tokens.Bearer(bg, iss.Access(t, "alice", sid))
 	if _, err := client.WhoAmI(ctx, &examplev1.WhoAmIRequest{}); err != nil {
 		t.Fatal(err)
 	}
 	revokedSID.Store(sid)
 	_, err := client.WhoAmI(ctx, &examplev1.WhoAmIRequest{})
-	tokentest.WantRefusal(t, err, codes.Unauthenticated, revoked)
+	tokens.WantRefusal(t, err, codes.Unauthenticated, revoked)
 	// Optional methods check a token that is sent like any other.
 	_, err = client.Greet(ctx, &examplev1.GreetRequest{})
-	tokentest.WantRefusal(t, err, codes.Unauthenticated, revoked)
+	tokens.WantRefusal(t, err, codes.Unauthenticated, revoked)
 	if _, err := client.Hello(ctx, &examplev1.HelloRequest{}); err != nil {
 		t.Fatalf("public method with a revoked token: %v", err)
 	}
@@ -364,7 +364,7 @@ func TestRevocations_CheckedOnEveryCall(t *testing.T) {
 	revokedSID.Store("")
 	down.Store(true)
 	_, err = client.WhoAmI(ctx, &examplev1.WhoAmIRequest{})
-	tokentest.WantRefusal(t, err, codes.Unavailable, "")
+	tokens.WantRefusal(t, err, codes.Unavailable, "")
 }
 
 // The verified-token cache never outlives a token: once its exp is reached
@@ -372,16 +372,16 @@ func TestRevocations_CheckedOnEveryCall(t *testing.T) {
 func TestCache_NeverServesAnExpiredToken(t *testing.T) {
 	for _, size := range []int{10000, 0} {
 		t.Run(map[int]string{10000: "cache on", 0: "cache off"}[size], func(t *testing.T) {
-			iss := tokentest.New(t)
+			iss := tokens.New(t)
 			client := newGreeter(t, iss, interceptors.WithCacheSize(size))
-			ctx := tokentest.Bearer(bg, iss.FreshAccess(t, "alice", sid))
-			iss.Clock.Advance(tokentest.AccessTTL - time.Second)
+			ctx := tokens.Bearer(bg, iss.FreshAccess(t, "alice", sid))
+			iss.Clock.Advance(tokens.AccessTTL - time.Second)
 			if _, err := client.WhoAmI(ctx, &examplev1.WhoAmIRequest{}); err != nil {
 				t.Fatalf("a second before exp: %v", err)
 			}
 			iss.Clock.Advance(time.Second)
 			_, err := client.WhoAmI(ctx, &examplev1.WhoAmIRequest{})
-			tokentest.WantRefusal(t, err, codes.Unauthenticated, expired)
+			tokens.WantRefusal(t, err, codes.Unauthenticated, expired)
 		})
 	}
 }

@@ -16,11 +16,11 @@ import (
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
 	examplev1 "github.com/authd-dev/authd/gen/example/v1"
 	"github.com/authd-dev/authd/interceptors"
-	"github.com/authd-dev/authd/internal/tokentest"
+	"github.com/authd-dev/authd/authdtest/tokens"
 )
 
 func TestCheckServer_NamesUndeclaredMethods(t *testing.T) {
-	iss := tokentest.New(t)
+	iss := tokens.New(t)
 	authn := interceptors.New(iss.Verifier)
 	srv := grpc.NewServer()
 	examplev1.RegisterGreeterServiceServer(srv, &greeter.Greeter{Clock: iss.Clock})
@@ -41,7 +41,7 @@ func TestCheckServer_NamesUndeclaredMethods(t *testing.T) {
 }
 
 func TestPolicy_SourcesInOrder(t *testing.T) {
-	iss := tokentest.New(t)
+	iss := tokens.New(t)
 	authn := interceptors.New(iss.Verifier,
 		interceptors.WithMethod("/example.v1.GreeterService/Hello", interceptors.FreshAccess),
 		interceptors.WithService("example.v1.GreeterService", interceptors.Refresh),
@@ -76,14 +76,14 @@ func serveUnknown(t *testing.T, authn *interceptors.Authenticator) (*grpc.Client
 		}
 		return stream.SendMsg(&examplev1.HelloResponse{})
 	}), grpc.ChainStreamInterceptor(authn.StreamServerInterceptor()))
-	return tokentest.Serve(t, srv), &reached
+	return tokens.Serve(t, srv), &reached
 }
 
 func TestUnknownMethodIsDeniedNotOpen(t *testing.T) {
-	iss := tokentest.New(t)
+	iss := tokens.New(t)
 	conn, reached := serveUnknown(t, interceptors.New(iss.Verifier))
 	err := conn.Invoke(bg, "/nope.Service/Anything", &examplev1.HelloRequest{}, &examplev1.HelloResponse{})
-	tokentest.WantRefusal(t, err, codes.Unauthenticated, missing)
+	tokens.WantRefusal(t, err, codes.Unauthenticated, missing)
 	if reached.Load() {
 		t.Fatal("the handler of an undeclared method ran without a token")
 	}
@@ -94,7 +94,7 @@ func TestUnknownMethodIsDeniedNotOpen(t *testing.T) {
 // names it, since it declares nothing. Declared methods keep their own
 // requirement.
 func TestWithDefault_Public_OpensUndeclaredMethods(t *testing.T) {
-	iss := tokentest.New(t)
+	iss := tokens.New(t)
 	authn := interceptors.New(iss.Verifier, interceptors.WithDefault(interceptors.Public))
 
 	for method, want := range map[string]interceptors.Requirement{
@@ -132,7 +132,7 @@ func TestWithDefault_Enforced(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		def  interceptors.Requirement
-		tok  func(*tokentest.Issuer, *testing.T) string // nil: no token
+		tok  func(*tokens.Issuer, *testing.T) string // nil: no token
 		code codes.Code
 		want string // reason; ok with codes.OK
 	}{
@@ -148,11 +148,11 @@ func TestWithDefault_Enforced(t *testing.T) {
 		{"unknown value, valid token", interceptors.Requirement(42), mintFreshAccess, codes.Internal, ok},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			iss := tokentest.New(t)
+			iss := tokens.New(t)
 			conn, reached := serveUnknown(t, interceptors.New(iss.Verifier, interceptors.WithClock(iss.Clock), interceptors.WithDefault(tc.def)))
 			ctx := bg
 			if tc.tok != nil {
-				ctx = tokentest.Bearer(bg, tc.tok(iss, t))
+				ctx = tokens.Bearer(bg, tc.tok(iss, t))
 			}
 			err := conn.Invoke(ctx, "/nope.Service/Anything", &examplev1.HelloRequest{}, &examplev1.HelloResponse{})
 			if tc.code == codes.OK {
@@ -161,7 +161,7 @@ func TestWithDefault_Enforced(t *testing.T) {
 				}
 				return
 			}
-			tokentest.WantRefusal(t, err, tc.code, tc.want)
+			tokens.WantRefusal(t, err, tc.code, tc.want)
 			if reached.Load() {
 				t.Fatal("the handler ran")
 			}
@@ -170,12 +170,12 @@ func TestWithDefault_Enforced(t *testing.T) {
 }
 
 // Minting for table cases.
-func mintAccess(iss *tokentest.Issuer, t *testing.T) string { return iss.Access(t, "alice", sid) }
-func mintFreshAccess(iss *tokentest.Issuer, t *testing.T) string {
+func mintAccess(iss *tokens.Issuer, t *testing.T) string { return iss.Access(t, "alice", sid) }
+func mintFreshAccess(iss *tokens.Issuer, t *testing.T) string {
 	return iss.FreshAccess(t, "alice", sid)
 }
-func mintRefresh(iss *tokentest.Issuer, t *testing.T) string { return iss.Refresh(t, "alice", sid) }
-func mintExpired(iss *tokentest.Issuer, t *testing.T) string { return iss.Expired(t, "alice", sid) }
+func mintRefresh(iss *tokens.Issuer, t *testing.T) string { return iss.Refresh(t, "alice", sid) }
+func mintExpired(iss *tokens.Issuer, t *testing.T) string { return iss.Expired(t, "alice", sid) }
 
 // filesOf returns a registry holding only files.
 func filesOf(t *testing.T, files ...protoreflect.FileDescriptor) *protoregistry.Files {
@@ -193,7 +193,7 @@ func filesOf(t *testing.T, files ...protoreflect.FileDescriptor) *protoregistry.
 // seen only when its file is in the registry given, and the methods of
 // other files fall to the default.
 func TestWithFiles_OptionsOutsideAreNotSeen(t *testing.T) {
-	iss := tokentest.New(t)
+	iss := tokens.New(t)
 	onlyGreeter := interceptors.New(iss.Verifier, interceptors.WithFiles(filesOf(t, examplev1.File_example_v1_greeter_proto)))
 	onlyAuth := interceptors.New(iss.Verifier, interceptors.WithFiles(filesOf(t, authv1.File_auth_v1_auth_proto)))
 	none := interceptors.New(iss.Verifier, interceptors.WithFiles(filesOf(t)), interceptors.WithDefault(interceptors.Optional))
@@ -222,10 +222,10 @@ func TestWithFiles_OptionsOutsideAreNotSeen(t *testing.T) {
 	// not hold, so it demands an access token like any undeclared method.
 	srv := grpc.NewServer(grpc.ChainUnaryInterceptor(onlyAuth.UnaryServerInterceptor()))
 	examplev1.RegisterGreeterServiceServer(srv, &greeter.Greeter{Clock: iss.Clock})
-	client := examplev1.NewGreeterServiceClient(tokentest.Serve(t, srv))
+	client := examplev1.NewGreeterServiceClient(tokens.Serve(t, srv))
 	_, err := client.Hello(bg, &examplev1.HelloRequest{})
-	tokentest.WantRefusal(t, err, codes.Unauthenticated, missing)
-	if _, err := client.Hello(tokentest.Bearer(bg, iss.Access(t, "alice", sid)), &examplev1.HelloRequest{}); err != nil {
+	tokens.WantRefusal(t, err, codes.Unauthenticated, missing)
+	if _, err := client.Hello(tokens.Bearer(bg, iss.Access(t, "alice", sid)), &examplev1.HelloRequest{}); err != nil {
 		t.Fatalf("Hello with an access token: %v", err)
 	}
 

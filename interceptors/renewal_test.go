@@ -17,7 +17,7 @@ import (
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
 	examplev1 "github.com/authd-dev/authd/gen/example/v1"
 	"github.com/authd-dev/authd/interceptors"
-	"github.com/authd-dev/authd/internal/tokentest"
+	"github.com/authd-dev/authd/authdtest/tokens"
 	"github.com/authd-dev/authd/token"
 	"github.com/authd-dev/authd/wire"
 )
@@ -28,7 +28,7 @@ const sessionMax = 2 * time.Hour
 // renewer renews as authd does: a non-fresh access token of the same
 // subject, session and auth_time, for AccessTTL but never past the session
 // cap (auth_time + sessionMax). It refuses tokens of a session in refused.
-func renewer(iss *tokentest.Issuer, refused func(sid string) bool) interceptors.RenewerFunc {
+func renewer(iss *tokens.Issuer, refused func(sid string) bool) interceptors.RenewerFunc {
 	return func(_ context.Context, _ string, old *token.Claims) (string, error) {
 		if refused(old.SessionID) {
 			return "", wire.ErrRevoked
@@ -81,7 +81,7 @@ func (s *renewService) Renew(ctx context.Context, _ *authv1.RenewRequest) (*auth
 // greeter checks no revocations: a renewal refused for a revoked session is
 // the renewer's doing.
 type renewalWorld struct {
-	iss     *tokentest.Issuer
+	iss     *tokens.Issuer
 	greeter examplev1.GreeterServiceClient
 	remote  *renewService // nil in process
 	revoked sync.Map      // sid -> true
@@ -91,9 +91,9 @@ type renewalWorld struct {
 	asked  int      // every time it was asked
 }
 
-func newRenewalWorld(t *testing.T, remote bool, opts ...tokentest.Option) *renewalWorld {
+func newRenewalWorld(t *testing.T, remote bool, opts ...tokens.Option) *renewalWorld {
 	t.Helper()
-	w := &renewalWorld{iss: tokentest.New(t, opts...)}
+	w := &renewalWorld{iss: tokens.New(t, opts...)}
 	inner := renewer(w.iss, func(sid string) bool { _, ok := w.revoked.Load(sid); return ok })
 	recorded := interceptors.RenewerFunc(func(ctx context.Context, raw string, c *token.Claims) (string, error) {
 		tok, err := inner(ctx, raw, c)
@@ -110,7 +110,7 @@ func newRenewalWorld(t *testing.T, remote bool, opts ...tokentest.Option) *renew
 		w.remote = &renewService{verifier: w.iss.Verifier, renewer: recorded}
 		srv := grpc.NewServer()
 		authv1.RegisterAuthServiceServer(srv, w.remote)
-		r = interceptors.RemoteRenewer(tokentest.Serve(t, srv))
+		r = interceptors.RemoteRenewer(tokens.Serve(t, srv))
 	}
 	w.greeter = newGreeter(t, w.iss, interceptors.WithRenewal(r, 0))
 	return w
@@ -127,7 +127,7 @@ func (w *renewalWorld) renewals() (int, []string) {
 func (w *renewalWorld) whoAmI(t *testing.T, tok string) string {
 	t.Helper()
 	var header metadata.MD
-	if _, err := w.greeter.WhoAmI(tokentest.Bearer(bg, tok), &examplev1.WhoAmIRequest{}, grpc.Header(&header)); err != nil {
+	if _, err := w.greeter.WhoAmI(tokens.Bearer(bg, tok), &examplev1.WhoAmIRequest{}, grpc.Header(&header)); err != nil {
 		t.Fatalf("WhoAmI: %v", err)
 	}
 	tok, err := renewal(header)
@@ -195,7 +195,7 @@ func TestRemoteRenewer_SendsOnlyTheToken(t *testing.T) {
 	w := newRenewalWorld(t, true)
 	access := w.iss.FreshAccess(t, "alice", sid)
 	w.iss.Clock.Advance(10 * time.Minute)
-	ctx := metadata.AppendToOutgoingContext(tokentest.Bearer(bg, access), "x-caller-secret", "s3cret")
+	ctx := metadata.AppendToOutgoingContext(tokens.Bearer(bg, access), "x-caller-secret", "s3cret")
 	var header metadata.MD
 	if _, err := w.greeter.WhoAmI(ctx, &examplev1.WhoAmIRequest{}, grpc.Header(&header)); err != nil {
 		t.Fatal(err)
@@ -229,7 +229,7 @@ func TestRenewal_OneRenewalPerTokenUnderConcurrency(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			var header metadata.MD
-			if _, errs[i] = w.greeter.WhoAmI(tokentest.Bearer(bg, access), &examplev1.WhoAmIRequest{}, grpc.Header(&header)); errs[i] == nil {
+			if _, errs[i] = w.greeter.WhoAmI(tokens.Bearer(bg, access), &examplev1.WhoAmIRequest{}, grpc.Header(&header)); errs[i] == nil {
 				got[i], errs[i] = renewal(header)
 			}
 		}()
@@ -255,7 +255,7 @@ func TestRenewal_Refused(t *testing.T) {
 		refreshTok := w.iss.Refresh(t, "alice", sid)
 		w.iss.Clock.Advance(13 * time.Hour)
 		var header metadata.MD
-		if _, err := w.greeter.SessionInfo(tokentest.Bearer(bg, refreshTok), &examplev1.SessionInfoRequest{}, grpc.Header(&header)); err != nil {
+		if _, err := w.greeter.SessionInfo(tokens.Bearer(bg, refreshTok), &examplev1.SessionInfoRequest{}, grpc.Header(&header)); err != nil {
 			t.Fatal(err)
 		}
 		if got, err := renewal(header); got != "" || err != nil {
@@ -270,7 +270,7 @@ func TestRenewal_Refused(t *testing.T) {
 		access := w.iss.FreshAccess(t, "alice", sid)
 		w.iss.Clock.Advance(10 * time.Minute)
 		var header metadata.MD
-		if _, err := w.greeter.DeleteAccount(tokentest.Bearer(bg, access), &examplev1.DeleteAccountRequest{}, grpc.Header(&header)); err != nil {
+		if _, err := w.greeter.DeleteAccount(tokens.Bearer(bg, access), &examplev1.DeleteAccountRequest{}, grpc.Header(&header)); err != nil {
 			t.Fatal(err)
 		}
 		if got, err := renewal(header); got != "" || err != nil {
@@ -283,7 +283,7 @@ func TestRenewal_Refused(t *testing.T) {
 	t.Run("no session", func(t *testing.T) {
 		// Only HS256 interop verifies tokens without a session (minted by
 		// flask-jwt-extended, say); EdDSA verifiers refuse them outright.
-		w := newRenewalWorld(t, true, tokentest.WithHS256([]byte(strings.Repeat("s", 32))))
+		w := newRenewalWorld(t, true, tokens.WithHS256([]byte(strings.Repeat("s", 32))))
 		access := w.iss.FreshAccess(t, "alice", "") // minted elsewhere, no sid
 		w.iss.Clock.Advance(10 * time.Minute)
 		if got := w.whoAmI(t, access); got != "" {
@@ -351,7 +351,7 @@ func TestRenewal_StreamHeader(t *testing.T) {
 	w := newRenewalWorld(t, false)
 	access := w.iss.FreshAccess(t, "alice", sid)
 	w.iss.Clock.Advance(9 * time.Minute)
-	stream, err := w.greeter.Ticks(tokentest.Bearer(bg, access), &examplev1.TicksRequest{Count: 1})
+	stream, err := w.greeter.Ticks(tokens.Bearer(bg, access), &examplev1.TicksRequest{Count: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,7 @@ import (
 	"github.com/authd-dev/authd/examples/greeter"
 	examplev1 "github.com/authd-dev/authd/gen/example/v1"
 	"github.com/authd-dev/authd/interceptors"
-	"github.com/authd-dev/authd/internal/tokentest"
+	"github.com/authd-dev/authd/authdtest/tokens"
 )
 
 const whoAmI = "/example.v1.GreeterService/WhoAmI"
@@ -17,7 +17,7 @@ const whoAmI = "/example.v1.GreeterService/WhoAmI"
 // A rule with a requirement no one knows is contradictory: the strict
 // check names it rather than let a method that can never be called start.
 func TestCheckServer_NamesUnknownRequirement(t *testing.T) {
-	iss := tokentest.New(t)
+	iss := tokens.New(t)
 	for name, opt := range map[string]interceptors.Option{
 		"rule":             interceptors.WithMethod(whoAmI, interceptors.Rule{Requirement: 42, AnyRole: []string{"admin"}}),
 		"bare requirement": interceptors.WithMethod(whoAmI, interceptors.Requirement(42)),
@@ -35,14 +35,14 @@ func TestCheckServer_NamesUnknownRequirement(t *testing.T) {
 // Rules are copied when declared and when read: changing the caller's
 // slices afterwards, or the slices Rule returns, changes nothing enforced.
 func TestRule_SlicesAreNotShared(t *testing.T) {
-	iss := tokentest.New(t)
+	iss := tokens.New(t)
 	roles := []string{"admin"}
 	client := newGreeter(t, iss, interceptors.WithMethod(whoAmI, interceptors.Rule{AnyRole: roles}))
 	roles[0] = "support" // after New: must not open the method to support
 	c := iss.Claims("access", "alice", sid)
 	c.Roles = []string{"support"}
-	_, err := client.WhoAmI(tokentest.Bearer(bg, iss.Sign(t, c)), &examplev1.WhoAmIRequest{})
-	tokentest.WantRefusal(t, err, codes.PermissionDenied, "INSUFFICIENT_ROLE")
+	_, err := client.WhoAmI(tokens.Bearer(bg, iss.Sign(t, c)), &examplev1.WhoAmIRequest{})
+	tokens.WantRefusal(t, err, codes.PermissionDenied, "INSUFFICIENT_ROLE")
 
 	a := interceptors.New(iss.Verifier, interceptors.WithMethod(whoAmI, interceptors.Rule{AnyRole: []string{"admin"}}))
 	a.Rule(whoAmI).AnyRole[0] = "support"

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/authd-dev/authd/clock"
-	"github.com/authd-dev/authd/internal/authdtest"
+	"github.com/authd-dev/authd/authdtest"
 	"github.com/authd-dev/authd/internal/keysourcetest"
 	"github.com/authd-dev/authd/jwks"
 	"github.com/authd-dev/authd/token"

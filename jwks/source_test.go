@@ -14,8 +14,8 @@ import (
 
 	"github.com/authd-dev/authd/examples/greeter"
 	examplev1 "github.com/authd-dev/authd/gen/example/v1"
-	"github.com/authd-dev/authd/internal/authdtest"
-	"github.com/authd-dev/authd/internal/tokentest"
+	"github.com/authd-dev/authd/authdtest"
+	"github.com/authd-dev/authd/authdtest/tokens"
 	"github.com/authd-dev/authd/jwks"
 	"github.com/authd-dev/authd/token"
 	"github.com/authd-dev/authd/wire"
@@ -51,12 +51,12 @@ func newSourceWorld(t *testing.T) *sourceWorld {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.greeter = examplev1.NewGreeterServiceClient(tokentest.Serve(t, srv))
+	w.greeter = examplev1.NewGreeterServiceClient(tokens.Serve(t, srv))
 	return w
 }
 
 func (w *sourceWorld) whoAmI(tok string) error {
-	_, err := w.greeter.WhoAmI(tokentest.Bearer(context.Background(), tok), &examplev1.WhoAmIRequest{})
+	_, err := w.greeter.WhoAmI(tokens.Bearer(context.Background(), tok), &examplev1.WhoAmIRequest{})
 	return err
 }
 
@@ -72,8 +72,8 @@ func TestSource_RetiredKeyStopsVerifying(t *testing.T) {
 	w := newSourceWorld(t)
 	e := w.authd
 	current := e.Keys.Keys()[0]
-	old := tokentest.New(t, tokentest.WithClock(e.Clock)) // a key authd signed with before
-	retired := publicHalf(old.Keys.Keys()[0], tokentest.Start.Add(-time.Hour))
+	old := tokens.New(t, tokens.WithClock(e.Clock)) // a key authd signed with before
+	retired := publicHalf(old.Keys.Keys()[0], tokens.Start.Add(-time.Hour))
 	if err := e.Keys.Replace(current, retired); err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func TestSource_RetiredKeyStopsVerifying(t *testing.T) {
 	}
 	e.Clock.Advance(10 * time.Minute) // the consumer's JWKS cache goes stale
 	err := w.whoAmI(oldToken)
-	tokentest.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenInvalid)
+	tokens.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenInvalid)
 	if err := w.whoAmI(e.Login(t, "alice", "pw").AccessToken); err != nil {
 		t.Fatalf("token of the current key: %v", err)
 	}
@@ -114,7 +114,7 @@ func TestSource_PicksUpRotation(t *testing.T) {
 	}
 	e.Clock.Advance(31 * time.Second) // past the cooldown since the last fetch
 	login := e.Login(t, "alice", "pw")
-	if kid := tokentest.KeyID(t, login.AccessToken); kid != newer.ID {
+	if kid := tokens.KeyID(t, login.AccessToken); kid != newer.ID {
 		t.Fatalf("authd signs with %s, want the rotated key %s", kid, newer.ID)
 	}
 	if err := w.whoAmI(login.AccessToken); err != nil {
@@ -134,9 +134,9 @@ func TestSource_UnknownKidStormFetchesOncePerCooldown(t *testing.T) {
 	e.Clock.Advance(31 * time.Second) // a forged kid may now cause one fetch
 	before := w.fetches.Load()
 	for range 200 {
-		forger := tokentest.New(t, tokentest.WithClock(e.Clock))
+		forger := tokens.New(t, tokens.WithClock(e.Clock))
 		err := w.whoAmI(forger.FreshAccess(t, "alice", "s1"))
-		tokentest.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenInvalid)
+		tokens.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenInvalid)
 	}
 	if n := w.fetches.Load() - before; n != 1 {
 		t.Fatalf("200 forged kids caused %d JWKS fetches, want 1 per 30s cooldown", n)
@@ -150,7 +150,7 @@ func TestSource_WarmCacheSurvivesAuthdOutage(t *testing.T) {
 	w.down.Store(true)
 	access := e.Login(t, "alice", "pw").AccessToken
 	err := w.whoAmI(access)
-	tokentest.WantRefusal(t, err, codes.Unavailable, "")
+	tokens.WantRefusal(t, err, codes.Unavailable, "")
 
 	w.down.Store(false)
 	e.Clock.Advance(31 * time.Second)

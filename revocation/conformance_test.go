@@ -12,7 +12,7 @@ import (
 
 	"github.com/authd-dev/authd/clock"
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
-	"github.com/authd-dev/authd/internal/authdtest"
+	"github.com/authd-dev/authd/authdtest"
 	"github.com/authd-dev/authd/internal/revocationtest"
 	"github.com/authd-dev/authd/revocation"
 	"github.com/authd-dev/authd/store"

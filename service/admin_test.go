@@ -13,7 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
-	"github.com/authd-dev/authd/internal/authdtest"
+	"github.com/authd-dev/authd/authdtest"
 	"github.com/authd-dev/authd/password"
 	"github.com/authd-dev/authd/service"
 	"github.com/authd-dev/authd/wire"

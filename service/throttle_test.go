@@ -14,7 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
-	"github.com/authd-dev/authd/internal/authdtest"
+	"github.com/authd-dev/authd/authdtest"
 	"github.com/authd-dev/authd/service"
 )
 

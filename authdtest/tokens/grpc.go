@@ -1,4 +1,4 @@
-package tokentest
+package tokens
 
 import (
 	"context"

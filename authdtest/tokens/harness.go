@@ -1,4 +1,4 @@
-package tokentest
+package tokens
 
 import (
 	"fmt"
@@ -35,7 +35,7 @@ func (h *Harness) Cleanup(f func()) {
 
 // TempDir creates a directory removed at Close.
 func (h *Harness) TempDir() string {
-	dir, err := os.MkdirTemp("", "tokentest-")
+	dir, err := os.MkdirTemp("", "authdtest-")
 	if err != nil {
 		panic(err)
 	}

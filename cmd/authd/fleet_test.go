@@ -23,7 +23,7 @@ import (
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
 	examplev1 "github.com/authd-dev/authd/gen/example/v1"
 	"github.com/authd-dev/authd/internal/pgschema"
-	"github.com/authd-dev/authd/internal/tokentest"
+	"github.com/authd-dev/authd/authdtest/tokens"
 	"github.com/authd-dev/authd/revocation"
 	"github.com/authd-dev/authd/store/redisstore"
 )
@@ -40,7 +40,7 @@ func refreshSplit(a, b authv1.AuthServiceClient, tok string, n int) ([]*authv1.R
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			pairs[i], errs[i] = c.Refresh(tokentest.Bearer(bg, tok), &authv1.RefreshRequest{})
+			pairs[i], errs[i] = c.Refresh(tokens.Bearer(bg, tok), &authv1.RefreshRequest{})
 		}()
 	}
 	wg.Wait()
@@ -83,14 +83,14 @@ func TestE2E_TwoInstancesOnPostgres(t *testing.T) {
 
 	// Rotate again on A; the login's refresh token is now an older
 	// ancestor: presented on B it is reuse, and the session dies on both.
-	third, err := a.Refresh(tokentest.Bearer(bg, next.RefreshToken), &authv1.RefreshRequest{})
+	third, err := a.Refresh(tokens.Bearer(bg, next.RefreshToken), &authv1.RefreshRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.Refresh(tokentest.Bearer(bg, login.RefreshToken), &authv1.RefreshRequest{}); status.Code(err) != codes.Unauthenticated {
+	if _, err := b.Refresh(tokens.Bearer(bg, login.RefreshToken), &authv1.RefreshRequest{}); status.Code(err) != codes.Unauthenticated {
 		t.Fatalf("reuse on B: %v", err)
 	}
-	if _, err := a.Refresh(tokentest.Bearer(bg, third.RefreshToken), &authv1.RefreshRequest{}); status.Code(err) != codes.Unauthenticated {
+	if _, err := a.Refresh(tokens.Bearer(bg, third.RefreshToken), &authv1.RefreshRequest{}); status.Code(err) != codes.Unauthenticated {
 		t.Fatalf("the legitimate holder on A after reuse on B: %v", err)
 	}
 
@@ -101,13 +101,13 @@ func TestE2E_TwoInstancesOnPostgres(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Logout(tokentest.Bearer(bg, other.RefreshToken), &authv1.LogoutRequest{}); err != nil {
+	if _, err := a.Logout(tokens.Bearer(bg, other.RefreshToken), &authv1.LogoutRequest{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := b.Verify(ctx, &authv1.VerifyRequest{Token: other.AccessToken}); status.Code(err) != codes.Unauthenticated {
 		t.Fatalf("B after logout on A: %v", err)
 	}
-	if _, err := b.Refresh(tokentest.Bearer(bg, other.RefreshToken), &authv1.RefreshRequest{}); status.Code(err) != codes.Unauthenticated {
+	if _, err := b.Refresh(tokens.Bearer(bg, other.RefreshToken), &authv1.RefreshRequest{}); status.Code(err) != codes.Unauthenticated {
 		t.Fatalf("refresh on B after logout on A: %v", err)
 	}
 }
@@ -192,10 +192,10 @@ func TestE2E_FleetWithRedis(t *testing.T) {
 	if _, err := b.Verify(ctx, &authv1.VerifyRequest{Token: login.AccessToken}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := g.WhoAmI(tokentest.Bearer(bg, login.AccessToken), &examplev1.WhoAmIRequest{}); err != nil {
+	if _, err := g.WhoAmI(tokens.Bearer(bg, login.AccessToken), &examplev1.WhoAmIRequest{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Logout(tokentest.Bearer(bg, login.AccessToken), &authv1.LogoutRequest{}); err != nil {
+	if _, err := a.Logout(tokens.Bearer(bg, login.AccessToken), &authv1.LogoutRequest{}); err != nil {
 		t.Fatal(err)
 	}
 	refused := func(err error) error {
@@ -213,7 +213,7 @@ func TestE2E_FleetWithRedis(t *testing.T) {
 	// The consumer's next poll is an hour away: only the feed's nudge
 	// makes it refuse.
 	retry(t, "the consumer refuses the logged-out session", time.Now().Add(patience), func() error {
-		_, err := g.WhoAmI(tokentest.Bearer(bg, login.AccessToken), &examplev1.WhoAmIRequest{})
+		_, err := g.WhoAmI(tokens.Bearer(bg, login.AccessToken), &examplev1.WhoAmIRequest{})
 		return refused(err)
 	})
 }
@@ -275,7 +275,7 @@ func TestE2E_KeysInSharedDatabase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if kid := tokentest.KeyID(t, rotated.AccessToken); kid != newKid {
+	if kid := tokens.KeyID(t, rotated.AccessToken); kid != newKid {
 		t.Fatalf("after the reload, A signs with %s, want the new key %s", kid, newKid)
 	}
 	// B has not reloaded: the unknown kid makes it.

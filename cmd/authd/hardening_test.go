@@ -14,7 +14,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
-	"github.com/authd-dev/authd/internal/tokentest"
+	"github.com/authd-dev/authd/authdtest/tokens"
 	"github.com/authd-dev/authd/wire"
 )
 
@@ -89,7 +89,7 @@ func TestE2E_KeysRevokeRefusesEvenCachedTokens(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	compromised := tokentest.KeyID(t, login.AccessToken)
+	compromised := tokens.KeyID(t, login.AccessToken)
 	out, errOut, code := authd(t, data, "", "keys", "revoke", compromised)
 	if code != 0 {
 		t.Fatalf("keys revoke: %s", errOut)
@@ -102,14 +102,14 @@ func TestE2E_KeysRevokeRefusesEvenCachedTokens(t *testing.T) {
 	srv.cmd.Process.Signal(syscall.SIGHUP)
 	srv.log.awaitMsg(t, mark, "signing keys reloaded", "current_kid="+replacement[1])
 	_, err = client.Verify(ctx, &authv1.VerifyRequest{Token: login.AccessToken})
-	tokentest.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenInvalid)
-	_, err = client.Refresh(tokentest.Bearer(ctx, login.RefreshToken), &authv1.RefreshRequest{})
-	tokentest.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenInvalid)
+	tokens.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenInvalid)
+	_, err = client.Refresh(tokens.Bearer(ctx, login.RefreshToken), &authv1.RefreshRequest{})
+	tokens.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenInvalid)
 	again, err := client.Login(ctx, &authv1.LoginRequest{Username: "ines", Password: "pw"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if kid := tokentest.KeyID(t, again.AccessToken); kid != replacement[1] {
+	if kid := tokens.KeyID(t, again.AccessToken); kid != replacement[1] {
 		t.Fatalf("a new login is signed with %s, want %s", kid, replacement[1])
 	}
 	if _, errOut, code := authd(t, data, "", "keys", "revoke", "no-such-kid"); code == 0 || !strings.Contains(errOut, "no such signing key") {

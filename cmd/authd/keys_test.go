@@ -10,7 +10,7 @@ import (
 	"time"
 
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
-	"github.com/authd-dev/authd/internal/tokentest"
+	"github.com/authd-dev/authd/authdtest/tokens"
 	"github.com/authd-dev/authd/jwks"
 	"github.com/authd-dev/authd/keys"
 	"github.com/authd-dev/authd/token"
@@ -102,7 +102,7 @@ func TestE2E_KeyRotationWithoutDowntime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if kid := tokentest.KeyID(t, after.AccessToken); kid != newKid {
+	if kid := tokens.KeyID(t, after.AccessToken); kid != newKid {
 		t.Fatalf("after the reload, a login is signed with %s, want the new key %s", kid, newKid)
 	}
 	for name, tok := range map[string]string{"old": before.AccessToken, "new": after.AccessToken} {

@@ -25,7 +25,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
-	"github.com/authd-dev/authd/internal/tokentest"
+	"github.com/authd-dev/authd/authdtest/tokens"
 )
 
 var bg = context.Background()
@@ -365,7 +365,7 @@ func TestE2E_UserLifecycle(t *testing.T) {
 		t.Fatalf("login with new password: %v", err)
 	}
 	// Logout with the refresh token ends the session.
-	bearer := tokentest.Bearer(ctx, again.RefreshToken)
+	bearer := tokens.Bearer(ctx, again.RefreshToken)
 	if _, err := client.Logout(bearer, &authv1.LogoutRequest{}); err != nil {
 		t.Fatalf("logout with the refresh token: %v", err)
 	}

@@ -15,7 +15,7 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
-	"github.com/authd-dev/authd/internal/tokentest"
+	"github.com/authd-dev/authd/authdtest/tokens"
 )
 
 // serveJSON starts `authd serve --log-format json` with an HTTP listener.
@@ -64,8 +64,8 @@ func TestE2E_HTTPReadinessAndMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	client.Login(context.Background(), &authv1.LoginRequest{Username: "erin", Password: "wrong"})
-	client.Refresh(tokentest.Bearer(bg, login.AccessToken), &authv1.RefreshRequest{}) // WRONG_TOKEN_TYPE
-	if _, err := client.Logout(tokentest.Bearer(bg, login.AccessToken), &authv1.LogoutRequest{}); err != nil {
+	client.Refresh(tokens.Bearer(bg, login.AccessToken), &authv1.RefreshRequest{}) // WRONG_TOKEN_TYPE
+	if _, err := client.Logout(tokens.Bearer(bg, login.AccessToken), &authv1.LogoutRequest{}); err != nil {
 		t.Fatal(err)
 	}
 	// A second session: two rotations, then its first refresh token, an
@@ -74,14 +74,14 @@ func TestE2E_HTTPReadinessAndMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	next, err := client.Refresh(tokentest.Bearer(bg, other.RefreshToken), &authv1.RefreshRequest{})
+	next, err := client.Refresh(tokens.Bearer(bg, other.RefreshToken), &authv1.RefreshRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := client.Refresh(tokentest.Bearer(bg, next.RefreshToken), &authv1.RefreshRequest{}); err != nil {
+	if _, err := client.Refresh(tokens.Bearer(bg, next.RefreshToken), &authv1.RefreshRequest{}); err != nil {
 		t.Fatal(err)
 	}
-	client.Refresh(tokentest.Bearer(bg, other.RefreshToken), &authv1.RefreshRequest{}) // reuse
+	client.Refresh(tokens.Bearer(bg, other.RefreshToken), &authv1.RefreshRequest{}) // reuse
 	_, metrics := httpGet(t, base+"/metrics")
 	for _, want := range []string{
 		`authd_logins_total{result="ok"} 2`,
@@ -122,16 +122,16 @@ func TestE2E_LogsHoldNoSecretsAndCarryRequestIDs(t *testing.T) {
 		t.Fatalf("x-request-id echoed = %q", got)
 	}
 	client.Login(ctx, &authv1.LoginRequest{Username: "frank", Password: wrongPW})
-	refreshed, err := client.Refresh(tokentest.Bearer(bg, login.RefreshToken), &authv1.RefreshRequest{})
+	refreshed, err := client.Refresh(tokens.Bearer(bg, login.RefreshToken), &authv1.RefreshRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	client.Refresh(tokentest.Bearer(bg, login.AccessToken), &authv1.RefreshRequest{})
+	client.Refresh(tokens.Bearer(bg, login.AccessToken), &authv1.RefreshRequest{})
 	client.Verify(ctx, &authv1.VerifyRequest{Token: refreshed.AccessToken + "x"})
-	if _, err := client.ChangePassword(tokentest.Bearer(bg, login.AccessToken), &authv1.ChangePasswordRequest{OldPassword: pw, NewPassword: newPW}); err != nil {
+	if _, err := client.ChangePassword(tokens.Bearer(bg, login.AccessToken), &authv1.ChangePasswordRequest{OldPassword: pw, NewPassword: newPW}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := client.Logout(tokentest.Bearer(bg, refreshed.RefreshToken), &authv1.LogoutRequest{}); err != nil {
+	if _, err := client.Logout(tokens.Bearer(bg, refreshed.RefreshToken), &authv1.LogoutRequest{}); err != nil {
 		t.Fatal(err)
 	}
 	// Stop authd and read everything it logged.

@@ -1,10 +1,4 @@
-// Package tokentest gives tests what they need of authd's tokens without
-// running authd: a fake clock, keys, a signer and a verifier, tokens minted
-// as authd mints them, and a gRPC server over bufconn to call through.
-//
-// Library tests (interceptors, a service protected by them) use it alone;
-// package authdtest builds a whole authd on top of it.
-package tokentest
+package tokens
 
 import (
 	"time"

@@ -1,4 +1,4 @@
-package tokentest_test
+package tokens_test
 
 import (
 	"context"
@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authd-dev/authd/internal/tokentest"
+	"github.com/authd-dev/authd/authdtest/tokens"
 	"github.com/authd-dev/authd/token"
 )
 
@@ -16,14 +16,14 @@ import (
 func TestIssuer_MintsAsAuthdDoes(t *testing.T) {
 	for _, mode := range []struct {
 		name string
-		opts []tokentest.Option
+		opts []tokens.Option
 		kid  bool
 	}{
 		{"EdDSA", nil, true},
-		{"HS256", []tokentest.Option{tokentest.WithHS256([]byte(strings.Repeat("k", 32)))}, false},
+		{"HS256", []tokens.Option{tokens.WithHS256([]byte(strings.Repeat("k", 32)))}, false},
 	} {
 		t.Run(mode.name, func(t *testing.T) {
-			iss := tokentest.New(t, mode.opts...)
+			iss := tokens.New(t, mode.opts...)
 			now := iss.Clock.Now()
 			for _, tc := range []struct {
 				name  string
@@ -32,9 +32,9 @@ func TestIssuer_MintsAsAuthdDoes(t *testing.T) {
 				fresh bool
 				ttl   time.Duration
 			}{
-				{"fresh access", iss.FreshAccess(t, "alice", "s1"), token.Access, true, tokentest.AccessTTL},
-				{"access", iss.Access(t, "alice", "s1"), token.Access, false, tokentest.AccessTTL},
-				{"refresh", iss.Refresh(t, "alice", "s1"), token.Refresh, false, tokentest.RefreshTTL},
+				{"fresh access", iss.FreshAccess(t, "alice", "s1"), token.Access, true, tokens.AccessTTL},
+				{"access", iss.Access(t, "alice", "s1"), token.Access, false, tokens.AccessTTL},
+				{"refresh", iss.Refresh(t, "alice", "s1"), token.Refresh, false, tokens.RefreshTTL},
 			} {
 				c, err := iss.Verifier.Verify(context.Background(), tc.raw)
 				if err != nil {
@@ -46,7 +46,7 @@ func TestIssuer_MintsAsAuthdDoes(t *testing.T) {
 					!c.Expiry().Equal(now.Add(tc.ttl)) {
 					t.Fatalf("%s: claims = %+v", tc.name, c)
 				}
-				if kid := tokentest.KeyID(t, tc.raw); (kid != "") != mode.kid {
+				if kid := tokens.KeyID(t, tc.raw); (kid != "") != mode.kid {
 					t.Fatalf("%s: kid %q", tc.name, kid)
 				}
 			}
@@ -60,8 +60,8 @@ func TestIssuer_MintsAsAuthdDoes(t *testing.T) {
 // Another Issuer on the same clock stands for a forger: its tokens are
 // refused for their unknown key.
 func TestIssuer_ForgerSharesTheClock(t *testing.T) {
-	iss := tokentest.New(t)
-	forger := tokentest.New(t, tokentest.WithClock(iss.Clock))
+	iss := tokens.New(t)
+	forger := tokens.New(t, tokens.WithClock(iss.Clock))
 	iss.Clock.Advance(time.Hour)
 	if !forger.Clock.Now().Equal(iss.Clock.Now()) {
 		t.Fatal("WithClock did not share the clock")
