@@ -129,3 +129,23 @@ func TestE2E_HardeningFlagsRefuseBadValues(t *testing.T) {
 		}
 	}
 }
+
+// The HTTP listener bounds request headers (16 KiB): a larger one is
+// refused before any handler runs.
+func TestE2E_HTTPHeaderBound(t *testing.T) {
+	t.Parallel()
+	srv := startServe(t, t.TempDir(), nil, "--http-addr", "127.0.0.1:0")
+	req, err := http.NewRequest(http.MethodGet, "http://"+srv.httpAddr+"/healthz", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("X-Padding", strings.Repeat("a", 64<<10))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Fatalf("a 64 KiB header: %d, want 431", resp.StatusCode)
+	}
+}
