@@ -1,18 +1,20 @@
 // Command loadtest is `make load`: it starts authd (SQLite, and PostgreSQL
 // when AUTHD_TEST_POSTGRES is set) and the example greeter on loopback, runs
-// ghz (pinned in tools/ghz/go.mod) against Login, Refresh, Verify and a
-// protected greeter call, and prints rps, latency percentiles and the
-// server's CPU per request as a ratio to an unauthenticated call.
+// ghz (pinned in tools/ghz/go.mod) against Login, Refresh with rotation off,
+// Verify and a protected greeter call, and its own driver against Refresh
+// with rotation on (each refresh token spent once, which ghz cannot send),
+// and prints rps, latency percentiles and the server's CPU per request as a
+// ratio to an unauthenticated call of the same group and client.
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -48,99 +50,182 @@ func run(scale float64) error {
 			return fmt.Errorf("build %s: %v\n%s", pkg, err, out)
 		}
 	}
-	backends := []struct{ name, db string }{{"SQLite", ""}}
+	backends := []backend{{"SQLite", ""}}
 	if dsn := os.Getenv("AUTHD_TEST_POSTGRES"); dsn != "" {
 		schemaDSN, drop, err := pgschema.Create(dsn, "authd_load")
 		if err != nil {
 			return err
 		}
 		defer drop()
-		backends = append(backends, struct{ name, db string }{"PostgreSQL", schemaDSN})
+		backends = append(backends, backend{"PostgreSQL", schemaDSN})
 	}
 	fmt.Println("| backend | call | requests | rps | p50 | p99 | server CPU/req | × unauthenticated |")
 	fmt.Println("|---|---|---:|---:|---:|---:|---:|---:|")
 	for _, b := range backends {
-		if err := runBackend(dir, b.name, b.db, scale); err != nil {
+		if err := runBackend(dir, b, scale); err != nil {
 			return fmt.Errorf("%s: %w", b.name, err)
 		}
 	}
 	return nil
 }
 
-func runBackend(dir, name, db string, scale float64) error {
-	data := filepath.Join(dir, "data-"+name)
-	env := append(os.Environ(), "AUTHD_DATA_DIR="+data, "AUTHD_DB="+db)
+// backend is a store authd runs on: db is its --db, empty for SQLite.
+type backend struct{ name, db string }
+
+func runBackend(dir string, b backend, scale float64) error {
+	env := append(os.Environ(), "AUTHD_DATA_DIR="+filepath.Join(dir, "data-"+b.name), "AUTHD_DB="+b.db)
+	if b.db != "" {
+		// Keys kept in a shared database are sealed with this secret.
+		secret := make([]byte, 32)
+		rand.Read(secret)
+		env = append(env, "AUTHD_KEY_ENCRYPTION_KEY="+base64.StdEncoding.EncodeToString(secret))
+	}
 	add := exec.Command(filepath.Join(dir, "authd"), "user", "add", "load", "--password-stdin")
-	add.Env, add.Stdin = env, strings.NewReader("load-test-password\n")
+	add.Env, add.Stdin = env, strings.NewReader(password+"\n")
 	if out, err := add.CombinedOutput(); err != nil {
 		return fmt.Errorf("user add: %v\n%s", err, out)
 	}
-	// Rotation off: ghz repeats one refresh token, which rotation would
-	// (rightly) treat as reuse after the grace window.
-	authd, authdAddr, err := start(env, regexp.MustCompile(`msg="authd serving" addr=(\S+)`),
-		filepath.Join(dir, "authd"), "serve", "--addr", "127.0.0.1:0", "--refresh-rotation=false")
-	if err != nil {
+	n := func(k int) int { return max(int(float64(k)*scale), 10) }
+	if err := runGhz(dir, env, b.name, n); err != nil {
 		return err
 	}
-	defer stop(authd)
-	greeter, greeterAddr, err := start(os.Environ(), regexp.MustCompile(`greeter serving.* addr=(\S+)`),
-		filepath.Join(dir, "greeter"), "--addr", "127.0.0.1:0", "--authd", authdAddr)
-	if err != nil {
-		return err
-	}
-	defer stop(greeter)
+	return runRotation(dir, env, b.name, n)
+}
 
-	conn, err := grpc.NewClient(authdAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+// runGhz measures, with ghz, authd with rotation off (ghz repeats one
+// refresh token, which rotation would rightly treat as reuse after the
+// grace window) and the greeter in front of it.
+func runGhz(dir string, env []string, name string, n func(int) int) error {
+	authd, err := start(env, authdReady, filepath.Join(dir, "authd"), "serve", "--addr", "127.0.0.1:0", "--refresh-rotation=false")
+	if err != nil {
+		return err
+	}
+	defer authd.stop()
+	greeter, err := start(os.Environ(), regexp.MustCompile(`greeter serving.* addr=(\S+)`),
+		filepath.Join(dir, "greeter"), "--addr", "127.0.0.1:0", "--authd", authd.addr)
+	if err != nil {
+		return err
+	}
+	defer greeter.stop()
+
+	conn, err := grpc.NewClient(authd.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	login, err := authv1.NewAuthServiceClient(conn).Login(context.Background(), &authv1.LoginRequest{Username: "load", Password: "load-test-password"})
+	login, err := authv1.NewAuthServiceClient(conn).Login(context.Background(), &authv1.LoginRequest{Username: "load", Password: password})
 	if err != nil {
-		return err
+		return authd.failed(err)
 	}
 	bearer := func(tok string) string { return fmt.Sprintf(`{"authorization":"Bearer %s"}`, tok) }
-	n := func(k int) int { return max(int(float64(k)*scale), 10) }
 	groups := []struct {
-		server *exec.Cmd
+		server *server
 		calls  []call
 	}{
 		{authd, []call{
-			{name: "GetJWKS (public)", addr: authdAddr, method: "auth.v1.AuthService/GetJWKS", data: `{}`, n: n(5000)},
-			{name: "Login (argon2id)", addr: authdAddr, method: "auth.v1.AuthService/Login", data: `{"username":"load","password":"load-test-password"}`, n: n(200)},
-			{name: "Refresh", addr: authdAddr, method: "auth.v1.AuthService/Refresh", data: `{}`, md: bearer(login.RefreshToken), n: n(5000)},
-			{name: "Verify", addr: authdAddr, method: "auth.v1.AuthService/Verify", data: fmt.Sprintf(`{"token":%q}`, login.AccessToken), n: n(5000)},
+			{name: "GetJWKS (public)", method: "auth.v1.AuthService/GetJWKS", data: `{}`, n: n(5000)},
+			// 4 at once: more logins of one account from one address in
+			// flight at once would be throttled.
+			{name: "Login (argon2id)", method: "auth.v1.AuthService/Login", data: fmt.Sprintf(`{"username":"load","password":%q}`, password), n: n(200), c: 4},
+			{name: "Refresh (--refresh-rotation=false: one token, repeated)", method: "auth.v1.AuthService/Refresh", data: `{}`, md: bearer(login.RefreshToken), n: n(5000)},
+			{name: "Verify", method: "auth.v1.AuthService/Verify", data: fmt.Sprintf(`{"token":%q}`, login.AccessToken), n: n(5000)},
 		}},
 		{greeter, []call{
-			{name: "greeter Hello (public)", addr: greeterAddr, method: "example.v1.GreeterService/Hello", data: `{}`, n: n(5000)},
-			{name: "greeter WhoAmI (ACCESS)", addr: greeterAddr, method: "example.v1.GreeterService/WhoAmI", data: `{}`, md: bearer(login.AccessToken), n: n(5000)},
+			{name: "greeter Hello (public)", method: "example.v1.GreeterService/Hello", data: `{}`, n: n(5000)},
+			{name: "greeter WhoAmI (ACCESS)", method: "example.v1.GreeterService/WhoAmI", data: `{}`, md: bearer(login.AccessToken), n: n(5000)},
 		}},
 	}
 	for _, g := range groups {
 		var baseline float64
 		for i, c := range g.calls {
-			before := cpu(g.server.Process.Pid)
-			r, err := c.run()
+			before := g.server.cpu()
+			m, err := c.run(g.server.addr)
 			if err != nil {
-				return err
+				return g.server.failed(err)
 			}
-			perReq := (cpu(g.server.Process.Pid) - before).Seconds() / float64(r.Count)
+			perReq := (g.server.cpu() - before).Seconds() / float64(m.count)
 			if i == 0 {
 				baseline = perReq
 			}
-			fmt.Printf("| %s | %s | %d | %.0f | %s | %s | %s | %.2f |\n", name, c.name, r.Count, r.Rps,
-				ms(r.percentile(50)), ms(r.percentile(99)), us(perReq), perReq/baseline)
+			row(name, c.name, m, perReq, baseline)
 		}
 	}
 	return nil
 }
 
-type call struct {
-	name, addr, method, data, md string
-	n                            int
+// runRotation measures Refresh as every client of a default authd sends
+// it, rotation on and each refresh token spent once, next to a no-op call
+// sent by the same driver the same way.
+func runRotation(dir string, env []string, name string, n func(int) int) error {
+	authd, err := start(env, authdReady, filepath.Join(dir, "authd"), "serve", "--addr", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	defer authd.stop()
+	d, err := newDriver(authd.addr)
+	if err != nil {
+		return err
+	}
+	defer d.close()
+	pool, err := newRefreshPool(d, 2*d.concurrency, "load", password)
+	if err != nil {
+		return authd.failed(err)
+	}
+	calls := []struct {
+		name string
+		send func(context.Context, *grpc.ClientConn) error
+	}{
+		{"Health Check (no-op, own driver)", healthCheck},
+		{"Refresh (rotation: each token once, own driver)", pool.refresh},
+	}
+	var baseline float64
+	for i, c := range calls {
+		before := authd.cpu()
+		m, err := d.run(n(5000), c.send)
+		if err != nil {
+			return authd.failed(fmt.Errorf("%s: %w", c.name, err))
+		}
+		perReq := (authd.cpu() - before).Seconds() / float64(m.count)
+		if i == 0 {
+			baseline = perReq
+		}
+		row(name, c.name, m, perReq, baseline)
+	}
+	return nil
 }
 
-type result struct {
+var authdReady = regexp.MustCompile(`msg="authd serving" addr=(\S+)`)
+
+// password is the load user's.
+const password = "load-test-password"
+
+// row prints one row of the table. The kernel counts CPU time in 10 ms
+// ticks: a baseline too short to be charged one has no ratio.
+func row(backend, call string, m measured, perReq, baseline float64) {
+	ratio := "—"
+	if baseline > 0 {
+		ratio = fmt.Sprintf("%.2f", perReq/baseline)
+	}
+	fmt.Printf("| %s | %s | %d | %.0f | %s | %s | %s | %s |\n", backend, call, m.count, m.rps,
+		ms(m.p50), ms(m.p99), us(perReq), ratio)
+}
+
+// measured is one row's load: how many calls, at what rate, how fast.
+type measured struct {
+	count    int
+	rps      float64
+	p50, p99 time.Duration
+}
+
+// call is a row sent by ghz: n calls, 8 at once (c when set) over 2
+// connections, every one with the same data and metadata.
+type call struct {
+	name, method, data, md string
+	n, c                   int
+}
+
+// ghzResult is the part of ghz's JSON report read here.
+type ghzResult struct {
 	Count        int     `json:"count"`
 	Rps          float64 `json:"rps"`
 	LatencyDistr []struct {
@@ -150,7 +235,7 @@ type result struct {
 	StatusCodeDistribution map[string]int `json:"statusCodeDistribution"`
 }
 
-func (r result) percentile(p int) time.Duration {
+func (r ghzResult) percentile(p int) time.Duration {
 	for _, l := range r.LatencyDistr {
 		if l.Percentage == p {
 			return time.Duration(l.Latency)
@@ -159,65 +244,32 @@ func (r result) percentile(p int) time.Duration {
 	return 0
 }
 
-func (c call) run() (result, error) {
+func (c call) run(addr string) (measured, error) {
+	concurrency := 8
+	if c.c > 0 {
+		concurrency = c.c
+	}
 	args := []string{"tool", "-modfile=tools/ghz/go.mod", "ghz", "--insecure", "--call", c.method, "-d", c.data,
-		"-n", strconv.Itoa(c.n), "-c", "8", "--connections", "2", "--format", "json"}
+		"-n", strconv.Itoa(c.n), "-c", strconv.Itoa(concurrency), "--connections", "2", "--format", "json"}
 	if c.md != "" {
 		args = append(args, "-m", c.md)
 	}
-	out, err := exec.Command("go", append(args, c.addr)...).Output()
+	out, err := exec.Command("go", append(args, addr)...).Output()
 	if err != nil {
-		return result{}, fmt.Errorf("ghz %s: %v", c.method, err)
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			return measured{}, fmt.Errorf("ghz %s: %v\n%s", c.method, err, exit.Stderr)
+		}
+		return measured{}, fmt.Errorf("ghz %s: %v", c.method, err)
 	}
-	var r result
+	var r ghzResult
 	if err := json.Unmarshal(out, &r); err != nil {
-		return result{}, fmt.Errorf("ghz %s output: %v", c.method, err)
+		return measured{}, fmt.Errorf("ghz %s output: %v", c.method, err)
 	}
 	if ok := r.StatusCodeDistribution["OK"]; ok != r.Count {
-		return result{}, fmt.Errorf("%s: only %d of %d calls OK: %v", c.method, ok, r.Count, r.StatusCodeDistribution)
+		return measured{}, fmt.Errorf("%s: only %d of %d calls OK: %v", c.method, ok, r.Count, r.StatusCodeDistribution)
 	}
-	return r, nil
-}
-
-// start runs a server and waits for the log line that gives its address.
-func start(env []string, ready *regexp.Regexp, bin string, args ...string) (*exec.Cmd, string, error) {
-	cmd := exec.Command(bin, args...)
-	cmd.Env = env
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		return nil, "", err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, "", err
-	}
-	lines := bufio.NewScanner(stderr)
-	for lines.Scan() {
-		if m := ready.FindStringSubmatch(lines.Text()); m != nil {
-			go io.Copy(io.Discard, stderr)
-			return cmd, m[1], nil
-		}
-	}
-	cmd.Wait()
-	return nil, "", fmt.Errorf("%s exited before serving", filepath.Base(bin))
-}
-
-func stop(cmd *exec.Cmd) {
-	cmd.Process.Signal(os.Interrupt)
-	cmd.Wait()
-}
-
-// cpu is the process's user+system CPU time so far (Linux /proc).
-func cpu(pid int) time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// Fields after the command name, which is in parentheses.
-	fields := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
-	utime, _ := strconv.ParseInt(fields[11], 10, 64)
-	stime, _ := strconv.ParseInt(fields[12], 10, 64)
-	const ticksPerSecond = 100 // USER_HZ on Linux
-	return time.Duration(utime+stime) * time.Second / ticksPerSecond
+	return measured{count: r.Count, rps: r.Rps, p50: r.percentile(50), p99: r.percentile(99)}, nil
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
