@@ -1,6 +1,7 @@
 package tokens
 
 import (
+	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -24,9 +25,13 @@ const (
 
 // Issuer mints and verifies tokens as authd does, on a fake clock.
 type Issuer struct {
-	Clock    *clock.Fake
-	Keys     *token.Keyring // nil in HS256 mode
-	Signer   *token.Signer
+	// Clock is the time tokens are minted and verified at.
+	Clock *clock.Fake
+	Keys  *token.Keyring // nil in HS256 mode
+	// Signer signs with Keys (or the HS256 secret).
+	Signer *token.Signer
+	// Verifier verifies the Issuer's tokens on Clock, as a service's
+	// interceptors.New(verifier) would: give it to the service under test.
 	Verifier *token.Verifier
 }
 
@@ -117,37 +122,59 @@ func (i *Issuer) Sign(t TB, c token.Claims) string {
 	return raw
 }
 
+// A Claim changes the claims of a minted token.
+type Claim func(*token.Claims)
+
+// WithRoles puts roles in the token's roles claim, as authd does for a
+// user's roles (access tokens only; authd never puts them on refresh
+// tokens).
+func WithRoles(roles ...string) Claim { return func(c *token.Claims) { c.Roles = roles } }
+
+// WithScopes puts scopes in the token's scope claim, as authd does for a
+// service account's token.
+func WithScopes(scopes ...string) Claim {
+	return func(c *token.Claims) { c.Scope = strings.Join(scopes, " ") }
+}
+
+func (i *Issuer) mint(t TB, c token.Claims, claims []Claim) string {
+	t.Helper()
+	for _, f := range claims {
+		f(&c)
+	}
+	return i.Sign(t, c)
+}
+
 // FreshAccess mints the access token of a login: fresh, valid for AccessTTL.
-func (i *Issuer) FreshAccess(t TB, subject, sid string) string {
+func (i *Issuer) FreshAccess(t TB, subject, sid string, claims ...Claim) string {
 	t.Helper()
 	c := i.Claims(token.Access, subject, sid)
 	c.Fresh = token.Fresh{Value: true}
-	return i.Sign(t, c)
+	return i.mint(t, c, claims)
 }
 
 // Access mints an access token as a refresh or a renewal does: not fresh,
 // valid for AccessTTL.
-func (i *Issuer) Access(t TB, subject, sid string) string {
+func (i *Issuer) Access(t TB, subject, sid string, claims ...Claim) string {
 	t.Helper()
-	return i.Sign(t, i.Claims(token.Access, subject, sid))
+	return i.mint(t, i.Claims(token.Access, subject, sid), claims)
 }
 
 // Refresh mints a refresh token valid for RefreshTTL.
-func (i *Issuer) Refresh(t TB, subject, sid string) string {
+func (i *Issuer) Refresh(t TB, subject, sid string, claims ...Claim) string {
 	t.Helper()
-	return i.Sign(t, i.Claims(token.Refresh, subject, sid))
+	return i.mint(t, i.Claims(token.Refresh, subject, sid), claims)
 }
 
 // Expired mints a fresh access token issued AccessTTL and a second ago: it
 // expired a second ago and nothing else is wrong with it.
-func (i *Issuer) Expired(t TB, subject, sid string) string {
+func (i *Issuer) Expired(t TB, subject, sid string, claims ...Claim) string {
 	t.Helper()
 	c := i.Claims(token.Access, subject, sid)
 	iat := i.Clock.Now().Add(-AccessTTL - time.Second)
 	c.IssuedAt, c.NotBefore, c.AuthTime = jwt.NewNumericDate(iat), jwt.NewNumericDate(iat), jwt.NewNumericDate(iat)
 	c.ExpiresAt = jwt.NewNumericDate(iat.Add(AccessTTL))
 	c.Fresh = token.Fresh{Value: true}
-	return i.Sign(t, c)
+	return i.mint(t, c, claims)
 }
 
 // KeyID returns the kid in raw's header ("" for none), without verifying it.
