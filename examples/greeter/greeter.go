@@ -1,6 +1,6 @@
 // Package greeter is a small service protected by authd's interceptors: each
 // of its methods declares in greeter.proto what it needs of the caller's
-// token. cmd/greeter runs it with keys from authd's JWKS; README.md,
+// token. cmd/greeter runs it protected by protect.New; README.md,
 // "Protect your own service", walks through it.
 package greeter
 
@@ -25,7 +25,13 @@ import (
 // and the strict check that every method declares a requirement.
 func NewServer(v interceptors.Verifier, clk clock.Clock, opts ...interceptors.Option) (*grpc.Server, error) {
 	opts = append([]interceptors.Option{interceptors.WithPublicHealthAndReflection(), interceptors.WithClock(clk)}, opts...)
-	authn := interceptors.New(v, opts...)
+	return NewServerWith(interceptors.New(v, opts...), clk)
+}
+
+// NewServerWith is NewServer for an Authenticator built elsewhere (by
+// protect.New, in cmd/greeter); authn must make health and reflection
+// public.
+func NewServerWith(authn *interceptors.Authenticator, clk clock.Clock) (*grpc.Server, error) {
 	srv := grpc.NewServer(
 		grpc.ChainUnaryInterceptor(authn.UnaryServerInterceptor()),
 		grpc.ChainStreamInterceptor(authn.StreamServerInterceptor()),

@@ -1,5 +1,5 @@
-// Command greeter runs the example GreeterService, verifying tokens with
-// authd's JWKS.
+// Command greeter runs the example GreeterService, protected by
+// protect.New: tokens verified with authd's JWKS, revoked sessions polled.
 package main
 
 import (
@@ -19,9 +19,7 @@ import (
 
 	"github.com/authd-dev/authd/clock"
 	"github.com/authd-dev/authd/examples/greeter"
-	"github.com/authd-dev/authd/interceptors"
-	"github.com/authd-dev/authd/jwks"
-	"github.com/authd-dev/authd/revocation"
+	"github.com/authd-dev/authd/protect"
 	"github.com/authd-dev/authd/revocation/redisfeed"
 	"github.com/authd-dev/authd/token"
 )
@@ -51,37 +49,33 @@ func run(ctx context.Context, addr, authdAddr, issuer, audience string, renew bo
 		return err
 	}
 	defer conn.Close()
-	keys := jwks.New(jwks.GRPC(conn))
-	verifier, err := token.NewVerifier(keys, token.WithIssuer(issuer), token.WithAudience(audience))
-	if err != nil {
-		return err
-	}
-	// Renewals come from authd's Renew, which refuses them for revoked
-	// sessions and at the session cap.
-	var opts []interceptors.Option
-	if poll > 0 {
-		poller := revocation.NewPoller(conn, revocation.WithPollInterval(poll))
-		if err := poller.Poll(ctx); err != nil {
-			return fmt.Errorf("authd at %s: %w", authdAddr, err)
+	opts := []protect.Option{protect.WithIssuer(issuer), protect.WithAudience(audience)}
+	switch {
+	case poll <= 0:
+		opts = append(opts, protect.WithoutRevocationPolling())
+	case redisURL != "":
+		redisOpts, err := redis.ParseURL(redisURL)
+		if err != nil {
+			return fmt.Errorf("--redis: %w", err)
 		}
-		if redisURL != "" {
-			opts, err := redis.ParseURL(redisURL)
-			if err != nil {
-				return fmt.Errorf("--redis: %w", err)
-			}
-			rdb := redis.NewClient(opts)
-			defer rdb.Close()
-			if err := redisfeed.Subscribe(ctx, rdb, func(string) { poller.Nudge() }); err != nil {
-				return err
-			}
-		}
-		go poller.Run(ctx, func(err error) { slog.Warn("revocation poll failed", "err", err) })
-		opts = append(opts, interceptors.WithRevocations(poller))
+		rdb := redis.NewClient(redisOpts)
+		defer rdb.Close()
+		opts = append(opts, protect.WithPollInterval(poll), protect.WithRevocationFeed(func(ctx context.Context, nudge func()) error {
+			return redisfeed.Subscribe(ctx, rdb, func(string) { nudge() })
+		}))
+	default:
+		opts = append(opts, protect.WithPollInterval(poll))
 	}
 	if renew {
-		opts = append(opts, interceptors.WithRenewal(interceptors.RemoteRenewer(conn), 0))
+		// Renewals come from authd's Renew, which refuses them for revoked
+		// sessions and at the session cap.
+		opts = append(opts, protect.WithRenewal(0))
 	}
-	srv, err := greeter.NewServer(verifier, clock.System(), opts...)
+	authn, err := protect.New(ctx, conn, opts...)
+	if err != nil {
+		return fmt.Errorf("authd at %s: %w", authdAddr, err)
+	}
+	srv, err := greeter.NewServerWith(authn, clock.System())
 	if err != nil {
 		return err
 	}
