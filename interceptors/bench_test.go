@@ -8,9 +8,9 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 
+	"github.com/authd-dev/authd/authdtest/tokens"
 	examplev1 "github.com/authd-dev/authd/gen/example/v1"
 	"github.com/authd-dev/authd/interceptors"
-	"github.com/authd-dev/authd/authdtest/tokens"
 	"github.com/authd-dev/authd/token"
 	"github.com/authd-dev/authd/wire"
 )

@@ -15,10 +15,10 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
+	"github.com/authd-dev/authd/authdtest/tokens"
 	"github.com/authd-dev/authd/examples/greeter"
 	examplev1 "github.com/authd-dev/authd/gen/example/v1"
 	"github.com/authd-dev/authd/interceptors"
-	"github.com/authd-dev/authd/authdtest/tokens"
 	"github.com/authd-dev/authd/jwks"
 	"github.com/authd-dev/authd/token"
 	"github.com/authd-dev/authd/wire"

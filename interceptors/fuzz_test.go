@@ -9,8 +9,8 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
-	"github.com/authd-dev/authd/interceptors"
 	"github.com/authd-dev/authd/authdtest/tokens"
+	"github.com/authd-dev/authd/interceptors"
 	"github.com/authd-dev/authd/revocation"
 	"github.com/authd-dev/authd/token"
 	"github.com/authd-dev/authd/wire"

@@ -9,9 +9,9 @@ import (
 
 	"google.golang.org/grpc/codes"
 
+	"github.com/authd-dev/authd/authdtest/tokens"
 	examplev1 "github.com/authd-dev/authd/gen/example/v1"
 	"github.com/authd-dev/authd/interceptors"
-	"github.com/authd-dev/authd/authdtest/tokens"
 	"github.com/authd-dev/authd/revocation"
 	"github.com/authd-dev/authd/token"
 )

@@ -6,10 +6,10 @@ import (
 
 	"google.golang.org/grpc/codes"
 
+	"github.com/authd-dev/authd/authdtest/tokens"
 	"github.com/authd-dev/authd/examples/greeter"
 	examplev1 "github.com/authd-dev/authd/gen/example/v1"
 	"github.com/authd-dev/authd/interceptors"
-	"github.com/authd-dev/authd/authdtest/tokens"
 )
 
 const whoAmI = "/example.v1.GreeterService/WhoAmI"

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authd-dev/authd/clock"
 	"github.com/authd-dev/authd/authdtest"
+	"github.com/authd-dev/authd/clock"
 	"github.com/authd-dev/authd/internal/keysourcetest"
 	"github.com/authd-dev/authd/jwks"
 	"github.com/authd-dev/authd/token"

@@ -12,10 +12,10 @@ import (
 
 	"google.golang.org/grpc/codes"
 
-	"github.com/authd-dev/authd/examples/greeter"
-	examplev1 "github.com/authd-dev/authd/gen/example/v1"
 	"github.com/authd-dev/authd/authdtest"
 	"github.com/authd-dev/authd/authdtest/tokens"
+	"github.com/authd-dev/authd/examples/greeter"
+	examplev1 "github.com/authd-dev/authd/gen/example/v1"
 	"github.com/authd-dev/authd/jwks"
 	"github.com/authd-dev/authd/token"
 	"github.com/authd-dev/authd/wire"

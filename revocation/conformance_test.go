@@ -10,9 +10,9 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/authd-dev/authd/authdtest"
 	"github.com/authd-dev/authd/clock"
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
-	"github.com/authd-dev/authd/authdtest"
 	"github.com/authd-dev/authd/internal/revocationtest"
 	"github.com/authd-dev/authd/revocation"
 	"github.com/authd-dev/authd/store"

@@ -13,8 +13,8 @@ import (
 
 	"google.golang.org/grpc/codes"
 
-	authv1 "github.com/authd-dev/authd/gen/auth/v1"
 	"github.com/authd-dev/authd/authdtest/tokens"
+	authv1 "github.com/authd-dev/authd/gen/auth/v1"
 	"github.com/authd-dev/authd/wire"
 )
 

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	authv1 "github.com/authd-dev/authd/gen/auth/v1"
 	"github.com/authd-dev/authd/authdtest/tokens"
+	authv1 "github.com/authd-dev/authd/gen/auth/v1"
 	"github.com/authd-dev/authd/jwks"
 	"github.com/authd-dev/authd/keys"
 	"github.com/authd-dev/authd/token"

@@ -24,8 +24,8 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
-	authv1 "github.com/authd-dev/authd/gen/auth/v1"
 	"github.com/authd-dev/authd/authdtest/tokens"
+	authv1 "github.com/authd-dev/authd/gen/auth/v1"
 )
 
 var bg = context.Background()

@@ -14,8 +14,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 
-	authv1 "github.com/authd-dev/authd/gen/auth/v1"
 	"github.com/authd-dev/authd/authdtest/tokens"
+	authv1 "github.com/authd-dev/authd/gen/auth/v1"
 )
 
 // serveJSON starts `authd serve --log-format json` with an HTTP listener.

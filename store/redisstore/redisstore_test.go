@@ -11,11 +11,11 @@ import (
 	"github.com/redis/go-redis/v9"
 	"google.golang.org/grpc/codes"
 
+	"github.com/authd-dev/authd/authdtest"
 	"github.com/authd-dev/authd/examples/greeter"
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
 	examplev1 "github.com/authd-dev/authd/gen/example/v1"
 	"github.com/authd-dev/authd/interceptors"
-	"github.com/authd-dev/authd/authdtest"
 	"github.com/authd-dev/authd/revocation"
 	"github.com/authd-dev/authd/revocation/redisfeed"
 	"github.com/authd-dev/authd/service"
