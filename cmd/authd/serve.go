@@ -49,6 +49,7 @@ type serveConfig struct {
 	httpPlaintext             bool
 	metricsAddr               string
 	hashFlags
+	discoveryFlags
 }
 
 func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveConfig) {
@@ -91,6 +92,7 @@ func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveConfig) {
 		return nil
 	})
 	c.hashFlags.register(fs)
+	c.discoveryFlags.register(fs)
 	return fs, c
 }
 
@@ -280,7 +282,7 @@ func (d *daemon) run(ctx context.Context, c *serveConfig, logger *slog.Logger) e
 		flag    string
 		handler http.Handler
 	}{
-		{&httpAddr, c.httpAddr, httpMux(jwks, d.health, d.store, d.metrics, c.metricsAddr == "", logger)},
+		{&httpAddr, c.httpAddr, httpMux(jwks, c.discovery(d.keys.Algorithm()), d.health, d.store, d.metrics, c.metricsAddr == "", logger)},
 		{&metricsAddr, c.metricsAddr, metricsMux(d.metrics)},
 	} {
 		if l.flag == "" {
@@ -456,7 +458,7 @@ type pinger interface {
 // httpMux serves the JWKS as JSON, liveness (/healthz: the process
 // serves), readiness (/readyz: and its database answers) and, unless it has
 // a listener of its own, Prometheus metrics.
-func httpMux(jwks service.JWKSource, hs healthpb.HealthServer, st any, metrics *service.Metrics, withMetrics bool, logger *slog.Logger) http.Handler {
+func httpMux(jwks service.JWKSource, discovery http.Handler, hs healthpb.HealthServer, st any, metrics *service.Metrics, withMetrics bool, logger *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /.well-known/jwks.json", func(w http.ResponseWriter, r *http.Request) {
 		keys := []token.JWK{} // HS256 mode publishes no keys, never the secret
@@ -467,6 +469,7 @@ func httpMux(jwks service.JWKSource, hs healthpb.HealthServer, st any, metrics *
 		w.Header().Set("Cache-Control", "public, max-age=300")
 		_ = json.NewEncoder(w).Encode(map[string]any{"keys": keys})
 	})
+	mux.Handle("GET /.well-known/openid-configuration", discovery) // discovery.go
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		resp, err := hs.Check(r.Context(), &healthpb.HealthCheckRequest{})
 		if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
