@@ -5,7 +5,7 @@ TOOL      := $(GO) tool -modfile=tools/go.mod
 RACE      := $(if $(CI),-race,)
 FUZZTIME  ?= 5s
 
-.PHONY: run demo build test test-short fuzz bench load lint gen gen-check clean
+.PHONY: run demo build test test-short fuzz bench load lint gen gen-check consumer clean
 
 ## run: start authd on 127.0.0.1:50051 with SQLite and keys in ./data
 run: build
@@ -21,6 +21,7 @@ build:
 ## test: the whole suite (race detector under CI=true), then each fuzz target briefly
 test:
 	$(GO) test $(RACE) -count=1 ./...
+	$(MAKE) consumer
 	$(MAKE) fuzz FUZZTIME=$(FUZZTIME)
 
 ## fuzz: run every fuzz target for FUZZTIME each
@@ -54,6 +55,15 @@ gen:
 gen-check: gen
 	@git diff --exit-code --stat -- gen || (echo "gen/ is out of date: run make gen and commit"; exit 1)
 	@test -z "$$(git status --porcelain -- gen)" || (git status --porcelain -- gen; echo "gen/ has untracked files"; exit 1)
+
+## consumer: examples/consumer, a module of its own that README copies from: refresh its
+## third_party/auth/v1/options.proto (buf export) and gen/, fail when either changed, vet and test it
+consumer:
+	$(TOOL) buf export . --path proto/auth/v1/options.proto -o examples/consumer/third_party
+	cd examples/consumer && $(GO) tool -modfile=../../tools/go.mod buf lint && $(GO) tool -modfile=../../tools/go.mod buf generate
+	@git diff --exit-code --stat -- examples/consumer/gen examples/consumer/third_party || (echo "examples/consumer is out of date: run make consumer and commit"; exit 1)
+	@test -z "$$(git status --porcelain -- examples/consumer/gen examples/consumer/third_party)" || (git status --porcelain -- examples/consumer; echo "examples/consumer has untracked generated files"; exit 1)
+	cd examples/consumer && test -z "$$(gofmt -l .)" && $(GO) vet ./... && $(GO) test $(RACE) -count=1 ./...
 
 clean:
 	rm -rf bin
