@@ -203,8 +203,8 @@ func runJose(t *testing.T, node, url string, env []string, tokens map[string]str
 	in, _ := json.Marshal(tokens)
 	ctx, cancel := context.WithTimeout(context.Background(), patience)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, node, filepath.Join(joseDir, "verify.mjs"), url)
-	cmd.Env = append(os.Environ(), env...)
+	cmd := exec.CommandContext(ctx, node, filepath.Join(joseDir, "verify.mjs"))
+	cmd.Env = append(append(os.Environ(), "AUTHD_DISCOVERY_URL="+url), env...)
 	cmd.Stdin = bytes.NewReader(in)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -258,11 +258,11 @@ func TestE2E_JoseVerifiesThroughDiscovery(t *testing.T) {
 	writeFile(t, certFile, c)
 	writeFile(t, keyFile, k)
 	writeFile(t, caFile, ca.pem)
-	if _, errOut, code := authd(t, data, "pw\n", "user", "add", "dana", "--password-stdin"); code != 0 {
+	if _, errOut, code := authd(t, data, "violet tangerine 42\n", "user", "add", "dana", "--password-stdin"); code != 0 {
 		t.Fatalf("user add: exit %d: %s", code, errOut)
 	}
 	other := t.TempDir()
-	if _, errOut, code := authd(t, other, "pw\n", "user", "add", "dana", "--password-stdin"); code != 0 {
+	if _, errOut, code := authd(t, other, "violet tangerine 42\n", "user", "add", "dana", "--password-stdin"); code != 0 {
 		t.Fatalf("user add: exit %d: %s", code, errOut)
 	}
 
@@ -280,7 +280,7 @@ func TestE2E_JoseVerifiesThroughDiscovery(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer conn.Close()
-		resp, err := authv1.NewAuthServiceClient(conn).Login(context.Background(), &authv1.LoginRequest{Username: "dana", Password: "pw"})
+		resp, err := authv1.NewAuthServiceClient(conn).Login(context.Background(), &authv1.LoginRequest{Username: "dana", Password: "violet tangerine 42"})
 		if err != nil {
 			t.Fatalf("login at %s: %v", addr, err)
 		}
@@ -330,3 +330,25 @@ func TestE2E_JoseVerifiesThroughDiscovery(t *testing.T) {
 }
 
 var dialInsecure = grpc.WithTransportCredentials(insecure.NewCredentials())
+
+// README's jose snippet ("Verifying without Go") is verify.mjs's, which
+// the test above runs: README cannot drift from code that verifies.
+func TestREADME_JoseSnippetIsTheTestedOne(t *testing.T) {
+	script, err := os.ReadFile(filepath.Join(joseDir, "verify.mjs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(script), "// README: begin\n")
+	snippet, _, ok2 := strings.Cut(rest, "// README: end\n")
+	if !ok || !ok2 || snippet == "" {
+		t.Fatal("verify.mjs lost its // README: begin / end markers")
+	}
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "```js\n" + `import { createRemoteJWKSet, jwtVerify } from "jose";` + "\n\n" + snippet + "```\n"
+	if !strings.Contains(string(readme), want) {
+		t.Errorf("README.md does not show verify.mjs's snippet; want it to contain:\n%s", want)
+	}
+}

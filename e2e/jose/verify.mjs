@@ -3,16 +3,15 @@
 // checks tokens as README ("Operations", "Verifying without Go") tells
 // non-Go consumers to.
 //
-// Usage: node verify.mjs DISCOVERY_URL < tokens.json
+// Usage: AUTHD_DISCOVERY_URL=http://… node verify.mjs < tokens.json
 // tokens.json maps names to tokens; the output, on stdout, is one JSON
 // object: the discovery document, and per name either {"claims": …} or
 // {"error": message, "code": jose's error code}.
 import { createRemoteJWKSet, jwtVerify } from "jose";
 
-const discoveryURL = process.argv[2];
-
 // README: begin
-const res = await fetch(discoveryURL); // https://authd.example.com/.well-known/openid-configuration
+const discoveryURL = process.env.AUTHD_DISCOVERY_URL; // https://auth.example.com/.well-known/openid-configuration
+const res = await fetch(discoveryURL);
 if (!res.ok) throw new Error(`${discoveryURL}: ${res.status}`);
 const discovery = await res.json();
 const keys = createRemoteJWKSet(new URL(discovery.jwks_uri)); // cached; refetched on an unknown kid
