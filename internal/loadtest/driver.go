@@ -94,11 +94,12 @@ func healthCheck(ctx context.Context, conn *grpc.ClientConn) error {
 // once, as a client with rotation on does.
 type refreshPool chan string
 
-// newRefreshPool logs in size sessions, 4 at a time (more logins of one
-// account from one address in flight at once would be throttled).
+// newRefreshPool logs in size sessions, one at a time: this is setup, not
+// load (and concurrent logins of one account deadlock on PostgreSQL's
+// throttling rows now and then, SQLSTATE 40P01).
 func newRefreshPool(d *driver, size int, username, password string) (refreshPool, error) {
 	pool := make(refreshPool, size)
-	logins := &driver{conns: d.conns, concurrency: min(4, size)}
+	logins := &driver{conns: d.conns, concurrency: 1}
 	_, err := logins.run(size, func(ctx context.Context, conn *grpc.ClientConn) error {
 		resp, err := authv1.NewAuthServiceClient(conn).Login(ctx, &authv1.LoginRequest{Username: username, Password: password})
 		if err != nil {

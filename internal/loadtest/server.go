@@ -58,14 +58,14 @@ func start(env []string, ready *regexp.Regexp, bin string, args ...string) (*ser
 	return s, nil
 }
 
-// failed adds to err, when the server has exited meanwhile, how it exited
-// and the end of its stderr: a refused call is then explained by the crash.
+// failed adds to err the end of the server's stderr, which logs why it
+// refused a call, and how it exited if it has.
 func (s *server) failed(err error) error {
 	select {
 	case <-s.exited:
-		return fmt.Errorf("%w\n%s exited (%v); the end of its stderr:\n%s", err, s.name, s.err, s.stderr)
+		return fmt.Errorf("%w\n%s exited (%v); the end of its stderr:\n%s", err, s.name, s.err, s.stderr.last(20))
 	default:
-		return err
+		return fmt.Errorf("%w\nthe end of %s's stderr:\n%s", err, s.name, s.stderr.last(20))
 	}
 }
 
@@ -111,6 +111,18 @@ func (t *tail) Write(p []byte) (int, error) {
 		t.buf = append(t.buf[:0], t.buf[over:]...)
 	}
 	return len(p), nil
+}
+
+// last returns the last n lines.
+func (t *tail) last(n int) string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	b := bytes.TrimRight(t.buf, "\n")
+	i := len(b)
+	for ; n > 0 && i > 0; n-- {
+		i = bytes.LastIndexByte(b[:i], '\n')
+	}
+	return string(b[i+1:])
 }
 
 func (t *tail) String() string {
