@@ -7,9 +7,14 @@ FUZZTIME  ?= 5s
 
 .PHONY: run demo build test test-short fuzz bench load lint gen gen-check consumer clean
 
-## run: start authd on 127.0.0.1:50051 with SQLite and keys in ./data
+# make run's addresses: set them on the command line or in the environment
+# (AUTHD_ADDR=127.0.0.1:6000 make run); empty AUTHD_HTTP_ADDR turns HTTP off.
+AUTHD_ADDR      ?= 127.0.0.1:50051
+AUTHD_HTTP_ADDR ?= 127.0.0.1:8080
+
+## run: start authd on $(AUTHD_ADDR) (HTTP JWKS on $(AUTHD_HTTP_ADDR)) with SQLite and keys in ./data
 run: build
-	./bin/authd serve --http-addr 127.0.0.1:8080
+	./bin/authd serve --addr '$(AUTHD_ADDR)' --http-addr '$(AUTHD_HTTP_ADDR)'
 
 ## demo: start the example GreeterService on 127.0.0.1:50052 (run `make run` first)
 demo:

@@ -78,20 +78,6 @@ func ValidateUsername(name string) error {
 	return nil
 }
 
-// ValidatePassword reports what is wrong with a password, if anything: 1 to
-// password.MaxLength bytes of UTF-8.
-func ValidatePassword(pw string) error {
-	switch {
-	case pw == "":
-		return errors.New("password is empty")
-	case len(pw) > password.MaxLength:
-		return password.ErrTooLong
-	case !utf8.ValidString(pw):
-		return errors.New("password is not valid UTF-8")
-	}
-	return nil
-}
-
 func invalid(format string, args ...any) error { return wire.InvalidArgument(format, args...) }
 
 // translate turns the store's not-found and exists into the wire's, so

@@ -120,7 +120,7 @@ var adminCalls = []adminCall{
 		return err
 	}},
 	{"CreateUser", true, func(ctx context.Context, c authv1.AdminServiceClient) error {
-		_, err := c.CreateUser(ctx, &authv1.CreateUserRequest{Username: "mallory", Password: "pw", Roles: []string{"authd:admin"}})
+		_, err := c.CreateUser(ctx, &authv1.CreateUserRequest{Username: "mallory", Password: "long enough pw", Roles: []string{"authd:admin"}})
 		return err
 	}},
 	{"DisableUser", true, func(ctx context.Context, c authv1.AdminServiceClient) error {
@@ -230,8 +230,8 @@ func TestAdmin_NoTokenIsTokenMissing(t *testing.T) {
 func TestAdmin_NonAdminIsInsufficientRole(t *testing.T) {
 	w := newAdminWorld(t)
 	secret := w.addClient(t, "reporter", "orders:read").ClientSecret
-	w.addUser(t, "alice", "pw", "admin", "support") // "admin" is not "authd:admin"
-	w.addUser(t, "bob", "pw")
+	w.addUser(t, "alice", "long enough pw", "admin", "support") // "admin" is not "authd:admin"
+	w.addUser(t, "bob", "long enough pw")
 	clientTok, err := w.Client.IssueClientToken(context.Background(), &authv1.IssueClientTokenRequest{
 		ClientId: w.clientID(t, "reporter"), ClientSecret: secret,
 	})
@@ -239,8 +239,8 @@ func TestAdmin_NonAdminIsInsufficientRole(t *testing.T) {
 		t.Fatal(err)
 	}
 	callers := map[string]string{
-		"other roles":    w.Login(t, "alice", "pw").AccessToken,
-		"no roles":       w.Login(t, "bob", "pw").AccessToken,
+		"other roles":    w.Login(t, "alice", "long enough pw").AccessToken,
+		"no roles":       w.Login(t, "bob", "long enough pw").AccessToken,
 		"service client": clientTok.AccessToken,
 	}
 	for who, tok := range callers {
@@ -260,7 +260,7 @@ func TestAdmin_NonAdminIsInsufficientRole(t *testing.T) {
 	}
 	w.wantNothingChanged(t, secret)
 
-	alice := w.Login(t, "alice", "pw")
+	alice := w.Login(t, "alice", "long enough pw")
 	w.Clock.Advance(15 * time.Minute)
 	_, err = w.admin.ListUsers(authdtest.Bearer(context.Background(), alice.AccessToken), &authv1.ListUsersRequest{})
 	authdtest.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenExpired)
@@ -325,23 +325,23 @@ func TestAdmin_CreateUser(t *testing.T) {
 		req  *authv1.CreateUserRequest
 		msg  string
 	}{
-		{"empty username", &authv1.CreateUserRequest{Password: "pw"}, "username is empty"},
-		{"username with spaces around", &authv1.CreateUserRequest{Username: " carol", Password: "pw"}, "username has leading or trailing spaces"},
-		{"username with a control character", &authv1.CreateUserRequest{Username: "car\nol", Password: "pw"}, "username has control characters"},
-		{"username of invalid UTF-8", &authv1.CreateUserRequest{Username: "car\xffol", Password: "pw"}, "username is not valid UTF-8"},
-		{"username too long", &authv1.CreateUserRequest{Username: strings.Repeat("c", 257), Password: "pw"}, "username is too long"},
-		{"a service account's name", &authv1.CreateUserRequest{Username: "client:reporter", Password: "pw"},
+		{"empty username", &authv1.CreateUserRequest{Password: "long enough pw"}, "username is empty"},
+		{"username with spaces around", &authv1.CreateUserRequest{Username: " carol", Password: "long enough pw"}, "username has leading or trailing spaces"},
+		{"username with a control character", &authv1.CreateUserRequest{Username: "car\nol", Password: "long enough pw"}, "username has control characters"},
+		{"username of invalid UTF-8", &authv1.CreateUserRequest{Username: "car\xffol", Password: "long enough pw"}, "username is not valid UTF-8"},
+		{"username too long", &authv1.CreateUserRequest{Username: strings.Repeat("c", 257), Password: "long enough pw"}, "username is too long"},
+		{"a service account's name", &authv1.CreateUserRequest{Username: "client:reporter", Password: "long enough pw"},
 			`usernames starting with "client:" are kept for service accounts`},
 		{"empty password", &authv1.CreateUserRequest{Username: "carol"}, "password: password is empty"},
 		{"password too long", &authv1.CreateUserRequest{Username: "carol", Password: strings.Repeat("p", password.MaxLength+1)},
 			"password: " + password.ErrTooLong.Error()},
-		{"role with a capital", &authv1.CreateUserRequest{Username: "carol", Password: "pw", Roles: []string{"Admin"}},
+		{"role with a capital", &authv1.CreateUserRequest{Username: "carol", Password: "long enough pw", Roles: []string{"Admin"}},
 			`roles: name "Admin": only a-z, 0-9 and :._- are allowed`},
-		{"role with a space", &authv1.CreateUserRequest{Username: "carol", Password: "pw", Roles: []string{"authd:admin support"}},
+		{"role with a space", &authv1.CreateUserRequest{Username: "carol", Password: "long enough pw", Roles: []string{"authd:admin support"}},
 			`roles: name "authd:admin support": only a-z, 0-9 and :._- are allowed`},
-		{"empty role", &authv1.CreateUserRequest{Username: "carol", Password: "pw", Roles: []string{""}},
+		{"empty role", &authv1.CreateUserRequest{Username: "carol", Password: "long enough pw", Roles: []string{""}},
 			`roles: name "": want 1 to 64 bytes`},
-		{"repeated role", &authv1.CreateUserRequest{Username: "carol", Password: "pw", Roles: []string{"ops", "ops"}},
+		{"repeated role", &authv1.CreateUserRequest{Username: "carol", Password: "long enough pw", Roles: []string{"ops", "ops"}},
 			`roles: name "ops" appears twice`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -365,7 +365,7 @@ func TestAdmin_CreateUser(t *testing.T) {
 func TestAdmin_ListUsersPages(t *testing.T) {
 	w := newAdminWorld(t)
 	for _, name := range []string{"dave", "alice", "carol", "bob"} {
-		w.addUser(t, name, "pw")
+		w.addUser(t, name, "long enough pw")
 	}
 	w.addClient(t, "billing")  // "client:billing" sorts between carol and dave
 	w.addClient(t, "zz-batch") // and "client:zz-batch" too
@@ -417,8 +417,8 @@ func TestAdmin_ListUsersPages(t *testing.T) {
 // password gets; EnableUser lets them log in again, but revives no token.
 func TestAdmin_DisableAndEnableUser(t *testing.T) {
 	w := newAdminWorld(t)
-	w.addUser(t, "bob", "pw")
-	first, second, loggedOut := w.Login(t, "bob", "pw"), w.Login(t, "bob", "pw"), w.Login(t, "bob", "pw")
+	w.addUser(t, "bob", "long enough pw")
+	first, second, loggedOut := w.Login(t, "bob", "long enough pw"), w.Login(t, "bob", "long enough pw"), w.Login(t, "bob", "long enough pw")
 	if _, err := w.Client.Logout(authdtest.Bearer(context.Background(), loggedOut.AccessToken), &authv1.LogoutRequest{}); err != nil {
 		t.Fatal(err)
 	}
@@ -439,7 +439,7 @@ func TestAdmin_DisableAndEnableUser(t *testing.T) {
 	}
 	wantDead(first)
 	wantDead(second)
-	_, err = w.Client.Login(context.Background(), &authv1.LoginRequest{Username: "bob", Password: "pw"})
+	_, err = w.Client.Login(context.Background(), &authv1.LoginRequest{Username: "bob", Password: "long enough pw"})
 	authdtest.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonInvalidCredentials)
 	if msg := status.Convert(err).Message(); msg != wire.ErrInvalidCredentials.Error() {
 		t.Fatalf("message = %q", msg)
@@ -458,7 +458,7 @@ func TestAdmin_DisableAndEnableUser(t *testing.T) {
 	if _, err := w.admin.EnableUser(w.asRoot(), &authv1.EnableUserRequest{Username: "bob"}); err != nil {
 		t.Fatal(err)
 	}
-	again := w.Login(t, "bob", "pw")
+	again := w.Login(t, "bob", "long enough pw")
 	mustVerify(t, w.Env, again.AccessToken, authv1.Requirement_REQUIREMENT_FRESH_ACCESS)
 	wantDead(first)
 
@@ -482,8 +482,8 @@ func TestAdmin_DisableAndEnableUser(t *testing.T) {
 // token outlives its roles, and the next login carries the new ones.
 func TestAdmin_SetRoles(t *testing.T) {
 	w := newAdminWorld(t)
-	w.addUser(t, "bob", "pw", "support")
-	before := w.Login(t, "bob", "pw")
+	w.addUser(t, "bob", "long enough pw", "support")
+	before := w.Login(t, "bob", "long enough pw")
 
 	w.Clock.Advance(time.Minute)
 	resp, err := w.admin.SetRoles(w.asRoot(), &authv1.SetRolesRequest{Username: "bob", Roles: []string{"ops", "audit"}})
@@ -497,7 +497,7 @@ func TestAdmin_SetRoles(t *testing.T) {
 	authdtest.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenRevoked)
 	_, err = w.Client.Refresh(authdtest.Bearer(context.Background(), before.RefreshToken), &authv1.RefreshRequest{})
 	authdtest.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenRevoked)
-	after := w.Login(t, "bob", "pw")
+	after := w.Login(t, "bob", "long enough pw")
 	if c := mustVerify(t, w.Env, after.AccessToken, authv1.Requirement_REQUIREMENT_ACCESS); !slices.Equal(c.Roles, []string{"audit", "ops"}) {
 		t.Fatalf("roles after SetRoles = %v", c.Roles)
 	}
@@ -515,7 +515,7 @@ func TestAdmin_SetRoles(t *testing.T) {
 	if err != nil || len(resp.User.Roles) != 0 || resp.RevokedSessions != 1 {
 		t.Fatalf("SetRoles(none) = %v, %v", resp, err)
 	}
-	wantClaimNames(t, "role-less access token", authzPayload(t, w.Login(t, "bob", "pw").AccessToken), refreshClaimNames)
+	wantClaimNames(t, "role-less access token", authzPayload(t, w.Login(t, "bob", "long enough pw").AccessToken), refreshClaimNames)
 
 	w.addClient(t, "reporter")
 	for _, name := range []string{"nobody", "client:reporter"} {
@@ -541,11 +541,11 @@ func TestAdmin_SetRoles(t *testing.T) {
 // ends exactly one of them.
 func TestAdmin_ListAndRevokeSessions(t *testing.T) {
 	w := newAdminWorld(t)
-	w.addUser(t, "bob", "pw")
+	w.addUser(t, "bob", "long enough pw")
 	var logins []*authv1.LoginResponse
 	var sids []string
 	for range 3 {
-		login := w.Login(t, "bob", "pw")
+		login := w.Login(t, "bob", "long enough pw")
 		logins, sids = append(logins, login), append(sids, sidOf(t, w.Env, login))
 		w.Clock.Advance(time.Minute)
 	}
@@ -728,7 +728,7 @@ func TestAdmin_Clients(t *testing.T) {
 	}
 
 	// Unknown clients, and users, are not clients.
-	w.addUser(t, "bob", "pw")
+	w.addUser(t, "bob", "long enough pw")
 	for _, name := range []string{"nobody", "bob"} {
 		want := `client "` + name + `" not found`
 		_, err := w.admin.DisableClient(w.asRoot(), &authv1.DisableClientRequest{Name: name})
@@ -741,7 +741,7 @@ func TestAdmin_Clients(t *testing.T) {
 		_, err = w.admin.RotateClientSecret(w.asRoot(), &authv1.RotateClientSecretRequest{Name: name})
 		authdtest.WantRefusal(t, err, codes.NotFound, "")
 	}
-	w.Login(t, "bob", "pw")
+	w.Login(t, "bob", "long enough pw")
 }
 
 // The revoked_sessions an administrator is told are the live sessions the
@@ -749,15 +749,15 @@ func TestAdmin_Clients(t *testing.T) {
 // already past their cap, whose tokens no longer verify anyway.
 func TestAdmin_RevokedCountsAreLiveSessions(t *testing.T) {
 	w := newAdminWorld(t, authdtest.WithServiceOptions(service.WithSessionMax(time.Hour)))
-	w.addUser(t, "bob", "pw")
+	w.addUser(t, "bob", "long enough pw")
 	reporter := w.addClient(t, "reporter")
-	w.Login(t, "bob", "pw")
+	w.Login(t, "bob", "long enough pw")
 	if _, err := w.issue(reporter.Client.ClientId, reporter.ClientSecret); err != nil {
 		t.Fatal(err)
 	}
 	w.Clock.Advance(2 * time.Hour) // bob's session and the client's token are over
 	w.root = w.Login(t, "root", rootPassword)
-	live := w.Login(t, "bob", "pw")
+	live := w.Login(t, "bob", "long enough pw")
 	if _, err := w.issue(reporter.Client.ClientId, reporter.ClientSecret); err != nil {
 		t.Fatal(err)
 	}

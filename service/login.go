@@ -19,7 +19,7 @@ func (s *Service) Login(ctx context.Context, req *authv1.LoginRequest) (*authv1.
 	if err := accounts.ValidateUsername(req.GetUsername()); err != nil {
 		return nil, invalidArgument("%v", err)
 	}
-	if err := accounts.ValidatePassword(req.GetPassword()); err != nil {
+	if err := accounts.ValidateLoginPassword(req.GetPassword()); err != nil {
 		return nil, invalidArgument("%v", err)
 	}
 	user, err := s.authenticate(ctx, req.GetUsername(), req.GetPassword(), s.passwordAccount)
@@ -129,7 +129,7 @@ func (s *Service) ChangePassword(ctx context.Context, req *authv1.ChangePassword
 	if !ok {
 		return nil, wire.StatusError(wire.ErrMissing)
 	}
-	if err := accounts.ValidatePassword(req.GetOldPassword()); err != nil {
+	if err := accounts.ValidateLoginPassword(req.GetOldPassword()); err != nil {
 		return nil, invalidArgument("old_password: %v", err)
 	}
 	if err := accounts.ValidatePassword(req.GetNewPassword()); err != nil {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -15,7 +17,7 @@ import (
 // prints the client id and the secret (once), `list`, `disable`, `enable`
 // and `rotate-secret` do what they say.
 func clientCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("authd client", stderr)
+	fs := newFlagSet("authd client")
 	var af accountFlags
 	af.register(fs)
 	var scopes nameList
@@ -32,7 +34,7 @@ func clientCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	n, known := wantNames[sub]
 	switch {
 	case !known:
-		return fmt.Errorf("%w: unknown client subcommand %q", errUsage, sub)
+		return fmt.Errorf("%w: unknown client subcommand %q%s", errUsage, sub, didYouMean(sub, slices.Collect(maps.Keys(wantNames)), ""))
 	case len(names) != n:
 		return fmt.Errorf("%w: client %s takes %d name(s), got %d", errUsage, sub, n, len(names))
 	case len(scopes) > 0 && sub != "add":

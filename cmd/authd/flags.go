@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -22,18 +23,58 @@ import (
 	"github.com/authd-dev/authd/store/sqlite"
 )
 
-// newFlagSet returns a flag set whose usage goes to stderr.
-func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+// newFlagSet returns a flag set that prints nothing itself: parse turns
+// its errors into one-line usage errors, and -h into a helpRequest.
+func newFlagSet(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage of %s:\n", name)
-		fs.PrintDefaults()
-		fmt.Fprintln(stderr, "\nEvery flag is also an environment variable, AUTHD_ and its name in capitals with _ for -\n"+
-			"(--access-ttl: AUTHD_ACCESS_TTL), and a line of the --config file. Flags win over the\n"+
-			"environment, which wins over the file.")
-	}
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	return fs
+}
+
+// help is the help of fs's command: its lines of the usage, its flags, and
+// how flags come from the environment and the config file.
+func help(fs *flag.FlagSet) string {
+	var b strings.Builder
+	b.WriteString("Usage:\n")
+	lines := strings.Split(usage, "\n")
+	for i, line := range lines {
+		if !strings.HasPrefix(line, "  "+fs.Name()+" ") {
+			continue
+		}
+		b.WriteString(line + "\n")
+		// A description too long for its line continues, indented, below.
+		for _, next := range lines[i+1:] {
+			if !strings.HasPrefix(next, "      ") {
+				break
+			}
+			b.WriteString(next + "\n")
+		}
+	}
+	b.WriteString("\nFlags:\n")
+	fs.SetOutput(&b)
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
+	b.WriteString("\nEvery flag is also an environment variable, AUTHD_ and its name in capitals with _ for -\n" +
+		"(--access-ttl: AUTHD_ACCESS_TTL), and a line of the --config file. Flags win over the\n" +
+		"environment, which wins over the file.\n")
+	return b.String()
+}
+
+// flagError turns the flag package's error into authd's: a usage error
+// that suggests the closest flag for an unknown one.
+func flagError(fs *flag.FlagSet, err error) error {
+	name, unknown := strings.CutPrefix(err.Error(), "flag provided but not defined: -")
+	if !unknown {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	return fmt.Errorf("%w: unknown flag --%s%s", errUsage, name, didYouMean(name, flagNames(fs), "--"))
+}
+
+func flagNames(fs *flag.FlagSet) []string {
+	var names []string
+	fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+	return names
 }
 
 // parse fills fs from the config file (--config or AUTHD_CONFIG), then from
@@ -62,9 +103,9 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				return nil, err
+				return nil, &helpRequest{text: help(fs)}
 			}
-			return nil, fmt.Errorf("%w: %v", errUsage, err)
+			return nil, flagError(fs, err)
 		}
 		if fs.NArg() == 0 {
 			return positional, nil
@@ -164,11 +205,13 @@ func (s *storeFlags) keyEncryptionKey() (*keys.KeyEncryptionKey, error) {
 		}
 		secret = b
 	default:
-		return nil, fmt.Errorf("%w: %w: set --key-encryption-key-file or AUTHD_KEY_ENCRYPTION_KEY (at least 32 random bytes, the same on every instance)", errUsage, keys.ErrNoSecret)
+		// Not a usage error: the command was right, the deployment lacks
+		// a secret.
+		return nil, fmt.Errorf("%w: set --key-encryption-key-file or AUTHD_KEY_ENCRYPTION_KEY (at least 32 random bytes, the same on every instance; `authd keys new-secret` makes one)", keys.ErrNoSecret)
 	}
 	kek, err := keys.NewKeyEncryptionKey(secret)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errUsage, err)
+		return nil, fmt.Errorf("key-encryption secret: %w", err)
 	}
 	return kek, nil
 }
@@ -202,7 +245,7 @@ func applyConfig(fs *flag.FlagSet, path string) error {
 	if err != nil {
 		return fmt.Errorf("%w: config: %v", errUsage, err)
 	}
-	known, _ := serveFlags(io.Discard)
+	known, _ := serveFlags()
 	for n, line := range strings.Split(string(data), "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" || strings.HasPrefix(line, "#") {
@@ -217,7 +260,7 @@ func applyConfig(fs *flag.FlagSet, path string) error {
 			value = unquoted
 		}
 		if name == "config" || known.Lookup(name) == nil {
-			return fmt.Errorf("%w: %s:%d: unknown setting %q", errUsage, path, n+1, name)
+			return fmt.Errorf("%w: %s:%d: unknown setting %q%s", errUsage, path, n+1, name, didYouMean(name, flagNames(known), ""))
 		}
 		if fs.Lookup(name) == nil {
 			continue
@@ -241,4 +284,30 @@ func (s *storeFlags) openRedis(ctx context.Context) (*redis.Client, error) {
 		return nil, fmt.Errorf("--redis %s: %w", redactDSN(s.redis), redactErr(err, s.redis))
 	}
 	return client, nil
+}
+
+// describeStore names the database for the logs: the SQLite file, or the
+// PostgreSQL host and database, never credentials or parameters.
+func (s *storeFlags) describeStore() string {
+	switch {
+	case s.db == "":
+		return "sqlite:" + filepath.Join(s.dataDir, "authd.db")
+	case strings.HasPrefix(s.db, "sqlite:"):
+		return s.db
+	}
+	u, err := url.Parse(s.db)
+	if err != nil {
+		return "postgres"
+	}
+	return "postgres://" + u.Host + u.Path
+}
+
+// migrations names the schema migrations st applied when it was opened,
+// or "none".
+func migrations(st store.Store) string {
+	m, ok := st.(interface{ AppliedMigrations() []string })
+	if !ok || len(m.AppliedMigrations()) == 0 {
+		return "none"
+	}
+	return strings.Join(m.AppliedMigrations(), ",")
 }

@@ -54,14 +54,14 @@ func TestE2E_TwoInstancesOnPostgres(t *testing.T) {
 	t.Parallel()
 	env := []string{"AUTHD_DB=" + pgschema.ForTest(t, "authd_e2e"), "AUTHD_KEY_ENCRYPTION_KEY=" + testKEK}
 	data := t.TempDir()
-	if _, errOut, code := authdWith(t, env, data, "pw\n", "user", "add", "dave", "--password-stdin"); code != 0 {
+	if _, errOut, code := authdWith(t, env, data, "long enough pw\n", "user", "add", "dave", "--password-stdin"); code != 0 {
 		t.Fatalf("user add: %d %s", code, errOut)
 	}
 	a := authv1.NewAuthServiceClient(dial(t, startServe(t, data, env).addr))
 	b := authv1.NewAuthServiceClient(dial(t, startServe(t, data, env).addr))
 	ctx := context.Background()
 
-	login, err := a.Login(ctx, &authv1.LoginRequest{Username: "dave", Password: "pw"})
+	login, err := a.Login(ctx, &authv1.LoginRequest{Username: "dave", Password: "long enough pw"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func TestE2E_TwoInstancesOnPostgres(t *testing.T) {
 	// Logout on A of a session B has not seen: B refuses its tokens at
 	// once, reading the store (B's revocation cache is bounded to 1 s for
 	// sessions it has seen).
-	other, err := a.Login(ctx, &authv1.LoginRequest{Username: "dave", Password: "pw"})
+	other, err := a.Login(ctx, &authv1.LoginRequest{Username: "dave", Password: "long enough pw"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,8 +165,8 @@ func TestE2E_FleetWithRedis(t *testing.T) {
 
 	data := t.TempDir()
 	env := []string{"AUTHD_DB=" + dsn, "AUTHD_KEY_ENCRYPTION_KEY=" + testKEK, "AUTHD_REDIS=" + redisURL}
-	authdWith(t, env, data, "pw\n", "user", "add", "ivan", "--password-stdin")
-	authdWith(t, env, data, "pw\n", "user", "add", "judy", "--password-stdin")
+	authdWith(t, env, data, "long enough pw\n", "user", "add", "ivan", "--password-stdin")
+	authdWith(t, env, data, "long enough pw\n", "user", "add", "judy", "--password-stdin")
 	a := authv1.NewAuthServiceClient(dial(t, startServe(t, data, env).addr))
 	addrB := startServe(t, data, env).addr
 	b := authv1.NewAuthServiceClient(dial(t, addrB))
@@ -178,11 +178,11 @@ func TestE2E_FleetWithRedis(t *testing.T) {
 			t.Fatalf("wrong password on A: %v", err)
 		}
 	}
-	if _, err := b.Login(ctx, &authv1.LoginRequest{Username: "ivan", Password: "pw"}); status.Code(err) != codes.ResourceExhausted {
+	if _, err := b.Login(ctx, &authv1.LoginRequest{Username: "ivan", Password: "long enough pw"}); status.Code(err) != codes.ResourceExhausted {
 		t.Fatalf("B does not share A's throttling counters: %v", err)
 	}
 
-	login, err := a.Login(ctx, &authv1.LoginRequest{Username: "judy", Password: "pw"})
+	login, err := a.Login(ctx, &authv1.LoginRequest{Username: "judy", Password: "long enough pw"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,16 +228,16 @@ func TestE2E_KeysInSharedDatabase(t *testing.T) {
 	t.Parallel()
 	dsn := pgschema.ForTest(t, "authd_e2e")
 	dataA, dataB := t.TempDir(), t.TempDir()
-	if _, errOut, code := authdWith(t, []string{"AUTHD_DB=" + dsn}, dataA, "", "serve", "--addr", "127.0.0.1:0"); code != 2 || !strings.Contains(errOut, "AUTHD_KEY_ENCRYPTION_KEY") {
+	if _, errOut, code := authdWith(t, []string{"AUTHD_DB=" + dsn}, dataA, "", "serve", "--addr", "127.0.0.1:0"); code != 1 || !strings.Contains(errOut, "AUTHD_KEY_ENCRYPTION_KEY") {
 		t.Fatalf("serve without a key-encryption secret: exit %d, %s", code, errOut)
 	}
 	env := []string{"AUTHD_DB=" + dsn, "AUTHD_KEY_ENCRYPTION_KEY=" + testKEK}
-	authdWith(t, env, dataA, "pw\n", "user", "add", "kim", "--password-stdin")
+	authdWith(t, env, dataA, "long enough pw\n", "user", "add", "kim", "--password-stdin")
 	srvA := startServe(t, dataA, env)
 	a := authv1.NewAuthServiceClient(dial(t, srvA.addr))
 	b := authv1.NewAuthServiceClient(dial(t, startServe(t, dataB, env).addr))
 	ctx := context.Background()
-	first, err := a.Login(ctx, &authv1.LoginRequest{Username: "kim", Password: "pw"})
+	first, err := a.Login(ctx, &authv1.LoginRequest{Username: "kim", Password: "long enough pw"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +271,7 @@ func TestE2E_KeysInSharedDatabase(t *testing.T) {
 	mark := srvA.log.mark()
 	srvA.cmd.Process.Signal(syscall.SIGHUP)
 	srvA.log.awaitMsg(t, mark, "signing keys reloaded", "current_kid="+newKid)
-	rotated, err := a.Login(ctx, &authv1.LoginRequest{Username: "kim", Password: "pw"})
+	rotated, err := a.Login(ctx, &authv1.LoginRequest{Username: "kim", Password: "long enough pw"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,10 +303,10 @@ func TestE2E_StrictRefreshAcrossInstances(t *testing.T) {
 	t.Parallel()
 	env := []string{"AUTHD_DB=" + pgschema.ForTest(t, "authd_e2e"), "AUTHD_KEY_ENCRYPTION_KEY=" + testKEK}
 	data := t.TempDir()
-	authdWith(t, env, data, "pw\n", "user", "add", "lena", "--password-stdin")
+	authdWith(t, env, data, "long enough pw\n", "user", "add", "lena", "--password-stdin")
 	a := authv1.NewAuthServiceClient(dial(t, startServe(t, data, env, "--refresh-reuse-grace", "0").addr))
 	b := authv1.NewAuthServiceClient(dial(t, startServe(t, data, env, "--refresh-reuse-grace", "0").addr))
-	login, err := a.Login(context.Background(), &authv1.LoginRequest{Username: "lena", Password: "pw"})
+	login, err := a.Login(context.Background(), &authv1.LoginRequest{Username: "lena", Password: "long enough pw"})
 	if err != nil {
 		t.Fatal(err)
 	}

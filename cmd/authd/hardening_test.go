@@ -76,11 +76,11 @@ func TestE2E_HTTPListenersServeTLS(t *testing.T) {
 func TestE2E_KeysRevokeRefusesEvenCachedTokens(t *testing.T) {
 	t.Parallel()
 	data := t.TempDir()
-	authd(t, data, "pw\n", "user", "add", "ines", "--password-stdin")
+	authd(t, data, "long enough pw\n", "user", "add", "ines", "--password-stdin")
 	srv := startServe(t, data, nil)
 	client := authv1.NewAuthServiceClient(dial(t, srv.addr))
 	ctx := context.Background()
-	login, err := client.Login(ctx, &authv1.LoginRequest{Username: "ines", Password: "pw"})
+	login, err := client.Login(ctx, &authv1.LoginRequest{Username: "ines", Password: "long enough pw"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +105,7 @@ func TestE2E_KeysRevokeRefusesEvenCachedTokens(t *testing.T) {
 	tokens.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenInvalid)
 	_, err = client.Refresh(tokens.Bearer(ctx, login.RefreshToken), &authv1.RefreshRequest{})
 	tokens.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenInvalid)
-	again, err := client.Login(ctx, &authv1.LoginRequest{Username: "ines", Password: "pw"})
+	again, err := client.Login(ctx, &authv1.LoginRequest{Username: "ines", Password: "long enough pw"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,10 +2,14 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
+	"slices"
 	"text/tabwriter"
 	"time"
 
@@ -46,7 +50,7 @@ func (s *storeFlags) keyBackend(st store.SigningKeys, needSecret bool) (keys.Bac
 }
 
 func keysCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("authd keys", stderr)
+	fs := newFlagSet("authd keys")
 	var sf storeFlags
 	var life keyLifetimes
 	sf.register(fs)
@@ -56,16 +60,18 @@ func keysCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	if len(positional) == 0 {
-		return fmt.Errorf("%w: keys needs a subcommand: list, rotate, prune or revoke KID", errUsage)
+		return fmt.Errorf("%w: keys needs a subcommand: list, rotate, prune, revoke KID or new-secret", errUsage)
 	}
 	sub, rest := positional[0], positional[1:]
-	wantArgs := map[string]int{"list": 0, "rotate": 0, "prune": 0, "revoke": 1}
+	wantArgs := map[string]int{"list": 0, "rotate": 0, "prune": 0, "revoke": 1, "new-secret": 0}
 	n, known := wantArgs[sub]
 	switch {
 	case !known:
-		return fmt.Errorf("%w: unknown keys subcommand %q", errUsage, sub)
+		return fmt.Errorf("%w: unknown keys subcommand %q%s", errUsage, sub, didYouMean(sub, slices.Collect(maps.Keys(wantArgs)), ""))
 	case len(rest) != n:
 		return fmt.Errorf("%w: keys %s takes %d argument(s), got %d", errUsage, sub, n, len(rest))
+	case sub == "new-secret":
+		return newSecret(stdout, stderr)
 	}
 	st, err := sf.openStore(ctx)
 	if err != nil {
@@ -116,6 +122,20 @@ func keysCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	fmt.Fprintf(stdout, "signing key %s revoked: the tokens it signed no longer verify; %s\n", rest[0], reloadHint(&sf))
+	return nil
+}
+
+// newSecret prints a fresh key-encryption secret on stdout, base64 as
+// AUTHD_KEY_ENCRYPTION_KEY wants it, and on stderr how to use it.
+func newSecret(stdout, stderr io.Writer) error {
+	secret := make([]byte, 32)
+	if _, err := rand.Read(secret); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, base64.StdEncoding.EncodeToString(secret))
+	fmt.Fprintln(stderr, "Give every instance the same secret: AUTHD_KEY_ENCRYPTION_KEY=<the line above>, or\n"+
+		"--key-encryption-key-file FILE holding the decoded bytes (authd keys new-secret | base64 -d > FILE; chmod 600 FILE).\n"+
+		"Keep it out of the database's backups: it seals the signing keys stored there.")
 	return nil
 }
 

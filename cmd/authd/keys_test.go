@@ -72,12 +72,12 @@ func TestE2E_KeyStatesAndPruning(t *testing.T) {
 func TestE2E_KeyRotationWithoutDowntime(t *testing.T) {
 	t.Parallel()
 	data := t.TempDir()
-	authd(t, data, "pw\n", "user", "add", "hana", "--password-stdin")
+	authd(t, data, "long enough pw\n", "user", "add", "hana", "--password-stdin")
 	srv := startServe(t, data, nil)
 	conn := dial(t, srv.addr)
 	client := authv1.NewAuthServiceClient(conn)
 	ctx := context.Background()
-	before, err := client.Login(ctx, &authv1.LoginRequest{Username: "hana", Password: "pw"})
+	before, err := client.Login(ctx, &authv1.LoginRequest{Username: "hana", Password: "long enough pw"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +98,7 @@ func TestE2E_KeyRotationWithoutDowntime(t *testing.T) {
 	mark := srv.log.mark()
 	srv.cmd.Process.Signal(syscall.SIGHUP)
 	srv.log.awaitMsg(t, mark, "signing keys reloaded", "current_kid="+newKid)
-	after, err := client.Login(ctx, &authv1.LoginRequest{Username: "hana", Password: "pw"})
+	after, err := client.Login(ctx, &authv1.LoginRequest{Username: "hana", Password: "long enough pw"})
 	if err != nil {
 		t.Fatal(err)
 	}

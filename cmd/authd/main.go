@@ -10,7 +10,11 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
+	"slices"
 	"syscall"
+
+	"github.com/authd-dev/authd/internal/spell"
 )
 
 const usage = `authd — gRPC authentication service
@@ -32,11 +36,16 @@ Usage:
   authd keys rotate [flags]           make a new signing key current
   authd keys prune [flags]            delete retired keys whose tokens have all expired
   authd keys revoke KID [flags]       delete a (compromised) key at once; a new key if it was current
+  authd keys new-secret               print a fresh key-encryption secret (AUTHD_KEY_ENCRYPTION_KEY)
+  authd --version                     print the version and VCS revision authd was built from
 
 Every flag can also be set as AUTHD_<FLAG> in the environment (--data-dir is
 AUTHD_DATA_DIR); a flag on the command line wins. Run "authd serve --help"
 for the flags of a command.
 `
+
+// commands are authd's commands, each with a --help of its own.
+var commands = []string{"serve", "user", "client", "keys"}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -47,15 +56,29 @@ func main() {
 // errUsage marks an error in how authd was called (exit code 2).
 var errUsage = errors.New("usage")
 
+// helpRequest is the answer to -h or --help: the help of the command,
+// printed on stdout (so that it can be piped) with exit code 0.
+type helpRequest struct{ text string }
+
+func (h *helpRequest) Error() string { return flag.ErrHelp.Error() }
+
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	err := dispatch(ctx, args, stdin, stdout, stderr)
+	var help *helpRequest
 	switch {
 	case err == nil:
 		return 0
-	case errors.Is(err, flag.ErrHelp):
+	case errors.As(err, &help):
+		fmt.Fprint(stdout, help.text)
 		return 0
 	case errors.Is(err, errUsage):
-		fmt.Fprintf(stderr, "authd: %v\n\n%s", err, usage)
+		// One line and where to read more: the whole usage would bury
+		// the line that says what is wrong.
+		hint := "authd --help"
+		if len(args) > 0 && slices.Contains(commands, args[0]) {
+			hint = "authd " + args[0] + " --help"
+		}
+		fmt.Fprintf(stderr, "authd: %v\nsee '%s'\n", err, hint)
 		return 2
 	default:
 		fmt.Fprintf(stderr, "authd: %v\n", err)
@@ -77,9 +100,53 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return keysCommand(ctx, rest, stdout, stderr)
 	case "client":
 		return clientCommand(ctx, rest, stdout, stderr)
-	case "help", "-h", "--help":
+	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
+	case "version", "-version", "--version":
+		fmt.Fprintln(stdout, version())
+		return nil
 	}
-	return fmt.Errorf("%w: unknown command %q", errUsage, cmd)
+	return fmt.Errorf("%w: unknown command %q%s", errUsage, cmd, didYouMean(cmd, slices.Concat(commands, []string{"help", "version"}), ""))
+}
+
+// didYouMean is ", did you mean X?" for the candidate closest to word (with
+// prefix, e.g. "--" for flags), or "" when none is close.
+func didYouMean(word string, candidates []string, prefix string) string {
+	if c, ok := spell.Closest(word, candidates); ok {
+		return "; did you mean " + prefix + c + "?"
+	}
+	return ""
+}
+
+// version is the module version and the VCS revision of the build, as the
+// Go toolchain recorded them.
+func version() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "authd (no build information)"
+	}
+	v := "authd " + info.Main.Version
+	var rev, when, modified string
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.time":
+			when = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				modified = " (modified)"
+			}
+		}
+	}
+	switch {
+	case rev == "":
+		v += " (no VCS revision recorded: built outside a git checkout or with -buildvcs=false)"
+	case when != "":
+		v += " revision " + rev + modified + " " + when
+	default:
+		v += " revision " + rev + modified
+	}
+	return v + " " + info.GoVersion
 }

@@ -332,10 +332,10 @@ func TestE2E_DuplicateUserAddLeavesUserUntouched(t *testing.T) {
 func TestE2E_UserLifecycle(t *testing.T) {
 	t.Parallel()
 	data := t.TempDir()
-	authd(t, data, "pw-one\n", "user", "add", "carol", "--password-stdin")
+	authd(t, data, "pw-one-long\n", "user", "add", "carol", "--password-stdin")
 	client := authv1.NewAuthServiceClient(dial(t, startServe(t, data, nil).addr))
 	ctx := context.Background()
-	login, err := client.Login(ctx, &authv1.LoginRequest{Username: "carol", Password: "pw-one"})
+	login, err := client.Login(ctx, &authv1.LoginRequest{Username: "carol", Password: "pw-one-long"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -343,7 +343,7 @@ func TestE2E_UserLifecycle(t *testing.T) {
 	if out, errOut, code := authd(t, data, "", "user", "disable", "carol"); code != 0 || !strings.Contains(out, "1 session(s) revoked") {
 		t.Fatalf("disable: exit %d: %s%s", code, out, errOut)
 	}
-	if _, err := client.Login(ctx, &authv1.LoginRequest{Username: "carol", Password: "pw-one"}); status.Code(err) != codes.Unauthenticated {
+	if _, err := client.Login(ctx, &authv1.LoginRequest{Username: "carol", Password: "pw-one-long"}); status.Code(err) != codes.Unauthenticated {
 		t.Fatalf("disabled user logged in: %v", err)
 	}
 	if _, err := client.Verify(ctx, &authv1.VerifyRequest{Token: login.AccessToken}); status.Code(err) != codes.Unauthenticated {
@@ -359,8 +359,8 @@ func TestE2E_UserLifecycle(t *testing.T) {
 		t.Fatalf("ListRevocations after disable: %v, %v", revs, err)
 	}
 	authd(t, data, "", "user", "enable", "carol")
-	authd(t, data, "pw-two\n", "user", "passwd", "carol", "--password-stdin")
-	again, err := client.Login(ctx, &authv1.LoginRequest{Username: "carol", Password: "pw-two"})
+	authd(t, data, "pw-two-long\n", "user", "passwd", "carol", "--password-stdin")
+	again, err := client.Login(ctx, &authv1.LoginRequest{Username: "carol", Password: "pw-two-long"})
 	if err != nil {
 		t.Fatalf("login with new password: %v", err)
 	}
@@ -404,10 +404,10 @@ func TestE2E_CorruptKeyRefusesToStart(t *testing.T) {
 func TestE2E_ConfigFromEnvAndFlags(t *testing.T) {
 	t.Parallel()
 	data := t.TempDir()
-	authd(t, data, "pw\n", "user", "add", "dave", "--password-stdin")
+	authd(t, data, "long enough pw\n", "user", "add", "dave", "--password-stdin")
 	srv := startServe(t, data, []string{"AUTHD_ACCESS_TTL=1m", "AUTHD_ISSUER=from-env"}, "--issuer", "from-flag")
 	client := authv1.NewAuthServiceClient(dial(t, srv.addr))
-	login, err := client.Login(context.Background(), &authv1.LoginRequest{Username: "dave", Password: "pw"})
+	login, err := client.Login(context.Background(), &authv1.LoginRequest{Username: "dave", Password: "long enough pw"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -426,12 +426,12 @@ func TestE2E_ConfigFile(t *testing.T) {
 	conf := filepath.Join(t.TempDir(), "authd.conf")
 	os.WriteFile(conf, []byte("# authd settings\naccess-ttl = 2m\nissuer = \"from file\"\naudience = from-file\n\nrefresh-ttl=1h\n"), 0o600)
 	// One file serves `user add` too: it skips the serve-only settings.
-	if _, errOut, code := authd(t, data, "pw\n", "user", "add", "gina", "--password-stdin", "--config", conf); code != 0 {
+	if _, errOut, code := authd(t, data, "long enough pw\n", "user", "add", "gina", "--password-stdin", "--config", conf); code != 0 {
 		t.Fatalf("user add with a config file: %d %s", code, errOut)
 	}
 	srv := startServe(t, data, []string{"AUTHD_CONFIG=" + conf, "AUTHD_AUDIENCE=from-env"}, "--access-ttl", "3m")
 	client := authv1.NewAuthServiceClient(dial(t, srv.addr))
-	login, err := client.Login(context.Background(), &authv1.LoginRequest{Username: "gina", Password: "pw"})
+	login, err := client.Login(context.Background(), &authv1.LoginRequest{Username: "gina", Password: "long enough pw"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -38,7 +38,7 @@ func httpGet(t *testing.T, url string) (int, string) {
 func TestE2E_HTTPReadinessAndMetrics(t *testing.T) {
 	t.Parallel()
 	data := t.TempDir()
-	authd(t, data, "pw\n", "user", "add", "erin", "--password-stdin")
+	authd(t, data, "long enough pw\n", "user", "add", "erin", "--password-stdin")
 	srv := serveJSON(t, data)
 	base := "http://" + srv.httpAddr
 	for _, path := range []string{"/healthz", "/readyz", "/.well-known/jwks.json"} {
@@ -59,7 +59,7 @@ func TestE2E_HTTPReadinessAndMetrics(t *testing.T) {
 		t.Fatalf("JWKS: Cache-Control %q, keys %+v", cc, set.Keys)
 	}
 	client := authv1.NewAuthServiceClient(dial(t, srv.addr))
-	login, err := client.Login(context.Background(), &authv1.LoginRequest{Username: "erin", Password: "pw"})
+	login, err := client.Login(context.Background(), &authv1.LoginRequest{Username: "erin", Password: "long enough pw"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +70,7 @@ func TestE2E_HTTPReadinessAndMetrics(t *testing.T) {
 	}
 	// A second session: two rotations, then its first refresh token, an
 	// older ancestor, is reuse.
-	other, err := client.Login(context.Background(), &authv1.LoginRequest{Username: "erin", Password: "pw"})
+	other, err := client.Login(context.Background(), &authv1.LoginRequest{Username: "erin", Password: "long enough pw"})
 	if err != nil {
 		t.Fatal(err)
 	}

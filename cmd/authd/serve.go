@@ -52,9 +52,9 @@ type serveConfig struct {
 	discoveryFlags
 }
 
-func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveConfig) {
+func serveFlags() (*flag.FlagSet, *serveConfig) {
 	c := &serveConfig{}
-	fs := newFlagSet("authd serve", stderr)
+	fs := newFlagSet("authd serve")
 	c.storeFlags.register(fs)
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:50051", "gRPC listen address")
 	fs.StringVar(&c.httpAddr, "http-addr", "", "HTTP listen address for /.well-known/jwks.json, /healthz, /readyz and /metrics (off when empty); HTTPS with --tls-cert")
@@ -130,7 +130,7 @@ func uintFlag(dst *uint32) func(string) error {
 }
 
 func serve(ctx context.Context, args []string, stderr io.Writer) error {
-	fs, c := serveFlags(stderr)
+	fs, c := serveFlags()
 	positional, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -142,6 +142,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// go-redis has one logger for the process: authd's.
+	redis.SetLogger(redisLogger{logger})
 	d, err := c.assemble(ctx, logger)
 	if err != nil {
 		return err
@@ -161,72 +163,60 @@ type daemon struct {
 	srv     *grpc.Server
 	health  *health.Server
 	certs   *certReloader // nil without TLS
+	// keyState says where the signing key came from: "created",
+	// "loaded" or "hs256-secret-file".
+	keyState string
 }
 
 func (d *daemon) close() {
 	if d.redis != nil {
 		d.redis.Close()
 	}
-	d.store.Close()
+	if d.store != nil {
+		d.store.Close()
+	}
 }
 
-// assemble opens the store, the keys and Redis, and builds the service and
-// its gRPC server.
+// assemble opens Redis, the store and the keys, and builds the service and
+// its gRPC server. Whatever can refuse the start (flags, TLS files, Redis,
+// the database, the service's settings) is checked before the signing keys
+// are opened: a start that fails creates no key.
 func (c *serveConfig) assemble(ctx context.Context, logger *slog.Logger) (_ *daemon, err error) {
 	d := &daemon{}
-	if d.store, err = c.openStore(ctx); err != nil {
-		return nil, err
-	}
 	defer func() {
 		if err != nil {
 			d.close()
 		}
 	}()
-	if d.keys, d.ring, err = c.keys(ctx, d.store, logger); err != nil {
-		return nil, err
-	}
-	signer, err := token.NewSigner(d.keys, c.issuer, []string{c.audience})
-	if err != nil {
-		return nil, err
-	}
-	vopts := []token.VerifierOption{token.WithIssuer(c.issuer), token.WithAudience(c.audience), token.WithLeeway(c.leeway)}
-	if d.ring != nil {
-		// No token authd mints outlives its session; HS256 interop keeps
-		// the library's bound, since other issuers' tokens live longer.
-		vopts = append(vopts, token.WithMaxLifetime(c.sessionMax+c.leeway))
-	}
-	verifier, err := token.NewVerifier(d.keys, vopts...)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errUsage, err)
-	}
 	hasher, err := c.hashFlags.hasher()
 	if err != nil {
+		return nil, err
+	}
+	if d.certs, err = c.certReloader(); err != nil {
+		return nil, err
+	}
+	d.metrics = service.NewMetrics()
+	// The service's settings are checked over a throwaway key and no
+	// store (service.New only keeps it): refused now, they cost no
+	// database and no key.
+	probe, err := token.NewHMACKey(make([]byte, 32))
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.newService(probe, false, nil, hasher, c.serviceOptions(d, logger)); err != nil {
 		return nil, err
 	}
 	if d.redis, err = c.openRedis(ctx); err != nil {
 		return nil, err
 	}
-	d.metrics = service.NewMetrics()
-	opts := []service.Option{
-		service.WithLogger(logger), service.WithMetrics(d.metrics),
-		service.WithAccessTTL(c.accessTTL), service.WithRefreshTTL(c.refreshTTL), service.WithSessionMax(c.sessionMax),
-		service.WithReuseGrace(c.reuseGrace), service.WithRotation(c.rotation),
-		service.WithTrustedProxies(c.trustedProxies...),
+	if d.store, err = c.openStore(ctx); err != nil {
+		return nil, err
 	}
-	if d.ring != nil {
-		opts = append(opts, service.WithJWKS(d.ring))
+	if d.keys, d.ring, d.keyState, err = c.keys(ctx, d.store, logger); err != nil {
+		return nil, err
 	}
-	if d.redis != nil {
-		// Throttling counters shared by every instance; revocations
-		// announced to the others (and theirs heard below).
-		rdb := d.redis
-		opts = append(opts,
-			service.WithThrottleCounters(redisstore.NewThrottles(rdb, "authd:")),
-			service.WithRevocationFeed(func(ctx context.Context, sid string) error { return redisfeed.Publish(ctx, rdb, sid) }),
-		)
-	}
-	if d.svc, err = service.New(d.store, signer, verifier, hasher, opts...); err != nil {
-		return nil, fmt.Errorf("%w: %v", errUsage, err)
+	if d.svc, err = c.newService(d.keys, d.ring != nil, d.store, hasher, c.serviceOptions(d, logger)); err != nil {
+		return nil, err
 	}
 	if d.redis != nil {
 		cache := d.svc.Revocations()
@@ -242,9 +232,6 @@ func (c *serveConfig) assemble(ctx context.Context, logger *slog.Logger) (_ *dae
 		}
 	}
 	var serverOpts []grpc.ServerOption
-	if d.certs, err = c.certReloader(); err != nil {
-		return nil, err
-	}
 	if d.certs != nil {
 		serverOpts = append(serverOpts, grpc.Creds(d.certs.credentials()))
 	}
@@ -252,6 +239,53 @@ func (c *serveConfig) assemble(ctx context.Context, logger *slog.Logger) (_ *dae
 		return nil, err
 	}
 	return d, nil
+}
+
+// serviceOptions are the service's settings, with what d has opened so far.
+func (c *serveConfig) serviceOptions(d *daemon, logger *slog.Logger) []service.Option {
+	opts := []service.Option{
+		service.WithLogger(logger), service.WithMetrics(d.metrics),
+		service.WithAccessTTL(c.accessTTL), service.WithRefreshTTL(c.refreshTTL), service.WithSessionMax(c.sessionMax),
+		service.WithReuseGrace(c.reuseGrace), service.WithRotation(c.rotation),
+		service.WithTrustedProxies(c.trustedProxies...),
+	}
+	if d.ring != nil {
+		opts = append(opts, service.WithJWKS(d.ring))
+	}
+	if d.redis != nil {
+		// Throttling counters shared by every instance; revocations
+		// announced to the others (and theirs heard in assemble).
+		rdb := d.redis
+		opts = append(opts,
+			service.WithThrottleCounters(redisstore.NewThrottles(rdb, "authd:")),
+			service.WithRevocationFeed(func(ctx context.Context, sid string) error { return redisfeed.Publish(ctx, rdb, sid) }),
+		)
+	}
+	return opts
+}
+
+// newService builds the service signing and verifying with keys (bounded
+// by the session cap when authd's own ring holds them).
+func (c *serveConfig) newService(keys keyPair, ownKeys bool, st store.Store, hasher *password.Hasher, opts []service.Option) (*service.Service, error) {
+	signer, err := token.NewSigner(keys, c.issuer, []string{c.audience})
+	if err != nil {
+		return nil, err
+	}
+	vopts := []token.VerifierOption{token.WithIssuer(c.issuer), token.WithAudience(c.audience), token.WithLeeway(c.leeway)}
+	if ownKeys {
+		// No token authd mints outlives its session; HS256 interop keeps
+		// the library's bound, since other issuers' tokens live longer.
+		vopts = append(vopts, token.WithMaxLifetime(c.sessionMax+c.leeway))
+	}
+	verifier, err := token.NewVerifier(keys, vopts...)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	svc, err := service.New(st, signer, verifier, hasher, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	return svc, nil
 }
 
 // run serves until ctx ends, then shuts down gracefully.
@@ -301,8 +335,11 @@ func (d *daemon) run(ctx context.Context, c *serveConfig, logger *slog.Logger) e
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	go d.maintain(ctx, hup, logger)
+	kid, _ := d.keys.SigningKey()
 	logger.Info("authd serving", "addr", lis.Addr().String(), "http_addr", httpAddr, "metrics_addr", metricsAddr,
-		"alg", d.keys.Algorithm(), "data_dir", c.dataDir, "tls", c.tlsCert != "", "redis", d.redis != nil)
+		"db", c.describeStore(), "migrations", migrations(d.store),
+		"alg", d.keys.Algorithm(), "signing_key", d.keyState, "kid", kid,
+		"data_dir", c.dataDir, "tls", c.tlsCert != "", "redis", d.redis != nil)
 
 	errc := make(chan error, 1)
 	go func() { errc <- d.srv.Serve(lis) }()
@@ -399,28 +436,37 @@ type keyPair interface {
 
 // keys returns the HS256 secret when configured, else the Ed25519 ring:
 // sealed in the shared database when there is one, else files in the data
-// dir.
-func (c *serveConfig) keys(ctx context.Context, st store.SigningKeys, logger *slog.Logger) (keyPair, *keys.Ring, error) {
+// dir, and says whether the key was created or loaded.
+func (c *serveConfig) keys(ctx context.Context, st store.SigningKeys, logger *slog.Logger) (keyPair, *keys.Ring, string, error) {
 	if c.hs256SecretFile != "" {
 		secret, err := keys.ReadSecretFile(c.hs256SecretFile)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, "", err
 		}
 		key, err := token.NewHMACKey(secret)
 		if err != nil {
-			return nil, nil, fmt.Errorf("--hs256-secret-file: %w", err)
+			return nil, nil, "", fmt.Errorf("--hs256-secret-file: %w", err)
 		}
-		return key, nil, nil
+		return key, nil, "hs256-secret-file", nil
 	}
 	backend, err := c.keyBackend(st, true)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, "", err
 	}
-	ring, err := keys.Open(ctx, backend, keys.WithKeep(c.keyKeep()), keys.WithLogger(logger))
+	opts := []keys.Option{keys.WithKeep(c.keyKeep()), keys.WithLogger(logger)}
+	created, err := keys.NewManager(backend, opts...).Init(ctx)
 	if err != nil {
-		return nil, nil, fmt.Errorf("signing keys (refusing to start rather than replace them): %w", err)
+		return nil, nil, "", fmt.Errorf("signing keys (refusing to start rather than replace them): %w", err)
 	}
-	return ring, ring, nil
+	ring, err := keys.Open(ctx, backend, opts...)
+	if err != nil {
+		return nil, nil, "", fmt.Errorf("signing keys (refusing to start rather than replace them): %w", err)
+	}
+	state := "loaded"
+	if created {
+		state = "created"
+	}
+	return ring, ring, state, nil
 }
 
 // keyKeep is how long a retired key keeps verifying.

@@ -6,10 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
 
 	"golang.org/x/term"
 
@@ -50,7 +54,7 @@ func userCommand(ctx context.Context, args []string, stdin io.Reader, stdout, st
 }
 
 func parseUserArgs(args []string, stderr io.Writer) (*userArgs, error) {
-	fs := newFlagSet("authd user", stderr)
+	fs := newFlagSet("authd user")
 	u := &userArgs{}
 	u.accountFlags.register(fs)
 	fs.BoolVar(&u.passwordStdin, "password-stdin", false, "read the password from standard input (one line, its newline stripped)")
@@ -70,7 +74,7 @@ func parseUserArgs(args []string, stderr io.Writer) (*userArgs, error) {
 	n, known := wantNames[u.sub]
 	switch {
 	case !known:
-		return nil, fmt.Errorf("%w: unknown user subcommand %q", errUsage, u.sub)
+		return nil, fmt.Errorf("%w: unknown user subcommand %q%s", errUsage, u.sub, didYouMean(u.sub, slices.Collect(maps.Keys(wantNames)), ""))
 	case len(names) != n:
 		return nil, fmt.Errorf("%w: user %s takes %d name(s), got %d", errUsage, u.sub, n, len(names))
 	case len(u.roles) > 0 && u.sub != "add":
@@ -174,7 +178,11 @@ func listUsers(ctx context.Context, st store.Store, stdout io.Writer) error {
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tSTATUS\tCREATED\tUPDATED\tROLES")
 	for _, u := range users {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", u.Name, enabled(u.Disabled), u.CreatedAt.Format(time.RFC3339), u.UpdatedAt.Format(time.RFC3339), strings.Join(u.Roles, ","))
+		name := u.Name
+		if strings.ContainsFunc(name, unicode.IsSpace) {
+			name = strconv.Quote(name) // one column, however many words
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", name, enabled(u.Disabled), u.CreatedAt.Format(time.RFC3339), u.UpdatedAt.Format(time.RFC3339), strings.Join(u.Roles, ","))
 	}
 	return tw.Flush()
 }
@@ -214,8 +222,9 @@ func readPassword(stdin io.Reader, prompt io.Writer, fromStdin bool) (string, er
 		}
 		pw = first
 	}
+	// A refused password is not a usage error: the command was right.
 	if err := accounts.ValidatePassword(pw); err != nil {
-		return "", fmt.Errorf("%w: %v", errUsage, err)
+		return "", err
 	}
 	return pw, nil
 }

@@ -31,12 +31,20 @@ type Dialect struct {
 type DB struct {
 	DB      *sql.DB
 	dialect Dialect
+	applied []string
 }
 
 var _ store.Store = (*DB)(nil)
 
-// New wraps db, whose schema Migrate has brought up to date.
-func New(db *sql.DB, d Dialect) *DB { return &DB{DB: db, dialect: d} }
+// New wraps db, whose schema Migrate has brought up to date, applying
+// the migrations named in applied.
+func New(db *sql.DB, d Dialect, applied []string) *DB {
+	return &DB{DB: db, dialect: d, applied: applied}
+}
+
+// AppliedMigrations names the migrations applied when the database was
+// opened: none when its schema was already up to date.
+func (d *DB) AppliedMigrations() []string { return d.applied }
 
 // Ping checks that the database answers.
 func (d *DB) Ping(ctx context.Context) error { return d.DB.PingContext(ctx) }
@@ -82,53 +90,61 @@ type Execer interface {
 
 // Migrate applies, in order and each in its own transaction, every
 // migration in migrations ("NNNN_name.sql" files) newer than the schema's
-// recorded version. Callers that may race another process hold a lock.
-func Migrate(ctx context.Context, conn Execer, migrations fs.FS, d Dialect) error {
+// recorded version, and returns the names of those it applied. Callers
+// that may race another process hold a lock.
+func Migrate(ctx context.Context, conn Execer, migrations fs.FS, d Dialect) ([]string, error) {
 	db := &DB{dialect: d}
 	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
-		return err
+		return nil, err
 	}
 	names, err := fs.Glob(migrations, "*.sql")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	sort.Strings(names)
+	var applied []string
 	for _, name := range names {
 		version, err := strconv.Atoi(strings.SplitN(name, "_", 2)[0])
 		if err != nil {
-			return fmt.Errorf("migration %s: no version prefix", name)
+			return applied, fmt.Errorf("migration %s: no version prefix", name)
 		}
 		body, err := fs.ReadFile(migrations, name)
 		if err != nil {
-			return err
+			return applied, err
 		}
-		if err := db.apply(ctx, conn, version, string(body)); err != nil {
-			return fmt.Errorf("migration %s: %w", name, err)
+		done, err := db.apply(ctx, conn, version, string(body))
+		if err != nil {
+			return applied, fmt.Errorf("migration %s: %w", name, err)
+		}
+		if done {
+			applied = append(applied, strings.TrimSuffix(name, ".sql"))
 		}
 	}
-	return nil
+	return applied, nil
 }
 
-func (d *DB) apply(ctx context.Context, conn Execer, version int, body string) error {
+// apply runs one migration unless the schema already has it, and reports
+// whether it ran.
+func (d *DB) apply(ctx context.Context, conn Execer, version int, body string) (bool, error) {
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer tx.Rollback()
 	var applied int
 	if err := tx.QueryRowContext(ctx, d.rebind(`SELECT count(*) FROM schema_migrations WHERE version = ?`), version).Scan(&applied); err != nil {
-		return err
+		return false, err
 	}
 	if applied > 0 {
-		return nil
+		return false, nil
 	}
 	if _, err := tx.ExecContext(ctx, body); err != nil {
-		return err
+		return false, err
 	}
 	if _, err := tx.ExecContext(ctx, d.rebind(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`), version, time.Now().Unix()); err != nil {
-		return err
+		return false, err
 	}
-	return tx.Commit()
+	return true, tx.Commit()
 }
 
 // Times are stored as Unix seconds: JWT NumericDates have no finer grain.

@@ -40,11 +40,12 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	}
 	db.SetMaxOpenConns(MaxConns)
 	db.SetMaxIdleConns(MaxConns)
-	if err := migrate(ctx, db); err != nil {
+	applied, err := migrate(ctx, db)
+	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("migrate postgres: %w", err)
 	}
-	return &DB{sqlstore.New(db, dialect)}, nil
+	return &DB{sqlstore.New(db, dialect, applied)}, nil
 }
 
 // MaxConns bounds each instance's connection pool.
@@ -52,15 +53,15 @@ const MaxConns = 16
 
 // migrate applies the migrations on one connection holding a
 // session-level advisory lock: a second instance waits, then finds them
-// applied.
-func migrate(ctx context.Context, db *sql.DB) error {
+// applied. It returns the names of those it applied.
+func migrate(ctx context.Context, db *sql.DB) ([]string, error) {
 	conn, err := db.Conn(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer conn.Close()
 	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, migrationLock); err != nil {
-		return err
+		return nil, err
 	}
 	defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, migrationLock)
 	dir, _ := fs.Sub(migrations, "migrations")

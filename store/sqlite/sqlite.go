@@ -75,11 +75,12 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 	db.SetMaxOpenConns(maxConns)
 	db.SetMaxIdleConns(maxConns)
 	dir, _ := fs.Sub(migrations, "migrations")
-	if err := sqlstore.Migrate(ctx, db, dir, dialect); err != nil {
+	applied, err := sqlstore.Migrate(ctx, db, dir, dialect)
+	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("migrate sqlite %s: %w", path, err)
 	}
-	return &DB{sqlstore.New(db, dialect)}, nil
+	return &DB{sqlstore.New(db, dialect, applied)}, nil
 }
 
 func isUniqueViolation(err error) bool {
