@@ -105,12 +105,17 @@ func newWorld(t *testing.T) *world {
 	otherIssuer := iss.Claims(token.Access, "alice", sid)
 	otherIssuer.Fresh = token.Fresh{Value: true}
 
+	// The greeter and the test service on one server, checked once both
+	// are registered (CheckServer refuses declarations of methods it
+	// cannot find).
 	desc, streamReqs := streamServiceDesc()
-	srv, err := greeter.NewServer(iss.Verifier, iss.Clock, interceptors.WithMethods(streamReqs))
-	if err != nil {
+	authn := interceptors.New(iss.Verifier, interceptors.WithClock(iss.Clock), interceptors.WithMethods(streamReqs))
+	srv := grpc.NewServer(grpc.ChainUnaryInterceptor(authn.UnaryServerInterceptor()), grpc.ChainStreamInterceptor(authn.StreamServerInterceptor()))
+	examplev1.RegisterGreeterServiceServer(srv, &greeter.Greeter{Clock: iss.Clock})
+	srv.RegisterService(desc, struct{}{})
+	if err := authn.CheckServer(srv); err != nil {
 		t.Fatal(err)
 	}
-	srv.RegisterService(desc, struct{}{})
 	w.conn = tokens.Serve(t, srv)
 	w.greeter = examplev1.NewGreeterServiceClient(w.conn)
 	w.tokens = map[string]string{

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoregistry"
 
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
+	"github.com/authd-dev/authd/internal/spell"
 	"github.com/authd-dev/authd/token"
 	"github.com/authd-dev/authd/wire"
 )
@@ -254,22 +255,63 @@ func (e *RuleError) Error() string { return fmt.Sprintf("method %s: auth rule: %
 func (e *RuleError) Unwrap() error { return e.Err }
 
 func (e *UndeclaredError) Error() string {
-	return fmt.Sprintf("%d method(s) declare no auth requirement (add option (auth.v1.requirement) or interceptors.WithMethod): %s",
+	msg := fmt.Sprintf("%d method(s) declare no auth requirement (add option (auth.v1.requirement) or interceptors.WithMethod; WithDefault is no declaration): %s",
 		len(e.Methods), strings.Join(e.Methods, ", "))
+	if slices.ContainsFunc(e.Methods, isHealthOrReflection) {
+		msg += "; interceptors.WithPublicHealthAndReflection() makes the health and reflection methods public"
+	}
+	return msg
+}
+
+func isHealthOrReflection(fullMethod string) bool {
+	service, _, _ := splitMethod(fullMethod)
+	return slices.Contains(healthAndReflection, service)
+}
+
+// UnknownNameError names a WithMethod or WithService declaration that
+// matches no method or service registered on the server: a typo, or a
+// method without its leading slash, that would otherwise leave the method
+// it meant undeclared.
+type UnknownNameError struct {
+	Option  string // "WithMethod" or "WithService"
+	Name    string // as declared
+	Closest string // the registered name nearest to Name, or ""
+}
+
+func (e *UnknownNameError) Error() string {
+	kind := "method"
+	if e.Option == "WithService" {
+		kind = "service"
+	}
+	msg := fmt.Sprintf("interceptors.%s(%q): no such %s is registered", e.Option, e.Name, kind)
+	if e.Closest != "" {
+		msg += fmt.Sprintf("; did you mean %q?", e.Closest)
+	}
+	return msg
 }
 
 // CheckServer returns an error naming every method registered on srv whose
 // requirement would fall to the default (an *UndeclaredError), so that no
-// method is protected, or left open, by accident, and every method whose
-// rule contradicts itself (a *RuleError each). Call it after registering
-// services and before Serve; authd and the example refuse to start when it
-// fails.
+// method is protected, or left open, by accident; every method whose rule
+// contradicts itself (a *RuleError each); and every WithMethod or
+// WithService name that matches nothing registered on srv (an
+// *UnknownNameError each, with the closest registered name). Call it after
+// registering every service and before Serve; authd and the example refuse
+// to start when it fails.
+//
+// An explicit WithDefault is not a declaration: methods that rely on it
+// are still named, since a default (above all WithDefault(Public)) also
+// covers methods added later without anyone deciding their requirement.
+// The services of WithPublicHealthAndReflection need not be registered.
 func (a *Authenticator) CheckServer(srv ServiceInfoProvider) error {
 	var undeclared []string
 	var errs []error
+	var methods, services []string
 	for service, info := range srv.GetServiceInfo() {
+		services = append(services, service)
 		for _, m := range info.Methods {
 			full := "/" + service + "/" + m.Name
+			methods = append(methods, full)
 			r := a.policy.resolution(full)
 			switch {
 			case !r.declared:
@@ -277,6 +319,18 @@ func (a *Authenticator) CheckServer(srv ServiceInfoProvider) error {
 			case r.invalid != nil:
 				errs = append(errs, &RuleError{Method: full, Err: r.invalid})
 			}
+		}
+	}
+	for name := range a.policy.methods {
+		if !slices.Contains(methods, name) {
+			closest, _ := spell.Closest(name, methods)
+			errs = append(errs, &UnknownNameError{Option: "WithMethod", Name: name, Closest: closest})
+		}
+	}
+	for name := range a.policy.services {
+		if !slices.Contains(services, name) && !slices.Contains(healthAndReflection, name) {
+			closest, _ := spell.Closest(name, services)
+			errs = append(errs, &UnknownNameError{Option: "WithService", Name: name, Closest: closest})
 		}
 	}
 	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
