@@ -476,14 +476,16 @@ func (d *DB) ReserveLoginAttempt(ctx context.Context, limits []store.ThrottleLim
 		keys[i] = l.Key
 	}
 	in, args := inList(keys)
+	// Idle counters are forgotten in a statement of their own: inside the
+	// transaction it would lock rows out of the one order (keys sorted)
+	// that keeps concurrent attempts from deadlocking. Best effort: the
+	// reads below treat idle counters as zero anyway.
+	_, _ = d.exec(ctx, `DELETE FROM login_failures WHERE last_failure < ?`, unix(since))
 	tx, err := d.DB.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("reserve login attempt: %w", err)
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, d.rebind(`DELETE FROM login_failures WHERE last_failure < ?`), unix(since)); err != nil {
-		return 0, fmt.Errorf("reserve login attempt: %w", err)
-	}
 	for _, key := range keys {
 		if _, err := tx.ExecContext(ctx, d.rebind(`INSERT INTO login_failures (key, failures, last_failure, in_flight)
 			VALUES (?, 0, ?, 0) ON CONFLICT (key) DO NOTHING`), key, unix(now)); err != nil {
@@ -508,6 +510,9 @@ func (d *DB) ReserveLoginAttempt(ctx context.Context, limits []store.ThrottleLim
 			rows.Close()
 			return 0, fmt.Errorf("reserve login attempt: %w", err)
 		}
+		if fromUnix(at).Before(since) {
+			failures, inFlight = 0, 0 // idle for the window: forgotten
+		}
 		if now.Sub(fromUnix(at)) >= store.InFlightTTL {
 			inFlight = 0 // abandoned by a process that died mid-attempt
 		}
@@ -524,8 +529,9 @@ func (d *DB) ReserveLoginAttempt(ctx context.Context, limits []store.ThrottleLim
 		return wait, nil // nothing counted; the rows made above hold zeros
 	}
 	if _, err := tx.ExecContext(ctx, d.rebind(`UPDATE login_failures SET
+		failures = CASE WHEN last_failure < ? THEN 0 ELSE failures END,
 		in_flight = CASE WHEN last_failure <= ? THEN 1 ELSE in_flight + 1 END, last_failure = ?
-		WHERE key IN (`+in+`)`), append([]any{unix(now.Add(-store.InFlightTTL)), unix(now)}, args...)...); err != nil {
+		WHERE key IN (`+in+`)`), append([]any{unix(since), unix(now.Add(-store.InFlightTTL)), unix(now)}, args...)...); err != nil {
 		return 0, fmt.Errorf("reserve login attempt: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -542,6 +548,19 @@ func (d *DB) FinishLoginAttempt(ctx context.Context, keys []string, failed bool,
 		return fmt.Errorf("finish login attempt: %w", err)
 	}
 	defer tx.Rollback()
+	if d.dialect.Numbered { // PostgreSQL: lock in ReserveLoginAttempt's order (keys sorted) first
+		all := slices.Sorted(slices.Values(append(slices.Clone(keys), clear...)))
+		in, args := inList(all)
+		rows, err := tx.QueryContext(ctx, d.rebind(`SELECT key FROM login_failures WHERE key IN (`+in+`) ORDER BY key FOR UPDATE`), args...)
+		if err != nil {
+			return fmt.Errorf("finish login attempt: %w", err)
+		}
+		for rows.Next() { // every row read, so every row locked
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return fmt.Errorf("finish login attempt: %w", err)
+		}
+	}
 	var others []string
 	for _, k := range keys {
 		if !slices.Contains(clear, k) {

@@ -57,6 +57,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 func RunThrottles(t *testing.T, open func(t *testing.T) store.Throttles) {
 	t.Run("Throttles/ReserveAndSettle", func(t *testing.T) { testLoginAttempts(t, open(t)) })
 	t.Run("Throttles/ConcurrentReservationsHoldTheLimit", func(t *testing.T) { testConcurrentReservations(t, open(t)) })
+	t.Run("Throttles/ConcurrentAttemptsSettleWithoutDeadlock", func(t *testing.T) { testConcurrentAttemptsSettle(t, open(t)) })
 }
 
 var t0 = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
@@ -632,6 +633,52 @@ func testLoginAttempts(t *testing.T, s store.Throttles) {
 	now = now.Add(window + time.Minute)
 	for range 2 {
 		reserve(0)
+	}
+}
+
+// testConcurrentAttemptsSettle: many logins of one account at once, each
+// reserving, then settling as a failure or a success (which clears the
+// account's counters), never fail for the store's sake: no deadlock between
+// a reservation and a settlement taking the same rows.
+func testConcurrentAttemptsSettle(t *testing.T, s store.Throttles) {
+	ctx := context.Background()
+	limits := []store.ThrottleLimit{
+		{Key: "u+a:carol@3", Free: 1000, Base: time.Second, Max: time.Minute},
+		{Key: "a:3", Free: 1000, Base: time.Second, Max: time.Minute},
+		{Key: "u:carol", Free: 1000, Base: time.Second, Max: time.Minute},
+	}
+	keys := []string{limits[0].Key, limits[1].Key, limits[2].Key}
+	var wg sync.WaitGroup
+	errs := make(chan error, 16*10)
+	for g := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 10 {
+				wait, err := s.ReserveLoginAttempt(ctx, limits, t0, t0.Add(-time.Hour))
+				if err != nil {
+					errs <- err
+					return
+				}
+				if wait > 0 {
+					continue
+				}
+				failed := (g+i)%2 == 0
+				var clear []string
+				if !failed {
+					clear = []string{keys[0], keys[2]}
+				}
+				if err := s.FinishLoginAttempt(ctx, keys, failed, clear, t0); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
 	}
 }
 
