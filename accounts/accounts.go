@@ -103,6 +103,7 @@ func (m *Manager) CreateUser(ctx context.Context, name, pw string, roles []strin
 	if err := ValidatePassword(pw); err != nil {
 		return store.User{}, invalid("password: %v", err)
 	}
+	roles = slices.Sorted(slices.Values(roles)) // as SetRoles stores them
 	if err := token.ValidateNames(roles); err != nil {
 		return store.User{}, invalid("roles: %v", err)
 	}
@@ -196,6 +197,11 @@ func (m *Manager) ChangeRoles(ctx context.Context, name string, add, remove []st
 	if err != nil {
 		return store.User{}, 0, err
 	}
+	for i, r := range remove {
+		if slices.Contains(remove[:i], r) {
+			return store.User{}, 0, invalid("role %q is to be removed twice", r)
+		}
+	}
 	next := slices.Clone(u.Roles)
 	for _, r := range remove {
 		i := slices.Index(next, r)
@@ -208,6 +214,9 @@ func (m *Manager) ChangeRoles(ctx context.Context, name string, add, remove []st
 		if !slices.Contains(next, r) {
 			next = append(next, r)
 		}
+	}
+	if slices.Equal(slices.Sorted(slices.Values(next)), slices.Sorted(slices.Values(u.Roles))) {
+		return u, 0, nil // nothing changes: no session ends
 	}
 	return m.SetRoles(ctx, name, next)
 }

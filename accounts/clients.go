@@ -20,6 +20,9 @@ func ValidateClientName(name string) error {
 	if err := token.ValidateNames([]string{name}); err != nil {
 		return fmt.Errorf("client name: %w", err)
 	}
+	if strings.HasPrefix(name, ClientPrefix) {
+		return fmt.Errorf("client name %q: give the name without %q", name, ClientPrefix)
+	}
 	return nil
 }
 

@@ -30,6 +30,8 @@ func (s *Service) Login(ctx context.Context, req *authv1.LoginRequest) (*authv1.
 		s.cfg.metrics.login("throttled")
 	case errors.Is(err, wire.ErrInvalidCredentials):
 		s.cfg.metrics.login("failed")
+		// The name helps spot a guessing run; the password is never logged.
+		s.cfg.logger.InfoContext(ctx, "login failed", "user", req.GetUsername())
 	}
 	if err != nil {
 		return nil, s.statusError(ctx, "login", err)
@@ -114,7 +116,9 @@ func (s *Service) checkPassword(ctx context.Context, name, pw string, find looku
 	}
 	if rehash {
 		if hash, err := s.hasher.Hash(ctx, pw); err == nil {
-			if err := s.store.SetPassword(ctx, user.Name, hash, s.now()); err != nil {
+			// The same password, stronger parameters: no change of the
+			// user's, so no session ends (SetPassword would end them all).
+			if err := s.store.RehashPassword(ctx, user.Name, user.PasswordHash, hash); err != nil {
 				s.cfg.logger.WarnContext(ctx, "password rehash failed", "user", user.Name, "err", err)
 			}
 		}

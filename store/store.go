@@ -93,6 +93,10 @@ type Users interface {
 	SetPassword(ctx context.Context, name, passwordHash string, now time.Time) error
 	// SetDisabled disables or enables a user; ErrNotFound for an unknown user.
 	SetDisabled(ctx context.Context, name string, disabled bool, now time.Time) error
+	// RehashPassword replaces oldHash, if it is still the user's, by
+	// newHash of the same password with current parameters. Nothing about
+	// the user changed: the generation stays, sessions go on.
+	RehashPassword(ctx context.Context, name, oldHash, newHash string) error
 	// SetRoles replaces a user's roles; ErrNotFound for an unknown user.
 	SetRoles(ctx context.Context, name string, roles []string, now time.Time) error
 }

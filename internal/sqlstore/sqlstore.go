@@ -274,6 +274,14 @@ func (d *DB) SetPassword(ctx context.Context, name, hash string, now time.Time) 
 	return d.updateUser(ctx, name, `UPDATE users SET password_hash = ?, updated_at = ?, generation = generation + 1 WHERE name = ?`, hash, unix(now), name)
 }
 
+// RehashPassword implements store.Users.
+func (d *DB) RehashPassword(ctx context.Context, name, oldHash, newHash string) error {
+	if _, err := d.exec(ctx, `UPDATE users SET password_hash = ? WHERE name = ? AND password_hash = ?`, newHash, name, oldHash); err != nil {
+		return fmt.Errorf("rehash password: %w", err)
+	}
+	return nil
+}
+
 // SetRoles implements store.Users.
 func (d *DB) SetRoles(ctx context.Context, name string, roles []string, now time.Time) error {
 	return d.updateUser(ctx, name, `UPDATE users SET roles = ?, updated_at = ?, generation = generation + 1 WHERE name = ?`, joinNames(roles), unix(now), name)

@@ -29,6 +29,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Sessions/ListLiveOfOneUser", testListSessions},
 		{"Sessions/OnlyForTheUsersCurrentGeneration", testUserGeneration},
 		{"Sessions/PrunePastTheirCap", testPruneSessions},
+		{"Users/RehashKeepsTheGeneration", testRehash},
 		{"Sessions/CreateAndGet", testSessionRoundTrip},
 		{"Sessions/UnknownIsNotFound", testUnknownSession},
 		{"Sessions/RotateIsCompareAndSwap", testRotateCAS},
@@ -247,6 +248,30 @@ func testUserGeneration(t *testing.T, s store.Store) {
 	}
 	if got, _ := s.Session(ctx, "other"); !got.Revoked() {
 		t.Fatal("the other session survived")
+	}
+}
+
+// testRehash: a rehash replaces the hash only when it is still the one
+// checked, and leaves the generation (and so the sessions) alone.
+func testRehash(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	u := mustUser(t, s, "alice")
+	if err := s.RehashPassword(ctx, "alice", u.PasswordHash, "stronger"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.UserByName(ctx, "alice")
+	if err != nil || got.PasswordHash != "stronger" || got.Generation != u.Generation {
+		t.Fatalf("after a rehash: %+v, %v (generation was %d)", got, err, u.Generation)
+	}
+	// A password changed meanwhile is not overwritten by a late rehash.
+	if err := s.SetPassword(ctx, "alice", "new-password-hash", t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RehashPassword(ctx, "alice", "stronger", "late"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.UserByName(ctx, "alice"); got.PasswordHash != "new-password-hash" {
+		t.Fatalf("a late rehash overwrote a password change: %q", got.PasswordHash)
 	}
 }
 
