@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/authd-dev/authd/clock"
@@ -23,9 +24,10 @@ type Source struct {
 	timeout  time.Duration
 	reloader *Reloader
 
-	mu      sync.RWMutex
-	keys    map[string]ed25519.PublicKey
-	fetched time.Time // last successful fetch
+	mu         sync.RWMutex
+	keys       map[string]ed25519.PublicKey
+	fetched    time.Time // last successful fetch
+	generation atomic.Uint64
 }
 
 var _ token.KeySource = (*Source)(nil)
@@ -118,7 +120,27 @@ func (s *Source) fetch(ctx context.Context) error {
 	}
 	now := s.clock.Now()
 	s.mu.Lock()
+	if !sameKeys(s.keys, keys) {
+		s.generation.Add(1)
+	}
 	s.keys, s.fetched = keys, now
 	s.mu.Unlock()
 	return nil
 }
+
+func sameKeys(a, b map[string]ed25519.PublicKey) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for kid := range a {
+		if _, ok := b[kid]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// Generation changes whenever a fetch brings a different key set (a key
+// added or removed), so that caches of tokens verified with the old set
+// forget them (token.Verifier.KeysGeneration, the interceptors' cache).
+func (s *Source) Generation() uint64 { return s.generation.Load() }

@@ -1,6 +1,8 @@
-// Package service implements auth.v1.AuthService: password login, refresh
-// with rotation and reuse detection, verification, logout, password change,
-// renewal, the revocation list and the JWKS.
+// Package service implements authd's gRPC API: auth.v1.AuthService (password
+// login, refresh with rotation and reuse detection, verification, logout,
+// password change, renewal, the revocation list and session checks, the
+// JWKS, tokens for service accounts) and auth.v1.AdminService (users,
+// roles, sessions and service accounts, for holders of authd:admin).
 //
 // New assembles the service around one Authenticator (package
 // interceptors), which NewServer installs in front of it: AuthService is

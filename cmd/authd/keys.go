@@ -142,9 +142,9 @@ func newSecret(stdout, stderr io.Writer) error {
 // reloadHint says when running instances see a key change.
 func reloadHint(sf *storeFlags) string {
 	if sf.shared() {
-		return "instances verify new keys at once, and sign with them or drop revoked ones after SIGHUP or their hourly reload"
+		return "instances verify new keys at once, and sign with them or drop revoked ones at SIGHUP or their next reload (every minute)"
 	}
-	return "send SIGHUP to a running authd (or restart it) to use it"
+	return "a running authd picks it up at SIGHUP or its next reload (every minute)"
 }
 
 // listKeys prints each key (newest first) and its state: current (signs),
