@@ -45,6 +45,7 @@ type serveConfig struct {
 	hs256SecretFile           string
 	tlsCert, tlsKey, clientCA string
 	logFormat                 string
+	logLevel                  slog.Level
 	trustedProxies            []netip.Prefix
 	httpPlaintext             bool
 	metricsAddr               string
@@ -73,6 +74,7 @@ func serveFlags() (*flag.FlagSet, *serveConfig) {
 	fs.StringVar(&c.tlsKey, "tls-key", "", "TLS private key file (PEM)")
 	fs.StringVar(&c.clientCA, "client-ca", "", "CA bundle (PEM) that client certificates must chain to (mTLS)")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
+	fs.TextVar(&c.logLevel, "log-level", slog.LevelInfo, "least level logged: debug (adds health checks, reflection and consumers' polls), info, warn or error")
 	fs.Func("trusted-proxies", "comma-separated CIDRs (or addresses) of proxies whose x-forwarded-for / forwarded metadata names the client for login throttling", func(v string) error {
 		c.trustedProxies = nil
 		for _, item := range strings.Split(v, ",") {
@@ -138,7 +140,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if len(positional) > 0 {
 		return fmt.Errorf("%w: serve takes no arguments, got %q", errUsage, positional)
 	}
-	logger, err := newLogger(c.logFormat, stderr)
+	logger, err := newLogger(c.logFormat, c.logLevel, stderr)
 	if err != nil {
 		return err
 	}
@@ -486,12 +488,13 @@ func (c *serveConfig) certReloader() (*certReloader, error) {
 	return newCertReloader(c.tlsCert, c.tlsKey, c.clientCA)
 }
 
-func newLogger(format string, w io.Writer) (*slog.Logger, error) {
+func newLogger(format string, level slog.Level, w io.Writer) (*slog.Logger, error) {
+	opts := &slog.HandlerOptions{Level: level}
 	switch format {
 	case "text":
-		return slog.New(slog.NewTextHandler(w, nil)), nil
+		return slog.New(slog.NewTextHandler(w, opts)), nil
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, nil)), nil
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("%w: --log-format %q: want text or json", errUsage, format)
 }

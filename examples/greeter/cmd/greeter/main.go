@@ -32,16 +32,27 @@ func main() {
 	renew := flag.Bool("renew", true, "hand out renewed access tokens (x-access-token header) through authd's Renew")
 	redisURL := flag.String("redis", "", "authd's Redis (redis://host:6379/0): hear of revocations at once instead of at the next poll")
 	poll := flag.Duration("revocation-poll", 5*time.Second, "how often to fetch authd's revoked sessions (0: never, and revoked sessions' tokens work until they expire)")
+	logFormat := flag.String("log-format", "text", "log format, as authd's: text or json")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *addr, *authd, *issuer, *audience, *renew, *poll, *redisURL); err != nil {
+	var logger *slog.Logger
+	switch *logFormat {
+	case "text":
+		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	case "json":
+		logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	default:
+		fmt.Fprintf(os.Stderr, "greeter: --log-format %q: want text or json\n", *logFormat)
+		os.Exit(2)
+	}
+	if err := run(ctx, logger, *addr, *authd, *issuer, *audience, *renew, *poll, *redisURL); err != nil {
 		fmt.Fprintln(os.Stderr, "greeter:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, addr, authdAddr, issuer, audience string, renew bool, poll time.Duration, redisURL string) error {
+func run(ctx context.Context, logger *slog.Logger, addr, authdAddr, issuer, audience string, renew bool, poll time.Duration, redisURL string) error {
 	// The loopback demo talks to authd in plaintext; use TLS credentials
 	// anywhere else.
 	conn, err := grpc.NewClient(authdAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -49,7 +60,7 @@ func run(ctx context.Context, addr, authdAddr, issuer, audience string, renew bo
 		return err
 	}
 	defer conn.Close()
-	opts := []protect.Option{protect.WithIssuer(issuer), protect.WithAudience(audience)}
+	opts := []protect.Option{protect.WithIssuer(issuer), protect.WithAudience(audience), protect.WithLogger(logger)}
 	switch {
 	case poll <= 0:
 		opts = append(opts, protect.WithoutRevocationPolling())
@@ -83,7 +94,7 @@ func run(ctx context.Context, addr, authdAddr, issuer, audience string, renew bo
 	if err != nil {
 		return err
 	}
-	slog.Info("greeter serving", "addr", lis.Addr().String(), "authd", authdAddr)
+	logger.Info("greeter serving", "addr", lis.Addr().String(), "authd", authdAddr)
 	go func() { <-ctx.Done(); srv.GracefulStop() }()
 	return srv.Serve(lis)
 }
