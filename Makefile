@@ -5,7 +5,7 @@ TOOL      := $(GO) tool -modfile=tools/go.mod
 RACE      := $(if $(CI),-race,)
 FUZZTIME  ?= 5s
 
-.PHONY: run demo build test test-short fuzz bench load lint gen gen-check consumer clean
+.PHONY: run demo build test skipped test-short fuzz bench load lint gen gen-check consumer clean
 
 # make run's addresses: set them on the command line or in the environment
 # (AUTHD_ADDR=127.0.0.1:6000 make run); empty AUTHD_HTTP_ADDR turns HTTP off.
@@ -26,8 +26,15 @@ build:
 ## test: the whole suite (race detector under CI=true), then each fuzz target briefly
 test:
 	$(GO) test $(RACE) -count=1 ./...
+	@$(MAKE) --no-print-directory skipped
 	$(MAKE) consumer
 	$(MAKE) fuzz FUZZTIME=$(FUZZTIME)
+
+# skipped says which backend tests `go test` skipped: a skipped package
+# still prints `ok`, which reads as a pass.
+skipped:
+	@test -n "$$AUTHD_TEST_POSTGRES" || echo "SKIPPED: AUTHD_TEST_POSTGRES is not set, so the PostgreSQL tests (store/postgres, keys in PostgreSQL, the two-instance fleet in cmd/authd) did not run"
+	@test -n "$$AUTHD_TEST_REDIS" || echo "SKIPPED: AUTHD_TEST_REDIS is not set, so the Redis tests (store/redisstore, the fleet with Redis in cmd/authd) did not run"
 
 ## fuzz: run every fuzz target for FUZZTIME each
 fuzz:
