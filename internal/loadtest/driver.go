@@ -103,7 +103,7 @@ func newRefreshPool(d *driver, size int, username, password string) (refreshPool
 	_, err := logins.run(size, func(ctx context.Context, conn *grpc.ClientConn) error {
 		resp, err := authv1.NewAuthServiceClient(conn).Login(ctx, &authv1.LoginRequest{Username: username, Password: password})
 		if err != nil {
-			return fmt.Errorf("Login: %w", err)
+			return fmt.Errorf("login: %w", err)
 		}
 		pool <- resp.RefreshToken
 		return nil
@@ -122,7 +122,7 @@ func (p refreshPool) refresh(ctx context.Context, conn *grpc.ClientConn) error {
 	ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+tok)
 	resp, err := authv1.NewAuthServiceClient(conn).Refresh(ctx, &authv1.RefreshRequest{})
 	if err != nil {
-		return fmt.Errorf("Refresh: %w", err)
+		return fmt.Errorf("refresh: %w", err)
 	}
 	p <- resp.RefreshToken
 	return nil
