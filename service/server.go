@@ -3,11 +3,8 @@ package service
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"strings"
 	"time"
 
-	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -18,7 +15,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
-	"github.com/authd-dev/authd/wire"
+	"github.com/authd-dev/authd/protect"
 )
 
 // MaxHeaderListSize caps the metadata a caller may send (16 KiB): enough for
@@ -40,30 +37,19 @@ func NewServer(svc *Service, opts ...grpc.ServerOption) (*grpc.Server, *health.S
 		logger.ErrorContext(ctx, "panic in handler", "panic", fmt.Sprint(p))
 		return status.Error(codes.Internal, "internal error")
 	})
-	logOpts := []logging.Option{
-		logging.WithLogOnEvents(logging.FinishCall),
-		// A refusal's line carries the reason a client branches on.
-		logging.WithErrorFields(func(err error) logging.Fields {
-			if reason := wire.Reason(err); reason != "" {
-				return logging.Fields{"reason", reason}
-			}
-			return nil
-		}),
-		// A number, not the library's string, so JSON logs sum and compare.
-		logging.WithDurationField(func(d time.Duration) logging.Fields {
-			return logging.Fields{"grpc.time_ms", float64(d.Microseconds()) / 1000}
-		}),
-	}
+	// authd's consumers poll these on a schedule: DEBUG when they succeed.
+	logUnary, logStream := protect.LogCalls(logger,
+		authv1.AuthService_ListRevocations_FullMethodName, authv1.AuthService_CheckSession_FullMethodName)
 	// Order: request id (so every log line has it), call logging, panic
 	// recovery, metrics (which see refusals), then authentication.
 	unary := []grpc.UnaryServerInterceptor{
 		requestIDUnary,
-		logging.UnaryServerInterceptor(slogAdapter(logger), logOpts...),
+		logUnary,
 		recovery.UnaryServerInterceptor(recover),
 	}
 	stream := []grpc.StreamServerInterceptor{
 		requestIDStream,
-		logging.StreamServerInterceptor(slogAdapter(logger), logOpts...),
+		logStream,
 		recovery.StreamServerInterceptor(recover),
 	}
 	if m := svc.cfg.metrics; m != nil {
@@ -93,29 +79,4 @@ func NewServer(svc *Service, opts ...grpc.ServerOption) (*grpc.Server, *health.S
 		m.grpc.InitializeMetrics(srv)
 	}
 	return srv, hs, nil
-}
-
-// slogAdapter lets go-grpc-middleware's logging interceptors write to slog.
-// Successful polls (health checks, reflection, consumers' ListRevocations
-// and CheckSession) log at DEBUG: they would be half of all lines, and say
-// nothing an operator acts on. Their failures keep their level.
-func slogAdapter(l *slog.Logger) logging.Logger {
-	return logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
-		if method, ok := grpc.Method(ctx); ok && lvl == logging.LevelInfo && isPoll(method) {
-			lvl = logging.LevelDebug
-		}
-		l.Log(ctx, slog.Level(lvl), msg, fields...)
-	})
-}
-
-// isPoll reports whether a method is called on a schedule by probes,
-// tools and consumers rather than on behalf of a user.
-func isPoll(fullMethod string) bool {
-	switch fullMethod {
-	case authv1.AuthService_ListRevocations_FullMethodName, authv1.AuthService_CheckSession_FullMethodName:
-		return true
-	}
-	return strings.HasPrefix(fullMethod, "/grpc.health.v1.Health/") ||
-		strings.HasPrefix(fullMethod, "/grpc.reflection.v1.ServerReflection/") ||
-		strings.HasPrefix(fullMethod, "/grpc.reflection.v1alpha.ServerReflection/")
 }

@@ -30,12 +30,13 @@ func NewServer(v interceptors.Verifier, clk clock.Clock, opts ...interceptors.Op
 
 // NewServerWith is NewServer for an Authenticator built elsewhere (by
 // protect.New, in cmd/greeter); authn must make health and reflection
-// public.
-func NewServerWith(authn *interceptors.Authenticator, clk clock.Clock) (*grpc.Server, error) {
-	srv := grpc.NewServer(
+// public. opts come first, so interceptors they chain (call logging, say)
+// run before authentication and see its refusals.
+func NewServerWith(authn *interceptors.Authenticator, clk clock.Clock, opts ...grpc.ServerOption) (*grpc.Server, error) {
+	srv := grpc.NewServer(append(opts,
 		grpc.ChainUnaryInterceptor(authn.UnaryServerInterceptor()),
 		grpc.ChainStreamInterceptor(authn.StreamServerInterceptor()),
-	)
+	)...)
 	examplev1.RegisterGreeterServiceServer(srv, &Greeter{Clock: clk})
 	healthpb.RegisterHealthServer(srv, health.NewServer())
 	reflection.Register(srv)

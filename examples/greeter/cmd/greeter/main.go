@@ -86,7 +86,10 @@ func run(ctx context.Context, logger *slog.Logger, addr, authdAddr, issuer, audi
 	if err != nil {
 		return fmt.Errorf("authd at %s: %w", authdAddr, err)
 	}
-	srv, err := greeter.NewServerWith(authn, clock.System())
+	// One line per finished call, as authd logs its own.
+	logUnary, logStream := protect.LogCalls(logger)
+	srv, err := greeter.NewServerWith(authn, clock.System(),
+		grpc.ChainUnaryInterceptor(logUnary), grpc.ChainStreamInterceptor(logStream))
 	if err != nil {
 		return err
 	}
