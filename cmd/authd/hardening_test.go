@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -147,5 +148,23 @@ func TestE2E_HTTPHeaderBound(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
 		t.Fatalf("a 64 KiB header: %d, want 431", resp.StatusCode)
+	}
+}
+
+// A start that fails on its HS256 secret file leaves no data dir behind:
+// the file is read before the database is opened.
+func TestE2E_BadSecretFileStartLeavesNothing(t *testing.T) {
+	t.Parallel()
+	data := filepath.Join(t.TempDir(), "data")
+	short := filepath.Join(t.TempDir(), "short")
+	writeFile(t, short, []byte("too short"))
+	for _, file := range []string{short, filepath.Join(t.TempDir(), "missing")} {
+		if _, errOut, code := authd(t, data, "", "serve", "--addr", "127.0.0.1:0", "--hs256-secret-file", file); code == 0 {
+			t.Fatalf("serve with %s started: %s", file, errOut)
+		}
+		if _, err := os.Stat(data); !os.IsNotExist(err) {
+			entries, _ := os.ReadDir(data)
+			t.Fatalf("the failed start left %s with %v (%v)", data, entries, err)
+		}
 	}
 }

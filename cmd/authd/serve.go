@@ -208,13 +208,23 @@ func (c *serveConfig) assemble(ctx context.Context, logger *slog.Logger) (_ *dae
 	if _, err := c.newService(probe, false, nil, hasher, c.serviceOptions(d, logger)); err != nil {
 		return nil, err
 	}
+	var hmac *token.HMACKey
+	if c.hs256SecretFile != "" {
+		// Read before the database is opened: a bad secret file leaves
+		// nothing behind.
+		if hmac, err = c.hmacKey(); err != nil {
+			return nil, err
+		}
+	}
 	if d.redis, err = c.openRedis(ctx); err != nil {
 		return nil, err
 	}
 	if d.store, err = c.openStore(ctx); err != nil {
 		return nil, err
 	}
-	if d.keys, d.ring, d.keyState, err = c.keys(ctx, d.store, logger); err != nil {
+	if hmac != nil {
+		d.keys, d.keyState = hmac, "hs256-secret-file"
+	} else if d.keys, d.ring, d.keyState, err = c.keys(ctx, d.store, logger); err != nil {
 		return nil, err
 	}
 	if d.svc, err = c.newService(d.keys, d.ring != nil, d.store, hasher, c.serviceOptions(d, logger)); err != nil {
@@ -436,21 +446,23 @@ type keyPair interface {
 	token.SigningKey
 }
 
-// keys returns the HS256 secret when configured, else the Ed25519 ring:
-// sealed in the shared database when there is one, else files in the data
-// dir, and says whether the key was created or loaded.
-func (c *serveConfig) keys(ctx context.Context, st store.SigningKeys, logger *slog.Logger) (keyPair, *keys.Ring, string, error) {
-	if c.hs256SecretFile != "" {
-		secret, err := keys.ReadSecretFile(c.hs256SecretFile)
-		if err != nil {
-			return nil, nil, "", err
-		}
-		key, err := token.NewHMACKey(secret)
-		if err != nil {
-			return nil, nil, "", fmt.Errorf("--hs256-secret-file: %w", err)
-		}
-		return key, nil, "hs256-secret-file", nil
+// hmacKey reads the HS256 secret of --hs256-secret-file.
+func (c *serveConfig) hmacKey() (*token.HMACKey, error) {
+	secret, err := keys.ReadSecretFile(c.hs256SecretFile)
+	if err != nil {
+		return nil, err
 	}
+	key, err := token.NewHMACKey(secret)
+	if err != nil {
+		return nil, fmt.Errorf("--hs256-secret-file: %w", err)
+	}
+	return key, nil
+}
+
+// keys returns the Ed25519 ring: sealed in the shared database when there
+// is one, else files in the data dir, and says whether the key was created
+// or loaded.
+func (c *serveConfig) keys(ctx context.Context, st store.SigningKeys, logger *slog.Logger) (keyPair, *keys.Ring, string, error) {
 	backend, err := c.keyBackend(st, true)
 	if err != nil {
 		return nil, nil, "", err
