@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // One token has one spelling. Go's decoders are lenient where other JOSE
@@ -52,38 +54,143 @@ func checkCompact(raw string) error {
 var headerNames = append([]string{"alg", "kid", "typ", "cty"}, forbiddenHeaders...)
 
 // checkMembers refuses a segment whose JSON object repeats a member name,
-// or has one that differs only in case from a name in known.
+// or has one that differs only in case from a name in known. It reads the
+// top-level member names only; the values are left to the JSON decoder,
+// which refuses the segment if it is not valid JSON.
 func checkMembers(segment string, known []string) error {
 	b, err := base64.RawURLEncoding.Strict().DecodeString(segment)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return fmt.Errorf("%w: not a JSON object", ErrMalformed)
+	names, err := memberNames(b)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
-	seen := make(map[string]bool, 16)
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			return fmt.Errorf("%w: %v", ErrMalformed, err)
+	for i, name := range names {
+		for _, other := range names[:i] {
+			if other == name {
+				return fmt.Errorf("%w: member %q appears twice", ErrMalformed, name)
+			}
 		}
-		name, _ := t.(string)
-		if seen[name] {
-			return fmt.Errorf("%w: member %q appears twice", ErrMalformed, name)
-		}
-		seen[name] = true
 		for _, k := range known {
 			if name != k && strings.EqualFold(name, k) {
 				return fmt.Errorf("%w: member %q is a case variant of %q", ErrMalformed, name, k)
 			}
 		}
-		var skip json.RawMessage
-		if err := dec.Decode(&skip); err != nil {
-			return fmt.Errorf("%w: %v", ErrMalformed, err)
-		}
 	}
 	return nil
+}
+
+// memberNames lists the member names of the JSON object in b, decoded
+// (escapes resolved), without decoding the values: it skips strings and
+// counts brackets outside them.
+func memberNames(b []byte) ([]string, error) {
+	i := skipSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return nil, errors.New("not a JSON object")
+	}
+	names := make([]string, 0, 12)
+	i = skipSpace(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return names, nil
+	}
+	for {
+		i = skipSpace(b, i)
+		end, err := stringEnd(b, i)
+		if err != nil {
+			return nil, err
+		}
+		name, err := decodeName(b[i:end])
+		if err != nil {
+			return nil, err
+		}
+		names = append(names, name)
+		i = skipSpace(b, end)
+		if i >= len(b) || b[i] != ':' {
+			return nil, errors.New("no colon after a member name")
+		}
+		if i, err = valueEnd(b, skipSpace(b, i+1)); err != nil {
+			return nil, err
+		}
+		i = skipSpace(b, i)
+		switch {
+		case i < len(b) && b[i] == ',':
+			i++
+		case i < len(b) && b[i] == '}':
+			return names, nil
+		default:
+			return nil, errors.New("unterminated object")
+		}
+	}
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// stringEnd returns the index just after the JSON string starting at i.
+func stringEnd(b []byte, i int) (int, error) {
+	if i >= len(b) || b[i] != '"' {
+		return 0, errors.New("a member name is not a string")
+	}
+	for j := i + 1; j < len(b); j++ {
+		switch b[j] {
+		case '\\':
+			j++
+		case '"':
+			return j + 1, nil
+		}
+	}
+	return 0, errors.New("unterminated string")
+}
+
+// valueEnd returns the index just after the JSON value starting at i:
+// strings are skipped whole, brackets counted, scalars read to the next
+// delimiter. The value itself is checked later by the JSON decoder.
+func valueEnd(b []byte, i int) (int, error) {
+	depth := 0
+	for j := i; j < len(b); j++ {
+		switch b[j] {
+		case '"':
+			end, err := stringEnd(b, j)
+			if err != nil {
+				return 0, err
+			}
+			j = end - 1
+		case '{', '[':
+			depth++
+		case '}', ']':
+			if depth == 0 {
+				return j, nil
+			}
+			depth--
+		case ',':
+			if depth == 0 {
+				return j, nil
+			}
+		}
+		if depth == 0 && j+1 < len(b) && (b[j] == '"' || b[j] == '}' || b[j] == ']') && j >= i {
+			return j + 1, nil
+		}
+	}
+	return 0, errors.New("unterminated value")
+}
+
+// decodeName resolves the escapes of a JSON string literal (a member name
+// such as "s\u0075b" is "sub" to every JSON reader), and invalid UTF-8 as
+// encoding/json does.
+func decodeName(lit []byte) (string, error) {
+	if bytes.IndexByte(lit, '\\') < 0 && utf8.Valid(lit) {
+		return string(lit[1 : len(lit)-1]), nil
+	}
+	var name string
+	if err := json.Unmarshal(lit, &name); err != nil {
+		return "", err
+	}
+	return name, nil
 }
 
 // checkSpelling runs both checks on a compact token.

@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/authd-dev/authd/store"
@@ -32,6 +33,10 @@ type DB struct {
 	DB      *sql.DB
 	dialect Dialect
 	applied []string
+	// stmts holds a prepared statement per query text: a statement is
+	// parsed once, not at every call (with SQLite, parsing cost as much as
+	// running the query).
+	stmts sync.Map // string -> *sql.Stmt
 }
 
 var _ store.Store = (*DB)(nil)
@@ -50,7 +55,30 @@ func (d *DB) AppliedMigrations() []string { return d.applied }
 func (d *DB) Ping(ctx context.Context) error { return d.DB.PingContext(ctx) }
 
 // Close closes the pool.
-func (d *DB) Close() error { return d.DB.Close() }
+func (d *DB) Close() error {
+	d.stmts.Range(func(_, v any) bool {
+		v.(*sql.Stmt).Close()
+		return true
+	})
+	return d.DB.Close()
+}
+
+// prepared returns the statement of query, preparing it on first use.
+func (d *DB) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st, ok := d.stmts.Load(query); ok {
+		return st.(*sql.Stmt), nil
+	}
+	// Not the caller's context: the statement outlives the call.
+	st, err := d.DB.PrepareContext(context.WithoutCancel(ctx), query)
+	if err != nil {
+		return nil, err
+	}
+	if other, loaded := d.stmts.LoadOrStore(query, st); loaded {
+		st.Close()
+		return other.(*sql.Stmt), nil
+	}
+	return st, nil
+}
 
 func (d *DB) rebind(query string) string {
 	if !d.dialect.Numbered {
@@ -70,15 +98,27 @@ func (d *DB) rebind(query string) string {
 }
 
 func (d *DB) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return d.DB.ExecContext(ctx, d.rebind(query), args...)
+	st, err := d.prepared(ctx, d.rebind(query))
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(ctx, args...)
 }
 
 func (d *DB) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	return d.DB.QueryRowContext(ctx, d.rebind(query), args...)
+	st, err := d.prepared(ctx, d.rebind(query))
+	if err != nil {
+		return d.DB.QueryRowContext(ctx, d.rebind(query), args...) // carries the error
+	}
+	return st.QueryRowContext(ctx, args...)
 }
 
 func (d *DB) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return d.DB.QueryContext(ctx, d.rebind(query), args...)
+	st, err := d.prepared(ctx, d.rebind(query))
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
 }
 
 // Execer runs statements: a *sql.Conn, *sql.Tx or *sql.DB.
