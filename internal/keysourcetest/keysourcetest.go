@@ -20,6 +20,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/authd-dev/authd/authdtest/tokens"
 	"github.com/authd-dev/authd/clock"
 	"github.com/authd-dev/authd/token"
 )
@@ -111,7 +112,7 @@ func testRotatedKeyVerifies(t *testing.T, s Subject) {
 	s.Clock.Advance(time.Second)
 	s.Rotate(t)
 	rotated := s.Mint(t, claims(s.Clock.Now()))
-	if kidOf(t, rotated) == kidOf(t, old) {
+	if tokens.KeyID(t, rotated) == tokens.KeyID(t, old) {
 		t.Fatal("Rotate did not change the origin's current key")
 	}
 	// Within the cooldown of its last read the source may not have seen
@@ -233,14 +234,4 @@ func forge(t *testing.T, now time.Time) string {
 		t.Fatal(err)
 	}
 	return raw
-}
-
-func kidOf(t *testing.T, raw string) string {
-	t.Helper()
-	tok, _, err := jwt.NewParser().ParseUnverified(raw, &token.Claims{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	kid, _ := tok.Header["kid"].(string)
-	return kid
 }
