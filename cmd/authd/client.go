@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"maps"
-	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -26,17 +24,14 @@ func clientCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return err
 	}
-	if len(positional) == 0 {
-		return fmt.Errorf("%w: client needs a subcommand: add, list, disable, enable, rotate-secret", errUsage)
+	sub, names, err := subcommands{
+		cmd: "client", noun: "name", list: "add, list, disable, enable, rotate-secret",
+		arity: map[string]int{"add": 1, "list": 0, "disable": 1, "enable": 1, "rotate-secret": 1},
+	}.split(positional)
+	if err != nil {
+		return err
 	}
-	sub, names := positional[0], positional[1:]
-	wantNames := map[string]int{"add": 1, "list": 0, "disable": 1, "enable": 1, "rotate-secret": 1}
-	n, known := wantNames[sub]
 	switch {
-	case !known:
-		return fmt.Errorf("%w: unknown client subcommand %q%s", errUsage, sub, didYouMean(sub, slices.Collect(maps.Keys(wantNames)), ""))
-	case len(names) != n:
-		return fmt.Errorf("%w: client %s takes %d name(s), got %d", errUsage, sub, n, len(names))
 	case len(scopes) > 0 && sub != "add":
 		return fmt.Errorf("%w: --scope goes with client add", errUsage)
 	}

@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
-	"slices"
 	"text/tabwriter"
 	"time"
 
@@ -59,17 +57,14 @@ func keysCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	if len(positional) == 0 {
-		return fmt.Errorf("%w: keys needs a subcommand: list, rotate, prune, revoke KID or new-secret", errUsage)
+	sub, rest, err := subcommands{
+		cmd: "keys", noun: "argument", list: "list, rotate, prune, revoke KID or new-secret",
+		arity: map[string]int{"list": 0, "rotate": 0, "prune": 0, "revoke": 1, "new-secret": 0},
+	}.split(positional)
+	if err != nil {
+		return err
 	}
-	sub, rest := positional[0], positional[1:]
-	wantArgs := map[string]int{"list": 0, "rotate": 0, "prune": 0, "revoke": 1, "new-secret": 0}
-	n, known := wantArgs[sub]
 	switch {
-	case !known:
-		return fmt.Errorf("%w: unknown keys subcommand %q%s", errUsage, sub, didYouMean(sub, slices.Collect(maps.Keys(wantArgs)), ""))
-	case len(rest) != n:
-		return fmt.Errorf("%w: keys %s takes %d argument(s), got %d", errUsage, sub, n, len(rest))
 	case sub == "new-secret":
 		return newSecret(stdout, stderr)
 	}

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -108,6 +109,33 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return nil
 	}
 	return fmt.Errorf("%w: unknown command %q%s", errUsage, cmd, didYouMean(cmd, slices.Concat(commands, []string{"help", "version"}), ""))
+}
+
+// subcommands are what `authd <cmd>` takes next, each with the number of
+// arguments it wants.
+type subcommands struct {
+	cmd   string
+	arity map[string]int
+	noun  string // what the arguments are called: "name" or "argument"
+	list  string // the subcommands, as the error for none lists them
+}
+
+// split returns positional's subcommand and its arguments, or the usage
+// error that says what is wrong: none, an unknown one (with the closest
+// known), or the wrong number of arguments.
+func (s subcommands) split(positional []string) (string, []string, error) {
+	if len(positional) == 0 {
+		return "", nil, fmt.Errorf("%w: %s needs a subcommand: %s", errUsage, s.cmd, s.list)
+	}
+	sub, rest := positional[0], positional[1:]
+	n, known := s.arity[sub]
+	switch {
+	case !known:
+		return "", nil, fmt.Errorf("%w: unknown %s subcommand %q%s", errUsage, s.cmd, sub, didYouMean(sub, slices.Collect(maps.Keys(s.arity)), ""))
+	case len(rest) != n:
+		return "", nil, fmt.Errorf("%w: %s %s takes %d %s(s), got %d", errUsage, s.cmd, sub, n, s.noun, len(rest))
+	}
+	return sub, rest, nil
 }
 
 // didYouMean is ", did you mean X?" for the candidate closest to word (with

@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -65,18 +63,15 @@ func parseUserArgs(args []string, stderr io.Writer) (*userArgs, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(positional) == 0 {
-		return nil, fmt.Errorf("%w: user needs a subcommand: add, passwd, disable, enable, roles, list", errUsage)
+	sub, names, err := subcommands{
+		cmd: "user", noun: "name", list: "add, passwd, disable, enable, roles, list",
+		arity: map[string]int{"add": 1, "passwd": 1, "disable": 1, "enable": 1, "roles": 1, "list": 0},
+	}.split(positional)
+	if err != nil {
+		return nil, err
 	}
-	u.sub = positional[0]
-	names := positional[1:]
-	wantNames := map[string]int{"add": 1, "passwd": 1, "disable": 1, "enable": 1, "roles": 1, "list": 0}
-	n, known := wantNames[u.sub]
+	u.sub = sub
 	switch {
-	case !known:
-		return nil, fmt.Errorf("%w: unknown user subcommand %q%s", errUsage, u.sub, didYouMean(u.sub, slices.Collect(maps.Keys(wantNames)), ""))
-	case len(names) != n:
-		return nil, fmt.Errorf("%w: user %s takes %d name(s), got %d", errUsage, u.sub, n, len(names))
 	case len(u.roles) > 0 && u.sub != "add":
 		return nil, fmt.Errorf("%w: --role goes with user add (use user roles NAME --add R)", errUsage)
 	case len(u.addRoles)+len(u.removeRoles) > 0 && u.sub != "roles":
@@ -85,7 +80,7 @@ func parseUserArgs(args []string, stderr io.Writer) (*userArgs, error) {
 	if err := token.ValidateNames(u.roles); err != nil {
 		return nil, fmt.Errorf("%w: --role: %v", errUsage, err)
 	}
-	if n == 1 {
+	if len(names) == 1 {
 		u.name = names[0]
 	}
 	return u, nil
