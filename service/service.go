@@ -183,9 +183,11 @@ func New(st Store, signer *token.Signer, verifier interceptors.Verifier, hasher 
 		interceptors.WithClock(cfg.clock),
 		interceptors.WithPublicHealthAndReflection(),
 		interceptors.WithRevocations(revocation.CheckerFunc(func(ctx context.Context, c *token.Claims) (bool, error) {
-			// Refresh reads the session itself, in the same call and with
-			// every check this one makes (liveSession): no second read.
-			if m, _ := grpc.Method(ctx); m == authv1.AuthService_Refresh_FullMethodName {
+			// Refresh and Renew read the session themselves, in the same
+			// call and with every check this one makes (liveSession): no
+			// second read.
+			switch m, _ := grpc.Method(ctx); m {
+			case authv1.AuthService_Refresh_FullMethodName, authv1.AuthService_Renew_FullMethodName:
 				return false, nil
 			}
 			return revocations.Revoked(ctx, c)
