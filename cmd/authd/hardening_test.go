@@ -23,7 +23,8 @@ var metricsAddrText = regexp.MustCompile(`metrics_addr=(\S+)`)
 
 // With a TLS certificate the HTTP listeners serve HTTPS too (README points
 // JWKS consumers at https://); --http-plaintext opts out; --metrics-addr
-// moves /metrics to a listener of its own.
+// moves /metrics to a listener of its own, and --pprof adds profiles there
+// only.
 func TestE2E_HTTPListenersServeTLS(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -55,6 +56,8 @@ func TestE2E_HTTPListenersServeTLS(t *testing.T) {
 		"https://" + srv.httpAddr + "/healthz":               http.StatusOK,
 		"https://" + srv.httpAddr + "/metrics":               http.StatusNotFound, // moved
 		"https://" + metrics + "/metrics":                    http.StatusOK,
+		"https://" + metrics + "/debug/pprof/":               http.StatusNotFound, // without --pprof
+		"https://" + srv.httpAddr + "/debug/pprof/":          http.StatusNotFound,
 	} {
 		if code, err := get(https, url); err != nil || code != want {
 			t.Errorf("GET %s = %d, %v; want %d", url, code, err, want)
@@ -65,9 +68,21 @@ func TestE2E_HTTPListenersServeTLS(t *testing.T) {
 	}
 
 	plain := startServe(t, t.TempDir(), nil, "--tls-cert", certFile, "--tls-key", keyFile,
-		"--http-addr", "127.0.0.1:0", "--http-plaintext")
-	if code, err := get(http.DefaultClient, "http://"+plain.httpAddr+"/metrics"); err != nil || code != http.StatusOK {
-		t.Errorf("--http-plaintext: GET /metrics = %d, %v", code, err)
+		"--http-addr", "127.0.0.1:0", "--http-plaintext", "--metrics-addr", "127.0.0.1:0", "--pprof")
+	m = metricsAddrText.FindStringSubmatch(plain.log.String())
+	if m == nil {
+		t.Fatalf("no metrics_addr in the serving line:\n%s", plain.log)
+	}
+	metrics = strings.Trim(m[1], `"`)
+	for url, want := range map[string]int{
+		"http://" + metrics + "/metrics":                      http.StatusOK,
+		"http://" + metrics + "/debug/pprof/heap":             http.StatusOK, // --pprof
+		"http://" + plain.httpAddr + "/debug/pprof/heap":      http.StatusNotFound,
+		"http://" + plain.httpAddr + "/.well-known/jwks.json": http.StatusOK,
+	} {
+		if code, err := get(http.DefaultClient, url); err != nil || code != want {
+			t.Errorf("--http-plaintext --pprof: GET %s = %d, %v; want %d", url, code, err, want)
+		}
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -49,6 +50,7 @@ type serveConfig struct {
 	trustedProxies            []netip.Prefix
 	httpPlaintext             bool
 	metricsAddr               string
+	pprof                     bool
 	hashFlags
 	discoveryFlags
 }
@@ -61,6 +63,7 @@ func serveFlags() (*flag.FlagSet, *serveConfig) {
 	fs.StringVar(&c.httpAddr, "http-addr", "", "HTTP listen address for /.well-known/jwks.json, /healthz, /readyz and /metrics (off when empty); HTTPS with --tls-cert")
 	fs.BoolVar(&c.httpPlaintext, "http-plaintext", false, "serve the HTTP listeners without TLS even with --tls-cert (behind a TLS-terminating proxy)")
 	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "serve /metrics on this address instead of --http-addr")
+	fs.BoolVar(&c.pprof, "pprof", false, "also serve Go's profiles (/debug/pprof/) on --metrics-addr, which it requires")
 	fs.StringVar(&c.issuer, "issuer", token.DefaultIssuer, "iss of issued tokens, required when verifying")
 	fs.StringVar(&c.audience, "audience", token.DefaultIssuer, "aud of issued tokens, required when verifying")
 	fs.DurationVar(&c.accessTTL, "access-ttl", service.DefaultAccessTTL, "access-token lifetime")
@@ -139,6 +142,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	if len(positional) > 0 {
 		return fmt.Errorf("%w: serve takes no arguments, got %q", errUsage, positional)
+	}
+	if c.pprof && c.metricsAddr == "" {
+		return fmt.Errorf("%w: --pprof needs --metrics-addr (profiles are never served beside the JWKS)", errUsage)
 	}
 	logger, err := newLogger(c.logFormat, c.logLevel, stderr)
 	if err != nil {
@@ -329,7 +335,7 @@ func (d *daemon) run(ctx context.Context, c *serveConfig, logger *slog.Logger) e
 		handler http.Handler
 	}{
 		{&httpAddr, c.httpAddr, httpMux(jwks, c.discovery(d.keys.Algorithm()), d.health, d.store, d.metrics, c.metricsAddr == "", logger)},
-		{&metricsAddr, c.metricsAddr, metricsMux(d.metrics)},
+		{&metricsAddr, c.metricsAddr, metricsMux(d.metrics, c.pprof)},
 	} {
 		if l.flag == "" {
 			continue
@@ -562,9 +568,18 @@ func httpMux(jwks service.JWKSource, discovery http.Handler, hs healthpb.HealthS
 	return mux
 }
 
-func metricsMux(metrics *service.Metrics) http.Handler {
+// metricsMux serves /metrics and, with withPprof, net/http/pprof's
+// profiles: never on --http-addr, which JWKS consumers reach.
+func metricsMux(metrics *service.Metrics, withPprof bool) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(metrics.Registry, promhttp.HandlerOpts{}))
+	if withPprof {
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
 	return mux
 }
 
