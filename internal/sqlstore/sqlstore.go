@@ -26,6 +26,10 @@ type Dialect struct {
 	Numbered bool
 	// IsUniqueViolation reports whether err is a unique-constraint failure.
 	IsUniqueViolation func(err error) bool
+	// GroupCommit runs the hot write, a refresh's rotation, from all
+	// callers through one writer that commits whatever is waiting at once
+	// (SQLite: one writer at a time, an fsync per commit).
+	GroupCommit bool
 }
 
 // DB is a store.Store over a database/sql pool.
@@ -37,6 +41,8 @@ type DB struct {
 	// parsed once, not at every call (with SQLite, parsing cost as much as
 	// running the query).
 	stmts sync.Map // string -> *sql.Stmt
+	// group is the writer of Dialect.GroupCommit, nil without it.
+	group *groupCommit
 }
 
 var _ store.Store = (*DB)(nil)
@@ -44,7 +50,11 @@ var _ store.Store = (*DB)(nil)
 // New wraps db, whose schema Migrate has brought up to date, applying
 // the migrations named in applied.
 func New(db *sql.DB, d Dialect, applied []string) *DB {
-	return &DB{DB: db, dialect: d, applied: applied}
+	s := &DB{DB: db, dialect: d, applied: applied}
+	if d.GroupCommit {
+		s.group = newGroupCommit(s)
+	}
+	return s
 }
 
 // AppliedMigrations names the migrations applied when the database was
@@ -56,6 +66,9 @@ func (d *DB) Ping(ctx context.Context) error { return d.DB.PingContext(ctx) }
 
 // Close closes the pool.
 func (d *DB) Close() error {
+	if d.group != nil {
+		d.group.close()
+	}
 	d.stmts.Range(func(_, v any) bool {
 		v.(*sql.Stmt).Close()
 		return true
@@ -399,7 +412,7 @@ func (d *DB) Session(ctx context.Context, id string) (store.Session, error) {
 
 // Rotate implements store.Sessions with a single conditional UPDATE.
 func (d *DB) Rotate(ctx context.Context, id, spentJTI string, next store.Rotation, now time.Time) error {
-	res, err := d.exec(ctx, `UPDATE sessions SET
+	n, err := d.execWrite(ctx, `UPDATE sessions SET
 		previous_jti = refresh_jti, previous_spent_at = ?,
 		refresh_jti = ?, refresh_issued_at = ?, refresh_expires_at = ?,
 		access_jti = ?, access_issued_at = ?, access_expires_at = ?
@@ -410,10 +423,23 @@ func (d *DB) Rotate(ctx context.Context, id, spentJTI string, next store.Rotatio
 	if err != nil {
 		return fmt.Errorf("rotate session: %w", err)
 	}
-	if n, err := res.RowsAffected(); err != nil || n == 0 {
+	if n == 0 {
 		return fmt.Errorf("rotate session: %w", store.ErrConflict)
 	}
 	return nil
+}
+
+// execWrite runs a write through the group commit when the dialect has
+// one, and returns the rows it changed once it is committed.
+func (d *DB) execWrite(ctx context.Context, query string, args ...any) (int64, error) {
+	if d.group != nil {
+		return d.group.exec(ctx, d.rebind(query), args...)
+	}
+	res, err := d.exec(ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }
 
 // RevokeSession implements store.Sessions.

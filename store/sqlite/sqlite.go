@@ -30,7 +30,7 @@ type DB struct {
 
 var _ store.Store = (*DB)(nil)
 
-var dialect = sqlstore.Dialect{IsUniqueViolation: isUniqueViolation}
+var dialect = sqlstore.Dialect{IsUniqueViolation: isUniqueViolation, GroupCommit: true}
 
 // Option configures Open.
 type Option func(*options)

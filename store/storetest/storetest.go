@@ -34,6 +34,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Sessions/UnknownIsNotFound", testUnknownSession},
 		{"Sessions/RotateIsCompareAndSwap", testRotateCAS},
 		{"Sessions/ConcurrentRotateHasOneWinner", testConcurrentRotate},
+		{"Sessions/ConcurrentRotationsOfManySessions", testConcurrentRotations},
+		{"Sessions/RotateWithADoneContextChangesNothing", testRotateDoneContext},
 		{"Sessions/RevokeStopsRotation", testRevoke},
 		{"Sessions/RevokeUserSessionsExcept", testRevokeUserSessions},
 		{"Revocations/ListedInOrderWithCursor", testListRevocations},
@@ -468,6 +470,74 @@ func testConcurrentRotate(t *testing.T, s store.Store) {
 	}
 	if wins != 1 {
 		t.Fatalf("%d concurrent rotations succeeded, want exactly 1", wins)
+	}
+}
+
+// Many sessions rotated at once (SQLite commits them in groups): each
+// session's rotation has exactly one winner, its successor is the winner's,
+// and a revoked session among them is refused without failing the others.
+func testConcurrentRotations(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	alice := mustUser(t, s, "alice")
+	const sessions, racers = 24, 3
+	for i := range sessions {
+		if err := s.CreateSession(ctx, newSession(alice, fmt.Sprint("sid-", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.RevokeSession(ctx, "sid-0", t0); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make([][racers]error, sessions)
+	for i := range sessions {
+		for r := range racers {
+			wg.Go(func() {
+				errs[i][r] = s.Rotate(ctx, fmt.Sprint("sid-", i), "r1", rotation(fmt.Sprintf("next-%d-%d", i, r), t0), t0)
+			})
+		}
+	}
+	wg.Wait()
+	for i := range sessions {
+		winner := -1
+		for r, err := range errs[i] {
+			switch {
+			case err == nil && winner >= 0:
+				t.Errorf("sid-%d: racers %d and %d both rotated", i, winner, r)
+			case err == nil:
+				winner = r
+			case !errors.Is(err, store.ErrConflict):
+				t.Errorf("sid-%d: Rotate = %v, want nil or ErrConflict", i, err)
+			}
+		}
+		got, err := s.Session(ctx, fmt.Sprint("sid-", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case i == 0 && (winner >= 0 || got.Current.RefreshJTI != "r1"):
+			t.Errorf("the revoked session was rotated: winner %d, current %q", winner, got.Current.RefreshJTI)
+		case i > 0 && winner < 0:
+			t.Errorf("sid-%d: no rotation succeeded", i)
+		case i > 0 && got.Current.RefreshJTI != fmt.Sprintf("next-%d-%d", i, winner):
+			t.Errorf("sid-%d: current %q, want the winner's next-%d-%d", i, got.Current.RefreshJTI, i, winner)
+		}
+	}
+}
+
+// A rotation whose caller has gone changes nothing: the client still holds
+// the token, and must be able to spend it.
+func testRotateDoneContext(t *testing.T, s store.Store) {
+	if err := s.CreateSession(context.Background(), newSession(mustUser(t, s, "alice"), "sid-1")); err != nil {
+		t.Fatal(err)
+	}
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := s.Rotate(done, "sid-1", "r1", rotation("r2", t0), t0); err == nil {
+		t.Fatal("Rotate with a done context succeeded")
+	}
+	if err := s.Rotate(context.Background(), "sid-1", "r1", rotation("r3", t0), t0); err != nil {
+		t.Fatalf("the token was spent by the abandoned rotation: %v", err)
 	}
 }
 
