@@ -45,9 +45,10 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzLogin$$' -fuzztime $(FUZZTIME) ./service
 	$(GO) test -run '^$$' -fuzz '^FuzzListRevocations$$' -fuzztime $(FUZZTIME) ./service
 
-## load: ghz against a real authd and the example greeter on loopback (SQLite, and PostgreSQL when AUTHD_TEST_POSTGRES is set)
+## load: ghz and its own driver against a real authd and the example greeter on loopback (SQLite, and PostgreSQL when AUTHD_TEST_POSTGRES is set); servers on CPU 0, load on CPU 1; PROFILE=DIR keeps authd's CPU profiles
+LOAD_CPU := $(shell [ "$$(nproc)" -ge 2 ] && command -v taskset >/dev/null && echo taskset -c 1)
 load:
-	$(GO) run ./internal/loadtest $(if $(SCALE),-scale $(SCALE))
+	$(LOAD_CPU) $(GO) run ./internal/loadtest $(if $(SCALE),-scale $(SCALE)) $(if $(PROFILE),-profile $(PROFILE))
 
 ## bench: interceptors (ACCESS, rules), verification, logins (unknown user vs wrong password, a burst of 500, vs raw argon2id), Refresh with rotation vs a health check, SQLite rotation (synchronous full vs normal); ratios to a baseline of the same run
 bench:

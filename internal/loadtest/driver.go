@@ -47,7 +47,14 @@ func (d *driver) close() {
 // run sends n calls, d.concurrency at a time; send makes one call over
 // conn. Every call must succeed, as ghz's rows require.
 func (d *driver) run(n int, send func(ctx context.Context, conn *grpc.ClientConn) error) (measured, error) {
+	return d.runUntil(context.Background(), n, send)
+}
+
+// runUntil is run that stops sending once stop is done (the calls under
+// way finish), and measures the calls it sent.
+func (d *driver) runUntil(stop context.Context, n int, send func(ctx context.Context, conn *grpc.ClientConn) error) (measured, error) {
 	latencies := make([]time.Duration, n)
+	var sent atomic.Int64
 	var next atomic.Int64
 	errs := make([]error, d.concurrency)
 	var wg sync.WaitGroup
@@ -55,11 +62,12 @@ func (d *driver) run(n int, send func(ctx context.Context, conn *grpc.ClientConn
 	for w := range d.concurrency {
 		conn := d.conns[w%len(d.conns)]
 		wg.Go(func() {
-			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
+			for i := int(next.Add(1)) - 1; i < n && stop.Err() == nil; i = int(next.Add(1)) - 1 {
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 				t := time.Now()
 				err := send(ctx, conn)
 				latencies[i] = time.Since(t)
+				sent.Add(1)
 				cancel()
 				if err != nil {
 					errs[w] = fmt.Errorf("call %d: %w", i, err)
@@ -73,6 +81,15 @@ func (d *driver) run(n int, send func(ctx context.Context, conn *grpc.ClientConn
 	elapsed := time.Since(began)
 	if err := errors.Join(errs...); err != nil {
 		return measured{}, err
+	}
+	// Stopped early, the calls sent are the first ones minus those a
+	// worker had numbered but did not send; only those sent have a latency.
+	if got := int(sent.Load()); got < n {
+		latencies = slices.DeleteFunc(latencies, func(l time.Duration) bool { return l == 0 })
+		n = len(latencies)
+	}
+	if n == 0 {
+		return measured{}, errors.New("no call was sent")
 	}
 	slices.Sort(latencies)
 	return measured{

@@ -15,10 +15,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -32,12 +35,30 @@ import (
 
 func main() {
 	scale := flag.Float64("scale", 1, "multiply every request count by this")
+	flag.StringVar(&profileDir, "profile", "", "write authd's CPU profiles of a Refresh-with-rotation load and of the no-op to this directory (`go tool pprof -top FILE` reads them)")
 	flag.Parse()
 	if err := run(*scale); err != nil {
 		fmt.Fprintln(os.Stderr, "load:", err)
 		os.Exit(1)
 	}
 }
+
+// loadCPUs is the CPUs this process may run on, as Linux lists them.
+func loadCPUs() string {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return "?"
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "Cpus_allowed_list:"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "?"
+}
+
+// profileDir is -profile: empty, no profiles.
+var profileDir string
 
 func run(scale float64) error {
 	dir, err := os.MkdirTemp("", "authd-load")
@@ -59,6 +80,11 @@ func run(scale float64) error {
 		defer drop()
 		backends = append(backends, backend{"PostgreSQL", schemaDSN})
 	}
+	where := "any CPU"
+	if serverCPU != "" {
+		where = "CPU " + serverCPU
+	}
+	fmt.Printf("servers on %s, load on CPUs %s; %d CPUs\n\n", where, loadCPUs(), runtime.NumCPU())
 	fmt.Println("| backend | call | requests | rps | p50 | p99 | server CPU/req | × unauthenticated |")
 	fmt.Println("|---|---|---:|---:|---:|---:|---:|---:|")
 	for _, b := range backends {
@@ -157,7 +183,11 @@ func runGhz(dir string, env []string, name string, n func(int) int) error {
 // it, rotation on and each refresh token spent once, next to a no-op call
 // sent by the same driver the same way.
 func runRotation(dir string, env []string, name string, n func(int) int) error {
-	authd, err := start(env, authdReady, filepath.Join(dir, "authd"), "serve", "--addr", "127.0.0.1:0")
+	args := []string{"serve", "--addr", "127.0.0.1:0"}
+	if profileDir != "" {
+		args = append(args, "--metrics-addr", "127.0.0.1:0", "--pprof")
+	}
+	authd, err := start(env, authdReady, filepath.Join(dir, "authd"), args...)
 	if err != nil {
 		return err
 	}
@@ -191,10 +221,65 @@ func runRotation(dir string, env []string, name string, n func(int) int) error {
 		}
 		row(name, c.name, m, perReq, baseline)
 	}
+	if profileDir == "" {
+		return nil
+	}
+	for _, c := range calls {
+		file := filepath.Join(profileDir, fmt.Sprintf("%s-%s.pprof", strings.ToLower(name), strings.Fields(c.name)[0]))
+		if err := profile(authd, file, func(stop context.Context) error {
+			_, err := d.runUntil(stop, 1<<20, c.send) // more than profileSeconds holds
+			return err
+		}); err != nil {
+			return authd.failed(fmt.Errorf("profile %s: %w", c.name, err))
+		}
+		fmt.Fprintf(os.Stderr, "load: %s: authd's CPU profile of %s in %s\n", name, c.name, file)
+	}
 	return nil
 }
 
-var authdReady = regexp.MustCompile(`msg="authd serving" addr=(\S+)`)
+// profileSeconds is how long a profile samples: 100 samples a second.
+const profileSeconds = 5
+
+// profile writes to file authd's CPU profile of profileSeconds of load:
+// load runs until the profile is taken.
+func profile(authd *server, file string, load func(stop context.Context) error) error {
+	metrics := authd.ready[2]
+	if metrics == "" {
+		return errors.New("authd serves no metrics address")
+	}
+	stop, cancel := context.WithCancel(context.Background())
+	loaded := make(chan error, 1)
+	go func() { loaded <- load(stop) }()
+	resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", metrics, profileSeconds))
+	cancel()
+	if lerr := <-loaded; lerr != nil {
+		if resp != nil {
+			resp.Body.Close()
+		}
+		return lerr
+	}
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET profile: %s", resp.Status)
+	}
+	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+var authdReady = regexp.MustCompile(`msg="authd serving" addr=(\S+) http_addr=\S* metrics_addr=(\S*)`)
 
 // password is the load user's.
 const password = "load-test-password"

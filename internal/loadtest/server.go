@@ -9,17 +9,37 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 )
 
+// serverCPU is the CPU the servers run on (taskset -c), empty for any:
+// pinned, a server's CPU per call is not blurred by the load generator's
+// work on the same cores, and it runs with GOMAXPROCS 1.
+var serverCPU = pinning()
+
+// pinning pins the servers to CPU 0 when there is another CPU for the
+// load (`make load` runs the load on CPU 1) and taskset to do it.
+func pinning() string {
+	if runtime.NumCPU() < 2 {
+		return ""
+	}
+	if _, err := exec.LookPath("taskset"); err != nil {
+		return ""
+	}
+	return "0"
+}
+
 // server is a child process under load: authd or the greeter.
 type server struct {
-	name   string
-	cmd    *exec.Cmd
-	addr   string
+	name string
+	cmd  *exec.Cmd
+	addr string
+	// ready is the submatches of the ready line: ready[1] is addr.
+	ready  []string
 	stderr *tail
 	exited chan struct{} // closed once the process has exited
 	err    error         // how it exited, set before exited is closed
@@ -30,6 +50,9 @@ type server struct {
 // learns that it was, say, missing a secret.
 func start(env []string, ready *regexp.Regexp, bin string, args ...string) (*server, error) {
 	s := &server{name: filepath.Base(bin), cmd: exec.Command(bin, args...), stderr: &tail{}, exited: make(chan struct{})}
+	if serverCPU != "" {
+		s.cmd = exec.Command("taskset", append([]string{"-c", serverCPU, bin}, args...)...)
+	}
 	s.cmd.Env = env
 	pipe, err := s.cmd.StderrPipe()
 	if err != nil {
@@ -41,7 +64,7 @@ func start(env []string, ready *regexp.Regexp, bin string, args ...string) (*ser
 	lines := bufio.NewScanner(io.TeeReader(pipe, s.stderr))
 	for lines.Scan() {
 		if m := ready.FindStringSubmatch(lines.Text()); m != nil {
-			s.addr = m[1]
+			s.addr, s.ready = m[1], m
 			break
 		}
 	}
