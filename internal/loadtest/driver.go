@@ -112,8 +112,8 @@ func healthCheck(ctx context.Context, conn *grpc.ClientConn) error {
 type refreshPool chan string
 
 // newRefreshPool logs in size sessions, one at a time: this is setup, not
-// load (and concurrent logins of one account deadlock on PostgreSQL's
-// throttling rows now and then, SQLSTATE 40P01).
+// load, and more logins of one account from one address in flight at once
+// than the throttling allows would be refused.
 func newRefreshPool(d *driver, size int, username, password string) (refreshPool, error) {
 	pool := make(refreshPool, size)
 	logins := &driver{conns: d.conns, concurrency: 1}
