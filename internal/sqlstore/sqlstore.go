@@ -43,6 +43,10 @@ type DB struct {
 	stmts sync.Map // string -> *sql.Stmt
 	// group is the writer of Dialect.GroupCommit, nil without it.
 	group *groupCommit
+	// Counters, when set, is the pool the login-attempt counters are
+	// kept through (store/sqlite: the same file without an fsync per
+	// commit); DB otherwise. Close closes it.
+	Counters *sql.DB
 }
 
 var _ store.Store = (*DB)(nil)
@@ -68,6 +72,9 @@ func (d *DB) Ping(ctx context.Context) error { return d.DB.PingContext(ctx) }
 func (d *DB) Close() error {
 	if d.group != nil {
 		d.group.close()
+	}
+	if d.Counters != nil {
+		d.Counters.Close()
 	}
 	d.stmts.Range(func(_, v any) bool {
 		v.(*sql.Stmt).Close()
@@ -554,8 +561,9 @@ func (d *DB) ReserveLoginAttempt(ctx context.Context, limits []store.ThrottleLim
 	// transaction it would lock rows out of the one order (keys sorted)
 	// that keeps concurrent attempts from deadlocking. Best effort: the
 	// reads below treat idle counters as zero anyway.
-	_, _ = d.exec(ctx, `DELETE FROM login_failures WHERE last_failure < ?`, unix(since))
-	tx, err := d.DB.BeginTx(ctx, nil)
+	counters := d.counters()
+	_, _ = counters.ExecContext(ctx, d.rebind(`DELETE FROM login_failures WHERE last_failure < ?`), unix(since))
+	tx, err := counters.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("reserve login attempt: %w", err)
 	}
@@ -617,7 +625,7 @@ func (d *DB) ReserveLoginAttempt(ctx context.Context, limits []store.ThrottleLim
 // FinishLoginAttempt implements store.Throttles in one transaction.
 func (d *DB) FinishLoginAttempt(ctx context.Context, keys []string, failed bool, clear []string, now time.Time) error {
 	release := `in_flight = CASE WHEN in_flight > 0 THEN in_flight - 1 ELSE 0 END`
-	tx, err := d.DB.BeginTx(ctx, nil)
+	tx, err := d.counters().BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("finish login attempt: %w", err)
 	}
@@ -662,6 +670,14 @@ func (d *DB) FinishLoginAttempt(ctx context.Context, keys []string, failed bool,
 		return fmt.Errorf("finish login attempt: %w", err)
 	}
 	return nil
+}
+
+// counters is the pool of the login-attempt counters.
+func (d *DB) counters() *sql.DB {
+	if d.Counters != nil {
+		return d.Counters
+	}
+	return d.DB
 }
 
 // inList is the placeholders and arguments of an IN (…) over values.

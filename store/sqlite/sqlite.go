@@ -60,8 +60,41 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
 	f.Close()
+	db, err := pool(path, o.synchronous, maxConns)
+	if err != nil {
+		return nil, err
+	}
+	dir, _ := fs.Sub(migrations, "migrations")
+	applied, err := sqlstore.Migrate(ctx, db, dir, dialect)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("migrate sqlite %s: %w", path, err)
+	}
+	// Login-attempt counters are commits of their own, three for a login
+	// with its session; unsynced they cost no fsync. A power loss may
+	// forget the last failed attempts counted, which throttling can bear
+	// (the Redis counters keep nothing on disk at all); WAL keeps commits
+	// in order, so a later synced commit makes them durable too.
+	counters, err := pool(path, "normal", countersConns)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	s := sqlstore.New(db, dialect, applied)
+	s.Counters = counters
+	return &DB{s}, nil
+}
+
+// countersConns bounds the login-attempt counters' pool: each attempt
+// holds one for two short transactions, and attempts are few at a time
+// (each then waits for a hash).
+const countersConns = 2
+
+// pool opens a connection pool on the file at path with SQLite's
+// synchronous mode set to synchronous.
+func pool(path, synchronous string, conns int) (*sql.DB, error) {
 	q := url.Values{}
-	for _, p := range []string{"busy_timeout(5000)", "journal_mode(WAL)", "foreign_keys(1)", "synchronous(" + o.synchronous + ")"} {
+	for _, p := range []string{"busy_timeout(5000)", "journal_mode(WAL)", "foreign_keys(1)", "synchronous(" + synchronous + ")"} {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")
@@ -72,15 +105,9 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 	// WAL lets readers share the file while one writer works; a few
 	// connections serve that, and a burst of calls waits for one (within its
 	// deadline) rather than opening hundreds.
-	db.SetMaxOpenConns(maxConns)
-	db.SetMaxIdleConns(maxConns)
-	dir, _ := fs.Sub(migrations, "migrations")
-	applied, err := sqlstore.Migrate(ctx, db, dir, dialect)
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("migrate sqlite %s: %w", path, err)
-	}
-	return &DB{sqlstore.New(db, dialect, applied)}, nil
+	db.SetMaxOpenConns(conns)
+	db.SetMaxIdleConns(conns)
+	return db, nil
 }
 
 func isUniqueViolation(err error) bool {
