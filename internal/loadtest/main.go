@@ -21,7 +21,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -84,7 +83,7 @@ func run(scale float64) error {
 	if serverCPU != "" {
 		where = "CPU " + serverCPU
 	}
-	fmt.Printf("servers on %s, load on CPUs %s; %d CPUs\n\n", where, loadCPUs(), runtime.NumCPU())
+	fmt.Printf("servers on %s, load on CPUs %s\n\n", where, loadCPUs())
 	fmt.Println("| backend | call | requests | rps | p50 | p99 | server CPU/req | × unauthenticated |")
 	fmt.Println("|---|---|---:|---:|---:|---:|---:|---:|")
 	for _, b := range backends {

@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,10 +20,12 @@ import (
 // work on the same cores, and it runs with GOMAXPROCS 1.
 var serverCPU = pinning()
 
-// pinning pins the servers to CPU 0 when there is another CPU for the
-// load (`make load` runs the load on CPU 1) and taskset to do it.
+// pinning pins the servers to CPU 0 when the machine has another CPU for
+// the load (`make load` runs the load on CPU 1) and taskset to do it. The
+// machine's CPUs, not this process's: under taskset it may have only one.
 func pinning() string {
-	if runtime.NumCPU() < 2 {
+	online, err := os.ReadFile("/sys/devices/system/cpu/online")
+	if err != nil || strings.TrimSpace(string(online)) == "0" {
 		return ""
 	}
 	if _, err := exec.LookPath("taskset"); err != nil {
