@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"sync"
 )
@@ -131,6 +132,14 @@ func (g *groupCommit) commit(group []*groupWrite) {
 func (g *groupCommit) transaction(writes []*groupWrite) (rows []int64, err error) {
 	// Not a caller's context: the group outlives any one of them.
 	ctx := context.Background()
+	// Prepared before the transaction: preparing takes a connection of
+	// the pool, which must not wait on writers waiting for this one.
+	stmts := make([]*sql.Stmt, len(writes))
+	for i, w := range writes {
+		if stmts[i], err = g.d.prepared(ctx, w.query); err != nil {
+			return nil, err
+		}
+	}
 	tx, err := g.d.DB.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err
@@ -138,11 +147,7 @@ func (g *groupCommit) transaction(writes []*groupWrite) (rows []int64, err error
 	defer tx.Rollback()
 	rows = make([]int64, len(writes))
 	for i, w := range writes {
-		st, err := g.d.prepared(ctx, w.query)
-		if err != nil {
-			return nil, err
-		}
-		res, err := tx.StmtContext(ctx, st).ExecContext(ctx, w.args...)
+		res, err := tx.StmtContext(ctx, stmts[i]).ExecContext(ctx, w.args...)
 		if err != nil {
 			return nil, err
 		}
