@@ -21,8 +21,9 @@ var errNoToken = fmt.Errorf("%w: no token", wire.ErrMissing)
 // carries no white space. Several values are refused rather than picking
 // one, since proxies and clients disagree on which would win.
 func BearerFromContext(ctx context.Context) (string, error) {
-	md, _ := metadata.FromIncomingContext(ctx)
-	return parseBearer(md.Get(wire.AuthorizationKey))
+	// The one key, not a copy of all the metadata (FromIncomingContext
+	// copies the map on every call).
+	return parseBearer(metadata.ValueFromIncomingContext(ctx, wire.AuthorizationKey))
 }
 
 func parseBearer(values []string) (string, error) {
