@@ -37,8 +37,19 @@ func parseBearer(values []string) (string, error) {
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return "", fmt.Errorf("%w: not a bearer token", wire.ErrMissing)
 	}
-	if tok == "" || strings.ContainsAny(tok, " \t\r\n") {
+	if tok == "" || hasSpace(tok) {
 		return "", fmt.Errorf("%w: malformed bearer token", wire.ErrMissing)
 	}
 	return tok, nil
+}
+
+// hasSpace reports whether tok holds a space, tab, CR or LF: four
+// vectorised scans of a ~500-byte token instead of one byte-by-byte.
+func hasSpace(tok string) bool {
+	for _, c := range [...]byte{' ', '\t', '\r', '\n'} {
+		if strings.IndexByte(tok, c) >= 0 {
+			return true
+		}
+	}
+	return false
 }
