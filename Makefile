@@ -52,7 +52,7 @@ load:
 
 ## bench: interceptors (ACCESS, rules), verification, logins (unknown user vs wrong password, a burst of 500, vs raw argon2id), Refresh with rotation vs a health check, SQLite rotation (synchronous full vs normal); ratios to a baseline of the same run
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./interceptors ./token ./service ./store/sqlite
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./interceptors ./token ./service ./store/sqlite ./protect
 
 ## lint: gofmt, go vet, staticcheck, buf lint
 lint:
