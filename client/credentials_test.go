@@ -117,24 +117,6 @@ func (w *credentialsWorld) wantIssues(t *testing.T, n int64) {
 	}
 }
 
-// inParallel runs n calls of f at once and returns their errors.
-func inParallel(n int, f func() error) []error {
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			errs[i] = f()
-		}()
-	}
-	close(start)
-	wg.Wait()
-	return errs
-}
-
 // Calls made with the Credentials carry the account's token for the
 // scopes asked, got once and reused.
 func TestClientCredentials_CallsCarryAToken(t *testing.T) {
@@ -173,7 +155,7 @@ func TestClientCredentials_ConcurrentCallsShareOneToken(t *testing.T) {
 	callAll := func() {
 		t.Helper()
 		clear(sids)
-		for i, err := range inParallel(50, func() error {
+		for i, err := range concurrently(50, func() error {
 			sid, err := w.call()
 			mu.Lock()
 			sids[sid]++
