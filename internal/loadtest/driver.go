@@ -54,7 +54,6 @@ func (d *driver) run(n int, send func(ctx context.Context, conn *grpc.ClientConn
 // way finish), and measures the calls it sent.
 func (d *driver) runUntil(stop context.Context, n int, send func(ctx context.Context, conn *grpc.ClientConn) error) (measured, error) {
 	latencies := make([]time.Duration, n)
-	var sent atomic.Int64
 	var next atomic.Int64
 	errs := make([]error, d.concurrency)
 	var wg sync.WaitGroup
@@ -67,7 +66,6 @@ func (d *driver) runUntil(stop context.Context, n int, send func(ctx context.Con
 				t := time.Now()
 				err := send(ctx, conn)
 				latencies[i] = time.Since(t)
-				sent.Add(1)
 				cancel()
 				if err != nil {
 					errs[w] = fmt.Errorf("call %d: %w", i, err)
@@ -82,12 +80,10 @@ func (d *driver) runUntil(stop context.Context, n int, send func(ctx context.Con
 	if err := errors.Join(errs...); err != nil {
 		return measured{}, err
 	}
-	// Stopped early, the calls sent are the first ones minus those a
-	// worker had numbered but did not send; only those sent have a latency.
-	if got := int(sent.Load()); got < n {
-		latencies = slices.DeleteFunc(latencies, func(l time.Duration) bool { return l == 0 })
-		n = len(latencies)
-	}
+	// Stopped early, some numbered calls were never sent: only those sent
+	// have a latency.
+	latencies = slices.DeleteFunc(latencies, func(l time.Duration) bool { return l == 0 })
+	n = len(latencies)
 	if n == 0 {
 		return measured{}, errors.New("no call was sent")
 	}
