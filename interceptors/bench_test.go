@@ -11,6 +11,7 @@ import (
 	"github.com/authd-dev/authd/authdtest/tokens"
 	examplev1 "github.com/authd-dev/authd/gen/example/v1"
 	"github.com/authd-dev/authd/interceptors"
+	"github.com/authd-dev/authd/internal/benchtest"
 	"github.com/authd-dev/authd/token"
 	"github.com/authd-dev/authd/wire"
 )
@@ -54,11 +55,6 @@ func benchCall(b *testing.B, ctx context.Context, opts ...grpc.ServerOption) {
 	}
 }
 
-// nsPerOp is the mean time per iteration of the benchmark's last run.
-func nsPerOp(b *testing.B) float64 {
-	return float64(b.Elapsed().Nanoseconds()) / float64(b.N)
-}
-
 // BenchmarkUnary compares a no-op unary call without interceptors to the
 // same call demanding an access token: verified-token cache hit, and a cold
 // verification every call (cache off), for Ed25519 and HS256.
@@ -68,7 +64,7 @@ func BenchmarkUnary(b *testing.B) {
 	var baseline float64
 	b.Run("unprotected", func(b *testing.B) {
 		benchCall(b, context.Background())
-		baseline = nsPerOp(b)
+		baseline = benchtest.NsPerOp(b)
 	})
 	for _, mode := range []struct {
 		name  string
@@ -89,7 +85,7 @@ func BenchmarkUnary(b *testing.B) {
 				interceptors.WithMethod("/bench.Noop/Call", interceptors.Access))
 			benchCall(b, tokens.Bearer(context.Background(), access), grpc.UnaryInterceptor(authn.UnaryServerInterceptor()))
 			if baseline > 0 {
-				b.ReportMetric(nsPerOp(b)/baseline, "x-unprotected")
+				b.ReportMetric(benchtest.NsPerOp(b)/baseline, "x-unprotected")
 			}
 		})
 	}
@@ -168,9 +164,9 @@ func BenchmarkRule(b *testing.B) {
 				path.run(b, interceptors.New(iss.Verifier, interceptors.WithClock(iss.Clock), mode.decl), access)
 				switch {
 				case mode.name == "access":
-					baseline = nsPerOp(b)
+					baseline = benchtest.NsPerOp(b)
 				case baseline > 0:
-					b.ReportMetric(nsPerOp(b)/baseline, "x-access")
+					b.ReportMetric(benchtest.NsPerOp(b)/baseline, "x-access")
 				}
 			})
 		}

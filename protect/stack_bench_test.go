@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"io"
 	"log/slog"
-	"syscall"
 	"testing"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	"github.com/authd-dev/authd/examples/greeter"
 	examplev1 "github.com/authd-dev/authd/gen/example/v1"
 	"github.com/authd-dev/authd/interceptors"
+	"github.com/authd-dev/authd/internal/benchtest"
 	"github.com/authd-dev/authd/protect"
 	"github.com/authd-dev/authd/token"
 	"github.com/authd-dev/authd/wire"
@@ -111,21 +111,6 @@ func incomingMetadata(b *testing.B, env *authdtest.Env, ctx context.Context) met
 	return md
 }
 
-// stackCPUTime is the user and system CPU time this process (client,
-// greeter and authd together) has used.
-func stackCPUTime(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// stackNsPerOp is the mean time per iteration of the benchmark's last run.
-func stackNsPerOp(b *testing.B) float64 {
-	return float64(b.Elapsed().Nanoseconds()) / float64(b.N)
-}
-
 // BenchmarkConsumerStack measures what authentication adds to a call of
 // the example greeter as cmd/greeter ships it: protect.New with renewal
 // and revocation polling on (5 s), protect.LogCalls logging every call
@@ -207,7 +192,7 @@ func BenchmarkConsumerStack(b *testing.B) {
 	var hello float64
 	report := func(b *testing.B) {
 		if hello > 0 { // 0 when -bench selected a variant without hello-public
-			b.ReportMetric(stackNsPerOp(b)/hello, "x-hello")
+			b.ReportMetric(benchtest.NsPerOp(b)/hello, "x-hello")
 		}
 	}
 
@@ -232,7 +217,7 @@ func BenchmarkConsumerStack(b *testing.B) {
 		var refTime, refCPU time.Duration
 		var refCalls, n int
 		b.ReportAllocs()
-		began := stackCPUTime(b)
+		began := benchtest.CPUTime(b)
 		b.ResetTimer()
 		for b.Loop() {
 			if err := call(); err != nil {
@@ -242,21 +227,21 @@ func BenchmarkConsumerStack(b *testing.B) {
 				continue
 			}
 			b.StopTimer()
-			cpu, start := stackCPUTime(b), time.Now()
+			cpu, start := benchtest.CPUTime(b), time.Now()
 			for range pairBatch {
 				if err := reference(); err != nil {
 					b.Fatal(err)
 				}
 			}
 			refTime += time.Since(start)
-			refCPU += stackCPUTime(b) - cpu
+			refCPU += benchtest.CPUTime(b) - cpu
 			refCalls += pairBatch
 			b.StartTimer()
 		}
 		b.StopTimer()
-		b.ReportMetric(float64(stackCPUTime(b)-began-refCPU)/float64(b.N), "cpu-ns/op")
+		b.ReportMetric(float64(benchtest.CPUTime(b)-began-refCPU)/float64(b.N), "cpu-ns/op")
 		if refCalls > 0 {
-			b.ReportMetric(stackNsPerOp(b)/(float64(refTime.Nanoseconds())/float64(refCalls)), "x-hello-paired")
+			b.ReportMetric(benchtest.NsPerOp(b)/(float64(refTime.Nanoseconds())/float64(refCalls)), "x-hello-paired")
 		}
 	}
 	helloCall := func(ctx context.Context, g examplev1.GreeterServiceClient) (proto.Message, error) {
@@ -301,7 +286,7 @@ func BenchmarkConsumerStack(b *testing.B) {
 				return err
 			}, reference)
 			if v.name == "hello-public" {
-				hello = stackNsPerOp(b)
+				hello = benchtest.NsPerOp(b)
 			}
 			report(b)
 			b.ReportMetric(float64(proto.Size(resp)), "resp-B")

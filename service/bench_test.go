@@ -5,7 +5,6 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 
 	"github.com/authd-dev/authd/authdtest"
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
+	"github.com/authd-dev/authd/internal/benchtest"
 	"github.com/authd-dev/authd/password"
 	"github.com/authd-dev/authd/service"
 	"github.com/authd-dev/authd/store"
@@ -37,7 +37,7 @@ func BenchmarkRefresh_Rotation(b *testing.B) {
 	health := healthpb.NewHealthClient(e.Conn)
 	var healthCheck, healthCheckCPU float64
 	b.Run("health-check", func(b *testing.B) {
-		began := cpuTime(b)
+		began := benchtest.CPUTime(b)
 		for b.Loop() {
 			if _, err := health.Check(bg, &healthpb.HealthCheckRequest{}); err != nil {
 				b.Fatal(err)
@@ -46,7 +46,7 @@ func BenchmarkRefresh_Rotation(b *testing.B) {
 		healthCheck, healthCheckCPU = perCall(b, began)
 	})
 	b.Run("refresh-rotation", func(b *testing.B) {
-		began := cpuTime(b)
+		began := benchtest.CPUTime(b)
 		i := 0
 		for b.Loop() {
 			s := i % len(tokens)
@@ -72,7 +72,7 @@ func BenchmarkRefresh_Rotation(b *testing.B) {
 		floorTokens[i] = e.Login(b, "alice", "correct horse").RefreshToken
 	}
 	b.Run("floor", func(b *testing.B) {
-		began := cpuTime(b)
+		began := benchtest.CPUTime(b)
 		i := 0
 		for b.Loop() {
 			s := i % len(floorTokens)
@@ -155,7 +155,7 @@ func BenchmarkLogin_Argon2id(b *testing.B) {
 // concurrently calls f b.N times from p goroutines, f(w) from the w-th,
 // and returns the time and CPU time per call.
 func concurrently(b *testing.B, p int, f func(w int) error) (elapsed, cpu float64) {
-	began := cpuTime(b)
+	began := benchtest.CPUTime(b)
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	var failed sync.Once
@@ -185,16 +185,7 @@ func concurrently(b *testing.B, p int, f func(w int) error) (elapsed, cpu float6
 // latter as cpu-ns/op. CPU time leaves out what the wall clock adds
 // waiting, SQLite's fsync on every commit above all.
 func perCall(b *testing.B, began time.Duration) (elapsed, cpu float64) {
-	cpu = float64(cpuTime(b)-began) / float64(b.N)
+	cpu = float64(benchtest.CPUTime(b)-began) / float64(b.N)
 	b.ReportMetric(cpu, "cpu-ns/op")
 	return float64(b.Elapsed()) / float64(b.N), cpu
-}
-
-// cpuTime is the user and system CPU time this process has used.
-func cpuTime(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authd-dev/authd/internal/benchtest"
 	"github.com/authd-dev/authd/store"
 	"github.com/authd-dev/authd/store/sqlite"
 )
@@ -31,7 +32,7 @@ func BenchmarkRotate(b *testing.B) {
 				rotate(0, i)
 			}
 			b.StopTimer()
-			alone[mode] = perOp(b)
+			alone[mode] = benchtest.NsPerOp(b)
 			if mode == "normal" {
 				normal = alone[mode]
 			} else if normal > 0 {
@@ -56,7 +57,7 @@ func BenchmarkRotate(b *testing.B) {
 			wg.Wait()
 			b.StopTimer()
 			if alone[mode] > 0 {
-				b.ReportMetric(perOp(b)/alone[mode], "x-one-at-a-time")
+				b.ReportMetric(benchtest.NsPerOp(b)/alone[mode], "x-one-at-a-time")
 			}
 		})
 	}
@@ -92,6 +93,3 @@ func rotator(b *testing.B, mode string, n int) (*sqlite.DB, func(s, i int)) {
 		}
 	}
 }
-
-// perOp is the mean time per iteration of the benchmark's run.
-func perOp(b *testing.B) float64 { return float64(b.Elapsed().Nanoseconds()) / float64(b.N) }
