@@ -109,21 +109,13 @@ func handshake(addr string, roots *x509.CertPool, clientCert *tls.Certificate) e
 // file keeps the current certificate.
 func TestE2E_TLSRenewalOnDiskNeedsNoSignal(t *testing.T) {
 	t.Parallel()
-	data, dir := t.TempDir(), t.TempDir()
-	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
 	first, second := newCA(t, "first"), newCA(t, "second")
-	c, k := first.issue(t, false)
-	writeFile(t, certFile, c)
-	writeFile(t, keyFile, k)
-	srv := startServe(t, data, []string{"AUTHD_TEST_CERT_POLL=10ms"}, "--tls-cert", certFile, "--tls-key", keyFile)
-	if err := handshake(srv.addr, first.pool, nil); err != nil {
-		t.Fatalf("TLS with the first certificate: %v", err)
-	}
+	srv, certFile, keyFile := serveCertOf(t, first, "10ms")
 
 	// A poll between the two renames sees a key that does not match the
 	// certificate, fails and keeps the first; the next one loads the pair.
 	mark := srv.log.mark()
-	c, k = second.issue(t, false)
+	c, k := second.issue(t, false)
 	writeFile(t, keyFile, k)
 	writeFile(t, certFile, c)
 	srv.log.awaitMsg(t, mark, "TLS certificate reloaded")
@@ -139,20 +131,29 @@ func TestE2E_TLSRenewalOnDiskNeedsNoSignal(t *testing.T) {
 	}
 }
 
+// serveCertOf starts authd serving a certificate of ca over gRPC, its
+// files polled every poll, checks that a client trusting ca gets in, and
+// returns it with the files' paths.
+func serveCertOf(t *testing.T, ca *testCA, poll string) (srv *server, certFile, keyFile string) {
+	t.Helper()
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	c, k := ca.issue(t, false)
+	writeFile(t, certFile, c)
+	writeFile(t, keyFile, k)
+	srv = startServe(t, t.TempDir(), []string{"AUTHD_TEST_CERT_POLL=" + poll}, "--tls-cert", certFile, "--tls-key", keyFile)
+	if err := handshake(srv.addr, ca.pool, nil); err != nil {
+		t.Fatalf("TLS with the first certificate: %v", err)
+	}
+	return srv, certFile, keyFile
+}
+
 // SIGHUP reloads the certificate at once; a broken file keeps the current
 // one. The files are polled every hour here, so only the signal reloads.
 func TestE2E_TLSReloadOnSIGHUP(t *testing.T) {
 	t.Parallel()
-	data, dir := t.TempDir(), t.TempDir()
-	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
 	first, second := newCA(t, "first"), newCA(t, "second")
-	c, k := first.issue(t, false)
-	writeFile(t, certFile, c)
-	writeFile(t, keyFile, k)
-	srv := startServe(t, data, []string{"AUTHD_TEST_CERT_POLL=1h"}, "--tls-cert", certFile, "--tls-key", keyFile)
-	if err := handshake(srv.addr, first.pool, nil); err != nil {
-		t.Fatalf("TLS with the first certificate: %v", err)
-	}
+	srv, certFile, keyFile := serveCertOf(t, first, "1h")
 
 	writeFile(t, certFile, []byte("not a certificate"))
 	mark := srv.log.mark()
@@ -162,7 +163,7 @@ func TestE2E_TLSReloadOnSIGHUP(t *testing.T) {
 		t.Fatalf("a broken certificate file took TLS down: %v", err)
 	}
 
-	c, k = second.issue(t, false)
+	c, k := second.issue(t, false)
 	writeFile(t, keyFile, k)
 	writeFile(t, certFile, c)
 	mark = srv.log.mark()
