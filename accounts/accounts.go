@@ -4,10 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"google.golang.org/grpc/codes"
 
 	"github.com/authd-dev/authd/clock"
 	"github.com/authd-dev/authd/password"
@@ -21,35 +25,111 @@ type Store interface {
 	store.Users
 	store.Clients
 	store.Sessions
+	store.Throttles
 }
 
-// Manager changes accounts in a Store. It is safe for concurrent use.
+// Sessions ends sessions: authd's session engine (session.Engine), which
+// also tells its cache and the revocation feed.
+type Sessions interface {
+	// Revoke ends one session; an unknown one is store.ErrNotFound.
+	Revoke(ctx context.Context, sid string) error
+	// RevokeUser ends every live session of userID but except ("" for
+	// none), and returns how many.
+	RevokeUser(ctx context.Context, userID int64, except string) (int, error)
+}
+
+// Config is how a Manager authenticates and whom it tells.
+type Config struct {
+	// Sessions ends the sessions of accounts whose rights change (nil: the
+	// store's, telling no cache or feed).
+	Sessions Sessions
+	// Throttle is the throttling policy of Authenticate and ChangePassword
+	// (zero: DefaultThrottlePolicy).
+	Throttle ThrottlePolicy
+	// Unthrottled turns throttling off: for tests of other things.
+	Unthrottled bool
+	// Counters keeps the attempt counters (nil: the store; Redis shares
+	// them across instances, store/redisstore).
+	Counters store.Throttles
+	// Logger hears of what fails without failing the call: a counter that
+	// could not be settled after a success, a rehash that could not be
+	// stored (nil: slog.Default()). Secrets are never logged.
+	Logger *slog.Logger
+	// Clock is the time source (nil: the system clock).
+	Clock clock.Clock
+}
+
+// Manager changes and authenticates accounts in a Store: the one write
+// path of accounts. It is safe for concurrent use.
 type Manager struct {
-	store   Store
-	hasher  *password.Hasher
-	clock   clock.Clock
-	revoked func(ctx context.Context, sids ...string)
-}
-
-// Option configures a Manager.
-type Option func(*Manager)
-
-// WithClock sets the time source (default the system clock).
-func WithClock(c clock.Clock) Option { return func(m *Manager) { m.clock = c } }
-
-// WithRevocationHook calls f after sessions were revoked (no sids: every
-// session of an account), so caches and feeds hear of it at once.
-func WithRevocationHook(f func(ctx context.Context, sids ...string)) Option {
-	return func(m *Manager) { m.revoked = f }
+	store    Store
+	hasher   *password.Hasher
+	sessions Sessions
+	counters store.Throttles
+	cfg      Config
 }
 
 // New returns a Manager hashing passwords and secrets with hasher.
-func New(st Store, hasher *password.Hasher, opts ...Option) *Manager {
-	m := &Manager{store: st, hasher: hasher, clock: clock.System(), revoked: func(context.Context, ...string) {}}
-	for _, opt := range opts {
-		opt(m)
+func New(st Store, hasher *password.Hasher, cfg Config) *Manager {
+	if cfg.Clock == nil {
+		cfg.Clock = clock.System()
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Throttle == (ThrottlePolicy{}) {
+		cfg.Throttle = DefaultThrottlePolicy
+	}
+	m := &Manager{store: st, hasher: hasher, sessions: cfg.Sessions, counters: cfg.Counters, cfg: cfg}
+	if m.sessions == nil {
+		m.sessions = storeSessions{st: st, clock: cfg.Clock}
+	}
+	if m.counters == nil {
+		m.counters = st
 	}
 	return m
+}
+
+// storeSessions ends sessions in the store alone.
+type storeSessions struct {
+	st    store.Sessions
+	clock clock.Clock
+}
+
+func (s storeSessions) Revoke(ctx context.Context, sid string) error {
+	return s.st.RevokeSession(ctx, sid, s.clock.Now())
+}
+
+func (s storeSessions) RevokeUser(ctx context.Context, userID int64, except string) (int, error) {
+	return s.st.RevokeUserSessions(ctx, userID, except, s.clock.Now())
+}
+
+// Refusals of the accounts, as callers see them.
+var (
+	// ErrInvalidCredentials is one error for an unknown account, a wrong
+	// password or secret and a disabled account, so a caller cannot tell
+	// them apart.
+	ErrInvalidCredentials = wire.NewError(codes.Unauthenticated, wire.ReasonInvalidCredentials, "invalid username or password")
+	// ErrThrottled: too many failed attempts; the next one is checked after
+	// the RetryDelay of the refusal, and this one was not.
+	ErrThrottled = wire.NewError(codes.ResourceExhausted, "", "too many failed logins")
+	// ErrNotFound and ErrExists: the account (or session) named does not
+	// exist, or already does; the refusal's message says which.
+	ErrNotFound = wire.NewError(codes.NotFound, "", "not found")
+	ErrExists   = wire.NewError(codes.AlreadyExists, "", "already exists")
+)
+
+func throttled(wait time.Duration) error {
+	rounded := (wait + time.Second - 1).Truncate(time.Second)
+	return ErrThrottled.Detail(fmt.Sprintf("too many failed logins; retry in %s", rounded), nil, wait)
+}
+
+func notFound(format string, args ...any) error {
+	return ErrNotFound.Detail(fmt.Sprintf(format, args...), nil, 0)
+}
+
+func exists(format string, args ...any) error {
+	return ErrExists.Detail(fmt.Sprintf(format, args...), nil, 0)
 }
 
 // ClientPrefix starts the name of every service account: a client NAME is
@@ -80,14 +160,14 @@ func ValidateUsername(name string) error {
 
 func invalid(format string, args ...any) error { return wire.InvalidArgument(format, args...) }
 
-// translate turns the store's not-found and exists into the wire's, so
+// translate turns the store's not-found and exists into the accounts', so
 // that callers of the admin API hear NotFound and AlreadyExists.
 func translate(err error) error {
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return wire.Errorf(wire.ErrNotFound, "%v", err)
+		return notFound("%v", err)
 	case errors.Is(err, store.ErrExists):
-		return wire.Errorf(wire.ErrExists, "%v", err)
+		return exists("%v", err)
 	}
 	return err
 }
@@ -111,10 +191,10 @@ func (m *Manager) CreateUser(ctx context.Context, name, pw string, roles []strin
 	if err != nil {
 		return store.User{}, err
 	}
-	now := m.clock.Now()
+	now := m.cfg.Clock.Now()
 	u, err := m.store.CreateUser(ctx, name, hash, now)
 	if errors.Is(err, store.ErrExists) {
-		return store.User{}, wire.Errorf(wire.ErrExists, "user %q already exists", name)
+		return store.User{}, exists("user %q already exists", name)
 	}
 	if err != nil {
 		return store.User{}, err
@@ -132,9 +212,15 @@ func (m *Manager) CreateUser(ctx context.Context, name, pw string, roles []strin
 func (m *Manager) User(ctx context.Context, name string) (store.User, error) {
 	u, err := m.store.UserByName(ctx, name)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && u.ClientID != "") {
-		return store.User{}, wire.Errorf(wire.ErrNotFound, "user %q not found", name)
+		return store.User{}, notFound("user %q not found", name)
 	}
 	return u, err
+}
+
+// Users returns up to limit people (all when limit <= 0) whose names sort
+// after after, ordered by name: service accounts are left out.
+func (m *Manager) Users(ctx context.Context, after string, limit int) ([]store.User, error) {
+	return m.store.ListUsers(ctx, after, limit)
 }
 
 // SetPassword replaces a person's password and ends all their sessions.
@@ -146,20 +232,26 @@ func (m *Manager) SetPassword(ctx context.Context, name, pw string) (revoked int
 	if err != nil {
 		return 0, err
 	}
+	return m.setPassword(ctx, u, pw, "")
+}
+
+// setPassword stores a new hash of pw for u and ends u's sessions but
+// keep: every password change goes through it.
+func (m *Manager) setPassword(ctx context.Context, u store.User, pw, keep string) (int, error) {
 	hash, err := m.hasher.Hash(ctx, pw)
 	if err != nil {
 		return 0, err
 	}
-	if err := m.store.SetPassword(ctx, name, hash, m.clock.Now()); err != nil {
+	if err := m.store.SetPassword(ctx, u.Name, hash, m.cfg.Clock.Now()); err != nil {
 		return 0, translate(err)
 	}
-	return m.endSessions(ctx, u)
+	return m.sessions.RevokeUser(ctx, u.ID, keep)
 }
 
 // SetDisabled disables an account (person or service account), ending all
 // its sessions, or enables it again.
 func (m *Manager) SetDisabled(ctx context.Context, name string, disabled bool) (revoked int, err error) {
-	if err := m.store.SetDisabled(ctx, name, disabled, m.clock.Now()); err != nil {
+	if err := m.store.SetDisabled(ctx, name, disabled, m.cfg.Clock.Now()); err != nil {
 		return 0, translate(err)
 	}
 	if !disabled {
@@ -169,7 +261,7 @@ func (m *Manager) SetDisabled(ctx context.Context, name string, disabled bool) (
 	if err != nil {
 		return 0, translate(err)
 	}
-	return m.endSessions(ctx, u)
+	return m.sessions.RevokeUser(ctx, u.ID, "")
 }
 
 // SetRoles replaces a person's roles and ends all their sessions.
@@ -182,11 +274,11 @@ func (m *Manager) SetRoles(ctx context.Context, name string, roles []string) (st
 	if err != nil {
 		return store.User{}, 0, err
 	}
-	if err := m.store.SetRoles(ctx, name, roles, m.clock.Now()); err != nil {
+	if err := m.store.SetRoles(ctx, name, roles, m.cfg.Clock.Now()); err != nil {
 		return store.User{}, 0, translate(err)
 	}
 	u.Roles = roles
-	n, err := m.endSessions(ctx, u)
+	n, err := m.sessions.RevokeUser(ctx, u.ID, "")
 	return u, n, err
 }
 
@@ -223,11 +315,7 @@ func (m *Manager) ChangeRoles(ctx context.Context, name string, add, remove []st
 
 // RevokeSession ends one session.
 func (m *Manager) RevokeSession(ctx context.Context, sid string) error {
-	if err := m.store.RevokeSession(ctx, sid, m.clock.Now()); err != nil {
-		return translate(err)
-	}
-	m.revoked(ctx, sid)
-	return nil
+	return translate(m.sessions.Revoke(ctx, sid))
 }
 
 // Sessions lists an account's live sessions, newest first.
@@ -236,16 +324,5 @@ func (m *Manager) Sessions(ctx context.Context, name string) ([]store.Session, e
 	if err != nil {
 		return nil, translate(err)
 	}
-	return m.store.ListSessions(ctx, u.ID, m.clock.Now())
-}
-
-func (m *Manager) endSessions(ctx context.Context, u store.User) (int, error) {
-	n, err := m.store.RevokeUserSessions(ctx, u.ID, "", m.clock.Now())
-	if err != nil {
-		return 0, err
-	}
-	if n > 0 {
-		m.revoked(ctx)
-	}
-	return n, nil
+	return m.store.ListSessions(ctx, u.ID, m.cfg.Clock.Now())
 }

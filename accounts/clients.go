@@ -11,7 +11,6 @@ import (
 
 	"github.com/authd-dev/authd/store"
 	"github.com/authd-dev/authd/token"
-	"github.com/authd-dev/authd/wire"
 )
 
 // ValidateClientName reports what is wrong with a service account's name,
@@ -50,9 +49,9 @@ func (m *Manager) CreateClient(ctx context.Context, name string, scopes []string
 	}
 	// The id is public, like a username: random so that it says nothing.
 	clientID := "authd-" + token.NewID()
-	u, err := m.store.CreateClient(ctx, ClientPrefix+name, clientID, hash, scopes, m.clock.Now())
+	u, err := m.store.CreateClient(ctx, ClientPrefix+name, clientID, hash, scopes, m.cfg.Clock.Now())
 	if errors.Is(err, store.ErrExists) {
-		return store.User{}, "", wire.Errorf(wire.ErrExists, "client %q already exists", name)
+		return store.User{}, "", exists("client %q already exists", name)
 	}
 	if err != nil {
 		return store.User{}, "", err
@@ -64,7 +63,7 @@ func (m *Manager) CreateClient(ctx context.Context, name string, scopes []string
 func (m *Manager) Client(ctx context.Context, name string) (store.User, error) {
 	u, err := m.store.UserByName(ctx, ClientPrefix+name)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && u.ClientID == "") {
-		return store.User{}, wire.Errorf(wire.ErrNotFound, "client %q not found", name)
+		return store.User{}, notFound("client %q not found", name)
 	}
 	return u, err
 }
@@ -91,15 +90,11 @@ func (m *Manager) RotateClientSecret(ctx context.Context, name string) (string, 
 		return "", 0, err
 	}
 	secret := newSecret()
-	hash, err := m.hasher.Hash(ctx, secret)
+	n, err := m.setPassword(ctx, u, secret, "")
 	if err != nil {
 		return "", 0, err
 	}
-	if err := m.store.SetPassword(ctx, u.Name, hash, m.clock.Now()); err != nil {
-		return "", 0, translate(err)
-	}
-	n, err := m.endSessions(ctx, u)
-	return secret, n, err
+	return secret, n, nil
 }
 
 // ClientName is the name of a service account without ClientPrefix.

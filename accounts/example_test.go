@@ -25,7 +25,7 @@ func ExampleManager() {
 	}
 	defer st.Close()
 	hasher, _ := password.NewHasher(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}, 1)
-	m := accounts.New(st, hasher)
+	m := accounts.New(st, hasher, accounts.Config{})
 
 	u, _ := m.CreateUser(ctx, "root", "correct horse battery", []string{"authd:admin"})
 	fmt.Println(u.Name, u.Roles)

@@ -5,16 +5,15 @@
 // JWKS behave as in production while nothing leaves the process.
 //
 // Tests that need tokens but no sessions use package
-// github.com/authd-dev/authd/authdtest/tokens alone; the names shared with
-// it (Bearer, WantRefusal, Serve, Start) are forwarded here so that one
-// import suffices.
+// github.com/authd-dev/authd/authdtest/tokens alone; its helpers (Bearer,
+// WantRefusal, Serve, Start) serve tests of both kinds.
 //
 // Usage:
 //
 //	env := authdtest.New(t)
 //	env.AddUser(t, "alice", "correct horse battery")
 //	login := env.Login(t, "alice", "correct horse battery")
-//	authn, err := protect.New(ctx, env.Conn) // the service under test verifies with this authd
+//	g, err := protect.New(ctx, env.Conn, protect.Config{Guard: guard.Config{Clock: env.Clock}}) // the service under test verifies with this authd
 //	…
-//	ctx := authdtest.Bearer(ctx, login.GetAccessToken())
+//	ctx := tokens.Bearer(ctx, login.GetAccessToken())
 package authdtest

@@ -14,18 +14,18 @@ import (
 // authd's fake clock to expire the token. In a *testing.T test, pass t
 // where the example passes h.
 func Example() {
-	h := &authdtest.Harness{} // stands for *testing.T outside a test
+	h := &tokens.Harness{} // stands for *testing.T outside a test
 	defer h.Close()
 	env := authdtest.New(h)
 	env.AddUser(h, "sam", "sam's password", "support")
 	login := env.Login(h, "sam", "sam's password")
 
-	ctx := authdtest.Bearer(context.Background(), login.GetAccessToken())
-	resp, err := env.Client.Verify(ctx, &authv1.VerifyRequest{})
+	ctx := tokens.Bearer(context.Background(), login.GetAccessToken())
+	resp, err := env.Client().Verify(ctx, &authv1.VerifyRequest{})
 	fmt.Println(resp.GetClaims().GetSubject(), resp.GetClaims().GetRoles(), resp.GetClaims().GetFresh(), err)
 
 	env.Clock.Advance(tokens.AccessTTL + time.Second)
-	_, err = env.Client.Verify(ctx, &authv1.VerifyRequest{})
+	_, err = env.Client().Verify(ctx, &authv1.VerifyRequest{})
 	fmt.Println(err)
 	// Output:
 	// sam [support] true <nil>

@@ -63,8 +63,9 @@ func (p perRPC) GetRequestMetadata(ctx context.Context, _ ...string) (map[string
 	return map[string]string{"authorization": "Bearer " + tok}, nil
 }
 
-// RequireTransportSecurity is true unless the Client was built WithInsecure.
-func (p perRPC) RequireTransportSecurity() bool { return !p.c.insecure }
+// RequireTransportSecurity is true unless the Client was built with
+// Config.Insecure.
+func (p perRPC) RequireTransportSecurity() bool { return !p.c.cfg.Insecure }
 
 // UnaryClientInterceptor attaches the token, picks up renewals, and on
 // TOKEN_EXPIRED refreshes and retries the call once.

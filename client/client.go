@@ -15,6 +15,7 @@ import (
 
 	"github.com/authd-dev/authd/clock"
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
+	"github.com/authd-dev/authd/internal/flight"
 	"github.com/authd-dev/authd/jwks"
 	"github.com/authd-dev/authd/token"
 	"github.com/authd-dev/authd/wire"
@@ -26,95 +27,89 @@ const DefaultRefreshMargin = time.Minute
 // ErrNotLoggedIn: the client holds no refresh token, so only a login helps.
 var ErrNotLoggedIn = status.Error(codes.Unauthenticated, "not logged in")
 
+// Config is how a Client keeps and refreshes its tokens. Its zero value
+// keeps them in memory and needs TLS.
+type Config struct {
+	// Store keeps the tokens between runs of an application (nil: in
+	// memory); New loads them.
+	Store TokenStore
+	// OnLoginRequired is called, once per failure, when only a fresh login
+	// can help; err is the error the call returns. It runs on the caller's
+	// goroutine and may call Login.
+	OnLoginRequired func(ctx context.Context, err error)
+	// RefreshMargin refreshes tokens this long before their exp (0:
+	// DefaultRefreshMargin; at most half the token's lifetime).
+	RefreshMargin time.Duration
+	// RefreshTimeout bounds one Refresh call to authd (0:
+	// DefaultRefreshTimeout). It runs detached from the call that needed
+	// it, so that the concurrent calls waiting for it share it; each call
+	// waits at most until its own deadline.
+	RefreshTimeout time.Duration
+	// Issuer and Audience are the iss and aud authd stamps on its tokens
+	// (default "authd"), which renewed tokens must carry to be adopted.
+	Issuer, Audience string
+	// Insecure lets the credentials travel over connections without TLS.
+	// For loopback development and tests only: anyone on the path could
+	// take the token.
+	Insecure bool
+	// Logger hears of tokens that could not be saved (nil:
+	// slog.Default()). Tokens are never logged.
+	Logger *slog.Logger
+	// Clock is the time source (nil: the system clock).
+	Clock clock.Clock
+}
+
+// DefaultRefreshTimeout bounds a Refresh call (Config.RefreshTimeout).
+const DefaultRefreshTimeout = 30 * time.Second
+
 // Client holds one user's session with authd. It is safe for concurrent use.
 type Client struct {
 	auth     authv1.AuthServiceClient
-	store    TokenStore
-	onLogin  func(ctx context.Context, err error)
-	margin   time.Duration
-	clock    clock.Clock
-	insecure bool
-	timeout  time.Duration
-	logger   *slog.Logger
+	cfg      Config
+	verifier *token.Verifier // checks renewed tokens against authd's published keys
 
-	// verifier checks renewed tokens against authd's published keys
-	// before they are adopted.
-	verifier         *token.Verifier
-	issuer, audience string
+	refreshes flight.Group[*refreshed] // one Refresh per refresh token at a time
 
 	mu      sync.Mutex
 	tokens  Tokens
 	access  *token.Claims // unverified claims of tokens.Access
 	refresh *token.Claims // unverified claims of tokens.Refresh
 	adopted bool          // tokens.Access came from a renewal header
-	flight  *flight       // the refresh in progress
 }
-
-// flight is one Refresh RPC that every concurrent caller waits for.
-type flight struct {
-	done  chan struct{}
-	token string
-	err   error
-}
-
-// Option configures a Client.
-type Option func(*Client)
-
-// WithStore keeps tokens in s (default: in memory), loaded by New.
-func WithStore(s TokenStore) Option { return func(c *Client) { c.store = s } }
-
-// WithOnLoginRequired sets the function called, once per failure, when only
-// a fresh login can help; err is the error the call returns. It runs on the
-// caller's goroutine and may call Login.
-func WithOnLoginRequired(f func(ctx context.Context, err error)) Option {
-	return func(c *Client) { c.onLogin = f }
-}
-
-// WithRefreshMargin refreshes tokens this long before their exp (default
-// one minute, at most half the token's lifetime).
-func WithRefreshMargin(d time.Duration) Option { return func(c *Client) { c.margin = d } }
-
-// WithClock sets the time source (default the system clock).
-func WithClock(clk clock.Clock) Option { return func(c *Client) { c.clock = clk } }
-
-// WithInsecure lets the credentials travel over connections without TLS.
-// For loopback development and tests only: anyone on the path could take
-// the token.
-func WithInsecure() Option { return func(c *Client) { c.insecure = true } }
-
-// WithTokenIssuer sets the iss and aud authd stamps on its tokens (default
-// "authd" for both), which renewed tokens must carry to be adopted.
-func WithTokenIssuer(issuer, audience string) Option {
-	return func(c *Client) { c.issuer, c.audience = issuer, audience }
-}
-
-// WithLogger sets where failures to save tokens are reported (default
-// slog.Default()). Tokens are never logged.
-func WithLogger(l *slog.Logger) Option { return func(c *Client) { c.logger = l } }
 
 // New returns a Client that logs in and refreshes through authd, a
 // connection to authd (which may itself use the Client's DialOptions), and
 // loads the tokens of a previous run from the store.
-func New(ctx context.Context, authd grpc.ClientConnInterface, opts ...Option) (*Client, error) {
-	c := &Client{
-		auth:    authv1.NewAuthServiceClient(authd),
-		store:   &MemoryStore{},
-		margin:  DefaultRefreshMargin,
-		clock:   clock.System(),
-		timeout: 30 * time.Second,
-		logger:  slog.Default(),
-		issuer:  token.DefaultIssuer, audience: token.DefaultIssuer,
+func New(ctx context.Context, authd grpc.ClientConnInterface, cfg Config) (*Client, error) {
+	if cfg.Store == nil {
+		cfg.Store = &MemoryStore{}
 	}
-	for _, opt := range opts {
-		opt(c)
+	if cfg.RefreshMargin <= 0 {
+		cfg.RefreshMargin = DefaultRefreshMargin
 	}
-	keys := jwks.New(jwks.GRPC(authd), jwks.WithClock(c.clock))
-	verifier, err := token.NewVerifier(keys, token.WithIssuer(c.issuer), token.WithAudience(c.audience), token.WithClock(c.clock))
+	if cfg.RefreshTimeout <= 0 {
+		cfg.RefreshTimeout = DefaultRefreshTimeout
+	}
+	if cfg.Issuer == "" {
+		cfg.Issuer = token.DefaultIssuer
+	}
+	if cfg.Audience == "" {
+		cfg.Audience = token.DefaultIssuer
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.System()
+	}
+	c := &Client{auth: authv1.NewAuthServiceClient(authd), cfg: cfg}
+	keys := jwks.New(jwks.GRPC(authd), jwks.Config{Clock: cfg.Clock})
+	verifier, err := token.NewVerifier(keys, token.WithIssuer(cfg.Issuer), token.WithAudience(cfg.Audience), token.WithClock(cfg.Clock))
 	if err != nil {
 		return nil, err
 	}
 	c.verifier = verifier
-	t, err := c.store.Load(ctx)
+	t, err := cfg.Store.Load(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -177,7 +172,7 @@ func (c *Client) Token(ctx context.Context) (string, error) {
 	if tok == "" {
 		return "", nil
 	}
-	now := c.clock.Now()
+	now := c.cfg.Clock.Now()
 	expired := access == nil || !now.Before(access.Expiry())
 	if !expired && !(refreshable && c.due(access, now)) {
 		return tok, nil
@@ -194,7 +189,7 @@ func (c *Client) Token(ctx context.Context) (string, error) {
 
 // due reports whether access is within the refresh margin of its exp.
 func (c *Client) due(access *token.Claims, now time.Time) bool {
-	margin := c.margin
+	margin := c.cfg.RefreshMargin
 	if life := access.Expiry().Sub(access.IssuedTime()); margin > life/2 {
 		margin = life / 2
 	}
@@ -216,7 +211,8 @@ func (c *Client) refreshableLocked() bool {
 
 // refreshFrom refreshes unless stale is no longer the current access token
 // (another caller refreshed, or a renewal came in), joining a refresh
-// already in flight.
+// already in flight. The caller waits at most until its ctx ends; the
+// refresh goes on for the others, bounded by Config.RefreshTimeout.
 func (c *Client) refreshFrom(ctx context.Context, stale string) (string, error) {
 	c.mu.Lock()
 	if c.tokens.Access != stale && c.tokens.Access != "" {
@@ -224,44 +220,39 @@ func (c *Client) refreshFrom(ctx context.Context, stale string) (string, error) 
 		c.mu.Unlock()
 		return tok, nil
 	}
-	f := c.flight
-	if f == nil {
-		f = &flight{done: make(chan struct{})}
-		c.flight = f
-		refresh := c.tokens.Refresh
-		c.mu.Unlock()
-		c.runRefresh(ctx, f, refresh)
-		if loginRequired(f.err) {
-			c.loginRequired(ctx, f.err)
-		}
-		return f.token, f.err
-	}
+	refresh := c.tokens.Refresh
 	c.mu.Unlock()
-	select {
-	case <-f.done:
-		return f.token, f.err
-	case <-ctx.Done():
-		return "", status.FromContextError(ctx.Err()).Err()
+	if refresh == "" {
+		c.loginRequired(ctx, ErrNotLoggedIn)
+		return "", ErrNotLoggedIn
 	}
+	r, err := c.refreshes.Do(ctx, refresh, c.cfg.RefreshTimeout, func(rctx context.Context) (*refreshed, error) {
+		tok, err := c.runRefresh(rctx, refresh)
+		return &refreshed{token: tok, err: err}, nil
+	})
+	if err != nil {
+		return "", status.FromContextError(err).Err() // ctx ended first
+	}
+	if loginRequired(r.err) {
+		r.reported.Do(func() { c.loginRequired(ctx, r.err) })
+	}
+	return r.token, r.err
 }
 
-// runRefresh makes the Refresh RPC of flight f. Its context is detached from
-// the caller's, whose cancellation must not fail the callers waiting on f.
-func (c *Client) runRefresh(ctx context.Context, f *flight, refresh string) {
-	defer close(f.done)
-	if refresh == "" {
-		f.err = ErrNotLoggedIn
-		c.mu.Lock()
-		c.flight = nil
-		c.mu.Unlock()
-		return
-	}
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.timeout)
-	defer cancel()
-	resp, err := c.auth.Refresh(withBearer(internal(rctx), refresh), &authv1.RefreshRequest{})
+// refreshed is what one Refresh brought every caller that waited for it;
+// the first of them to see a failure only a login cures reports it.
+type refreshed struct {
+	token    string
+	err      error
+	reported sync.Once
+}
+
+// runRefresh makes the Refresh RPC with the refresh token refresh and
+// keeps what it brings.
+func (c *Client) runRefresh(ctx context.Context, refresh string) (string, error) {
+	resp, err := c.auth.Refresh(withBearer(internal(ctx), refresh), &authv1.RefreshRequest{})
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.flight = nil
 	switch {
 	case err == nil:
 		t := Tokens{Access: resp.GetAccessToken(), Refresh: c.tokens.Refresh}
@@ -269,16 +260,14 @@ func (c *Client) runRefresh(ctx context.Context, f *flight, refresh string) {
 			t.Refresh = r // rotation: the old one is spent
 		}
 		c.save(ctx, t)
-		f.token = t.Access
+		return t.Access, nil
 	case status.Code(err) == codes.Unauthenticated:
 		// authd no longer accepts the refresh token: the session is over.
 		if c.tokens.Refresh == refresh {
 			c.save(ctx, Tokens{})
 		}
-		f.err = err
-	default:
-		f.err = err
 	}
+	return "", err
 }
 
 // loginRequired reports whether err means only a new login can help.
@@ -293,8 +282,8 @@ func loginRequired(err error) bool {
 }
 
 func (c *Client) loginRequired(ctx context.Context, err error) {
-	if c.onLogin != nil {
-		c.onLogin(ctx, err)
+	if c.cfg.OnLoginRequired != nil {
+		c.cfg.OnLoginRequired(ctx, err)
 	}
 }
 
@@ -371,8 +360,8 @@ func (c *Client) adopt(ctx context.Context, header metadata.MD) {
 // save replaces the tokens and persists them. Called with c.mu held.
 func (c *Client) save(ctx context.Context, t Tokens) {
 	c.set(t)
-	if err := c.store.Save(ctx, t); err != nil {
-		c.logger.WarnContext(ctx, "authd client: saving tokens failed", "err", err)
+	if err := c.cfg.Store.Save(ctx, t); err != nil {
+		c.cfg.Logger.WarnContext(ctx, "authd client: saving tokens failed", "err", err)
 	}
 }
 

@@ -19,13 +19,15 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/authd-dev/authd/authdtest"
+	"github.com/authd-dev/authd/authdtest/tokens"
 	"github.com/authd-dev/authd/client"
 	"github.com/authd-dev/authd/clock"
 	"github.com/authd-dev/authd/examples/greeter"
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
 	examplev1 "github.com/authd-dev/authd/gen/example/v1"
-	"github.com/authd-dev/authd/interceptors"
-	"github.com/authd-dev/authd/service"
+	"github.com/authd-dev/authd/guard"
+	"github.com/authd-dev/authd/internal/authdenv"
+	"github.com/authd-dev/authd/protect"
 	"github.com/authd-dev/authd/token"
 	"github.com/authd-dev/authd/wire"
 )
@@ -59,11 +61,13 @@ type setup struct {
 	clientClock clock.Clock // nil: authd's clock
 	store       client.TokenStore
 	greeter     examplev1.GreeterServiceServer // nil: the example greeter behind the interceptors
+	// config, when set, changes the client's Config before New.
+	config func(*client.Config)
 }
 
 // fixture is authd, a greeter, and a client of both logged in as alice.
 type fixture struct {
-	authd   *authdtest.Env
+	authd   *authdenv.Env
 	auth    *countingConn
 	client  *client.Client
 	greeter examplev1.GreeterServiceClient
@@ -74,31 +78,28 @@ type fixture struct {
 
 func newFixture(t *testing.T, s setup) *fixture {
 	t.Helper()
-	var envOpts []authdtest.Option
-	if s.sessionMax > 0 {
-		envOpts = append(envOpts, authdtest.WithServiceOptions(service.WithSessionMax(s.sessionMax)))
-	}
-	e := authdtest.New(t, envOpts...)
+	e := authdenv.New(t, func(o *authdenv.Options) { o.Session.SessionMax = s.sessionMax })
 	e.AddUser(t, "alice", "pw")
 	e.AddUser(t, "bob", "pw")
 	f := &fixture{authd: e, auth: &countingConn{ClientConnInterface: e.Conn}}
 
-	opts := []client.Option{
-		client.WithInsecure(),
-		client.WithClock(e.Clock),
-		client.WithOnLoginRequired(func(_ context.Context, err error) {
+	cfg := client.Config{
+		Insecure: true,
+		Clock:    e.Clock,
+		Store:    s.store,
+		OnLoginRequired: func(_ context.Context, err error) {
 			f.mu.Lock()
 			defer f.mu.Unlock()
 			f.loginRequired = append(f.loginRequired, err)
-		}),
+		},
 	}
 	if s.clientClock != nil {
-		opts = append(opts, client.WithClock(s.clientClock))
+		cfg.Clock = s.clientClock
 	}
-	if s.store != nil {
-		opts = append(opts, client.WithStore(s.store))
+	if s.config != nil {
+		s.config(&cfg)
 	}
-	c, err := client.New(bg, f.auth, opts...)
+	c, err := client.New(bg, f.auth, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,18 +110,18 @@ func newFixture(t *testing.T, s setup) *fixture {
 		srv = grpc.NewServer()
 		examplev1.RegisterGreeterServiceServer(srv, s.greeter)
 	} else {
-		iopts := []interceptors.Option{interceptors.WithRevocations(e.Revocations)}
+		gcfg := guard.Config{PublicHealthAndReflection: true, Revocations: e.Sessions, Clock: e.Clock}
 		switch s.renewer {
 		case "in-process":
-			iopts = append(iopts, interceptors.WithRenewal(e.Service, 0))
+			gcfg.Renewer = e.Sessions
 		case "remote":
-			iopts = append(iopts, interceptors.WithRenewal(interceptors.RemoteRenewer(e.Conn), 0))
+			gcfg.Renewer = protect.RemoteRenewer(e.Conn)
 		}
-		if srv, err = greeter.NewServer(e.Verifier, e.Clock, iopts...); err != nil {
+		if srv, err = greeter.NewServer(guard.New(e.Verifier, gcfg), e.Clock); err != nil {
 			t.Fatal(err)
 		}
 	}
-	f.greeter = examplev1.NewGreeterServiceClient(authdtest.Serve(t, srv, c.DialOptions()...))
+	f.greeter = examplev1.NewGreeterServiceClient(tokens.Serve(t, srv, c.DialOptions()...))
 	if s.store == nil || c.Tokens() == (client.Tokens{}) {
 		if err := c.Login(bg, "alice", "pw"); err != nil {
 			t.Fatal(err)
@@ -168,10 +169,10 @@ func TestLongSession_SlidesUntilTheCap(t *testing.T) {
 				before, refreshes := f.client.Tokens().Access, f.auth.refreshes.Load()
 				resp, err := f.whoAmI()
 				if err != nil {
-					t.Fatalf("call at +%v: %v", e.Clock.Now().Sub(authdtest.Start), err)
+					t.Fatalf("call at +%v: %v", e.Clock.Now().Sub(tokens.Start), err)
 				}
 				if resp.Subject != "alice" || resp.Sid != first.Sid {
-					t.Fatalf("call at +%v: subject %q sid %q; want alice in session %q", e.Clock.Now().Sub(authdtest.Start), resp.Subject, resp.Sid, first.Sid)
+					t.Fatalf("call at +%v: subject %q sid %q; want alice in session %q", e.Clock.Now().Sub(tokens.Start), resp.Subject, resp.Sid, first.Sid)
 				}
 				calls++
 				if f.client.Tokens().Access != before && f.auth.refreshes.Load() == refreshes {
@@ -242,7 +243,7 @@ func TestSingleFlight(t *testing.T) {
 	t.Run("reactive", func(t *testing.T) {
 		// The client's clock is behind: it believes the token is good, the
 		// service says it has expired.
-		f := newFixture(t, setup{clientClock: clock.NewFake(authdtest.Start)})
+		f := newFixture(t, setup{clientClock: clock.NewFake(tokens.Start)})
 		f.authd.Clock.Advance(16 * time.Minute)
 		for i, err := range concurrently(100, func() error { _, err := f.whoAmI(); return err }) {
 			if err != nil {
@@ -310,8 +311,8 @@ func TestRetry(t *testing.T) {
 		{"not an auth error", status.Error(codes.PermissionDenied, "no"), 1, 0, false, true},
 		{"unavailable", status.Error(codes.Unavailable, "down"), 1, 0, false, true},
 		{"invalid token", wire.StatusError(token.ErrInvalid), 1, 0, false, true},
-		{"revoked: no refresh, login required", wire.StatusError(wire.ErrRevoked), 1, 0, true, false},
-		{"fresh required: no refresh, login required", wire.StatusError(wire.ErrFreshRequired), 1, 0, true, true},
+		{"revoked: no refresh, login required", wire.StatusError(guard.ErrRevoked), 1, 0, true, false},
+		{"fresh required: no refresh, login required", wire.StatusError(guard.ErrFreshRequired), 1, 0, true, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -367,7 +368,7 @@ func TestFreshRequired_CallsOnLoginRequired(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := f.greeter.DeleteAccount(bg, &examplev1.DeleteAccountRequest{})
-	authdtest.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonFreshTokenRequired)
+	tokens.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonFreshTokenRequired)
 	if got := f.logins(); len(got) != 1 || wire.Reason(got[0]) != wire.ReasonFreshTokenRequired {
 		t.Fatalf("OnLoginRequired calls = %v", got)
 	}
@@ -381,12 +382,12 @@ func TestFreshRequired_CallsOnLoginRequired(t *testing.T) {
 
 func TestRevokedSession_DeadRefreshToken(t *testing.T) {
 	f := newFixture(t, setup{})
-	if _, err := f.authd.Client.Logout(authdtest.Bearer(bg, f.client.Tokens().Access), &authv1.LogoutRequest{}); err != nil {
+	if _, err := f.authd.Client.Logout(tokens.Bearer(bg, f.client.Tokens().Access), &authv1.LogoutRequest{}); err != nil {
 		t.Fatal(err)
 	}
 	f.authd.Clock.Advance(16 * time.Minute)
 	_, err := f.whoAmI()
-	authdtest.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenRevoked)
+	tokens.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenRevoked)
 	if got := f.logins(); len(got) != 1 {
 		t.Fatalf("OnLoginRequired calls = %v, want one", got)
 	}
@@ -395,7 +396,7 @@ func TestRevokedSession_DeadRefreshToken(t *testing.T) {
 	}
 	// Without a session, calls go out without a token: no refresh, no callback.
 	_, err = f.whoAmI()
-	authdtest.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenMissing)
+	tokens.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenMissing)
 	if len(f.logins()) != 1 || f.auth.refreshes.Load() != 1 {
 		t.Fatalf("after the session ended: %d callbacks, %d refreshes", len(f.logins()), f.auth.refreshes.Load())
 	}
@@ -405,7 +406,7 @@ func TestRevokedSession_DeadRefreshToken(t *testing.T) {
 }
 
 func TestStream_ReopenedOnceWithRefreshedToken(t *testing.T) {
-	f := newFixture(t, setup{clientClock: clock.NewFake(authdtest.Start)})
+	f := newFixture(t, setup{clientClock: clock.NewFake(tokens.Start)})
 	f.authd.Clock.Advance(16 * time.Minute)
 	stream, err := f.greeter.Ticks(bg, &examplev1.TicksRequest{Count: 1})
 	if err != nil {
@@ -450,7 +451,7 @@ func TestAdopt_OnlyRenewalsOfTheSameSession(t *testing.T) {
 	e.Clock.Advance(time.Minute)
 	bob := e.Login(t, "bob", "pw")
 	otherSession := e.Login(t, "alice", "pw")
-	renewed, err := e.Client.Renew(authdtest.Bearer(bg, mine.Access), &authv1.RenewRequest{})
+	renewed, err := e.Client.Renew(tokens.Bearer(bg, mine.Access), &authv1.RenewRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -491,7 +492,7 @@ func TestFileStore_PersistsAcrossRunsAndRotation(t *testing.T) {
 	}
 
 	// A second run of the application picks the session up from the file.
-	next, err := client.New(bg, f.auth, client.WithInsecure(), client.WithClock(f.authd.Clock), client.WithStore(client.FileStore{Path: path}))
+	next, err := client.New(bg, f.auth, client.Config{Insecure: true, Clock: f.authd.Clock, Store: client.FileStore{Path: path}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -513,8 +514,8 @@ func TestFileStore_PersistsAcrossRunsAndRotation(t *testing.T) {
 	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("token file after logout: %v", err)
 	}
-	_, err = f.authd.Client.Refresh(authdtest.Bearer(bg, rotated.Refresh), &authv1.RefreshRequest{})
-	authdtest.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenRevoked)
+	_, err = f.authd.Client.Refresh(tokens.Bearer(bg, rotated.Refresh), &authv1.RefreshRequest{})
+	tokens.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenRevoked)
 }
 
 func readTokens(t *testing.T, path string) client.Tokens {
@@ -532,7 +533,7 @@ func readTokens(t *testing.T, path string) client.Tokens {
 
 func TestCredentialsRequireTransportSecurity(t *testing.T) {
 	e := authdtest.New(t)
-	c, err := client.New(bg, e.Conn)
+	c, err := client.New(bg, e.Conn, client.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/authd-dev/authd/clock"
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
+	"github.com/authd-dev/authd/internal/flight"
 	"github.com/authd-dev/authd/wire"
 )
 
@@ -19,97 +20,87 @@ import (
 // of golang.org/x/oauth2/clientcredentials. However many calls need a token
 // at once, one IssueClientToken is made. Safe for concurrent use.
 type Credentials struct {
-	auth     authv1.AuthServiceClient
-	id       string
-	secret   string
-	scopes   []string
-	clock    clock.Clock
-	margin   time.Duration
-	insecure bool
+	auth   authv1.AuthServiceClient
+	id     string
+	secret string
+	scopes []string
+	cfg    CredentialsConfig
+	fetch  flight.Group[string]
 
 	mu     sync.Mutex
 	token  string
 	exp    time.Time
-	flight *flight
+	margin time.Duration
 }
 
-// CredentialsOption configures Credentials.
-type CredentialsOption func(*Credentials)
-
-// WithCredentialsClock sets the time source (default the system clock).
-func WithCredentialsClock(c clock.Clock) CredentialsOption {
-	return func(cr *Credentials) { cr.clock = c }
+// CredentialsConfig is how Credentials get their tokens; the zero value
+// needs TLS.
+type CredentialsConfig struct {
+	// Timeout bounds one IssueClientToken call (0: DefaultRefreshTimeout).
+	// It runs detached from the call that needed a token, so that the
+	// concurrent calls waiting for it share it; each waits at most until
+	// its own deadline.
+	Timeout time.Duration
+	// Insecure lets the token travel over connections without TLS: for
+	// loopback development and tests only.
+	Insecure bool
+	// Clock is the time source (nil: the system clock).
+	Clock clock.Clock
 }
-
-// WithInsecureCredentials lets the token travel over connections without
-// TLS: for loopback development and tests only.
-func WithInsecureCredentials() CredentialsOption { return func(cr *Credentials) { cr.insecure = true } }
 
 // ClientCredentials returns the credentials of the service account
 // clientID, getting tokens for scopes (none: every granted scope) from
 // authd over conn. Use them with grpc.WithPerRPCCredentials on the
 // connections to the services the account calls.
-func ClientCredentials(conn grpc.ClientConnInterface, clientID, secret string, scopes []string, opts ...CredentialsOption) *Credentials {
-	c := &Credentials{
+func ClientCredentials(conn grpc.ClientConnInterface, clientID, secret string, scopes []string, cfg CredentialsConfig) *Credentials {
+	if cfg.Clock == nil {
+		cfg.Clock = clock.System()
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultRefreshTimeout
+	}
+	return &Credentials{
 		auth: authv1.NewAuthServiceClient(conn), id: clientID, secret: secret, scopes: scopes,
-		clock: clock.System(), margin: DefaultRefreshMargin,
+		cfg: cfg, margin: DefaultRefreshMargin,
 	}
-	for _, opt := range opts {
-		opt(c)
-	}
-	return c
 }
 
 // Token returns a token valid now, getting a new one when the held one is
 // within the refresh margin of its expiry (one minute, at most half its
 // lifetime). A failure to renew early is not an error while the held token
-// is still valid.
+// is still valid. However many calls need a token at once, one
+// IssueClientToken is made.
 func (c *Credentials) Token(ctx context.Context) (string, error) {
 	c.mu.Lock()
-	now := c.clock.Now()
-	if c.token != "" && now.Before(c.exp.Add(-c.margin)) {
-		tok := c.token
-		c.mu.Unlock()
-		return tok, nil
-	}
-	f := c.flight
-	if f == nil {
-		f = &flight{done: make(chan struct{})}
-		c.flight = f
-		go c.fetch(context.WithoutCancel(ctx), f)
-	}
+	now := c.cfg.Clock.Now()
 	held, valid := c.token, c.token != "" && now.Before(c.exp)
+	fresh := c.token != "" && now.Before(c.exp.Add(-c.margin))
 	c.mu.Unlock()
-	select {
-	case <-f.done:
-	case <-ctx.Done():
-		return "", ctx.Err()
-	}
-	if f.err != nil && valid {
+	if fresh {
 		return held, nil
 	}
-	return f.token, f.err
+	tok, err := c.fetch.Do(ctx, "token", c.cfg.Timeout, c.issue)
+	if err != nil && valid && ctx.Err() == nil {
+		return held, nil
+	}
+	return tok, err
 }
 
-// fetch makes the one IssueClientToken call that every waiting caller uses.
-func (c *Credentials) fetch(ctx context.Context, f *flight) {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	start := c.clock.Now()
+// issue makes the one IssueClientToken call that every waiting caller uses.
+func (c *Credentials) issue(ctx context.Context) (string, error) {
+	start := c.cfg.Clock.Now()
 	resp, err := c.auth.IssueClientToken(internal(ctx), &authv1.IssueClientTokenRequest{
 		ClientId: c.id, ClientSecret: c.secret, Scopes: c.scopes,
 	})
+	if err != nil {
+		return "", err
+	}
+	life := time.Duration(resp.GetExpiresIn()) * time.Second
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err == nil {
-		life := time.Duration(resp.GetExpiresIn()) * time.Second
-		c.token, c.exp = resp.GetAccessToken(), start.Add(life)
-		c.margin = min(DefaultRefreshMargin, life/2)
-		f.token = c.token
-	}
-	f.err = err
-	c.flight = nil
-	close(f.done)
+	c.token, c.exp = resp.GetAccessToken(), start.Add(life)
+	c.margin = min(DefaultRefreshMargin, life/2)
+	return c.token, nil
 }
 
 // GetRequestMetadata implements credentials.PerRPCCredentials.
@@ -121,5 +112,6 @@ func (c *Credentials) GetRequestMetadata(ctx context.Context, _ ...string) (map[
 	return map[string]string{wire.AuthorizationKey: "Bearer " + tok}, nil
 }
 
-// RequireTransportSecurity is true unless built WithInsecureCredentials.
-func (c *Credentials) RequireTransportSecurity() bool { return !c.insecure }
+// RequireTransportSecurity is true unless built with
+// CredentialsConfig.Insecure.
+func (c *Credentials) RequireTransportSecurity() bool { return !c.cfg.Insecure }

@@ -16,12 +16,15 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/authd-dev/authd/accounts"
 	"github.com/authd-dev/authd/authdtest"
+	"github.com/authd-dev/authd/authdtest/tokens"
 	"github.com/authd-dev/authd/client"
 	"github.com/authd-dev/authd/examples/greeter"
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
 	examplev1 "github.com/authd-dev/authd/gen/example/v1"
-	"github.com/authd-dev/authd/interceptors"
+	"github.com/authd-dev/authd/guard"
+	"github.com/authd-dev/authd/internal/authdenv"
 	"github.com/authd-dev/authd/wire"
 )
 
@@ -48,7 +51,7 @@ func (c *issueCounter) Invoke(ctx context.Context, method string, args, reply an
 // orders:read and reports:read), and a greeter called with the account's
 // Credentials asking for orders:read.
 type credentialsWorld struct {
-	authd   *authdtest.Env
+	authd   *authdenv.Env
 	auth    *issueCounter
 	admin   authv1.AdminServiceClient
 	rootTok string
@@ -60,17 +63,17 @@ type credentialsWorld struct {
 
 func newCredentialsWorld(t *testing.T) *credentialsWorld {
 	t.Helper()
-	e := authdtest.New(t)
+	e := authdenv.New(t)
 	ctx := context.Background()
 	e.AddUser(t, "root", "root pw")
-	if err := e.Store.SetRoles(ctx, "root", []string{"authd:admin"}, e.Clock.Now()); err != nil {
+	if err := e.DB.SetRoles(ctx, "root", []string{"authd:admin"}, e.Clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	w := &credentialsWorld{
 		authd: e, auth: &issueCounter{ClientConnInterface: e.Conn}, admin: authv1.NewAdminServiceClient(e.Conn),
 		rootTok: e.Login(t, "root", "root pw").AccessToken,
 	}
-	created, err := w.admin.CreateClient(authdtest.Bearer(ctx, w.rootTok), &authv1.CreateClientRequest{
+	created, err := w.admin.CreateClient(tokens.Bearer(ctx, w.rootTok), &authv1.CreateClientRequest{
 		Name: "reporter", Scopes: []string{"orders:read", "reports:read"},
 	})
 	if err != nil {
@@ -78,12 +81,13 @@ func newCredentialsWorld(t *testing.T) *credentialsWorld {
 	}
 	w.id, w.secret = created.Client.ClientId, created.ClientSecret
 	w.creds = client.ClientCredentials(w.auth, w.id, w.secret, []string{"orders:read"},
-		client.WithInsecureCredentials(), client.WithCredentialsClock(e.Clock))
-	srv, err := greeter.NewServer(e.Verifier, e.Clock, interceptors.WithRevocations(e.Revocations))
+		client.CredentialsConfig{Insecure: true, Clock: e.Clock})
+	g := guard.New(e.Verifier, guard.Config{PublicHealthAndReflection: true, Revocations: e.Sessions, Clock: e.Clock})
+	srv, err := greeter.NewServer(g, e.Clock)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.greeter = examplev1.NewGreeterServiceClient(authdtest.Serve(t, srv, grpc.WithPerRPCCredentials(w.creds)))
+	w.greeter = examplev1.NewGreeterServiceClient(tokens.Serve(t, srv, grpc.WithPerRPCCredentials(w.creds)))
 	return w
 }
 
@@ -142,7 +146,7 @@ func TestClientCredentials_CallsCarryAToken(t *testing.T) {
 
 	// The token has the scopes asked, not the role a method needs.
 	_, err = w.greeter.Admin(context.Background(), &examplev1.AdminRequest{})
-	authdtest.WantRefusal(t, err, codes.PermissionDenied, wire.ReasonInsufficientRole)
+	tokens.WantRefusal(t, err, codes.PermissionDenied, wire.ReasonInsufficientRole)
 	w.wantIssues(t, 1)
 }
 
@@ -235,7 +239,7 @@ func TestClientCredentials_AuthdDown(t *testing.T) {
 
 	w.authd.Clock.Advance(30 * time.Second) // the held token expires now
 	err = readOrders()
-	authdtest.WantRefusal(t, err, codes.Unavailable, "")
+	tokens.WantRefusal(t, err, codes.Unavailable, "")
 	if msg := status.Convert(err).Message(); msg != "authd is down" {
 		t.Fatalf("message = %q, want authd's", msg)
 	}
@@ -251,19 +255,19 @@ func TestClientCredentials_AuthdDown(t *testing.T) {
 func TestClientCredentials_RefusedOnceTheTokenHasExpired(t *testing.T) {
 	w := newCredentialsWorld(t)
 	w.mustCall(t)
-	if _, err := w.admin.DisableClient(authdtest.Bearer(context.Background(), w.rootTok), &authv1.DisableClientRequest{Name: "reporter"}); err != nil {
+	if _, err := w.admin.DisableClient(tokens.Bearer(context.Background(), w.rootTok), &authv1.DisableClientRequest{Name: "reporter"}); err != nil {
 		t.Fatal(err)
 	}
 	// Disabling revoked the held token: the greeter, checking authd's
 	// revocations, refuses it at once, still valid as it is.
 	_, err := w.call()
-	authdtest.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenRevoked)
+	tokens.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenRevoked)
 	w.wantIssues(t, 1)
 
 	w.authd.Clock.Advance(15 * time.Minute)
 	_, err = w.call()
-	authdtest.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonInvalidCredentials)
-	if msg := status.Convert(err).Message(); msg != wire.ErrInvalidCredentials.Error() {
+	tokens.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonInvalidCredentials)
+	if msg := status.Convert(err).Message(); msg != accounts.ErrInvalidCredentials.Error() {
 		t.Fatalf("message = %q", msg)
 	}
 	w.wantIssues(t, 2)
@@ -274,9 +278,9 @@ func TestClientCredentials_RefusedOnceTheTokenHasExpired(t *testing.T) {
 func TestClientCredentials_ScopeNotGranted(t *testing.T) {
 	w := newCredentialsWorld(t)
 	creds := client.ClientCredentials(w.auth, w.id, w.secret, []string{"orders:write"},
-		client.WithInsecureCredentials(), client.WithCredentialsClock(w.authd.Clock))
+		client.CredentialsConfig{Insecure: true, Clock: w.authd.Clock})
 	_, err := creds.GetRequestMetadata(context.Background())
-	authdtest.WantRefusal(t, err, codes.PermissionDenied, wire.ReasonInsufficientScope)
+	tokens.WantRefusal(t, err, codes.PermissionDenied, wire.ReasonInsufficientScope)
 	var info *errdetails.ErrorInfo
 	for _, d := range status.Convert(err).Details() {
 		if i, ok := d.(*errdetails.ErrorInfo); ok {
@@ -290,7 +294,7 @@ func TestClientCredentials_ScopeNotGranted(t *testing.T) {
 
 	// Asking for nothing gets every granted scope.
 	md, err := client.ClientCredentials(w.auth, w.id, w.secret, nil,
-		client.WithInsecureCredentials(), client.WithCredentialsClock(w.authd.Clock)).GetRequestMetadata(context.Background())
+		client.CredentialsConfig{Insecure: true, Clock: w.authd.Clock}).GetRequestMetadata(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,12 +307,12 @@ func TestClientCredentials_ScopeNotGranted(t *testing.T) {
 // refuses to build an insecure connection with them.
 func TestClientCredentials_RequireTransportSecurity(t *testing.T) {
 	e := authdtest.New(t)
-	secure := client.ClientCredentials(e.Conn, "authd-id", "secret", nil)
+	secure := client.ClientCredentials(e.Conn, "authd-id", "secret", nil, client.CredentialsConfig{})
 	if !secure.RequireTransportSecurity() {
-		t.Fatal("RequireTransportSecurity is false without WithInsecureCredentials")
+		t.Fatal("RequireTransportSecurity is false without Insecure")
 	}
-	if client.ClientCredentials(e.Conn, "authd-id", "secret", nil, client.WithInsecureCredentials()).RequireTransportSecurity() {
-		t.Fatal("RequireTransportSecurity is true WithInsecureCredentials")
+	if client.ClientCredentials(e.Conn, "authd-id", "secret", nil, client.CredentialsConfig{Insecure: true}).RequireTransportSecurity() {
+		t.Fatal("RequireTransportSecurity is true with Insecure")
 	}
 	conn, err := grpc.NewClient("passthrough:///bufnet",
 		grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithPerRPCCredentials(secure))

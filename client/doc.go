@@ -6,9 +6,9 @@
 // calls (authd's own included). Through them it
 //
 //   - attaches `authorization: Bearer <access token>` (PerRPCCredentials,
-//     which require a secure transport unless WithInsecure is given);
+//     which require a secure transport unless Config.Insecure is set);
 //   - adopts the renewed token a service sends in the x-access-token response
-//     header (sliding sessions, interceptors.WithRenewal), when it is for
+//     header (sliding sessions, guard.Config.Renewer), when it is for
 //     the same user and session and lives longer;
 //   - refreshes proactively when the access token is within the refresh
 //     margin of its exp (read from the token, never trusted for anything
@@ -20,6 +20,7 @@
 //     TOKEN_REVOKED, or a refresh token authd no longer accepts.
 //
 // Refreshes are single-flight: however many calls find the token expired at
-// once, one Refresh RPC is made and all of them use its result. Refresh-token
-// rotation is honoured: a new refresh token replaces the old one.
+// once, one Refresh RPC is made and all of them use its result; each call
+// waits for it at most until its own deadline. Refresh-token rotation is
+// honoured: a new refresh token replaces the old one.
 package client

@@ -10,11 +10,13 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/authd-dev/authd/authdtest"
+	"github.com/authd-dev/authd/authdtest/tokens"
 	"github.com/authd-dev/authd/client"
 	"github.com/authd-dev/authd/clock"
 	"github.com/authd-dev/authd/examples/greeter"
 	examplev1 "github.com/authd-dev/authd/gen/example/v1"
-	"github.com/authd-dev/authd/interceptors"
+	"github.com/authd-dev/authd/guard"
+	"github.com/authd-dev/authd/protect"
 )
 
 // A client logs in once; its DialOptions attach the token to every call,
@@ -24,14 +26,14 @@ func Example() {
 	defer stop()
 	ctx := context.Background()
 
-	c, err := client.New(ctx, authd,
-		client.WithClock(clk), // the demo's fake clock; leave out in real code
-		client.WithInsecure(), // the demo runs on bufconn; use TLS in real code
-		// client.WithStore(client.FileStore{Path: "tokens.json"}) keeps the session across runs.
-		client.WithOnLoginRequired(func(_ context.Context, err error) {
+	c, err := client.New(ctx, authd, client.Config{
+		Clock:    clk,  // the demo's fake clock; leave out in real code
+		Insecure: true, // the demo runs on bufconn; use TLS in real code
+		// Store: client.FileStore{Path: "tokens.json"} keeps the session across runs.
+		OnLoginRequired: func(_ context.Context, err error) {
 			fmt.Println("login required:", status.Convert(err).Message())
-		}),
-	)
+		},
+	})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -59,13 +61,17 @@ func Example() {
 // demo starts authd with user alice and the example greeter on bufconn,
 // both on a fake clock.
 func demo() (authd *grpc.ClientConn, dialGreeter func(...grpc.DialOption) *grpc.ClientConn, clk *clock.Fake, stop func()) {
-	h := &authdtest.Harness{}
+	h := &tokens.Harness{}
 	e := authdtest.New(h)
 	e.AddUser(h, "alice", "correct horse")
-	srv, err := greeter.NewServer(e.Verifier, e.Clock, interceptors.WithRenewal(interceptors.RemoteRenewer(e.Conn), 0))
+	// The greeter verifies authd's tokens and renews them through authd.
+	g := guard.New(e.Issuer.Verifier, guard.Config{
+		PublicHealthAndReflection: true, Renewer: protect.RemoteRenewer(e.Conn), Clock: e.Clock,
+	})
+	srv, err := greeter.NewServer(g, e.Clock)
 	if err != nil {
 		log.Fatal(err)
 	}
-	dial := func(opts ...grpc.DialOption) *grpc.ClientConn { return authdtest.Serve(h, srv, opts...) }
+	dial := func(opts ...grpc.DialOption) *grpc.ClientConn { return tokens.Serve(h, srv, opts...) }
 	return e.Conn, dial, e.Clock, h.Close
 }

@@ -11,8 +11,9 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 
-	"github.com/authd-dev/authd/authdtest"
+	"github.com/authd-dev/authd/authdtest/tokens"
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
+	"github.com/authd-dev/authd/keys"
 	"github.com/authd-dev/authd/token"
 	"github.com/authd-dev/authd/wire"
 )
@@ -20,15 +21,15 @@ import (
 // forge signs claims with a key authd has never published.
 func forge(t *testing.T, c token.Claims) string {
 	t.Helper()
-	key, err := token.NewKey(time.Now())
+	key, err := keys.NewKey(time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	ring, err := token.NewKeyring(key)
+	ring, err := keys.NewKeyring(key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	signer, err := token.NewSigner(ring, token.DefaultIssuer, []string{token.DefaultIssuer})
+	signer, err := keys.NewSigner(ring, token.DefaultIssuer, []string{token.DefaultIssuer})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +65,7 @@ func TestAdopt_OnlyRenewalsAuthdSigned(t *testing.T) {
 		t.Fatal("adopted a renewal authd did not sign")
 	}
 	e.Clock.Advance(time.Minute)
-	renewed, err := e.Client.Renew(authdtest.Bearer(bg, mine.Access), &authv1.RenewRequest{})
+	renewed, err := e.Client.Renew(tokens.Bearer(bg, mine.Access), &authv1.RenewRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +99,7 @@ func TestAdopted_TokenInvalidRefreshesOnce(t *testing.T) {
 	e := f.authd
 	mine := f.client.Tokens()
 	e.Clock.Advance(time.Minute)
-	renewed, err := e.Client.Renew(authdtest.Bearer(bg, mine.Access), &authv1.RenewRequest{})
+	renewed, err := e.Client.Renew(tokens.Bearer(bg, mine.Access), &authv1.RenewRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +126,7 @@ func TestAdopted_TokenInvalidRefreshesOnce(t *testing.T) {
 	refuse.Store(f.client.Tokens().Access)
 	before = f.auth.refreshes.Load()
 	_, err = f.whoAmI()
-	authdtest.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenInvalid)
+	tokens.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenInvalid)
 	if n := f.auth.refreshes.Load() - before; n != 0 {
 		t.Fatalf("%d refreshes for a token from authd, want none", n)
 	}

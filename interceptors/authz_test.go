@@ -25,6 +25,7 @@ import (
 	"github.com/authd-dev/authd/authdtest/tokens"
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
 	examplev1 "github.com/authd-dev/authd/gen/example/v1"
+	"github.com/authd-dev/authd/guard"
 	"github.com/authd-dev/authd/interceptors"
 	"github.com/authd-dev/authd/token"
 	"github.com/authd-dev/authd/wire"
@@ -40,32 +41,32 @@ const (
 // The rules the authorization tests declare, both in a .proto file built by
 // the test and in Go, so that both sources are held to the same outcomes.
 var (
-	roleRule         = interceptors.Rule{AnyRole: []string{"admin", "support"}}
-	scopeRule        = interceptors.Rule{AllScopes: []string{"orders:read"}}
-	adminRule        = interceptors.Rule{AnyRole: []string{"admin"}}
-	freshAdminRule   = interceptors.Rule{Requirement: interceptors.FreshAccess, AnyRole: []string{"admin"}}
-	optionalRoleRule = interceptors.Rule{Requirement: interceptors.Optional, AnyRole: []string{"admin"}}
-	bothScopesRule   = interceptors.Rule{AllScopes: []string{"orders:read", "orders:write"}}
-	roleAndScopes    = interceptors.Rule{AnyRole: []string{"admin"}, AllScopes: []string{"orders:read", "orders:write"}}
-	emptyRule        = interceptors.Rule{}
+	roleRule         = guard.Rule{AnyRole: []string{"admin", "support"}}
+	scopeRule        = guard.Rule{AllScopes: []string{"orders:read"}}
+	adminRule        = guard.Rule{AnyRole: []string{"admin"}}
+	freshAdminRule   = guard.Rule{Requirement: guard.FreshAccess, AnyRole: []string{"admin"}}
+	optionalRoleRule = guard.Rule{Requirement: guard.Optional, AnyRole: []string{"admin"}}
+	bothScopesRule   = guard.Rule{AllScopes: []string{"orders:read", "orders:write"}}
+	roleAndScopes    = guard.Rule{AnyRole: []string{"admin"}, AllScopes: []string{"orders:read", "orders:write"}}
+	emptyRule        = guard.Rule{}
 )
 
 // authzMethod is one method of a test service and what it declares.
 type authzMethod struct {
 	name   string
 	stream bool // a server stream; unary otherwise
-	rule   *interceptors.Rule
+	rule   *guard.Rule
 	// requirement, when set: the (auth.v1.requirement) option beside any
-	// rule in the .proto; in Go, WithMethod(m, requirement) when there is
-	// no rule.
-	requirement interceptors.Requirement
+	// rule in the .proto; in Go, Config.Methods[m] = Rule{Requirement:
+	// requirement} when there is no rule.
+	requirement guard.Requirement
 }
 
 // authzService is a test service: its methods, and the rule of those that
-// declare nothing ((auth.v1.default_rule) in the .proto, WithService in Go).
+// declare nothing ((auth.v1.default_rule) in the .proto, Config.Services in Go).
 type authzService struct {
 	name        string // in package authz.v1
-	defaultRule *interceptors.Rule
+	defaultRule *guard.Rule
 	methods     []authzMethod
 }
 
@@ -90,13 +91,13 @@ var (
 		{name: "Inherits"},
 		{name: "InheritsStream", stream: true},
 		{name: "OwnRule", rule: &scopeRule},
-		{name: "OwnRequirement", requirement: interceptors.Public},
+		{name: "OwnRequirement", requirement: guard.Public},
 	}}
 	// layeredService only exists in the .proto: a rule without a
 	// requirement takes the method's (auth.v1.requirement).
 	layeredService = authzService{name: "Layered", methods: []authzMethod{
-		{name: "RoleOnFresh", rule: &adminRule, requirement: interceptors.FreshAccess},
-		{name: "RoleOnFreshStream", stream: true, rule: &adminRule, requirement: interceptors.FreshAccess},
+		{name: "RoleOnFresh", rule: &adminRule, requirement: guard.FreshAccess},
+		{name: "RoleOnFreshStream", stream: true, rule: &adminRule, requirement: guard.FreshAccess},
 	}}
 )
 
@@ -114,29 +115,33 @@ func serviceName(source string, s authzService) string {
 	return "authz.v1." + s.name
 }
 
-// goDeclarations declares services as serviceName(fromGo, ...) with
-// WithService and WithMethod.
-func goDeclarations(services ...authzService) []interceptors.Option {
-	var opts []interceptors.Option
+// goDeclarations adds to cfg the declarations of services as
+// serviceName(fromGo, ...), in Config.Services and Config.Methods.
+func goDeclarations(cfg *guard.Config, services ...authzService) {
+	if cfg.Methods == nil {
+		cfg.Methods = map[string]guard.Rule{}
+	}
+	if cfg.Services == nil {
+		cfg.Services = map[string]guard.Rule{}
+	}
 	for _, s := range services {
 		name := serviceName(fromGo, s)
 		if s.defaultRule != nil {
-			opts = append(opts, interceptors.WithService(name, *s.defaultRule))
+			cfg.Services[name] = *s.defaultRule
 		}
 		for _, m := range s.methods {
 			full := "/" + name + "/" + m.name
 			switch {
 			case m.rule != nil:
-				opts = append(opts, interceptors.WithMethod(full, *m.rule))
+				cfg.Methods[full] = *m.rule
 			case m.requirement != 0:
-				opts = append(opts, interceptors.WithMethod(full, m.requirement))
+				cfg.Methods[full] = guard.Rule{Requirement: m.requirement}
 			}
 		}
 	}
-	return opts
 }
 
-func ruleProto(r interceptors.Rule) *authv1.Rule {
+func ruleProto(r guard.Rule) *authv1.Rule {
 	return &authv1.Rule{Requirement: r.Requirement, AnyRole: r.AnyRole, AllScopes: r.AllScopes}
 }
 
@@ -201,6 +206,7 @@ type authzWorld struct {
 	iss       *tokens.Issuer
 	srv       *grpc.Server
 	conn      *grpc.ClientConn
+	guard     *guard.Guard
 	authn     *interceptors.Authenticator
 	streaming map[string]bool   // full method -> server stream
 	ran       atomic.Int64      // handler runs
@@ -228,14 +234,17 @@ const (
 )
 
 // newAuthzWorld serves services from both sources (the .proto ones from a
-// local registry passed with WithFiles, the Go ones declared with
-// WithService and WithMethod) behind an Authenticator built with opts too.
-func newAuthzWorld(t *testing.T, protoServices, goServices []authzService, opts ...interceptors.Option) *authzWorld {
+// local registry passed in Config.Files, the Go ones declared in
+// Config.Services and Config.Methods) behind an Authenticator whose Guard
+// is built with cfg too.
+func newAuthzWorld(t *testing.T, protoServices, goServices []authzService, cfg guard.Config) *authzWorld {
 	t.Helper()
 	w := &authzWorld{iss: tokens.New(t), streaming: map[string]bool{}}
-	files := filesOf(t, authv1.File_auth_v1_options_proto, protoFile(t, "authz/v1/authz.proto", protoServices...))
-	opts = append([]interceptors.Option{interceptors.WithClock(w.iss.Clock), interceptors.WithFiles(files)}, opts...)
-	w.authn = interceptors.New(w.iss.Verifier, append(opts, goDeclarations(goServices...)...)...)
+	cfg.Clock = w.iss.Clock
+	cfg.Files = filesOf(t, authv1.File_auth_v1_options_proto, protoFile(t, "authz/v1/authz.proto", protoServices...))
+	goDeclarations(&cfg, goServices...)
+	w.guard = guard.New(w.iss.Verifier, cfg)
+	w.authn = interceptors.New(w.guard)
 	w.srv = grpc.NewServer(
 		grpc.ChainUnaryInterceptor(w.authn.UnaryServerInterceptor()),
 		grpc.ChainStreamInterceptor(w.authn.StreamServerInterceptor()),
@@ -253,9 +262,9 @@ func newAuthzWorld(t *testing.T, protoServices, goServices []authzService, opts 
 
 // newStrictWorld is newAuthzWorld for services whose every method declares
 // a consistent rule, as CheckServer must confirm.
-func newStrictWorld(t *testing.T, protoServices, goServices []authzService, opts ...interceptors.Option) *authzWorld {
+func newStrictWorld(t *testing.T, protoServices, goServices []authzService, cfg guard.Config) *authzWorld {
 	t.Helper()
-	w := newAuthzWorld(t, protoServices, goServices, opts...)
+	w := newAuthzWorld(t, protoServices, goServices, cfg)
 	if err := w.authn.CheckServer(w.srv); err != nil {
 		t.Fatalf("CheckServer: %v", err)
 	}
@@ -345,7 +354,7 @@ func (w *authzWorld) serviceDesc(service string, methods []authzMethod) *grpc.Se
 // echo is every test handler: it answers what ClaimsFromContext says.
 func (w *authzWorld) echo(ctx context.Context) (*structpb.Struct, error) {
 	w.ran.Add(1)
-	claims, ok := interceptors.ClaimsFromContext(ctx)
+	claims, ok := guard.ClaimsFromContext(ctx)
 	if !ok {
 		return structpb.NewStruct(map[string]any{"subject": "anonymous"})
 	}
@@ -462,7 +471,7 @@ func wantOutcome(t *testing.T, err error, want, required string) {
 // whatever the rule; a valid token lacking a role or scope is
 // PermissionDenied, never Unauthenticated.
 func TestAuthz_Matrix(t *testing.T) {
-	w := newStrictWorld(t, []authzService{rulesService}, []authzService{rulesService})
+	w := newStrictWorld(t, []authzService{rulesService}, []authzService{rulesService}, guard.Config{})
 	for _, row := range []struct {
 		caller      string
 		role, scope string
@@ -514,7 +523,7 @@ func TestAuthz_Matrix(t *testing.T) {
 // declare nothing, and a method's own declaration wins over it.
 func TestAuthz_RuleSemantics(t *testing.T) {
 	services := []authzService{rulesService, defaultedService}
-	w := newStrictWorld(t, services, services)
+	w := newStrictWorld(t, services, services, guard.Config{})
 	for _, tc := range []struct {
 		service   authzService
 		method    string
@@ -580,7 +589,7 @@ func TestAuthz_RuleSemantics(t *testing.T) {
 		{defaultedService, "OwnRule", scopeMissing, scopeDenied, "orders:read", false},
 		{defaultedService, "OwnRule", scopePresent, ok, "", false},
 		{defaultedService, "OwnRule", serviceAccount, ok, "", false},
-		// And so does a bare requirement (Go: WithMethod(m, interceptors.Public)).
+		// And so does a bare requirement (Go: Rule{Requirement: guard.Public}).
 		{defaultedService, "OwnRequirement", noToken, ok, "", true},
 		{defaultedService, "OwnRequirement", noRole, ok, "", true},
 	} {
@@ -607,23 +616,23 @@ func TestAuthz_RuleSemantics(t *testing.T) {
 	for _, tc := range []struct {
 		service authzService
 		method  string
-		want    interceptors.Rule
+		want    guard.Rule
 	}{
-		{rulesService, "Role", interceptors.Rule{Requirement: interceptors.Access, AnyRole: []string{"admin", "support"}}},
-		{rulesService, "Empty", interceptors.Rule{Requirement: interceptors.Access}},
-		{defaultedService, "Inherits", interceptors.Rule{Requirement: interceptors.Access, AnyRole: []string{"admin"}}},
-		{defaultedService, "OwnRequirement", interceptors.Rule{Requirement: interceptors.Public}},
+		{rulesService, "Role", guard.Rule{Requirement: guard.Access, AnyRole: []string{"admin", "support"}}},
+		{rulesService, "Empty", guard.Rule{Requirement: guard.Access}},
+		{defaultedService, "Inherits", guard.Rule{Requirement: guard.Access, AnyRole: []string{"admin"}}},
+		{defaultedService, "OwnRequirement", guard.Rule{Requirement: guard.Public}},
 	} {
 		for _, source := range []string{fromProto, fromGo} {
 			full := "/" + serviceName(source, tc.service) + "/" + tc.method
-			if got := w.authn.Rule(full); !equalRules(got, tc.want) {
+			if got := w.guard.Rule(full); !equalRules(got, tc.want) {
 				t.Errorf("Rule(%s) = %+v, want %+v", full, got, tc.want)
 			}
 		}
 	}
 }
 
-func equalRules(a, b interceptors.Rule) bool {
+func equalRules(a, b guard.Rule) bool {
 	return a.Requirement == b.Requirement && slices.Equal(a.AnyRole, b.AnyRole) && slices.Equal(a.AllScopes, b.AllScopes)
 }
 
@@ -632,10 +641,10 @@ func equalRules(a, b interceptors.Rule) bool {
 // non-fresh admin is refused as not fresh and a fresh caller without the
 // role as lacking it.
 func TestAuthz_ProtoRuleTakesTheMethodsRequirement(t *testing.T) {
-	w := newStrictWorld(t, []authzService{layeredService}, nil)
+	w := newStrictWorld(t, []authzService{layeredService}, nil, guard.Config{})
 	for _, method := range []string{"RoleOnFresh", "RoleOnFreshStream"} {
 		full := "/authz.v1.Layered/" + method
-		if got, want := w.authn.Rule(full), freshAdminRule; !equalRules(got, want) {
+		if got, want := w.guard.Rule(full), freshAdminRule; !equalRules(got, want) {
 			t.Errorf("Rule(%s) = %+v, want %+v", full, got, want)
 		}
 		for _, tc := range []struct{ caller, want, required string }{
@@ -658,7 +667,7 @@ func TestAuthz_ProtoRuleTakesTheMethodsRequirement(t *testing.T) {
 // within the window passes on to the role check.
 func TestAuthz_ServiceAccountIsNeverFresh(t *testing.T) {
 	w := newStrictWorld(t, []authzService{rulesService}, []authzService{rulesService},
-		interceptors.WithFreshMaxAge(5*time.Minute))
+		guard.Config{FreshMaxAge: 5 * time.Minute})
 	for _, source := range []string{fromProto, fromGo} {
 		full := "/" + serviceName(source, rulesService) + "/FreshAdmin"
 		for _, tc := range []struct{ caller, want, required string }{
@@ -674,17 +683,19 @@ func TestAuthz_ServiceAccountIsNeverFresh(t *testing.T) {
 	}
 }
 
-// In Go, WithService gives a Rule to the whole service, overriding its
-// proto options, and WithMethod wins over both; the bare-requirement forms
-// still compile and work.
+// In Go, Config.Services gives a Rule to the whole service, overriding
+// its proto options, and Config.Methods wins over both; rules of a bare
+// requirement work too.
 func TestAuthz_GoServiceRuleAndMethodOverride(t *testing.T) {
 	protoRules := serviceName(fromProto, rulesService)
-	w := newStrictWorld(t, []authzService{rulesService}, nil,
-		interceptors.WithService(protoRules, interceptors.Rule{AllScopes: []string{"orders:write"}}),
-		interceptors.WithMethod("/"+protoRules+"/Role", interceptors.Rule{AnyRole: []string{"auditor"}}),
-		interceptors.WithMethod("/"+protoRules+"/RoleStream", interceptors.Public),
-		interceptors.WithMethod("/"+protoRules+"/Empty", interceptors.Access),
-	)
+	w := newStrictWorld(t, []authzService{rulesService}, nil, guard.Config{
+		Services: map[string]guard.Rule{protoRules: {AllScopes: []string{"orders:write"}}},
+		Methods: map[string]guard.Rule{
+			"/" + protoRules + "/Role":       {AnyRole: []string{"auditor"}},
+			"/" + protoRules + "/RoleStream": {Requirement: guard.Public},
+			"/" + protoRules + "/Empty":      {Requirement: guard.Access},
+		},
+	})
 	for _, tc := range []struct {
 		method, caller, want, required string
 	}{
@@ -695,7 +706,7 @@ func TestAuthz_GoServiceRuleAndMethodOverride(t *testing.T) {
 		// ...and the proto's fresh role rule, requirement included.
 		{"FreshAdmin", freshAdmin, scopeDenied, "orders:write"},
 		{"FreshAdminStream", scopeMissing, ok, ""},
-		// WithMethod wins over WithService and the proto.
+		// Config.Methods wins over Config.Services and the proto.
 		{"Role", rightRole, roleDenied, "auditor"},
 		{"Role", scopeMissing, roleDenied, "auditor"},
 		{"Role", wrongRole, ok, ""},
@@ -715,7 +726,7 @@ func TestAuthz_GoServiceRuleAndMethodOverride(t *testing.T) {
 // their handlers see the roles and scopes of the token.
 func TestAuthz_GreeterAdminAndReadOrders(t *testing.T) {
 	iss := tokens.New(t)
-	client := newGreeter(t, iss)
+	client := newGreeter(t, iss, guard.Config{})
 	callers := authzCallers(t, iss)
 	ctx := func(caller string) context.Context {
 		if caller == noToken {
@@ -759,7 +770,7 @@ func TestAuthz_GreeterAdminAndReadOrders(t *testing.T) {
 // HasRole and HasScope say what the token says, and nothing more (a scope
 // is no role, a role no scope).
 func TestAuthz_HandlersReadRolesAndScopes(t *testing.T) {
-	w := newStrictWorld(t, []authzService{rulesService}, nil)
+	w := newStrictWorld(t, []authzService{rulesService}, nil, guard.Config{})
 	c := w.iss.Claims(token.Access, "alice", sid)
 	c.Roles, c.Scope = []string{"user", "support"}, "orders:read orders:write"
 	w.callers["roles and scopes"] = w.iss.Sign(t, c)
@@ -795,39 +806,39 @@ func TestAuthz_HandlersReadRolesAndScopes(t *testing.T) {
 // undeclared methods (an *UndeclaredError); calls to them fail closed.
 var (
 	contradictoryService = authzService{name: "Contradictory", methods: []authzMethod{
-		{name: "PublicWithRole", rule: &interceptors.Rule{Requirement: interceptors.Public, AnyRole: []string{"admin"}}},
-		{name: "RefreshWithScope", stream: true, rule: &interceptors.Rule{Requirement: interceptors.Refresh, AllScopes: []string{"orders:read"}}},
-		{name: "UppercaseRole", rule: &interceptors.Rule{AnyRole: []string{"Admin"}}},
-		{name: "SpaceInScope", stream: true, rule: &interceptors.Rule{AllScopes: []string{"orders read"}}},
-		{name: "RepeatedRole", rule: &interceptors.Rule{Requirement: interceptors.FreshAccess, AnyRole: []string{"admin", "admin"}}},
+		{name: "PublicWithRole", rule: &guard.Rule{Requirement: guard.Public, AnyRole: []string{"admin"}}},
+		{name: "RefreshWithScope", stream: true, rule: &guard.Rule{Requirement: guard.Refresh, AllScopes: []string{"orders:read"}}},
+		{name: "UppercaseRole", rule: &guard.Rule{AnyRole: []string{"Admin"}}},
+		{name: "SpaceInScope", stream: true, rule: &guard.Rule{AllScopes: []string{"orders read"}}},
+		{name: "RepeatedRole", rule: &guard.Rule{Requirement: guard.FreshAccess, AnyRole: []string{"admin", "admin"}}},
 		{name: "Undeclared"},
 		{name: "Fine", rule: &adminRule},
 	}}
 	publicDefaultService = authzService{
 		name:        "PublicDefault",
-		defaultRule: &interceptors.Rule{Requirement: interceptors.Public, AnyRole: []string{"admin"}},
+		defaultRule: &guard.Rule{Requirement: guard.Public, AnyRole: []string{"admin"}},
 		methods: []authzMethod{
 			{name: "Inherits", stream: true},
-			{name: "Own", requirement: interceptors.Access},
+			{name: "Own", requirement: guard.Access},
 		},
 	}
 	// inheritedPublic only exists in the .proto: a rule with roles on a
 	// method whose (auth.v1.requirement) is PUBLIC.
 	inheritedPublicService = authzService{name: "InheritedPublic", methods: []authzMethod{
-		{name: "RoleOnPublic", rule: &adminRule, requirement: interceptors.Public},
+		{name: "RoleOnPublic", rule: &adminRule, requirement: guard.Public},
 	}}
 )
 
 func TestCheckServer_NamesContradictoryRules(t *testing.T) {
 	services := []authzService{contradictoryService, publicDefaultService}
-	w := newAuthzWorld(t, append(services, inheritedPublicService), services)
+	w := newAuthzWorld(t, append(services, inheritedPublicService), services, guard.Config{})
 	err := w.authn.CheckServer(w.srv)
 
-	var first *interceptors.RuleError
+	var first *guard.RuleError
 	if !errors.As(err, &first) {
 		t.Fatalf("CheckServer = %v, want a *RuleError", err)
 	}
-	var undeclared *interceptors.UndeclaredError
+	var undeclared *guard.UndeclaredError
 	if !errors.As(err, &undeclared) ||
 		!slices.Equal(undeclared.Methods, []string{"/authz.v1.Contradictory/Undeclared", "/authz.v1.GoContradictory/Undeclared"}) {
 		t.Fatalf("CheckServer = %v, want both Undeclared methods named in an *UndeclaredError", err)
@@ -847,7 +858,7 @@ func TestCheckServer_NamesContradictoryRules(t *testing.T) {
 	want["/authz.v1.InheritedPublic/RoleOnPublic"] = "REQUIREMENT_PUBLIC"
 	got := map[string]string{}
 	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
-		var re *interceptors.RuleError
+		var re *guard.RuleError
 		if errors.As(e, &re) {
 			got[re.Method] = e.Error()
 		}
@@ -870,7 +881,7 @@ func TestCheckServer_NamesContradictoryRules(t *testing.T) {
 // closed with Internal and the handler never runs. Its neighbours work.
 func TestAuthz_ContradictoryRuleFailsClosed(t *testing.T) {
 	services := []authzService{contradictoryService, publicDefaultService}
-	w := newAuthzWorld(t, append(services, inheritedPublicService), services)
+	w := newAuthzWorld(t, append(services, inheritedPublicService), services, guard.Config{})
 	// A fresh admin with the scopes some of these rules name, and the
 	// roles: what a lenient reading of any of them would let in.
 	c := w.iss.Claims(token.Access, "alice", sid)

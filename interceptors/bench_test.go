@@ -10,6 +10,7 @@ import (
 
 	"github.com/authd-dev/authd/authdtest/tokens"
 	examplev1 "github.com/authd-dev/authd/gen/example/v1"
+	"github.com/authd-dev/authd/guard"
 	"github.com/authd-dev/authd/interceptors"
 	"github.com/authd-dev/authd/internal/benchtest"
 	"github.com/authd-dev/authd/token"
@@ -72,17 +73,18 @@ func BenchmarkUnary(b *testing.B) {
 		cache int
 	}{
 		{"access/cache-hit/EdDSA", nil, 10000},
-		{"access/cold/EdDSA", nil, 0},
+		{"access/cold/EdDSA", nil, -1},
 		{"access/cache-hit/HS256", []tokens.Option{tokens.WithHS256([]byte(strings.Repeat("k", 32)))}, 10000},
-		{"access/cold/HS256", []tokens.Option{tokens.WithHS256([]byte(strings.Repeat("k", 32)))}, 0},
+		{"access/cold/HS256", []tokens.Option{tokens.WithHS256([]byte(strings.Repeat("k", 32)))}, -1},
 	} {
 		b.Run(mode.name, func(b *testing.B) {
 			iss := tokens.New(b, mode.opts...)
 			access := iss.FreshAccess(b, "alice", sid)
-			authn := interceptors.New(iss.Verifier,
-				interceptors.WithClock(iss.Clock),
-				interceptors.WithCacheSize(mode.cache),
-				interceptors.WithMethod("/bench.Noop/Call", interceptors.Access))
+			authn := interceptors.New(guard.New(iss.Verifier, guard.Config{
+				Clock:     iss.Clock,
+				CacheSize: mode.cache,
+				Methods:   map[string]guard.Rule{"/bench.Noop/Call": {Requirement: guard.Access}},
+			}))
 			benchCall(b, tokens.Bearer(context.Background(), access), grpc.UnaryInterceptor(authn.UnaryServerInterceptor()))
 			if baseline > 0 {
 				b.ReportMetric(benchtest.NsPerOp(b)/baseline, "x-unprotected")
@@ -91,20 +93,21 @@ func BenchmarkUnary(b *testing.B) {
 	}
 }
 
-// BenchmarkAuthorize measures the interceptor's check alone, without gRPC.
+// BenchmarkAuthorize measures the Guard's check alone, without gRPC.
 func BenchmarkAuthorize(b *testing.B) {
 	for _, mode := range []struct {
 		name  string
 		cache int
-	}{{"cache-hit", 10000}, {"cold", 0}} {
+	}{{"cache-hit", 10000}, {"cold", -1}} {
 		b.Run(mode.name, func(b *testing.B) {
 			iss := tokens.New(b)
 			access := iss.FreshAccess(b, "alice", sid)
-			authn := interceptors.New(iss.Verifier, interceptors.WithClock(iss.Clock), interceptors.WithCacheSize(mode.cache))
+			g := guard.New(iss.Verifier, guard.Config{Clock: iss.Clock, CacheSize: mode.cache})
 			ctx := context.Background()
+			rule, call := guard.Rule{Requirement: guard.Access}, guard.Call{Authorization: []string{"Bearer " + access}}
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := authn.Authorize(ctx, access, interceptors.Access); err != nil {
+				if _, err := g.DecideRule(ctx, rule, call); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -138,7 +141,7 @@ func benchInterceptor(b *testing.B, authn *interceptors.Authenticator, access st
 // multiple of the access variant of its path ("x-access"), measured just
 // before it in the same run.
 func BenchmarkRule(b *testing.B) {
-	rule := interceptors.Rule{AnyRole: []string{"support", "admin"}, AllScopes: []string{"orders:read", "orders:write"}}
+	rule := guard.Rule{AnyRole: []string{"support", "admin"}, AllScopes: []string{"orders:read", "orders:write"}}
 	for _, path := range []struct {
 		name string
 		run  func(b *testing.B, authn *interceptors.Authenticator, access string)
@@ -151,17 +154,18 @@ func BenchmarkRule(b *testing.B) {
 		var baseline float64
 		for _, mode := range []struct {
 			name string
-			decl interceptors.Option
+			decl guard.Rule
 		}{
-			{"access", interceptors.WithMethod("/bench.Noop/Call", interceptors.Access)},
-			{"rule", interceptors.WithMethod("/bench.Noop/Call", rule)},
+			{"access", guard.Rule{Requirement: guard.Access}},
+			{"rule", rule},
 		} {
 			b.Run(path.name+"/"+mode.name, func(b *testing.B) {
 				iss := tokens.New(b)
 				c := iss.Claims(token.Access, "alice", sid)
 				c.Roles, c.Scope = []string{"user", "admin"}, "profile orders:read orders:write"
 				access := iss.Sign(b, c)
-				path.run(b, interceptors.New(iss.Verifier, interceptors.WithClock(iss.Clock), mode.decl), access)
+				g := guard.New(iss.Verifier, guard.Config{Clock: iss.Clock, Methods: map[string]guard.Rule{"/bench.Noop/Call": mode.decl}})
+				path.run(b, interceptors.New(g), access)
 				switch {
 				case mode.name == "access":
 					baseline = benchtest.NsPerOp(b)

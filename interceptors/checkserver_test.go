@@ -15,6 +15,7 @@ import (
 	"github.com/authd-dev/authd/authdtest/tokens"
 	"github.com/authd-dev/authd/examples/greeter"
 	examplev1 "github.com/authd-dev/authd/gen/example/v1"
+	"github.com/authd-dev/authd/guard"
 	"github.com/authd-dev/authd/interceptors"
 )
 
@@ -30,38 +31,46 @@ func greeterServer(iss *tokens.Issuer, authn *interceptors.Authenticator, probes
 	return srv
 }
 
-// A WithMethod or WithService name that matches nothing registered is a
-// typo that leaves the method it meant as it was: CheckServer names it and
-// the closest registered name.
+// A Config.Methods or Config.Services name that matches nothing registered
+// is a typo that leaves the method it meant as it was: CheckServer names it
+// and the closest registered name.
 func TestCheckServer_UnknownNamesSuggestTheClosestRegisteredOne(t *testing.T) {
 	iss := tokens.New(t)
+	method := func(name string, req guard.Requirement) guard.Config {
+		return guard.Config{Methods: map[string]guard.Rule{name: {Requirement: req}}}
+	}
+	service := func(name string, req guard.Requirement) guard.Config {
+		return guard.Config{Services: map[string]guard.Rule{name: {Requirement: req}}}
+	}
 	for _, tc := range []struct {
 		name    string
-		opt     interceptors.Option
-		want    interceptors.UnknownNameError
+		cfg     guard.Config
+		want    guard.UnknownNameError
 		message string
 	}{
-		{"method without its leading slash", interceptors.WithMethod("example.v1.GreeterService/WhoAmI", interceptors.Public),
-			interceptors.UnknownNameError{Option: "WithMethod", Name: "example.v1.GreeterService/WhoAmI", Closest: "/example.v1.GreeterService/WhoAmI"},
-			`interceptors.WithMethod("example.v1.GreeterService/WhoAmI"): no such method is registered; did you mean "/example.v1.GreeterService/WhoAmI"?`},
-		{"misspelt method", interceptors.WithMethod("/example.v1.GreeterService/WhoAmIi", interceptors.Public),
-			interceptors.UnknownNameError{Option: "WithMethod", Name: "/example.v1.GreeterService/WhoAmIi", Closest: "/example.v1.GreeterService/WhoAmI"}, ""},
-		{"method of WithMethods", interceptors.WithMethods(map[string]interceptors.Requirement{"/example.v1.GreeterService/Greeet": interceptors.Access}),
-			interceptors.UnknownNameError{Option: "WithMethod", Name: "/example.v1.GreeterService/Greeet", Closest: "/example.v1.GreeterService/Greet"}, ""},
-		{"misspelt service", interceptors.WithService("example.v1.GreetingService", interceptors.Public),
-			interceptors.UnknownNameError{Option: "WithService", Name: "example.v1.GreetingService", Closest: "example.v1.GreeterService"},
-			`interceptors.WithService("example.v1.GreetingService"): no such service is registered; did you mean "example.v1.GreeterService"?`},
-		{"service with a slash", interceptors.WithService("/example.v1.GreeterService", interceptors.Public),
-			interceptors.UnknownNameError{Option: "WithService", Name: "/example.v1.GreeterService", Closest: "example.v1.GreeterService"}, ""},
-		{"nothing like it", interceptors.WithMethod("/billing.v1.Invoices/Pay", interceptors.Public),
-			interceptors.UnknownNameError{Option: "WithMethod", Name: "/billing.v1.Invoices/Pay"},
-			`interceptors.WithMethod("/billing.v1.Invoices/Pay"): no such method is registered`},
+		{"method without its leading slash", method("example.v1.GreeterService/WhoAmI", guard.Public),
+			guard.UnknownNameError{Field: "Methods", Name: "example.v1.GreeterService/WhoAmI", Closest: "/example.v1.GreeterService/WhoAmI"},
+			`guard.Config.Methods["example.v1.GreeterService/WhoAmI"]: no such method is served; did you mean "/example.v1.GreeterService/WhoAmI"?`},
+		{"misspelt method", method("/example.v1.GreeterService/WhoAmIi", guard.Public),
+			guard.UnknownNameError{Field: "Methods", Name: "/example.v1.GreeterService/WhoAmIi", Closest: "/example.v1.GreeterService/WhoAmI"}, ""},
+		{"misspelt method with a rule", guard.Config{Methods: map[string]guard.Rule{"/example.v1.GreeterService/Greeet": {AnyRole: []string{"admin"}}}},
+			guard.UnknownNameError{Field: "Methods", Name: "/example.v1.GreeterService/Greeet", Closest: "/example.v1.GreeterService/Greet"}, ""},
+		{"misspelt service", service("example.v1.GreetingService", guard.Public),
+			guard.UnknownNameError{Field: "Services", Name: "example.v1.GreetingService", Closest: "example.v1.GreeterService"},
+			`guard.Config.Services["example.v1.GreetingService"]: no such service is served; did you mean "example.v1.GreeterService"?`},
+		{"service with a slash", service("/example.v1.GreeterService", guard.Public),
+			guard.UnknownNameError{Field: "Services", Name: "/example.v1.GreeterService", Closest: "example.v1.GreeterService"}, ""},
+		{"nothing like it", method("/billing.v1.Invoices/Pay", guard.Public),
+			guard.UnknownNameError{Field: "Methods", Name: "/billing.v1.Invoices/Pay"},
+			`guard.Config.Methods["/billing.v1.Invoices/Pay"]: no such method is served`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			authn := interceptors.New(iss.Verifier, interceptors.WithPublicHealthAndReflection(), interceptors.WithClock(iss.Clock), tc.opt)
+			cfg := tc.cfg
+			cfg.PublicHealthAndReflection, cfg.Clock = true, iss.Clock
+			authn := interceptors.New(guard.New(iss.Verifier, cfg))
 			srv := greeterServer(iss, authn, true)
 			err := authn.CheckServer(srv)
-			var unknown *interceptors.UnknownNameError
+			var unknown *guard.UnknownNameError
 			if !errors.As(err, &unknown) || *unknown != tc.want {
 				t.Fatalf("CheckServer = %v; want %+v", err, tc.want)
 			}
@@ -79,34 +88,36 @@ func TestCheckServer_UnknownNamesSuggestTheClosestRegisteredOne(t *testing.T) {
 }
 
 // Undeclared health and reflection methods come with the option that makes
-// them public; a default, even WithDefault(Public), declares nothing.
+// them public; a default, even Config.Default Public, declares nothing.
 func TestCheckServer_UndeclaredHealthAndReflectionNameTheOption(t *testing.T) {
 	iss := tokens.New(t)
 	for _, tc := range []struct {
 		name       string
-		opts       []interceptors.Option
+		cfg        guard.Config
 		probes     bool
 		wantHint   bool
 		undeclared int
 	}{
-		{"probes undeclared", nil, true, true, 5},
-		{"probes under a public default", []interceptors.Option{interceptors.WithDefault(interceptors.Public)}, true, true, 5},
-		{"probes public", []interceptors.Option{interceptors.WithPublicHealthAndReflection()}, true, false, 0},
-		{"no probes, a service undeclared", []interceptors.Option{interceptors.WithMethod("/example.v1.GreeterService/Hello", interceptors.Public)}, false, false, 0},
+		{"probes undeclared", guard.Config{}, true, true, 5},
+		{"probes under a public default", guard.Config{Default: guard.Public}, true, true, 5},
+		{"probes public", guard.Config{PublicHealthAndReflection: true}, true, false, 0},
+		{"no probes, a service undeclared", guard.Config{Methods: map[string]guard.Rule{"/example.v1.GreeterService/Hello": {Requirement: guard.Public}}}, false, false, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			authn := interceptors.New(iss.Verifier, append(tc.opts, interceptors.WithClock(iss.Clock))...)
+			cfg := tc.cfg
+			cfg.Clock = iss.Clock
+			authn := interceptors.New(guard.New(iss.Verifier, cfg))
 			err := authn.CheckServer(greeterServer(iss, authn, tc.probes))
-			var undeclared *interceptors.UndeclaredError
+			var undeclared *guard.UndeclaredError
 			if errors.As(err, &undeclared) != (tc.undeclared > 0) || (undeclared != nil && len(undeclared.Methods) != tc.undeclared) {
 				t.Fatalf("CheckServer = %v; want %d undeclared method(s)", err, tc.undeclared)
 			}
-			hint := err != nil && strings.Contains(err.Error(), "interceptors.WithPublicHealthAndReflection() makes the health and reflection methods public")
+			hint := err != nil && strings.Contains(err.Error(), "guard.Config.PublicHealthAndReflection makes the health and reflection methods public")
 			if hint != tc.wantHint {
-				t.Errorf("CheckServer = %v; want the WithPublicHealthAndReflection hint: %v", err, tc.wantHint)
+				t.Errorf("CheckServer = %v; want the PublicHealthAndReflection hint: %v", err, tc.wantHint)
 			}
-			if undeclared != nil && !strings.Contains(err.Error(), "WithDefault is no declaration") {
-				t.Errorf("CheckServer = %v; want it to say WithDefault is no declaration", err)
+			if undeclared != nil && !strings.Contains(err.Error(), "Config.Default is no declaration") {
+				t.Errorf("CheckServer = %v; want it to say Config.Default is no declaration", err)
 			}
 		})
 	}

@@ -1,21 +1,12 @@
-// Package interceptors lets any gRPC service demand, per method, an access
-// token, a fresh access token, a refresh token, or nothing, from the
-// `authorization: Bearer <jwt>` metadata of its callers.
-//
-// Each method's requirement is declared in the service's own .proto:
-//
-//	rpc DeleteAccount(DeleteAccountRequest) returns (DeleteAccountResponse) {
-//	  option (auth.v1.requirement) = REQUIREMENT_FRESH_ACCESS;
-//	}
-//
-// or in Go with WithMethod / WithService, which win over the proto option.
-// A method that declares nothing gets the default, REQUIREMENT_ACCESS, so
-// nothing is ever open by accident; CheckServer lists such methods so a
-// server can refuse to start until every method says what it needs.
+// Package interceptors adapts a guard.Guard to grpc-go: unary and stream
+// server interceptors that read `authorization: Bearer <jwt>` metadata and
+// enforce, per method, what the method declares in its .proto (or in Go),
+// an AuthFunc for go-grpc-middleware, the startup check of a server, and
+// the call logging authd uses for itself.
 //
 // Usage:
 //
-//	authn := interceptors.New(verifier, interceptors.WithPublicHealthAndReflection())
+//	authn := interceptors.New(guard.New(verifier, guard.Config{PublicHealthAndReflection: true}))
 //	srv := grpc.NewServer(
 //		grpc.ChainUnaryInterceptor(authn.UnaryServerInterceptor()),
 //		grpc.ChainStreamInterceptor(authn.StreamServerInterceptor()),
@@ -25,14 +16,14 @@
 //		log.Fatal(err) // names every method without a requirement
 //	}
 //
-// Handlers read the verified claims with ClaimsFromContext. Refusals are
-// codes.Unauthenticated with a google.rpc.ErrorInfo{domain: "authd", reason}
-// detail (TOKEN_MISSING, TOKEN_INVALID, TOKEN_EXPIRED, WRONG_TOKEN_TYPE,
-// FRESH_TOKEN_REQUIRED, TOKEN_REVOKED), identical for unary calls and streams;
-// a revocation check that cannot be made fails closed with Unavailable.
-//
-// Streams are checked when they open and, by default, ended with
-// TOKEN_EXPIRED when their token expires while they are still open.
+// A service verifying authd's tokens gets its Guard from protect.New.
+// Handlers read the verified claims with guard.ClaimsFromContext. Refusals
+// are the Guard's, sent with wire.StatusError: codes.Unauthenticated with a
+// google.rpc.ErrorInfo{domain: "authd", reason} detail (TOKEN_MISSING,
+// TOKEN_INVALID, TOKEN_EXPIRED, WRONG_TOKEN_TYPE, FRESH_TOKEN_REQUIRED,
+// TOKEN_REVOKED), PermissionDenied for roles and scopes, identical for
+// unary calls and streams; a check that cannot be made fails closed with
+// Unavailable.
 //
 // # Relation to go-grpc-middleware
 //
@@ -45,6 +36,6 @@
 // policy (a method would no longer be protected by what its .proto says),
 // and auth.AuthFromMD reads only the first authorization value and keeps
 // stray spaces, where authd refuses several values and malformed headers.
-// Stream expiry also needs the verified claims, which AuthFunc's contract
+// Stream policing also needs the decision, which AuthFunc's contract
 // cannot pass to a second interceptor without a second lookup.
 package interceptors

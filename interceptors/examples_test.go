@@ -18,6 +18,7 @@ import (
 	"github.com/authd-dev/authd/authdtest/tokens"
 	"github.com/authd-dev/authd/examples/greeter"
 	examplev1 "github.com/authd-dev/authd/gen/example/v1"
+	"github.com/authd-dev/authd/guard"
 	"github.com/authd-dev/authd/interceptors"
 	"github.com/authd-dev/authd/jwks"
 	"github.com/authd-dev/authd/token"
@@ -34,13 +35,14 @@ func ExampleNew() {
 	authd := tokens.New(h)
 	published := jwks.FetcherFunc(func(context.Context) ([]token.JWK, error) { return authd.Keys.JWKS(), nil })
 
-	// In a real service: jwks.New(jwks.GRPC(authdConn)), and no clocks.
-	keys := jwks.New(published, jwks.WithClock(authd.Clock))
+	// In a real service: jwks.New(jwks.GRPC(authdConn), jwks.Config{}), and
+	// no clocks (or protect.New, which sets it all up).
+	keys := jwks.New(published, jwks.Config{Clock: authd.Clock})
 	verifier, err := token.NewVerifier(keys, token.WithClock(authd.Clock))
 	if err != nil {
 		log.Fatal(err)
 	}
-	authn := interceptors.New(verifier, interceptors.WithPublicHealthAndReflection(), interceptors.WithClock(authd.Clock))
+	authn := interceptors.New(guard.New(verifier, guard.Config{PublicHealthAndReflection: true, Clock: authd.Clock}))
 	srv := grpc.NewServer(
 		grpc.ChainUnaryInterceptor(authn.UnaryServerInterceptor()),
 		grpc.ChainStreamInterceptor(authn.StreamServerInterceptor()),
@@ -82,7 +84,7 @@ func ExampleAuthenticator_AuthFunc() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	authn := interceptors.New(verifier, interceptors.WithClock(flask.Clock))
+	authn := interceptors.New(guard.New(verifier, guard.Config{Clock: flask.Clock}))
 	notHealth := selector.MatchFunc(func(_ context.Context, c middleware.CallMeta) bool {
 		return c.Service != healthpb.Health_ServiceDesc.ServiceName
 	})

@@ -10,26 +10,25 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/authd-dev/authd/authdtest/tokens"
+	"github.com/authd-dev/authd/examples/greeter"
 	examplev1 "github.com/authd-dev/authd/gen/example/v1"
-	"github.com/authd-dev/authd/interceptors"
-	"github.com/authd-dev/authd/revocation"
+	"github.com/authd-dev/authd/guard"
+	"github.com/authd-dev/authd/keys"
 	"github.com/authd-dev/authd/token"
 )
 
-// switchable is a revocation checker the test turns: revoked, or down.
+// switchable is a guard.Revocations the test turns: revoked, or down.
 type switchable struct {
 	revoked, down atomic.Bool
 	asked         atomic.Int64
 }
 
-func (s *switchable) checker() revocation.Checker {
-	return revocation.CheckerFunc(func(context.Context, *token.Claims) (bool, error) {
-		s.asked.Add(1)
-		if s.down.Load() {
-			return false, errors.New("store down")
-		}
-		return s.revoked.Load(), nil
-	})
+func (s *switchable) Revoked(context.Context, *token.Claims) (bool, error) {
+	s.asked.Add(1)
+	if s.down.Load() {
+		return false, errors.New("store down")
+	}
+	return s.revoked.Load(), nil
 }
 
 // An open stream does not outlive its session: once the checker says the
@@ -48,8 +47,7 @@ func TestStream_EndedWhenItsSessionIsRevoked(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			iss := tokens.New(t)
 			var sw switchable
-			client := newGreeter(t, iss, interceptors.WithRevocations(sw.checker()),
-				interceptors.WithStreamRevocationCheck(time.Second))
+			client := newGreeter(t, iss, guard.Config{Revocations: &sw, StreamRevocationCheck: time.Second})
 			stream, err := client.Ticks(tokens.Bearer(bg, iss.FreshAccess(t, "alice", sid)), &examplev1.TicksRequest{IntervalMs: 60_000})
 			if err != nil {
 				t.Fatal(err)
@@ -80,7 +78,7 @@ func TestStream_EndedWhenItsSessionIsRevoked(t *testing.T) {
 // revocation check: only the tick and the expiry.
 func TestStream_NoRevocationCheckWithoutChecker(t *testing.T) {
 	iss := tokens.New(t)
-	client := newGreeter(t, iss)
+	client := newGreeter(t, iss, guard.Config{})
 	stream, err := client.Ticks(tokens.Bearer(bg, iss.FreshAccess(t, "alice", sid)), &examplev1.TicksRequest{IntervalMs: 60_000})
 	if err != nil {
 		t.Fatal(err)
@@ -109,14 +107,14 @@ func (c *countingVerifier) Verify(ctx context.Context, raw string) (*token.Claim
 // key set (a revoked key), without waiting for its exp.
 func TestCache_ForgetsTokensWhenTheKeysChange(t *testing.T) {
 	iss := tokens.New(t)
-	client := newGreeter(t, iss)
+	client := newGreeter(t, iss, guard.Config{})
 	ctx := tokens.Bearer(bg, iss.FreshAccess(t, "alice", sid))
 	for range 3 {
 		if _, err := client.WhoAmI(ctx, &examplev1.WhoAmIRequest{}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	newer, err := token.NewKey(iss.Clock.Now())
+	newer, err := keys.NewKey(iss.Clock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,11 +133,15 @@ func TestCache_ForgetsTokensWhenTheKeysChange(t *testing.T) {
 func TestCache_TrustsAnEntryAtMostAMinute(t *testing.T) {
 	iss := tokens.New(t)
 	v := &countingVerifier{Verifier: iss.Verifier}
-	a := interceptors.New(v, interceptors.WithClock(iss.Clock))
-	raw := iss.FreshAccess(t, "alice", sid)
+	srv, err := greeter.NewServer(greeterGuard(v, iss.Clock, guard.Config{}), iss.Clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := examplev1.NewGreeterServiceClient(tokens.Serve(t, srv))
+	ctx := tokens.Bearer(bg, iss.FreshAccess(t, "alice", sid))
 	authorize := func() {
 		t.Helper()
-		if _, err := a.Authorize(bg, raw, interceptors.Access); err != nil {
+		if _, err := client.WhoAmI(ctx, &examplev1.WhoAmIRequest{}); err != nil {
 			t.Fatal(err)
 		}
 	}

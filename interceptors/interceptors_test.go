@@ -2,21 +2,30 @@ package interceptors_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
 	"errors"
-	"io"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 
 	"github.com/authd-dev/authd/authdtest/tokens"
+	"github.com/authd-dev/authd/clock"
 	"github.com/authd-dev/authd/examples/greeter"
 	examplev1 "github.com/authd-dev/authd/gen/example/v1"
+	"github.com/authd-dev/authd/guard"
 	"github.com/authd-dev/authd/interceptors"
-	"github.com/authd-dev/authd/revocation"
+	"github.com/authd-dev/authd/keys"
 	"github.com/authd-dev/authd/token"
 	"github.com/authd-dev/authd/wire"
 )
@@ -35,18 +44,18 @@ type world struct {
 }
 
 // streamMethods names the test service's server-streaming method of each
-// requirement, declared with WithMethods rather than a proto option.
-var streamMethods = map[interceptors.Requirement]string{
-	interceptors.Public:      "Public",
-	interceptors.Access:      "Access",
-	interceptors.FreshAccess: "FreshAccess",
-	interceptors.Refresh:     "Refresh",
-	interceptors.Optional:    "Optional",
+// requirement, declared in guard.Config.Methods rather than a proto option.
+var streamMethods = map[guard.Requirement]string{
+	guard.Public:      "Public",
+	guard.Access:      "Access",
+	guard.FreshAccess: "FreshAccess",
+	guard.Refresh:     "Refresh",
+	guard.Optional:    "Optional",
 }
 
-func streamServiceDesc() (*grpc.ServiceDesc, map[string]interceptors.Requirement) {
+func streamServiceDesc() (*grpc.ServiceDesc, map[string]guard.Rule) {
 	desc := &grpc.ServiceDesc{ServiceName: "test.Streams", HandlerType: (*any)(nil)}
-	reqs := map[string]interceptors.Requirement{}
+	reqs := map[string]guard.Rule{}
 	for req, name := range streamMethods {
 		desc.Streams = append(desc.Streams, grpc.StreamDesc{
 			StreamName:    name,
@@ -57,26 +66,37 @@ func streamServiceDesc() (*grpc.ServiceDesc, map[string]interceptors.Requirement
 					return err
 				}
 				subject := "anonymous"
-				if c, ok := interceptors.ClaimsFromContext(stream.Context()); ok {
+				if c, ok := guard.ClaimsFromContext(stream.Context()); ok {
 					subject = c.Subject
 				}
 				return stream.SendMsg(&examplev1.HelloResponse{Message: subject})
 			},
 		})
-		reqs["/test.Streams/"+name] = req
+		reqs["/test.Streams/"+name] = guard.Rule{Requirement: req}
 	}
 	return desc, reqs
 }
 
 // newGreeter serves the example greeter, verifying iss's tokens on its
-// clock, and returns a client of it.
-func newGreeter(t *testing.T, iss *tokens.Issuer, opts ...interceptors.Option) examplev1.GreeterServiceClient {
+// clock with health and reflection public (what cfg leaves unset), and
+// returns a client of it.
+func newGreeter(t *testing.T, iss *tokens.Issuer, cfg guard.Config) examplev1.GreeterServiceClient {
 	t.Helper()
-	srv, err := greeter.NewServer(iss.Verifier, iss.Clock, opts...)
+	srv, err := greeter.NewServer(greeterGuard(iss.Verifier, iss.Clock, cfg), iss.Clock)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return examplev1.NewGreeterServiceClient(tokens.Serve(t, srv))
+}
+
+// greeterGuard is the Guard the greeter is served behind: cfg on clk, with
+// health and reflection public, as greeter.NewServer requires.
+func greeterGuard(v guard.Verifier, clk clock.Clock, cfg guard.Config) *guard.Guard {
+	cfg.PublicHealthAndReflection = true
+	if cfg.Clock == nil {
+		cfg.Clock = clk
+	}
+	return guard.New(v, cfg)
 }
 
 func newWorld(t *testing.T) *world {
@@ -87,7 +107,7 @@ func newWorld(t *testing.T) *world {
 	// A key the verifier trusted, then dropped: tokens it signed must stop
 	// verifying.
 	current := iss.Keys.Keys()[0]
-	removed, err := token.NewKey(tokens.Start.Add(-time.Hour))
+	removed, err := keys.NewKey(tokens.Start.Add(-time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +129,7 @@ func newWorld(t *testing.T) *world {
 	// are registered (CheckServer refuses declarations of methods it
 	// cannot find).
 	desc, streamReqs := streamServiceDesc()
-	authn := interceptors.New(iss.Verifier, interceptors.WithClock(iss.Clock), interceptors.WithMethods(streamReqs))
+	authn := interceptors.New(guard.New(iss.Verifier, guard.Config{Clock: iss.Clock, Methods: streamReqs}))
 	srv := grpc.NewServer(grpc.ChainUnaryInterceptor(authn.UnaryServerInterceptor()), grpc.ChainStreamInterceptor(authn.StreamServerInterceptor()))
 	examplev1.RegisterGreeterServiceServer(srv, &greeter.Greeter{Clock: iss.Clock})
 	srv.RegisterService(desc, struct{}{})
@@ -131,13 +151,13 @@ func newWorld(t *testing.T) *world {
 }
 
 // mintWith signs c with key alone, stamping issuer.
-func mintWith(t *testing.T, key token.Key, issuer string, c token.Claims) string {
+func mintWith(t *testing.T, key keys.Key, issuer string, c token.Claims) string {
 	t.Helper()
-	ring, err := token.NewKeyring(key)
+	ring, err := keys.NewKeyring(key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	signer, err := token.NewSigner(ring, issuer, []string{token.DefaultIssuer})
+	signer, err := keys.NewSigner(ring, issuer, []string{token.DefaultIssuer})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,8 +196,8 @@ var matrix = []struct {
 	{"removed key", [5]string{ok, invalid, invalid, invalid, invalid}},
 }
 
-var order = []interceptors.Requirement{
-	interceptors.Public, interceptors.Access, interceptors.FreshAccess, interceptors.Refresh, interceptors.Optional,
+var order = []guard.Requirement{
+	guard.Public, guard.Access, guard.FreshAccess, guard.Refresh, guard.Optional,
 }
 
 func (w *world) outgoing(name string) context.Context {
@@ -197,24 +217,24 @@ func (w *world) outgoing(name string) context.Context {
 }
 
 // callUnary calls the greeter method that declares req in greeter.proto.
-func (w *world) callUnary(ctx context.Context, req interceptors.Requirement) error {
+func (w *world) callUnary(ctx context.Context, req guard.Requirement) error {
 	var err error
 	switch req {
-	case interceptors.Public:
+	case guard.Public:
 		_, err = w.greeter.Hello(ctx, &examplev1.HelloRequest{})
-	case interceptors.Access:
+	case guard.Access:
 		_, err = w.greeter.WhoAmI(ctx, &examplev1.WhoAmIRequest{})
-	case interceptors.FreshAccess:
+	case guard.FreshAccess:
 		_, err = w.greeter.DeleteAccount(ctx, &examplev1.DeleteAccountRequest{})
-	case interceptors.Refresh:
+	case guard.Refresh:
 		_, err = w.greeter.SessionInfo(ctx, &examplev1.SessionInfoRequest{})
-	case interceptors.Optional:
+	case guard.Optional:
 		_, err = w.greeter.Greet(ctx, &examplev1.GreetRequest{})
 	}
 	return err
 }
 
-func (w *world) callStream(ctx context.Context, req interceptors.Requirement) error {
+func (w *world) callStream(ctx context.Context, req guard.Requirement) error {
 	desc := &grpc.StreamDesc{ServerStreams: true}
 	stream, err := w.conn.NewStream(ctx, desc, "/test.Streams/"+streamMethods[req])
 	if err != nil {
@@ -234,7 +254,7 @@ func TestMatrix(t *testing.T) {
 	w := newWorld(t)
 	for _, kind := range []struct {
 		name string
-		call func(context.Context, interceptors.Requirement) error
+		call func(context.Context, guard.Requirement) error
 	}{{"unary", w.callUnary}, {"stream", w.callStream}} {
 		for _, row := range matrix {
 			for i, req := range order {
@@ -271,7 +291,7 @@ func TestClaimsReachHandlers(t *testing.T) {
 
 func TestStream_EndedWithTokenExpiredWhenTokenExpires(t *testing.T) {
 	iss := tokens.New(t)
-	client := newGreeter(t, iss)
+	client := newGreeter(t, iss, guard.Config{})
 	access := iss.FreshAccess(t, "alice", sid) // expires in 15 minutes
 	stream, err := client.Ticks(tokens.Bearer(bg, access), &examplev1.TicksRequest{IntervalMs: 60_000})
 	if err != nil {
@@ -298,36 +318,9 @@ func TestStream_EndedWithTokenExpiredWhenTokenExpires(t *testing.T) {
 	}
 }
 
-func TestStream_ExpiryCanBeTurnedOff(t *testing.T) {
-	iss := tokens.New(t)
-	client := newGreeter(t, iss, interceptors.WithStreamExpiry(false))
-	stream, err := client.Ticks(tokens.Bearer(bg, iss.FreshAccess(t, "alice", sid)), &examplev1.TicksRequest{IntervalMs: 60_000, Count: 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for n := 1; ; n++ {
-		_, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
-			if n != 21 {
-				t.Fatalf("stream ended after %d ticks, want 20", n-1)
-			}
-			return
-		}
-		if err != nil {
-			t.Fatalf("tick %d: %v", n, err)
-		}
-		if n < 20 {
-			if !iss.Clock.WaitForTimers(1, 10*time.Second) {
-				t.Fatal("handler never armed its tick timer")
-			}
-			iss.Clock.Advance(time.Minute)
-		}
-	}
-}
-
 func TestFreshMaxAge_RecentLoginCountsAsFresh(t *testing.T) {
 	iss := tokens.New(t)
-	client := newGreeter(t, iss, interceptors.WithFreshMaxAge(5*time.Minute))
+	client := newGreeter(t, iss, guard.Config{FreshMaxAge: 5 * time.Minute})
 	ctx := tokens.Bearer(bg, iss.Access(t, "alice", sid)) // fresh: false, auth_time: now
 	iss.Clock.Advance(4 * time.Minute)
 	if _, err := client.DeleteAccount(ctx, &examplev1.DeleteAccountRequest{}); err != nil {
@@ -338,6 +331,13 @@ func TestFreshMaxAge_RecentLoginCountsAsFresh(t *testing.T) {
 	tokens.WantRefusal(t, err, codes.Unauthenticated, notFresh)
 }
 
+// revocationsFunc adapts a function to guard.Revocations.
+type revocationsFunc func(context.Context, *token.Claims) (bool, error)
+
+func (f revocationsFunc) Revoked(ctx context.Context, c *token.Claims) (bool, error) {
+	return f(ctx, c)
+}
+
 // Revocations are checked on every call, after the verified-token cache: a
 // token accepted once is refused as soon as its session is revoked, and a
 // check that cannot be made fails the call closed.
@@ -346,12 +346,12 @@ func TestRevocations_CheckedOnEveryCall(t *testing.T) {
 	var revokedSID atomic.Value
 	revokedSID.Store("")
 	var down atomic.Bool
-	client := newGreeter(t, iss, interceptors.WithRevocations(revocation.CheckerFunc(func(_ context.Context, c *token.Claims) (bool, error) {
+	client := newGreeter(t, iss, guard.Config{Revocations: revocationsFunc(func(_ context.Context, c *token.Claims) (bool, error) {
 		if down.Load() {
 			return false, errors.New("store down")
 		}
 		return c.SessionID == revokedSID.Load().(string), nil
-	})))
+	})})
 	ctx := tokens.Bearer(bg, iss.Access(t, "alice", sid))
 	if _, err := client.WhoAmI(ctx, &examplev1.WhoAmIRequest{}); err != nil {
 		t.Fatal(err)
@@ -375,10 +375,10 @@ func TestRevocations_CheckedOnEveryCall(t *testing.T) {
 // The verified-token cache never outlives a token: once its exp is reached
 // the call is refused as expired, however recently it was verified.
 func TestCache_NeverServesAnExpiredToken(t *testing.T) {
-	for _, size := range []int{10000, 0} {
-		t.Run(map[int]string{10000: "cache on", 0: "cache off"}[size], func(t *testing.T) {
+	for _, size := range []int{10000, -1} {
+		t.Run(map[int]string{10000: "cache on", -1: "cache off"}[size], func(t *testing.T) {
 			iss := tokens.New(t)
-			client := newGreeter(t, iss, interceptors.WithCacheSize(size))
+			client := newGreeter(t, iss, guard.Config{CacheSize: size})
 			ctx := tokens.Bearer(bg, iss.FreshAccess(t, "alice", sid))
 			iss.Clock.Advance(tokens.AccessTTL - time.Second)
 			if _, err := client.WhoAmI(ctx, &examplev1.WhoAmIRequest{}); err != nil {
@@ -388,5 +388,51 @@ func TestCache_NeverServesAnExpiredToken(t *testing.T) {
 			_, err := client.WhoAmI(ctx, &examplev1.WhoAmIRequest{})
 			tokens.WantRefusal(t, err, codes.Unauthenticated, expired)
 		})
+	}
+}
+
+// Call hands the Guard the call's method, its authorization values and,
+// over mutual TLS, the client's certificate: a token bound to that
+// certificate (cnf x5t#S256) passes the interceptor only over a connection
+// presenting it.
+func TestCall_PeerCertificateReachesTheGuard(t *testing.T) {
+	iss := tokens.New(t)
+	cert := &x509.Certificate{Raw: []byte("the client certificate's DER")}
+	other := &x509.Certificate{Raw: []byte("another certificate's DER")}
+	sum := sha256.Sum256(cert.Raw)
+	c := iss.Claims(token.Access, "alice", sid)
+	c.Confirmation = &token.Confirmation{CertificateThumbprint: base64.RawURLEncoding.EncodeToString(sum[:])}
+	bound := iss.Sign(t, c)
+	over := func(peerCert *x509.Certificate) context.Context {
+		ctx := metadata.NewIncomingContext(bg, metadata.Pairs(wire.AuthorizationKey, "Bearer "+bound))
+		if peerCert == nil {
+			return ctx
+		}
+		state := tls.ConnectionState{PeerCertificates: []*x509.Certificate{peerCert}}
+		return peer.NewContext(ctx, &peer.Peer{AuthInfo: credentials.TLSInfo{State: state}})
+	}
+
+	call := interceptors.Call(over(cert), whoAmI)
+	if call.Method != whoAmI || call.PeerCertificate != cert || len(call.Authorization) != 1 || call.Authorization[0] != "Bearer "+bound {
+		t.Fatalf("Call = %+v", call)
+	}
+	if got := interceptors.Call(over(nil), whoAmI).PeerCertificate; got != nil {
+		t.Fatalf("PeerCertificate without TLS = %v", got)
+	}
+
+	icpt := interceptors.New(guard.New(iss.Verifier, guard.Config{Clock: iss.Clock})).UnaryServerInterceptor()
+	info := &grpc.UnaryServerInfo{FullMethod: whoAmI}
+	handler := func(ctx context.Context, _ any) (any, error) {
+		claims, _ := guard.ClaimsFromContext(ctx)
+		return claims.Subject, nil
+	}
+	if got, err := icpt(over(cert), nil, info, handler); err != nil || got != "alice" {
+		t.Fatalf("over the bound certificate: %v, %v", got, err)
+	}
+	for name, peerCert := range map[string]*x509.Certificate{"no certificate": nil, "another certificate": other} {
+		_, err := icpt(over(peerCert), nil, info, handler)
+		if status.Code(err) != codes.Unauthenticated || wire.Reason(err) != invalid {
+			t.Fatalf("%s: %v; want %s", name, err, invalid)
+		}
 	}
 }

@@ -16,18 +16,19 @@ import (
 	"github.com/authd-dev/authd/examples/greeter"
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
 	examplev1 "github.com/authd-dev/authd/gen/example/v1"
+	"github.com/authd-dev/authd/guard"
 	"github.com/authd-dev/authd/interceptors"
 )
 
 func TestCheckServer_NamesUndeclaredMethods(t *testing.T) {
 	iss := tokens.New(t)
-	authn := interceptors.New(iss.Verifier)
+	authn := interceptors.New(guard.New(iss.Verifier, guard.Config{}))
 	srv := grpc.NewServer()
 	examplev1.RegisterGreeterServiceServer(srv, &greeter.Greeter{Clock: iss.Clock})
 	desc, _ := streamServiceDesc()
 	srv.RegisterService(desc, struct{}{})
 	err := authn.CheckServer(srv)
-	var undeclared *interceptors.UndeclaredError
+	var undeclared *guard.UndeclaredError
 	if !errors.As(err, &undeclared) {
 		t.Fatalf("CheckServer = %v, want *UndeclaredError", err)
 	}
@@ -35,30 +36,31 @@ func TestCheckServer_NamesUndeclaredMethods(t *testing.T) {
 		!strings.Contains(err.Error(), "/test.Streams/Refresh") || strings.Contains(err.Error(), "GreeterService") {
 		t.Fatalf("undeclared = %v; want the five test.Streams methods and no greeter method", undeclared.Methods)
 	}
-	if err := interceptors.New(iss.Verifier, interceptors.WithService("test.Streams", interceptors.Access)).CheckServer(srv); err != nil {
+	withService := interceptors.New(guard.New(iss.Verifier, guard.Config{Services: map[string]guard.Rule{"test.Streams": {Requirement: guard.Access}}}))
+	if err := withService.CheckServer(srv); err != nil {
 		t.Fatalf("with a service-wide declaration: %v", err)
 	}
 }
 
 func TestPolicy_SourcesInOrder(t *testing.T) {
 	iss := tokens.New(t)
-	authn := interceptors.New(iss.Verifier,
-		interceptors.WithMethod("/example.v1.GreeterService/Hello", interceptors.FreshAccess),
-		interceptors.WithService("example.v1.GreeterService", interceptors.Refresh),
-	)
-	for method, want := range map[string]interceptors.Requirement{
-		"/example.v1.GreeterService/Hello":    interceptors.FreshAccess, // method override beats all
-		"/example.v1.GreeterService/WhoAmI":   interceptors.Refresh,     // service override beats the proto option
-		"/auth.v1.AuthService/Login":          interceptors.Public,      // proto option
-		"/auth.v1.AuthService/ChangePassword": interceptors.FreshAccess,
-		"/unknown.Service/Method":             interceptors.Access, // default: deny
-		"not a method":                        interceptors.Access,
+	g := guard.New(iss.Verifier, guard.Config{
+		Methods:  map[string]guard.Rule{"/example.v1.GreeterService/Hello": {Requirement: guard.FreshAccess}},
+		Services: map[string]guard.Rule{"example.v1.GreeterService": {Requirement: guard.Refresh}},
+	})
+	for method, want := range map[string]guard.Requirement{
+		"/example.v1.GreeterService/Hello":    guard.FreshAccess, // method override beats all
+		"/example.v1.GreeterService/WhoAmI":   guard.Refresh,     // service override beats the proto option
+		"/auth.v1.AuthService/Login":          guard.Public,      // proto option
+		"/auth.v1.AuthService/ChangePassword": guard.FreshAccess,
+		"/unknown.Service/Method":             guard.Access, // default: deny
+		"not a method":                        guard.Access,
 	} {
-		if got := authn.Requirement(method); got != want {
-			t.Errorf("Requirement(%q) = %v, want %v", method, got, want)
+		if got := g.Rule(method).Requirement; got != want {
+			t.Errorf("Rule(%q).Requirement = %v, want %v", method, got, want)
 		}
 	}
-	if got := interceptors.New(iss.Verifier).Requirement("/example.v1.GreeterService/Hello"); got != interceptors.Public {
+	if got := guard.New(iss.Verifier, guard.Config{}).Rule("/example.v1.GreeterService/Hello").Requirement; got != guard.Public {
 		t.Errorf("proto option: %v, want PUBLIC", got)
 	}
 }
@@ -81,7 +83,7 @@ func serveUnknown(t *testing.T, authn *interceptors.Authenticator) (*grpc.Client
 
 func TestUnknownMethodIsDeniedNotOpen(t *testing.T) {
 	iss := tokens.New(t)
-	conn, reached := serveUnknown(t, interceptors.New(iss.Verifier))
+	conn, reached := serveUnknown(t, interceptors.New(guard.New(iss.Verifier, guard.Config{})))
 	err := conn.Invoke(bg, "/nope.Service/Anything", &examplev1.HelloRequest{}, &examplev1.HelloResponse{})
 	tokens.WantRefusal(t, err, codes.Unauthenticated, missing)
 	if reached.Load() {
@@ -89,23 +91,24 @@ func TestUnknownMethodIsDeniedNotOpen(t *testing.T) {
 	}
 }
 
-// WithDefault sets what an undeclared method demands. It can relax deny by
+// Config.Default sets what an undeclared method demands. It can relax deny by
 // default: with Public, an undeclared method is open; CheckServer still
 // names it, since it declares nothing. Declared methods keep their own
 // requirement.
 func TestWithDefault_Public_OpensUndeclaredMethods(t *testing.T) {
 	iss := tokens.New(t)
-	authn := interceptors.New(iss.Verifier, interceptors.WithDefault(interceptors.Public))
+	g := guard.New(iss.Verifier, guard.Config{Default: guard.Public})
+	authn := interceptors.New(g)
 
-	for method, want := range map[string]interceptors.Requirement{
-		"/nope.Service/Anything":              interceptors.Public,
-		"not a method":                        interceptors.Public,
-		"/example.v1.GreeterService/WhoAmI":   interceptors.Access, // proto option
-		"/example.v1.GreeterService/Greet":    interceptors.Optional,
-		"/auth.v1.AuthService/ChangePassword": interceptors.FreshAccess,
+	for method, want := range map[string]guard.Requirement{
+		"/nope.Service/Anything":              guard.Public,
+		"not a method":                        guard.Public,
+		"/example.v1.GreeterService/WhoAmI":   guard.Access, // proto option
+		"/example.v1.GreeterService/Greet":    guard.Optional,
+		"/auth.v1.AuthService/ChangePassword": guard.FreshAccess,
 	} {
-		if got := authn.Requirement(method); got != want {
-			t.Errorf("Requirement(%q) = %v, want %v", method, got, want)
+		if got := g.Rule(method).Requirement; got != want {
+			t.Errorf("Rule(%q).Requirement = %v, want %v", method, got, want)
 		}
 	}
 
@@ -120,7 +123,7 @@ func TestWithDefault_Public_OpensUndeclaredMethods(t *testing.T) {
 	srv := grpc.NewServer()
 	desc, _ := streamServiceDesc()
 	srv.RegisterService(desc, struct{}{})
-	var undeclared *interceptors.UndeclaredError
+	var undeclared *guard.UndeclaredError
 	if err := authn.CheckServer(srv); !errors.As(err, &undeclared) || len(undeclared.Methods) != 5 {
 		t.Fatalf("CheckServer = %v; want the five test.Streams methods named although the default opens them", err)
 	}
@@ -131,25 +134,25 @@ func TestWithDefault_Public_OpensUndeclaredMethods(t *testing.T) {
 func TestWithDefault_Enforced(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		def  interceptors.Requirement
+		def  guard.Requirement
 		tok  func(*tokens.Issuer, *testing.T) string // nil: no token
 		code codes.Code
 		want string // reason; ok with codes.OK
 	}{
-		{"fresh access, non-fresh token", interceptors.FreshAccess, mintAccess, codes.Unauthenticated, notFresh},
-		{"fresh access, fresh token", interceptors.FreshAccess, mintFreshAccess, codes.OK, ok},
-		{"refresh, access token", interceptors.Refresh, mintAccess, codes.Unauthenticated, wrongType},
-		{"refresh, refresh token", interceptors.Refresh, mintRefresh, codes.OK, ok},
-		{"optional, no token", interceptors.Optional, nil, codes.OK, ok},
-		{"optional, expired token", interceptors.Optional, mintExpired, codes.Unauthenticated, expired},
-		{"unspecified counts as access, no token", interceptors.Requirement(0), nil, codes.Unauthenticated, missing},
-		{"unspecified counts as access, refresh token", interceptors.Requirement(0), mintRefresh, codes.Unauthenticated, wrongType},
-		{"unknown value, no token", interceptors.Requirement(42), nil, codes.Unauthenticated, missing},
-		{"unknown value, valid token", interceptors.Requirement(42), mintFreshAccess, codes.Internal, ok},
+		{"fresh access, non-fresh token", guard.FreshAccess, mintAccess, codes.Unauthenticated, notFresh},
+		{"fresh access, fresh token", guard.FreshAccess, mintFreshAccess, codes.OK, ok},
+		{"refresh, access token", guard.Refresh, mintAccess, codes.Unauthenticated, wrongType},
+		{"refresh, refresh token", guard.Refresh, mintRefresh, codes.OK, ok},
+		{"optional, no token", guard.Optional, nil, codes.OK, ok},
+		{"optional, expired token", guard.Optional, mintExpired, codes.Unauthenticated, expired},
+		{"unspecified counts as access, no token", guard.Requirement(0), nil, codes.Unauthenticated, missing},
+		{"unspecified counts as access, refresh token", guard.Requirement(0), mintRefresh, codes.Unauthenticated, wrongType},
+		{"unknown value, no token", guard.Requirement(42), nil, codes.Unauthenticated, missing},
+		{"unknown value, valid token", guard.Requirement(42), mintFreshAccess, codes.Internal, ok},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			iss := tokens.New(t)
-			conn, reached := serveUnknown(t, interceptors.New(iss.Verifier, interceptors.WithClock(iss.Clock), interceptors.WithDefault(tc.def)))
+			conn, reached := serveUnknown(t, interceptors.New(guard.New(iss.Verifier, guard.Config{Clock: iss.Clock, Default: tc.def})))
 			ctx := bg
 			if tc.tok != nil {
 				ctx = tokens.Bearer(bg, tc.tok(iss, t))
@@ -189,38 +192,38 @@ func filesOf(t *testing.T, files ...protoreflect.FileDescriptor) *protoregistry.
 	return reg
 }
 
-// WithFiles replaces protoregistry.GlobalFiles: a method's proto option is
+// Config.Files replaces protoregistry.GlobalFiles: a method's proto option is
 // seen only when its file is in the registry given, and the methods of
 // other files fall to the default.
 func TestWithFiles_OptionsOutsideAreNotSeen(t *testing.T) {
 	iss := tokens.New(t)
-	onlyGreeter := interceptors.New(iss.Verifier, interceptors.WithFiles(filesOf(t, examplev1.File_example_v1_greeter_proto)))
-	onlyAuth := interceptors.New(iss.Verifier, interceptors.WithFiles(filesOf(t, authv1.File_auth_v1_auth_proto)))
-	none := interceptors.New(iss.Verifier, interceptors.WithFiles(filesOf(t)), interceptors.WithDefault(interceptors.Optional))
+	onlyGreeter := guard.New(iss.Verifier, guard.Config{Files: filesOf(t, examplev1.File_example_v1_greeter_proto)})
+	onlyAuth := guard.New(iss.Verifier, guard.Config{Files: filesOf(t, authv1.File_auth_v1_auth_proto)})
+	none := guard.New(iss.Verifier, guard.Config{Files: filesOf(t), Default: guard.Optional})
 	for _, tc := range []struct {
-		authn  *interceptors.Authenticator
+		g      *guard.Guard
 		name   string
 		method string
-		want   interceptors.Requirement
+		want   guard.Requirement
 	}{
-		{onlyGreeter, "only greeter.proto", "/example.v1.GreeterService/Hello", interceptors.Public},
-		{onlyGreeter, "only greeter.proto", "/example.v1.GreeterService/DeleteAccount", interceptors.FreshAccess},
-		{onlyGreeter, "only greeter.proto", "/auth.v1.AuthService/Login", interceptors.Access},
-		{onlyAuth, "only auth.proto", "/auth.v1.AuthService/Login", interceptors.Public},
-		{onlyAuth, "only auth.proto", "/auth.v1.AuthService/ChangePassword", interceptors.FreshAccess},
-		{onlyAuth, "only auth.proto", "/example.v1.GreeterService/Hello", interceptors.Access},
-		{onlyAuth, "only auth.proto", "/example.v1.GreeterService/Greet", interceptors.Access},
-		{none, "empty, default OPTIONAL", "/example.v1.GreeterService/Hello", interceptors.Optional},
-		{none, "empty, default OPTIONAL", "/auth.v1.AuthService/Login", interceptors.Optional},
+		{onlyGreeter, "only greeter.proto", "/example.v1.GreeterService/Hello", guard.Public},
+		{onlyGreeter, "only greeter.proto", "/example.v1.GreeterService/DeleteAccount", guard.FreshAccess},
+		{onlyGreeter, "only greeter.proto", "/auth.v1.AuthService/Login", guard.Access},
+		{onlyAuth, "only auth.proto", "/auth.v1.AuthService/Login", guard.Public},
+		{onlyAuth, "only auth.proto", "/auth.v1.AuthService/ChangePassword", guard.FreshAccess},
+		{onlyAuth, "only auth.proto", "/example.v1.GreeterService/Hello", guard.Access},
+		{onlyAuth, "only auth.proto", "/example.v1.GreeterService/Greet", guard.Access},
+		{none, "empty, default OPTIONAL", "/example.v1.GreeterService/Hello", guard.Optional},
+		{none, "empty, default OPTIONAL", "/auth.v1.AuthService/Login", guard.Optional},
 	} {
-		if got := tc.authn.Requirement(tc.method); got != tc.want {
-			t.Errorf("%s: Requirement(%q) = %v, want %v", tc.name, tc.method, got, tc.want)
+		if got := tc.g.Rule(tc.method).Requirement; got != tc.want {
+			t.Errorf("%s: Rule(%q).Requirement = %v, want %v", tc.name, tc.method, got, tc.want)
 		}
 	}
 
 	// Over the wire: Hello is PUBLIC in greeter.proto, which onlyAuth does
 	// not hold, so it demands an access token like any undeclared method.
-	srv := grpc.NewServer(grpc.ChainUnaryInterceptor(onlyAuth.UnaryServerInterceptor()))
+	srv := grpc.NewServer(grpc.ChainUnaryInterceptor(interceptors.New(onlyAuth).UnaryServerInterceptor()))
 	examplev1.RegisterGreeterServiceServer(srv, &greeter.Greeter{Clock: iss.Clock})
 	client := examplev1.NewGreeterServiceClient(tokens.Serve(t, srv))
 	_, err := client.Hello(bg, &examplev1.HelloRequest{})
@@ -231,8 +234,8 @@ func TestWithFiles_OptionsOutsideAreNotSeen(t *testing.T) {
 
 	// And the greeter refuses to start: none of its methods declares a
 	// requirement the Authenticator can see.
-	_, err = greeter.NewServer(iss.Verifier, iss.Clock, interceptors.WithFiles(filesOf(t, authv1.File_auth_v1_auth_proto)))
-	var undeclared *interceptors.UndeclaredError
+	_, err = greeter.NewServer(greeterGuard(iss.Verifier, iss.Clock, guard.Config{Files: filesOf(t, authv1.File_auth_v1_auth_proto)}), iss.Clock)
+	var undeclared *guard.UndeclaredError
 	if !errors.As(err, &undeclared) {
 		t.Fatalf("greeter.NewServer = %v, want *UndeclaredError", err)
 	}

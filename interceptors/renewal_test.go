@@ -17,7 +17,9 @@ import (
 	"github.com/authd-dev/authd/authdtest/tokens"
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
 	examplev1 "github.com/authd-dev/authd/gen/example/v1"
-	"github.com/authd-dev/authd/interceptors"
+	"github.com/authd-dev/authd/guard"
+	"github.com/authd-dev/authd/protect"
+	"github.com/authd-dev/authd/session"
 	"github.com/authd-dev/authd/token"
 	"github.com/authd-dev/authd/wire"
 )
@@ -28,10 +30,10 @@ const sessionMax = 2 * time.Hour
 // renewer renews as authd does: a non-fresh access token of the same
 // subject, session and auth_time, for AccessTTL but never past the session
 // cap (auth_time + sessionMax). It refuses tokens of a session in refused.
-func renewer(iss *tokens.Issuer, refused func(sid string) bool) interceptors.RenewerFunc {
+func renewer(iss *tokens.Issuer, refused func(sid string) bool) guard.RenewerFunc {
 	return func(_ context.Context, _ string, old *token.Claims) (string, error) {
 		if refused(old.SessionID) {
-			return "", wire.ErrRevoked
+			return "", guard.ErrRevoked
 		}
 		c := iss.Claims(token.Access, old.Subject, old.SessionID)
 		c.AuthTime = old.AuthTime
@@ -39,18 +41,19 @@ func renewer(iss *tokens.Issuer, refused func(sid string) bool) interceptors.Ren
 			c.ExpiresAt = jwt.NewNumericDate(sessionCap)
 		}
 		if !c.Expiry().After(old.Expiry()) {
-			return "", wire.ErrSessionCap
+			return "", session.ErrSessionCap
 		}
 		return iss.Signer.Sign(c)
 	}
 }
 
-// renewService is the Renew of an authd, for RemoteRenewer: it renews with
-// r the token the call carries, and remembers the metadata it got.
+// renewService is the Renew of an authd, for protect.RemoteRenewer: it
+// renews with r the token the call carries, and remembers the metadata it
+// got.
 type renewService struct {
 	authv1.UnimplementedAuthServiceServer
-	verifier interceptors.Verifier
-	renewer  interceptors.Renewer
+	verifier guard.Verifier
+	renewer  guard.Renewer
 
 	mu sync.Mutex
 	md []metadata.MD
@@ -61,7 +64,7 @@ func (s *renewService) Renew(ctx context.Context, _ *authv1.RenewRequest) (*auth
 	s.mu.Lock()
 	s.md = append(s.md, md)
 	s.mu.Unlock()
-	raw, err := interceptors.BearerFromContext(ctx)
+	raw, err := bearerOf(md)
 	if err != nil {
 		return nil, wire.StatusError(err)
 	}
@@ -74,6 +77,21 @@ func (s *renewService) Renew(ctx context.Context, _ *authv1.RenewRequest) (*auth
 		return nil, wire.StatusError(err)
 	}
 	return &authv1.RenewResponse{AccessToken: tok}, nil
+}
+
+// bearerOf returns the token of md's one "Bearer <token>" authorization
+// value (bearer parsing is the guard's, unexported: this stand-in for authd
+// needs only the well-formed case).
+func bearerOf(md metadata.MD) (string, error) {
+	values := md.Get(wire.AuthorizationKey)
+	if len(values) != 1 {
+		return "", guard.ErrMissing
+	}
+	tok, found := strings.CutPrefix(values[0], "Bearer ")
+	if !found || tok == "" {
+		return "", guard.ErrMissing
+	}
+	return tok, nil
 }
 
 // renewalWorld is a greeter that renews through a renewer as above, in
@@ -95,7 +113,7 @@ func newRenewalWorld(t *testing.T, remote bool, opts ...tokens.Option) *renewalW
 	t.Helper()
 	w := &renewalWorld{iss: tokens.New(t, opts...)}
 	inner := renewer(w.iss, func(sid string) bool { _, ok := w.revoked.Load(sid); return ok })
-	recorded := interceptors.RenewerFunc(func(ctx context.Context, raw string, c *token.Claims) (string, error) {
+	recorded := guard.RenewerFunc(func(ctx context.Context, raw string, c *token.Claims) (string, error) {
 		tok, err := inner(ctx, raw, c)
 		w.mu.Lock()
 		defer w.mu.Unlock()
@@ -105,14 +123,14 @@ func newRenewalWorld(t *testing.T, remote bool, opts ...tokens.Option) *renewalW
 		}
 		return tok, err
 	})
-	var r interceptors.Renewer = recorded
+	var r guard.Renewer = recorded
 	if remote {
 		w.remote = &renewService{verifier: w.iss.Verifier, renewer: recorded}
 		srv := grpc.NewServer()
 		authv1.RegisterAuthServiceServer(srv, w.remote)
-		r = interceptors.RemoteRenewer(tokens.Serve(t, srv))
+		r = protect.RemoteRenewer(tokens.Serve(t, srv))
 	}
-	w.greeter = newGreeter(t, w.iss, interceptors.WithRenewal(r, 0))
+	w.greeter = newGreeter(t, w.iss, guard.Config{Renewer: r})
 	return w
 }
 

@@ -9,7 +9,7 @@ import (
 	"github.com/authd-dev/authd/authdtest/tokens"
 	"github.com/authd-dev/authd/examples/greeter"
 	examplev1 "github.com/authd-dev/authd/gen/example/v1"
-	"github.com/authd-dev/authd/interceptors"
+	"github.com/authd-dev/authd/guard"
 )
 
 const whoAmI = "/example.v1.GreeterService/WhoAmI"
@@ -18,13 +18,14 @@ const whoAmI = "/example.v1.GreeterService/WhoAmI"
 // check names it rather than let a method that can never be called start.
 func TestCheckServer_NamesUnknownRequirement(t *testing.T) {
 	iss := tokens.New(t)
-	for name, opt := range map[string]interceptors.Option{
-		"rule":             interceptors.WithMethod(whoAmI, interceptors.Rule{Requirement: 42, AnyRole: []string{"admin"}}),
-		"bare requirement": interceptors.WithMethod(whoAmI, interceptors.Requirement(42)),
+	for name, rule := range map[string]guard.Rule{
+		"rule":             {Requirement: 42, AnyRole: []string{"admin"}},
+		"bare requirement": {Requirement: guard.Requirement(42)},
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := greeter.NewServer(iss.Verifier, iss.Clock, opt)
-			var ruleErr *interceptors.RuleError
+			cfg := guard.Config{Methods: map[string]guard.Rule{whoAmI: rule}}
+			_, err := greeter.NewServer(greeterGuard(iss.Verifier, iss.Clock, cfg), iss.Clock)
+			var ruleErr *guard.RuleError
 			if !errors.As(err, &ruleErr) || ruleErr.Method != whoAmI {
 				t.Fatalf("NewServer = %v, want a RuleError naming %s", err, whoAmI)
 			}
@@ -37,16 +38,17 @@ func TestCheckServer_NamesUnknownRequirement(t *testing.T) {
 func TestRule_SlicesAreNotShared(t *testing.T) {
 	iss := tokens.New(t)
 	roles := []string{"admin"}
-	client := newGreeter(t, iss, interceptors.WithMethod(whoAmI, interceptors.Rule{AnyRole: roles}))
+	cfg := guard.Config{Methods: map[string]guard.Rule{whoAmI: {AnyRole: roles}}}
+	client := newGreeter(t, iss, cfg)
 	roles[0] = "support" // after New: must not open the method to support
 	c := iss.Claims("access", "alice", sid)
 	c.Roles = []string{"support"}
 	_, err := client.WhoAmI(tokens.Bearer(bg, iss.Sign(t, c)), &examplev1.WhoAmIRequest{})
 	tokens.WantRefusal(t, err, codes.PermissionDenied, "INSUFFICIENT_ROLE")
 
-	a := interceptors.New(iss.Verifier, interceptors.WithMethod(whoAmI, interceptors.Rule{AnyRole: []string{"admin"}}))
-	a.Rule(whoAmI).AnyRole[0] = "support"
-	if got := a.Rule(whoAmI).AnyRole[0]; got != "admin" {
+	g := guard.New(iss.Verifier, guard.Config{Methods: map[string]guard.Rule{whoAmI: {AnyRole: []string{"admin"}}}})
+	g.Rule(whoAmI).AnyRole[0] = "support"
+	if got := g.Rule(whoAmI).AnyRole[0]; got != "admin" {
 		t.Fatalf("the enforced rule was changed through Rule(): %q", got)
 	}
 }

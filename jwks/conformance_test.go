@@ -10,10 +10,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authd-dev/authd/authdtest"
+	"github.com/authd-dev/authd/authdtest/tokens"
 	"github.com/authd-dev/authd/clock"
+	"github.com/authd-dev/authd/internal/authdenv"
 	"github.com/authd-dev/authd/internal/keysourcetest"
 	"github.com/authd-dev/authd/jwks"
+	"github.com/authd-dev/authd/keys"
 	"github.com/authd-dev/authd/token"
 )
 
@@ -24,13 +26,13 @@ const sourceCooldown = 30 * time.Second
 // publishes its keyring; a rotation replaces the keyring's keys.
 func TestConformance_GRPC(t *testing.T) {
 	keysourcetest.Run(t, func(t *testing.T) keysourcetest.Subject {
-		e := authdtest.New(t)
+		e := authdenv.New(t)
 		var fetches atomic.Int64
 		fetch := jwks.GRPC(e.Conn)
 		src := jwks.New(jwks.FetcherFunc(func(ctx context.Context) ([]token.JWK, error) {
 			fetches.Add(1)
 			return fetch.FetchKeys(ctx)
-		}), jwks.WithClock(e.Clock), jwks.WithCooldown(sourceCooldown))
+		}), jwks.Config{Clock: e.Clock, Cooldown: sourceCooldown})
 		return keysourcetest.Subject{
 			Source:   src,
 			Clock:    e.Clock,
@@ -52,16 +54,16 @@ func TestConformance_GRPC(t *testing.T) {
 // server, counting the requests it serves.
 func TestConformance_HTTP(t *testing.T) {
 	keysourcetest.Run(t, func(t *testing.T) keysourcetest.Subject {
-		clk := clock.NewFake(authdtest.Start)
-		first, err := token.NewKey(clk.Now())
+		clk := clock.NewFake(tokens.Start)
+		first, err := keys.NewKey(clk.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
-		ring, err := token.NewKeyring(first)
+		ring, err := keys.NewKeyring(first)
 		if err != nil {
 			t.Fatal(err)
 		}
-		signer, err := token.NewSigner(ring, token.DefaultIssuer, []string{token.DefaultIssuer})
+		signer, err := keys.NewSigner(ring, token.DefaultIssuer, []string{token.DefaultIssuer})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -83,7 +85,7 @@ func TestConformance_HTTP(t *testing.T) {
 		web.Start()
 		t.Cleanup(web.Close)
 		src := jwks.New(jwks.HTTP(web.URL+"/.well-known/jwks.json", web.Client()),
-			jwks.WithClock(clk), jwks.WithCooldown(sourceCooldown))
+			jwks.Config{Clock: clk, Cooldown: sourceCooldown})
 		return keysourcetest.Subject{
 			Source:   src,
 			Clock:    clk,
@@ -103,9 +105,9 @@ func TestConformance_HTTP(t *testing.T) {
 
 // addKey adds a new key, created at now, to ring: it becomes current, and
 // the keys before it stay published.
-func addKey(t *testing.T, ring *token.Keyring, now time.Time) {
+func addKey(t *testing.T, ring *keys.Keyring, now time.Time) {
 	t.Helper()
-	key, err := token.NewKey(now)
+	key, err := keys.NewKey(now)
 	if err != nil {
 		t.Fatal(err)
 	}

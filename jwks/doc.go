@@ -6,12 +6,9 @@
 //
 // A Source is a token.KeySource:
 //
-//	keys := jwks.New(jwks.GRPC(authdConn))
+//	keys := jwks.New(jwks.GRPC(authdConn), jwks.Config{})
 //	if err := keys.Refresh(ctx); err != nil { // fail fast at startup
 //		return err
 //	}
 //	verifier, err := token.NewVerifier(keys)
-//
-// Reloader, the reload-at-most-once-per-cooldown rule itself, is shared
-// with authd's own database keyring (package keys).
 package jwks

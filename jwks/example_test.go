@@ -10,6 +10,7 @@ import (
 
 	"github.com/authd-dev/authd/clock"
 	"github.com/authd-dev/authd/jwks"
+	"github.com/authd-dev/authd/keys"
 	"github.com/authd-dev/authd/token"
 )
 
@@ -21,15 +22,15 @@ func ExampleNew() {
 	clk := clock.NewFake(time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC))
 
 	// authd's side: a keyring that signs.
-	key, err := token.NewKey(clk.Now())
+	key, err := keys.NewKey(clk.Now())
 	if err != nil {
 		log.Fatal(err)
 	}
-	ring, err := token.NewKeyring(key)
+	ring, err := keys.NewKeyring(key)
 	if err != nil {
 		log.Fatal(err)
 	}
-	signer, err := token.NewSigner(ring, token.DefaultIssuer, []string{token.DefaultIssuer})
+	signer, err := keys.NewSigner(ring, token.DefaultIssuer, []string{token.DefaultIssuer})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -50,8 +51,8 @@ func ExampleNew() {
 		fetches++
 		return ring.JWKS(), nil
 	})
-	keys := jwks.New(published, jwks.WithClock(clk))
-	verifier, err := token.NewVerifier(keys, token.WithClock(clk))
+	source := jwks.New(published, jwks.Config{Clock: clk})
+	verifier, err := token.NewVerifier(source, token.WithClock(clk))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -73,27 +74,27 @@ func ExampleNew() {
 // A token naming a kid the Source does not know makes it refetch, at most
 // once per cooldown, counted from the last fetch: forged kids cannot make it
 // hammer authd.
-func ExampleWithCooldown() {
+func ExampleConfig_cooldown() {
 	ctx := context.Background()
 	clk := clock.NewFake(time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC))
-	key, err := token.NewKey(clk.Now())
+	key, err := keys.NewKey(clk.Now())
 	if err != nil {
 		log.Fatal(err)
 	}
 	fetches := 0
-	keys := jwks.New(jwks.FetcherFunc(func(context.Context) ([]token.JWK, error) {
+	source := jwks.New(jwks.FetcherFunc(func(context.Context) ([]token.JWK, error) {
 		fetches++
 		return []token.JWK{token.NewJWK(key.Public)}, nil
-	}), jwks.WithClock(clk), jwks.WithCooldown(30*time.Second))
+	}), jwks.Config{Clock: clk, Cooldown: 30 * time.Second})
 
 	kids := []struct{ name, kid string }{{"authd's", key.ID}, {"forged 1", "forged-1"}, {"forged 2", "forged-2"}}
 	for _, k := range kids {
-		_, err := keys.VerificationKey(ctx, k.kid)
+		_, err := source.VerificationKey(ctx, k.kid)
 		fmt.Printf("%s kid known: %t, fetches: %d\n", k.name, err == nil, fetches)
 	}
 
 	clk.Advance(30 * time.Second)
-	_, err = keys.VerificationKey(ctx, "forged-3")
+	_, err = source.VerificationKey(ctx, "forged-3")
 	fmt.Printf("after the cooldown, forged 3 known: %t, fetches: %d\n", err == nil, fetches)
 	// Output:
 	// authd's kid known: true, fetches: 1

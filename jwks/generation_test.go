@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/authd-dev/authd/jwks"
+	"github.com/authd-dev/authd/keys"
 	"github.com/authd-dev/authd/token"
 )
 
@@ -13,10 +14,10 @@ import (
 // Verifier's KeysGeneration, which flushes the interceptors' cache of
 // verified tokens); one that brings the same keys does not.
 func TestSource_GenerationMovesWhenTheKeysChange(t *testing.T) {
-	first, _ := token.NewKey(time.Now())
-	second, _ := token.NewKey(time.Now())
+	first, _ := keys.NewKey(time.Now())
+	second, _ := keys.NewKey(time.Now())
 	published := []token.JWK{token.NewJWK(first.Public)}
-	src := jwks.New(jwks.FetcherFunc(func(context.Context) ([]token.JWK, error) { return published, nil }))
+	src := jwks.New(jwks.FetcherFunc(func(context.Context) ([]token.JWK, error) { return published, nil }), jwks.Config{})
 	v, err := token.NewVerifier(src)
 	if err != nil {
 		t.Fatal(err)

@@ -10,19 +10,42 @@ import (
 	"time"
 
 	"github.com/authd-dev/authd/clock"
+	"github.com/authd-dev/authd/internal/flight"
 	"github.com/authd-dev/authd/token"
 )
 
+// Defaults of Config.
+const (
+	DefaultCacheTTL     = 10 * time.Minute
+	DefaultCooldown     = 30 * time.Second
+	DefaultFetchTimeout = 5 * time.Second
+)
+
+// Config is how a Source caches; the zero value is the default.
+type Config struct {
+	// CacheTTL is how long fetched keys are used before a refetch (0:
+	// DefaultCacheTTL).
+	CacheTTL time.Duration
+	// Cooldown is the least time between two fetches caused by a stale
+	// cache or an unknown kid (0: DefaultCooldown), so that forged kids
+	// cannot cause a fetch storm.
+	Cooldown time.Duration
+	// FetchTimeout bounds one fetch (0: DefaultFetchTimeout). A fetch runs
+	// detached from the call that needed it, so that the calls waiting
+	// for it share it; none waits past its own deadline.
+	FetchTimeout time.Duration
+	// Clock is the time source (nil: the system clock).
+	Clock clock.Clock
+}
+
 // Source is a token.KeySource backed by authd's published keys. It caches
-// them (default 10 minutes), refetches on an unknown kid at most once per
-// cooldown (default 30 s, so forged kids cannot cause a fetch storm), and
-// keeps verifying from its cache while authd is unreachable.
+// them, refetches on an unknown kid at most once per cooldown, and keeps
+// verifying from its cache while authd is unreachable.
 type Source struct {
-	fetcher  Fetcher
-	clock    clock.Clock
-	ttl      time.Duration
-	timeout  time.Duration
-	reloader *Reloader
+	fetcher Fetcher
+	clock   clock.Clock
+	ttl     time.Duration
+	fetches *flight.Limited
 
 	mu         sync.RWMutex
 	keys       map[string]ed25519.PublicKey
@@ -32,36 +55,22 @@ type Source struct {
 
 var _ token.KeySource = (*Source)(nil)
 
-// Option configures a Source.
-type Option func(*config)
-
-type config struct {
-	clock    clock.Clock
-	ttl      time.Duration
-	cooldown time.Duration
-}
-
-// WithCacheTTL sets how long fetched keys are used before a refetch
-// (default 10 minutes).
-func WithCacheTTL(d time.Duration) Option { return func(c *config) { c.ttl = d } }
-
-// WithCooldown sets the least time between two fetches caused by stale
-// caches or unknown kids (default 30 s).
-func WithCooldown(d time.Duration) Option { return func(c *config) { c.cooldown = d } }
-
-// WithClock sets the time source (default the system clock).
-func WithClock(clk clock.Clock) Option { return func(c *config) { c.clock = clk } }
-
 // New returns a key source that fetches keys with f when first needed.
-func New(f Fetcher, opts ...Option) *Source {
-	cfg := config{clock: clock.System(), ttl: 10 * time.Minute, cooldown: 30 * time.Second}
-	for _, opt := range opts {
-		opt(&cfg)
+func New(f Fetcher, cfg Config) *Source {
+	if cfg.Clock == nil {
+		cfg.Clock = clock.System()
 	}
 	return &Source{
-		fetcher: f, clock: cfg.clock, ttl: cfg.ttl, timeout: 5 * time.Second,
-		reloader: NewReloader(cfg.clock, cfg.cooldown),
+		fetcher: f, clock: cfg.Clock, ttl: orDefault(cfg.CacheTTL, DefaultCacheTTL),
+		fetches: flight.NewLimited(cfg.Clock, orDefault(cfg.Cooldown, DefaultCooldown), orDefault(cfg.FetchTimeout, DefaultFetchTimeout)),
 	}
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
 }
 
 // Algorithm returns EdDSA.
@@ -77,7 +86,7 @@ func (s *Source) VerificationKey(ctx context.Context, kid string) (any, error) {
 	if known && !stale {
 		return key, nil
 	}
-	_, fetchErr := s.reloader.Reload(ctx, s.fetch)
+	_, fetchErr := s.fetches.Do(ctx, s.fetch)
 	s.mu.RLock()
 	key, known = s.keys[kid]
 	empty := len(s.keys) == 0
@@ -94,13 +103,10 @@ func (s *Source) VerificationKey(ctx context.Context, kid string) (any, error) {
 // Refresh fetches the keys now, whatever the cache and cooldown say; call it
 // at startup to fail fast when authd is unreachable.
 func (s *Source) Refresh(ctx context.Context) error {
-	return s.reloader.Force(ctx, s.fetch)
+	return s.fetches.Force(ctx, s.fetch)
 }
 
 func (s *Source) fetch(ctx context.Context) error {
-	// The caller's deadline may be tight or absent: bound the fetch itself.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
-	defer cancel()
 	jwks, err := s.fetcher.FetchKeys(ctx)
 	if err != nil {
 		return err

@@ -12,11 +12,14 @@ import (
 
 	"google.golang.org/grpc/codes"
 
-	"github.com/authd-dev/authd/authdtest"
 	"github.com/authd-dev/authd/authdtest/tokens"
+	"github.com/authd-dev/authd/clock"
 	"github.com/authd-dev/authd/examples/greeter"
 	examplev1 "github.com/authd-dev/authd/gen/example/v1"
+	"github.com/authd-dev/authd/guard"
+	"github.com/authd-dev/authd/internal/authdenv"
 	"github.com/authd-dev/authd/jwks"
+	"github.com/authd-dev/authd/keys"
 	"github.com/authd-dev/authd/token"
 	"github.com/authd-dev/authd/wire"
 )
@@ -24,7 +27,7 @@ import (
 // sourceWorld is authd plus the example greeter verifying with a Source
 // over authd's AuthService.GetJWKS, counting fetches.
 type sourceWorld struct {
-	authd   *authdtest.Env
+	authd   *authdenv.Env
 	source  *jwks.Source
 	fetches atomic.Int64
 	down    atomic.Bool // fetches fail, as when authd is unreachable
@@ -33,7 +36,7 @@ type sourceWorld struct {
 
 func newSourceWorld(t *testing.T) *sourceWorld {
 	t.Helper()
-	w := &sourceWorld{authd: authdtest.New(t)}
+	w := &sourceWorld{authd: authdenv.New(t)}
 	w.authd.AddUser(t, "alice", "pw")
 	fetch := jwks.GRPC(w.authd.Conn)
 	w.source = jwks.New(jwks.FetcherFunc(func(ctx context.Context) ([]token.JWK, error) {
@@ -42,12 +45,12 @@ func newSourceWorld(t *testing.T) *sourceWorld {
 			return nil, errors.New("connection refused")
 		}
 		return fetch.FetchKeys(ctx)
-	}), jwks.WithClock(w.authd.Clock))
+	}), jwks.Config{Clock: w.authd.Clock})
 	verifier, err := token.NewVerifier(w.source, token.WithClock(w.authd.Clock))
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := greeter.NewServer(verifier, w.authd.Clock)
+	srv, err := greeter.NewServer(guard.New(verifier, guard.Config{PublicHealthAndReflection: true, Clock: w.authd.Clock}), w.authd.Clock)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +64,7 @@ func (w *sourceWorld) whoAmI(tok string) error {
 }
 
 // publicHalf is key as authd publishes a key it no longer signs with.
-func publicHalf(key token.Key, created time.Time) token.Key {
+func publicHalf(key keys.Key, created time.Time) keys.Key {
 	key.Private, key.Created = nil, created
 	return key
 }
@@ -105,7 +108,7 @@ func TestSource_PicksUpRotation(t *testing.T) {
 	if err := w.whoAmI(before); err != nil {
 		t.Fatal(err)
 	}
-	newer, err := token.NewKey(e.Clock.Now().Add(time.Minute))
+	newer, err := keys.NewKey(e.Clock.Now().Add(time.Minute))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +173,7 @@ func TestSource_WarmCacheSurvivesAuthdOutage(t *testing.T) {
 }
 
 func TestSource_OverHTTP(t *testing.T) {
-	e := authdtest.New(t)
+	e := authdenv.New(t)
 	e.AddUser(t, "alice", "pw")
 	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/.well-known/jwks.json" {
@@ -181,7 +184,7 @@ func TestSource_OverHTTP(t *testing.T) {
 	}))
 	defer web.Close()
 	ctx := context.Background()
-	v, err := token.NewVerifier(jwks.New(jwks.HTTP(web.URL+"/.well-known/jwks.json", web.Client())), token.WithClock(e.Clock))
+	v, err := token.NewVerifier(jwks.New(jwks.HTTP(web.URL+"/.well-known/jwks.json", web.Client()), jwks.Config{}), token.WithClock(e.Clock))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,11 +192,46 @@ func TestSource_OverHTTP(t *testing.T) {
 	if err != nil || claims.Subject != "alice" {
 		t.Fatalf("Verify = %v, %v", claims, err)
 	}
-	bad, err := token.NewVerifier(jwks.New(jwks.HTTP(web.URL+"/missing", web.Client())), token.WithClock(e.Clock))
+	bad, err := token.NewVerifier(jwks.New(jwks.HTTP(web.URL+"/missing", web.Client()), jwks.Config{}), token.WithClock(e.Clock))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := bad.Verify(ctx, e.Login(t, "alice", "pw").AccessToken); !errors.Is(err, token.ErrKeysUnavailable) {
 		t.Fatalf("JWKS URL answering 404: %v, want ErrKeysUnavailable", err)
+	}
+}
+
+// Fetched keys are used for Config.CacheTTL, then refetched on the next
+// lookup: not before, even for a kid the cache knows.
+func TestSource_RefetchesAfterCacheTTL(t *testing.T) {
+	const ttl = 2 * time.Minute
+	clk := clock.NewFake(tokens.Start)
+	key, err := keys.NewKey(clk.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fetches atomic.Int64
+	src := jwks.New(jwks.FetcherFunc(func(context.Context) ([]token.JWK, error) {
+		fetches.Add(1)
+		return []token.JWK{token.NewJWK(key.Public)}, nil
+	}), jwks.Config{CacheTTL: ttl, Clock: clk})
+	steps := []struct {
+		advance time.Duration
+		want    int64
+	}{
+		{0, 1},                 // first lookup fetches
+		{ttl - time.Second, 1}, // still within the TTL
+		{time.Second, 2},       // the TTL has passed
+		{ttl - time.Second, 2}, // within the TTL of the refetch
+		{time.Second, 3},       // past it again
+	}
+	for i, s := range steps {
+		clk.Advance(s.advance)
+		if _, err := src.VerificationKey(context.Background(), key.ID); err != nil {
+			t.Fatalf("step %d: VerificationKey: %v", i, err)
+		}
+		if n := fetches.Load(); n != s.want {
+			t.Fatalf("step %d (at +%v): %d fetches, want %d", i, clk.Now().Sub(tokens.Start), n, s.want)
+		}
 	}
 }

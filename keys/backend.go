@@ -22,12 +22,12 @@ type Backend interface {
 	// Keys returns every stored key with its private half. Any key that
 	// cannot be read is an error: silently skipping it would invalidate the
 	// tokens it signed.
-	Keys(ctx context.Context) ([]token.Key, error)
+	Keys(ctx context.Context) ([]Key, error)
 	// PublicKeys returns every stored key, private halves possibly absent:
 	// enough to list and prune them.
-	PublicKeys(ctx context.Context) ([]token.Key, error)
+	PublicKeys(ctx context.Context) ([]Key, error)
 	// Add stores a new key.
-	Add(ctx context.Context, key token.Key) error
+	Add(ctx context.Context, key Key) error
 	// Delete removes a key; removing a missing one is no error.
 	Delete(ctx context.Context, kid string) error
 }
@@ -40,7 +40,7 @@ type dirBackend string
 
 const pemCreatedHeader = "Created"
 
-func (d dirBackend) Keys(context.Context) ([]token.Key, error) {
+func (d dirBackend) Keys(context.Context) ([]Key, error) {
 	entries, err := os.ReadDir(string(d))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -48,7 +48,7 @@ func (d dirBackend) Keys(context.Context) ([]token.Key, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read key dir: %w", err)
 	}
-	var keys []token.Key
+	var keys []Key
 	for _, e := range entries {
 		if e.IsDir() || !strings.HasSuffix(e.Name(), ".pem") {
 			continue
@@ -62,9 +62,9 @@ func (d dirBackend) Keys(context.Context) ([]token.Key, error) {
 	return keys, nil
 }
 
-func (d dirBackend) PublicKeys(ctx context.Context) ([]token.Key, error) { return d.Keys(ctx) }
+func (d dirBackend) PublicKeys(ctx context.Context) ([]Key, error) { return d.Keys(ctx) }
 
-func (d dirBackend) Add(_ context.Context, key token.Key) error {
+func (d dirBackend) Add(_ context.Context, key Key) error {
 	if err := os.MkdirAll(string(d), 0o700); err != nil {
 		return fmt.Errorf("create key dir: %w", err)
 	}
@@ -96,31 +96,31 @@ func (d dirBackend) Delete(_ context.Context, kid string) error {
 	return nil
 }
 
-func readKeyFile(path string) (token.Key, error) {
+func readKeyFile(path string) (Key, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return token.Key{}, fmt.Errorf("read signing key: %w", err)
+		return Key{}, fmt.Errorf("read signing key: %w", err)
 	}
 	block, _ := pem.Decode(data)
 	if block == nil || block.Type != "PRIVATE KEY" {
-		return token.Key{}, fmt.Errorf("signing key %s: not a PEM private key", path)
+		return Key{}, fmt.Errorf("signing key %s: not a PEM private key", path)
 	}
 	parsed, err := x509.ParsePKCS8PrivateKey(block.Bytes)
 	if err != nil {
-		return token.Key{}, fmt.Errorf("signing key %s: %w", path, err)
+		return Key{}, fmt.Errorf("signing key %s: %w", path, err)
 	}
 	priv, ok := parsed.(ed25519.PrivateKey)
 	if !ok {
-		return token.Key{}, fmt.Errorf("signing key %s: not an Ed25519 key", path)
+		return Key{}, fmt.Errorf("signing key %s: not an Ed25519 key", path)
 	}
 	created, err := time.Parse(time.RFC3339Nano, block.Headers[pemCreatedHeader])
 	if err != nil {
-		return token.Key{}, fmt.Errorf("signing key %s: bad %s header: %w", path, pemCreatedHeader, err)
+		return Key{}, fmt.Errorf("signing key %s: bad %s header: %w", path, pemCreatedHeader, err)
 	}
 	pub := priv.Public().(ed25519.PublicKey)
-	key := token.Key{ID: token.Thumbprint(pub), Created: created, Public: pub, Private: priv}
+	key := Key{ID: token.Thumbprint(pub), Created: created, Public: pub, Private: priv}
 	if filepath.Base(path) != key.ID+".pem" {
-		return token.Key{}, fmt.Errorf("signing key %s: file name does not match its kid %s", path, key.ID)
+		return Key{}, fmt.Errorf("signing key %s: file name does not match its kid %s", path, key.ID)
 	}
 	return key, nil
 }
@@ -141,7 +141,7 @@ type dbBackend struct {
 	kek *KeyEncryptionKey
 }
 
-func (d *dbBackend) Keys(ctx context.Context) ([]token.Key, error) {
+func (d *dbBackend) Keys(ctx context.Context) ([]Key, error) {
 	if d.kek == nil {
 		return nil, ErrNoSecret
 	}
@@ -149,30 +149,30 @@ func (d *dbBackend) Keys(ctx context.Context) ([]token.Key, error) {
 	if err != nil {
 		return nil, err
 	}
-	keys := make([]token.Key, 0, len(sealed))
+	keys := make([]Key, 0, len(sealed))
 	for _, s := range sealed {
 		priv, err := d.kek.Open(s.ID, s.Sealed)
 		if err != nil {
 			return nil, fmt.Errorf("signing key %s: %w", s.ID, err)
 		}
-		keys = append(keys, token.Key{ID: s.ID, Created: s.Created, Public: priv.Public().(ed25519.PublicKey), Private: priv})
+		keys = append(keys, Key{ID: s.ID, Created: s.Created, Public: priv.Public().(ed25519.PublicKey), Private: priv})
 	}
 	return keys, nil
 }
 
-func (d *dbBackend) PublicKeys(ctx context.Context) ([]token.Key, error) {
+func (d *dbBackend) PublicKeys(ctx context.Context) ([]Key, error) {
 	sealed, err := d.st.SigningKeys(ctx)
 	if err != nil {
 		return nil, err
 	}
-	keys := make([]token.Key, len(sealed))
+	keys := make([]Key, len(sealed))
 	for i, k := range sealed {
-		keys[i] = token.Key{ID: k.ID, Created: k.Created, Public: k.Public}
+		keys[i] = Key{ID: k.ID, Created: k.Created, Public: k.Public}
 	}
 	return keys, nil
 }
 
-func (d *dbBackend) Add(ctx context.Context, key token.Key) error {
+func (d *dbBackend) Add(ctx context.Context, key Key) error {
 	if d.kek == nil {
 		return ErrNoSecret
 	}

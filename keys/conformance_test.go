@@ -81,24 +81,24 @@ type countingBackend struct {
 	reads atomic.Int64
 }
 
-func (b *countingBackend) Keys(ctx context.Context) ([]token.Key, error) {
+func (b *countingBackend) Keys(ctx context.Context) ([]keys.Key, error) {
 	b.reads.Add(1)
 	return b.Backend.Keys(ctx)
 }
 
-func (b *countingBackend) PublicKeys(ctx context.Context) ([]token.Key, error) {
+func (b *countingBackend) PublicKeys(ctx context.Context) ([]keys.Key, error) {
 	b.reads.Add(1)
 	return b.Backend.PublicKeys(ctx)
 }
 
 // sign signs c with the newest of stored, as a Ring holding them would.
-func sign(t *testing.T, stored []token.Key, c token.Claims) string {
+func sign(t *testing.T, stored []keys.Key, c token.Claims) string {
 	t.Helper()
-	ring, err := token.NewKeyring(stored...)
+	ring, err := keys.NewKeyring(stored...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	signer, err := token.NewSigner(ring, token.DefaultIssuer, []string{token.DefaultIssuer})
+	signer, err := keys.NewSigner(ring, token.DefaultIssuer, []string{token.DefaultIssuer})
 	if err != nil {
 		t.Fatal(err)
 	}

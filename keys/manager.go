@@ -68,7 +68,7 @@ func NewManager(b Backend, opts ...Option) *Manager {
 
 // State is a stored key and where it is in its life.
 type State struct {
-	Key token.Key
+	Key Key
 	// Current: the key signs new tokens.
 	Current bool
 	// Until is when a retired key stops verifying: every token it signed
@@ -89,8 +89,8 @@ func (m *Manager) List(ctx context.Context) ([]State, error) {
 	return m.states(keys), nil
 }
 
-func (m *Manager) states(keys []token.Key) []State {
-	sorted := token.SortNewestFirst(keys)
+func (m *Manager) states(keys []Key) []State {
+	sorted := SortNewestFirst(keys)
 	out := make([]State, len(sorted))
 	for i, k := range sorted {
 		out[i] = State{Key: k, Current: i == 0}
@@ -106,20 +106,20 @@ func (m *Manager) states(keys []token.Key) []State {
 // Rotate adds a new key, which becomes current. It first checks that the
 // stored keys all load (with the database, that the secret opens them): a
 // key added with another secret would leave instances unable to read it.
-func (m *Manager) Rotate(ctx context.Context) (token.Key, error) {
+func (m *Manager) Rotate(ctx context.Context) (Key, error) {
 	if _, err := m.backend.Keys(ctx); err != nil {
-		return token.Key{}, err
+		return Key{}, err
 	}
 	return m.add(ctx)
 }
 
-func (m *Manager) add(ctx context.Context) (token.Key, error) {
-	key, err := token.NewKey(m.cfg.clock.Now())
+func (m *Manager) add(ctx context.Context) (Key, error) {
+	key, err := NewKey(m.cfg.clock.Now())
 	if err != nil {
-		return token.Key{}, err
+		return Key{}, err
 	}
 	if err := m.backend.Add(ctx, key); err != nil {
-		return token.Key{}, err
+		return Key{}, err
 	}
 	return key, nil
 }
@@ -137,12 +137,12 @@ func (m *Manager) Init(ctx context.Context) (bool, error) {
 
 // Prune deletes the retired keys whose tokens have all expired and returns
 // them. The current key is never pruned.
-func (m *Manager) Prune(ctx context.Context) ([]token.Key, error) {
+func (m *Manager) Prune(ctx context.Context) ([]Key, error) {
 	keys, err := m.backend.PublicKeys(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var pruned []token.Key
+	var pruned []Key
 	now := m.cfg.clock.Now()
 	for _, s := range m.states(keys) {
 		if !s.Expired(now) {
@@ -163,7 +163,7 @@ var ErrUnknownKey = errors.New("no such signing key")
 // Revoke deletes the key kid at once, for a key that may be compromised:
 // every token it signed stops verifying as soon as instances reload. When
 // kid is the current key, a new key is made current first and returned.
-func (m *Manager) Revoke(ctx context.Context, kid string) (replacement *token.Key, err error) {
+func (m *Manager) Revoke(ctx context.Context, kid string) (replacement *Key, err error) {
 	keys, err := m.backend.Keys(ctx)
 	if err != nil {
 		return nil, err

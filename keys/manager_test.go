@@ -19,7 +19,6 @@ import (
 	"github.com/authd-dev/authd/store"
 	"github.com/authd-dev/authd/store/postgres"
 	"github.com/authd-dev/authd/store/sqlite"
-	"github.com/authd-dev/authd/token"
 )
 
 var t0 = time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
@@ -91,7 +90,7 @@ func kids(states []keys.State) []string {
 	return ids
 }
 
-func keyIDs(ks []token.Key) []string {
+func keyIDs(ks []keys.Key) []string {
 	ids := make([]string, len(ks))
 	for i, k := range ks {
 		ids[i] = k.ID
@@ -100,7 +99,7 @@ func keyIDs(ks []token.Key) []string {
 }
 
 // rotate moves the clock on by d and rotates.
-func rotate(t *testing.T, m *keys.Manager, clk *clock.Fake, d time.Duration) token.Key {
+func rotate(t *testing.T, m *keys.Manager, clk *clock.Fake, d time.Duration) keys.Key {
 	t.Helper()
 	clk.Advance(d)
 	key, err := m.Rotate(t.Context())
@@ -122,7 +121,7 @@ func TestManager_ListStatesNewestFirst(t *testing.T) {
 		k2 := rotate(t, m, clk, time.Hour)
 		k3 := rotate(t, m, clk, time.Hour)
 		want := []struct {
-			key     token.Key
+			key     keys.Key
 			current bool
 			until   time.Time // a retired key verifies until its successor's creation + keep
 		}{
@@ -232,7 +231,7 @@ func TestManager_PruneDeletesOnlyKeysPastRetirementPlusKeep(t *testing.T) {
 		k1 := rotate(t, m, clk, 0)
 		k2 := rotate(t, m, clk, time.Hour) // k1 retired at t0+1h
 		k3 := rotate(t, m, clk, time.Hour) // k2 retired at t0+2h
-		prune := func(want ...token.Key) {
+		prune := func(want ...keys.Key) {
 			t.Helper()
 			pruned, err := m.Prune(t.Context())
 			if err != nil {
@@ -324,7 +323,7 @@ func TestManager_RevokeUnknownKidIsErrUnknownKey(t *testing.T) {
 		clk := clock.NewFake(t0)
 		m := keys.NewManager(b, keys.WithClock(clk))
 		key := rotate(t, m, clk, 0)
-		other, err := token.NewKey(t0)
+		other, err := keys.NewKey(t0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -387,7 +386,7 @@ func TestDir_CreatesOnceAndReloads(t *testing.T) {
 // An unreadable key file is an error: making a new key instead would
 // invalidate every token the unreadable one signed.
 func TestDir_CorruptFileIsAnError(t *testing.T) {
-	valid, err := token.NewKey(t0)
+	valid, err := keys.NewKey(t0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -460,7 +459,7 @@ func TestReadSecretFile_StripsOneNewline(t *testing.T) {
 func TestDatabase_WithoutSecret(t *testing.T) {
 	eachDatabase(t, func(t *testing.T, db store.SigningKeys) {
 		ctx := t.Context()
-		key, err := token.NewKey(t0)
+		key, err := keys.NewKey(t0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -471,7 +470,7 @@ func TestDatabase_WithoutSecret(t *testing.T) {
 		if _, err := b.Keys(ctx); !errors.Is(err, keys.ErrNoSecret) {
 			t.Errorf("Keys: %v, want ErrNoSecret", err)
 		}
-		other, _ := token.NewKey(t0)
+		other, _ := keys.NewKey(t0)
 		if err := b.Add(ctx, other); !errors.Is(err, keys.ErrNoSecret) {
 			t.Errorf("Add: %v, want ErrNoSecret", err)
 		}

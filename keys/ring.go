@@ -5,27 +5,30 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/authd-dev/authd/jwks"
+	"github.com/authd-dev/authd/internal/flight"
 	"github.com/authd-dev/authd/token"
 )
 
 // Ring is a serving keyring over a Backend: the newest key signs, every
-// stored key verifies. A token naming a kid the Ring does not hold makes it
-// reload, at most once per cooldown, so a key added by another instance
-// (or by `authd keys rotate`) verifies everywhere at once. It is safe for
-// concurrent use.
+// stored key verifies. A token naming a kid the Ring does not hold makes
+// it re-read the stored keys, at most once per cooldown, so a key added by
+// another instance (or by `authd keys rotate`) verifies everywhere at
+// once. Such a read changes nothing stored: pruning and creating keys are
+// Open's and Reload's. It is safe for concurrent use.
 type Ring struct {
-	*token.Keyring
-	manager  *Manager
-	reloader *jwks.Reloader
+	*Keyring
+	manager *Manager
+	reads   *flight.Limited
 }
 
 // Open prunes the keys whose tokens have all expired, then loads the rest,
 // creating the first key when there is none.
 func Open(ctx context.Context, b Backend, opts ...Option) (*Ring, error) {
 	m := NewManager(b, opts...)
-	r := &Ring{manager: m, reloader: jwks.NewReloader(m.cfg.clock, m.cfg.cooldown)}
-	if err := r.reload(ctx); err != nil {
+	// A read caused by a token runs detached from its call, so the calls
+	// waiting on it share it; it takes at most the cooldown.
+	r := &Ring{manager: m, reads: flight.NewLimited(m.cfg.clock, m.cfg.cooldown, m.cfg.cooldown)}
+	if err := r.maintain(ctx); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -34,39 +37,45 @@ func Open(ctx context.Context, b Backend, opts ...Option) (*Ring, error) {
 // Manager returns the Manager of the Ring's keys.
 func (r *Ring) Manager() *Manager { return r.manager }
 
-// Reload prunes, then loads the stored keys (on SIGHUP, on a schedule).
-// On failure the Ring keeps the keys it had.
+// Reload prunes the expired keys, creates one if none is left, then loads
+// the stored keys (on SIGHUP, on a schedule). On failure the Ring keeps
+// the keys it had.
 func (r *Ring) Reload(ctx context.Context) error {
-	return r.reloader.Force(ctx, r.reload)
+	return r.reads.Force(ctx, r.maintain)
 }
 
-func (r *Ring) reload(ctx context.Context) error {
+func (r *Ring) maintain(ctx context.Context) error {
 	if _, err := r.manager.Prune(ctx); err != nil {
 		return err
 	}
 	if _, err := r.manager.Init(ctx); err != nil {
 		return err
 	}
+	return r.load(ctx)
+}
+
+// load reads the stored keys into the keyring.
+func (r *Ring) load(ctx context.Context) error {
 	keys, err := r.manager.backend.Keys(ctx)
 	if err != nil {
 		return err
 	}
 	if r.Keyring == nil {
-		r.Keyring, err = token.NewKeyring(keys...)
+		r.Keyring, err = NewKeyring(keys...)
 		return err
 	}
 	return r.Keyring.Replace(keys...)
 }
 
-// VerificationKey returns the public key named kid, reloading once (per
-// cooldown) when kid is unknown.
+// VerificationKey returns the public key named kid, re-reading the stored
+// keys once (per cooldown) when kid is unknown.
 func (r *Ring) VerificationKey(ctx context.Context, kid string) (any, error) {
 	key, err := r.Keyring.VerificationKey(ctx, kid)
 	if !errors.Is(err, token.ErrUnknownKey) {
 		return key, err
 	}
-	// A reload that ran or that this call waited for may have brought kid.
-	if _, rerr := r.reloader.Reload(ctx, r.reload); rerr != nil {
+	// A read that ran, or that this call joined, may have brought kid.
+	if _, rerr := r.reads.Do(ctx, r.load); rerr != nil {
 		return nil, fmt.Errorf("%w: %w", token.ErrKeysUnavailable, rerr)
 	}
 	return r.Keyring.VerificationKey(ctx, kid)

@@ -112,7 +112,7 @@ func TestRing_UnknownKidWithTheBackendDownIsKeysUnavailable(t *testing.T) {
 			t.Fatal(err)
 		}
 		kid, _ := ring.SigningKey()
-		other, err := token.NewKey(t0)
+		other, err := keys.NewKey(t0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -134,21 +134,21 @@ type flakyBackend struct {
 	down atomic.Bool
 }
 
-func (b *flakyBackend) Keys(ctx context.Context) ([]token.Key, error) {
+func (b *flakyBackend) Keys(ctx context.Context) ([]keys.Key, error) {
 	if b.down.Load() {
 		return nil, errBackendDown
 	}
 	return b.Backend.Keys(ctx)
 }
 
-func (b *flakyBackend) PublicKeys(ctx context.Context) ([]token.Key, error) {
+func (b *flakyBackend) PublicKeys(ctx context.Context) ([]keys.Key, error) {
 	if b.down.Load() {
 		return nil, errBackendDown
 	}
 	return b.Backend.PublicKeys(ctx)
 }
 
-func (b *flakyBackend) Add(ctx context.Context, key token.Key) error {
+func (b *flakyBackend) Add(ctx context.Context, key keys.Key) error {
 	if b.down.Load() {
 		return errBackendDown
 	}

@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+
 	"github.com/authd-dev/authd/token"
 )
 
@@ -45,7 +46,7 @@ func NewKeyEncryptionKey(secret []byte) (*KeyEncryptionKey, error) {
 }
 
 // Seal encrypts key's private half: nonce || ciphertext of its PKCS#8 DER.
-func (k *KeyEncryptionKey) Seal(key token.Key) ([]byte, error) {
+func (k *KeyEncryptionKey) Seal(key Key) ([]byte, error) {
 	der, err := x509.MarshalPKCS8PrivateKey(key.Private)
 	if err != nil {
 		return nil, err

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/authd-dev/authd/keys"
-	"github.com/authd-dev/authd/token"
 )
 
 func TestKeyEncryptionKey(t *testing.T) {
@@ -17,8 +16,8 @@ func TestKeyEncryptionKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, _ := token.NewKey(time.Now())
-	other, _ := token.NewKey(time.Now())
+	key, _ := keys.NewKey(time.Now())
+	other, _ := keys.NewKey(time.Now())
 	sealed, err := kek.Seal(key)
 	if err != nil {
 		t.Fatal(err)

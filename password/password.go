@@ -13,6 +13,9 @@ import (
 
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/sync/semaphore"
+	"google.golang.org/grpc/codes"
+
+	"github.com/authd-dev/authd/wire"
 )
 
 // MaxLength is the longest password, in bytes, that is ever hashed.
@@ -33,9 +36,10 @@ var DefaultParams = Params{Memory: 19456, Iterations: 2, Parallelism: 1, SaltLen
 // Errors.
 var (
 	// ErrTooLong: the password is over MaxLength bytes; it was not hashed.
-	ErrTooLong = fmt.Errorf("password is longer than %d bytes", MaxLength)
-	// ErrBusy: no hashing slot came free before the context ended.
-	ErrBusy = errors.New("password hashing is saturated")
+	ErrTooLong = wire.InvalidArgument("password is longer than %d bytes", MaxLength)
+	// ErrBusy: no hashing slot came free in time; the caller is told to
+	// retry.
+	ErrBusy = wire.NewError(codes.ResourceExhausted, "", "too many concurrent logins, retry later")
 	// ErrMalformedHash: a stored hash is not an argon2id PHC string.
 	ErrMalformedHash = errors.New("malformed argon2id hash")
 )

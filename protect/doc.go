@@ -1,4 +1,4 @@
-// Package protect builds the Authenticator of a service that verifies
+// Package protect builds the guard.Guard of a service that verifies
 // authd's tokens: keys from authd's JWKS, logged-out sessions refused
 // within a poll of authd's revocation list, health and reflection public,
 // and, when asked, sliding renewal through authd — the secure setup in one
@@ -6,7 +6,7 @@
 //
 // Without revocation polling a service would accept a logged-out user's
 // access token until it expires (15 minutes by default); protect polls
-// every 5 s unless told otherwise (WithPollInterval), and refuses tokens
+// every 5 s unless told otherwise (Config.Revocation), and refuses tokens
 // of sessions authd does not know (a forged sid) by asking authd once per
 // new session.
 //
@@ -14,10 +14,11 @@
 //
 //	authdConn, err := grpc.NewClient("authd:50051", grpc.WithTransportCredentials(creds))
 //	…
-//	authn, err := protect.New(ctx, authdConn) // fails when authd cannot be reached
+//	g, err := protect.New(ctx, authdConn, protect.Config{}) // fails when authd cannot be reached
 //	if err != nil {
 //		return err
 //	}
+//	authn := interceptors.New(g)
 //	srv := grpc.NewServer(
 //		grpc.ChainUnaryInterceptor(authn.UnaryServerInterceptor()),
 //		grpc.ChainStreamInterceptor(authn.StreamServerInterceptor()),

@@ -13,9 +13,11 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/authd-dev/authd/authdtest"
+	"github.com/authd-dev/authd/authdtest/tokens"
 	"github.com/authd-dev/authd/clock"
 	"github.com/authd-dev/authd/examples/greeter"
 	examplev1 "github.com/authd-dev/authd/gen/example/v1"
+	"github.com/authd-dev/authd/guard"
 	"github.com/authd-dev/authd/interceptors"
 	"github.com/authd-dev/authd/internal/benchtest"
 	"github.com/authd-dev/authd/protect"
@@ -29,9 +31,9 @@ const stackUser, stackPassword = "alice", "correct horse battery staple"
 // shipped is the greeter as examples/greeter/cmd/greeter runs it by
 // default.
 type stack struct {
-	logCalls    bool // protect.LogCalls chained before the Authenticator
-	renew       bool // protect.WithRenewal(0) (--renew)
-	poll        bool // revocation polling every 5 s (--revocation-poll); else WithoutRevocationPolling
+	logCalls    bool // interceptors.LogCalls chained before the Authenticator
+	renew       bool // protect.Config.Renewal (--renew)
+	poll        bool // revocation polling every 5 s (--revocation-poll); else NoRevocationPolling
 	helloAccess bool // Hello declared ACCESS instead of PUBLIC (not in the shipped greeter)
 }
 
@@ -42,49 +44,44 @@ var shipped = stack{logCalls: true, renew: true, poll: true}
 // is still built and formatted.
 func stackLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-// authenticator builds the Authenticator as cmd/greeter's run does, with
-// the options s turns on, against the authd of env; its poller ends with b.
-func (s stack) authenticator(b *testing.B, env *authdtest.Env) *interceptors.Authenticator {
+// guard builds the Guard as cmd/greeter's run does, with the settings s
+// turns on, against the authd of env; its poller ends with b.
+func (s stack) guard(b *testing.B, env *authdtest.Env) *guard.Guard {
 	b.Helper()
-	opts := []protect.Option{
-		protect.WithIssuer(token.DefaultIssuer), protect.WithAudience(token.DefaultIssuer), protect.WithLogger(stackLogger()),
-	}
+	cfg := protect.Config{Issuer: token.DefaultIssuer, Audience: token.DefaultIssuer, Logger: stackLogger()}
 	if s.poll {
-		opts = append(opts, protect.WithPollInterval(5*time.Second)) // --revocation-poll's default
+		cfg.Revocation.Interval = 5 * time.Second // --revocation-poll's default
 	} else {
-		opts = append(opts, protect.WithoutRevocationPolling())
+		cfg.NoRevocationPolling = true
 	}
-	if s.renew {
-		opts = append(opts, protect.WithRenewal(0))
-	}
+	cfg.Renewal = s.renew
 	if s.helloAccess {
-		opts = append(opts, protect.WithAuthenticatorOptions(
-			interceptors.WithMethod(examplev1.GreeterService_Hello_FullMethodName, interceptors.Access)))
+		cfg.Guard.Methods = map[string]guard.Rule{examplev1.GreeterService_Hello_FullMethodName: {Requirement: guard.Access}}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	b.Cleanup(cancel) // ends the poller
-	authn, err := protect.New(ctx, env.Conn, opts...)
+	g, err := protect.New(ctx, env.Conn, cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
-	return authn
+	return g
 }
 
 // client serves the greeter behind s's stack, as cmd/greeter's run does
-// (greeter.NewServerWith, LogCalls chained first, the system clock), over
+// (greeter.NewServer, LogCalls chained first, the system clock), over
 // bufconn, and returns a client of it.
 func (s stack) client(b *testing.B, env *authdtest.Env) examplev1.GreeterServiceClient {
 	b.Helper()
 	var opts []grpc.ServerOption
 	if s.logCalls {
-		logUnary, logStream := protect.LogCalls(stackLogger())
+		logUnary, logStream := interceptors.LogCalls(stackLogger())
 		opts = append(opts, grpc.ChainUnaryInterceptor(logUnary), grpc.ChainStreamInterceptor(logStream))
 	}
-	srv, err := greeter.NewServerWith(s.authenticator(b, env), clock.System(), opts...)
+	srv, err := greeter.NewServer(s.guard(b, env), clock.System(), opts...)
 	if err != nil {
 		b.Fatal(err)
 	}
-	return examplev1.NewGreeterServiceClient(authdtest.Serve(b, srv))
+	return examplev1.NewGreeterServiceClient(tokens.Serve(b, srv))
 }
 
 // incomingMetadata returns the metadata gRPC hands the greeter's
@@ -98,11 +95,11 @@ func incomingMetadata(b *testing.B, env *authdtest.Env, ctx context.Context) met
 		md, _ = metadata.FromIncomingContext(ctx)
 		return handler(ctx, req)
 	}
-	srv, err := greeter.NewServerWith(stack{}.authenticator(b, env), clock.System(), grpc.ChainUnaryInterceptor(capture))
+	srv, err := greeter.NewServer(stack{}.guard(b, env), clock.System(), grpc.ChainUnaryInterceptor(capture))
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, err := examplev1.NewGreeterServiceClient(authdtest.Serve(b, srv)).WhoAmI(ctx, &examplev1.WhoAmIRequest{}); err != nil {
+	if _, err := examplev1.NewGreeterServiceClient(tokens.Serve(b, srv)).WhoAmI(ctx, &examplev1.WhoAmIRequest{}); err != nil {
 		b.Fatal(err)
 	}
 	if len(md.Get(wire.AuthorizationKey)) != 1 {
@@ -113,7 +110,7 @@ func incomingMetadata(b *testing.B, env *authdtest.Env, ctx context.Context) met
 
 // BenchmarkConsumerStack measures what authentication adds to a call of
 // the example greeter as cmd/greeter ships it: protect.New with renewal
-// and revocation polling on (5 s), protect.LogCalls logging every call
+// and revocation polling on (5 s), interceptors.LogCalls logging every call
 // (text, INFO, to io.Discard) chained before the Authenticator, the system
 // clock; authd runs in the process (authdtest, its fake clock set to the
 // system's time so that the greeter can keep the system clock), and the
@@ -141,13 +138,13 @@ func incomingMetadata(b *testing.B, env *authdtest.Env, ctx context.Context) met
 //     PUBLIC method never reads: the cost of carrying the token (client
 //     metadata, HPACK, the server's metadata map). hello-bearer −
 //     hello-public.
-//   - hello-access: Hello declared ACCESS (WithAuthenticatorOptions), with
+//   - hello-access: Hello declared ACCESS (Config.Guard.Methods), with
 //     the token: the Authenticator's whole work inside gRPC is
 //     hello-access − hello-bearer, and WhoAmI's handler and larger
 //     response (resp-B) over Hello's is whoami-access − hello-access.
 //     These three differences add up to whoami-access − hello-public.
 //   - whoami-no-renewal, whoami-no-revocation: the shipped stack without
-//     WithRenewal, or with WithoutRevocationPolling (renewal on).
+//     Renewal, or with NoRevocationPolling (renewal on).
 //   - whoami-no-logging, hello-no-logging: without LogCalls; the log
 //     line's share of the gap is (whoami-access − whoami-no-logging) −
 //     (hello-public − hello-no-logging).
@@ -156,20 +153,23 @@ func incomingMetadata(b *testing.B, env *authdtest.Env, ctx context.Context) met
 // call over bufconn:
 //
 //   - interceptor: the shipped Authenticator's unary interceptor alone on
-//     WhoAmI, the token in incoming metadata (policy lookup, bearer
-//     parsing, Authorize, the renewal check, the claims put in the
-//     context).
+//     WhoAmI, the token in incoming metadata (the metadata read, the
+//     Guard's Decide, the renewal check, the claims put in the context).
 //   - interceptor-no-renewal: the same without renewal; the renewal check
 //     is interceptor − interceptor-no-renewal.
 //   - interceptor-bare: without renewal and revocation polling; the
 //     revocation lookup is interceptor-no-renewal − interceptor-bare.
-//   - authorize: the shipped Authenticator's Authorize(token, ACCESS): the
-//     cached verification, the type check and the revocation lookup.
-//   - authorize-bare: Authorize without renewal and revocation polling:
-//     the verified-token cache hit (the cache key's SHA-256, the keys'
-//     generation, the map lookup). interceptor-bare − authorize-bare is
-//     the policy lookup, bearer parsing and the claims' context.
-//   - bearer: BearerFromContext alone on the metadata of a real call.
+//   - authorize: the shipped Guard's DecideRule(ACCESS) on the token: the
+//     bearer parsing, the cached verification, the type check and the
+//     revocation lookup.
+//   - authorize-bare: DecideRule without renewal and revocation polling:
+//     the bearer parsing and the verified-token cache hit (the cache key's
+//     SHA-256, the keys' generation, the map lookup). interceptor-bare −
+//     authorize-bare is the metadata read, the policy lookup and the
+//     claims' context.
+//   - bearer: interceptors.Call alone on the metadata of a real call (the
+//     authorization values read into a guard.Call; their parsing is
+//     Decide's, inside authorize).
 //   - sha256: the cache key alone, SHA-256 of the token.
 //   - reply-hello, reply-whoami: each handler called directly (WhoAmI's
 //     with the claims in its context), its response marshalled and
@@ -179,15 +179,15 @@ func BenchmarkConsumerStack(b *testing.B) {
 	env := authdtest.New(b)
 	// authd's tokens must verify on the greeter's system clock, as they do
 	// when both run on real time: move authd's fake clock to now.
-	ahead := time.Since(authdtest.Start)
+	ahead := time.Since(tokens.Start)
 	if ahead <= 0 {
-		b.Fatalf("the system clock (%v) is before authdtest.Start (%v): the greeter's system clock would refuse authd's tokens", time.Now(), authdtest.Start)
+		b.Fatalf("the system clock (%v) is before tokens.Start (%v): the greeter's system clock would refuse authd's tokens", time.Now(), tokens.Start)
 	}
 	env.Clock.Advance(ahead)
 	env.AddUser(b, stackUser, stackPassword)
 	access := env.Login(b, stackUser, stackPassword).GetAccessToken()
 	bg := context.Background()
-	withToken := authdtest.Bearer(bg, access)
+	withToken := tokens.Bearer(bg, access)
 
 	var hello float64
 	report := func(b *testing.B) {
@@ -297,8 +297,8 @@ func BenchmarkConsumerStack(b *testing.B) {
 	}
 
 	incoming := incomingMetadata(b, env, withToken)
-	interceptorOn := func(authn *interceptors.Authenticator) func() error {
-		icpt := authn.UnaryServerInterceptor()
+	interceptorOn := func(g *guard.Guard) func() error {
+		icpt := interceptors.New(g).UnaryServerInterceptor()
 		ctx := metadata.NewIncomingContext(bg, incoming)
 		info := &grpc.UnaryServerInfo{FullMethod: examplev1.GreeterService_WhoAmI_FullMethodName}
 		req := &examplev1.WhoAmIRequest{}
@@ -308,9 +308,11 @@ func BenchmarkConsumerStack(b *testing.B) {
 			return err
 		}
 	}
-	authorizeOn := func(authn *interceptors.Authenticator) func() error {
+	accessCall := guard.Call{Authorization: []string{"Bearer " + access}}
+	accessRule := guard.Rule{Requirement: guard.Access}
+	authorizeOn := func(g *guard.Guard) func() error {
 		return func() error {
-			_, err := authn.Authorize(bg, access, interceptors.Access)
+			_, err := g.DecideRule(bg, accessRule, accessCall)
 			return err
 		}
 	}
@@ -318,7 +320,7 @@ func BenchmarkConsumerStack(b *testing.B) {
 	for _, v := range []struct {
 		name  string
 		stack stack
-		on    func(*interceptors.Authenticator) func() error
+		on    func(*guard.Guard) func() error
 	}{
 		{"interceptor", shipped, interceptorOn},
 		{"interceptor-no-renewal", stack{poll: true}, interceptorOn},
@@ -327,17 +329,21 @@ func BenchmarkConsumerStack(b *testing.B) {
 		{"authorize-bare", bare, authorizeOn},
 	} {
 		b.Run(v.name, func(b *testing.B) {
-			loop(b, v.on(v.stack.authenticator(b, env)), nil)
+			loop(b, v.on(v.stack.guard(b, env)), nil)
 			report(b)
 		})
 	}
 
 	b.Run("bearer", func(b *testing.B) {
 		ctx := metadata.NewIncomingContext(bg, incoming)
+		var call guard.Call
 		loop(b, func() error {
-			_, err := interceptors.BearerFromContext(ctx)
-			return err
+			call = interceptors.Call(ctx, examplev1.GreeterService_WhoAmI_FullMethodName)
+			return nil
 		}, nil)
+		if len(call.Authorization) != 1 {
+			b.Fatalf("no token read from %v", incoming)
+		}
 		report(b)
 	})
 	b.Run("sha256", func(b *testing.B) {
@@ -366,11 +372,11 @@ func BenchmarkConsumerStack(b *testing.B) {
 		}, func() proto.Message { return new(examplev1.WhoAmIResponse) }},
 	} {
 		b.Run(v.name, func(b *testing.B) {
-			claims, err := bare.authenticator(b, env).Authorize(bg, access, interceptors.Access)
+			d, err := bare.guard(b, env).DecideRule(bg, accessRule, accessCall)
 			if err != nil {
 				b.Fatal(err)
 			}
-			ctx := interceptors.ContextWithClaims(bg, claims)
+			ctx := guard.ContextWithClaims(bg, d.Claims)
 			var size int
 			loop(b, func() error {
 				resp, err := v.handle(ctx)

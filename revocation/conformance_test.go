@@ -10,56 +10,58 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/authd-dev/authd/authdtest"
-	"github.com/authd-dev/authd/clock"
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/authd-dev/authd/authdtest/tokens"
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
+	"github.com/authd-dev/authd/guard"
+	"github.com/authd-dev/authd/internal/authdenv"
 	"github.com/authd-dev/authd/internal/revocationtest"
 	"github.com/authd-dev/authd/revocation"
+	"github.com/authd-dev/authd/session"
 	"github.com/authd-dev/authd/store"
+	"github.com/authd-dev/authd/store/sqlite"
 	"github.com/authd-dev/authd/token"
 	"github.com/authd-dev/authd/wire"
 )
 
-// authd's own Cache: the service forgets the sessions it revokes, so a
-// logout shows at once. Breaking it closes authd's store.
-func TestConformance_Cache(t *testing.T) {
+// authd's own checker, its session engine: it forgets the sessions it
+// revokes, so a logout shows at once. Breaking it closes authd's store.
+func TestConformance_Sessions(t *testing.T) {
 	revocationtest.Run(t, func(t *testing.T) revocationtest.Subject {
 		e := newAuthd(t)
 		return revocationtest.Subject{
-			Checker: e.Revocations,
+			Checker: e.Sessions,
 			Clock:   e.Clock,
 			Login:   loginTo(e),
 			Sync:    func(*testing.T) {},
 			Break: func(t *testing.T) {
-				if err := e.Store.Close(); err != nil {
+				if err := e.DB.Close(); err != nil {
 					t.Fatal(err)
 				}
-				e.Clock.Advance(revocation.DefaultCacheTTL)
+				e.Clock.Advance(session.DefaultCacheTTL)
 			},
 		}
 	})
 }
 
-// The Cache of another authd on the same store, which is not told of the
-// revocation: it learns of it within its TTL.
-func TestConformance_CacheOfAnotherInstance(t *testing.T) {
+// The session engine of another authd on the same store, which is not
+// told of the revocation: it learns of it within its cache TTL.
+func TestConformance_SessionsOfAnotherInstance(t *testing.T) {
 	revocationtest.Run(t, func(t *testing.T) revocationtest.Subject {
 		e := newAuthd(t)
 		var down atomic.Bool
-		sessions := sessionsFunc(func(ctx context.Context, id string) (store.Session, error) {
-			if down.Load() {
-				return store.Session{}, errStoreDown
-			}
-			return e.Store.Session(ctx, id)
+		other := e.Restart(t, func(o *authdenv.Options) {
+			o.Store = func(db *sqlite.DB) store.Store { return failingStore{Store: db, down: &down} }
 		})
 		return revocationtest.Subject{
-			Checker: revocation.NewCache(sessions, revocation.WithClock(e.Clock)),
+			Checker: other.Sessions,
 			Clock:   e.Clock,
 			Login:   loginTo(e),
-			Sync:    func(*testing.T) { e.Clock.Advance(revocation.DefaultCacheTTL) },
+			Sync:    func(*testing.T) { e.Clock.Advance(session.DefaultCacheTTL) },
 			Break: func(*testing.T) {
 				down.Store(true)
-				e.Clock.Advance(revocation.DefaultCacheTTL)
+				e.Clock.Advance(session.DefaultCacheTTL)
 			},
 			Unavailable: errStoreDown,
 		}
@@ -73,7 +75,7 @@ func TestConformance_Poller(t *testing.T) {
 		e := newAuthd(t)
 		var down atomic.Bool
 		poller := revocation.NewPoller(failingConn{ClientConnInterface: e.Conn, down: &down},
-			revocation.WithClock(e.Clock), revocation.WithMaxStaleness(time.Minute))
+			revocation.Config{Clock: e.Clock, MaxStaleness: time.Minute})
 		if err := poller.Poll(t.Context()); err != nil { // at startup, as a service does
 			t.Fatal(err)
 		}
@@ -100,11 +102,21 @@ func TestConformance_Poller(t *testing.T) {
 
 func TestPoller_NeverPolledIsStale(t *testing.T) {
 	e := newAuthd(t)
-	poller := revocation.NewPoller(e.Conn, revocation.WithClock(e.Clock))
-	claims := loginTo(e)(t).Claims
-	_, err := poller.Revoked(t.Context(), claims)
-	if !errors.Is(err, revocation.ErrStale) || !errors.Is(err, wire.ErrUnavailable) {
-		t.Fatalf("never polled: %v, want ErrStale wrapping wire.ErrUnavailable", err)
+	poller := revocation.NewPoller(e.Conn, revocation.Config{Clock: e.Clock})
+	access := e.Login(t, "alice", "pw").AccessToken
+	claims, err := e.Verifier.Verify(t.Context(), access)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := poller.Revoked(t.Context(), claims); !errors.Is(err, revocation.ErrStale) {
+		t.Fatalf("never polled: %v, want ErrStale", err)
+	}
+	// ErrStale is no refusal of its own: the Guard the Poller answers
+	// fails the call closed with it.
+	g := guard.New(e.Verifier, guard.Config{Revocations: poller, Clock: e.Clock})
+	_, err = g.DecideRule(t.Context(), guard.Rule{Requirement: guard.Access}, guard.Call{Authorization: []string{"Bearer " + access}})
+	if !errors.Is(err, revocation.ErrStale) || !errors.Is(err, guard.ErrUnavailable) {
+		t.Fatalf("never polled: %v, want ErrStale wrapped in guard.ErrUnavailable", err)
 	}
 	if code := status.Code(wire.StatusError(err)); code != codes.Unavailable {
 		t.Fatalf("never polled: the call fails with %v, want Unavailable", code)
@@ -117,7 +129,7 @@ func TestPoller_NeverPolledIsStale(t *testing.T) {
 func TestPoller_StaleOnlyPastMaxStaleness(t *testing.T) {
 	const maxStale = time.Minute
 	e := newAuthd(t)
-	poller := revocation.NewPoller(e.Conn, revocation.WithClock(e.Clock), revocation.WithMaxStaleness(maxStale))
+	poller := revocation.NewPoller(e.Conn, revocation.Config{Clock: e.Clock, MaxStaleness: maxStale})
 	claims := loginTo(e)(t).Claims
 	if err := poller.Poll(t.Context()); err != nil {
 		t.Fatal(err)
@@ -138,72 +150,89 @@ func TestPoller_StaleOnlyPastMaxStaleness(t *testing.T) {
 	}
 }
 
-// A hot session costs one store read per TTL; a revoked one is remembered;
-// Forget makes the next check read the store.
-func TestCache_ReadsTheStoreOncePerTTL(t *testing.T) {
+// A hot session costs one store read per TTL; a revoked one is remembered
+// until its token expires; Forget makes the next check read the store.
+func TestSessions_ReadTheStoreOncePerTTL(t *testing.T) {
 	const ttl = time.Second
-	clk := clock.NewFake(authdtest.Start)
 	var reads atomic.Int64
-	var revokedAt atomic.Pointer[time.Time]
-	revokedAt.Store(&time.Time{})
-	cache := revocation.NewCache(sessionsFunc(func(_ context.Context, id string) (store.Session, error) {
-		reads.Add(1)
-		if id == "gone" {
-			return store.Session{}, store.ErrNotFound
-		}
-		return store.Session{ID: id, RevokedAt: *revokedAt.Load()}, nil
-	}), revocation.WithClock(clk), revocation.WithCacheTTL(ttl))
-	hot := &token.Claims{SessionID: "hot"}
+	e := authdenv.New(t, func(o *authdenv.Options) {
+		o.Session.CacheTTL = ttl
+		o.Store = func(db *sqlite.DB) store.Store { return countingStore{Store: db, reads: &reads} }
+	})
+	e.AddUser(t, "alice", "pw")
+	hot := loginTo(e)(t).Claims
+	base := reads.Load() // what the login read
 	check := func(c *token.Claims, want bool, wantReads int64, what string) {
 		t.Helper()
-		revoked, err := cache.Revoked(t.Context(), c)
+		revoked, err := e.Sessions.Revoked(t.Context(), c)
 		if err != nil || revoked != want {
 			t.Fatalf("%s: Revoked = %v, %v; want %v", what, revoked, err, want)
 		}
-		if n := reads.Load(); n != wantReads {
+		if n := reads.Load() - base; n != wantReads {
 			t.Fatalf("%s: %d store reads so far, want %d", what, n, wantReads)
 		}
 	}
 	for range 100 {
 		check(hot, false, 1, "a hot session")
 	}
-	clk.Advance(ttl - time.Nanosecond)
+	e.Clock.Advance(ttl - time.Nanosecond)
 	check(hot, false, 1, "a hot session, within the TTL")
-	clk.Advance(time.Nanosecond)
+	e.Clock.Advance(time.Nanosecond)
 	check(hot, false, 2, "a hot session, after the TTL")
 
-	now := clk.Now()
-	revokedAt.Store(&now)
-	cache.Forget("hot")
+	// Revoked in the store behind the engine's back (another process),
+	// then announced to it (the revocation feed).
+	if err := e.DB.RevokeSession(t.Context(), hot.SessionID, e.Clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	e.Sessions.Forget(hot.SessionID)
 	check(hot, true, 3, "a session revoked and forgotten")
-	clk.Advance(time.Hour)
-	check(hot, true, 3, "a revoked session, an hour later")
+	e.Clock.Advance(hot.Expiry().Sub(e.Clock.Now()) - time.Nanosecond)
+	check(hot, true, 3, "a revoked session, until its token expires")
 
-	check(&token.Claims{SessionID: "gone"}, true, 4, "a session the store does not have")
-	cache.Forget()
+	gone := &token.Claims{SessionID: "gone", ExpiresAt: jwt.NewNumericDate(e.Clock.Now().Add(time.Hour))}
+	check(gone, true, 4, "a session the store does not have")
+	e.Sessions.Forget()
 	check(hot, true, 5, "after Forget of everything")
 }
 
 var errStoreDown = errors.New("store is down")
 
-// sessionsFunc adapts a function to revocation.Sessions.
-type sessionsFunc func(ctx context.Context, id string) (store.Session, error)
+// failingStore fails every session read while down is set.
+type failingStore struct {
+	store.Store
+	down *atomic.Bool
+}
 
-func (f sessionsFunc) Session(ctx context.Context, id string) (store.Session, error) {
-	return f(ctx, id)
+func (s failingStore) Session(ctx context.Context, id string) (store.Session, error) {
+	if s.down.Load() {
+		return store.Session{}, errStoreDown
+	}
+	return s.Store.Session(ctx, id)
+}
+
+// countingStore counts session reads.
+type countingStore struct {
+	store.Store
+	reads *atomic.Int64
+}
+
+func (s countingStore) Session(ctx context.Context, id string) (store.Session, error) {
+	s.reads.Add(1)
+	return s.Store.Session(ctx, id)
 }
 
 // newAuthd starts authd with a user alice.
-func newAuthd(t *testing.T) *authdtest.Env {
+func newAuthd(t *testing.T) *authdenv.Env {
 	t.Helper()
-	e := authdtest.New(t)
+	e := authdenv.New(t)
 	e.AddUser(t, "alice", "pw")
 	return e
 }
 
 // loginTo logs alice in to e; the session's Logout sends its access token
 // to AuthService.Logout.
-func loginTo(e *authdtest.Env) func(t *testing.T) revocationtest.Session {
+func loginTo(e *authdenv.Env) func(t *testing.T) revocationtest.Session {
 	return func(t *testing.T) revocationtest.Session {
 		t.Helper()
 		access := e.Login(t, "alice", "pw").AccessToken
@@ -215,10 +244,43 @@ func loginTo(e *authdtest.Env) func(t *testing.T) revocationtest.Session {
 			Claims: claims,
 			Logout: func(t *testing.T) {
 				t.Helper()
-				if _, err := e.Client.Logout(authdtest.Bearer(t.Context(), access), &authv1.LogoutRequest{}); err != nil {
+				if _, err := e.Client.Logout(tokens.Bearer(t.Context(), access), &authv1.LogoutRequest{}); err != nil {
 					t.Fatal(err)
 				}
 			},
 		}
+	}
+}
+
+// A session revoked by another process (another authd, `authd user
+// disable`) is seen once the engine's answer is a cache TTL old; one
+// revoked by this engine is forgotten at once, so it is refused on the
+// next call.
+func TestSessions_OwnRevocationsShowAtOnceOthersWithinTheTTL(t *testing.T) {
+	e := newAuthd(t)
+	a, b := loginTo(e)(t).Claims, loginTo(e)(t).Claims
+	check := func(c *token.Claims) bool {
+		t.Helper()
+		revoked, err := e.Sessions.Revoked(t.Context(), c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return revoked
+	}
+	if check(a) || check(b) {
+		t.Fatal("new sessions are revoked")
+	}
+	if err := e.DB.RevokeSession(t.Context(), a.SessionID, e.Clock.Now()); err != nil { // by another process
+		t.Fatal(err)
+	}
+	if err := e.Sessions.Revoke(t.Context(), b.SessionID); err != nil { // by this one
+		t.Fatal(err)
+	}
+	if ra, rb := check(a), check(b); ra || !rb {
+		t.Fatalf("at once: a revoked %v, b revoked %v; want false, true", ra, rb)
+	}
+	e.Clock.Advance(session.DefaultCacheTTL)
+	if ra, rb := check(a), check(b); !ra || !rb {
+		t.Fatalf("a cache TTL later: a revoked %v, b revoked %v; want true, true", ra, rb)
 	}
 }

@@ -7,15 +7,49 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sync/singleflight"
 	"google.golang.org/grpc"
 
 	"github.com/authd-dev/authd/clock"
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
+	"github.com/authd-dev/authd/internal/flight"
 	"github.com/authd-dev/authd/token"
 )
 
-// Poller is the Checker of a service that verifies tokens with authd's
+// Defaults of Config.
+const (
+	// DefaultPollInterval is how often a Poller asks authd.
+	DefaultPollInterval = 5 * time.Second
+	// DefaultMaxStaleness is how old a Poller's list may get, when polls
+	// fail, before calls fail closed.
+	DefaultMaxStaleness = time.Minute
+	// DefaultTimeout bounds one poll, and one CheckSession.
+	DefaultTimeout = 10 * time.Second
+)
+
+// Config is how a Poller polls; the zero value is the default.
+type Config struct {
+	// Interval is how often authd's revocation list is fetched (0:
+	// DefaultPollInterval): a revoked session's tokens are refused within
+	// about one interval.
+	Interval time.Duration
+	// MaxStaleness is how old the list may get, when polls fail, before
+	// every check fails closed (0: DefaultMaxStaleness).
+	MaxStaleness time.Duration
+	// Timeout bounds one poll and one CheckSession (0: DefaultTimeout). A
+	// CheckSession runs detached from the call that asked, so that other
+	// calls can share it; no call waits past its own deadline.
+	Timeout time.Duration
+	// PageSize is the page asked of authd (0: authd's largest).
+	PageSize int32
+	// Clock is the time source (nil: the system clock).
+	Clock clock.Clock
+}
+
+// ErrStale: the Poller's list could not be refreshed within the staleness
+// limit. Calls fail closed.
+var ErrStale = errors.New("revocation list is stale")
+
+// Poller is the revocation check of a service that verifies tokens with authd's
 // JWKS: it keeps the list of revoked sessions, polling
 // AuthService.ListRevocations every interval, so a revoked session's tokens
 // are refused within about one interval. A session it has not met yet is
@@ -41,36 +75,38 @@ type Poller struct {
 	live    map[string]time.Time // sid -> session cap, as CheckSession said
 	since   int64                // next poll's since
 	polled  time.Time            // last complete poll
-	checks  singleflight.Group   // one CheckSession per unknown sid at a time
+	checks  flight.Group[bool]   // one CheckSession per unknown sid at a time
 }
 
 // maxKnownSessions bounds the sessions a Poller remembers as live; past it
 // they are forgotten and checked again.
 const maxKnownSessions = 100000
 
-var _ Checker = (*Poller)(nil)
-
 // NewPoller returns a poller reading authd over conn. Call Poll once at
 // startup (to fail fast), then Run in a goroutine.
-func NewPoller(conn grpc.ClientConnInterface, opts ...Option) *Poller {
-	cfg := newConfig(opts)
+func NewPoller(conn grpc.ClientConnInterface, cfg Config) *Poller {
+	if cfg.Clock == nil {
+		cfg.Clock = clock.System()
+	}
 	return &Poller{
 		client:   authv1.NewAuthServiceClient(conn),
-		clock:    cfg.clock,
-		interval: cfg.interval,
-		maxStale: cfg.maxStale,
-		pageSize: cfg.pageSize,
+		clock:    cfg.Clock,
+		interval: orDefault(cfg.Interval, DefaultPollInterval),
+		maxStale: orDefault(cfg.MaxStaleness, DefaultMaxStaleness),
+		pageSize: cfg.PageSize,
 		// Revocations committed concurrently, or by an authd whose clock is
 		// a little behind, may carry a time before the last answer's.
 		overlap: time.Minute,
-		timeout: 10 * time.Second,
+		timeout: orDefault(cfg.Timeout, DefaultTimeout),
 		revoked: map[string]time.Time{},
 		live:    map[string]time.Time{},
 		nudge:   make(chan struct{}, 1),
 	}
 }
 
-// Revoked implements Checker.
+// Revoked reports whether the session of c is revoked, or unknown to
+// authd; an error (a stale list, a CheckSession that failed) fails the
+// call closed.
 func (p *Poller) Revoked(ctx context.Context, c *token.Claims) (bool, error) {
 	if c.SessionID == "" {
 		return false, nil // minted elsewhere: no session to revoke
@@ -95,12 +131,10 @@ func (p *Poller) Revoked(ctx context.Context, c *token.Claims) (bool, error) {
 // check asks authd whether a session met for the first time is live, once
 // however many calls carry it; a session that is not live reads as revoked.
 func (p *Poller) check(ctx context.Context, sid string) (bool, error) {
-	v, err, _ := p.checks.Do(sid, func() (any, error) {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.timeout)
-		defer cancel()
+	revoked, err := p.checks.Do(ctx, sid, p.timeout, func(ctx context.Context) (bool, error) {
 		resp, err := p.client.CheckSession(ctx, &authv1.CheckSessionRequest{Sid: sid})
 		if err != nil {
-			return nil, err
+			return false, err
 		}
 		until := time.Unix(resp.GetExpiresAt(), 0)
 		p.mu.Lock()
@@ -118,7 +152,7 @@ func (p *Poller) check(ctx context.Context, sid string) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("check session: %w", err) // the call fails closed
 	}
-	return v.(bool), nil
+	return revoked, nil
 }
 
 // Poll fetches the revocations since the last poll, every page of them.
@@ -197,4 +231,11 @@ func (p *Poller) Run(ctx context.Context, onError func(error)) {
 			onError(err)
 		}
 	}
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
 }

@@ -10,11 +10,12 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/authd-dev/authd/authdtest"
+	"github.com/authd-dev/authd/authdtest/tokens"
 	"github.com/authd-dev/authd/examples/greeter"
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
 	examplev1 "github.com/authd-dev/authd/gen/example/v1"
-	"github.com/authd-dev/authd/interceptors"
+	"github.com/authd-dev/authd/guard"
+	"github.com/authd-dev/authd/internal/authdenv"
 	"github.com/authd-dev/authd/revocation"
 	"github.com/authd-dev/authd/wire"
 )
@@ -22,27 +23,36 @@ import (
 // pollingWorld is authd and a greeter that learns of revocations by
 // polling it, as a service holding only the JWKS does.
 type pollingWorld struct {
-	authd   *authdtest.Env
+	authd   *authdenv.Env
 	poller  *revocation.Poller
 	greeter examplev1.GreeterServiceClient
 }
 
-func newPollingWorld(t *testing.T, opts ...revocation.Option) *pollingWorld {
+func newPollingWorld(t *testing.T, cfg revocation.Config) *pollingWorld {
 	t.Helper()
-	e := authdtest.New(t)
+	e := authdenv.New(t)
 	e.AddUser(t, "alice", "pw")
 	w := &pollingWorld{authd: e}
-	w.poller = revocation.NewPoller(e.Conn, append([]revocation.Option{revocation.WithClock(e.Clock)}, opts...)...)
-	srv, err := greeter.NewServer(e.Verifier, e.Clock, interceptors.WithRevocations(w.poller))
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.greeter = examplev1.NewGreeterServiceClient(authdtest.Serve(t, srv))
+	cfg.Clock = e.Clock
+	w.poller = revocation.NewPoller(e.Conn, cfg)
+	w.greeter = serveGreeter(t, e, w.poller)
 	return w
 }
 
+// serveGreeter serves the example greeter, verifying e's tokens and
+// checking their sessions with revs.
+func serveGreeter(t *testing.T, e *authdenv.Env, revs guard.Revocations) examplev1.GreeterServiceClient {
+	t.Helper()
+	g := guard.New(e.Verifier, guard.Config{PublicHealthAndReflection: true, Revocations: revs, Clock: e.Clock})
+	srv, err := greeter.NewServer(g, e.Clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return examplev1.NewGreeterServiceClient(tokens.Serve(t, srv))
+}
+
 func (w *pollingWorld) whoAmI(tok string) error {
-	_, err := w.greeter.WhoAmI(authdtest.Bearer(bg, tok), &examplev1.WhoAmIRequest{})
+	_, err := w.greeter.WhoAmI(tokens.Bearer(bg, tok), &examplev1.WhoAmIRequest{})
 	return err
 }
 
@@ -69,14 +79,14 @@ func (w *pollingWorld) tick(t *testing.T, interval time.Duration) {
 }
 
 func TestRevocationPoller_RevokedSessionRefusedWithinAnInterval(t *testing.T) {
-	w := newPollingWorld(t)
+	w := newPollingWorld(t, revocation.Config{})
 	e := w.authd
 	if err := w.whoAmI("x"); err == nil {
 		t.Fatal("a garbage token passed")
 	}
 	kept, gone := e.Login(t, "alice", "pw"), e.Login(t, "alice", "pw")
 	// Before the first poll the list is unknown: fail closed.
-	authdtest.WantRefusal(t, w.whoAmI(kept.AccessToken), codes.Unavailable, "")
+	tokens.WantRefusal(t, w.whoAmI(kept.AccessToken), codes.Unavailable, "")
 	if err := w.poller.Poll(bg); err != nil {
 		t.Fatal(err)
 	}
@@ -86,25 +96,25 @@ func TestRevocationPoller_RevokedSessionRefusedWithinAnInterval(t *testing.T) {
 	}
 	// Logout with the refresh token: the access token is refused at the
 	// greeter after the next poll.
-	if _, err := e.Client.Logout(authdtest.Bearer(bg, gone.RefreshToken), &authv1.LogoutRequest{}); err != nil {
+	if _, err := e.Client.Logout(tokens.Bearer(bg, gone.RefreshToken), &authv1.LogoutRequest{}); err != nil {
 		t.Fatal(err)
 	}
 	w.tick(t, 5*time.Second)
-	authdtest.WantRefusal(t, w.whoAmI(gone.AccessToken), codes.Unauthenticated, wire.ReasonTokenRevoked)
+	tokens.WantRefusal(t, w.whoAmI(gone.AccessToken), codes.Unauthenticated, wire.ReasonTokenRevoked)
 	if err := w.whoAmI(kept.AccessToken); err != nil {
 		t.Fatalf("another session of the same user: %v", err)
 	}
 }
 
 func TestRevocationPoller_PagesAndOverlap(t *testing.T) {
-	w := newPollingWorld(t, revocation.WithPageSize(2))
+	w := newPollingWorld(t, revocation.Config{PageSize: 2})
 	e := w.authd
 	var sessions []*authv1.LoginResponse
 	for range 7 {
 		sessions = append(sessions, e.Login(t, "alice", "pw"))
 	}
 	for _, s := range sessions[:5] {
-		if _, err := e.Client.Logout(authdtest.Bearer(bg, s.AccessToken), &authv1.LogoutRequest{}); err != nil {
+		if _, err := e.Client.Logout(tokens.Bearer(bg, s.AccessToken), &authv1.LogoutRequest{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -114,36 +124,32 @@ func TestRevocationPoller_PagesAndOverlap(t *testing.T) {
 	for i, s := range sessions {
 		err := w.whoAmI(s.AccessToken)
 		if i < 5 {
-			authdtest.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenRevoked)
+			tokens.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenRevoked)
 		} else if err != nil {
 			t.Fatalf("session %d: %v", i, err)
 		}
 	}
 	// A revocation in the same second as the last poll's answer is still
 	// picked up by the next poll.
-	if _, err := e.Client.Logout(authdtest.Bearer(bg, sessions[5].AccessToken), &authv1.LogoutRequest{}); err != nil {
+	if _, err := e.Client.Logout(tokens.Bearer(bg, sessions[5].AccessToken), &authv1.LogoutRequest{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.poller.Poll(bg); err != nil {
 		t.Fatal(err)
 	}
-	authdtest.WantRefusal(t, w.whoAmI(sessions[5].AccessToken), codes.Unauthenticated, wire.ReasonTokenRevoked)
+	tokens.WantRefusal(t, w.whoAmI(sessions[5].AccessToken), codes.Unauthenticated, wire.ReasonTokenRevoked)
 }
 
 func TestRevocationPoller_FailsClosedWhenStale(t *testing.T) {
-	e := authdtest.New(t)
+	e := authdenv.New(t)
 	e.AddUser(t, "alice", "pw")
 	login := e.Login(t, "alice", "pw")
 	var down atomic.Bool
 	conn := failingConn{ClientConnInterface: e.Conn, down: &down}
-	poller := revocation.NewPoller(conn, revocation.WithClock(e.Clock), revocation.WithMaxStaleness(time.Minute))
-	srv, err := greeter.NewServer(e.Verifier, e.Clock, interceptors.WithRevocations(poller))
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := examplev1.NewGreeterServiceClient(authdtest.Serve(t, srv))
+	poller := revocation.NewPoller(conn, revocation.Config{Clock: e.Clock, MaxStaleness: time.Minute})
+	g := serveGreeter(t, e, poller)
 	call := func() error {
-		_, err := g.WhoAmI(authdtest.Bearer(bg, login.AccessToken), &examplev1.WhoAmIRequest{})
+		_, err := g.WhoAmI(tokens.Bearer(bg, login.AccessToken), &examplev1.WhoAmIRequest{})
 		return err
 	}
 	if err := poller.Poll(bg); err != nil {
@@ -161,7 +167,7 @@ func TestRevocationPoller_FailsClosedWhenStale(t *testing.T) {
 		t.Fatalf("within the staleness limit: %v", err)
 	}
 	e.Clock.Advance(2 * time.Second)
-	authdtest.WantRefusal(t, call(), codes.Unavailable, "")
+	tokens.WantRefusal(t, call(), codes.Unavailable, "")
 	down.Store(false)
 	if err := poller.Poll(bg); err != nil {
 		t.Fatal(err)
@@ -175,22 +181,18 @@ func TestRevocationPoller_FailsClosedWhenStale(t *testing.T) {
 // say — is refused by a JWKS consumer as authd refuses it: the Poller asks
 // CheckSession once per session it meets, and fails closed when it cannot.
 func TestRevocationPoller_UnknownSessionRefused(t *testing.T) {
-	e := authdtest.New(t)
+	e := authdenv.New(t)
 	e.AddUser(t, "alice", "pw")
 	login := e.Login(t, "alice", "pw")
 	var down atomic.Bool
 	counting := &countingChecks{failingConn: failingConn{ClientConnInterface: e.Conn, down: &down}}
-	poller := revocation.NewPoller(counting, revocation.WithClock(e.Clock))
+	poller := revocation.NewPoller(counting, revocation.Config{Clock: e.Clock})
 	if err := poller.Poll(bg); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := greeter.NewServer(e.Verifier, e.Clock, interceptors.WithRevocations(poller))
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := examplev1.NewGreeterServiceClient(authdtest.Serve(t, srv))
+	g := serveGreeter(t, e, poller)
 	call := func(tok string) error {
-		_, err := g.WhoAmI(authdtest.Bearer(bg, tok), &examplev1.WhoAmIRequest{})
+		_, err := g.WhoAmI(tokens.Bearer(bg, tok), &examplev1.WhoAmIRequest{})
 		return err
 	}
 	for range 5 {
@@ -214,12 +216,12 @@ func TestRevocationPoller_UnknownSessionRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, authdErr := e.Client.Verify(bg, &authv1.VerifyRequest{Token: raw})
-	authdtest.WantRefusal(t, authdErr, codes.Unauthenticated, wire.ReasonTokenRevoked)
-	authdtest.WantRefusal(t, call(raw), codes.Unauthenticated, wire.ReasonTokenRevoked)
+	tokens.WantRefusal(t, authdErr, codes.Unauthenticated, wire.ReasonTokenRevoked)
+	tokens.WantRefusal(t, call(raw), codes.Unauthenticated, wire.ReasonTokenRevoked)
 	// A session met while authd is down cannot be checked: fail closed.
 	other := e.Login(t, "alice", "pw")
 	down.Store(true)
-	authdtest.WantRefusal(t, call(other.AccessToken), codes.Unavailable, "")
+	tokens.WantRefusal(t, call(other.AccessToken), codes.Unavailable, "")
 	if err := call(login.AccessToken); err != nil {
 		t.Fatalf("a session checked before the outage: %v", err)
 	}

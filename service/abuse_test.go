@@ -2,7 +2,6 @@ package service_test
 
 import (
 	"context"
-	"log/slog"
 	"runtime"
 	"strconv"
 	"sync"
@@ -12,11 +11,12 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/authd-dev/authd/authdtest"
+	"github.com/authd-dev/authd/authdtest/tokens"
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
+	"github.com/authd-dev/authd/internal/authdenv"
 	"github.com/authd-dev/authd/password"
-	"github.com/authd-dev/authd/service"
 	"github.com/authd-dev/authd/store"
+	"github.com/authd-dev/authd/store/sqlite"
 	"github.com/authd-dev/authd/wire"
 )
 
@@ -29,7 +29,7 @@ import (
 // retry (RESOURCE_EXHAUSTED, or their deadline passed) rather than queued
 // without end.
 func BenchmarkLogin_Burst(b *testing.B) {
-	e := authdtest.New(b, authdtest.WithHashing(password.DefaultParams, 2))
+	e := authdenv.New(b, func(o *authdenv.Options) { o.Hash, o.HashConcurrency = password.DefaultParams, 2 })
 	e.AddUser(b, "alice", "correct horse")
 	var peakOf2 float64
 	for _, n := range []int{2, 500} {
@@ -54,7 +54,7 @@ func BenchmarkLogin_Burst(b *testing.B) {
 // burst sends n logins at once, each with 5 s to answer, and returns the
 // peak heap in use meanwhile and how many were refused for want of a
 // hashing slot.
-func burst(b *testing.B, e *authdtest.Env, n int) (peak uint64, refused int) {
+func burst(b *testing.B, e *authdenv.Env, n int) (peak uint64, refused int) {
 	runtime.GC()
 	done := make(chan struct{})
 	var sampler sync.WaitGroup
@@ -97,7 +97,7 @@ func burst(b *testing.B, e *authdtest.Env, n int) (peak uint64, refused int) {
 
 // patientStore looks users up whatever the caller's deadline, so that the
 // password hasher is the first part of a login to see that it has passed.
-type patientStore struct{ service.Store }
+type patientStore struct{ store.Store }
 
 func (s patientStore) UserByName(ctx context.Context, name string) (store.User, error) {
 	return s.Store.UserByName(context.WithoutCancel(ctx), name)
@@ -109,21 +109,17 @@ func (s patientStore) UserByName(ctx context.Context, name string) (store.User, 
 // cases; a login that skipped the hash would answer INVALID_CREDENTIALS at
 // once, and so be told apart. In time, all three are INVALID_CREDENTIALS.
 func TestLogin_UnknownUserCostsAHashAsAWrongPasswordDoes(t *testing.T) {
-	e := authdtest.New(t)
+	e := authdenv.New(t, func(o *authdenv.Options) {
+		o.HashConcurrency = 1
+		o.Accounts.Unthrottled = true
+		o.Store = func(db *sqlite.DB) store.Store { return patientStore{db} }
+	})
 	e.AddUser(t, "alice", "correct horse")
 	e.AddUser(t, "dora", "correct horse")
-	if err := e.Store.SetDisabled(bg, "dora", true, e.Clock.Now()); err != nil {
+	if err := e.DB.SetDisabled(bg, "dora", true, e.Clock.Now()); err != nil {
 		t.Fatal(err)
 	}
-	hasher, err := password.NewHasher(authdtest.CheapParams, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := service.New(patientStore{e.Store}, e.Signer, e.Verifier, hasher,
-		service.WithClock(e.Clock), service.WithoutThrottle(), service.WithLogger(slog.New(slog.DiscardHandler)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc := e.Service
 	late, cancel := context.WithDeadline(bg, time.Now())
 	defer cancel()
 	for _, c := range []struct{ name, user, pw string }{
@@ -133,9 +129,9 @@ func TestLogin_UnknownUserCostsAHashAsAWrongPasswordDoes(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := svc.Login(late, &authv1.LoginRequest{Username: c.user, Password: c.pw})
-			authdtest.WantRefusal(t, err, codes.ResourceExhausted, "")
+			tokens.WantRefusal(t, err, codes.ResourceExhausted, "")
 			_, err = svc.Login(bg, &authv1.LoginRequest{Username: c.user, Password: c.pw})
-			authdtest.WantRefusal(t, err, codes.Unauthenticated, badCreds)
+			tokens.WantRefusal(t, err, codes.Unauthenticated, badCreds)
 		})
 	}
 }
@@ -147,7 +143,9 @@ func TestLogin_UnknownUserCostsAHashAsAWrongPasswordDoes(t *testing.T) {
 // in the same run (ratio-to-wrong-password, about 1; skipping the hash
 // would make it about 0.01).
 func BenchmarkLogin_Refused(b *testing.B) {
-	e := authdtest.New(b, authdtest.WithHashing(password.DefaultParams, 1), authdtest.WithServiceOptions(service.WithoutThrottle()))
+	e := authdenv.New(b, func(o *authdenv.Options) {
+		o.Hash, o.HashConcurrency, o.Accounts.Unthrottled = password.DefaultParams, 1, true
+	})
 	e.AddUser(b, "alice", "correct horse")
 	refuse := func(b *testing.B, user string) float64 {
 		for b.Loop() {

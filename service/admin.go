@@ -7,7 +7,7 @@ import (
 
 	"github.com/authd-dev/authd/accounts"
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
-	"github.com/authd-dev/authd/interceptors"
+	"github.com/authd-dev/authd/guard"
 	"github.com/authd-dev/authd/store"
 )
 
@@ -32,7 +32,7 @@ func (a admin) ListUsers(ctx context.Context, req *authv1.ListUsersRequest) (*au
 		}
 		after = string(b)
 	}
-	users, err := a.s.store.ListUsers(ctx, after, size)
+	users, err := a.s.accounts.Users(ctx, after, size)
 	if err != nil {
 		return nil, a.s.statusError(ctx, "list users", err)
 	}
@@ -78,7 +78,7 @@ func (a admin) setDisabled(ctx context.Context, name string, disabled bool) (int
 	if err != nil {
 		return 0, a.s.statusError(ctx, "disable user", err)
 	}
-	a.s.cfg.metrics.revoked("disabled", n)
+	a.s.cfg.Metrics.revoked("disabled", n)
 	a.audit(ctx, "user disabled or enabled", "user", name, "disabled", disabled, "revoked_sessions", n)
 	return n, nil
 }
@@ -88,7 +88,7 @@ func (a admin) SetRoles(ctx context.Context, req *authv1.SetRolesRequest) (*auth
 	if err != nil {
 		return nil, a.s.statusError(ctx, "set roles", err)
 	}
-	a.s.cfg.metrics.revoked("roles_changed", n)
+	a.s.cfg.Metrics.revoked("roles_changed", n)
 	a.audit(ctx, "roles set", "user", u.Name, "roles", u.Roles, "revoked_sessions", n)
 	return &authv1.SetRolesResponse{User: userMessage(u), RevokedSessions: int32(n)}, nil
 }
@@ -114,7 +114,7 @@ func (a admin) RevokeSession(ctx context.Context, req *authv1.RevokeSessionReque
 	if err := a.s.accounts.RevokeSession(ctx, req.GetSid()); err != nil {
 		return nil, a.s.statusError(ctx, "revoke session", err)
 	}
-	a.s.cfg.metrics.revoked("admin", 1)
+	a.s.cfg.Metrics.revoked("admin", 1)
 	a.audit(ctx, "session revoked", "sid", req.GetSid())
 	return &authv1.RevokeSessionResponse{}, nil
 }
@@ -145,7 +145,7 @@ func (a admin) DisableClient(ctx context.Context, req *authv1.DisableClientReque
 	if err != nil {
 		return nil, a.s.statusError(ctx, "disable client", err)
 	}
-	a.s.cfg.metrics.revoked("disabled", n)
+	a.s.cfg.Metrics.revoked("disabled", n)
 	a.audit(ctx, "client disabled", "client", req.GetName(), "revoked_sessions", n)
 	return &authv1.DisableClientResponse{RevokedSessions: int32(n)}, nil
 }
@@ -163,17 +163,17 @@ func (a admin) RotateClientSecret(ctx context.Context, req *authv1.RotateClientS
 	if err != nil {
 		return nil, a.s.statusError(ctx, "rotate client secret", err)
 	}
-	a.s.cfg.metrics.revoked("secret_rotated", n)
+	a.s.cfg.Metrics.revoked("secret_rotated", n)
 	a.audit(ctx, "client secret rotated", "client", req.GetName(), "revoked_sessions", n)
 	return &authv1.RotateClientSecretResponse{ClientSecret: secret, RevokedSessions: int32(n)}, nil
 }
 
 // audit logs an administrative change with the administrator who made it.
 func (a admin) audit(ctx context.Context, msg string, args ...any) {
-	if c, ok := interceptors.ClaimsFromContext(ctx); ok {
+	if c, ok := guard.ClaimsFromContext(ctx); ok {
 		args = append(args, "admin", c.Subject)
 	}
-	a.s.cfg.logger.InfoContext(ctx, msg, args...)
+	a.s.cfg.Logger.InfoContext(ctx, msg, args...)
 }
 
 func userMessage(u store.User) *authv1.User {

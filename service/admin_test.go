@@ -12,25 +12,26 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/authd-dev/authd/authdtest"
+	"github.com/authd-dev/authd/accounts"
+	"github.com/authd-dev/authd/authdtest/tokens"
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
+	"github.com/authd-dev/authd/internal/authdenv"
 	"github.com/authd-dev/authd/password"
-	"github.com/authd-dev/authd/service"
 	"github.com/authd-dev/authd/wire"
 )
 
 // adminWorld is authd with one administrator, root, logged in.
 type adminWorld struct {
-	*authdtest.Env
+	*authdenv.Env
 	admin authv1.AdminServiceClient
 	root  *authv1.LoginResponse
 }
 
 const rootPassword = "root password"
 
-func newAdminWorld(t *testing.T, opts ...authdtest.Option) *adminWorld {
+func newAdminWorld(t *testing.T, opts ...func(*authdenv.Options)) *adminWorld {
 	t.Helper()
-	e := authdtest.New(t, opts...)
+	e := authdenv.New(t, opts...)
 	e.AddUser(t, "root", rootPassword)
 	setStoreRoles(t, e, "root", "authd:admin")
 	return &adminWorld{Env: e, admin: authv1.NewAdminServiceClient(e.Conn), root: e.Login(t, "root", rootPassword)}
@@ -38,7 +39,7 @@ func newAdminWorld(t *testing.T, opts ...authdtest.Option) *adminWorld {
 
 // asRoot is a context carrying root's fresh access token.
 func (w *adminWorld) asRoot() context.Context {
-	return authdtest.Bearer(context.Background(), w.root.AccessToken)
+	return tokens.Bearer(context.Background(), w.root.AccessToken)
 }
 
 // addUser creates a user through the admin API.
@@ -101,7 +102,7 @@ func (w *adminWorld) sessionIDs(t *testing.T, name string) []string {
 }
 
 // sidOf is the session of a login.
-func sidOf(t *testing.T, e *authdtest.Env, login *authv1.LoginResponse) string {
+func sidOf(t *testing.T, e *authdenv.Env, login *authv1.LoginResponse) string {
 	t.Helper()
 	return mustVerify(t, e, login.RefreshToken, authv1.Requirement_REQUIREMENT_REFRESH).Sid
 }
@@ -218,7 +219,7 @@ func TestAdmin_NoTokenIsTokenMissing(t *testing.T) {
 	secret := w.addClient(t, "reporter", "orders:read").ClientSecret
 	for _, c := range adminCalls {
 		t.Run(c.method, func(t *testing.T) {
-			authdtest.WantRefusal(t, c.call(context.Background(), w.admin), codes.Unauthenticated, wire.ReasonTokenMissing)
+			tokens.WantRefusal(t, c.call(context.Background(), w.admin), codes.Unauthenticated, wire.ReasonTokenMissing)
 		})
 	}
 	w.wantNothingChanged(t, secret)
@@ -248,11 +249,11 @@ func TestAdmin_NonAdminIsInsufficientRole(t *testing.T) {
 			t.Run(who+"/"+c.method, func(t *testing.T) {
 				if who == "service client" && c.change {
 					// A client token is never fresh: refused before its roles are looked at.
-					authdtest.WantRefusal(t, c.call(authdtest.Bearer(context.Background(), tok), w.admin),
+					tokens.WantRefusal(t, c.call(tokens.Bearer(context.Background(), tok), w.admin),
 						codes.Unauthenticated, wire.ReasonFreshTokenRequired)
 					return
 				}
-				wantPermissionDenied(t, c.call(authdtest.Bearer(context.Background(), tok), w.admin),
+				wantPermissionDenied(t, c.call(tokens.Bearer(context.Background(), tok), w.admin),
 					wire.ReasonInsufficientRole, wire.MetadataRequiredRoles, "authd:admin",
 					"insufficient role: one of [authd:admin] required")
 			})
@@ -262,8 +263,8 @@ func TestAdmin_NonAdminIsInsufficientRole(t *testing.T) {
 
 	alice := w.Login(t, "alice", "long enough pw")
 	w.Clock.Advance(15 * time.Minute)
-	_, err = w.admin.ListUsers(authdtest.Bearer(context.Background(), alice.AccessToken), &authv1.ListUsersRequest{})
-	authdtest.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenExpired)
+	_, err = w.admin.ListUsers(tokens.Bearer(context.Background(), alice.AccessToken), &authv1.ListUsersRequest{})
+	tokens.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenExpired)
 }
 
 // An administrator's non-fresh token (from a refresh) may read, but every
@@ -272,13 +273,13 @@ func TestAdmin_NonAdminIsInsufficientRole(t *testing.T) {
 func TestAdmin_ChangesNeedAFreshToken(t *testing.T) {
 	w := newAdminWorld(t)
 	secret := w.addClient(t, "reporter", "orders:read").ClientSecret
-	refreshed, err := w.Client.Refresh(authdtest.Bearer(context.Background(), w.root.RefreshToken), &authv1.RefreshRequest{})
+	refreshed, err := w.Client.Refresh(tokens.Bearer(context.Background(), w.root.RefreshToken), &authv1.RefreshRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Refresh rotated root's session, not ended it; w.root's access token
 	// is still the fresh one of that session.
-	stale := authdtest.Bearer(context.Background(), refreshed.AccessToken)
+	stale := tokens.Bearer(context.Background(), refreshed.AccessToken)
 	for _, c := range adminCalls {
 		t.Run(c.method, func(t *testing.T) {
 			err := c.call(stale, w.admin)
@@ -288,7 +289,7 @@ func TestAdmin_ChangesNeedAFreshToken(t *testing.T) {
 				}
 				return
 			}
-			authdtest.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonFreshTokenRequired)
+			tokens.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonFreshTokenRequired)
 		})
 	}
 	w.wantNothingChanged(t, secret)
@@ -314,7 +315,7 @@ func TestAdmin_CreateUser(t *testing.T) {
 	}
 
 	_, err := w.admin.CreateUser(w.asRoot(), &authv1.CreateUserRequest{Username: "bob", Password: "another pw"})
-	authdtest.WantRefusal(t, err, codes.AlreadyExists, "")
+	tokens.WantRefusal(t, err, codes.AlreadyExists, "")
 	if msg := status.Convert(err).Message(); msg != `user "bob" already exists` {
 		t.Fatalf("message = %q", msg)
 	}
@@ -346,7 +347,7 @@ func TestAdmin_CreateUser(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := w.admin.CreateUser(w.asRoot(), tc.req)
-			authdtest.WantRefusal(t, err, codes.InvalidArgument, "")
+			tokens.WantRefusal(t, err, codes.InvalidArgument, "")
 			if msg := status.Convert(err).Message(); msg != tc.msg {
 				t.Fatalf("message = %q, want %q", msg, tc.msg)
 			}
@@ -355,7 +356,7 @@ func TestAdmin_CreateUser(t *testing.T) {
 	if names := w.userNames(t, 0); !slices.Equal(names, []string{"bob", "root"}) {
 		t.Fatalf("users = %v, want only bob and root", names)
 	}
-	if _, err := w.Store.UserByName(context.Background(), "client:reporter"); err == nil {
+	if _, err := w.DB.UserByName(context.Background(), "client:reporter"); err == nil {
 		t.Fatal("an account named client:reporter was created")
 	}
 }
@@ -383,7 +384,7 @@ func TestAdmin_ListUsersPages(t *testing.T) {
 	if len(first.Users) != 2 || first.Users[0].Username != "alice" || first.NextPageToken == "" {
 		t.Fatalf("first page = %v", first)
 	}
-	root := &authv1.User{Username: "root", Roles: []string{"authd:admin"}, CreatedAt: authdtest.Start.Unix(), UpdatedAt: authdtest.Start.Unix()}
+	root := &authv1.User{Username: "root", Roles: []string{"authd:admin"}, CreatedAt: tokens.Start.Unix(), UpdatedAt: tokens.Start.Unix()}
 	last, err := w.admin.ListUsers(w.asRoot(), &authv1.ListUsersRequest{PageSize: 10, PageToken: first.NextPageToken})
 	if err != nil {
 		t.Fatal(err)
@@ -404,7 +405,7 @@ func TestAdmin_ListUsersPages(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := w.admin.ListUsers(w.asRoot(), tc.req)
-			authdtest.WantRefusal(t, err, codes.InvalidArgument, "")
+			tokens.WantRefusal(t, err, codes.InvalidArgument, "")
 			if msg := status.Convert(err).Message(); msg != tc.msg {
 				t.Fatalf("message = %q, want %q", msg, tc.msg)
 			}
@@ -419,7 +420,7 @@ func TestAdmin_DisableAndEnableUser(t *testing.T) {
 	w := newAdminWorld(t)
 	w.addUser(t, "bob", "long enough pw")
 	first, second, loggedOut := w.Login(t, "bob", "long enough pw"), w.Login(t, "bob", "long enough pw"), w.Login(t, "bob", "long enough pw")
-	if _, err := w.Client.Logout(authdtest.Bearer(context.Background(), loggedOut.AccessToken), &authv1.LogoutRequest{}); err != nil {
+	if _, err := w.Client.Logout(tokens.Bearer(context.Background(), loggedOut.AccessToken), &authv1.LogoutRequest{}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -433,15 +434,15 @@ func TestAdmin_DisableAndEnableUser(t *testing.T) {
 	wantDead := func(login *authv1.LoginResponse) {
 		t.Helper()
 		_, err := authzVerify(t, w.Env, login.AccessToken, authv1.Requirement_REQUIREMENT_ACCESS)
-		authdtest.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenRevoked)
-		_, err = w.Client.Refresh(authdtest.Bearer(context.Background(), login.RefreshToken), &authv1.RefreshRequest{})
-		authdtest.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenRevoked)
+		tokens.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenRevoked)
+		_, err = w.Client.Refresh(tokens.Bearer(context.Background(), login.RefreshToken), &authv1.RefreshRequest{})
+		tokens.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenRevoked)
 	}
 	wantDead(first)
 	wantDead(second)
 	_, err = w.Client.Login(context.Background(), &authv1.LoginRequest{Username: "bob", Password: "long enough pw"})
-	authdtest.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonInvalidCredentials)
-	if msg := status.Convert(err).Message(); msg != wire.ErrInvalidCredentials.Error() {
+	tokens.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonInvalidCredentials)
+	if msg := status.Convert(err).Message(); msg != accounts.ErrInvalidCredentials.Error() {
 		t.Fatalf("message = %q", msg)
 	}
 	users, err := w.admin.ListUsers(w.asRoot(), &authv1.ListUsersRequest{})
@@ -466,12 +467,12 @@ func TestAdmin_DisableAndEnableUser(t *testing.T) {
 	w.addClient(t, "reporter")
 	for _, name := range []string{"nobody", "client:reporter"} {
 		_, err := w.admin.DisableUser(w.asRoot(), &authv1.DisableUserRequest{Username: name})
-		authdtest.WantRefusal(t, err, codes.NotFound, "")
+		tokens.WantRefusal(t, err, codes.NotFound, "")
 		if msg := status.Convert(err).Message(); msg != `user "`+name+`" not found` {
 			t.Fatalf("message = %q", msg)
 		}
 		_, err = w.admin.EnableUser(w.asRoot(), &authv1.EnableUserRequest{Username: name})
-		authdtest.WantRefusal(t, err, codes.NotFound, "")
+		tokens.WantRefusal(t, err, codes.NotFound, "")
 	}
 	if c := w.clients(t); c[0].Disabled {
 		t.Fatal("DisableUser disabled a service account")
@@ -494,9 +495,9 @@ func TestAdmin_SetRoles(t *testing.T) {
 		t.Fatalf("SetRoles = %v", resp)
 	}
 	_, err = authzVerify(t, w.Env, before.AccessToken, authv1.Requirement_REQUIREMENT_ACCESS)
-	authdtest.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenRevoked)
-	_, err = w.Client.Refresh(authdtest.Bearer(context.Background(), before.RefreshToken), &authv1.RefreshRequest{})
-	authdtest.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenRevoked)
+	tokens.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenRevoked)
+	_, err = w.Client.Refresh(tokens.Bearer(context.Background(), before.RefreshToken), &authv1.RefreshRequest{})
+	tokens.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenRevoked)
 	after := w.Login(t, "bob", "long enough pw")
 	if c := mustVerify(t, w.Env, after.AccessToken, authv1.Requirement_REQUIREMENT_ACCESS); !slices.Equal(c.Roles, []string{"audit", "ops"}) {
 		t.Fatalf("roles after SetRoles = %v", c.Roles)
@@ -504,7 +505,7 @@ func TestAdmin_SetRoles(t *testing.T) {
 
 	// Bad roles change nothing, not even the sessions.
 	_, err = w.admin.SetRoles(w.asRoot(), &authv1.SetRolesRequest{Username: "bob", Roles: []string{"ops", "Root"}})
-	authdtest.WantRefusal(t, err, codes.InvalidArgument, "")
+	tokens.WantRefusal(t, err, codes.InvalidArgument, "")
 	if msg := status.Convert(err).Message(); msg != `roles: name "Root": only a-z, 0-9 and :._- are allowed` {
 		t.Fatalf("message = %q", msg)
 	}
@@ -520,7 +521,7 @@ func TestAdmin_SetRoles(t *testing.T) {
 	w.addClient(t, "reporter")
 	for _, name := range []string{"nobody", "client:reporter"} {
 		_, err := w.admin.SetRoles(w.asRoot(), &authv1.SetRolesRequest{Username: name, Roles: []string{"ops"}})
-		authdtest.WantRefusal(t, err, codes.NotFound, "")
+		tokens.WantRefusal(t, err, codes.NotFound, "")
 		if msg := status.Convert(err).Message(); msg != `user "`+name+`" not found` {
 			t.Fatalf("message = %q", msg)
 		}
@@ -531,8 +532,8 @@ func TestAdmin_SetRoles(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = w.admin.ListUsers(w.asRoot(), &authv1.ListUsersRequest{})
-	authdtest.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenRevoked)
-	_, err = w.admin.ListUsers(authdtest.Bearer(context.Background(), w.Login(t, "root", rootPassword).AccessToken), &authv1.ListUsersRequest{})
+	tokens.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenRevoked)
+	_, err = w.admin.ListUsers(tokens.Bearer(context.Background(), w.Login(t, "root", rootPassword).AccessToken), &authv1.ListUsersRequest{})
 	wantPermissionDenied(t, err, wire.ReasonInsufficientRole, wire.MetadataRequiredRoles, "authd:admin",
 		"insufficient role: one of [authd:admin] required")
 }
@@ -558,7 +559,7 @@ func TestAdmin_ListAndRevokeSessions(t *testing.T) {
 	}
 	for i, s := range resp.Sessions {
 		n := 2 - i // newest first
-		at := authdtest.Start.Add(time.Duration(n) * time.Minute).Unix()
+		at := tokens.Start.Add(time.Duration(n) * time.Minute).Unix()
 		want := &authv1.Session{Sid: sids[n], AuthTime: at, CreatedAt: at, ExpiresAt: at + int64(168*time.Hour/time.Second)}
 		if !proto.Equal(s, want) {
 			t.Fatalf("session %d = %v, want %v", i, s, want)
@@ -569,9 +570,9 @@ func TestAdmin_ListAndRevokeSessions(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = authzVerify(t, w.Env, logins[1].AccessToken, authv1.Requirement_REQUIREMENT_ACCESS)
-	authdtest.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenRevoked)
-	_, err = w.Client.Refresh(authdtest.Bearer(context.Background(), logins[1].RefreshToken), &authv1.RefreshRequest{})
-	authdtest.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenRevoked)
+	tokens.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenRevoked)
+	_, err = w.Client.Refresh(tokens.Bearer(context.Background(), logins[1].RefreshToken), &authv1.RefreshRequest{})
+	tokens.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenRevoked)
 	for _, i := range []int{0, 2} {
 		mustVerify(t, w.Env, logins[i].AccessToken, authv1.Requirement_REQUIREMENT_ACCESS)
 	}
@@ -580,14 +581,14 @@ func TestAdmin_ListAndRevokeSessions(t *testing.T) {
 	}
 
 	_, err = w.admin.RevokeSession(w.asRoot(), &authv1.RevokeSessionRequest{Sid: "no-such-session"})
-	authdtest.WantRefusal(t, err, codes.NotFound, "")
+	tokens.WantRefusal(t, err, codes.NotFound, "")
 	_, err = w.admin.RevokeSession(w.asRoot(), &authv1.RevokeSessionRequest{})
-	authdtest.WantRefusal(t, err, codes.InvalidArgument, "")
+	tokens.WantRefusal(t, err, codes.InvalidArgument, "")
 	if msg := status.Convert(err).Message(); msg != "sid is empty" {
 		t.Fatalf("message = %q", msg)
 	}
 	_, err = w.admin.ListSessions(w.asRoot(), &authv1.ListSessionsRequest{Username: "nobody"})
-	authdtest.WantRefusal(t, err, codes.NotFound, "")
+	tokens.WantRefusal(t, err, codes.NotFound, "")
 	if got := w.sessionIDs(t, "bob"); !slices.Equal(got, []string{sids[2], sids[0]}) {
 		t.Fatalf("live sessions after refused calls = %v", got)
 	}
@@ -647,7 +648,7 @@ func TestAdmin_Clients(t *testing.T) {
 	}
 
 	_, err := w.admin.CreateClient(w.asRoot(), &authv1.CreateClientRequest{Name: "reporter", Scopes: []string{"admin"}})
-	authdtest.WantRefusal(t, err, codes.AlreadyExists, "")
+	tokens.WantRefusal(t, err, codes.AlreadyExists, "")
 	if msg := status.Convert(err).Message(); msg != `client "reporter" already exists` {
 		t.Fatalf("message = %q", msg)
 	}
@@ -663,7 +664,7 @@ func TestAdmin_Clients(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := w.admin.CreateClient(w.asRoot(), tc.req)
-			authdtest.WantRefusal(t, err, codes.InvalidArgument, "")
+			tokens.WantRefusal(t, err, codes.InvalidArgument, "")
 			if msg := status.Convert(err).Message(); msg != tc.msg {
 				t.Fatalf("message = %q, want %q", msg, tc.msg)
 			}
@@ -689,10 +690,10 @@ func TestAdmin_Clients(t *testing.T) {
 	}
 	for _, tok := range toks {
 		_, err := authzVerify(t, w.Env, tok, authv1.Requirement_REQUIREMENT_ACCESS)
-		authdtest.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenRevoked)
+		tokens.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenRevoked)
 	}
 	_, err = w.issue(c.ClientId, secret)
-	authdtest.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonInvalidCredentials)
+	tokens.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonInvalidCredentials)
 	if got := w.clients(t); !got[1].Disabled || got[0].Disabled {
 		t.Fatalf("ListClients after DisableClient = %v", got)
 	}
@@ -715,9 +716,9 @@ func TestAdmin_Clients(t *testing.T) {
 		t.Fatalf("RotateClientSecret = %v", rotated)
 	}
 	_, err = authzVerify(t, w.Env, fresh.AccessToken, authv1.Requirement_REQUIREMENT_ACCESS)
-	authdtest.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenRevoked)
+	tokens.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenRevoked)
 	_, err = w.issue(c.ClientId, secret)
-	authdtest.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonInvalidCredentials)
+	tokens.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonInvalidCredentials)
 	if resp, err := w.issue(c.ClientId, rotated.ClientSecret); err != nil {
 		t.Fatal(err)
 	} else {
@@ -732,14 +733,14 @@ func TestAdmin_Clients(t *testing.T) {
 	for _, name := range []string{"nobody", "bob"} {
 		want := `client "` + name + `" not found`
 		_, err := w.admin.DisableClient(w.asRoot(), &authv1.DisableClientRequest{Name: name})
-		authdtest.WantRefusal(t, err, codes.NotFound, "")
+		tokens.WantRefusal(t, err, codes.NotFound, "")
 		if msg := status.Convert(err).Message(); msg != want {
 			t.Fatalf("DisableClient(%s): message = %q, want %q", name, msg, want)
 		}
 		_, err = w.admin.EnableClient(w.asRoot(), &authv1.EnableClientRequest{Name: name})
-		authdtest.WantRefusal(t, err, codes.NotFound, "")
+		tokens.WantRefusal(t, err, codes.NotFound, "")
 		_, err = w.admin.RotateClientSecret(w.asRoot(), &authv1.RotateClientSecretRequest{Name: name})
-		authdtest.WantRefusal(t, err, codes.NotFound, "")
+		tokens.WantRefusal(t, err, codes.NotFound, "")
 	}
 	w.Login(t, "bob", "long enough pw")
 }
@@ -748,7 +749,7 @@ func TestAdmin_Clients(t *testing.T) {
 // change ended, the ones ListSessions listed just before: not sessions
 // already past their cap, whose tokens no longer verify anyway.
 func TestAdmin_RevokedCountsAreLiveSessions(t *testing.T) {
-	w := newAdminWorld(t, authdtest.WithServiceOptions(service.WithSessionMax(time.Hour)))
+	w := newAdminWorld(t, func(o *authdenv.Options) { o.Session.SessionMax = time.Hour })
 	w.addUser(t, "bob", "long enough pw")
 	reporter := w.addClient(t, "reporter")
 	w.Login(t, "bob", "long enough pw")
@@ -775,7 +776,7 @@ func TestAdmin_RevokedCountsAreLiveSessions(t *testing.T) {
 		t.Errorf("DisableUser: revoked_sessions = %d, want 1 (bob had one live session)", disabled.RevokedSessions)
 	}
 	_, err = authzVerify(t, w.Env, live.AccessToken, authv1.Requirement_REQUIREMENT_ACCESS)
-	authdtest.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenRevoked)
+	tokens.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenRevoked)
 
 	client, err := w.admin.DisableClient(w.asRoot(), &authv1.DisableClientRequest{Name: "reporter"})
 	if err != nil {

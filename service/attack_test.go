@@ -15,11 +15,12 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
-	"github.com/authd-dev/authd/authdtest"
+	"github.com/authd-dev/authd/authdtest/tokens"
 	"github.com/authd-dev/authd/examples/greeter"
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
 	examplev1 "github.com/authd-dev/authd/gen/example/v1"
-	"github.com/authd-dev/authd/interceptors"
+	"github.com/authd-dev/authd/guard"
+	"github.com/authd-dev/authd/internal/authdenv"
 )
 
 // The hostile-input suite: every case goes through a real server over
@@ -29,7 +30,7 @@ import (
 
 // attackWorld is authd, a greeter, and what the cases need to forge tokens.
 type attackWorld struct {
-	authd   *authdtest.Env
+	authd   *authdenv.Env
 	greeter examplev1.GreeterServiceClient
 	kid     string
 	signKey ed25519.PrivateKey
@@ -41,11 +42,11 @@ type attackWorld struct {
 func newAttackWorld(t *testing.T) *attackWorld {
 	t.Helper()
 	e := newEnv(t)
-	srv, err := greeter.NewServer(e.Verifier, e.Clock, interceptors.WithRevocations(e.Revocations))
+	srv, err := greeter.NewServer(guard.New(e.Verifier, guard.Config{PublicHealthAndReflection: true, Revocations: e.Sessions, Clock: e.Clock}), e.Clock)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &attackWorld{authd: e, greeter: examplev1.NewGreeterServiceClient(authdtest.Serve(t, srv))}
+	w := &attackWorld{authd: e, greeter: examplev1.NewGreeterServiceClient(tokens.Serve(t, srv))}
 	kid, key := e.Keys.SigningKey()
 	w.kid, w.signKey = kid, key.(ed25519.PrivateKey)
 	w.pubKey = w.signKey.Public().(ed25519.PublicKey)
@@ -325,7 +326,7 @@ func TestHostileInputs(t *testing.T) {
 				}
 				return
 			}
-			authdtest.WantRefusal(t, err, a.code, a.reason)
+			tokens.WantRefusal(t, err, a.code, a.reason)
 		})
 	}
 }
@@ -334,38 +335,38 @@ func TestHostileInputs(t *testing.T) {
 func TestHostileReplays(t *testing.T) {
 	t.Run("access token after logout", func(t *testing.T) {
 		w := newAttackWorld(t)
-		if _, err := w.authd.Client.Logout(authdtest.Bearer(bg, w.login.AccessToken), &authv1.LogoutRequest{}); err != nil {
+		if _, err := w.authd.Client.Logout(tokens.Bearer(bg, w.login.AccessToken), &authv1.LogoutRequest{}); err != nil {
 			t.Fatal(err)
 		}
-		authdtest.WantRefusal(t, w.call(greeterAccess, bearer(w.login.AccessToken)), codes.Unauthenticated, revoked)
-		authdtest.WantRefusal(t, w.call(authdVerify, bearer(w.login.AccessToken)), codes.Unauthenticated, revoked)
-		authdtest.WantRefusal(t, w.call(authdRefresh, bearer(w.login.RefreshToken)), codes.Unauthenticated, revoked)
+		tokens.WantRefusal(t, w.call(greeterAccess, bearer(w.login.AccessToken)), codes.Unauthenticated, revoked)
+		tokens.WantRefusal(t, w.call(authdVerify, bearer(w.login.AccessToken)), codes.Unauthenticated, revoked)
+		tokens.WantRefusal(t, w.call(authdRefresh, bearer(w.login.RefreshToken)), codes.Unauthenticated, revoked)
 	})
 	t.Run("refresh token reuse", func(t *testing.T) {
 		w := newAttackWorld(t)
-		next, err := w.authd.Client.Refresh(authdtest.Bearer(bg, w.login.RefreshToken), &authv1.RefreshRequest{})
+		next, err := w.authd.Client.Refresh(tokens.Bearer(bg, w.login.RefreshToken), &authv1.RefreshRequest{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		w.authd.Clock.Advance(service10s + time.Second) // past the reuse grace
-		authdtest.WantRefusal(t, w.call(authdRefresh, bearer(w.login.RefreshToken)), codes.Unauthenticated, revoked)
+		tokens.WantRefusal(t, w.call(authdRefresh, bearer(w.login.RefreshToken)), codes.Unauthenticated, revoked)
 		// The whole session is gone: the legitimate holder too.
-		authdtest.WantRefusal(t, w.call(authdRefresh, bearer(next.RefreshToken)), codes.Unauthenticated, revoked)
-		authdtest.WantRefusal(t, w.call(greeterAccess, bearer(next.AccessToken)), codes.Unauthenticated, revoked)
+		tokens.WantRefusal(t, w.call(authdRefresh, bearer(next.RefreshToken)), codes.Unauthenticated, revoked)
+		tokens.WantRefusal(t, w.call(greeterAccess, bearer(next.AccessToken)), codes.Unauthenticated, revoked)
 	})
 	t.Run("other sessions after a password change", func(t *testing.T) {
 		w := newAttackWorld(t)
 		current := w.authd.Login(t, "alice", "correct horse")
-		if _, err := w.authd.Client.ChangePassword(authdtest.Bearer(bg, current.AccessToken),
+		if _, err := w.authd.Client.ChangePassword(tokens.Bearer(bg, current.AccessToken),
 			&authv1.ChangePasswordRequest{OldPassword: "correct horse", NewPassword: "battery staple"}); err != nil {
 			t.Fatal(err)
 		}
-		authdtest.WantRefusal(t, w.call(greeterAccess, bearer(w.login.AccessToken)), codes.Unauthenticated, revoked)
+		tokens.WantRefusal(t, w.call(greeterAccess, bearer(w.login.AccessToken)), codes.Unauthenticated, revoked)
 	})
 	t.Run("a token of a session authd never issued", func(t *testing.T) {
 		w := newAttackWorld(t)
 		tok := w.signed(func(_, c map[string]any) { c["sid"] = "no-such-session" })
-		authdtest.WantRefusal(t, w.call(greeterAccess, bearer(tok)), codes.Unauthenticated, revoked)
+		tokens.WantRefusal(t, w.call(greeterAccess, bearer(tok)), codes.Unauthenticated, revoked)
 	})
 }
 

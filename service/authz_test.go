@@ -18,9 +18,10 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/authd-dev/authd/authdtest"
+	"github.com/authd-dev/authd/authdtest/tokens"
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
-	"github.com/authd-dev/authd/service"
+	"github.com/authd-dev/authd/internal/authdenv"
+	"github.com/authd-dev/authd/session"
 	"github.com/authd-dev/authd/wire"
 )
 
@@ -79,14 +80,14 @@ func wantClaimNames(t *testing.T, what string, payload map[string]string, names 
 func unixJSON(t time.Time) string { return strconv.FormatInt(t.Unix(), 10) }
 
 // authzVerify asks authd whether tok passes req.
-func authzVerify(t *testing.T, e *authdtest.Env, tok string, req authv1.Requirement) (*authv1.Claims, error) {
+func authzVerify(t *testing.T, e *authdenv.Env, tok string, req authv1.Requirement) (*authv1.Claims, error) {
 	t.Helper()
 	resp, err := e.Client.Verify(context.Background(), &authv1.VerifyRequest{Token: tok, Requirement: req})
 	return resp.GetClaims(), err
 }
 
 // mustVerify is authzVerify that fails the test on refusal.
-func mustVerify(t *testing.T, e *authdtest.Env, tok string, req authv1.Requirement) *authv1.Claims {
+func mustVerify(t *testing.T, e *authdenv.Env, tok string, req authv1.Requirement) *authv1.Claims {
 	t.Helper()
 	c, err := authzVerify(t, e, tok, req)
 	if err != nil {
@@ -97,9 +98,9 @@ func mustVerify(t *testing.T, e *authdtest.Env, tok string, req authv1.Requireme
 
 // setStoreRoles changes a user's roles in the store behind authd's back:
 // no session is revoked, as an operator editing the database would.
-func setStoreRoles(t *testing.T, e *authdtest.Env, name string, roles ...string) {
+func setStoreRoles(t *testing.T, e *authdenv.Env, name string, roles ...string) {
 	t.Helper()
-	if err := e.Store.SetRoles(context.Background(), name, roles, e.Clock.Now()); err != nil {
+	if err := e.DB.SetRoles(context.Background(), name, roles, e.Clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -109,7 +110,7 @@ func setStoreRoles(t *testing.T, e *authdtest.Env, name string, roles ...string)
 // exactly {key: value}}.
 func wantPermissionDenied(t *testing.T, err error, reason, key, value, msg string) {
 	t.Helper()
-	authdtest.WantRefusal(t, err, codes.PermissionDenied, reason)
+	tokens.WantRefusal(t, err, codes.PermissionDenied, reason)
 	st := status.Convert(err)
 	if st.Message() != msg {
 		t.Fatalf("message = %q, want %q", st.Message(), msg)
@@ -133,7 +134,7 @@ func wantPermissionDenied(t *testing.T, err error, reason, key, value, msg strin
 // Verify answers; the refresh token carries none, since no method checks
 // a refresh token's roles.
 func TestLogin_AccessTokenCarriesTheUsersRoles(t *testing.T) {
-	e := authdtest.New(t)
+	e := authdenv.New(t)
 	e.AddUser(t, "alice", "pw")
 	setStoreRoles(t, e, "alice", "billing", "support")
 	login := e.Login(t, "alice", "pw")
@@ -167,7 +168,7 @@ func TestLogin_AccessTokenCarriesTheUsersRoles(t *testing.T) {
 // mints from them; the next login carries the new roles, whether a role
 // was removed, added, or all of them taken away.
 func TestRefreshAndRenew_RoleChangeInTheStoreEndsTheSessions(t *testing.T) {
-	e := authdtest.New(t)
+	e := authdenv.New(t)
 	e.AddUser(t, "alice", "pw")
 	ctx := context.Background()
 	for _, step := range []struct {
@@ -183,12 +184,12 @@ func TestRefreshAndRenew_RoleChangeInTheStoreEndsTheSessions(t *testing.T) {
 		e.Clock.Advance(time.Minute) // so that a renewal would extend the token
 		setStoreRoles(t, e, "alice", step.roles...)
 
-		_, err := e.Client.Refresh(authdtest.Bearer(ctx, login.RefreshToken), &authv1.RefreshRequest{})
-		authdtest.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenRevoked)
-		_, err = e.Client.Renew(authdtest.Bearer(ctx, login.AccessToken), &authv1.RenewRequest{})
-		authdtest.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenRevoked)
+		_, err := e.Client.Refresh(tokens.Bearer(ctx, login.RefreshToken), &authv1.RefreshRequest{})
+		tokens.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenRevoked)
+		_, err = e.Client.Renew(tokens.Bearer(ctx, login.AccessToken), &authv1.RenewRequest{})
+		tokens.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenRevoked)
 		_, err = authzVerify(t, e, login.AccessToken, authv1.Requirement_REQUIREMENT_ACCESS)
-		authdtest.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenRevoked)
+		tokens.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenRevoked)
 
 		next := authzPayload(t, e.Login(t, "alice", "pw").AccessToken)
 		if step.claim == "" {
@@ -202,18 +203,18 @@ func TestRefreshAndRenew_RoleChangeInTheStoreEndsTheSessions(t *testing.T) {
 // Between role changes, every refresh and renewal reads the roles again
 // and mints them as they are.
 func TestRefreshAndRenew_KeepTheRoles(t *testing.T) {
-	e := authdtest.New(t)
+	e := authdenv.New(t)
 	e.AddUser(t, "alice", "pw")
 	setStoreRoles(t, e, "alice", "billing", "support")
 	login := e.Login(t, "alice", "pw")
 	ctx := context.Background()
 	e.Clock.Advance(time.Minute)
-	refreshed, err := e.Client.Refresh(authdtest.Bearer(ctx, login.RefreshToken), &authv1.RefreshRequest{})
+	refreshed, err := e.Client.Refresh(tokens.Bearer(ctx, login.RefreshToken), &authv1.RefreshRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.Clock.Advance(time.Minute)
-	renewed, err := e.Client.Renew(authdtest.Bearer(ctx, refreshed.AccessToken), &authv1.RenewRequest{})
+	renewed, err := e.Client.Renew(tokens.Bearer(ctx, refreshed.AccessToken), &authv1.RenewRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,7 +266,7 @@ func TestAdditionalClaims_AddedToAccessTokensOnly(t *testing.T) {
 		"jti": "forged", "type": "refresh", "fresh": false, "sid": "another-session", "auth_time": 0,
 		"roles": []string{"authd:admin"}, "scope": "orders:write", "csrf": "x",
 	}}
-	e := authdtest.New(t, authdtest.WithServiceOptions(service.WithAdditionalClaims(rec.hook)))
+	e := authdenv.New(t, func(o *authdenv.Options) { o.Session.Claims = rec.hook })
 	e.AddUser(t, "alice", "pw")
 	setStoreRoles(t, e, "alice", "support")
 	ctx := context.Background()
@@ -282,7 +283,7 @@ func TestAdditionalClaims_AddedToAccessTokensOnly(t *testing.T) {
 			"tenant": `"acme"`, "org": `{"id":7}`,
 			"iss": `"authd"`, "sub": `"alice"`, "aud": `"authd"`, "type": `"access"`, "fresh": strconv.FormatBool(fresh),
 			"roles": `["support"]`, "sid": strconv.Quote(sid),
-			"iat": unixJSON(iat), "nbf": unixJSON(iat), "exp": unixJSON(iat.Add(15 * time.Minute)), "auth_time": unixJSON(authdtest.Start),
+			"iat": unixJSON(iat), "nbf": unixJSON(iat), "exp": unixJSON(iat.Add(15 * time.Minute)), "auth_time": unixJSON(tokens.Start),
 		}
 		for name, v := range want {
 			if p[name] != v {
@@ -305,11 +306,11 @@ func TestAdditionalClaims_AddedToAccessTokensOnly(t *testing.T) {
 
 	login := e.Login(t, "alice", "pw")
 	sid := mustVerify(t, e, login.RefreshToken, authv1.Requirement_REQUIREMENT_REFRESH).Sid
-	check("login", login.AccessToken, sid, true, authdtest.Start)
+	check("login", login.AccessToken, sid, true, tokens.Start)
 	wantClaimNames(t, "refresh token", authzPayload(t, login.RefreshToken), refreshClaimNames)
 
 	e.Clock.Advance(time.Minute)
-	refreshed, err := e.Client.Refresh(authdtest.Bearer(ctx, login.RefreshToken), &authv1.RefreshRequest{})
+	refreshed, err := e.Client.Refresh(tokens.Bearer(ctx, login.RefreshToken), &authv1.RefreshRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -317,7 +318,7 @@ func TestAdditionalClaims_AddedToAccessTokensOnly(t *testing.T) {
 	wantClaimNames(t, "rotated refresh token", authzPayload(t, refreshed.RefreshToken), refreshClaimNames)
 
 	e.Clock.Advance(time.Minute)
-	renewed, err := e.Client.Renew(authdtest.Bearer(ctx, refreshed.AccessToken), &authv1.RenewRequest{})
+	renewed, err := e.Client.Renew(tokens.Bearer(ctx, refreshed.AccessToken), &authv1.RenewRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -341,16 +342,16 @@ func TestAdditionalClaims_CaseVariantsCannotOverrideRegisteredClaims(t *testing.
 		{"Sub", "mallory"},
 		{"ROLES", []string{"authd:admin"}},
 		{"Type", "refresh"},
-		{"Exp", authdtest.Start.Add(300 * 24 * time.Hour).Unix()},
+		{"Exp", tokens.Start.Add(300 * 24 * time.Hour).Unix()},
 		{"SID", "another-session"},
 		{"Fresh", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := &claimsRecorder{claims: map[string]any{tc.name: tc.value}}
-			e := authdtest.New(t, authdtest.WithServiceOptions(service.WithAdditionalClaims(rec.hook)))
+			e := authdenv.New(t, func(o *authdenv.Options) { o.Session.Claims = rec.hook })
 			e.AddUser(t, "alice", "pw")
 			login := e.Login(t, "alice", "pw")
-			refreshed, err := e.Client.Refresh(authdtest.Bearer(context.Background(), login.RefreshToken), &authv1.RefreshRequest{})
+			refreshed, err := e.Client.Refresh(tokens.Bearer(context.Background(), login.RefreshToken), &authv1.RefreshRequest{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -360,11 +361,11 @@ func TestAdditionalClaims_CaseVariantsCannotOverrideRegisteredClaims(t *testing.
 				t.Fatalf("hook claim %q: authd refuses its own token: %v", tc.name, err)
 			}
 			if c.Subject != "alice" || c.Type != "access" || c.Fresh || c.Sid != sid || len(c.Roles) != 0 ||
-				c.ExpiresAt != authdtest.Start.Add(15*time.Minute).Unix() {
+				c.ExpiresAt != tokens.Start.Add(15*time.Minute).Unix() {
 				t.Fatalf("hook claim %q overrides authd's: Verify claims = %v", tc.name, c)
 			}
 			// And through the admin API's rule: no hook makes alice an admin.
-			_, err = authv1.NewAdminServiceClient(e.Conn).ListUsers(authdtest.Bearer(context.Background(), refreshed.AccessToken), &authv1.ListUsersRequest{})
+			_, err = authv1.NewAdminServiceClient(e.Conn).ListUsers(tokens.Bearer(context.Background(), refreshed.AccessToken), &authv1.ListUsersRequest{})
 			wantPermissionDenied(t, err, wire.ReasonInsufficientRole, wire.MetadataRequiredRoles, "authd:admin",
 				"insufficient role: one of [authd:admin] required")
 		})
@@ -375,24 +376,24 @@ func TestAdditionalClaims_CaseVariantsCannotOverrideRegisteredClaims(t *testing.
 // cause logged) and opens no session.
 func TestAdditionalClaims_HookErrorFailsLogin(t *testing.T) {
 	rec := &claimsRecorder{claims: map[string]any{"tenant": "acme"}}
-	e := authdtest.New(t, authdtest.WithServiceOptions(service.WithAdditionalClaims(rec.hook)))
+	e := authdenv.New(t, func(o *authdenv.Options) { o.Session.Claims = rec.hook })
 	e.AddUser(t, "alice", "pw")
 	ctx := context.Background()
 
 	rec.failing.Store(true)
 	_, err := e.Client.Login(ctx, &authv1.LoginRequest{Username: "alice", Password: "pw"})
-	authdtest.WantRefusal(t, err, codes.Unavailable, "")
+	tokens.WantRefusal(t, err, codes.Unavailable, "")
 	if msg := status.Convert(err).Message(); msg != "authentication backend unavailable" || strings.Contains(msg, "directory") {
 		t.Fatalf("message = %q", msg)
 	}
 	if !strings.Contains(e.Logs.String(), "directory down") {
 		t.Fatalf("the cause was not logged:\n%s", e.Logs.String())
 	}
-	u, err := e.Store.UserByName(ctx, "alice")
+	u, err := e.DB.UserByName(ctx, "alice")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sessions, err := e.Store.ListSessions(ctx, u.ID, e.Clock.Now()); err != nil || len(sessions) != 0 {
+	if sessions, err := e.DB.ListSessions(ctx, u.ID, e.Clock.Now()); err != nil || len(sessions) != 0 {
 		t.Fatalf("sessions after a failed login = %v, %v; want none", sessions, err)
 	}
 
@@ -409,17 +410,17 @@ func TestAdditionalClaims_HookErrorFailsLogin(t *testing.T) {
 // hook failed at login.
 func TestAdditionalClaims_HookErrorOnRefreshDoesNotSpendTheRefreshToken(t *testing.T) {
 	rec := &claimsRecorder{claims: map[string]any{"tenant": "acme"}}
-	e := authdtest.New(t, authdtest.WithServiceOptions(service.WithAdditionalClaims(rec.hook)))
+	e := authdenv.New(t, func(o *authdenv.Options) { o.Session.Claims = rec.hook })
 	e.AddUser(t, "alice", "pw")
 	login := e.Login(t, "alice", "pw")
-	ctx := authdtest.Bearer(context.Background(), login.RefreshToken)
+	ctx := tokens.Bearer(context.Background(), login.RefreshToken)
 
 	rec.failing.Store(true)
 	_, err := e.Client.Refresh(ctx, &authv1.RefreshRequest{})
-	authdtest.WantRefusal(t, err, codes.Unavailable, "")
+	tokens.WantRefusal(t, err, codes.Unavailable, "")
 
 	rec.failing.Store(false)
-	e.Clock.Advance(service.DefaultReuseGrace + time.Second) // a client backing off
+	e.Clock.Advance(session.DefaultReuseGrace + time.Second) // a client backing off
 	resp, err := e.Client.Refresh(ctx, &authv1.RefreshRequest{})
 	if err != nil {
 		t.Fatalf("retried refresh after a hook failure: %v (the failed refresh spent the token, and the retry counts as reuse)", err)

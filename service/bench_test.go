@@ -10,11 +10,12 @@ import (
 
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
-	"github.com/authd-dev/authd/authdtest"
+	"github.com/authd-dev/authd/authdtest/tokens"
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
+	"github.com/authd-dev/authd/internal/authdenv"
 	"github.com/authd-dev/authd/internal/benchtest"
 	"github.com/authd-dev/authd/password"
-	"github.com/authd-dev/authd/service"
+	"github.com/authd-dev/authd/session"
 	"github.com/authd-dev/authd/store"
 	"github.com/authd-dev/authd/token"
 )
@@ -28,11 +29,11 @@ import (
 // a Refresh cannot avoid (one verification, two signatures, one committed
 // conditional UPDATE) done directly.
 func BenchmarkRefresh_Rotation(b *testing.B) {
-	e := authdtest.New(b)
+	e := authdenv.New(b)
 	e.AddUser(b, "alice", "correct horse")
-	tokens := make([]string, 16)
-	for i := range tokens {
-		tokens[i] = e.Login(b, "alice", "correct horse").RefreshToken
+	refreshTokens := make([]string, 16)
+	for i := range refreshTokens {
+		refreshTokens[i] = e.Login(b, "alice", "correct horse").RefreshToken
 	}
 	health := healthpb.NewHealthClient(e.Conn)
 	var healthCheck, healthCheckCPU float64
@@ -49,12 +50,12 @@ func BenchmarkRefresh_Rotation(b *testing.B) {
 		began := benchtest.CPUTime(b)
 		i := 0
 		for b.Loop() {
-			s := i % len(tokens)
-			resp, err := e.Client.Refresh(authdtest.Bearer(bg, tokens[s]), &authv1.RefreshRequest{})
+			s := i % len(refreshTokens)
+			resp, err := e.Client.Refresh(tokens.Bearer(bg, refreshTokens[s]), &authv1.RefreshRequest{})
 			if err != nil {
 				b.Fatalf("Refresh %d: %v", i, err)
 			}
-			tokens[s] = resp.RefreshToken
+			refreshTokens[s] = resp.RefreshToken
 			i++
 		}
 		refresh, refreshCPU := perCall(b, began)
@@ -82,7 +83,7 @@ func BenchmarkRefresh_Rotation(b *testing.B) {
 			}
 			now := e.Clock.Now()
 			next := store.Rotation{RefreshJTI: token.NewID(), RefreshIssuedAt: now, RefreshExpiresAt: claims.Expiry(),
-				AccessJTI: token.NewID(), AccessIssuedAt: now, AccessExpiresAt: now.Add(service.DefaultAccessTTL)}
+				AccessJTI: token.NewID(), AccessIssuedAt: now, AccessExpiresAt: now.Add(session.DefaultAccessTTL)}
 			access, refresh := *claims, *claims
 			access.Type, access.ID = token.Access, next.AccessJTI
 			refresh.ID = next.RefreshJTI
@@ -92,7 +93,7 @@ func BenchmarkRefresh_Rotation(b *testing.B) {
 			if floorTokens[s], err = e.Signer.Sign(refresh); err != nil {
 				b.Fatal(err)
 			}
-			if err := e.Store.Rotate(bg, claims.SessionID, claims.ID, next, now); err != nil {
+			if err := e.DB.Rotate(bg, claims.SessionID, claims.ID, next, now); err != nil {
 				b.Fatal(err)
 			}
 			i++
@@ -119,13 +120,13 @@ func BenchmarkLogin_Argon2id(b *testing.B) {
 		ps = append(ps, p)
 	}
 	for _, p := range ps {
-		e := authdtest.New(b, authdtest.WithHashing(password.DefaultParams, p))
+		e := authdenv.New(b, func(o *authdenv.Options) { o.Hash, o.HashConcurrency = password.DefaultParams, p })
 		users := make([]string, p)
 		for w := range users {
 			users[w] = fmt.Sprintf("user%d", w)
 			e.AddUser(b, users[w], "correct horse")
 		}
-		stored, err := e.Store.UserByName(bg, users[0])
+		stored, err := e.DB.UserByName(bg, users[0])
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -6,9 +6,9 @@ import (
 
 	"google.golang.org/grpc/codes"
 
-	"github.com/authd-dev/authd/authdtest"
+	"github.com/authd-dev/authd/authdtest/tokens"
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
-	"github.com/authd-dev/authd/service"
+	"github.com/authd-dev/authd/session"
 )
 
 // CheckSession answers live (with the cap) for a session authd knows and
@@ -25,13 +25,13 @@ func TestCheckSession(t *testing.T) {
 		return e.Client.CheckSession(bg, &authv1.CheckSessionRequest{Sid: sid})
 	}
 	resp, err := check(c.SessionID)
-	if err != nil || !resp.Live || resp.ExpiresAt != e.Clock.Now().Add(service.DefaultSessionMax).Unix() {
+	if err != nil || !resp.Live || resp.ExpiresAt != e.Clock.Now().Add(session.DefaultSessionMax).Unix() {
 		t.Fatalf("a live session: %v, %v", resp, err)
 	}
 	if resp, err := check("bm8tc3VjaC1zZXNzaW9u"); err != nil || resp.Live {
 		t.Fatalf("an unknown session: %v, %v", resp, err)
 	}
-	if _, err := e.Client.Logout(authdtest.Bearer(bg, login.AccessToken), &authv1.LogoutRequest{}); err != nil {
+	if _, err := e.Client.Logout(tokens.Bearer(bg, login.AccessToken), &authv1.LogoutRequest{}); err != nil {
 		t.Fatal(err)
 	}
 	if resp, err := check(c.SessionID); err != nil || resp.Live {
@@ -39,6 +39,6 @@ func TestCheckSession(t *testing.T) {
 	}
 	for _, bad := range []string{"", "a b", "ab\x00", strings.Repeat("a", 65), "é"} {
 		_, err := check(bad)
-		authdtest.WantRefusal(t, err, codes.InvalidArgument, "")
+		tokens.WantRefusal(t, err, codes.InvalidArgument, "")
 	}
 }

@@ -13,14 +13,15 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/authd-dev/authd/authdtest"
+	"github.com/authd-dev/authd/accounts"
+	"github.com/authd-dev/authd/authdtest/tokens"
 	"github.com/authd-dev/authd/examples/greeter"
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
 	examplev1 "github.com/authd-dev/authd/gen/example/v1"
-	"github.com/authd-dev/authd/interceptors"
+	"github.com/authd-dev/authd/guard"
+	"github.com/authd-dev/authd/internal/authdenv"
 	"github.com/authd-dev/authd/password"
 	"github.com/authd-dev/authd/revocation"
-	"github.com/authd-dev/authd/service"
 	"github.com/authd-dev/authd/wire"
 )
 
@@ -35,7 +36,7 @@ type reporterWorld struct {
 	id, secret string
 }
 
-func newReporterWorld(t *testing.T, opts ...authdtest.Option) *reporterWorld {
+func newReporterWorld(t *testing.T, opts ...func(*authdenv.Options)) *reporterWorld {
 	t.Helper()
 	w := newAdminWorld(t, opts...)
 	created := w.addClient(t, "reporter", "reports:read", "orders:write", "orders:read")
@@ -81,22 +82,22 @@ func TestIssueClientToken_TokenForGrantedScopes(t *testing.T) {
 		t.Fatalf("Verify claims = %v", c)
 	}
 	_, err := authzVerify(t, w.Env, resp.AccessToken, authv1.Requirement_REQUIREMENT_FRESH_ACCESS)
-	authdtest.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonFreshTokenRequired)
+	tokens.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonFreshTokenRequired)
 	_, err = authzVerify(t, w.Env, resp.AccessToken, authv1.Requirement_REQUIREMENT_REFRESH)
-	authdtest.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonWrongTokenType)
+	tokens.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonWrongTokenType)
 
 	// Neither refreshed nor renewed: a new token needs the secret again.
-	ctx := authdtest.Bearer(context.Background(), resp.AccessToken)
+	ctx := tokens.Bearer(context.Background(), resp.AccessToken)
 	_, err = w.Client.Refresh(ctx, &authv1.RefreshRequest{})
-	authdtest.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonWrongTokenType)
+	tokens.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonWrongTokenType)
 	for _, after := range []time.Duration{0, 5 * time.Minute} {
 		w.Clock.Advance(after)
 		_, err = w.Client.Renew(ctx, &authv1.RenewRequest{})
-		authdtest.WantRefusal(t, err, codes.FailedPrecondition, wire.ReasonSessionCapReached)
+		tokens.WantRefusal(t, err, codes.FailedPrecondition, wire.ReasonSessionCapReached)
 	}
 	w.Clock.Advance(10 * time.Minute)
 	_, err = authzVerify(t, w.Env, resp.AccessToken, authv1.Requirement_REQUIREMENT_ACCESS)
-	authdtest.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenExpired)
+	tokens.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenExpired)
 
 	// Several scopes: the claim holds them in the order asked.
 	two := w.token(t, "reports:read", "orders:read")
@@ -153,7 +154,7 @@ func TestIssueClientToken_ScopeNotGranted(t *testing.T) {
 		t.Fatalf("a refused request opened sessions %v", sids)
 	}
 	_, err = w.issue(w.id, "wrong secret", "orders:delete")
-	authdtest.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonInvalidCredentials)
+	tokens.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonInvalidCredentials)
 }
 
 // An unknown client id, a wrong secret and a disabled client get the very
@@ -179,9 +180,9 @@ func TestIssueClientToken_FailuresAreIndistinguishable(t *testing.T) {
 	var first *status.Status
 	for _, tc := range cases {
 		_, err := w.issue(tc.id, tc.secret)
-		authdtest.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonInvalidCredentials)
+		tokens.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonInvalidCredentials)
 		st := status.Convert(err)
-		if st.Message() != wire.ErrInvalidCredentials.Error() {
+		if st.Message() != accounts.ErrInvalidCredentials.Error() {
 			t.Fatalf("%s: message = %q", tc.name, st.Message())
 		}
 		if first == nil {
@@ -197,7 +198,7 @@ func TestIssueClientToken_ServiceAccountCannotLogin(t *testing.T) {
 	w := newReporterWorld(t)
 	for _, name := range []string{"client:reporter", w.id} {
 		_, err := w.Client.Login(context.Background(), &authv1.LoginRequest{Username: name, Password: w.secret})
-		authdtest.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonInvalidCredentials)
+		tokens.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonInvalidCredentials)
 	}
 	w.token(t) // and the secret still works where it belongs
 }
@@ -219,15 +220,15 @@ func retryInfo(t *testing.T, err error) time.Duration {
 // unchecked with RetryInfo until the delay has passed.
 func TestIssueClientToken_WrongSecretsAreThrottled(t *testing.T) {
 	w := newReporterWorld(t)
-	free := service.DefaultThrottlePolicy.AccountAddress.Free
+	free := accounts.DefaultThrottlePolicy.AccountAddress.Free
 	for i := range free {
 		_, err := w.issue(w.id, "guess "+strconv.Itoa(i))
-		authdtest.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonInvalidCredentials)
+		tokens.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonInvalidCredentials)
 	}
-	base := service.DefaultThrottlePolicy.AccountAddress.Base
+	base := accounts.DefaultThrottlePolicy.AccountAddress.Base
 	for _, secret := range []string{"one more guess", w.secret} {
 		_, err := w.issue(w.id, secret)
-		authdtest.WantRefusal(t, err, codes.ResourceExhausted, "")
+		tokens.WantRefusal(t, err, codes.ResourceExhausted, "")
 		if d := retryInfo(t, err); d != base {
 			t.Fatalf("retry delay = %s, want %s", d, base)
 		}
@@ -245,7 +246,7 @@ func TestIssueClientToken_WrongSecretsAreThrottled(t *testing.T) {
 	// The success cleared the client's counters: the allowance is whole again.
 	for range free {
 		_, err := w.issue(w.id, "guess")
-		authdtest.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonInvalidCredentials)
+		tokens.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonInvalidCredentials)
 	}
 }
 
@@ -282,7 +283,7 @@ func TestIssueClientToken_BadInput(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := w.Client.IssueClientToken(context.Background(), tc.req)
-			authdtest.WantRefusal(t, err, codes.InvalidArgument, "")
+			tokens.WantRefusal(t, err, codes.InvalidArgument, "")
 			if msg := status.Convert(err).Message(); msg != tc.msg {
 				t.Fatalf("message = %q, want %q", msg, tc.msg)
 			}
@@ -295,27 +296,27 @@ func TestIssueClientToken_BadInput(t *testing.T) {
 // clientGreeter is the example greeter verifying with authd's keys and
 // learning of revocations by polling authd, as a service holding only the
 // JWKS does.
-func clientGreeter(t *testing.T, e *authdtest.Env, revocations revocation.Checker) examplev1.GreeterServiceClient {
+func clientGreeter(t *testing.T, e *authdenv.Env, revocations guard.Revocations) examplev1.GreeterServiceClient {
 	t.Helper()
-	srv, err := greeter.NewServer(e.Verifier, e.Clock, interceptors.WithRevocations(revocations))
+	srv, err := greeter.NewServer(guard.New(e.Verifier, guard.Config{PublicHealthAndReflection: true, Revocations: revocations, Clock: e.Clock}), e.Clock)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return examplev1.NewGreeterServiceClient(authdtest.Serve(t, srv))
+	return examplev1.NewGreeterServiceClient(tokens.Serve(t, srv))
 }
 
 // Disabling a client revokes the tokens it holds: authd refuses them at
 // once, a service polling the revocation list after its next poll.
 func TestIssueClientToken_DisabledClientsTokensAreRevoked(t *testing.T) {
 	w := newReporterWorld(t)
-	poller := revocation.NewPoller(w.Conn, revocation.WithClock(w.Clock))
+	poller := revocation.NewPoller(w.Conn, revocation.Config{Clock: w.Clock})
 	g := clientGreeter(t, w.Env, poller)
 	if err := poller.Poll(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	tok := w.token(t, "orders:read").AccessToken
 	readOrders := func() error {
-		_, err := g.ReadOrders(authdtest.Bearer(context.Background(), tok), &examplev1.ReadOrdersRequest{})
+		_, err := g.ReadOrders(tokens.Bearer(context.Background(), tok), &examplev1.ReadOrdersRequest{})
 		return err
 	}
 	if err := readOrders(); err != nil {
@@ -326,7 +327,7 @@ func TestIssueClientToken_DisabledClientsTokensAreRevoked(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := authzVerify(t, w.Env, tok, authv1.Requirement_REQUIREMENT_ACCESS)
-	authdtest.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenRevoked)
+	tokens.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenRevoked)
 	if err := readOrders(); err != nil {
 		t.Fatalf("before its next poll the greeter cannot know: %v", err)
 	}
@@ -334,16 +335,16 @@ func TestIssueClientToken_DisabledClientsTokensAreRevoked(t *testing.T) {
 	if err := poller.Poll(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	authdtest.WantRefusal(t, readOrders(), codes.Unauthenticated, wire.ReasonTokenRevoked)
+	tokens.WantRefusal(t, readOrders(), codes.Unauthenticated, wire.ReasonTokenRevoked)
 }
 
 // At a service, a client token passes the rules on scopes and fails those
 // on roles: a service account has scopes, never roles, and is never fresh.
 func TestIssueClientToken_AtAService(t *testing.T) {
 	w := newReporterWorld(t)
-	g := clientGreeter(t, w.Env, w.Revocations)
-	orders := authdtest.Bearer(context.Background(), w.token(t, "orders:read").AccessToken)
-	reports := authdtest.Bearer(context.Background(), w.token(t, "reports:read").AccessToken)
+	g := clientGreeter(t, w.Env, w.Sessions)
+	orders := tokens.Bearer(context.Background(), w.token(t, "orders:read").AccessToken)
+	reports := tokens.Bearer(context.Background(), w.token(t, "reports:read").AccessToken)
 
 	resp, err := g.ReadOrders(orders, &examplev1.ReadOrdersRequest{})
 	if err != nil {
@@ -363,5 +364,5 @@ func TestIssueClientToken_AtAService(t *testing.T) {
 		t.Fatalf("WhoAmI = %v, %v", who, err)
 	}
 	_, err = g.DeleteAccount(orders, &examplev1.DeleteAccountRequest{})
-	authdtest.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonFreshTokenRequired)
+	tokens.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonFreshTokenRequired)
 }

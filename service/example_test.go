@@ -14,8 +14,11 @@ import (
 
 	"github.com/authd-dev/authd/accounts"
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
+	"github.com/authd-dev/authd/guard"
+	"github.com/authd-dev/authd/keys"
 	"github.com/authd-dev/authd/password"
 	"github.com/authd-dev/authd/service"
+	"github.com/authd-dev/authd/session"
 	"github.com/authd-dev/authd/store/sqlite"
 	"github.com/authd-dev/authd/token"
 )
@@ -31,19 +34,24 @@ func ExampleNew() {
 		panic(err)
 	}
 	defer st.Close()
-	key, _ := token.NewKey(time.Now())
-	ring, _ := token.NewKeyring(key)
-	signer, _ := token.NewSigner(ring, token.DefaultIssuer, []string{token.DefaultIssuer})
+	key, _ := keys.NewKey(time.Now())
+	ring, _ := keys.NewKeyring(key)
+	signer, _ := keys.NewSigner(ring, token.DefaultIssuer, []string{token.DefaultIssuer})
 	verifier, _ := token.NewVerifier(ring)
 	hasher, _ := password.NewHasher(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}, 2)
-	if _, err := accounts.New(st, hasher).CreateUser(ctx, "alice", "correct horse", nil); err != nil {
-		panic(err)
-	}
 
-	svc, err := service.New(st, signer, verifier, hasher, service.WithJWKS(ring))
+	sessions, err := session.New(st, session.Config{Signer: signer, ReuseGrace: session.DefaultReuseGrace})
 	if err != nil {
 		panic(err)
 	}
+	accts := accounts.New(st, hasher, accounts.Config{Sessions: sessions})
+	if _, err := accts.CreateUser(ctx, "alice", "correct horse", nil); err != nil {
+		panic(err)
+	}
+	// The Guard protects authd's own methods, checking every session with
+	// the engine.
+	g := guard.New(verifier, guard.Config{PublicHealthAndReflection: true, Revocations: sessions})
+	svc := service.New(service.Config{Sessions: sessions, Accounts: accts, Guard: g, JWKS: ring})
 	srv, _, err := service.NewServer(svc) // refuses to build if a method declares no requirement
 	if err != nil {
 		panic(err)

@@ -11,9 +11,10 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/authd-dev/authd/authdtest"
+	"github.com/authd-dev/authd/accounts"
+	"github.com/authd-dev/authd/authdtest/tokens"
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
-	"github.com/authd-dev/authd/service"
+	"github.com/authd-dev/authd/internal/authdenv"
 )
 
 // FuzzLogin drives Login's request handling with arbitrary bytes (including
@@ -23,9 +24,9 @@ import (
 func FuzzLogin(f *testing.F) {
 	// Throttling runs (its keys are built from the fuzzed username) but never
 	// refuses, so every input reaches the password check.
-	lenient := service.DefaultThrottlePolicy
+	lenient := accounts.DefaultThrottlePolicy
 	lenient.AccountAddress.Free, lenient.Address.Free, lenient.Account.Free = 1<<30, 1<<30, 1<<30
-	e := authdtest.New(f, authdtest.WithServiceOptions(service.WithThrottle(lenient)))
+	e := authdenv.New(f, func(o *authdenv.Options) { o.Accounts.Throttle = lenient })
 	e.AddUser(f, "alice", "correct horse")
 	for _, s := range [][2]string{
 		{"alice", "correct horse"}, {"alice", "wrong"}, {"", ""}, {"alice", strings.Repeat("x", 1025)},
@@ -43,7 +44,7 @@ func FuzzLogin(f *testing.F) {
 			}
 		case codes.InvalidArgument:
 		case codes.Unauthenticated:
-			authdtest.WantRefusal(t, err, codes.Unauthenticated, badCreds)
+			tokens.WantRefusal(t, err, codes.Unauthenticated, badCreds)
 		default:
 			t.Fatalf("Login(%q, %q): %v", user, pw, err)
 		}
@@ -59,11 +60,11 @@ func FuzzLogin(f *testing.F) {
 // full list, in order, full when it offers a next page. Its seeds are the
 // tokens a real listing hands out, and testdata/fuzz/FuzzListRevocations.
 func FuzzListRevocations(f *testing.F) {
-	e := authdtest.New(f)
+	e := authdenv.New(f)
 	e.AddUser(f, "alice", "correct horse")
 	for range 5 { // five revoked sessions, a second apart
 		login := e.Login(f, "alice", "correct horse")
-		if _, err := e.Client.Logout(authdtest.Bearer(bg, login.AccessToken), &authv1.LogoutRequest{}); err != nil {
+		if _, err := e.Client.Logout(tokens.Bearer(bg, login.AccessToken), &authv1.LogoutRequest{}); err != nil {
 			f.Fatal(err)
 		}
 		e.Clock.Advance(time.Second)

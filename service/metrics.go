@@ -92,9 +92,10 @@ func (m *Metrics) authFailure(err error) {
 	}
 }
 
-// unary and stream are the interceptors that record per-method metrics and
-// authentication failures; they go before the Authenticator in the chain.
-func (m *Metrics) unary() grpc.UnaryServerInterceptor {
+// UnaryServerInterceptor and StreamServerInterceptor record per-method
+// metrics and authentication failures; they go before the Guard's
+// interceptors in the chain, so that they see refusals.
+func (m *Metrics) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 	record := m.grpc.UnaryServerInterceptor()
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		resp, err := record(ctx, req, info, handler)
@@ -103,7 +104,8 @@ func (m *Metrics) unary() grpc.UnaryServerInterceptor {
 	}
 }
 
-func (m *Metrics) stream() grpc.StreamServerInterceptor {
+// StreamServerInterceptor: see UnaryServerInterceptor.
+func (m *Metrics) StreamServerInterceptor() grpc.StreamServerInterceptor {
 	record := m.grpc.StreamServerInterceptor()
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		err := record(srv, ss, info, handler)
@@ -111,3 +113,7 @@ func (m *Metrics) stream() grpc.StreamServerInterceptor {
 		return err
 	}
 }
+
+// InitializeMetrics creates the per-method series of every method of srv,
+// at zero.
+func (m *Metrics) InitializeMetrics(srv *grpc.Server) { m.grpc.InitializeMetrics(srv) }

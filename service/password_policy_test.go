@@ -7,8 +7,9 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/authd-dev/authd/authdtest"
+	"github.com/authd-dev/authd/authdtest/tokens"
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
+	"github.com/authd-dev/authd/internal/authdenv"
 )
 
 // weakPasswords are refused as new passwords by ChangePassword and the
@@ -23,19 +24,19 @@ var weakPasswords = []struct{ pw, message string }{
 }
 
 func TestChangePassword_RefusesWeakNewPasswordsYetLoginAcceptsOldOnes(t *testing.T) {
-	e := authdtest.New(t)
+	e := authdenv.New(t)
 	// A password set before the policy (straight into the store) still logs in.
 	e.AddUser(t, "olga", "pw")
 	login := e.Login(t, "olga", "pw")
 	for _, weak := range weakPasswords {
-		_, err := e.Client.ChangePassword(authdtest.Bearer(bg, login.AccessToken),
+		_, err := e.Client.ChangePassword(tokens.Bearer(bg, login.AccessToken),
 			&authv1.ChangePasswordRequest{OldPassword: "pw", NewPassword: weak.pw})
 		if status.Code(err) != codes.InvalidArgument || !strings.Contains(status.Convert(err).Message(), weak.message) {
 			t.Errorf("new password %.20q: %v; want InvalidArgument %q", weak.pw, err, weak.message)
 		}
 	}
 	e.Login(t, "olga", "pw") // the refusals changed nothing
-	if _, err := e.Client.ChangePassword(authdtest.Bearer(bg, login.AccessToken),
+	if _, err := e.Client.ChangePassword(tokens.Bearer(bg, login.AccessToken),
 		&authv1.ChangePasswordRequest{OldPassword: "pw", NewPassword: "eight ch"}); err != nil {
 		t.Fatalf("a new password of exactly 8 characters: %v", err)
 	}

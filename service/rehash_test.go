@@ -3,8 +3,9 @@ package service_test
 import (
 	"testing"
 
-	"github.com/authd-dev/authd/authdtest"
+	"github.com/authd-dev/authd/authdtest/tokens"
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
+	"github.com/authd-dev/authd/internal/authdenv"
 	"github.com/authd-dev/authd/password"
 )
 
@@ -12,8 +13,8 @@ import (
 // session it opens works: a rehash is no change of the user's, so it ends
 // no session (the login's own included).
 func TestLogin_RehashKeepsTheSession(t *testing.T) {
-	e := authdtest.New(t)
-	older := authdtest.CheapParams
+	e := authdenv.New(t)
+	older := tokens.CheapParams
 	older.Memory *= 2
 	oldHasher, err := password.NewHasher(older, 1)
 	if err != nil {
@@ -23,15 +24,15 @@ func TestLogin_RehashKeepsTheSession(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.Store.CreateUser(bg, "alice", hash, e.Clock.Now()); err != nil {
+	if _, err := e.DB.CreateUser(bg, "alice", hash, e.Clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	login := e.Login(t, "alice", "correct horse")
-	u, err := e.Store.UserByName(bg, "alice")
+	u, err := e.DB.UserByName(bg, "alice")
 	if err != nil || u.PasswordHash == hash {
 		t.Fatalf("the outdated hash was not replaced: %v", err)
 	}
-	if _, err := e.Client.Refresh(authdtest.Bearer(bg, login.RefreshToken), &authv1.RefreshRequest{}); err != nil {
+	if _, err := e.Client.Refresh(tokens.Bearer(bg, login.RefreshToken), &authv1.RefreshRequest{}); err != nil {
 		t.Fatalf("the session of the login that rehashed: %v", err)
 	}
 	if _, err := e.Client.Login(bg, &authv1.LoginRequest{Username: "alice", Password: "correct horse"}); err != nil {

@@ -3,7 +3,6 @@ package service
 import (
 	"context"
 	"encoding/base64"
-	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -43,8 +42,7 @@ func (s *Service) ListRevocations(ctx context.Context, req *authv1.ListRevocatio
 			return nil, invalidArgument("malformed page_token")
 		}
 	}
-	now := s.now()
-	page, err := s.store.ListRevocations(ctx, cursor, now, size)
+	page, now, err := s.sessions.Revocations(ctx, cursor, size)
 	if err != nil {
 		return nil, s.statusError(ctx, "list revocations", err)
 	}
@@ -87,17 +85,14 @@ func (s *Service) CheckSession(ctx context.Context, req *authv1.CheckSessionRequ
 	if sid == "" || len(sid) > 64 || !isBase64URL(sid) {
 		return nil, invalidArgument("sid must be 1 to 64 base64url characters")
 	}
-	sess, err := s.store.Session(ctx, sid)
-	if errors.Is(err, store.ErrNotFound) {
-		return &authv1.CheckSessionResponse{}, nil
-	}
+	live, capAt, err := s.sessions.Live(ctx, sid)
 	if err != nil {
 		return nil, s.statusError(ctx, "check session", err)
 	}
-	if sess.Revoked() || !s.now().Before(sess.ExpiresAt) {
+	if !live {
 		return &authv1.CheckSessionResponse{}, nil
 	}
-	return &authv1.CheckSessionResponse{Live: true, ExpiresAt: sess.ExpiresAt.Unix()}, nil
+	return &authv1.CheckSessionResponse{Live: true, ExpiresAt: capAt.Unix()}, nil
 }
 
 // isBase64URL reports whether s holds only base64url characters, as the

@@ -9,9 +9,9 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 
-	"github.com/authd-dev/authd/authdtest"
+	"github.com/authd-dev/authd/authdtest/tokens"
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
-	"github.com/authd-dev/authd/service"
+	"github.com/authd-dev/authd/internal/authdenv"
 	"github.com/authd-dev/authd/wire"
 )
 
@@ -19,13 +19,13 @@ func TestLogout_WithRefreshOrExpiredAccess(t *testing.T) {
 	e := newEnv(t)
 	login := e.Login(t, "alice", "correct horse")
 	e.Clock.Advance(16 * time.Minute) // the access token has expired
-	_, err := e.Client.Logout(authdtest.Bearer(bg, login.AccessToken), &authv1.LogoutRequest{})
-	authdtest.WantRefusal(t, err, codes.Unauthenticated, expired)
-	if _, err := e.Client.Logout(authdtest.Bearer(bg, login.RefreshToken), &authv1.LogoutRequest{}); err != nil {
+	_, err := e.Client.Logout(tokens.Bearer(bg, login.AccessToken), &authv1.LogoutRequest{})
+	tokens.WantRefusal(t, err, codes.Unauthenticated, expired)
+	if _, err := e.Client.Logout(tokens.Bearer(bg, login.RefreshToken), &authv1.LogoutRequest{}); err != nil {
 		t.Fatalf("logout with the refresh token: %v", err)
 	}
-	_, err = e.Client.Refresh(authdtest.Bearer(bg, login.RefreshToken), &authv1.RefreshRequest{})
-	authdtest.WantRefusal(t, err, codes.Unauthenticated, revoked)
+	_, err = e.Client.Refresh(tokens.Bearer(bg, login.RefreshToken), &authv1.RefreshRequest{})
+	tokens.WantRefusal(t, err, codes.Unauthenticated, revoked)
 
 	for name, md := range map[string]string{"no token": "", "garbage": "Bearer x.y.z"} {
 		ctx := bg
@@ -40,7 +40,7 @@ func TestLogout_WithRefreshOrExpiredAccess(t *testing.T) {
 		if err == nil {
 			t.Fatalf("logout with %s succeeded", name)
 		}
-		authdtest.WantRefusal(t, err, codes.Unauthenticated, want)
+		tokens.WantRefusal(t, err, codes.Unauthenticated, want)
 	}
 }
 
@@ -57,7 +57,7 @@ func TestRevocationCache_StalenessBound(t *testing.T) {
 	if c, err := e.Verifier.Verify(bg, login.AccessToken); err == nil {
 		sid = c.SessionID
 	}
-	if err := e.Store.RevokeSession(bg, sid, e.Clock.Now()); err != nil {
+	if err := e.DB.RevokeSession(bg, sid, e.Clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := verify(e, login.AccessToken, authv1.Requirement_REQUIREMENT_ACCESS); err != nil {
@@ -65,7 +65,7 @@ func TestRevocationCache_StalenessBound(t *testing.T) {
 	}
 	e.Clock.Advance(time.Second)
 	_, err := verify(e, login.AccessToken, authv1.Requirement_REQUIREMENT_ACCESS)
-	authdtest.WantRefusal(t, err, codes.Unauthenticated, revoked)
+	tokens.WantRefusal(t, err, codes.Unauthenticated, revoked)
 }
 
 func TestListRevocations(t *testing.T) {
@@ -78,7 +78,7 @@ func TestListRevocations(t *testing.T) {
 			t.Fatal(err)
 		}
 		sids = append(sids, c.SessionID)
-		if _, err := e.Client.Logout(authdtest.Bearer(bg, l.AccessToken), &authv1.LogoutRequest{}); err != nil {
+		if _, err := e.Client.Logout(tokens.Bearer(bg, l.AccessToken), &authv1.LogoutRequest{}); err != nil {
 			t.Fatal(err)
 		}
 		e.Clock.Advance(time.Second)
@@ -97,7 +97,7 @@ func TestListRevocations(t *testing.T) {
 		}
 		for _, r := range resp.Revocations {
 			got = append(got, r.Sid)
-			if r.ExpiresAt != authdtest.Start.Add(168*time.Hour).Unix()+int64(len(got)-1) {
+			if r.ExpiresAt != tokens.Start.Add(168*time.Hour).Unix()+int64(len(got)-1) {
 				t.Fatalf("revocation %d expires_at = %d", len(got), r.ExpiresAt)
 			}
 		}
@@ -117,7 +117,7 @@ func TestListRevocations(t *testing.T) {
 			t.Fatalf("listed %v, want %v in revocation order", got, sids)
 		}
 	}
-	resp, err := e.Client.ListRevocations(bg, &authv1.ListRevocationsRequest{Since: authdtest.Start.Unix() + 3})
+	resp, err := e.Client.ListRevocations(bg, &authv1.ListRevocationsRequest{Since: tokens.Start.Unix() + 3})
 	if err != nil || len(resp.Revocations) != 2 || resp.NextPageToken != "" {
 		t.Fatalf("since +3s: %v, %v; want the last 2", resp, err)
 	}
@@ -125,23 +125,23 @@ func TestListRevocations(t *testing.T) {
 		{PageToken: "!!"}, {PageToken: "eDp5"}, {PageToken: "MTo"}, {PageSize: -1}, {Since: -5},
 	} {
 		_, err := e.Client.ListRevocations(bg, bad)
-		authdtest.WantRefusal(t, err, codes.InvalidArgument, "")
+		tokens.WantRefusal(t, err, codes.InvalidArgument, "")
 	}
 }
 
 // Grace 0 is strict: the spent token presented again, even in the same
 // second, is reuse and revokes the session.
 func TestRefresh_StrictGraceZero(t *testing.T) {
-	e := newEnv(t, authdtest.WithServiceOptions(service.WithReuseGrace(0)))
+	e := newEnv(t, func(o *authdenv.Options) { o.StrictReuse = true })
 	login := e.Login(t, "alice", "correct horse")
-	next, err := e.Client.Refresh(authdtest.Bearer(bg, login.RefreshToken), &authv1.RefreshRequest{})
+	next, err := e.Client.Refresh(tokens.Bearer(bg, login.RefreshToken), &authv1.RefreshRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = e.Client.Refresh(authdtest.Bearer(bg, login.RefreshToken), &authv1.RefreshRequest{})
-	authdtest.WantRefusal(t, err, codes.Unauthenticated, revoked)
-	_, err = e.Client.Refresh(authdtest.Bearer(bg, next.RefreshToken), &authv1.RefreshRequest{})
-	authdtest.WantRefusal(t, err, codes.Unauthenticated, revoked)
+	_, err = e.Client.Refresh(tokens.Bearer(bg, login.RefreshToken), &authv1.RefreshRequest{})
+	tokens.WantRefusal(t, err, codes.Unauthenticated, revoked)
+	_, err = e.Client.Refresh(tokens.Bearer(bg, next.RefreshToken), &authv1.RefreshRequest{})
+	tokens.WantRefusal(t, err, codes.Unauthenticated, revoked)
 }
 
 // x-request-id is echoed when well formed and replaced otherwise, so

@@ -15,7 +15,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
-	"github.com/authd-dev/authd/protect"
+	"github.com/authd-dev/authd/interceptors"
 )
 
 // MaxHeaderListSize caps the metadata a caller may send (16 KiB): enough for
@@ -25,36 +25,30 @@ const MaxHeaderListSize = 16 << 10
 // MaxConcurrentStreams bounds the calls one connection has open at once.
 const MaxConcurrentStreams = 1000
 
-// NewServer returns a gRPC server serving svc, its AdminService, health and
-// reflection, with
-// panic recovery, call logging to the service's logger (never payloads or
-// metadata) and the service's Authenticator enforcing every method's
-// requirement. It refuses to build a server on which any method lacks a
-// declared requirement.
+// NewServer returns the gRPC server of the service: AuthService and
+// AdminService behind request ids, call logging (to the service's logger,
+// never payloads or metadata), panic recovery, metrics and the service's
+// Guard, with gRPC health and reflection, public. opts are added to the
+// server's (TLS credentials). It refuses to build a server on which any
+// method declares no requirement.
 func NewServer(svc *Service, opts ...grpc.ServerOption) (*grpc.Server, *health.Server, error) {
-	logger, authn := svc.cfg.logger, svc.authn
+	logger, g := svc.cfg.Logger, svc.guard
 	recover := recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
 		logger.ErrorContext(ctx, "panic in handler", "panic", fmt.Sprint(p))
 		return status.Error(codes.Internal, "internal error")
 	})
 	// authd's consumers poll these on a schedule: DEBUG when they succeed.
-	logUnary, logStream := protect.LogCalls(logger,
+	logUnary, logStream := interceptors.LogCalls(logger,
 		authv1.AuthService_ListRevocations_FullMethodName, authv1.AuthService_CheckSession_FullMethodName)
 	// Order: request id (so every log line has it), call logging, panic
-	// recovery, metrics (which see refusals), then authentication.
-	unary := []grpc.UnaryServerInterceptor{
-		requestIDUnary,
-		logUnary,
-		recovery.UnaryServerInterceptor(recover),
+	// recovery, metrics (which see refusals), then the Guard.
+	unary := []grpc.UnaryServerInterceptor{requestIDUnary, logUnary, recovery.UnaryServerInterceptor(recover)}
+	stream := []grpc.StreamServerInterceptor{requestIDStream, logStream, recovery.StreamServerInterceptor(recover)}
+	metrics := svc.cfg.Metrics
+	if metrics != nil {
+		unary, stream = append(unary, metrics.UnaryServerInterceptor()), append(stream, metrics.StreamServerInterceptor())
 	}
-	stream := []grpc.StreamServerInterceptor{
-		requestIDStream,
-		logStream,
-		recovery.StreamServerInterceptor(recover),
-	}
-	if m := svc.cfg.metrics; m != nil {
-		unary, stream = append(unary, m.unary()), append(stream, m.stream())
-	}
+	authn := interceptors.New(g)
 	opts = append([]grpc.ServerOption{
 		grpc.MaxHeaderListSize(MaxHeaderListSize),
 		// Clients may not ping more often than this (a ping flood is
@@ -67,16 +61,15 @@ func NewServer(svc *Service, opts ...grpc.ServerOption) (*grpc.Server, *health.S
 		grpc.ChainStreamInterceptor(append(stream, authn.StreamServerInterceptor())...),
 	}, opts...)
 	srv := grpc.NewServer(opts...)
-	authv1.RegisterAuthServiceServer(srv, svc)
-	authv1.RegisterAdminServiceServer(srv, admin{s: svc})
+	svc.Register(srv)
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(srv, hs)
 	reflection.Register(srv)
 	if err := authn.CheckServer(srv); err != nil {
 		return nil, nil, err
 	}
-	if m := svc.cfg.metrics; m != nil {
-		m.grpc.InitializeMetrics(srv)
+	if metrics != nil {
+		metrics.InitializeMetrics(srv)
 	}
 	return srv, hs, nil
 }

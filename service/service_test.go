@@ -14,9 +14,9 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
-	"github.com/authd-dev/authd/authdtest"
+	"github.com/authd-dev/authd/authdtest/tokens"
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
-	"github.com/authd-dev/authd/service"
+	"github.com/authd-dev/authd/internal/authdenv"
 	"github.com/authd-dev/authd/token"
 	"github.com/authd-dev/authd/wire"
 )
@@ -33,13 +33,13 @@ const (
 
 var bg = context.Background()
 
-func newEnv(t *testing.T, opts ...authdtest.Option) *authdtest.Env {
-	e := authdtest.New(t, opts...)
+func newEnv(t *testing.T, opts ...func(*authdenv.Options)) *authdenv.Env {
+	e := authdenv.New(t, opts...)
 	e.AddUser(t, "alice", "correct horse")
 	return e
 }
 
-func verify(e *authdtest.Env, tok string, req authv1.Requirement) (*authv1.Claims, error) {
+func verify(e *authdenv.Env, tok string, req authv1.Requirement) (*authv1.Claims, error) {
 	resp, err := e.Client.Verify(bg, &authv1.VerifyRequest{Token: tok, Requirement: req})
 	return resp.GetClaims(), err
 }
@@ -55,7 +55,7 @@ func TestLogin_ReturnsFreshAccessAndRefreshToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	if access.Subject != "alice" || access.Type != "access" || !access.Fresh || access.Sid == "" ||
-		access.AuthTime != authdtest.Start.Unix() || access.ExpiresAt != authdtest.Start.Add(15*time.Minute).Unix() {
+		access.AuthTime != tokens.Start.Unix() || access.ExpiresAt != tokens.Start.Add(15*time.Minute).Unix() {
 		t.Fatalf("access claims = %v", access)
 	}
 	refresh, err := verify(e, resp.RefreshToken, authv1.Requirement_REQUIREMENT_REFRESH)
@@ -70,7 +70,7 @@ func TestLogin_ReturnsFreshAccessAndRefreshToken(t *testing.T) {
 func TestLogin_FailuresAreIndistinguishable(t *testing.T) {
 	e := newEnv(t)
 	e.AddUser(t, "bob", "bob's password")
-	if err := e.Store.SetDisabled(bg, "bob", true, e.Clock.Now()); err != nil {
+	if err := e.DB.SetDisabled(bg, "bob", true, e.Clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	var messages []string
@@ -81,7 +81,7 @@ func TestLogin_FailuresAreIndistinguishable(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := e.Client.Login(bg, &authv1.LoginRequest{Username: tc.user, Password: tc.pw})
-			authdtest.WantRefusal(t, err, codes.Unauthenticated, badCreds)
+			tokens.WantRefusal(t, err, codes.Unauthenticated, badCreds)
 			messages = append(messages, status.Convert(err).Message())
 		})
 	}
@@ -128,7 +128,7 @@ func TestRefresh_GivesNonFreshAccessToken(t *testing.T) {
 	e := newEnv(t)
 	login := e.Login(t, "alice", "correct horse")
 	e.Clock.Advance(5 * time.Minute)
-	resp, err := e.Client.Refresh(authdtest.Bearer(bg, login.RefreshToken), &authv1.RefreshRequest{})
+	resp, err := e.Client.Refresh(tokens.Bearer(bg, login.RefreshToken), &authv1.RefreshRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +140,7 @@ func TestRefresh_GivesNonFreshAccessToken(t *testing.T) {
 		t.Fatalf("claims = %v, want non-fresh access token for alice", claims)
 	}
 	_, err = verify(e, resp.AccessToken, authv1.Requirement_REQUIREMENT_FRESH_ACCESS)
-	authdtest.WantRefusal(t, err, codes.Unauthenticated, notFresh)
+	tokens.WantRefusal(t, err, codes.Unauthenticated, notFresh)
 	if resp.RefreshToken == "" || resp.RefreshToken == login.RefreshToken {
 		t.Fatal("refresh token was not rotated")
 	}
@@ -170,7 +170,7 @@ func TestRefresh_Refusals(t *testing.T) {
 				ctx = withAuthorization(ctx, h)
 			}
 			_, err := e.Client.Refresh(ctx, &authv1.RefreshRequest{})
-			authdtest.WantRefusal(t, err, codes.Unauthenticated, tc.reason)
+			tokens.WantRefusal(t, err, codes.Unauthenticated, tc.reason)
 		})
 	}
 }
@@ -186,7 +186,7 @@ func TestRefresh_ConcurrentRefreshesGetOnePair(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i], errs[i] = e.Client.Refresh(authdtest.Bearer(bg, login.RefreshToken), &authv1.RefreshRequest{})
+			results[i], errs[i] = e.Client.Refresh(tokens.Bearer(bg, login.RefreshToken), &authv1.RefreshRequest{})
 		}()
 	}
 	wg.Wait()
@@ -202,7 +202,7 @@ func TestRefresh_ConcurrentRefreshesGetOnePair(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sess, err := e.Store.Session(bg, claims.Sid)
+	sess, err := e.DB.Session(bg, claims.Sid)
 	if err != nil || sess.Current.RefreshJTI != claims.Jti {
 		t.Fatalf("session's live refresh token = %q (err %v), want %q", sess.Current.RefreshJTI, err, claims.Jti)
 	}
@@ -211,47 +211,47 @@ func TestRefresh_ConcurrentRefreshesGetOnePair(t *testing.T) {
 func TestRefresh_ReuseAfterGraceRevokesSession(t *testing.T) {
 	e := newEnv(t)
 	login := e.Login(t, "alice", "correct horse")
-	first, err := e.Client.Refresh(authdtest.Bearer(bg, login.RefreshToken), &authv1.RefreshRequest{})
+	first, err := e.Client.Refresh(tokens.Bearer(bg, login.RefreshToken), &authv1.RefreshRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.Clock.Advance(5 * time.Second)
-	again, err := e.Client.Refresh(authdtest.Bearer(bg, login.RefreshToken), &authv1.RefreshRequest{})
+	again, err := e.Client.Refresh(tokens.Bearer(bg, login.RefreshToken), &authv1.RefreshRequest{})
 	if err != nil || again.RefreshToken != first.RefreshToken || again.AccessToken != first.AccessToken {
 		t.Fatalf("retry within grace: %v, same pair %v", err, err == nil && again.RefreshToken == first.RefreshToken)
 	}
 	e.Clock.Advance(6 * time.Second)
-	_, err = e.Client.Refresh(authdtest.Bearer(bg, login.RefreshToken), &authv1.RefreshRequest{})
-	authdtest.WantRefusal(t, err, codes.Unauthenticated, revoked)
+	_, err = e.Client.Refresh(tokens.Bearer(bg, login.RefreshToken), &authv1.RefreshRequest{})
+	tokens.WantRefusal(t, err, codes.Unauthenticated, revoked)
 
 	// The legitimate holder is logged out too, and so are its access tokens.
-	_, err = e.Client.Refresh(authdtest.Bearer(bg, first.RefreshToken), &authv1.RefreshRequest{})
-	authdtest.WantRefusal(t, err, codes.Unauthenticated, revoked)
+	_, err = e.Client.Refresh(tokens.Bearer(bg, first.RefreshToken), &authv1.RefreshRequest{})
+	tokens.WantRefusal(t, err, codes.Unauthenticated, revoked)
 	_, err = verify(e, first.AccessToken, authv1.Requirement_REQUIREMENT_ACCESS)
-	authdtest.WantRefusal(t, err, codes.Unauthenticated, revoked)
+	tokens.WantRefusal(t, err, codes.Unauthenticated, revoked)
 }
 
 func TestRefresh_OlderAncestorIsReuse(t *testing.T) {
 	e := newEnv(t)
 	login := e.Login(t, "alice", "correct horse")
-	first, err := e.Client.Refresh(authdtest.Bearer(bg, login.RefreshToken), &authv1.RefreshRequest{})
+	first, err := e.Client.Refresh(tokens.Bearer(bg, login.RefreshToken), &authv1.RefreshRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.Client.Refresh(authdtest.Bearer(bg, first.RefreshToken), &authv1.RefreshRequest{}); err != nil {
+	if _, err := e.Client.Refresh(tokens.Bearer(bg, first.RefreshToken), &authv1.RefreshRequest{}); err != nil {
 		t.Fatal(err)
 	}
 	// Within the grace window, but two generations old.
-	_, err = e.Client.Refresh(authdtest.Bearer(bg, login.RefreshToken), &authv1.RefreshRequest{})
-	authdtest.WantRefusal(t, err, codes.Unauthenticated, revoked)
+	_, err = e.Client.Refresh(tokens.Bearer(bg, login.RefreshToken), &authv1.RefreshRequest{})
+	tokens.WantRefusal(t, err, codes.Unauthenticated, revoked)
 }
 
 func TestRefresh_IdleLifetimeRestartsButCapHolds(t *testing.T) {
-	e := newEnv(t, authdtest.WithServiceOptions(service.WithSessionMax(48*time.Hour)))
+	e := newEnv(t, func(o *authdenv.Options) { o.Session.SessionMax = 48 * time.Hour })
 	rt := e.Login(t, "alice", "correct horse").RefreshToken
 	for range 2 {
 		e.Clock.Advance(20 * time.Hour)
-		resp, err := e.Client.Refresh(authdtest.Bearer(bg, rt), &authv1.RefreshRequest{})
+		resp, err := e.Client.Refresh(tokens.Bearer(bg, rt), &authv1.RefreshRequest{})
 		if err != nil {
 			t.Fatalf("refresh after 20h idle: %v", err)
 		}
@@ -261,19 +261,19 @@ func TestRefresh_IdleLifetimeRestartsButCapHolds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := authdtest.Start.Add(48 * time.Hour).Unix(); claims.ExpiresAt != want {
+	if want := tokens.Start.Add(48 * time.Hour).Unix(); claims.ExpiresAt != want {
 		t.Fatalf("refresh exp = %d, want the session cap %d", claims.ExpiresAt, want)
 	}
 	e.Clock.Advance(8 * time.Hour)
-	_, err = e.Client.Refresh(authdtest.Bearer(bg, rt), &authv1.RefreshRequest{})
-	authdtest.WantRefusal(t, err, codes.Unauthenticated, expired)
+	_, err = e.Client.Refresh(tokens.Bearer(bg, rt), &authv1.RefreshRequest{})
+	tokens.WantRefusal(t, err, codes.Unauthenticated, expired)
 }
 
 func TestRefresh_WithoutRotationKeepsRefreshToken(t *testing.T) {
-	e := newEnv(t, authdtest.WithServiceOptions(service.WithRotation(false)))
+	e := newEnv(t, func(o *authdenv.Options) { o.Session.KeepRefreshToken = true })
 	login := e.Login(t, "alice", "correct horse")
 	for range 3 {
-		resp, err := e.Client.Refresh(authdtest.Bearer(bg, login.RefreshToken), &authv1.RefreshRequest{})
+		resp, err := e.Client.Refresh(tokens.Bearer(bg, login.RefreshToken), &authv1.RefreshRequest{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -398,14 +398,14 @@ func TestVerify_TokenCases(t *testing.T) {
 				}
 				return
 			}
-			authdtest.WantRefusal(t, err, codes.Unauthenticated, tc.reason)
+			tokens.WantRefusal(t, err, codes.Unauthenticated, tc.reason)
 		})
 	}
 
 	t.Run("expired", func(t *testing.T) {
 		e.Clock.Advance(15 * time.Minute)
 		_, err := verify(e, good, authv1.Requirement_REQUIREMENT_ACCESS)
-		authdtest.WantRefusal(t, err, codes.Unauthenticated, expired)
+		tokens.WantRefusal(t, err, codes.Unauthenticated, expired)
 		if msg := status.Convert(err).Message(); msg != "Token has expired" {
 			t.Fatalf("message = %q", msg)
 		}
@@ -415,12 +415,12 @@ func TestVerify_TokenCases(t *testing.T) {
 func TestVerify_UsesCallerMetadataWhenBodyEmpty(t *testing.T) {
 	e := newEnv(t)
 	login := e.Login(t, "alice", "correct horse")
-	resp, err := e.Client.Verify(authdtest.Bearer(bg, login.AccessToken), &authv1.VerifyRequest{})
+	resp, err := e.Client.Verify(tokens.Bearer(bg, login.AccessToken), &authv1.VerifyRequest{})
 	if err != nil || resp.Claims.Subject != "alice" {
 		t.Fatalf("Verify = %v, %v", resp, err)
 	}
-	_, err = e.Client.Verify(authdtest.Bearer(bg, login.AccessToken), &authv1.VerifyRequest{Requirement: authv1.Requirement_REQUIREMENT_REFRESH})
-	authdtest.WantRefusal(t, err, codes.Unauthenticated, wrongType)
+	_, err = e.Client.Verify(tokens.Bearer(bg, login.AccessToken), &authv1.VerifyRequest{Requirement: authv1.Requirement_REQUIREMENT_REFRESH})
+	tokens.WantRefusal(t, err, codes.Unauthenticated, wrongType)
 	_, err = e.Client.Verify(bg, &authv1.VerifyRequest{Requirement: 99})
 	if status.Code(err) != codes.InvalidArgument {
 		t.Fatalf("unknown requirement: %v, want InvalidArgument", err)
@@ -431,13 +431,13 @@ func TestLogout_RevokesSession(t *testing.T) {
 	e := newEnv(t)
 	login := e.Login(t, "alice", "correct horse")
 	other := e.Login(t, "alice", "correct horse")
-	if _, err := e.Client.Logout(authdtest.Bearer(bg, login.AccessToken), &authv1.LogoutRequest{}); err != nil {
+	if _, err := e.Client.Logout(tokens.Bearer(bg, login.AccessToken), &authv1.LogoutRequest{}); err != nil {
 		t.Fatal(err)
 	}
 	_, err := verify(e, login.AccessToken, authv1.Requirement_REQUIREMENT_ACCESS)
-	authdtest.WantRefusal(t, err, codes.Unauthenticated, revoked)
-	_, err = e.Client.Refresh(authdtest.Bearer(bg, login.RefreshToken), &authv1.RefreshRequest{})
-	authdtest.WantRefusal(t, err, codes.Unauthenticated, revoked)
+	tokens.WantRefusal(t, err, codes.Unauthenticated, revoked)
+	_, err = e.Client.Refresh(tokens.Bearer(bg, login.RefreshToken), &authv1.RefreshRequest{})
+	tokens.WantRefusal(t, err, codes.Unauthenticated, revoked)
 	if _, err := verify(e, other.AccessToken, authv1.Requirement_REQUIREMENT_ACCESS); err != nil {
 		t.Fatalf("another session was logged out too: %v", err)
 	}
@@ -448,36 +448,36 @@ func TestChangePassword(t *testing.T) {
 	current := e.Login(t, "alice", "correct horse")
 	other := e.Login(t, "alice", "correct horse")
 
-	refreshed, err := e.Client.Refresh(authdtest.Bearer(bg, current.RefreshToken), &authv1.RefreshRequest{})
+	refreshed, err := e.Client.Refresh(tokens.Bearer(bg, current.RefreshToken), &authv1.RefreshRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	req := &authv1.ChangePasswordRequest{OldPassword: "correct horse", NewPassword: "battery staple"}
-	_, err = e.Client.ChangePassword(authdtest.Bearer(bg, refreshed.AccessToken), req)
-	authdtest.WantRefusal(t, err, codes.Unauthenticated, notFresh)
+	_, err = e.Client.ChangePassword(tokens.Bearer(bg, refreshed.AccessToken), req)
+	tokens.WantRefusal(t, err, codes.Unauthenticated, notFresh)
 
-	_, err = e.Client.ChangePassword(authdtest.Bearer(bg, current.AccessToken),
+	_, err = e.Client.ChangePassword(tokens.Bearer(bg, current.AccessToken),
 		&authv1.ChangePasswordRequest{OldPassword: "wrong", NewPassword: "battery staple"})
-	authdtest.WantRefusal(t, err, codes.Unauthenticated, badCreds)
+	tokens.WantRefusal(t, err, codes.Unauthenticated, badCreds)
 
-	if _, err := e.Client.ChangePassword(authdtest.Bearer(bg, current.AccessToken), req); err != nil {
+	if _, err := e.Client.ChangePassword(tokens.Bearer(bg, current.AccessToken), req); err != nil {
 		t.Fatal(err)
 	}
 	_, err = verify(e, other.AccessToken, authv1.Requirement_REQUIREMENT_ACCESS)
-	authdtest.WantRefusal(t, err, codes.Unauthenticated, revoked)
+	tokens.WantRefusal(t, err, codes.Unauthenticated, revoked)
 	if _, err := verify(e, current.AccessToken, authv1.Requirement_REQUIREMENT_ACCESS); err != nil {
 		t.Fatalf("the session that changed the password was revoked: %v", err)
 	}
 	_, err = e.Client.Login(bg, &authv1.LoginRequest{Username: "alice", Password: "correct horse"})
-	authdtest.WantRefusal(t, err, codes.Unauthenticated, badCreds)
+	tokens.WantRefusal(t, err, codes.Unauthenticated, badCreds)
 	e.Login(t, "alice", "battery staple")
 }
 
 func TestRenew_NonFreshWithinSessionCap(t *testing.T) {
-	e := newEnv(t, authdtest.WithServiceOptions(service.WithSessionMax(20*time.Minute)))
+	e := newEnv(t, func(o *authdenv.Options) { o.Session.SessionMax = 20 * time.Minute })
 	login := e.Login(t, "alice", "correct horse")
 	e.Clock.Advance(10 * time.Minute)
-	resp, err := e.Client.Renew(authdtest.Bearer(bg, login.AccessToken), &authv1.RenewRequest{})
+	resp, err := e.Client.Renew(tokens.Bearer(bg, login.AccessToken), &authv1.RenewRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -488,19 +488,19 @@ func TestRenew_NonFreshWithinSessionCap(t *testing.T) {
 	if err != nil || claims.Fresh {
 		t.Fatalf("renewed claims = %v, %v; want non-fresh", claims, err)
 	}
-	_, err = e.Client.Renew(authdtest.Bearer(bg, login.RefreshToken), &authv1.RenewRequest{})
-	authdtest.WantRefusal(t, err, codes.Unauthenticated, wrongType)
+	_, err = e.Client.Renew(tokens.Bearer(bg, login.RefreshToken), &authv1.RenewRequest{})
+	tokens.WantRefusal(t, err, codes.Unauthenticated, wrongType)
 
 	// The renewed token ends at the cap: renewing it again gains nothing.
 	e.Clock.Advance(time.Minute)
-	_, err = e.Client.Renew(authdtest.Bearer(bg, resp.AccessToken), &authv1.RenewRequest{})
-	authdtest.WantRefusal(t, err, codes.FailedPrecondition, wire.ReasonSessionCapReached)
+	_, err = e.Client.Renew(tokens.Bearer(bg, resp.AccessToken), &authv1.RenewRequest{})
+	tokens.WantRefusal(t, err, codes.FailedPrecondition, wire.ReasonSessionCapReached)
 	// And nothing renews a token of a revoked session.
-	if _, err := e.Client.Logout(authdtest.Bearer(bg, resp.AccessToken), &authv1.LogoutRequest{}); err != nil {
+	if _, err := e.Client.Logout(tokens.Bearer(bg, resp.AccessToken), &authv1.LogoutRequest{}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = e.Client.Renew(authdtest.Bearer(bg, login.AccessToken), &authv1.RenewRequest{})
-	authdtest.WantRefusal(t, err, codes.Unauthenticated, revoked)
+	_, err = e.Client.Renew(tokens.Bearer(bg, login.AccessToken), &authv1.RenewRequest{})
+	tokens.WantRefusal(t, err, codes.Unauthenticated, revoked)
 }
 
 func TestGetJWKS_PublishesCurrentKey(t *testing.T) {
@@ -518,7 +518,7 @@ func TestGetJWKS_PublishesCurrentKey(t *testing.T) {
 
 func TestHS256Mode(t *testing.T) {
 	secret := []byte(strings.Repeat("s", 32))
-	e := newEnv(t, authdtest.WithHS256(secret))
+	e := newEnv(t, func(o *authdenv.Options) { o.HS256 = secret })
 	login := e.Login(t, "alice", "correct horse")
 	if _, err := verify(e, login.AccessToken, authv1.Requirement_REQUIREMENT_FRESH_ACCESS); err != nil {
 		t.Fatal(err)
@@ -545,7 +545,7 @@ func TestHS256Mode(t *testing.T) {
 	}
 	e.Clock.Advance(2 * time.Minute)
 	_, err = verify(e, raw, authv1.Requirement_REQUIREMENT_FRESH_ACCESS)
-	authdtest.WantRefusal(t, err, codes.Unauthenticated, notFresh)
+	tokens.WantRefusal(t, err, codes.Unauthenticated, notFresh)
 }
 
 func withAuthorization(ctx context.Context, value string) context.Context {

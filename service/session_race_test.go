@@ -9,16 +9,17 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/authd-dev/authd/accounts"
-	"github.com/authd-dev/authd/authdtest"
+	"github.com/authd-dev/authd/authdtest/tokens"
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
-	"github.com/authd-dev/authd/service"
+	"github.com/authd-dev/authd/internal/authdenv"
 	"github.com/authd-dev/authd/store"
+	"github.com/authd-dev/authd/store/sqlite"
 )
 
 // pausingStore holds every CreateSession until released, so a test can
 // change the user between a login's password check and its session.
 type pausingStore struct {
-	service.Store
+	store.Store
 	reached chan struct{}
 	release chan struct{}
 	once    sync.Once
@@ -51,29 +52,23 @@ func TestLogin_RacingAChangeOpensNoSession(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			e := newEnv(t)
-			p := &pausingStore{Store: e.Store, reached: make(chan struct{}), release: make(chan struct{})}
-			svc, err := service.New(p, e.Signer, e.Verifier, e.Hasher, service.WithClock(e.Clock))
-			if err != nil {
-				t.Fatal(err)
-			}
-			srv, _, err := service.NewServer(svc)
-			if err != nil {
-				t.Fatal(err)
-			}
-			client := authv1.NewAuthServiceClient(authdtest.Serve(t, srv))
+			p := &pausingStore{reached: make(chan struct{}), release: make(chan struct{})}
+			client := e.Restart(t, func(o *authdenv.Options) {
+				o.Store = func(db *sqlite.DB) store.Store { p.Store = db; return p }
+			}).Client
 			done := make(chan error, 1)
 			go func() {
 				_, err := client.Login(bg, &authv1.LoginRequest{Username: "alice", Password: "correct horse"})
 				done <- err
 			}()
 			<-p.reached // the password is checked; the session not yet stored
-			if err := change(bg, accounts.New(e.Store, e.Hasher)); err != nil {
+			if err := change(bg, e.Accounts); err != nil {
 				t.Fatal(err)
 			}
 			close(p.release)
-			authdtest.WantRefusal(t, <-done, codes.Unauthenticated, badCreds)
-			u, _ := e.Store.UserByName(bg, "alice")
-			if sessions, err := e.Store.ListSessions(bg, u.ID, e.Clock.Now()); err != nil || len(sessions) != 0 {
+			tokens.WantRefusal(t, <-done, codes.Unauthenticated, badCreds)
+			u, _ := e.DB.UserByName(bg, "alice")
+			if sessions, err := e.DB.ListSessions(bg, u.ID, e.Clock.Now()); err != nil || len(sessions) != 0 {
 				t.Fatalf("live sessions after the race: %v, %v", sessions, err)
 			}
 		})
@@ -85,12 +80,12 @@ func TestLogin_RacingAChangeOpensNoSession(t *testing.T) {
 func TestRefresh_StaleUserRefused(t *testing.T) {
 	e := newEnv(t)
 	login := e.Login(t, "alice", "correct horse")
-	if err := e.Store.SetDisabled(bg, "alice", true, e.Clock.Now()); err != nil { // no RevokeUserSessions
+	if err := e.DB.SetDisabled(bg, "alice", true, e.Clock.Now()); err != nil { // no RevokeUserSessions
 		t.Fatal(err)
 	}
-	_, err := e.Client.Refresh(authdtest.Bearer(bg, login.RefreshToken), &authv1.RefreshRequest{})
-	authdtest.WantRefusal(t, err, codes.Unauthenticated, "TOKEN_REVOKED")
+	_, err := e.Client.Refresh(tokens.Bearer(bg, login.RefreshToken), &authv1.RefreshRequest{})
+	tokens.WantRefusal(t, err, codes.Unauthenticated, "TOKEN_REVOKED")
 	e.Clock.Advance(2 * time.Second) // past the revocation cache's second
 	_, err = e.Client.Verify(bg, &authv1.VerifyRequest{Token: login.AccessToken})
-	authdtest.WantRefusal(t, err, codes.Unauthenticated, "TOKEN_REVOKED")
+	tokens.WantRefusal(t, err, codes.Unauthenticated, "TOKEN_REVOKED")
 }

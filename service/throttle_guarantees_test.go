@@ -14,9 +14,10 @@ import (
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
-	"github.com/authd-dev/authd/authdtest"
+	"github.com/authd-dev/authd/accounts"
+	"github.com/authd-dev/authd/authdtest/tokens"
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
-	"github.com/authd-dev/authd/service"
+	"github.com/authd-dev/authd/internal/authdenv"
 	"github.com/authd-dev/authd/store"
 	"github.com/authd-dev/authd/wire"
 )
@@ -52,9 +53,9 @@ func TestThrottle_HoldsUnderConcurrency(t *testing.T) {
 			t.Fatalf("unexpected answer: %v", err)
 		}
 	}
-	if checked != service.DefaultThrottlePolicy.AccountAddress.Free || throttled != n-checked {
+	if checked != accounts.DefaultThrottlePolicy.AccountAddress.Free || throttled != n-checked {
 		t.Fatalf("%d concurrent wrong passwords: %d checked, %d throttled; want %d checked",
-			n, checked, throttled, service.DefaultThrottlePolicy.AccountAddress.Free)
+			n, checked, throttled, accounts.DefaultThrottlePolicy.AccountAddress.Free)
 	}
 }
 
@@ -93,10 +94,10 @@ func TestThrottle_UncountableFailureIsUnavailable(t *testing.T) {
 		{"counting the failure fails", failingThrottles{finish: true}, codes.Unavailable, codes.OK},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			tc.fail.Throttles = authdtest.New(t).Store // working counters underneath
-			e := newEnv(t, authdtest.WithServiceOptions(service.WithThrottleCounters(tc.fail)))
+			tc.fail.Throttles = authdenv.New(t).DB // working counters underneath
+			e := newEnv(t, func(o *authdenv.Options) { o.Accounts.Counters = tc.fail })
 			_, err := e.Client.Login(bg, &authv1.LoginRequest{Username: "alice", Password: "wrong"})
-			authdtest.WantRefusal(t, err, tc.wrong, "")
+			tokens.WantRefusal(t, err, tc.wrong, "")
 			_, err = e.Client.Login(bg, &authv1.LoginRequest{Username: "alice", Password: "correct horse"})
 			if status.Code(err) != tc.right {
 				t.Fatalf("right password: %v, want %v", err, tc.right)
@@ -105,7 +106,7 @@ func TestThrottle_UncountableFailureIsUnavailable(t *testing.T) {
 	}
 }
 
-func loginVia(e *authdtest.Env, peerAddr string, md metadata.MD, pw string) error {
+func loginVia(e *authdenv.Env, peerAddr string, md metadata.MD, pw string) error {
 	ctx := peer.NewContext(bg, &peer.Peer{Addr: &net.TCPAddr{IP: net.ParseIP(peerAddr), Port: 40000}})
 	if md != nil {
 		ctx = metadata.NewIncomingContext(ctx, md)
@@ -119,10 +120,10 @@ func loginVia(e *authdtest.Env, peerAddr string, md metadata.MD, pw string) erro
 // metadata is ignored, so a client cannot pick a fresh bucket per guess.
 func TestThrottle_TrustedProxies(t *testing.T) {
 	proxy := "192.0.2.10"
-	e := newEnv(t, authdtest.WithServiceOptions(service.WithTrustedProxies(mustPrefix(t, "192.0.2.0/24"))))
+	e := newEnv(t, func(o *authdenv.Options) { o.TrustedProxies = []netip.Prefix{mustPrefix(t, "192.0.2.0/24")} })
 	xff := func(chain string) metadata.MD { return metadata.Pairs("x-forwarded-for", chain) }
 	for range 5 {
-		authdtest.WantRefusal(t, loginVia(e, proxy, xff("203.0.113.7"), "wrong"), codes.Unauthenticated, badCreds)
+		tokens.WantRefusal(t, loginVia(e, proxy, xff("203.0.113.7"), "wrong"), codes.Unauthenticated, badCreds)
 	}
 	wantThrottled(t, loginVia(e, proxy, xff("203.0.113.7"), "wrong"), time.Second)
 	// The client is the rightmost hop that is not a trusted proxy: a
@@ -136,7 +137,7 @@ func TestThrottle_TrustedProxies(t *testing.T) {
 	// An untrusted peer's forwarding metadata is ignored: its guesses all
 	// land in its own bucket whatever it claims.
 	for i := range 5 {
-		authdtest.WantRefusal(t, loginVia(e, "198.51.100.9", xff("10.0.0."+string(rune('1'+i))), "wrong"), codes.Unauthenticated, badCreds)
+		tokens.WantRefusal(t, loginVia(e, "198.51.100.9", xff("10.0.0."+string(rune('1'+i))), "wrong"), codes.Unauthenticated, badCreds)
 	}
 	wantThrottled(t, loginVia(e, "198.51.100.9", xff("10.0.0.99"), "wrong"), time.Second)
 }
@@ -148,15 +149,15 @@ func TestThrottle_PerAddressIsABoundedSlowdown(t *testing.T) {
 	for i := range 60 {
 		user := "user" + string(rune('a'+i%26)) + string(rune('a'+i/26))
 		if err := loginFrom(e, "198.51.100.20", user, "wrong"); status.Code(err) == codes.ResourceExhausted {
-			if d := retryDelay(t, err); d > service.DefaultThrottlePolicy.Address.Max {
-				t.Fatalf("per-address wait %s, over %s", d, service.DefaultThrottlePolicy.Address.Max)
+			if d := retryDelay(t, err); d > accounts.DefaultThrottlePolicy.Address.Max {
+				t.Fatalf("per-address wait %s, over %s", d, accounts.DefaultThrottlePolicy.Address.Max)
 			}
-			e.Clock.Advance(service.DefaultThrottlePolicy.Address.Max)
+			e.Clock.Advance(accounts.DefaultThrottlePolicy.Address.Max)
 		}
 	}
-	e.Clock.Advance(service.DefaultThrottlePolicy.Address.Max)
+	e.Clock.Advance(accounts.DefaultThrottlePolicy.Address.Max)
 	if err := loginFrom(e, "198.51.100.20", "alice", "correct horse"); err != nil {
-		t.Fatalf("a correct password from the busy address after %s: %v", service.DefaultThrottlePolicy.Address.Max, err)
+		t.Fatalf("a correct password from the busy address after %s: %v", accounts.DefaultThrottlePolicy.Address.Max, err)
 	}
 }
 

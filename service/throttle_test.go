@@ -3,7 +3,6 @@ package service_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net"
 	"testing"
 	"time"
@@ -13,9 +12,9 @@ import (
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
-	"github.com/authd-dev/authd/authdtest"
+	"github.com/authd-dev/authd/authdtest/tokens"
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
-	"github.com/authd-dev/authd/service"
+	"github.com/authd-dev/authd/internal/authdenv"
 )
 
 // wantThrottled fails unless err is RESOURCE_EXHAUSTED with a RetryInfo of
@@ -31,14 +30,14 @@ func wantThrottled(t *testing.T, err error, retry time.Duration) {
 	}
 }
 
-func login(e *authdtest.Env, pw string) error {
+func login(e *authdenv.Env, pw string) error {
 	_, err := e.Client.Login(bg, &authv1.LoginRequest{Username: "alice", Password: pw})
 	return err
 }
 
 // loginFrom calls the service directly as a client at addr, so tests can
 // vary the address bufconn does not have.
-func loginFrom(e *authdtest.Env, addr, user, pw string) error {
+func loginFrom(e *authdenv.Env, addr, user, pw string) error {
 	ctx := peer.NewContext(bg, &peer.Peer{Addr: &net.TCPAddr{IP: net.ParseIP(addr), Port: 40000}})
 	_, err := e.Service.Login(ctx, &authv1.LoginRequest{Username: user, Password: pw})
 	return err
@@ -47,7 +46,7 @@ func loginFrom(e *authdtest.Env, addr, user, pw string) error {
 func TestThrottle_BackoffPerAccountAndAddress(t *testing.T) {
 	e := newEnv(t)
 	for i := range 5 {
-		authdtest.WantRefusal(t, login(e, fmt.Sprint("guess", i)), codes.Unauthenticated, badCreds)
+		tokens.WantRefusal(t, login(e, fmt.Sprint("guess", i)), codes.Unauthenticated, badCreds)
 	}
 	wantThrottled(t, login(e, "wrong"), time.Second)
 	// Throttled attempts are refused unchecked, the right password too, and
@@ -56,10 +55,10 @@ func TestThrottle_BackoffPerAccountAndAddress(t *testing.T) {
 		wantThrottled(t, login(e, "correct horse"), time.Second)
 	}
 	e.Clock.Advance(time.Second)
-	authdtest.WantRefusal(t, login(e, "wrong"), codes.Unauthenticated, badCreds)
+	tokens.WantRefusal(t, login(e, "wrong"), codes.Unauthenticated, badCreds)
 	wantThrottled(t, login(e, "wrong"), 2*time.Second)
 	e.Clock.Advance(2 * time.Second)
-	authdtest.WantRefusal(t, login(e, "wrong"), codes.Unauthenticated, badCreds)
+	tokens.WantRefusal(t, login(e, "wrong"), codes.Unauthenticated, badCreds)
 	wantThrottled(t, login(e, "wrong"), 4*time.Second)
 	e.Clock.Advance(4 * time.Second)
 
@@ -67,7 +66,7 @@ func TestThrottle_BackoffPerAccountAndAddress(t *testing.T) {
 	if err := login(e, "correct horse"); err != nil {
 		t.Fatal(err)
 	}
-	authdtest.WantRefusal(t, login(e, "wrong"), codes.Unauthenticated, badCreds)
+	tokens.WantRefusal(t, login(e, "wrong"), codes.Unauthenticated, badCreds)
 }
 
 func TestThrottle_DelayIsCapped(t *testing.T) {
@@ -76,7 +75,7 @@ func TestThrottle_DelayIsCapped(t *testing.T) {
 	for range 40 {
 		err := login(e, "wrong")
 		if status.Code(err) != codes.ResourceExhausted {
-			authdtest.WantRefusal(t, err, codes.Unauthenticated, badCreds)
+			tokens.WantRefusal(t, err, codes.Unauthenticated, badCreds)
 			continue
 		}
 		d := retryDelay(t, err)
@@ -107,7 +106,7 @@ func TestThrottle_AttackerCannotLockOutVictim(t *testing.T) {
 	for i := range 10 {
 		err := loginFrom(e, "203.0.113.7", "alice", fmt.Sprint("guess", i))
 		if i < 5 {
-			authdtest.WantRefusal(t, err, codes.Unauthenticated, badCreds)
+			tokens.WantRefusal(t, err, codes.Unauthenticated, badCreds)
 		} else {
 			wantThrottled(t, err, time.Second)
 		}
@@ -120,7 +119,7 @@ func TestThrottle_AttackerCannotLockOutVictim(t *testing.T) {
 func TestThrottle_AddressSprayingAccounts(t *testing.T) {
 	e := newEnv(t)
 	for i := range 20 {
-		authdtest.WantRefusal(t, loginFrom(e, "2001:db8::1", fmt.Sprint("user", i), "pw"), codes.Unauthenticated, badCreds)
+		tokens.WantRefusal(t, loginFrom(e, "2001:db8::1", fmt.Sprint("user", i), "pw"), codes.Unauthenticated, badCreds)
 	}
 	// Another address in the same /64 shares the counter.
 	wantThrottled(t, loginFrom(e, "2001:db8::2", "someone-else", "pw"), time.Second)
@@ -132,12 +131,12 @@ func TestThrottle_AddressSprayingAccounts(t *testing.T) {
 func TestThrottle_DistributedGuessingDelaysAtMostAMinute(t *testing.T) {
 	e := newEnv(t)
 	for i := range 100 {
-		authdtest.WantRefusal(t, loginFrom(e, fmt.Sprintf("10.0.%d.%d", i/250, i%250+1), "alice", "guess"), codes.Unauthenticated, badCreds)
+		tokens.WantRefusal(t, loginFrom(e, fmt.Sprintf("10.0.%d.%d", i/250, i%250+1), "alice", "guess"), codes.Unauthenticated, badCreds)
 	}
 	wantThrottled(t, loginFrom(e, "192.0.2.1", "alice", "correct horse"), time.Second)
 	for i := range 20 {
 		e.Clock.Advance(time.Minute)
-		authdtest.WantRefusal(t, loginFrom(e, fmt.Sprintf("10.1.0.%d", i+1), "alice", "guess"), codes.Unauthenticated, badCreds)
+		tokens.WantRefusal(t, loginFrom(e, fmt.Sprintf("10.1.0.%d", i+1), "alice", "guess"), codes.Unauthenticated, badCreds)
 	}
 	err := loginFrom(e, "192.0.2.1", "alice", "correct horse")
 	wantThrottled(t, err, time.Minute)
@@ -150,15 +149,11 @@ func TestThrottle_DistributedGuessingDelaysAtMostAMinute(t *testing.T) {
 func TestThrottle_SurvivesRestart(t *testing.T) {
 	e := newEnv(t)
 	for range 5 {
-		authdtest.WantRefusal(t, login(e, "wrong"), codes.Unauthenticated, badCreds)
+		tokens.WantRefusal(t, login(e, "wrong"), codes.Unauthenticated, badCreds)
 	}
-	restarted, err := service.New(e.Store, e.Signer, e.Verifier, e.Hasher, service.WithClock(e.Clock),
-		service.WithLogger(slog.New(slog.NewTextHandler(e.Logs, nil))))
-	if err != nil {
-		t.Fatal(err)
-	}
+	restarted := e.Restart(t).Service
 	ctx := peer.NewContext(bg, &peer.Peer{Addr: bufconnAddr{}})
-	_, err = restarted.Login(ctx, &authv1.LoginRequest{Username: "alice", Password: "correct horse"})
+	_, err := restarted.Login(ctx, &authv1.LoginRequest{Username: "alice", Password: "correct horse"})
 	wantThrottled(t, err, time.Second)
 }
 
@@ -172,18 +167,18 @@ func TestThrottle_ChangePasswordToo(t *testing.T) {
 	e := newEnv(t)
 	access := e.Login(t, "alice", "correct horse").AccessToken
 	change := func(old string) error {
-		_, err := e.Client.ChangePassword(authdtest.Bearer(bg, access), &authv1.ChangePasswordRequest{OldPassword: old, NewPassword: "new password"})
+		_, err := e.Client.ChangePassword(tokens.Bearer(bg, access), &authv1.ChangePasswordRequest{OldPassword: old, NewPassword: "new password"})
 		return err
 	}
 	for range 5 {
-		authdtest.WantRefusal(t, change("wrong"), codes.Unauthenticated, badCreds)
+		tokens.WantRefusal(t, change("wrong"), codes.Unauthenticated, badCreds)
 	}
 	wantThrottled(t, change("correct horse"), time.Second)
 }
 
 func TestThrottle_StoreDownFailsClosed(t *testing.T) {
 	e := newEnv(t)
-	e.Store.Close()
+	e.DB.Close()
 	_, err := e.Client.Login(context.Background(), &authv1.LoginRequest{Username: "alice", Password: "correct horse"})
-	authdtest.WantRefusal(t, err, codes.Unavailable, "")
+	tokens.WantRefusal(t, err, codes.Unavailable, "")
 }

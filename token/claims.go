@@ -44,6 +44,9 @@ type Claims struct {
 	// Scope is the scopes granted to the token, space-separated as RFC 8693
 	// and RFC 9068 write them; see Scopes.
 	Scope string `json:"scope,omitempty"`
+	// Confirmation is the cnf claim (RFC 7800): what the holder of a bound
+	// token must prove to use it; nil for a bearer token.
+	Confirmation *Confirmation `json:"cnf,omitempty"`
 	// Extra claims are written into the token after the ones above, except
 	// any whose name is one of theirs (RegisteredClaim); they are not read
 	// back by Verify.
@@ -51,7 +54,7 @@ type Claims struct {
 }
 
 // registered are the names of the claims Claims has fields for.
-var registered = []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "type", "fresh", "sid", "auth_time", "roles", "scope", "csrf"}
+var registered = []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "type", "fresh", "sid", "auth_time", "roles", "scope", "cnf", "csrf"}
 
 // RegisteredClaim reports whether name is a claim authd sets or checks
 // itself (or flask-jwt-extended's csrf), in any case (Verify refuses case
@@ -284,6 +287,61 @@ func (f *Fresh) UnmarshalJSON(data []byte) error {
 			return errFreshType
 		}
 		*f = Fresh{Until: d.Time}
+	}
+	return nil
+}
+
+// Confirmation is the cnf claim of a bound token (RFC 7800): the key or
+// certificate its holder must prove to hold on every call.
+type Confirmation struct {
+	// JWKThumbprint is jkt, the RFC 7638 thumbprint of a DPoP key (RFC 9449).
+	JWKThumbprint string `json:"jkt,omitempty"`
+	// CertificateThumbprint is x5t#S256, the base64url SHA-256 of a client
+	// certificate (RFC 8705).
+	CertificateThumbprint string `json:"x5t#S256,omitempty"`
+	// Other names the confirmation members authd does not check (jwk,
+	// kid, …): a token bound by them is refused.
+	Other []string `json:"-"`
+}
+
+var confirmationNames = []string{"jkt", "x5t#S256"}
+
+// UnmarshalJSON reads a cnf object with one spelling per member, as the
+// payload's own members are read: a repeated member or a case variant of
+// jkt or x5t#S256 is refused.
+func (c *Confirmation) UnmarshalJSON(data []byte) error {
+	names, err := memberNames(data)
+	if err != nil {
+		return fmt.Errorf("%w: cnf: %v", ErrMalformed, err)
+	}
+	for i, name := range names {
+		if slices.Contains(names[:i], name) {
+			return fmt.Errorf("%w: cnf member %q appears twice", ErrMalformed, name)
+		}
+		if !slices.Contains(confirmationNames, name) &&
+			slices.ContainsFunc(confirmationNames, func(k string) bool { return strings.EqualFold(k, name) }) {
+			return fmt.Errorf("%w: cnf member %q is a case variant", ErrMalformed, name)
+		}
+	}
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(data, &members); err != nil {
+		return err
+	}
+	*c = Confirmation{}
+	for _, name := range names {
+		var dst *string
+		switch name {
+		case "jkt":
+			dst = &c.JWKThumbprint
+		case "x5t#S256":
+			dst = &c.CertificateThumbprint
+		default:
+			c.Other = append(c.Other, name)
+			continue
+		}
+		if err := json.Unmarshal(members[name], dst); err != nil || *dst == "" {
+			return fmt.Errorf("%w: cnf member %q is not a non-empty string", ErrInvalid, name)
+		}
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authd-dev/authd/keys"
 	"github.com/authd-dev/authd/token"
 )
 
@@ -56,8 +57,8 @@ func TestDifferential_PyJWTAcceptsWhatAuthdAccepts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key := token.Key{ID: token.Thumbprint(pub), Created: time.Now(), Public: pub, Private: priv}
-	ring, err := token.NewKeyring(key)
+	key := keys.Key{ID: token.Thumbprint(pub), Created: time.Now(), Public: pub, Private: priv}
+	ring, err := keys.NewKeyring(key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +137,7 @@ func TestDifferential_PyJWTAcceptsWhatAuthdAccepts(t *testing.T) {
 // hostileCorpus maps a name to a token signed with key (or not), each
 // written byte by byte so that duplicates, case variants and odd encodings
 // survive.
-func hostileCorpus(key token.Key, now int64) map[string]string {
+func hostileCorpus(key keys.Key, now int64) map[string]string {
 	hdr := fmt.Sprintf(`{"alg":"EdDSA","kid":%q,"typ":"JWT"}`, key.ID)
 	claims := func(extra string) string {
 		return fmt.Sprintf(`{"iss":"authd","aud":"authd","sub":"alice","type":"access","fresh":true,"jti":"j","sid":"s","iat":%d,"nbf":%d,"exp":%d%s}`,

@@ -1,22 +1,27 @@
 package token
 
 import (
-	"errors"
 	"fmt"
+
+	"google.golang.org/grpc/codes"
+
+	"github.com/authd-dev/authd/wire"
 )
 
-// Errors returned by Verify. Every failure wraps exactly one of ErrInvalid,
-// ErrExpired and ErrKeysUnavailable, so callers can map them with errors.Is;
-// the more specific ones below wrap ErrInvalid.
+// Refusals of Verify. Every failure wraps exactly one of ErrInvalid,
+// ErrExpired and ErrKeysUnavailable, so callers can tell them apart with
+// errors.Is and the edge can send them with wire.StatusError; the more
+// specific ones below wrap ErrInvalid.
 var (
 	// ErrInvalid: the token is not one authd accepts (format, signature,
 	// algorithm, key, issuer, audience, nbf, iat, size, claims).
-	ErrInvalid = errors.New("token is invalid")
+	ErrInvalid = wire.NewError(codes.Unauthenticated, wire.ReasonTokenInvalid, "token is invalid")
 	// ErrExpired: the token was valid but its exp has passed.
-	ErrExpired = errors.New("token has expired")
+	ErrExpired = wire.NewError(codes.Unauthenticated, wire.ReasonTokenExpired, "Token has expired")
 	// ErrKeysUnavailable: no key could be had to check the token (a remote
-	// key set that was never fetched). Nothing is known about the token.
-	ErrKeysUnavailable = errors.New("verification keys unavailable")
+	// key set that was never fetched). Nothing is known about the token:
+	// the call fails closed.
+	ErrKeysUnavailable = wire.NewError(codes.Unavailable, "", "authentication backend unavailable")
 
 	// ErrTooLarge: the token is over MaxLength; it was not parsed.
 	ErrTooLarge = fmt.Errorf("%w: longer than %d bytes", ErrInvalid, MaxLength)

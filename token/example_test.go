@@ -8,6 +8,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/authd-dev/authd/keys"
 	"github.com/authd-dev/authd/token"
 )
 
@@ -15,9 +16,9 @@ import (
 // the same keys (or authd's published JWKS, package jwks) checks them
 // strictly. Every refusal wraps ErrInvalid or ErrExpired.
 func ExampleVerifier() {
-	key, _ := token.NewKey(time.Now())
-	ring, _ := token.NewKeyring(key)
-	signer, _ := token.NewSigner(ring, token.DefaultIssuer, []string{token.DefaultIssuer})
+	key, _ := keys.NewKey(time.Now())
+	ring, _ := keys.NewKeyring(key)
+	signer, _ := keys.NewSigner(ring, token.DefaultIssuer, []string{token.DefaultIssuer})
 	verifier, _ := token.NewVerifier(ring)
 
 	now := time.Now()

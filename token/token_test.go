@@ -11,22 +11,23 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/authd-dev/authd/clock"
+	"github.com/authd-dev/authd/keys"
 	"github.com/authd-dev/authd/token"
 )
 
 var t0 = time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
 
-func newEd25519(t testing.TB) (*token.Keyring, *token.Signer, *token.Verifier, *clock.Fake) {
+func newEd25519(t testing.TB) (*keys.Keyring, *keys.Signer, *token.Verifier, *clock.Fake) {
 	t.Helper()
-	key, err := token.NewKey(t0)
+	key, err := keys.NewKey(t0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ring, err := token.NewKeyring(key)
+	ring, err := keys.NewKeyring(key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	signer, err := token.NewSigner(ring, "authd", []string{"authd"})
+	signer, err := keys.NewSigner(ring, "authd", []string{"authd"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +93,7 @@ func TestVerify_LeewayIsBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	signer, _ := token.NewSigner(ring, "authd", []string{"authd"})
+	signer, _ := keys.NewSigner(ring, "authd", []string{"authd"})
 	raw, _ := signer.Sign(accessClaims(t0))
 	clk.Advance(15*time.Minute + 29*time.Second)
 	if _, err := v.Verify(context.Background(), raw); err != nil {
@@ -169,7 +170,7 @@ func TestKeyring_VerifiesWithOldKeyAfterRotation(t *testing.T) {
 	ring, signer, v, _ := newEd25519(t)
 	raw, _ := signer.Sign(accessClaims(t0))
 	old := ring.Keys()[0]
-	newer, _ := token.NewKey(t0.Add(time.Minute))
+	newer, _ := keys.NewKey(t0.Add(time.Minute))
 	if err := ring.Replace(old, newer); err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +180,7 @@ func TestKeyring_VerifiesWithOldKeyAfterRotation(t *testing.T) {
 	if _, err := v.Verify(context.Background(), raw); err != nil {
 		t.Fatalf("token signed by the old key: %v", err)
 	}
-	if err := ring.Replace(token.Key{ID: token.Thumbprint(old.Public), Public: old.Public}); err == nil {
+	if err := ring.Replace(keys.Key{ID: token.Thumbprint(old.Public), Public: old.Public}); err == nil {
 		t.Fatal("keyring without a private key accepted")
 	}
 }

@@ -1,11 +1,12 @@
-// Package wire is authd's contract on the wire: the metadata keys, the
-// google.rpc.ErrorInfo domain and reasons that callers branch on, and the
-// one mapping of authd's errors to gRPC statuses.
+// Package wire is authd's contract on the wire: the metadata keys and
+// header names, the google.rpc.ErrorInfo domain and the reasons callers
+// branch on, and Error, the refusal every domain declares its errors with.
 //
-// Servers return the sentinel errors below (wrapped with %w as they like)
-// and convert them once, at the edge, with StatusError; clients read the
-// reason back with Reason. The package is a leaf: the interceptors, the
-// client and authd's service all import it, and it imports none of them.
+// A domain declares each refusal beside the code that returns it
+// (token.ErrExpired, guard.ErrRevoked, session.ErrSessionCap, …); servers
+// wrap them with %w as they like and convert once, at the edge, with
+// StatusError; clients read the reason back with Reason and never compare
+// messages. wire imports none of the packages that use it.
 //
 //	if wire.Reason(err) == wire.ReasonTokenExpired {
 //		// refresh, then retry once

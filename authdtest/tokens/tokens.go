@@ -7,6 +7,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/authd-dev/authd/clock"
+	"github.com/authd-dev/authd/keys"
 	"github.com/authd-dev/authd/password"
 	"github.com/authd-dev/authd/token"
 )
@@ -27,11 +28,11 @@ const (
 type Issuer struct {
 	// Clock is the time tokens are minted and verified at.
 	Clock *clock.Fake
-	Keys  *token.Keyring // nil in HS256 mode
+	Keys  *keys.Keyring // nil in HS256 mode
 	// Signer signs with Keys (or the HS256 secret).
-	Signer *token.Signer
-	// Verifier verifies the Issuer's tokens on Clock, as a service's
-	// interceptors.New(verifier) would: give it to the service under test.
+	Signer *keys.Signer
+	// Verifier verifies the Issuer's tokens on Clock: give it to the
+	// service under test (guard.New(iss.Verifier, guard.Config{Clock: iss.Clock})).
 	Verifier *token.Verifier
 }
 
@@ -63,29 +64,29 @@ func New(t TB, opts ...Option) *Issuer {
 	if i.Clock == nil {
 		i.Clock = clock.NewFake(Start)
 	}
-	var keys interface {
+	var ks interface {
 		token.KeySource
-		token.SigningKey
+		keys.SigningKey
 	}
 	var err error
 	if o.hmacSecret != nil {
-		if keys, err = token.NewHMACKey(o.hmacSecret); err != nil {
+		if ks, err = token.NewHMACKey(o.hmacSecret); err != nil {
 			t.Fatal(err)
 		}
 	} else {
-		key, err := token.NewKey(Start)
+		key, err := keys.NewKey(Start)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if i.Keys, err = token.NewKeyring(key); err != nil {
+		if i.Keys, err = keys.NewKeyring(key); err != nil {
 			t.Fatal(err)
 		}
-		keys = i.Keys
+		ks = i.Keys
 	}
-	if i.Signer, err = token.NewSigner(keys, token.DefaultIssuer, []string{token.DefaultIssuer}); err != nil {
+	if i.Signer, err = keys.NewSigner(ks, token.DefaultIssuer, []string{token.DefaultIssuer}); err != nil {
 		t.Fatal(err)
 	}
-	if i.Verifier, err = token.NewVerifier(keys, token.WithClock(i.Clock)); err != nil {
+	if i.Verifier, err = token.NewVerifier(ks, token.WithClock(i.Clock)); err != nil {
 		t.Fatal(err)
 	}
 	return i

@@ -1,4 +1,4 @@
-package main_test
+package main
 
 import (
 	"context"
@@ -16,7 +16,7 @@ import (
 
 	"github.com/authd-dev/authd/authdtest/tokens"
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
-	"github.com/authd-dev/authd/revocation"
+	"github.com/authd-dev/authd/session"
 	"github.com/authd-dev/authd/wire"
 )
 
@@ -66,9 +66,9 @@ func rolesClaim(t *testing.T, raw string) []string {
 
 // revocationBound is how long after a revocation a running authd may still
 // accept the session's tokens: what it read of the session before is
-// trusted for revocation.DefaultCacheTTL; the rest is room for one call
+// trusted for session.DefaultCacheTTL; the rest is room for one call
 // under a loaded, race-instrumented test run.
-const revocationBound = revocation.DefaultCacheTTL + 500*time.Millisecond
+const revocationBound = session.DefaultCacheTTL + 500*time.Millisecond
 
 // awaitRevoked waits until authd's Verify refuses tok with TOKEN_REVOKED,
 // and fails the test unless it does within revocationBound of since, the

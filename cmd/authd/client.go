@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -14,13 +15,25 @@ import (
 // clientCommand manages service accounts: `authd client add NAME --scope S`
 // prints the client id and the secret (once), `list`, `disable`, `enable`
 // and `rotate-secret` do what they say.
-func clientCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// clientArgs are the flags of `authd client`.
+type clientArgs struct {
+	accountFlags
+	scopes nameList
+}
+
+// clientFlags are `authd client`'s flags.
+func clientFlags() (*flag.FlagSet, *clientArgs) {
 	fs := newFlagSet("authd client")
-	var af accountFlags
-	af.register(fs)
-	var scopes nameList
-	fs.Var(&scopes, "scope", "with add: a scope the client may ask for (repeatable)")
-	positional, err := parse(fs, args)
+	c := &clientArgs{}
+	c.accountFlags.register(fs)
+	fs.Var(&c.scopes, "scope", "with add: a scope the client may ask for (repeatable)")
+	return fs, c
+}
+
+func clientCommand(ctx context.Context, args []string, e env, stdout, stderr io.Writer) error {
+	fs, c := clientFlags()
+	af, scopes := &c.accountFlags, c.scopes
+	positional, err := parse(fs, args, e)
 	if err != nil {
 		return err
 	}
@@ -31,6 +44,7 @@ func clientCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return err
 	}
+	scopes = c.scopes
 	switch {
 	case len(scopes) > 0 && sub != "add":
 		return fmt.Errorf("%w: --scope goes with client add", errUsage)

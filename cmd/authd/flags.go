@@ -1,27 +1,25 @@
 package main
 
 import (
-	"context"
 	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
-	"path/filepath"
+	"runtime"
+	"slices"
 	"strconv"
 	"strings"
-	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/authd-dev/authd/keys"
-	"github.com/authd-dev/authd/store"
-	"github.com/authd-dev/authd/store/postgres"
-	"github.com/authd-dev/authd/store/redisstore"
-	"github.com/authd-dev/authd/store/sqlite"
+	"github.com/authd-dev/authd/password"
+	"github.com/authd-dev/authd/server"
 )
+
+// env looks a variable up: os.LookupEnv for the process, a map in tests,
+// which therefore run commands in-process and in parallel.
+type env func(name string) (string, bool)
 
 // newFlagSet returns a flag set that prints nothing itself: parse turns
 // its errors into one-line usage errors, and -h into a helpRequest.
@@ -77,20 +75,27 @@ func flagNames(fs *flag.FlagSet) []string {
 	return names
 }
 
+// envName is the environment variable of a flag: AUTHD_ and its name in
+// capitals with _ for -.
+func envName(flagName string) string {
+	return "AUTHD_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
 // parse fills fs from the config file (--config or AUTHD_CONFIG), then from
 // AUTHD_* environment variables, then from args, each overriding the one
 // before; flags may come before or after the positional arguments, which it
-// returns.
-func parse(fs *flag.FlagSet, args []string) ([]string, error) {
-	if path := configPath(args); path != "" {
+// returns. After "--" everything is positional (a key id may begin with
+// "-").
+func parse(fs *flag.FlagSet, args []string, e env) ([]string, error) {
+	if path := configPath(args, e); path != "" {
 		if err := applyConfig(fs, path); err != nil {
 			return nil, err
 		}
 	}
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
-		name := "AUTHD_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v, ok := os.LookupEnv(name); ok && envErr == nil {
+		name := envName(f.Name)
+		if v, ok := e(name); ok && envErr == nil {
 			if err := fs.Set(f.Name, v); err != nil {
 				envErr = fmt.Errorf("%w: %s: %v", errUsage, name, err)
 			}
@@ -101,6 +106,7 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 	var positional []string
 	for {
+		dashes := slices.Index(args, "--")
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
 				return nil, &helpRequest{text: help(fs)}
@@ -110,115 +116,98 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 		if fs.NArg() == 0 {
 			return positional, nil
 		}
-		positional = append(positional, fs.Arg(0))
-		args = fs.Args()[1:]
+		rest := fs.Args()
+		if dashes >= 0 && len(args)-len(rest) > dashes {
+			// flag stopped at "--": the rest is positional, verbatim.
+			return append(positional, rest...), nil
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
 	}
 }
 
-// storeFlags are the flags every command has to find authd's data.
-type storeFlags struct {
-	dataDir    string
-	db         string
-	redis      string
-	kekFile    string
-	sqliteSync string
-}
-
-// shared reports whether instances share the database, and so keep their
-// signing keys in it.
-func (s *storeFlags) shared() bool {
-	return strings.HasPrefix(s.db, "postgres://") || strings.HasPrefix(s.db, "postgresql://")
-}
-
-func (s *storeFlags) register(fs *flag.FlagSet) {
+// storeFlags registers the flags every command has to find authd's data,
+// into cfg; the key-encryption secret's file goes to kekFile.
+func storeFlags(fs *flag.FlagSet, cfg *server.Config, kekFile *string) {
+	def := server.Defaults()
 	fs.String("config", "", "config file: one 'name = value' line per flag (# comments); the environment and flags win over it")
-	fs.StringVar(&s.dataDir, "data-dir", "./data", "directory for the SQLite database and signing keys (created on first start)")
-	fs.StringVar(&s.kekFile, "key-encryption-key-file", "", "with a PostgreSQL --db: the secret (>= 32 bytes, the same on every instance) that seals the signing keys kept in the database; or AUTHD_KEY_ENCRYPTION_KEY, base64")
-	fs.StringVar(&s.redis, "redis", "", "Redis URL (redis://host:6379/0) for login-throttling counters shared by instances and the revocation feed (off when empty)")
-	fs.StringVar(&s.sqliteSync, "sqlite-synchronous", "full", "SQLite: full syncs every commit (a power loss cannot undo a revocation); normal is faster per write and may lose the last commits on power loss")
-	fs.StringVar(&s.db, "db", "", "database: empty for SQLite in --data-dir, sqlite:PATH, or postgres://… for instances sharing PostgreSQL")
+	fs.StringVar(&cfg.DataDir, "data-dir", def.DataDir, "directory for the SQLite database and signing keys (created on first start)")
+	fs.StringVar(kekFile, "key-encryption-key-file", "", "with a PostgreSQL --db: the secret (>= 32 bytes, the same on every instance) that seals the signing keys kept in the database; or AUTHD_KEY_ENCRYPTION_KEY, base64")
+	fs.StringVar(&cfg.Redis, "redis", "", "Redis URL (redis://host:6379/0) for login-throttling counters shared by instances and the revocation feed (off when empty)")
+	fs.StringVar(&cfg.SQLiteSynchronous, "sqlite-synchronous", def.SQLiteSynchronous, "SQLite: full syncs every commit (a power loss cannot undo a revocation); normal is faster per write and may lose the last commits on power loss")
+	fs.StringVar(&cfg.DB, "db", "", "database: empty for SQLite in --data-dir, sqlite:PATH, or postgres://… for instances sharing PostgreSQL")
 }
 
-func (s *storeFlags) keyDir() string { return filepath.Join(s.dataDir, "keys") }
-
-// openStore opens the configured database, creating the data dir if needed.
-func (s *storeFlags) openStore(ctx context.Context) (store.Store, error) {
-	path := filepath.Join(s.dataDir, "authd.db")
-	switch {
-	case s.db == "":
-		if err := os.MkdirAll(s.dataDir, 0o700); err != nil {
-			return nil, fmt.Errorf("create data dir: %w", err)
-		}
-	case strings.HasPrefix(s.db, "sqlite:"):
-		path = strings.TrimPrefix(strings.TrimPrefix(s.db, "sqlite:"), "//")
-	case s.shared():
-		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		db, err := postgres.Open(ctx, s.db)
-		if err != nil {
-			// pgx errors may quote the DSN: say only where.
-			return nil, fmt.Errorf("--db %s: %w", redactDSN(s.db), redactErr(err, s.db))
-		}
-		return db, nil
-	default:
-		return nil, fmt.Errorf("%w: --db %q: want empty, sqlite:PATH or postgres://…", errUsage, redactDSN(s.db))
-	}
-	if s.sqliteSync != "full" && s.sqliteSync != "normal" {
-		return nil, fmt.Errorf("%w: --sqlite-synchronous %q: want full or normal", errUsage, s.sqliteSync)
-	}
-	return sqlite.Open(ctx, path, sqlite.WithSynchronous(s.sqliteSync))
+// hashFlags registers the argon2id settings: serve checks passwords with
+// them, and `authd user` hashes new ones with them.
+func hashFlags(fs *flag.FlagSet, cfg *server.Config) {
+	cfg.Hash = password.DefaultParams
+	fs.Func("hash-memory", "argon2id memory in KiB (default 19456)", uintFlag(&cfg.Hash.Memory))
+	fs.Func("hash-iterations", "argon2id iterations (default 2)", uintFlag(&cfg.Hash.Iterations))
+	fs.IntVar(&cfg.HashConcurrency, "hash-concurrency", runtime.GOMAXPROCS(0), "password hashes computed at once (each holds --hash-memory)")
 }
 
-// redactErr replaces dsn in err's text by its redacted form.
-func redactErr(err error, dsn string) error {
-	if msg := err.Error(); strings.Contains(msg, dsn) {
-		return errors.New(strings.ReplaceAll(msg, dsn, redactDSN(dsn)))
+func uintFlag(dst *uint32) func(string) error {
+	return func(s string) error {
+		var v uint32
+		if _, err := fmt.Sscan(s, &v); err != nil {
+			return err
+		}
+		*dst = v
+		return nil
+	}
+}
+
+// hasher returns the hasher of cfg's settings; a bad one is a usage error.
+func hasher(cfg server.Config) (*password.Hasher, error) {
+	h, err := password.NewHasher(cfg.Hash, cfg.HashConcurrency)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	return h, nil
+}
+
+// keyEncryptionKey reads the secret that seals keys in a shared database:
+// --key-encryption-key-file, or AUTHD_KEY_ENCRYPTION_KEY (base64); nil
+// when neither is set.
+func keyEncryptionKey(file string, e env) ([]byte, error) {
+	if file != "" {
+		return keys.ReadSecretFile(file)
+	}
+	v, _ := e("AUTHD_KEY_ENCRYPTION_KEY")
+	if v == "" {
+		return nil, nil
+	}
+	b, err := base64.StdEncoding.DecodeString(v)
+	if err != nil {
+		return nil, fmt.Errorf("%w: AUTHD_KEY_ENCRYPTION_KEY is not base64: %v", errUsage, err)
+	}
+	return b, nil
+}
+
+// noSecretHint is what a command that needs the key-encryption secret says
+// when it has none. Not a usage error: the command was right, the
+// deployment lacks a secret.
+func noSecretHint(err error) error {
+	if errors.Is(err, keys.ErrNoSecret) {
+		return fmt.Errorf("%w: set --key-encryption-key-file or AUTHD_KEY_ENCRYPTION_KEY (at least 32 random bytes, the same on every instance; `authd keys new-secret` makes one)", err)
 	}
 	return err
 }
 
-// redactDSN hides a password in a DSN before it is printed.
-func redactDSN(dsn string) string {
-	if i := strings.Index(dsn, "@"); i >= 0 {
-		if j := strings.Index(dsn, "://"); j >= 0 && j < i {
-			return dsn[:j+3] + "***" + dsn[i:]
-		}
+// usageIfConfig marks the settings server.Config.Validate refuses as usage
+// errors.
+func usageIfConfig(err error) error {
+	var ce *server.ConfigError
+	if errors.As(err, &ce) {
+		return fmt.Errorf("%w: %s", errUsage, ce.Msg)
 	}
-	return dsn
-}
-
-// keyEncryptionKey reads the secret that seals keys in a shared database:
-// --key-encryption-key-file, or AUTHD_KEY_ENCRYPTION_KEY (base64).
-func (s *storeFlags) keyEncryptionKey() (*keys.KeyEncryptionKey, error) {
-	var secret []byte
-	switch {
-	case s.kekFile != "":
-		b, err := keys.ReadSecretFile(s.kekFile)
-		if err != nil {
-			return nil, err
-		}
-		secret = b
-	case os.Getenv("AUTHD_KEY_ENCRYPTION_KEY") != "":
-		b, err := base64.StdEncoding.DecodeString(os.Getenv("AUTHD_KEY_ENCRYPTION_KEY"))
-		if err != nil {
-			return nil, fmt.Errorf("%w: AUTHD_KEY_ENCRYPTION_KEY is not base64: %v", errUsage, err)
-		}
-		secret = b
-	default:
-		// Not a usage error: the command was right, the deployment lacks
-		// a secret.
-		return nil, fmt.Errorf("%w: set --key-encryption-key-file or AUTHD_KEY_ENCRYPTION_KEY (at least 32 random bytes, the same on every instance; `authd keys new-secret` makes one)", keys.ErrNoSecret)
-	}
-	kek, err := keys.NewKeyEncryptionKey(secret)
-	if err != nil {
-		return nil, fmt.Errorf("key-encryption secret: %w", err)
-	}
-	return kek, nil
+	return err
 }
 
 // configPath is the --config flag's value in args, else AUTHD_CONFIG.
-func configPath(args []string) string {
-	path := os.Getenv("AUTHD_CONFIG")
+func configPath(args []string, e env) string {
+	path, _ := e("AUTHD_CONFIG")
 	for i, a := range args {
 		if a == "--" {
 			break
@@ -270,44 +259,4 @@ func applyConfig(fs *flag.FlagSet, path string) error {
 		}
 	}
 	return nil
-}
-
-// openRedis connects to --redis, or returns nil when it is not set.
-func (s *storeFlags) openRedis(ctx context.Context) (*redis.Client, error) {
-	if s.redis == "" {
-		return nil, nil
-	}
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	client, err := redisstore.Open(ctx, s.redis)
-	if err != nil {
-		return nil, fmt.Errorf("--redis %s: %w", redactDSN(s.redis), redactErr(err, s.redis))
-	}
-	return client, nil
-}
-
-// describeStore names the database for the logs: the SQLite file, or the
-// PostgreSQL host and database, never credentials or parameters.
-func (s *storeFlags) describeStore() string {
-	switch {
-	case s.db == "":
-		return "sqlite:" + filepath.Join(s.dataDir, "authd.db")
-	case strings.HasPrefix(s.db, "sqlite:"):
-		return s.db
-	}
-	u, err := url.Parse(s.db)
-	if err != nil {
-		return "postgres"
-	}
-	return "postgres://" + u.Host + u.Path
-}
-
-// migrations names the schema migrations st applied when it was opened,
-// or "none".
-func migrations(st store.Store) string {
-	m, ok := st.(interface{ AppliedMigrations() []string })
-	if !ok || len(m.AppliedMigrations()) == 0 {
-		return "none"
-	}
-	return strings.Join(m.AppliedMigrations(), ",")
 }

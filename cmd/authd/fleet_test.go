@@ -1,4 +1,4 @@
-package main_test
+package main
 
 import (
 	"bytes"
@@ -24,7 +24,7 @@ import (
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
 	examplev1 "github.com/authd-dev/authd/gen/example/v1"
 	"github.com/authd-dev/authd/internal/pgschema"
-	"github.com/authd-dev/authd/revocation"
+	"github.com/authd-dev/authd/session"
 	"github.com/authd-dev/authd/store/redisstore"
 )
 
@@ -57,8 +57,8 @@ func TestE2E_TwoInstancesOnPostgres(t *testing.T) {
 	if _, errOut, code := authdWith(t, env, data, "long enough pw\n", "user", "add", "dave", "--password-stdin"); code != 0 {
 		t.Fatalf("user add: %d %s", code, errOut)
 	}
-	a := authv1.NewAuthServiceClient(dial(t, startServe(t, data, env).addr))
-	b := authv1.NewAuthServiceClient(dial(t, startServe(t, data, env).addr))
+	a := authv1.NewAuthServiceClient(dial(t, startProcess(t, data, env).addr))
+	b := authv1.NewAuthServiceClient(dial(t, startProcess(t, data, env).addr))
 	ctx := context.Background()
 
 	login, err := a.Login(ctx, &authv1.LoginRequest{Username: "dave", Password: "long enough pw"})
@@ -167,8 +167,8 @@ func TestE2E_FleetWithRedis(t *testing.T) {
 	env := []string{"AUTHD_DB=" + dsn, "AUTHD_KEY_ENCRYPTION_KEY=" + testKEK, "AUTHD_REDIS=" + redisURL}
 	authdWith(t, env, data, "long enough pw\n", "user", "add", "ivan", "--password-stdin")
 	authdWith(t, env, data, "long enough pw\n", "user", "add", "judy", "--password-stdin")
-	a := authv1.NewAuthServiceClient(dial(t, startServe(t, data, env).addr))
-	addrB := startServe(t, data, env).addr
+	a := authv1.NewAuthServiceClient(dial(t, startProcess(t, data, env).addr))
+	addrB := startProcess(t, data, env).addr
 	b := authv1.NewAuthServiceClient(dial(t, addrB))
 	g := examplev1.NewGreeterServiceClient(dial(t, startGreeter(t, addrB, "--redis", redisURL, "--revocation-poll", "1h")))
 	ctx := context.Background()
@@ -186,7 +186,7 @@ func TestE2E_FleetWithRedis(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// B remembers the session as live for revocation.DefaultCacheTTL from
+	// B remembers the session as live for session.DefaultCacheTTL from
 	// its check, which is after this instant.
 	cachedAt := time.Now()
 	if _, err := b.Verify(ctx, &authv1.VerifyRequest{Token: login.AccessToken}); err != nil {
@@ -206,7 +206,7 @@ func TestE2E_FleetWithRedis(t *testing.T) {
 	}
 	// A refusal answered before the cache entry could expire can only come
 	// from the feed (B forgets the session); a later one proves nothing.
-	retry(t, "B refuses the logged-out session while its cache still holds it", cachedAt.Add(revocation.DefaultCacheTTL), func() error {
+	retry(t, "B refuses the logged-out session while its cache still holds it", cachedAt.Add(session.DefaultCacheTTL), func() error {
 		_, err := b.Verify(ctx, &authv1.VerifyRequest{Token: login.AccessToken})
 		return refused(err)
 	})
@@ -233,9 +233,9 @@ func TestE2E_KeysInSharedDatabase(t *testing.T) {
 	}
 	env := []string{"AUTHD_DB=" + dsn, "AUTHD_KEY_ENCRYPTION_KEY=" + testKEK}
 	authdWith(t, env, dataA, "long enough pw\n", "user", "add", "kim", "--password-stdin")
-	srvA := startServe(t, dataA, env)
+	srvA := startProcess(t, dataA, env)
 	a := authv1.NewAuthServiceClient(dial(t, srvA.addr))
-	b := authv1.NewAuthServiceClient(dial(t, startServe(t, dataB, env).addr))
+	b := authv1.NewAuthServiceClient(dial(t, startProcess(t, dataB, env).addr))
 	ctx := context.Background()
 	first, err := a.Login(ctx, &authv1.LoginRequest{Username: "kim", Password: "long enough pw"})
 	if err != nil {
@@ -304,8 +304,8 @@ func TestE2E_StrictRefreshAcrossInstances(t *testing.T) {
 	env := []string{"AUTHD_DB=" + pgschema.ForTest(t, "authd_e2e"), "AUTHD_KEY_ENCRYPTION_KEY=" + testKEK}
 	data := t.TempDir()
 	authdWith(t, env, data, "long enough pw\n", "user", "add", "lena", "--password-stdin")
-	a := authv1.NewAuthServiceClient(dial(t, startServe(t, data, env, "--refresh-reuse-grace", "0").addr))
-	b := authv1.NewAuthServiceClient(dial(t, startServe(t, data, env, "--refresh-reuse-grace", "0").addr))
+	a := authv1.NewAuthServiceClient(dial(t, startProcess(t, data, env, "--refresh-reuse-grace", "0").addr))
+	b := authv1.NewAuthServiceClient(dial(t, startProcess(t, data, env, "--refresh-reuse-grace", "0").addr))
 	login, err := a.Login(context.Background(), &authv1.LoginRequest{Username: "lena", Password: "long enough pw"})
 	if err != nil {
 		t.Fatal(err)

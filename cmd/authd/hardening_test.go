@@ -1,4 +1,4 @@
-package main_test
+package main
 
 import (
 	"context"
@@ -93,7 +93,7 @@ func TestE2E_KeysRevokeRefusesEvenCachedTokens(t *testing.T) {
 	t.Parallel()
 	data := t.TempDir()
 	authd(t, data, "long enough pw\n", "user", "add", "ines", "--password-stdin")
-	srv := startServe(t, data, nil)
+	srv := startProcess(t, data, nil)
 	client := authv1.NewAuthServiceClient(dial(t, srv.addr))
 	ctx := context.Background()
 	login, err := client.Login(ctx, &authv1.LoginRequest{Username: "ines", Password: "long enough pw"})

@@ -12,48 +12,31 @@ import (
 	"time"
 
 	"github.com/authd-dev/authd/keys"
-	"github.com/authd-dev/authd/service"
-	"github.com/authd-dev/authd/store"
+	"github.com/authd-dev/authd/server"
 	"github.com/authd-dev/authd/token"
 )
 
-// keyLifetimes are the flags that tell how long a retired key must keep
-// verifying: until every token it signed has expired.
-type keyLifetimes struct {
-	accessTTL, refreshTTL time.Duration
+// keysArgs are the flags of `authd keys`.
+type keysArgs struct {
+	cfg     server.Config
+	kekFile string
 }
 
-func (l *keyLifetimes) register(fs *flag.FlagSet) {
-	fs.DurationVar(&l.accessTTL, "access-ttl", service.DefaultAccessTTL, "access-token lifetime")
-	fs.DurationVar(&l.refreshTTL, "refresh-ttl", service.DefaultRefreshTTL, "refresh-token idle lifetime, restarted by each refresh")
-}
-
-func (l keyLifetimes) keep() time.Duration { return keys.Keep(l.accessTTL, l.refreshTTL) }
-
-// keyBackend is where the signing keys live: sealed in a shared database,
-// else files in the data dir. The database needs the key-encryption secret
-// only to open or add keys (needSecret).
-func (s *storeFlags) keyBackend(st store.SigningKeys, needSecret bool) (keys.Backend, error) {
-	if !s.shared() {
-		return keys.Dir(s.keyDir()), nil
-	}
-	if !needSecret {
-		return keys.Database(st, nil), nil
-	}
-	kek, err := s.keyEncryptionKey()
-	if err != nil {
-		return nil, err
-	}
-	return keys.Database(st, kek), nil
-}
-
-func keysCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// keysFlags are `authd keys`'s flags: where the keys are, and how long
+// tokens live, which decides how long a retired key keeps verifying.
+func keysFlags() (*flag.FlagSet, *keysArgs) {
 	fs := newFlagSet("authd keys")
-	var sf storeFlags
-	var life keyLifetimes
-	sf.register(fs)
-	life.register(fs)
-	positional, err := parse(fs, args)
+	k := &keysArgs{cfg: server.Defaults()}
+	storeFlags(fs, &k.cfg, &k.kekFile)
+	fs.DurationVar(&k.cfg.AccessTTL, "access-ttl", k.cfg.AccessTTL, "access-token lifetime")
+	fs.DurationVar(&k.cfg.RefreshTTL, "refresh-ttl", k.cfg.RefreshTTL, "refresh-token idle lifetime, restarted by each refresh")
+	return fs, k
+}
+
+func keysCommand(ctx context.Context, args []string, e env, stdout, stderr io.Writer) error {
+	fs, k := keysFlags()
+	cfg, kekFile := &k.cfg, k.kekFile
+	positional, err := parse(fs, args, e)
 	if err != nil {
 		return err
 	}
@@ -68,17 +51,24 @@ func keysCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	case sub == "new-secret":
 		return newSecret(stdout, stderr)
 	}
-	st, err := sf.openStore(ctx)
+	kekFile = k.kekFile
+	needSecret := sub == "rotate" || sub == "revoke"
+	if needSecret {
+		if cfg.KeyEncryptionKey, err = keyEncryptionKey(kekFile, e); err != nil {
+			return err
+		}
+	}
+	st, err := cfg.OpenStore(ctx)
 	if err != nil {
-		return err
+		return usageIfConfig(err)
 	}
 	defer st.Close()
-	backend, err := sf.keyBackend(st, sub == "rotate" || sub == "revoke")
+	backend, err := cfg.KeyBackend(st, needSecret)
 	if err != nil {
-		return err
+		return noSecretHint(err)
 	}
-	m := keys.NewManager(backend, keys.WithKeep(life.keep()), keys.WithLogger(slog.New(slog.DiscardHandler)))
-	if !sf.shared() && (sub == "list" || sub == "rotate") {
+	m := keys.NewManager(backend, keys.WithKeep(keys.Keep(cfg.AccessTTL, cfg.RefreshTTL)), keys.WithLogger(slog.New(slog.DiscardHandler)))
+	if !cfg.Shared() && (sub == "list" || sub == "rotate") {
 		// With files, the first use makes the first key, as serve would.
 		if _, err := m.Init(ctx); err != nil {
 			return err
@@ -96,7 +86,7 @@ func keysCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "new signing key %s is current; %s\n", key.ID, reloadHint(&sf))
+		fmt.Fprintf(stdout, "new signing key %s is current; %s\n", key.ID, reloadHint(*cfg))
 		return nil
 	case "prune":
 		pruned, err := m.Prune(ctx)
@@ -116,7 +106,7 @@ func keysCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "signing key %s revoked: the tokens it signed no longer verify; %s\n", rest[0], reloadHint(&sf))
+	fmt.Fprintf(stdout, "signing key %s revoked: the tokens it signed no longer verify; %s\n", rest[0], reloadHint(*cfg))
 	return nil
 }
 
@@ -135,8 +125,8 @@ func newSecret(stdout, stderr io.Writer) error {
 }
 
 // reloadHint says when running instances see a key change.
-func reloadHint(sf *storeFlags) string {
-	if sf.shared() {
+func reloadHint(cfg server.Config) string {
+	if cfg.Shared() {
 		return "instances verify new keys at once, and sign with them or drop revoked ones at SIGHUP or their next reload (every minute)"
 	}
 	return "a running authd picks it up at SIGHUP or its next reload (every minute)"

@@ -1,4 +1,4 @@
-package main_test
+package main
 
 import (
 	"context"
@@ -17,9 +17,9 @@ import (
 )
 
 // addKeyFile writes a key created at created into the key dir dir.
-func addKeyFile(t *testing.T, dir string, created time.Time) token.Key {
+func addKeyFile(t *testing.T, dir string, created time.Time) keys.Key {
 	t.Helper()
-	key, err := token.NewKey(created)
+	key, err := keys.NewKey(created)
 	if err == nil {
 		err = keys.Dir(dir).Add(context.Background(), key)
 	}
@@ -73,7 +73,7 @@ func TestE2E_KeyRotationWithoutDowntime(t *testing.T) {
 	t.Parallel()
 	data := t.TempDir()
 	authd(t, data, "long enough pw\n", "user", "add", "hana", "--password-stdin")
-	srv := startServe(t, data, nil)
+	srv := startProcess(t, data, nil)
 	conn := dial(t, srv.addr)
 	client := authv1.NewAuthServiceClient(conn)
 	ctx := context.Background()
@@ -81,7 +81,7 @@ func TestE2E_KeyRotationWithoutDowntime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	consumerKeys := jwks.New(jwks.GRPC(conn), jwks.WithCooldown(0))
+	consumerKeys := jwks.New(jwks.GRPC(conn), jwks.Config{Cooldown: time.Nanosecond})
 	consumer, err := token.NewVerifier(consumerKeys)
 	if err != nil {
 		t.Fatal(err)

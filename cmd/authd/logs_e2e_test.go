@@ -1,4 +1,4 @@
-package main_test
+package main
 
 import (
 	"context"
@@ -77,8 +77,8 @@ func TestE2E_StartLineNamesBackendMigrationsAndKey(t *testing.T) {
 		start[0]["signing_key"] != "created" || start[0]["kid"] == "" {
 		t.Errorf("first start line %v; want db sqlite:%s, the migrations from 0001_ on, signing_key created", start[0], filepath.Join(data, "authd.db"))
 	}
-	first.cmd.Process.Kill()
-	first.cmd.Wait()
+	first.terminate(t)
+	first.log.awaitEnd(t)
 	again := find(records(t, serveJSON(t, data).log.String()), map[string]any{"msg": "authd serving"})
 	if len(again) != 1 || again[0]["migrations"] != "none" || again[0]["signing_key"] != "loaded" || again[0]["kid"] != start[0]["kid"] {
 		t.Errorf("second start line %v; want migrations none, signing_key loaded, kid %v", again, start[0]["kid"])
@@ -96,7 +96,7 @@ func TestE2E_StartLineNamesBackendMigrationsAndKey(t *testing.T) {
 		// must not reach the log.
 		dsn.User = url.UserPassword(dsn.User.Username(), "s3cret-in-dsn")
 	}
-	srv := startServe(t, t.TempDir(), []string{"AUTHD_DB=" + dsn.String(), "AUTHD_KEY_ENCRYPTION_KEY=" + testKEK}, "--log-format", "json")
+	srv := startProcess(t, t.TempDir(), []string{"AUTHD_DB=" + dsn.String(), "AUTHD_KEY_ENCRYPTION_KEY=" + testKEK}, "--log-format", "json")
 	pg := find(records(t, srv.log.String()), map[string]any{"msg": "authd serving"})
 	if len(pg) != 1 || pg[0]["db"] != "postgres://"+dsn.Host+dsn.Path || pg[0]["signing_key"] != "created" {
 		t.Errorf("PostgreSQL start line %v; want db postgres://%s%s and a created key", pg, dsn.Host, dsn.Path)

@@ -51,7 +51,7 @@ var commands = []string{"serve", "user", "client", "keys"}
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	os.Exit(run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	os.Exit(run(ctx, os.Args[1:], os.LookupEnv, os.Stdin, os.Stdout, os.Stderr))
 }
 
 // errUsage marks an error in how authd was called (exit code 2).
@@ -63,8 +63,11 @@ type helpRequest struct{ text string }
 
 func (h *helpRequest) Error() string { return flag.ErrHelp.Error() }
 
-func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	err := dispatch(ctx, args, stdin, stdout, stderr)
+// run runs the command of args with the environment e and the standard
+// streams given, and returns its exit code: main's whole job, which the
+// tests run in-process.
+func run(ctx context.Context, args []string, e env, stdin io.Reader, stdout, stderr io.Writer) int {
+	err := dispatch(ctx, args, e, stdin, stdout, stderr)
 	var help *helpRequest
 	switch {
 	case err == nil:
@@ -87,20 +90,20 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 }
 
-func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+func dispatch(ctx context.Context, args []string, e env, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return fmt.Errorf("%w: no command", errUsage)
 	}
 	cmd, rest := args[0], args[1:]
 	switch cmd {
 	case "serve":
-		return serve(ctx, rest, stderr)
+		return serve(ctx, rest, e, stderr)
 	case "user":
-		return userCommand(ctx, rest, stdin, stdout, stderr)
+		return userCommand(ctx, rest, e, stdin, stdout, stderr)
 	case "keys":
-		return keysCommand(ctx, rest, stdout, stderr)
+		return keysCommand(ctx, rest, e, stdout, stderr)
 	case "client":
-		return clientCommand(ctx, rest, stdout, stderr)
+		return clientCommand(ctx, rest, e, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

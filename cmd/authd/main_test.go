@@ -1,4 +1,4 @@
-package main_test
+package main
 
 import (
 	"bufio"
@@ -31,7 +31,9 @@ import (
 var bg = context.Background()
 
 // authdBin is the real binary, and greeterBin the example consumer, built
-// once for every test here.
+// once for the tests that need a process: signals, a kill, the build's
+// version, a fleet of instances, the example consumer. Everything else
+// runs authd's main in-process (run), in parallel.
 var authdBin, greeterBin string
 
 func TestMain(m *testing.M) {
@@ -50,51 +52,76 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// environ is the environment of a command run in-process: the settings a
+// test gives (KEY=value), and AUTHD_DATA_DIR. Nothing of the test
+// process's own environment leaks in.
+func environ(dataDir string, settings []string) env {
+	vars := map[string]string{"AUTHD_DATA_DIR": dataDir}
+	for _, kv := range settings {
+		k, v, _ := strings.Cut(kv, "=")
+		vars[k] = v
+	}
+	return func(name string) (string, bool) {
+		v, ok := vars[name]
+		return v, ok
+	}
+}
+
 // authd runs a CLI command to completion and returns its output and exit code.
 func authd(t *testing.T, dataDir, stdin string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	return authdWith(t, nil, dataDir, stdin, args...)
 }
 
-// authdWith is authd with env added to the test's environment (tests pass
-// their settings this way rather than with t.Setenv, so they can run in
-// parallel).
-func authdWith(t *testing.T, env []string, dataDir, stdin string, args ...string) (stdout, stderr string, code int) {
+// authdWith is authd with settings in its environment (KEY=value): the
+// command runs in-process, as main would run it.
+func authdWith(t *testing.T, settings []string, dataDir, stdin string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	cmd := exec.Command(authdBin, args...)
-	cmd.Env = append(append(os.Environ(), "AUTHD_DATA_DIR="+dataDir), env...)
-	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	if ee, ok := err.(*exec.ExitError); ok {
-		return out.String(), errb.String(), ee.ExitCode()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out.String(), errb.String(), 0
+	code = run(bg, args, environ(dataDir, settings), strings.NewReader(stdin), &out, &errb)
+	return out.String(), errb.String(), code
 }
 
-// patience bounds every wait for a process (to start, to log an event, to
+// patience bounds every wait for a server (to start, to log an event, to
 // act on a signal or a message): it only turns a hang into a failure, so it
 // is generous; nothing passes for being quick.
 const patience = 15 * time.Second
 
-// server is a running `authd serve`.
-type server struct {
-	cmd      *exec.Cmd
-	addr     string // gRPC
-	httpAddr string // "" without --http-addr
+// instance is a running `authd serve`: in-process (startServe) or a
+// process (startProcess, when the test sends it signals).
+type instance struct {
+	cmd      *exec.Cmd // nil in-process
+	cancel   func()    // in-process: what SIGTERM does to a process
+	addr     string    // gRPC
+	httpAddr string    // "" without --http-addr
 	log      *processLog
 }
 
-// startServe starts `authd serve` on a free loopback port with env added
-// to the test's environment; the process is stopped with t.
-func startServe(t *testing.T, dataDir string, env []string, args ...string) *server {
+// startServe runs `authd serve` in-process on a free loopback port with
+// settings in its environment; it is stopped, as by SIGTERM, with t.
+func startServe(t *testing.T, dataDir string, settings []string, args ...string) *instance {
+	t.Helper()
+	ctx, cancel := context.WithCancel(bg)
+	r, w := io.Pipe()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...), environ(dataDir, settings), strings.NewReader(""), io.Discard, w)
+		w.Close()
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	return awaitServing(t, &instance{cancel: cancel, log: readLog(r)})
+}
+
+// startProcess starts `authd serve` as a process of the real binary, for
+// the tests that signal or kill it; it is killed with t.
+func startProcess(t *testing.T, dataDir string, settings []string, args ...string) *instance {
 	t.Helper()
 	cmd := exec.Command(authdBin, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
-	cmd.Env = append(append(os.Environ(), "AUTHD_DATA_DIR="+dataDir), env...)
+	cmd.Env = append(append(os.Environ(), "AUTHD_DATA_DIR="+dataDir), settings...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -103,7 +130,24 @@ func startServe(t *testing.T, dataDir string, env []string, args ...string) *ser
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	s := &server{cmd: cmd, log: readLog(stderr)}
+	return awaitServing(t, &instance{cmd: cmd, log: readLog(stderr)})
+}
+
+// terminate stops s as SIGTERM does: a graceful shutdown.
+func (s *instance) terminate(t *testing.T) {
+	t.Helper()
+	if s.cmd == nil {
+		s.cancel()
+		return
+	}
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// awaitServing waits for s's "authd serving" line and reads its addresses.
+func awaitServing(t *testing.T, s *instance) *instance {
+	t.Helper()
 	s.log.await(t, 0, "authd serving", func(line string) bool {
 		var ok bool
 		s.addr, s.httpAddr, ok = servingLine(line)
@@ -277,7 +321,7 @@ func dial(t *testing.T, addr string) *grpc.ClientConn {
 func TestE2E_AddUserThenLoginOverTCP(t *testing.T) {
 	t.Parallel()
 	data := t.TempDir()
-	srv := startServe(t, data, nil)
+	srv := startProcess(t, data, nil)
 	if out, errOut, code := authd(t, data, "correct horse\n", "user", "add", "alice", "--password-stdin"); code != 0 {
 		t.Fatalf("user add: exit %d: %s%s", code, out, errOut)
 	}

@@ -1,4 +1,4 @@
-package main_test
+package main
 
 import (
 	"context"
@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
 	"google.golang.org/grpc"
@@ -19,7 +18,7 @@ import (
 )
 
 // serveJSON starts `authd serve --log-format json` with an HTTP listener.
-func serveJSON(t *testing.T, dataDir string, args ...string) *server {
+func serveJSON(t *testing.T, dataDir string, args ...string) *instance {
 	t.Helper()
 	return startServe(t, dataDir, nil, append([]string{"--http-addr", "127.0.0.1:0", "--log-format", "json"}, args...)...)
 }
@@ -135,7 +134,7 @@ func TestE2E_LogsHoldNoSecretsAndCarryRequestIDs(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Stop authd and read everything it logged.
-	srv.cmd.Process.Signal(syscall.SIGTERM)
+	srv.terminate(t)
 	srv.log.awaitEnd(t)
 
 	secrets := map[string]string{"password": pw, "new password": newPW, "wrong password": wrongPW}

@@ -1,4 +1,4 @@
-package main_test
+package main
 
 import (
 	"context"
@@ -110,7 +110,7 @@ func handshake(addr string, roots *x509.CertPool, clientCert *tls.Certificate) e
 func TestE2E_TLSRenewalOnDiskNeedsNoSignal(t *testing.T) {
 	t.Parallel()
 	first, second := newCA(t, "first"), newCA(t, "second")
-	srv, certFile, keyFile := serveCertOf(t, first, "10ms")
+	srv, certFile, keyFile := serveCertOf(t, first, "10ms", startServe)
 
 	// A poll between the two renames sees a key that does not match the
 	// certificate, fails and keeps the first; the next one loads the pair.
@@ -134,14 +134,14 @@ func TestE2E_TLSRenewalOnDiskNeedsNoSignal(t *testing.T) {
 // serveCertOf starts authd serving a certificate of ca over gRPC, its
 // files polled every poll, checks that a client trusting ca gets in, and
 // returns it with the files' paths.
-func serveCertOf(t *testing.T, ca *testCA, poll string) (srv *server, certFile, keyFile string) {
+func serveCertOf(t *testing.T, ca *testCA, poll string, start func(*testing.T, string, []string, ...string) *instance) (srv *instance, certFile, keyFile string) {
 	t.Helper()
 	dir := t.TempDir()
 	certFile, keyFile = filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
 	c, k := ca.issue(t, false)
 	writeFile(t, certFile, c)
 	writeFile(t, keyFile, k)
-	srv = startServe(t, t.TempDir(), []string{"AUTHD_TEST_CERT_POLL=" + poll}, "--tls-cert", certFile, "--tls-key", keyFile)
+	srv = start(t, t.TempDir(), []string{"AUTHD_TEST_CERT_POLL=" + poll}, "--tls-cert", certFile, "--tls-key", keyFile)
 	if err := handshake(srv.addr, ca.pool, nil); err != nil {
 		t.Fatalf("TLS with the first certificate: %v", err)
 	}
@@ -153,7 +153,7 @@ func serveCertOf(t *testing.T, ca *testCA, poll string) (srv *server, certFile, 
 func TestE2E_TLSReloadOnSIGHUP(t *testing.T) {
 	t.Parallel()
 	first, second := newCA(t, "first"), newCA(t, "second")
-	srv, certFile, keyFile := serveCertOf(t, first, "1h")
+	srv, certFile, keyFile := serveCertOf(t, first, "1h", startProcess)
 
 	writeFile(t, certFile, []byte("not a certificate"))
 	mark := srv.log.mark()

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -17,9 +18,7 @@ import (
 
 	"github.com/authd-dev/authd/accounts"
 	"github.com/authd-dev/authd/password"
-	"github.com/authd-dev/authd/store"
 	"github.com/authd-dev/authd/token"
-	"github.com/authd-dev/authd/wire"
 )
 
 // userArgs are the flags and arguments of `authd user`.
@@ -30,19 +29,19 @@ type userArgs struct {
 	sub, name                    string
 }
 
-func userCommand(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	u, err := parseUserArgs(args, stderr)
+func userCommand(ctx context.Context, args []string, e env, stdin io.Reader, stdout, stderr io.Writer) error {
+	u, err := parseUserArgs(args, e)
 	if err != nil {
 		return err
 	}
-	m, st, done, err := u.open(ctx, stdout)
+	m, _, done, err := u.open(ctx, stdout)
 	if err != nil {
 		return err
 	}
 	defer done()
 	switch u.sub {
 	case "list":
-		return listUsers(ctx, st, stdout)
+		return listUsers(ctx, m, stdout)
 	case "roles":
 		return u.changeRoles(ctx, m, stdout)
 	case "disable", "enable":
@@ -51,7 +50,8 @@ func userCommand(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	return u.setPassword(ctx, m, stdin, stdout, stderr)
 }
 
-func parseUserArgs(args []string, stderr io.Writer) (*userArgs, error) {
+// userFlags are `authd user`'s flags.
+func userFlags() (*flag.FlagSet, *userArgs) {
 	fs := newFlagSet("authd user")
 	u := &userArgs{}
 	u.accountFlags.register(fs)
@@ -59,7 +59,12 @@ func parseUserArgs(args []string, stderr io.Writer) (*userArgs, error) {
 	fs.Var(&u.roles, "role", "with add: a role of the new user (repeatable)")
 	fs.Var(&u.addRoles, "add", "with roles: a role to give the user (repeatable)")
 	fs.Var(&u.removeRoles, "remove", "with roles: a role to take from the user (repeatable)")
-	positional, err := parse(fs, args)
+	return fs, u
+}
+
+func parseUserArgs(args []string, e env) (*userArgs, error) {
+	fs, u := userFlags()
+	positional, err := parse(fs, args, e)
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +144,7 @@ func (u *userArgs) setPassword(ctx context.Context, m *accounts.Manager, stdin i
 	}
 	if u.sub == "add" {
 		if _, err := m.CreateUser(ctx, u.name, pw, u.roles); err != nil {
-			if errors.Is(err, wire.ErrExists) {
+			if errors.Is(err, accounts.ErrExists) {
 				return fmt.Errorf("user %q already exists", u.name)
 			}
 			return usageIfInvalid(err)
@@ -165,8 +170,8 @@ func (n *nameList) Set(v string) error {
 	return nil
 }
 
-func listUsers(ctx context.Context, st store.Store, stdout io.Writer) error {
-	users, err := st.ListUsers(ctx, "", 0)
+func listUsers(ctx context.Context, m *accounts.Manager, stdout io.Writer) error {
+	users, err := m.Users(ctx, "", 0)
 	if err != nil {
 		return err
 	}

@@ -5,7 +5,7 @@
 //	AUTHD_PASSWORD=… consumer get -addr 127.0.0.1:50053 -authd 127.0.0.1:50051 -user alice -id o-1
 //
 // It talks plaintext on loopback; anywhere else give both connections TLS
-// credentials and drop client.WithInsecure.
+// credentials and drop client.Config.Insecure.
 package main
 
 import (
@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	ordersv1 "example.com/consumer/gen/orders/v1"
+
 	"github.com/authd-dev/authd/client"
 	"github.com/authd-dev/authd/protect"
 )
@@ -66,11 +67,11 @@ func serve(ctx context.Context, addr, authdAddr string) error {
 	defer authdConn.Close()
 	// Keys from authd's JWKS, revoked sessions polled every 5 s, health
 	// public; fails when authd cannot be reached.
-	authn, err := protect.New(ctx, authdConn)
+	g, err := protect.New(ctx, authdConn, protect.Config{})
 	if err != nil {
 		return err
 	}
-	srv, err := newServer(authn)
+	srv, err := newServer(g)
 	if err != nil {
 		return err
 	}
@@ -97,9 +98,9 @@ func get(ctx context.Context, addr, authdAddr, user, password, id string) error 
 		return err
 	}
 	defer authdConn.Close()
-	c, err := client.New(ctx, authdConn,
-		client.WithInsecure(), // tokens may travel without TLS: loopback only, with creds above
-	)
+	c, err := client.New(ctx, authdConn, client.Config{
+		Insecure: true, // tokens may travel without TLS: loopback only, with creds above
+	})
 	if err != nil {
 		return err
 	}

@@ -8,12 +8,15 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	ordersv1 "example.com/consumer/gen/orders/v1"
+
+	"github.com/authd-dev/authd/guard"
 	"github.com/authd-dev/authd/interceptors"
 )
 
-// newServer serves the order service behind authn's interceptors, and
+// newServer serves the order service behind g's interceptors, and
 // refuses to build a server in which a method declares no requirement.
-func newServer(authn *interceptors.Authenticator) (*grpc.Server, error) {
+func newServer(g *guard.Guard) (*grpc.Server, error) {
+	authn := interceptors.New(g)
 	srv := grpc.NewServer(
 		grpc.ChainUnaryInterceptor(authn.UnaryServerInterceptor()),
 		grpc.ChainStreamInterceptor(authn.StreamServerInterceptor()),
@@ -33,7 +36,7 @@ type orders struct {
 }
 
 func (orders) GetOrder(ctx context.Context, req *ordersv1.GetOrderRequest) (*ordersv1.GetOrderResponse, error) {
-	claims, _ := interceptors.ClaimsFromContext(ctx) // always there: the method needs a token
+	claims, _ := guard.ClaimsFromContext(ctx) // always there: the method needs a token
 	return &ordersv1.GetOrderResponse{Id: req.GetId(), Viewer: claims.Subject}, nil
 }
 
@@ -42,6 +45,6 @@ func (orders) ListOrders(context.Context, *ordersv1.ListOrdersRequest) (*ordersv
 }
 
 func (orders) CancelOrder(ctx context.Context, req *ordersv1.CancelOrderRequest) (*ordersv1.CancelOrderResponse, error) {
-	claims, _ := interceptors.ClaimsFromContext(ctx)
+	claims, _ := guard.ClaimsFromContext(ctx)
 	return &ordersv1.CancelOrderResponse{Id: req.GetId(), CancelledBy: claims.Subject}, nil
 }

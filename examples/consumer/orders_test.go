@@ -8,10 +8,11 @@ import (
 	"google.golang.org/grpc/codes"
 
 	ordersv1 "example.com/consumer/gen/orders/v1"
+
 	"github.com/authd-dev/authd/authdtest"
 	"github.com/authd-dev/authd/authdtest/tokens"
 	"github.com/authd-dev/authd/client"
-	"github.com/authd-dev/authd/interceptors"
+	"github.com/authd-dev/authd/guard"
 	"github.com/authd-dev/authd/protect"
 	"github.com/authd-dev/authd/revocation"
 	"github.com/authd-dev/authd/wire"
@@ -25,15 +26,15 @@ func startOrders(t *testing.T) (*authdtest.Env, ordersv1.OrderServiceClient) {
 	env := authdtest.New(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel) // stops the revocation poller
-	authn, err := protect.New(ctx, env.Conn, protect.WithClock(env.Clock))
+	g, err := protect.New(ctx, env.Conn, protect.Config{Guard: guard.Config{Clock: env.Clock}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := newServer(authn)
+	srv, err := newServer(g)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return env, ordersv1.NewOrderServiceClient(authdtest.Serve(t, srv))
+	return env, ordersv1.NewOrderServiceClient(tokens.Serve(t, srv))
 }
 
 // Each method lets in exactly the callers orders.proto names, with the
@@ -79,7 +80,7 @@ func TestOrders_Rules(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
 			if tc.token != "" {
-				ctx = authdtest.Bearer(ctx, tc.token)
+				ctx = tokens.Bearer(ctx, tc.token)
 			}
 			err := tc.call(ctx)
 			if tc.code == codes.OK {
@@ -88,7 +89,7 @@ func TestOrders_Rules(t *testing.T) {
 				}
 				return
 			}
-			authdtest.WantRefusal(t, err, tc.code, tc.reason)
+			tokens.WantRefusal(t, err, tc.code, tc.reason)
 		})
 	}
 }
@@ -99,7 +100,7 @@ func TestOrders_LoggedOutUserRefused(t *testing.T) {
 	env, orders := startOrders(t)
 	env.AddUser(t, "alice", "alice's password")
 	alice := env.Login(t, "alice", "alice's password")
-	ctx := authdtest.Bearer(context.Background(), alice.GetAccessToken())
+	ctx := tokens.Bearer(context.Background(), alice.GetAccessToken())
 	if _, err := orders.GetOrder(ctx, &ordersv1.GetOrderRequest{Id: "o-1"}); err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +115,7 @@ func TestOrders_LoggedOutUserRefused(t *testing.T) {
 		t.Fatal("no poll after the interval")
 	}
 	_, err := orders.GetOrder(ctx, &ordersv1.GetOrderRequest{Id: "o-1"})
-	authdtest.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenRevoked)
+	tokens.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenRevoked)
 }
 
 // What get does, over bufconn: package client logs in and its credentials
@@ -123,22 +124,22 @@ func TestOrders_Client(t *testing.T) {
 	env, _ := startOrders(t)
 	env.AddUser(t, "alice", "alice's password")
 	ctx := context.Background()
-	c, err := client.New(ctx, env.Conn, client.WithInsecure(), client.WithClock(env.Clock))
+	c, err := client.New(ctx, env.Conn, client.Config{Insecure: true, Clock: env.Clock})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Login(ctx, "alice", "alice's password"); err != nil {
 		t.Fatal(err)
 	}
-	authn, err := protect.New(ctx, env.Conn, protect.WithClock(env.Clock), protect.WithoutRevocationPolling())
+	g, err := protect.New(ctx, env.Conn, protect.Config{Guard: guard.Config{Clock: env.Clock}, NoRevocationPolling: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := newServer(authn)
+	srv, err := newServer(g)
 	if err != nil {
 		t.Fatal(err)
 	}
-	orders := ordersv1.NewOrderServiceClient(authdtest.Serve(t, srv, c.DialOptions()...))
+	orders := ordersv1.NewOrderServiceClient(tokens.Serve(t, srv, c.DialOptions()...))
 	order, err := orders.GetOrder(ctx, &ordersv1.GetOrderRequest{Id: "o-7"})
 	if err != nil {
 		t.Fatal(err)
@@ -152,7 +153,7 @@ func TestOrders_Client(t *testing.T) {
 // verified by its Issuer's verifier.
 func TestOrders_RulesWithoutAuthd(t *testing.T) {
 	iss := tokens.New(t)
-	srv, err := newServer(interceptors.New(iss.Verifier, interceptors.WithClock(iss.Clock), interceptors.WithPublicHealthAndReflection()))
+	srv, err := newServer(guard.New(iss.Verifier, guard.Config{Clock: iss.Clock, PublicHealthAndReflection: true}))
 	if err != nil {
 		t.Fatal(err)
 	}

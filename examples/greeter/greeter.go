@@ -18,21 +18,17 @@ import (
 
 	"github.com/authd-dev/authd/clock"
 	examplev1 "github.com/authd-dev/authd/gen/example/v1"
+	"github.com/authd-dev/authd/guard"
 	"github.com/authd-dev/authd/interceptors"
 )
 
-// NewServer is the whole integration: the two interceptors, the services,
-// and the strict check that every method declares a requirement.
-func NewServer(v interceptors.Verifier, clk clock.Clock, opts ...interceptors.Option) (*grpc.Server, error) {
-	opts = append([]interceptors.Option{interceptors.WithPublicHealthAndReflection(), interceptors.WithClock(clk)}, opts...)
-	return NewServerWith(interceptors.New(v, opts...), clk)
-}
-
-// NewServerWith is NewServer for an Authenticator built elsewhere (by
-// protect.New, in cmd/greeter); authn must make health and reflection
-// public. opts come first, so interceptors they chain (call logging, say)
-// run before authentication and see its refusals.
-func NewServerWith(authn *interceptors.Authenticator, clk clock.Clock, opts ...grpc.ServerOption) (*grpc.Server, error) {
+// NewServer is the whole integration: the Guard's two interceptors, the
+// services, and the strict check that every method declares a
+// requirement. g must make health and reflection public (protect.New's
+// does). opts come first, so interceptors they chain (call logging, say)
+// run before the Guard and see its refusals.
+func NewServer(g *guard.Guard, clk clock.Clock, opts ...grpc.ServerOption) (*grpc.Server, error) {
+	authn := interceptors.New(g)
 	srv := grpc.NewServer(append(opts,
 		grpc.ChainUnaryInterceptor(authn.UnaryServerInterceptor()),
 		grpc.ChainStreamInterceptor(authn.StreamServerInterceptor()),
@@ -59,39 +55,39 @@ func (g *Greeter) Hello(context.Context, *examplev1.HelloRequest) (*examplev1.He
 }
 
 func (g *Greeter) Greet(ctx context.Context, _ *examplev1.GreetRequest) (*examplev1.GreetResponse, error) {
-	if claims, ok := interceptors.ClaimsFromContext(ctx); ok {
+	if claims, ok := guard.ClaimsFromContext(ctx); ok {
 		return &examplev1.GreetResponse{Message: "hello, " + claims.Subject}, nil
 	}
 	return &examplev1.GreetResponse{Message: "hello, stranger"}, nil
 }
 
 func (g *Greeter) WhoAmI(ctx context.Context, _ *examplev1.WhoAmIRequest) (*examplev1.WhoAmIResponse, error) {
-	claims, _ := interceptors.ClaimsFromContext(ctx)
+	claims, _ := guard.ClaimsFromContext(ctx)
 	return &examplev1.WhoAmIResponse{
 		Subject: claims.Subject, Fresh: claims.FreshAt(g.Clock.Now()), Sid: claims.SessionID, ExpiresAt: claims.Expiry().Unix(),
 	}, nil
 }
 
 func (g *Greeter) DeleteAccount(ctx context.Context, _ *examplev1.DeleteAccountRequest) (*examplev1.DeleteAccountResponse, error) {
-	claims, _ := interceptors.ClaimsFromContext(ctx)
+	claims, _ := guard.ClaimsFromContext(ctx)
 	return &examplev1.DeleteAccountResponse{Message: fmt.Sprintf("account %s would be deleted now", claims.Subject)}, nil
 }
 
 func (g *Greeter) SessionInfo(ctx context.Context, _ *examplev1.SessionInfoRequest) (*examplev1.SessionInfoResponse, error) {
-	claims, _ := interceptors.ClaimsFromContext(ctx)
+	claims, _ := guard.ClaimsFromContext(ctx)
 	return &examplev1.SessionInfoResponse{Subject: claims.Subject, Sid: claims.SessionID}, nil
 }
 
 // Admin runs only for callers whose token holds the role "admin"; the rule
 // in greeter.proto says so, and the handler just reads the claims.
 func (g *Greeter) Admin(ctx context.Context, _ *examplev1.AdminRequest) (*examplev1.AdminResponse, error) {
-	claims, _ := interceptors.ClaimsFromContext(ctx)
+	claims, _ := guard.ClaimsFromContext(ctx)
 	return &examplev1.AdminResponse{Message: "hello, administrator " + claims.Subject, Roles: claims.Roles}, nil
 }
 
 // ReadOrders runs only for tokens granted the scope "orders:read".
 func (g *Greeter) ReadOrders(ctx context.Context, _ *examplev1.ReadOrdersRequest) (*examplev1.ReadOrdersResponse, error) {
-	claims, _ := interceptors.ClaimsFromContext(ctx)
+	claims, _ := guard.ClaimsFromContext(ctx)
 	return &examplev1.ReadOrdersResponse{Subject: claims.Subject, Scopes: claims.Scopes(), Orders: []string{"order-1", "order-2"}}, nil
 }
 
@@ -105,7 +101,7 @@ func (g *Greeter) Ticks(req *examplev1.TicksRequest, stream grpc.ServerStreaming
 	if interval == 0 {
 		interval = time.Second
 	}
-	claims, _ := interceptors.ClaimsFromContext(stream.Context())
+	claims, _ := guard.ClaimsFromContext(stream.Context())
 	for n := int64(1); ; n++ {
 		if err := stream.Send(&examplev1.TicksResponse{N: n, Subject: claims.Subject}); err != nil {
 			return err

@@ -22,6 +22,7 @@ import (
 
 	"github.com/authd-dev/authd/authdtest/tokens"
 	"github.com/authd-dev/authd/clock"
+	"github.com/authd-dev/authd/keys"
 	"github.com/authd-dev/authd/token"
 )
 
@@ -217,15 +218,15 @@ func claims(now time.Time) token.Claims {
 // audience, valid signature, a kid nobody published.
 func forge(t *testing.T, now time.Time) string {
 	t.Helper()
-	key, err := token.NewKey(now)
+	key, err := keys.NewKey(now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ring, err := token.NewKeyring(key)
+	ring, err := keys.NewKeyring(key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	signer, err := token.NewSigner(ring, token.DefaultIssuer, []string{token.DefaultIssuer})
+	signer, err := keys.NewSigner(ring, token.DefaultIssuer, []string{token.DefaultIssuer})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,5 +1,5 @@
 // Package revocationtest is the conformance suite of every
-// revocation.Checker: run it from the checker's tests with a function that
+// guard.Revocations: run it from the checker's tests with a function that
 // builds a new checker over a new origin (the store, or authd) whose
 // sessions the suite can start and end.
 //
@@ -16,14 +16,14 @@ import (
 	"time"
 
 	"github.com/authd-dev/authd/clock"
-	"github.com/authd-dev/authd/revocation"
+	"github.com/authd-dev/authd/guard"
 	"github.com/authd-dev/authd/token"
 )
 
 // Subject is a checker under test and the origin it learns from.
 type Subject struct {
 	// Checker is the checker under test.
-	Checker revocation.Checker
+	Checker guard.Revocations
 	// Clock is the checker's clock; the suite moves it.
 	Clock *clock.Fake
 	// Login starts a session at the origin.

@@ -11,14 +11,14 @@ import (
 	"github.com/redis/go-redis/v9"
 	"google.golang.org/grpc/codes"
 
-	"github.com/authd-dev/authd/authdtest"
+	"github.com/authd-dev/authd/authdtest/tokens"
 	"github.com/authd-dev/authd/examples/greeter"
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
 	examplev1 "github.com/authd-dev/authd/gen/example/v1"
-	"github.com/authd-dev/authd/interceptors"
+	"github.com/authd-dev/authd/guard"
+	"github.com/authd-dev/authd/internal/authdenv"
 	"github.com/authd-dev/authd/revocation"
 	"github.com/authd-dev/authd/revocation/redisfeed"
-	"github.com/authd-dev/authd/service"
 	"github.com/authd-dev/authd/store"
 	"github.com/authd-dev/authd/store/redisstore"
 	"github.com/authd-dev/authd/store/storetest"
@@ -60,12 +60,21 @@ func TestThrottlesConformance(t *testing.T) {
 // that never moves, so nothing else could make it poll.
 func TestFeed_ConsumerRefusesBeforeItsNextPoll(t *testing.T) {
 	rdb := client(t)
-	e := authdtest.New(t, authdtest.WithServiceOptions(
-		service.WithRevocationFeed(func(ctx context.Context, sid string) error { return redisfeed.Publish(ctx, rdb, sid) }),
-	))
+	e := authdenv.New(t, func(o *authdenv.Options) {
+		o.Session.OnRevoke = func(ctx context.Context, sids ...string) {
+			if len(sids) == 0 {
+				sids = []string{redisfeed.AllSessions}
+			}
+			for _, sid := range sids {
+				if err := redisfeed.Publish(ctx, rdb, sid); err != nil {
+					t.Errorf("publish revocation of %s: %v", sid, err)
+				}
+			}
+		}
+	})
 	e.AddUser(t, "alice", "pw")
 
-	poller := revocation.NewPoller(e.Conn, revocation.WithClock(e.Clock), revocation.WithPollInterval(time.Hour))
+	poller := revocation.NewPoller(e.Conn, revocation.Config{Clock: e.Clock, Interval: time.Hour})
 	if err := poller.Poll(bg); err != nil {
 		t.Fatal(err)
 	}
@@ -84,24 +93,24 @@ func TestFeed_ConsumerRefusesBeforeItsNextPoll(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := greeter.NewServer(e.Verifier, e.Clock, interceptors.WithRevocations(poller))
+	srv, err := greeter.NewServer(guard.New(e.Verifier, guard.Config{PublicHealthAndReflection: true, Revocations: poller, Clock: e.Clock}), e.Clock)
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := examplev1.NewGreeterServiceClient(authdtest.Serve(t, srv))
+	g := examplev1.NewGreeterServiceClient(tokens.Serve(t, srv))
 	login := e.Login(t, "alice", "pw")
 	claims, err := e.Verifier.Verify(bg, login.AccessToken)
 	if err != nil {
 		t.Fatal(err)
 	}
 	whoAmI := func() error {
-		_, err := g.WhoAmI(authdtest.Bearer(bg, login.AccessToken), &examplev1.WhoAmIRequest{})
+		_, err := g.WhoAmI(tokens.Bearer(bg, login.AccessToken), &examplev1.WhoAmIRequest{})
 		return err
 	}
 	if err := whoAmI(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.Client.Logout(authdtest.Bearer(bg, login.AccessToken), &authv1.LogoutRequest{}); err != nil {
+	if _, err := e.Client.Logout(tokens.Bearer(bg, login.AccessToken), &authv1.LogoutRequest{}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -123,7 +132,7 @@ func TestFeed_ConsumerRefusesBeforeItsNextPoll(t *testing.T) {
 			return
 		}
 		if err != nil {
-			authdtest.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenRevoked)
+			tokens.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenRevoked)
 		}
 		select {
 		case <-tick.C:

@@ -19,6 +19,7 @@ import (
 
 	"github.com/authd-dev/authd/clock"
 	"github.com/authd-dev/authd/examples/greeter"
+	"github.com/authd-dev/authd/interceptors"
 	"github.com/authd-dev/authd/protect"
 	"github.com/authd-dev/authd/revocation/redisfeed"
 	"github.com/authd-dev/authd/token"
@@ -60,10 +61,10 @@ func run(ctx context.Context, logger *slog.Logger, addr, authdAddr, issuer, audi
 		return err
 	}
 	defer conn.Close()
-	opts := []protect.Option{protect.WithIssuer(issuer), protect.WithAudience(audience), protect.WithLogger(logger)}
+	cfg := protect.Config{Issuer: issuer, Audience: audience, Logger: logger}
 	switch {
 	case poll <= 0:
-		opts = append(opts, protect.WithoutRevocationPolling())
+		cfg.NoRevocationPolling = true
 	case redisURL != "":
 		redisOpts, err := redis.ParseURL(redisURL)
 		if err != nil {
@@ -71,24 +72,23 @@ func run(ctx context.Context, logger *slog.Logger, addr, authdAddr, issuer, audi
 		}
 		rdb := redis.NewClient(redisOpts)
 		defer rdb.Close()
-		opts = append(opts, protect.WithPollInterval(poll), protect.WithRevocationFeed(func(ctx context.Context, nudge func()) error {
+		cfg.Revocation.Interval = poll
+		cfg.RevocationFeed = func(ctx context.Context, nudge func()) error {
 			return redisfeed.Subscribe(ctx, rdb, func(string) { nudge() })
-		}))
+		}
 	default:
-		opts = append(opts, protect.WithPollInterval(poll))
+		cfg.Revocation.Interval = poll
 	}
-	if renew {
-		// Renewals come from authd's Renew, which refuses them for revoked
-		// sessions and at the session cap.
-		opts = append(opts, protect.WithRenewal(0))
-	}
-	authn, err := protect.New(ctx, conn, opts...)
+	// Renewals come from authd's Renew, which refuses them for revoked
+	// sessions and at the session cap.
+	cfg.Renewal = renew
+	g, err := protect.New(ctx, conn, cfg)
 	if err != nil {
 		return fmt.Errorf("authd at %s: %w", authdAddr, err)
 	}
 	// One line per finished call, as authd logs its own.
-	logUnary, logStream := protect.LogCalls(logger)
-	srv, err := greeter.NewServerWith(authn, clock.System(),
+	logUnary, logStream := interceptors.LogCalls(logger)
+	srv, err := greeter.NewServer(g, clock.System(),
 		grpc.ChainUnaryInterceptor(logUnary), grpc.ChainStreamInterceptor(logStream))
 	if err != nil {
 		return err

@@ -1,0 +1,77 @@
+package guard
+
+import (
+	"time"
+
+	"google.golang.org/protobuf/reflect/protoregistry"
+
+	"github.com/authd-dev/authd/clock"
+)
+
+// Config is what a Guard enforces and how. Its zero value is the strict
+// default: every method must declare a requirement in its .proto (an
+// undeclared one needs an access token), no revocation check, no renewal.
+type Config struct {
+	// Methods declares rules in Go, by full method name
+	// ("/pkg.Service/Method"), over the methods' proto options:
+	//
+	//	Methods: map[string]guard.Rule{
+	//		"/shop.v1.Orders/Cancel": {Requirement: guard.FreshAccess},
+	//		"/shop.v1.Orders/Refund": {AnyRole: []string{"admin"}},
+	//	}
+	Methods map[string]Rule
+	// Services declares the rule of every method of a service
+	// ("pkg.Service") that has no rule of its own in Methods, over proto
+	// options.
+	Services map[string]Rule
+	// PublicHealthAndReflection makes the gRPC health and reflection
+	// services public, so that probes and grpcurl work without a token.
+	PublicHealthAndReflection bool
+	// Files is where proto options are read (nil: protoregistry.GlobalFiles).
+	Files *protoregistry.Files
+	// Default is the requirement of methods that declare none (unspecified:
+	// Access, so that nothing is open by accident). It also applies to
+	// methods no service declares (an unknown-service handler, whatever
+	// name a caller invents), and CheckMethods still names the methods that
+	// rely on it: Default Public opens all of them.
+	Default Requirement
+
+	// Revocations, when set, is asked about every verified token, after
+	// the cache; an error fails the call closed (ErrUnavailable).
+	Revocations Revocations
+	// StreamRevocationCheck is how often an open stream's session is asked
+	// about again (0: DefaultStreamRevocationCheck).
+	StreamRevocationCheck time.Duration
+
+	// FreshMaxAge also counts an access token as fresh when its auth_time
+	// is within it, whatever its fresh claim says (a "fresh-for" window).
+	FreshMaxAge time.Duration
+
+	// Renewer, when set, turns sliding sessions on: an ACCESS or OPTIONAL
+	// call whose access token has used more than RenewalThreshold of its
+	// lifetime gets a renewed token to hand back (Guard.Renewal). Tokens
+	// without a session, refresh tokens and FRESH_ACCESS calls are never
+	// renewed.
+	Renewer Renewer
+	// RenewalThreshold is the part of a token's life after which it is
+	// renewed (0, or outside (0, 1): DefaultRenewalThreshold).
+	RenewalThreshold float64
+	// RenewalTimeout bounds one renewal, which runs detached from the call
+	// that asked for it so that other calls can share it (0:
+	// DefaultRenewalTimeout). A call never waits past its own deadline.
+	RenewalTimeout time.Duration
+
+	// CacheSize bounds the verified-token cache (0: DefaultCacheSize;
+	// negative: no cache).
+	CacheSize int
+	// Clock is the time source (nil: the system clock).
+	Clock clock.Clock
+}
+
+// Defaults of Config.
+const (
+	DefaultStreamRevocationCheck = time.Second
+	DefaultRenewalThreshold      = 0.5
+	DefaultRenewalTimeout        = 5 * time.Second
+	DefaultCacheSize             = 10000
+)

@@ -1,0 +1,288 @@
+package guard
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/authd-dev/authd/clock"
+	"github.com/authd-dev/authd/internal/ttlcache"
+	"github.com/authd-dev/authd/token"
+)
+
+// Verifier checks a raw token's signature and registered claims;
+// *token.Verifier is one, whatever its key source (authd's keys, or
+// package jwks for services that verify with authd's published keys).
+type Verifier interface {
+	Verify(ctx context.Context, raw string) (*token.Claims, error)
+}
+
+// Revocations tells whether a verified token's session has been revoked
+// (revocation.Poller for a service, authd's session engine for authd).
+type Revocations interface {
+	// Revoked reports whether claims' session is revoked. An error fails
+	// the call closed with ErrUnavailable.
+	Revoked(ctx context.Context, claims *token.Claims) (bool, error)
+}
+
+// Guard decides whether calls may proceed. It is safe for concurrent use;
+// build one per server with New and adapt it to the transport
+// (interceptors for grpc-go).
+type Guard struct {
+	verifier    Verifier
+	policy      *policy
+	clock       clock.Clock
+	cache       *ttlcache.Cache[[sha256.Size]byte, verified]
+	revocations Revocations
+	freshMaxAge time.Duration
+	recheck     time.Duration
+	renewals    *renewals
+	generation  atomic.Uint64 // of the keys the cached entries were verified with
+}
+
+// verified is a cache entry: claims and the generation of the keys that
+// verified them.
+type verified struct {
+	claims     *token.Claims
+	generation uint64
+}
+
+// maxCacheAge bounds how long a verified token is trusted without a new
+// signature check, whatever its exp.
+const maxCacheAge = time.Minute
+
+// New returns a Guard that verifies tokens with v and enforces cfg.
+func New(v Verifier, cfg Config) *Guard {
+	g := &Guard{
+		verifier:    v,
+		policy:      newPolicy(cfg),
+		clock:       cfg.Clock,
+		revocations: cfg.Revocations,
+		freshMaxAge: cfg.FreshMaxAge,
+		recheck:     cfg.StreamRevocationCheck,
+	}
+	if g.clock == nil {
+		g.clock = clock.System()
+	}
+	if g.recheck <= 0 {
+		g.recheck = DefaultStreamRevocationCheck
+	}
+	switch {
+	case cfg.CacheSize == 0:
+		g.cache = ttlcache.New[[sha256.Size]byte, verified](DefaultCacheSize)
+	case cfg.CacheSize > 0:
+		g.cache = ttlcache.New[[sha256.Size]byte, verified](cfg.CacheSize)
+	}
+	if cfg.Renewer != nil {
+		g.renewals = newRenewals(cfg.Renewer, cfg.RenewalThreshold, cfg.RenewalTimeout)
+	}
+	return g
+}
+
+// Call is what a transport presents of one call: the method and the
+// credentials that came with it. Adapters fill it from their request
+// (interceptors from gRPC metadata and the peer).
+type Call struct {
+	// Method is the full method name, "/pkg.Service/Method".
+	Method string
+	// Authorization holds the values of the authorization header as
+	// received; exactly one "Bearer <token>" is a credential.
+	Authorization []string
+	// PeerCertificate is the client certificate of a mutual-TLS
+	// connection, nil otherwise: a token bound to a certificate (cnf
+	// x5t#S256) is accepted only over a connection that presents it.
+	PeerCertificate *x509.Certificate
+}
+
+// Decision is a call allowed to proceed.
+type Decision struct {
+	// Claims are the verified claims of the caller's token; nil when the
+	// method is public, or optional and called without a token.
+	Claims *token.Claims
+
+	requirement Requirement
+	token       string
+}
+
+// Decide checks call against its method's rule: the credential is parsed,
+// verified (or found in the cache of verified tokens), its binding proven
+// and its session checked, then its type, freshness, roles and scopes
+// matched to the rule. A refusal is one of the package's errors or
+// token's, or, for a method whose rule contradicts itself, an error that
+// fails the call closed as Internal.
+func (g *Guard) Decide(ctx context.Context, call Call) (Decision, error) {
+	res := g.policy.resolution(call.Method)
+	if res.invalid != nil {
+		return Decision{}, fmt.Errorf("method %s: %w", call.Method, res.invalid)
+	}
+	return g.decide(ctx, res.rule, call)
+}
+
+// DecideRule is Decide with rule instead of the method's: what a method
+// declaring rule would answer (AuthService.Verify asks it).
+func (g *Guard) DecideRule(ctx context.Context, rule Rule, call Call) (Decision, error) {
+	if rule.Requirement == unspecified {
+		rule.Requirement = Access
+	}
+	if err := rule.check(); err != nil {
+		return Decision{}, err
+	}
+	return g.decide(ctx, rule, call)
+}
+
+func (g *Guard) decide(ctx context.Context, rule Rule, call Call) (Decision, error) {
+	req := rule.Requirement
+	if req == Public {
+		return Decision{}, nil
+	}
+	raw, err := bearer(call.Authorization)
+	if err == errNoToken && req == Optional {
+		return Decision{}, nil
+	}
+	if err != nil {
+		return Decision{}, err
+	}
+	claims, err := g.authenticate(ctx, raw, req, call)
+	if err != nil {
+		return Decision{}, err
+	}
+	// Authorization after authentication: a caller without a token hears
+	// TOKEN_MISSING, one with an expired token TOKEN_EXPIRED, before any
+	// PermissionDenied.
+	if err := rule.permits(claims); err != nil {
+		return Decision{}, err
+	}
+	return Decision{Claims: claims, requirement: req, token: raw}, nil
+}
+
+// Authenticate returns the claims of call's token, of either type, once
+// verified, its binding proven and its session found live: what every rule
+// checks first. Logout, which takes an access or a refresh token, asks it.
+func (g *Guard) Authenticate(ctx context.Context, call Call) (*token.Claims, error) {
+	raw, err := bearer(call.Authorization)
+	if err != nil {
+		return nil, err
+	}
+	return g.authenticate(ctx, raw, anyToken, call)
+}
+
+func (g *Guard) authenticate(ctx context.Context, raw string, req Requirement, call Call) (*token.Claims, error) {
+	claims, err := g.verify(ctx, raw)
+	if err != nil {
+		return nil, err
+	}
+	switch req {
+	case Refresh:
+		if claims.Type != token.Refresh {
+			return nil, ErrRefreshRequired
+		}
+	case FreshAccess:
+		if claims.Type != token.Access {
+			return nil, ErrAccessRequired
+		}
+		if !g.fresh(claims) {
+			return nil, ErrFreshRequired
+		}
+	case Access, Optional:
+		if claims.Type != token.Access {
+			return nil, ErrAccessRequired
+		}
+	case anyToken:
+	default:
+		return nil, fmt.Errorf("unknown requirement %d", req) // fails closed as Internal
+	}
+	// The cache holds what the token says, never what the call proves: a
+	// bound token's proof is checked on every call, cached or not.
+	if err := bound(claims, call); err != nil {
+		return nil, err
+	}
+	if g.revocations != nil {
+		revoked, err := g.revocations.Revoked(ctx, claims)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+		if revoked {
+			return nil, ErrRevoked
+		}
+	}
+	return claims, nil
+}
+
+func (g *Guard) fresh(c *token.Claims) bool {
+	now := g.clock.Now()
+	if c.FreshAt(now) {
+		return true
+	}
+	auth := c.AuthenticatedAt()
+	return g.freshMaxAge > 0 && !auth.IsZero() && now.Sub(auth) < g.freshMaxAge
+}
+
+// verify checks raw, or finds it in the cache of verified tokens: an entry
+// is served until the earlier of the token's exp and maxCacheAge after its
+// verification, and only while the verifier's keys are those it was
+// verified with.
+func (g *Guard) verify(ctx context.Context, raw string) (*token.Claims, error) {
+	if g.cache == nil || len(raw) > token.MaxLength {
+		return g.verifier.Verify(ctx, raw)
+	}
+	key := sha256.Sum256([]byte(raw))
+	generation := g.keysGeneration()
+	if v, ok := g.cache.Get(key, g.clock.Now()); ok && v.generation == generation {
+		return v.claims, nil
+	}
+	claims, err := g.verifier.Verify(ctx, raw)
+	if err != nil {
+		return nil, err
+	}
+	if g.generation.Swap(generation) != generation {
+		g.cache.Clear() // the keys changed: forget what the old ones verified
+	}
+	now := g.clock.Now()
+	g.cache.Put(key, verified{claims: claims, generation: generation}, earliest(claims.Expiry(), now.Add(maxCacheAge)), now)
+	return claims, nil
+}
+
+// keysGeneration is the verifier's KeysGeneration (token.Verifier has
+// one), 0 when it cannot tell: the cache then relies on its age bound.
+func (g *Guard) keysGeneration() uint64 {
+	if v, ok := g.verifier.(interface{ KeysGeneration() uint64 }); ok {
+		return v.KeysGeneration()
+	}
+	return 0
+}
+
+// bound checks that the call proves what the token is bound to: a
+// certificate (RFC 8705: the SHA-256 thumbprint of the peer certificate);
+// a token bound to a key (DPoP's jkt) is refused, since no proof of it is
+// checked here.
+func bound(c *token.Claims, call Call) error {
+	if c.Confirmation == nil {
+		return nil
+	}
+	cnf := c.Confirmation
+	if cnf.JWKThumbprint != "" || len(cnf.Other) > 0 {
+		return ErrUnbound
+	}
+	if want := cnf.CertificateThumbprint; want != "" {
+		if call.PeerCertificate == nil {
+			return ErrUnbound
+		}
+		sum := sha256.Sum256(call.PeerCertificate.Raw)
+		if base64.RawURLEncoding.EncodeToString(sum[:]) != want {
+			return ErrUnbound
+		}
+		return nil
+	}
+	return ErrUnbound // a confirmation method this guard does not know
+}
+
+func earliest(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}

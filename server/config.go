@@ -1,0 +1,173 @@
+package server
+
+import (
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/authd-dev/authd/clock"
+	"github.com/authd-dev/authd/password"
+	"github.com/authd-dev/authd/session"
+	"github.com/authd-dev/authd/store"
+	"github.com/authd-dev/authd/token"
+)
+
+// Config is everything a running authd is made of. Start from Defaults:
+// the zero Config is not valid. cmd/authd maps its flags, environment and
+// config file onto it, each setting under the flag's name
+// (docs/configuration.md).
+type Config struct {
+	// Addr is the gRPC listen address (--addr).
+	Addr string
+	// HTTPAddr serves the JWKS, discovery, health, readiness and metrics
+	// over HTTP, HTTPS with TLSCert ("": off; --http-addr).
+	HTTPAddr string
+	// HTTPPlaintext serves the HTTP listeners without TLS even with
+	// TLSCert, behind a TLS-terminating proxy (--http-plaintext).
+	HTTPPlaintext bool
+	// MetricsAddr serves /metrics there instead of on HTTPAddr
+	// (--metrics-addr).
+	MetricsAddr string
+	// PProf also serves Go's profiles on MetricsAddr, which it requires
+	// (--pprof).
+	PProf bool
+	// PublicURL is the external URL of the HTTP listener, under which the
+	// discovery document names jwks_uri ("": the request's; --public-url).
+	PublicURL string
+
+	// DataDir holds the SQLite database and the signing-key files
+	// (--data-dir).
+	DataDir string
+	// DB is the database: "" for SQLite in DataDir, "sqlite:PATH", or
+	// "postgres://…" for instances sharing PostgreSQL (--db).
+	DB string
+	// SQLiteSynchronous is "full" (every commit synced) or "normal"
+	// (--sqlite-synchronous).
+	SQLiteSynchronous string
+	// KeyEncryptionKey seals the signing keys kept in a shared database
+	// (at least 32 bytes, the same on every instance;
+	// --key-encryption-key-file or AUTHD_KEY_ENCRYPTION_KEY).
+	KeyEncryptionKey []byte
+	// Redis shares the login-attempt counters and carries the revocation
+	// feed ("": off; --redis).
+	Redis string
+	// Store, when set, is the store to use instead of opening DB: an
+	// embedder's own. The Server does not close it.
+	Store store.Store
+
+	// Issuer and Audience are stamped on every token and required when
+	// verifying (--issuer, --audience).
+	Issuer, Audience string
+	// AccessTTL, RefreshTTL and SessionMax are the token lifetimes and the
+	// session cap (--access-ttl, --refresh-ttl, --session-max).
+	AccessTTL, RefreshTTL, SessionMax time.Duration
+	// Leeway is the clock skew tolerated on exp, nbf and iat, at most
+	// token.MaxLeeway (--leeway).
+	Leeway time.Duration
+	// RefreshReuseGrace is how long a spent refresh token still gets the
+	// same successor pair; 0 is strict (--refresh-reuse-grace).
+	RefreshReuseGrace time.Duration
+	// RefreshRotation rotates refresh tokens at every refresh
+	// (--refresh-rotation).
+	RefreshRotation bool
+	// HS256Secret signs and verifies with HS256 instead of Ed25519, for
+	// flask-jwt-extended interop (at least 32 bytes; --hs256-secret-file).
+	HS256Secret []byte
+	// Claims adds an embedder's claims to every access token.
+	Claims session.ClaimsHook
+
+	// TLSCert and TLSKey are the certificate files of gRPC and the HTTP
+	// listeners, reloaded when they change; ClientCA asks gRPC clients for
+	// a certificate chaining to it (--tls-cert, --tls-key, --client-ca).
+	TLSCert, TLSKey, ClientCA string
+	// CertCheckInterval is how often the certificate files are checked for
+	// a change (0: every 2 s).
+	CertCheckInterval time.Duration
+
+	// TrustedProxies are the proxies whose x-forwarded-for / forwarded
+	// metadata names the client for login throttling (--trusted-proxies).
+	TrustedProxies []netip.Prefix
+	// Hash is the argon2id cost of new hashes (--hash-memory,
+	// --hash-iterations); HashConcurrency bounds the hashes computed at
+	// once (--hash-concurrency).
+	Hash            password.Params
+	HashConcurrency int
+
+	// Logger gets authd's log lines (nil: slog.Default()).
+	Logger *slog.Logger
+	// Clock is the time source of tokens, sessions and the maintenance
+	// loops (nil: the system clock).
+	Clock clock.Clock
+}
+
+// Defaults returns authd's defaults: the values of its flags when none is
+// given.
+func Defaults() Config {
+	return Config{
+		Addr:              "127.0.0.1:50051",
+		DataDir:           "./data",
+		SQLiteSynchronous: "full",
+		Issuer:            token.DefaultIssuer,
+		Audience:          token.DefaultIssuer,
+		AccessTTL:         session.DefaultAccessTTL,
+		RefreshTTL:        session.DefaultRefreshTTL,
+		SessionMax:        session.DefaultSessionMax,
+		RefreshReuseGrace: session.DefaultReuseGrace,
+		RefreshRotation:   true,
+		Hash:              password.DefaultParams,
+		HashConcurrency:   runtime.GOMAXPROCS(0),
+	}
+}
+
+// ConfigError is a setting Validate refuses: one that can never work,
+// whatever the machine. cmd/authd reports it as a usage error.
+type ConfigError struct{ Msg string }
+
+func (e *ConfigError) Error() string { return e.Msg }
+
+// Validate reports what is wrong with the settings, if anything, without
+// opening or reading anything: a configuration it accepts fails at start
+// only for what the machine says (files, the database, Redis).
+func (c Config) Validate() error {
+	invalid := func(format string, args ...any) error {
+		return &ConfigError{Msg: fmt.Sprintf(format, args...)}
+	}
+	switch {
+	case c.AccessTTL <= 0 || c.RefreshTTL <= 0 || c.SessionMax <= 0:
+		return invalid("token lifetimes must be positive")
+	case c.Leeway < 0 || c.Leeway > token.MaxLeeway:
+		return invalid("leeway %s is outside [0, %s]", c.Leeway, token.MaxLeeway)
+	case c.Issuer == "" || c.Audience == "":
+		return invalid("issuer and audience must not be empty")
+	case c.PProf && c.MetricsAddr == "":
+		return invalid("--pprof needs --metrics-addr (profiles are never served beside the JWKS)")
+	case c.TLSCert == "" && c.TLSKey == "" && c.ClientCA != "":
+		return invalid("--client-ca needs --tls-cert and --tls-key")
+	case (c.TLSCert == "") != (c.TLSKey == ""):
+		return invalid("--tls-cert and --tls-key go together")
+	case c.Store == nil && c.SQLiteSynchronous != "full" && c.SQLiteSynchronous != "normal":
+		return invalid("--sqlite-synchronous %q: want full or normal", c.SQLiteSynchronous)
+	}
+	if err := (session.Config{AccessTTL: c.AccessTTL, RefreshTTL: c.RefreshTTL, SessionMax: c.SessionMax, ReuseGrace: c.RefreshReuseGrace}).Validate(); err != nil {
+		return invalid("%v", err)
+	}
+	if _, err := password.NewHasher(c.Hash, c.HashConcurrency); err != nil {
+		return invalid("%v", err)
+	}
+	if c.Store == nil && c.DB != "" && !strings.HasPrefix(c.DB, "sqlite:") && !c.shared() {
+		return invalid("--db %q: want empty, sqlite:PATH or postgres://…", redactDSN(c.DB))
+	}
+	if _, err := parsePublicURL(c.PublicURL); err != nil {
+		return invalid("--public-url: %v", err)
+	}
+	return nil
+}
+
+// shared reports whether instances share the database, and so keep their
+// signing keys in it.
+func (c Config) shared() bool {
+	return strings.HasPrefix(c.DB, "postgres://") || strings.HasPrefix(c.DB, "postgresql://")
+}

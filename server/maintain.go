@@ -1,0 +1,103 @@
+package server
+
+import (
+	"context"
+	"time"
+)
+
+// Intervals of the maintenance loops.
+const (
+	// keyReloadInterval bounds how long an instance keeps a key another
+	// instance or `authd keys revoke` removed, or misses one added.
+	keyReloadInterval = time.Minute
+	// sessionPruneInterval is how often sessions past their cap are
+	// deleted.
+	sessionPruneInterval = time.Hour
+	// defaultCertCheckInterval is how often the certificate files are
+	// checked for a change (a renewal by cert-manager or certbot needs no
+	// signal).
+	defaultCertCheckInterval = 2 * time.Second
+)
+
+// maintain runs the maintenance loops on the server's clock until ctx
+// ends: keys reloaded (pruned, re-read) every keyReloadInterval, sessions
+// past their cap pruned every sessionPruneInterval, the certificate
+// reloaded when its files change. What fails is logged and the current
+// keys or certificate kept.
+func (s *Server) maintain(ctx context.Context) {
+	certEvery := s.cfg.CertCheckInterval
+	if certEvery <= 0 {
+		certEvery = defaultCertCheckInterval
+	}
+	s.every(ctx, keyReloadInterval, s.reloadKeys)
+	s.every(ctx, sessionPruneInterval, s.pruneSessions)
+	if s.certs != nil {
+		s.every(ctx, certEvery, func(context.Context) {
+			if s.certs.changed() {
+				s.reloadCerts()
+			}
+		})
+	}
+}
+
+// every runs f each interval on the server's clock until ctx ends.
+func (s *Server) every(ctx context.Context, interval time.Duration, f func(context.Context)) {
+	var tick func()
+	tick = func() {
+		if ctx.Err() != nil {
+			return
+		}
+		f(ctx)
+		s.clock.AfterFunc(interval, tick)
+	}
+	stop := s.clock.AfterFunc(interval, tick)
+	context.AfterFunc(ctx, func() { stop() })
+}
+
+// Reload prunes and re-reads the signing keys and reloads the TLS
+// certificate and client CA, now (SIGHUP). What fails is logged and the
+// current keys or certificate kept.
+func (s *Server) Reload(ctx context.Context) {
+	s.reloadKeys(ctx)
+	if s.certs != nil {
+		s.reloadCerts()
+	}
+}
+
+// reloadKeys prunes and re-reads the signing keys (none in HS256 mode),
+// logging when they changed.
+func (s *Server) reloadKeys(ctx context.Context) {
+	if s.ring == nil {
+		return
+	}
+	before := s.ring.Generation()
+	if err := s.ring.Reload(ctx); err != nil {
+		s.logger.Error("key reload failed; keeping the current keys", "err", err)
+		return
+	}
+	if s.ring.Generation() != before {
+		kid, _ := s.ring.SigningKey()
+		s.logger.Info("signing keys reloaded", "current_kid", kid, "keys", len(s.ring.Keys()))
+	}
+}
+
+// pruneSessions deletes sessions whose cap passed more than the clock
+// leeway ago: none of their tokens verifies any more.
+func (s *Server) pruneSessions(ctx context.Context) {
+	n, err := s.sessions.Prune(ctx)
+	if err != nil {
+		s.logger.Warn("pruning sessions failed", "err", err)
+		return
+	}
+	if n > 0 {
+		s.logger.Info("pruned sessions past their cap", "sessions", n)
+	}
+}
+
+func (s *Server) reloadCerts() {
+	if err := s.certs.reload(); err != nil {
+		s.logger.Error("certificate reload failed; keeping the current one", "err", err)
+		return
+	}
+	s.logger.Info("TLS certificate reloaded")
+}

@@ -1,0 +1,292 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/authd-dev/authd/guard"
+	"github.com/authd-dev/authd/store"
+	"github.com/authd-dev/authd/token"
+)
+
+// Tokens are what Open and Refresh hand out.
+type Tokens struct {
+	SessionID string
+	Access    string
+	// Refresh is "" after a Refresh with KeepRefreshToken: the client keeps
+	// the one it has.
+	Refresh          string
+	AccessExpiresIn  time.Duration
+	RefreshExpiresIn time.Duration
+}
+
+// Open starts a session for user, whose password was just checked: a
+// fresh access token and a refresh token, both bounded by the session cap.
+// A change of the user's since that check (its generation moved) refuses
+// it with ErrUserChanged.
+func (e *Engine) Open(ctx context.Context, user store.User) (Tokens, error) {
+	now := e.now()
+	sess := store.Session{
+		ID:       token.NewID(),
+		UserID:   user.ID,
+		Username: user.Name,
+		Roles:    user.Roles,
+		// The generation the password was checked under: a password,
+		// roles or disabled change since refuses the session.
+		UserGeneration: user.Generation,
+		AuthTime:       now,
+		CreatedAt:      now,
+		ExpiresAt:      now.Add(e.cfg.SessionMax),
+	}
+	sess.Current = e.nextRotation(sess, now)
+	pair, err := e.mint(ctx, sess, sess.Current, true, now)
+	if err != nil {
+		return Tokens{}, err
+	}
+	if err := e.store.CreateSession(ctx, sess); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return Tokens{}, ErrUserChanged
+		}
+		return Tokens{}, err
+	}
+	return pair, nil
+}
+
+// nextRotation picks the ids and lifetimes of a new token pair: the refresh
+// token's idle lifetime restarts, and neither outlives the session cap.
+func (e *Engine) nextRotation(sess store.Session, now time.Time) store.Rotation {
+	return store.Rotation{
+		RefreshJTI:       token.NewID(),
+		RefreshIssuedAt:  now,
+		RefreshExpiresAt: earliest(now.Add(e.cfg.RefreshTTL), sess.ExpiresAt),
+		AccessJTI:        token.NewID(),
+		AccessIssuedAt:   now,
+		AccessExpiresAt:  earliest(now.Add(e.cfg.AccessTTL), sess.ExpiresAt),
+	}
+}
+
+// mint signs the pair r describes. Signing is deterministic, so minting the
+// same rotation again gives the same tokens: that is how a refresh retried
+// within the grace window gets the very same successor pair.
+func (e *Engine) mint(ctx context.Context, sess store.Session, r store.Rotation, fresh bool, now time.Time) (Tokens, error) {
+	if e.cfg.Signer == nil {
+		return Tokens{}, errNoSigner
+	}
+	access, err := e.signAccess(ctx, sess, r.AccessJTI, r.AccessIssuedAt, r.AccessExpiresAt, fresh)
+	if err != nil {
+		return Tokens{}, err
+	}
+	refresh, err := e.cfg.Signer.Sign(e.claims(sess, token.Refresh, r.RefreshJTI, r.RefreshIssuedAt, r.RefreshExpiresAt, false))
+	if err != nil {
+		return Tokens{}, err
+	}
+	return Tokens{
+		SessionID: sess.ID, Access: access, Refresh: refresh,
+		AccessExpiresIn:  r.AccessExpiresAt.Sub(now),
+		RefreshExpiresIn: r.RefreshExpiresAt.Sub(now),
+	}, nil
+}
+
+// signAccess signs an access token of sess, with the claims the embedder's
+// hook adds.
+func (e *Engine) signAccess(ctx context.Context, sess store.Session, jti string, iat, exp time.Time, fresh bool) (string, error) {
+	if e.cfg.Signer == nil {
+		return "", errNoSigner
+	}
+	c := e.claims(sess, token.Access, jti, iat, exp, fresh)
+	if e.cfg.Claims != nil {
+		extra, err := e.cfg.Claims(ctx, sess.Username, sess.Roles)
+		if err != nil {
+			return "", fmt.Errorf("additional claims: %w", err)
+		}
+		c.Extra = extra
+	}
+	return e.cfg.Signer.Sign(c)
+}
+
+func (e *Engine) claims(sess store.Session, typ token.Type, jti string, iat, exp time.Time, fresh bool) token.Claims {
+	var roles []string
+	if typ == token.Access {
+		roles = sess.Roles // refresh tokens are never checked for roles
+	}
+	return token.Claims{
+		Subject:   sess.Username,
+		ExpiresAt: jwt.NewNumericDate(exp),
+		NotBefore: jwt.NewNumericDate(iat),
+		IssuedAt:  jwt.NewNumericDate(iat),
+		ID:        jti,
+		Type:      typ,
+		Fresh:     token.Fresh{Value: fresh},
+		SessionID: sess.ID,
+		AuthTime:  jwt.NewNumericDate(sess.AuthTime),
+		Roles:     roles,
+	}
+}
+
+// ErrReused: a refresh token of the session that is neither its current
+// one nor the one spent just before it within the grace window was
+// presented. The whole session has been revoked. It is a guard.ErrRevoked.
+var ErrReused = fmt.Errorf("%w: refresh token reused; session revoked", guard.ErrRevoked)
+
+// Refresh exchanges the verified refresh token of claims for a new pair.
+// With rotation:
+//
+//   - the session's current refresh token is spent in one compare-and-swap
+//     and a new pair issued (signed first: a pair that cannot be minted
+//     leaves the client's token unspent);
+//   - the token spent just before it, presented again within the grace
+//     window, gets the same pair again (concurrent tabs, a lost response);
+//   - any other token of the session is reuse: the session is revoked and
+//     ErrReused returned.
+//
+// The session is read here, once, and refused when it is revoked, stale,
+// gone or past its cap.
+func (e *Engine) Refresh(ctx context.Context, claims *token.Claims) (Tokens, error) {
+	if claims.SessionID == "" {
+		return Tokens{}, ErrNoSession
+	}
+	now := e.now()
+	sess, err := e.live(ctx, claims.SessionID)
+	if err != nil {
+		return Tokens{}, err
+	}
+	if e.cfg.KeepRefreshToken {
+		return e.refreshWithoutRotation(ctx, sess, claims, now)
+	}
+	if sess.Current.RefreshJTI == claims.ID {
+		next := e.nextRotation(sess, now)
+		pair, err := e.mint(ctx, sess, next, false, now)
+		if err != nil {
+			return Tokens{}, err
+		}
+		err = e.store.Rotate(ctx, sess.ID, claims.ID, next, now)
+		if err == nil {
+			return pair, nil
+		}
+		if !errors.Is(err, store.ErrConflict) {
+			return Tokens{}, err
+		}
+		// A concurrent refresh rotated first: answer as it did.
+		if sess, err = e.live(ctx, claims.SessionID); err != nil {
+			return Tokens{}, err
+		}
+	}
+	// Grace 0 is strict: even a retry within the same second is reuse.
+	if e.cfg.ReuseGrace > 0 && sess.PreviousJTI == claims.ID && now.Sub(sess.PreviousSpentAt) <= e.cfg.ReuseGrace {
+		return e.mint(ctx, sess, sess.Current, false, now)
+	}
+	if err := e.revoke(ctx, sess.ID, now); err != nil {
+		return Tokens{}, err
+	}
+	return Tokens{}, ErrReused
+}
+
+// refreshWithoutRotation mints an access token and hands back no refresh
+// token: the client keeps the one it has.
+func (e *Engine) refreshWithoutRotation(ctx context.Context, sess store.Session, claims *token.Claims, now time.Time) (Tokens, error) {
+	if sess.Current.RefreshJTI != claims.ID {
+		return Tokens{}, guard.ErrRevoked
+	}
+	exp := earliest(now.Add(e.cfg.AccessTTL), sess.ExpiresAt)
+	access, err := e.signAccess(ctx, sess, token.NewID(), now, exp, false)
+	if err != nil {
+		return Tokens{}, err
+	}
+	return Tokens{SessionID: sess.ID, Access: access, AccessExpiresIn: exp.Sub(now), RefreshExpiresIn: claims.Expiry().Sub(now)}, nil
+}
+
+// live returns the session, or guard.ErrRevoked when it is revoked, stale,
+// gone or past its cap.
+func (e *Engine) live(ctx context.Context, sid string) (store.Session, error) {
+	sess, err := e.store.Session(ctx, sid)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Session{}, guard.ErrRevoked
+	}
+	if err != nil {
+		return store.Session{}, err
+	}
+	if sess.Revoked() || !e.now().Before(sess.ExpiresAt) {
+		return store.Session{}, guard.ErrRevoked
+	}
+	return sess, nil
+}
+
+// Renew returns a new non-fresh access token for the live session of the
+// verified access token of claims, never past the session's cap, and its
+// expiry. At the cap (the session ends no later than the token) it returns
+// ErrSessionCap.
+func (e *Engine) Renew(ctx context.Context, claims *token.Claims) (string, time.Duration, error) {
+	if claims.Type != token.Access {
+		return "", 0, guard.ErrAccessRequired
+	}
+	if claims.SessionID == "" {
+		return "", 0, ErrNoSession
+	}
+	sess, err := e.live(ctx, claims.SessionID)
+	if err != nil {
+		return "", 0, err
+	}
+	now := e.now()
+	exp := earliest(now.Add(e.cfg.AccessTTL), sess.ExpiresAt)
+	// At the cap only when the session ends no later than the token: a
+	// renewal in the login's own second has the same exp, and is no cap.
+	if !sess.ExpiresAt.After(claims.Expiry()) {
+		return "", 0, ErrSessionCap
+	}
+	access, err := e.signAccess(ctx, sess, token.NewID(), now, exp, false)
+	return access, exp.Sub(now), err
+}
+
+// RenewAccess makes the Engine an in-process guard.Renewer, for a server
+// that holds the keys and the store (authd itself): the same renewal as
+// Renew.
+func (e *Engine) RenewAccess(ctx context.Context, _ string, claims *token.Claims) (string, error) {
+	access, _, err := e.Renew(ctx, claims)
+	return access, err
+}
+
+// IssueClientToken opens the session of one service-account token and
+// signs it: scopes in its scope claim, no refresh token, no auth_time, the
+// session capped at the token's exp (so disabling the client or rotating
+// its secret revokes it through the revocation list, and it can be
+// neither refreshed nor renewed). It returns the token and its lifetime.
+func (e *Engine) IssueClientToken(ctx context.Context, client store.User, scopes []string) (string, time.Duration, error) {
+	if e.cfg.Signer == nil {
+		return "", 0, errNoSigner
+	}
+	now := e.now()
+	exp := now.Add(e.cfg.AccessTTL)
+	sess := store.Session{
+		ID: token.NewID(), UserID: client.ID, Username: client.Name, UserGeneration: client.Generation,
+		AuthTime: now, CreatedAt: now, ExpiresAt: exp,
+		Current: store.Rotation{AccessJTI: token.NewID(), AccessIssuedAt: now, AccessExpiresAt: exp,
+			RefreshIssuedAt: now, RefreshExpiresAt: now},
+	}
+	if err := e.store.CreateSession(ctx, sess); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			err = ErrUserChanged // disabled or its secret rotated meanwhile
+		}
+		return "", 0, err
+	}
+	raw, err := e.cfg.Signer.Sign(token.Claims{
+		Subject:   client.Name,
+		ExpiresAt: jwt.NewNumericDate(exp),
+		NotBefore: jwt.NewNumericDate(now),
+		IssuedAt:  jwt.NewNumericDate(now),
+		ID:        sess.Current.AccessJTI,
+		Type:      token.Access,
+		SessionID: sess.ID,
+		// No auth_time: no password was typed, so no fresh-for window
+		// (guard.Config.FreshMaxAge) can make the token fresh.
+		Scope: strings.Join(scopes, " "),
+	})
+	if err != nil {
+		return "", 0, err
+	}
+	return raw, exp.Sub(now), nil
+}
