@@ -5,7 +5,7 @@ TOOL      := $(GO) tool -modfile=tools/go.mod
 RACE      := $(if $(CI),-race,)
 FUZZTIME  ?= 5s
 
-.PHONY: run demo build test skipped test-short fuzz bench load lint gen gen-check consumer clean
+.PHONY: run demo build test test-deps skipped test-short fuzz bench load lint gen gen-check consumer clean
 
 # make run's addresses: set them on the command line or in the environment
 # (AUTHD_ADDR=127.0.0.1:6000 make run); empty AUTHD_HTTP_ADDR turns HTTP off.
@@ -24,11 +24,23 @@ build:
 	$(GO) build -o bin/authd ./cmd/authd
 
 ## test: the whole suite (race detector under CI=true), then each fuzz target briefly
-test:
+test: test-deps
 	$(GO) test $(RACE) -count=1 ./...
 	@$(MAKE) --no-print-directory skipped
 	$(MAKE) consumer
 	$(MAKE) fuzz FUZZTIME=$(FUZZTIME)
+
+# test-deps installs what the tests take from the npm registry: Node's jose
+# at the version e2e/jose/package-lock.json pins (cmd/authd/discovery_test.go
+# verifies authd's tokens with it). It runs npm only when node_modules is not
+# the lock file's; without npm it says what will be skipped.
+JOSE_STAMP := e2e/jose/node_modules/.package-lock.json
+test-deps:
+	@if ! command -v npm >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1; then \
+	  echo "SKIPPED: node or npm is not installed, so Node's jose does not verify authd's tokens (cmd/authd/discovery_test.go)"; \
+	elif ! cmp -s e2e/jose/package-lock.json $(JOSE_STAMP) 2>/dev/null && ! { test -f $(JOSE_STAMP) && test $(JOSE_STAMP) -nt e2e/jose/package-lock.json; }; then \
+	  npm ci --prefix e2e/jose --ignore-scripts --no-audit --no-fund; \
+	fi
 
 # skipped says which backend tests `go test` skipped: a skipped package
 # still prints `ok`, which reads as a pass.

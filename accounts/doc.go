@@ -7,6 +7,6 @@
 // changed roles, a rotated secret) ends the account's sessions, so no token
 // outlives the rights it was issued with by more than the revocation bound.
 //
-//	m := accounts.New(st, hasher)
+//	m := accounts.New(st, hasher, accounts.Config{Sessions: engine})
 //	u, err := m.CreateUser(ctx, "root", password, []string{"authd:admin"})
 package accounts
