@@ -245,7 +245,7 @@ func tamper(t *testing.T, tok string) string {
 // A verifier that is not ours — Node's jose, pinned in
 // e2e/jose/package-lock.json — finds authd's keys through the discovery
 // document alone (over HTTP and HTTPS), accepts an access token, and
-// refuses, as README's snippet does, a refresh token by its type claim, a
+// refuses, as docs/api.md's snippet does, a refresh token by its type claim, a
 // tampered token, a token for another audience signed with authd's key, and
 // one signed by another authd's key.
 func TestE2E_JoseVerifiesThroughDiscovery(t *testing.T) {
@@ -331,8 +331,9 @@ func TestE2E_JoseVerifiesThroughDiscovery(t *testing.T) {
 
 var dialInsecure = grpc.WithTransportCredentials(insecure.NewCredentials())
 
-// README's jose snippet ("Verifying without Go") is verify.mjs's, which
-// the test above runs: README cannot drift from code that verifies.
+// The jose snippet of docs/api.md ("Verifying without Go") is verify.mjs's
+// (between its "// README: begin" and "// README: end" markers), which the
+// test above runs: the documentation cannot drift from code that verifies.
 func TestREADME_JoseSnippetIsTheTestedOne(t *testing.T) {
 	script, err := os.ReadFile(filepath.Join(joseDir, "verify.mjs"))
 	if err != nil {
@@ -343,12 +344,12 @@ func TestREADME_JoseSnippetIsTheTestedOne(t *testing.T) {
 	if !ok || !ok2 || snippet == "" {
 		t.Fatal("verify.mjs lost its // README: begin / end markers")
 	}
-	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "api.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := "```js\n" + `import { createRemoteJWKSet, jwtVerify } from "jose";` + "\n\n" + snippet + "```\n"
-	if !strings.Contains(string(readme), want) {
-		t.Errorf("README.md does not show verify.mjs's snippet; want it to contain:\n%s", want)
+	if !strings.Contains(string(doc), want) {
+		t.Errorf("docs/api.md does not show verify.mjs's snippet; want it to contain:\n%s", want)
 	}
 }
