@@ -26,7 +26,7 @@ import (
 // The hostile-input suite: every case goes through a real server over
 // bufconn — the example greeter protected by the interceptors (with authd's
 // revocation check), or authd itself — and must get exactly its gRPC code
-// and ErrorInfo reason. README "Security" counts the cases.
+// and ErrorInfo reason. docs/security.md counts the cases.
 
 // attackWorld is authd, a greeter, and what the cases need to forge tokens.
 type attackWorld struct {

@@ -14,7 +14,7 @@ const (
 // Domain is the ErrorInfo domain of every refusal authd makes.
 const Domain = "authd"
 
-// The ErrorInfo reasons a caller can see (docs/design.md, "Errors").
+// The ErrorInfo reasons a caller can see (docs/errors.md).
 const (
 	ReasonTokenMissing       = "TOKEN_MISSING"
 	ReasonTokenInvalid       = "TOKEN_INVALID"

@@ -1,6 +1,6 @@
 // A verifier that is not authd's: Node's jose (the version pinned in
 // package-lock.json) finds authd's keys through its discovery document and
-// checks tokens as README ("Operations", "Verifying without Go") tells
+// checks tokens as docs/api.md ("Verifying without Go") tells
 // non-Go consumers to.
 //
 // Usage: AUTHD_DISCOVERY_URL=http://… node verify.mjs < tokens.json

@@ -1,7 +1,7 @@
 // Package greeter is a small service protected by authd's interceptors: each
 // of its methods declares in greeter.proto what it needs of the caller's
-// token. cmd/greeter runs it protected by protect.New; README.md,
-// "Protect your own service", walks through it.
+// token. cmd/greeter runs it protected by protect.New (README's "Protect
+// your own service" walks through examples/consumer, built the same way).
 package greeter
 
 import (

@@ -41,7 +41,7 @@ type options struct{ synchronous string }
 // syncs every commit, so a power loss cannot undo a revocation or a
 // rotation that was answered; "normal" syncs at WAL checkpoints only,
 // faster per write, and a power loss may drop the last commits (never
-// corrupt the file). README "Storage" has the measured cost.
+// corrupt the file). docs/operations.md has the measured cost.
 func WithSynchronous(mode string) Option { return func(o *options) { o.synchronous = mode } }
 
 // Open opens (creating if needed, mode 0600) the database file at path and
