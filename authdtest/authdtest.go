@@ -28,15 +28,18 @@ type Env struct {
 }
 
 // Option configures New.
-type Option func(*authdenv.Options)
+type Option func(*options)
+
+// options are the test harness's settings that New lets a caller change.
+type options = authdenv.Options
 
 // WithHS256 runs authd in HS256 mode with secret.
-func WithHS256(secret []byte) Option { return func(o *authdenv.Options) { o.HS256 = secret } }
+func WithHS256(secret []byte) Option { return func(o *options) { o.HS256 = secret } }
 
 // New starts authd; everything is torn down with t.
 func New(t tokens.TB, opts ...Option) *Env {
 	t.Helper()
-	fs := make([]func(*authdenv.Options), len(opts))
+	fs := make([]func(*options), len(opts))
 	for i, o := range opts {
 		fs[i] = o
 	}
