@@ -79,13 +79,17 @@ func metricsHandler(m *service.Metrics) http.Handler {
 }
 
 // metricsMux serves /metrics and, with PProf, net/http/pprof's profiles:
-// never on HTTPAddr, which JWKS consumers reach.
+// never on HTTPAddr, which JWKS consumers reach. /debug/pprof/cmdline is
+// not among them: authd's command line may hold a secret (a database
+// password in --db), and no profile needs it.
 func (s *Server) metricsMux() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", metricsHandler(s.metrics))
 	if s.cfg.PProf {
 		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
-		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/cmdline", func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, "not served: authd's command line may hold secrets", http.StatusNotFound)
+		})
 		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
 		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
 		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)

@@ -183,3 +183,32 @@ func TestE2E_BadSecretFileStartLeavesNothing(t *testing.T) {
 		}
 	}
 }
+
+// --pprof serves Go's profiles but never the command line, which may hold
+// a secret (a database password in --db): /debug/pprof/cmdline is 404 and
+// says nothing of argv.
+func TestE2E_PprofDoesNotShowTheCommandLine(t *testing.T) {
+	t.Parallel()
+	data := t.TempDir()
+	db := "sqlite:" + filepath.Join(data, "hunter2-secret.db")
+	srv := startProcess(t, data, nil, "--db", db, "--metrics-addr", "127.0.0.1:0", "--pprof")
+	m := metricsAddrText.FindStringSubmatch(srv.log.String())
+	if m == nil {
+		t.Fatalf("no metrics_addr in the serving line:\n%s", srv.log)
+	}
+	metrics := strings.Trim(m[1], `"`)
+	for path, want := range map[string]int{"/debug/pprof/cmdline": http.StatusNotFound, "/debug/pprof/heap": http.StatusOK} {
+		resp, err := http.Get("http://" + metrics + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("GET %s: %d, want %d", path, resp.StatusCode, want)
+		}
+		if strings.Contains(string(body), "hunter2") {
+			t.Errorf("GET %s shows the command line: %q", path, body)
+		}
+	}
+}
