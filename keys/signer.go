@@ -32,6 +32,9 @@ func (s *Signer) Sign(c token.Claims) (string, error) {
 	c.Issuer, c.Audience = s.issuer, s.audience
 	kid, key := s.key.SigningKey()
 	t := jwt.NewWithClaims(s.method, &c)
+	if typ := c.Type.Typ(); typ != "" {
+		t.Header["typ"] = typ // explicit typing, RFC 8725 section 3.11
+	}
 	if kid != "" {
 		t.Header["kid"] = kid
 	}

@@ -69,7 +69,7 @@ func (w *attackWorld) claims() map[string]any {
 }
 
 func (w *attackWorld) header() map[string]any {
-	return map[string]any{"alg": "EdDSA", "typ": "JWT", "kid": w.kid}
+	return map[string]any{"alg": "EdDSA", "typ": "at+jwt", "kid": w.kid}
 }
 
 func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
@@ -199,7 +199,10 @@ var attacks = []attack{
 	refused("embedded jwk header", edit(func(h, _ map[string]any) { h["jwk"] = map[string]string{"kty": "OKP"} }), "TOKEN_INVALID"),
 	refused("x5u header", edit(func(h, _ map[string]any) { h["x5u"] = "http://127.0.0.1:1/cert" }), "TOKEN_INVALID"),
 	refused("crit header", edit(func(h, _ map[string]any) { h["crit"] = []string{"exp"} }), "TOKEN_INVALID"),
-	refused("typ not JWT", edit(func(h, _ map[string]any) { h["typ"] = "at+jwt+evil" }), "TOKEN_INVALID"),
+	refused("typ not at+jwt", edit(func(h, _ map[string]any) { h["typ"] = "at+jwt+evil" }), "TOKEN_INVALID"),
+	refused("typ JWT", edit(func(h, _ map[string]any) { h["typ"] = "JWT" }), "TOKEN_INVALID"),
+	refused("no typ", edit(func(h, _ map[string]any) { delete(h, "typ") }), "TOKEN_INVALID"),
+	refused("access token typed refresh+jwt", edit(func(h, _ map[string]any) { h["typ"] = "refresh+jwt" }), "TOKEN_INVALID"),
 
 	// Registered claims.
 	refused("missing exp", edit(func(_, c map[string]any) { delete(c, "exp") }), "TOKEN_INVALID"),

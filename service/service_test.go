@@ -305,7 +305,7 @@ func TestVerify_TokenCases(t *testing.T) {
 	}
 	signEd := func(c *token.Claims, mutate func(*jwt.Token)) string {
 		tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, c)
-		tok.Header["kid"] = kid
+		tok.Header["kid"], tok.Header["typ"] = kid, c.Type.Typ()
 		if mutate != nil {
 			mutate(tok)
 		}
@@ -342,7 +342,7 @@ func TestVerify_TokenCases(t *testing.T) {
 	}
 	otherKey := func() string {
 		tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, claims())
-		tok.Header["kid"] = token.Thumbprint(priv.Public().(ed25519.PublicKey))
+		tok.Header["kid"], tok.Header["typ"] = token.Thumbprint(priv.Public().(ed25519.PublicKey)), token.AccessTyp
 		raw, _ := tok.SignedString(priv)
 		return raw
 	}

@@ -21,6 +21,27 @@ const (
 	Refresh Type = "refresh"
 )
 
+// The JOSE typ header of each type (RFC 8725 section 3.11, explicit
+// typing): access tokens as RFC 9068 types them, so that a stock verifier
+// of access tokens refuses anything else; refresh tokens with a typ of
+// their own, which no such verifier accepts.
+const (
+	AccessTyp  = "at+jwt"
+	RefreshTyp = "refresh+jwt"
+)
+
+// Typ returns the JOSE typ header of tokens of type t: AccessTyp,
+// RefreshTyp, or "" for a type authd does not mint.
+func (t Type) Typ() string {
+	switch t {
+	case Access:
+		return AccessTyp
+	case Refresh:
+		return RefreshTyp
+	}
+	return ""
+}
+
 // Claims are the claims of an authd token, compatible with flask-jwt-extended
 // (sub, type, fresh, jti, iat, nbf, exp) plus iss, aud, sid and auth_time.
 type Claims struct {

@@ -138,7 +138,7 @@ func TestDifferential_PyJWTAcceptsWhatAuthdAccepts(t *testing.T) {
 // written byte by byte so that duplicates, case variants and odd encodings
 // survive.
 func hostileCorpus(key keys.Key, now int64) map[string]string {
-	hdr := fmt.Sprintf(`{"alg":"EdDSA","kid":%q,"typ":"JWT"}`, key.ID)
+	hdr := fmt.Sprintf(`{"alg":"EdDSA","kid":%q,"typ":"at+jwt"}`, key.ID)
 	claims := func(extra string) string {
 		return fmt.Sprintf(`{"iss":"authd","aud":"authd","sub":"alice","type":"access","fresh":true,"jti":"j","sid":"s","iat":%d,"nbf":%d,"exp":%d%s}`,
 			now, now, now+600, extra)
@@ -161,8 +161,14 @@ func hostileCorpus(key keys.Key, now int64) map[string]string {
 		"case variant Exp":               sign(hdr, claims(fmt.Sprintf(`,"Exp":%d`, now-10))),
 		"duplicate header alg":           sign(`{"alg":"EdDSA","alg":"none","kid":"`+key.ID+`"}`, claims("")),
 		"case variant header ALG":        sign(`{"alg":"EdDSA","ALG":"none","kid":"`+key.ID+`"}`, claims("")),
-		"typ lower case":                 sign(`{"alg":"EdDSA","kid":"`+key.ID+`","typ":"jwt"}`, claims("")),
+		"typ upper case":                 sign(`{"alg":"EdDSA","kid":"`+key.ID+`","typ":"AT+JWT"}`, claims("")),
+		"typ as a media type":            sign(`{"alg":"EdDSA","kid":"`+key.ID+`","typ":"application/at+jwt"}`, claims("")),
+		"typ JWT":                        sign(`{"alg":"EdDSA","kid":"`+key.ID+`","typ":"JWT"}`, claims("")),
 		"no typ":                         sign(`{"alg":"EdDSA","kid":"`+key.ID+`"}`, claims("")),
+		"typ of a refresh token":         sign(`{"alg":"EdDSA","kid":"`+key.ID+`","typ":"refresh+jwt"}`, claims("")),
+		"invalid UTF-8 in a claim":       sign(hdr, claims(",\"tenant\":\"t\xff1\"")),
+		"invalid UTF-8 in sub":           sign(hdr, strings.Replace(claims(""), `"sub":"alice"`, "\"sub\":\"ali\xc3ce\"", 1)),
+		"invalid UTF-8 in the header":    sign(`{"alg":"EdDSA","kid":"`+key.ID+`","typ":"at+jwt","x":"`+"\xff"+`"}`, claims("")),
 		"exp as a string":                sign(hdr, strings.Replace(claims(""), fmt.Sprintf(`"exp":%d`, now+600), fmt.Sprintf(`"exp":"%d"`, now+600), 1)),
 		"exp fractional":                 sign(hdr, strings.Replace(claims(""), fmt.Sprintf(`"exp":%d`, now+600), fmt.Sprintf(`"exp":%d.5`, now+600), 1)),
 		"fresh as a NumericDate":         sign(hdr, strings.Replace(claims(""), `"fresh":true`, fmt.Sprintf(`"fresh":%d`, now+60), 1)),

@@ -2,8 +2,14 @@ package token_test
 
 import (
 	"context"
+	"crypto/ed25519"
+	"encoding/base64"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
+	"time"
+	"unicode/utf8"
 
 	"github.com/authd-dev/authd/token"
 )
@@ -11,13 +17,20 @@ import (
 // FuzzVerify feeds arbitrary strings to the whole verification path: it must
 // never panic, and every failure must be ErrInvalid or ErrExpired.
 func FuzzVerify(f *testing.F) {
-	_, signer, v, _ := newEd25519(f)
+	ring, signer, v, _ := newEd25519(f)
 	good, err := signer.Sign(accessClaims(t0))
 	if err != nil {
 		f.Fatal(err)
 	}
+	// Signed with the key, its sub not UTF-8: a seed for the property
+	// below.
+	kid, priv := ring.SigningKey()
+	in := b64url(fmt.Sprintf(`{"alg":"EdDSA","kid":%q,"typ":"at+jwt"}`, kid)) + "." +
+		b64url(fmt.Sprintf("{\"iss\":\"authd\",\"aud\":\"authd\",\"sub\":\"ali\xffce\",\"type\":\"access\",\"fresh\":false,\"jti\":\"j\",\"sid\":\"s\",\"iat\":%d,\"exp\":%d}",
+			t0.Unix(), t0.Add(time.Minute).Unix()))
+	notUTF8 := in + "." + base64.RawURLEncoding.EncodeToString(ed25519.Sign(priv.(ed25519.PrivateKey), []byte(in)))
 	for _, seed := range []string{
-		good, "", ".", "..", "a.b.c", good + " ", good[:len(good)-3],
+		good, notUTF8, "", ".", "..", "a.b.c", good + " ", good[:len(good)-3],
 		"eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.",
 		"eyJhbGciOiJFZERTQSIsImtpZCI6Ii4uLy4uL3gifQ.e30.AAAA",
 	} {
@@ -28,6 +41,13 @@ func FuzzVerify(f *testing.F) {
 		if err == nil {
 			if claims == nil || claims.Subject == "" || (claims.Type != token.Access && claims.Type != token.Refresh) {
 				t.Fatalf("accepted %q with claims %+v", raw, claims)
+			}
+			// One spelling: what is accepted is UTF-8 throughout, as
+			// every other JOSE implementation requires.
+			for _, seg := range strings.Split(raw, ".")[:2] {
+				if b, err := base64.RawURLEncoding.DecodeString(seg); err != nil || !utf8.Valid(b) {
+					t.Fatalf("accepted %q, whose segment %q is not UTF-8 (%v)", raw, seg, err)
+				}
 			}
 			return
 		}

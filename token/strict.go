@@ -62,6 +62,12 @@ func checkMembers(segment string, known []string) error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
+	// JSON is UTF-8 (RFC 8259 section 8.1). encoding/json would read
+	// invalid bytes as U+FFFD, so that two tokens differing in them would
+	// read alike; PyJWT refuses them. One spelling: refused here too.
+	if !utf8.Valid(b) {
+		return fmt.Errorf("%w: not UTF-8", ErrMalformed)
+	}
 	names, err := memberNames(b)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrMalformed, err)

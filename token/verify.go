@@ -121,11 +121,22 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
 		return nil, err
 	}
 	claims := new(Claims)
-	_, err := v.parser.ParseWithClaims(raw, claims, func(t *jwt.Token) (any, error) {
+	parsed, err := v.parser.ParseWithClaims(raw, claims, func(t *jwt.Token) (any, error) {
 		return v.key(ctx, t)
 	})
 	if err != nil {
-		return nil, classify(err)
+		err = classify(err)
+		if err == ErrExpired && parsed != nil {
+			// Signed with a known key, and expired: a wrong typ is said
+			// first, so that a client never refreshes in answer to it.
+			if terr := v.checkTyp(parsed.Header, claims.Type); terr != nil {
+				return nil, terr
+			}
+		}
+		return nil, err
+	}
+	if err := v.checkTyp(parsed.Header, claims.Type); err != nil {
+		return nil, err
 	}
 	if claims.Expiry().Sub(v.clock.Now()) > v.maxLifetime {
 		return nil, fmt.Errorf("%w: exp is more than %s away", ErrInvalid, v.maxLifetime)
@@ -158,7 +169,7 @@ func (v *Verifier) key(ctx context.Context, t *jwt.Token) (any, error) {
 		}
 	}
 	if typ, ok := t.Header["typ"]; ok {
-		if s, isString := typ.(string); !isString || !strings.EqualFold(s, "JWT") {
+		if _, isString := typ.(string); !isString {
 			return nil, fmt.Errorf("%w: typ", ErrForbiddenHeader)
 		}
 	}
@@ -174,6 +185,31 @@ func (v *Verifier) key(ctx context.Context, t *jwt.Token) (any, error) {
 		return nil, ErrUnknownKey
 	}
 	return v.keys.VerificationKey(ctx, kid)
+}
+
+// ErrWrongTyp: the token's typ header is not the one of its type claim
+// (at+jwt for access tokens, refresh+jwt for refresh tokens), or, with
+// EdDSA, it is missing or a bare JWT. Verified after the signature, so
+// that it only ever describes a token signed with a known key.
+var ErrWrongTyp = fmt.Errorf("%w: typ header does not match the type claim", ErrInvalid)
+
+// checkTyp checks the explicit typing of RFC 8725 section 3.11: typ must
+// be the one of the type claim, compared as media types are (case
+// insensitively, an "application/" prefix omitted). Untyped tokens and
+// typ JWT, as flask-jwt-extended writes them, are accepted with HS256
+// only, the interop mode; every token authd mints is typed.
+func (v *Verifier) checkTyp(header map[string]any, typ Type) error {
+	raw, present := header["typ"].(string)
+	got := strings.ToLower(strings.TrimPrefix(strings.ToLower(raw), "application/"))
+	switch {
+	case got == typ.Typ() && got != "":
+		return nil
+	case (!present || got == "jwt") && v.keys.Algorithm() == HS256:
+		return nil
+	case !present:
+		return fmt.Errorf("%w: no typ (want %q for a token of type %q)", ErrWrongTyp, typ.Typ(), typ)
+	}
+	return fmt.Errorf("%w: typ %q, type %q", ErrWrongTyp, raw, typ)
 }
 
 // claimErrors are golang-jwt's claim failures other than expiry.
