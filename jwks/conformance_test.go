@@ -19,8 +19,9 @@ import (
 	"github.com/authd-dev/authd/token"
 )
 
-// sourceCooldown is the Source's refetch cooldown in the suite.
-const sourceCooldown = 30 * time.Second
+// sourceCooldown is the Source's refetch cooldown in the suite: the
+// default.
+const sourceCooldown = jwks.DefaultCooldown
 
 // The Source over gRPC: the origin is a running authd, whose GetJWKS
 // publishes its keyring; a rotation replaces the keyring's keys.

@@ -85,7 +85,7 @@ func ExampleConfig_cooldown() {
 	source := jwks.New(jwks.FetcherFunc(func(context.Context) ([]token.JWK, error) {
 		fetches++
 		return []token.JWK{token.NewJWK(key.Public)}, nil
-	}), jwks.Config{Clock: clk, Cooldown: 30 * time.Second})
+	}), jwks.Config{Clock: clk}) // jwks.DefaultCooldown: 5 s
 
 	kids := []struct{ name, kid string }{{"authd's", key.ID}, {"forged 1", "forged-1"}, {"forged 2", "forged-2"}}
 	for _, k := range kids {
@@ -93,7 +93,7 @@ func ExampleConfig_cooldown() {
 		fmt.Printf("%s kid known: %t, fetches: %d\n", k.name, err == nil, fetches)
 	}
 
-	clk.Advance(30 * time.Second)
+	clk.Advance(jwks.DefaultCooldown)
 	_, err = source.VerificationKey(ctx, "forged-3")
 	fmt.Printf("after the cooldown, forged 3 known: %t, fetches: %d\n", err == nil, fetches)
 	// Output:

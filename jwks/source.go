@@ -16,8 +16,12 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultCacheTTL     = 10 * time.Minute
-	DefaultCooldown     = 30 * time.Second
+	DefaultCacheTTL = 10 * time.Minute
+	// DefaultCooldown is short: a token signed with a key the Source has
+	// not fetched yet is refused until the next fetch the cooldown
+	// allows, and forged kids cost authd one JWKS fetch per cooldown from
+	// each consumer, however many arrive.
+	DefaultCooldown     = 5 * time.Second
 	DefaultFetchTimeout = 5 * time.Second
 )
 
@@ -28,7 +32,8 @@ type Config struct {
 	CacheTTL time.Duration
 	// Cooldown is the least time between two fetches caused by a stale
 	// cache or an unknown kid (0: DefaultCooldown), so that forged kids
-	// cannot cause a fetch storm.
+	// cannot cause a fetch storm: at most one fetch per cooldown, which
+	// the calls meeting an unknown kid while it runs share.
 	Cooldown time.Duration
 	// FetchTimeout bounds one fetch (0: DefaultFetchTimeout). A fetch runs
 	// detached from the call that needed it, so that the calls waiting

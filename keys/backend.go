@@ -38,7 +38,13 @@ func Dir(dir string) Backend { return dirBackend(dir) }
 
 type dirBackend string
 
-const pemCreatedHeader = "Created"
+// The PEM headers of a key file: when it was created, and when it starts
+// signing (absent: from its creation, as in files written before
+// activation times existed).
+const (
+	pemCreatedHeader   = "Created"
+	pemActivatesHeader = "Activates"
+)
 
 func (d dirBackend) Keys(context.Context) ([]Key, error) {
 	entries, err := os.ReadDir(string(d))
@@ -76,6 +82,9 @@ func (d dirBackend) Add(_ context.Context, key Key) error {
 		Type:    "PRIVATE KEY",
 		Headers: map[string]string{pemCreatedHeader: key.Created.Format(time.RFC3339Nano)},
 		Bytes:   der,
+	}
+	if !key.Activates.IsZero() {
+		block.Headers[pemActivatesHeader] = key.Activates.UTC().Format(time.RFC3339Nano)
 	}
 	path := filepath.Join(string(d), key.ID+".pem")
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
@@ -117,8 +126,14 @@ func readKeyFile(path string) (Key, error) {
 	if err != nil {
 		return Key{}, fmt.Errorf("signing key %s: bad %s header: %w", path, pemCreatedHeader, err)
 	}
+	var activates time.Time
+	if v, ok := block.Headers[pemActivatesHeader]; ok {
+		if activates, err = time.Parse(time.RFC3339Nano, v); err != nil {
+			return Key{}, fmt.Errorf("signing key %s: bad %s header: %w", path, pemActivatesHeader, err)
+		}
+	}
 	pub := priv.Public().(ed25519.PublicKey)
-	key := Key{ID: token.Thumbprint(pub), Created: created, Public: pub, Private: priv}
+	key := Key{ID: token.Thumbprint(pub), Created: created, Activates: activates, Public: pub, Private: priv}
 	if filepath.Base(path) != key.ID+".pem" {
 		return Key{}, fmt.Errorf("signing key %s: file name does not match its kid %s", path, key.ID)
 	}
@@ -155,7 +170,7 @@ func (d *dbBackend) Keys(ctx context.Context) ([]Key, error) {
 		if err != nil {
 			return nil, fmt.Errorf("signing key %s: %w", s.ID, err)
 		}
-		keys = append(keys, Key{ID: s.ID, Created: s.Created, Public: priv.Public().(ed25519.PublicKey), Private: priv})
+		keys = append(keys, Key{ID: s.ID, Created: s.Created, Activates: s.Activates, Public: priv.Public().(ed25519.PublicKey), Private: priv})
 	}
 	return keys, nil
 }
@@ -167,7 +182,7 @@ func (d *dbBackend) PublicKeys(ctx context.Context) ([]Key, error) {
 	}
 	keys := make([]Key, len(sealed))
 	for i, k := range sealed {
-		keys[i] = Key{ID: k.ID, Created: k.Created, Public: k.Public}
+		keys[i] = Key{ID: k.ID, Created: k.Created, Activates: k.Activates, Public: k.Public}
 	}
 	return keys, nil
 }
@@ -180,7 +195,7 @@ func (d *dbBackend) Add(ctx context.Context, key Key) error {
 	if err != nil {
 		return err
 	}
-	return d.st.AddSigningKey(ctx, store.SealedKey{ID: key.ID, Created: key.Created, Public: key.Public, Sealed: sealed})
+	return d.st.AddSigningKey(ctx, store.SealedKey{ID: key.ID, Created: key.Created, Activates: key.Activates, Public: key.Public, Sealed: sealed})
 }
 
 func (d *dbBackend) Delete(ctx context.Context, kid string) error {

@@ -53,7 +53,7 @@ func ringSubject(t *testing.T, backend keys.Backend) keysourcetest.Subject {
 	if perLoad == 0 {
 		t.Fatal("Reload did not read the backend")
 	}
-	origin := keys.NewManager(backend, keys.WithClock(clk))
+	origin := keys.NewManager(backend, keys.WithClock(clk), atOnce)
 	return keysourcetest.Subject{
 		Source:   ring,
 		Clock:    clk,

@@ -12,7 +12,8 @@ import (
 	"github.com/authd-dev/authd/keys"
 )
 
-// A key's life: created current, retired by a rotation, verifying until
+// A key's life: created current, or next by a rotation, published ahead
+// of signing; retired when the next key starts signing, verifying until
 // every token it signed has expired, then pruned.
 func ExampleOpen() {
 	ctx := context.Background()
@@ -36,7 +37,10 @@ func ExampleOpen() {
 	}
 	printStates(ctx, ring)
 
-	// `authd keys rotate`, then SIGHUP: the new key signs, the old verifies.
+	// `authd keys rotate`: the new key is stored, and published by each
+	// instance at its next reload, but signs only from its activation, a
+	// propagation delay later, when every instance and every consumer has
+	// had time to learn it.
 	clk.Advance(time.Hour)
 	rotated, err := ring.Manager().Rotate(ctx)
 	if err != nil {
@@ -45,7 +49,15 @@ func ExampleOpen() {
 	if err := ring.Reload(ctx); err != nil {
 		log.Fatal(err)
 	}
+	_, err = ring.VerificationKey(ctx, rotated.ID)
 	kid, _ := ring.SigningKey()
+	fmt.Println("published:", err == nil, "signs with it:", kid == rotated.ID)
+	printStates(ctx, ring)
+
+	// At its activation it signs, with no reload needed, on every
+	// instance at once; the old key verifies until its tokens expire.
+	clk.Advance(keys.DefaultPropagationDelay)
+	kid, _ = ring.SigningKey()
 	fmt.Println("signs with the rotated key:", kid == rotated.ID)
 	printStates(ctx, ring)
 
@@ -59,10 +71,14 @@ func ExampleOpen() {
 	// keep: 25h1m0s
 	// 1 key(s)
 	//   key 0: current
+	// published: true signs with it: false
+	// 2 key(s)
+	//   key 0: next, signs from 2026-01-01T13:20:00Z
+	//   key 1: current
 	// signs with the rotated key: true
 	// 2 key(s)
 	//   key 0: current
-	//   key 1: verify-only until 2026-01-02T14:01:00Z
+	//   key 1: verify-only until 2026-01-02T14:21:00Z
 	// 1 key(s)
 	//   key 0: current
 }
@@ -116,9 +132,12 @@ func printStates(ctx context.Context, ring *keys.Ring) {
 	}
 	fmt.Printf("%d key(s)\n", len(states))
 	for i, s := range states {
-		if s.Current {
+		switch {
+		case s.Current:
 			fmt.Printf("  key %d: current\n", i)
-		} else {
+		case s.Next:
+			fmt.Printf("  key %d: next, signs from %s\n", i, s.Key.Activates.Format(time.RFC3339))
+		default:
 			fmt.Printf("  key %d: verify-only until %s\n", i, s.Until.Format(time.RFC3339))
 		}
 	}

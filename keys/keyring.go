@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/authd-dev/authd/clock"
 	"github.com/authd-dev/authd/token"
 )
 
@@ -25,10 +26,27 @@ type SigningKey interface {
 type Key struct {
 	ID      string
 	Created time.Time
-	Public  ed25519.PublicKey
+	// Activates is when the key may start signing: until then it is
+	// published and verifies, and the key before it signs. Zero: from the
+	// start (a first key, a replacement after a revocation, a key made
+	// before activation times existed).
+	Activates time.Time
+	Public    ed25519.PublicKey
 	// Private is nil for a key known only by its public half.
 	Private ed25519.PrivateKey
 }
+
+// SignsFrom is when the key starts signing: Activates, or Created when
+// Activates is zero.
+func (k Key) SignsFrom() time.Time {
+	if k.Activates.IsZero() {
+		return k.Created
+	}
+	return k.Activates
+}
+
+// activeAt reports whether the key may sign at now.
+func (k Key) activeAt(now time.Time) bool { return !k.Activates.After(now) }
 
 // NewKey generates an Ed25519 key created at now.
 func NewKey(now time.Time) (Key, error) {
@@ -39,18 +57,27 @@ func NewKey(now time.Time) (Key, error) {
 	return Key{ID: token.Thumbprint(pub), Created: now.UTC(), Public: pub, Private: priv}, nil
 }
 
-// Keyring holds Ed25519 keys: the newest one with a private half signs, all
-// of them verify. It is safe for concurrent use.
+// Keyring holds Ed25519 keys, all of which verify. The newest key with a
+// private half whose activation has come (Key.Activates) signs: a key
+// rotated in ahead of time is published, and verifies, at once, and signs
+// from its activation on, at the same instant on every instance that holds
+// it, whoever loaded it first. It is safe for concurrent use.
 type Keyring struct {
+	clock      clock.Clock
 	mu         sync.RWMutex
+	signers    []Key // the keys with a private half, newest first
 	current    Key
+	changeAt   time.Time // the next activation, when current is chosen again (zero: none)
 	byID       map[string]Key
 	generation atomic.Uint64
 }
 
-// NewKeyring returns a keyring of keys; at least one must have a private half.
-func NewKeyring(keys ...Key) (*Keyring, error) {
-	k := &Keyring{}
+// NewKeyring returns a keyring of keys on the system clock; at least one
+// must have a private half.
+func NewKeyring(keys ...Key) (*Keyring, error) { return newKeyring(clock.System(), keys...) }
+
+func newKeyring(clk clock.Clock, keys ...Key) (*Keyring, error) {
+	k := &Keyring{clock: clk}
 	if err := k.Replace(keys...); err != nil {
 		return nil, err
 	}
@@ -58,7 +85,8 @@ func NewKeyring(keys ...Key) (*Keyring, error) {
 }
 
 // Replace swaps the keyring's keys for keys, as after a rotation. The
-// newest key with a private half (see SortNewestFirst) signs.
+// newest key with a private half (see SortNewestFirst) whose activation
+// has come signs; when none has, the one that activates first.
 func (k *Keyring) Replace(keys ...Key) error {
 	byID := make(map[string]Key, len(keys))
 	for _, key := range keys {
@@ -70,18 +98,40 @@ func (k *Keyring) Replace(keys ...Key) error {
 		}
 		byID[key.ID] = key
 	}
-	sorted := SortNewestFirst(keys)
-	i := slices.IndexFunc(sorted, func(key Key) bool { return key.Private != nil })
-	if i < 0 {
+	signers := slices.DeleteFunc(SortNewestFirst(keys), func(key Key) bool { return key.Private == nil })
+	if len(signers) == 0 {
 		return errors.New("keyring: no private key to sign with")
 	}
+	current, changeAt := schedule(signers, k.clock.Now())
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if !sameKeys(k.byID, byID) || k.current.ID != sorted[i].ID {
+	if !sameKeys(k.byID, byID) || k.current.ID != current.ID {
 		k.generation.Add(1)
 	}
-	k.current, k.byID = sorted[i], byID
+	k.signers, k.current, k.changeAt, k.byID = signers, current, changeAt, byID
 	return nil
+}
+
+// schedule returns the key of signers (newest first, not empty) that signs
+// at now — the newest active one, or when none is active yet the one that
+// activates first — and the next activation after now, when that may
+// change (zero: none).
+func schedule(signers []Key, now time.Time) (current Key, changeAt time.Time) {
+	i := slices.IndexFunc(signers, func(key Key) bool { return key.activeAt(now) })
+	if i < 0 {
+		i = 0
+		for j, key := range signers {
+			if key.Activates.Before(signers[i].Activates) {
+				i = j
+			}
+		}
+	}
+	for _, key := range signers {
+		if key.Activates.After(now) && (changeAt.IsZero() || key.Activates.Before(changeAt)) {
+			changeAt = key.Activates
+		}
+	}
+	return signers[i], changeAt
 }
 
 func sameKeys(a, b map[string]Key) bool {
@@ -116,11 +166,44 @@ func SortNewestFirst(keys []Key) []Key {
 // Algorithm returns EdDSA.
 func (k *Keyring) Algorithm() string { return token.EdDSA }
 
-// SigningKey returns the current private key and its kid.
+// SigningKey returns the private key that signs now and its kid.
 func (k *Keyring) SigningKey() (string, any) {
+	now := k.clock.Now()
 	k.mu.RLock()
-	defer k.mu.RUnlock()
-	return k.current.ID, k.current.Private
+	current, due := k.current, !k.changeAt.IsZero() && !now.Before(k.changeAt)
+	k.mu.RUnlock()
+	if due {
+		current = k.advance(now)
+	}
+	return current.ID, current.Private
+}
+
+// advance chooses the signing key again once an activation has come.
+func (k *Keyring) advance(now time.Time) Key {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if !k.changeAt.IsZero() && !now.Before(k.changeAt) {
+		k.current, k.changeAt = schedule(k.signers, now)
+	}
+	return k.current
+}
+
+// Next returns the key that will sign after the one signing now, if one is
+// scheduled: from its Activates on.
+func (k *Keyring) Next() (Key, bool) {
+	now := k.clock.Now()
+	k.mu.RLock()
+	signers := k.signers // never modified, only replaced
+	k.mu.RUnlock()
+	current, at := schedule(signers, now)
+	for !at.IsZero() {
+		next, after := schedule(signers, at)
+		if next.ID != current.ID {
+			return next, true
+		}
+		at = after
+	}
+	return Key{}, false
 }
 
 // VerificationKey returns the public key named kid.

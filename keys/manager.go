@@ -14,6 +14,18 @@ import (
 // reloadSlack covers a running authd that picks a rotated key up late.
 const reloadSlack = time.Hour
 
+// DefaultPropagationDelay is how long Rotate's key is published before it
+// signs. It exceeds what it takes for the key to reach every verifier: a
+// serving authd loads it within its key reload (a minute), the JWKS over
+// HTTP may be cached on the way for its max-age (5 minutes), and a
+// consumer caches what it fetched for jwks.DefaultCacheTTL (10 minutes).
+const DefaultPropagationDelay = 20 * time.Minute
+
+// DefaultReloadCooldown is the least time a Ring leaves between two
+// re-reads of the stored keys caused by tokens naming a kid it does not
+// hold.
+const DefaultReloadCooldown = 2 * time.Second
+
 // Keep is how long after its retirement a key keeps verifying: the longest
 // token lifetime, plus clock leeway and a late reload, after which every
 // token it signed has expired.
@@ -29,6 +41,7 @@ type config struct {
 	keep     time.Duration
 	logger   *slog.Logger
 	cooldown time.Duration
+	delay    time.Duration
 }
 
 // WithClock sets the time source (default the system clock).
@@ -43,8 +56,14 @@ func WithKeep(d time.Duration) Option { return func(c *config) { c.keep = d } }
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
 
 // WithReloadCooldown sets the least time between two reloads caused by
-// tokens naming an unknown kid (default 10 s).
+// tokens naming an unknown kid (default DefaultReloadCooldown).
 func WithReloadCooldown(d time.Duration) Option { return func(c *config) { c.cooldown = d } }
+
+// WithPropagationDelay sets how long after Rotate the new key starts
+// signing (default DefaultPropagationDelay); 0 makes it sign at once, on
+// each instance as soon as it reloads, which another instance's consumers
+// may not yet know.
+func WithPropagationDelay(d time.Duration) Option { return func(c *config) { c.delay = max(d, 0) } }
 
 // Manager runs the lifecycle operations on the keys of a Backend.
 type Manager struct {
@@ -58,7 +77,8 @@ func NewManager(b Backend, opts ...Option) *Manager {
 		clock:    clock.System(),
 		keep:     Keep(15*time.Minute, 24*time.Hour),
 		logger:   slog.Default(),
-		cooldown: 10 * time.Second,
+		cooldown: DefaultReloadCooldown,
+		delay:    DefaultPropagationDelay,
 	}
 	for _, opt := range opts {
 		opt(&cfg)
@@ -71,52 +91,79 @@ type State struct {
 	Key Key
 	// Current: the key signs new tokens.
 	Current bool
+	// Next: the key is published and verifies, and signs from its
+	// Activates on (Rotate made it; instances load it meanwhile).
+	Next bool
 	// Until is when a retired key stops verifying: every token it signed
-	// has expired by then. Zero for the current key.
+	// has expired by then. Zero for the current and next keys.
 	Until time.Time
 }
 
 // Expired reports whether a retired key has outlived its tokens at now
 // (the next Prune deletes it).
-func (s State) Expired(now time.Time) bool { return !s.Current && !now.Before(s.Until) }
+func (s State) Expired(now time.Time) bool { return !s.Current && !s.Next && !now.Before(s.Until) }
 
-// List returns every stored key, newest (current) first, with its state.
+// List returns every stored key, newest first, with its state.
 func (m *Manager) List(ctx context.Context) ([]State, error) {
 	keys, err := m.backend.PublicKeys(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return m.states(keys), nil
+	return m.states(keys, m.cfg.clock.Now()), nil
 }
 
-func (m *Manager) states(keys []Key) []State {
+// states are keys' states at now, newest first. The key that signs is the
+// one a Keyring holding them all chooses; a newer one not yet active is
+// next; an older one is retired since the first newer key started signing
+// (the tokens it signed were issued before then), and verifies for keep
+// after that.
+func (m *Manager) states(keys []Key, now time.Time) []State {
 	sorted := SortNewestFirst(keys)
 	out := make([]State, len(sorted))
+	if len(sorted) == 0 {
+		return out
+	}
+	current, _ := schedule(sorted, now)
+	var retiredAt time.Time // the earliest start of the keys newer than sorted[i]
+	newer := true           // sorted[i] is newer than the current key
 	for i, k := range sorted {
-		out[i] = State{Key: k, Current: i == 0}
-		if i > 0 {
-			// Retired when the next newer key was created: the tokens it
-			// signed were issued before then.
-			out[i].Until = sorted[i-1].Created.Add(m.cfg.keep)
+		out[i] = State{Key: k}
+		switch {
+		case k.ID == current.ID:
+			out[i].Current, newer = true, false
+		case newer:
+			out[i].Next = true
+		default:
+			out[i].Until = retiredAt.Add(m.cfg.keep)
+		}
+		if start := k.SignsFrom(); i == 0 || start.Before(retiredAt) {
+			retiredAt = start
 		}
 	}
 	return out
 }
 
-// Rotate adds a new key, which becomes current. It first checks that the
-// stored keys all load (with the database, that the secret opens them): a
-// key added with another secret would leave instances unable to read it.
+// Rotate adds a new key, which is published at once and signs from the
+// propagation delay on (WithPropagationDelay), replacing the current key
+// then. It first checks that the stored keys all load (with the database,
+// that the secret opens them): a key added with another secret would leave
+// instances unable to read it.
 func (m *Manager) Rotate(ctx context.Context) (Key, error) {
 	if _, err := m.backend.Keys(ctx); err != nil {
 		return Key{}, err
 	}
-	return m.add(ctx)
+	return m.add(ctx, m.cfg.delay)
 }
 
-func (m *Manager) add(ctx context.Context) (Key, error) {
-	key, err := NewKey(m.cfg.clock.Now())
+// add stores a new key that signs from delay on (at once when 0).
+func (m *Manager) add(ctx context.Context, delay time.Duration) (Key, error) {
+	now := m.cfg.clock.Now()
+	key, err := NewKey(now)
 	if err != nil {
 		return Key{}, err
+	}
+	if delay > 0 {
+		key.Activates = key.Created.Add(delay)
 	}
 	if err := m.backend.Add(ctx, key); err != nil {
 		return Key{}, err
@@ -131,12 +178,12 @@ func (m *Manager) Init(ctx context.Context) (bool, error) {
 	if err != nil || len(keys) > 0 {
 		return false, err
 	}
-	_, err = m.add(ctx)
+	_, err = m.add(ctx, 0)
 	return err == nil, err
 }
 
 // Prune deletes the retired keys whose tokens have all expired and returns
-// them. The current key is never pruned.
+// them. The current and next keys are never pruned.
 func (m *Manager) Prune(ctx context.Context) ([]Key, error) {
 	keys, err := m.backend.PublicKeys(ctx)
 	if err != nil {
@@ -144,7 +191,7 @@ func (m *Manager) Prune(ctx context.Context) ([]Key, error) {
 	}
 	var pruned []Key
 	now := m.cfg.clock.Now()
-	for _, s := range m.states(keys) {
+	for _, s := range m.states(keys, now) {
 		if !s.Expired(now) {
 			continue
 		}
@@ -162,13 +209,15 @@ var ErrUnknownKey = errors.New("no such signing key")
 
 // Revoke deletes the key kid at once, for a key that may be compromised:
 // every token it signed stops verifying as soon as instances reload. When
-// kid is the current key, a new key is made current first and returned.
+// kid is the current key, a new key that signs at once (no propagation
+// delay: the revoked key must stop signing now) is added first and
+// returned.
 func (m *Manager) Revoke(ctx context.Context, kid string) (replacement *Key, err error) {
 	keys, err := m.backend.Keys(ctx)
 	if err != nil {
 		return nil, err
 	}
-	states := m.states(keys)
+	states := m.states(keys, m.cfg.clock.Now())
 	i := -1
 	for j, s := range states {
 		if s.Key.ID == kid {
@@ -179,7 +228,7 @@ func (m *Manager) Revoke(ctx context.Context, kid string) (replacement *Key, err
 		return nil, fmt.Errorf("%w: %q", ErrUnknownKey, kid)
 	}
 	if states[i].Current {
-		key, err := m.add(ctx)
+		key, err := m.add(ctx, 0)
 		if err != nil {
 			return nil, err
 		}

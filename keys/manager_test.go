@@ -98,6 +98,10 @@ func keyIDs(ks []keys.Key) []string {
 	return ids
 }
 
+// atOnce makes a Manager's rotated keys sign at once, as before activation
+// times existed (`authd keys rotate --now`).
+var atOnce = keys.WithPropagationDelay(0)
+
 // rotate moves the clock on by d and rotates.
 func rotate(t *testing.T, m *keys.Manager, clk *clock.Fake, d time.Duration) keys.Key {
 	t.Helper()
@@ -113,7 +117,7 @@ func TestManager_ListStatesNewestFirst(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b keys.Backend) {
 		const keep = 2 * time.Hour
 		clk := clock.NewFake(t0)
-		m := keys.NewManager(b, keys.WithClock(clk), keys.WithKeep(keep))
+		m := keys.NewManager(b, keys.WithClock(clk), keys.WithKeep(keep), atOnce)
 		if states := list(t, m); len(states) != 0 {
 			t.Fatalf("List of an empty backend = %v", kids(states))
 		}
@@ -175,10 +179,10 @@ func TestManager_InitCreatesOneKeyOnlyOnce(t *testing.T) {
 	})
 }
 
-func TestManager_RotateMakesTheNewKeyCurrent(t *testing.T) {
+func TestManager_RotateAtOnceMakesTheNewKeyCurrent(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b keys.Backend) {
 		clk := clock.NewFake(t0)
-		m := keys.NewManager(b, keys.WithClock(clk))
+		m := keys.NewManager(b, keys.WithClock(clk), atOnce)
 		old := rotate(t, m, clk, 0)
 		key := rotate(t, m, clk, time.Minute)
 		if key.ID == old.ID || key.Private == nil || !key.Created.Equal(clk.Now()) {
@@ -227,7 +231,7 @@ func TestManager_PruneDeletesOnlyKeysPastRetirementPlusKeep(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b keys.Backend) {
 		const keep = 2 * time.Hour
 		clk := clock.NewFake(t0)
-		m := keys.NewManager(b, keys.WithClock(clk), keys.WithKeep(keep))
+		m := keys.NewManager(b, keys.WithClock(clk), keys.WithKeep(keep), atOnce)
 		k1 := rotate(t, m, clk, 0)
 		k2 := rotate(t, m, clk, time.Hour) // k1 retired at t0+1h
 		k3 := rotate(t, m, clk, time.Hour) // k2 retired at t0+2h
@@ -262,7 +266,7 @@ func TestManager_PruneDeletesOnlyKeysPastRetirementPlusKeep(t *testing.T) {
 func TestManager_RevokeRetiredKeyRemovesIt(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b keys.Backend) {
 		clk := clock.NewFake(t0)
-		m := keys.NewManager(b, keys.WithClock(clk))
+		m := keys.NewManager(b, keys.WithClock(clk), atOnce)
 		retired := rotate(t, m, clk, 0)
 		current := rotate(t, m, clk, time.Minute)
 		replacement, err := m.Revoke(t.Context(), retired.ID)
@@ -360,7 +364,7 @@ func TestDir_CreatesOnceAndReloads(t *testing.T) {
 		t.Fatalf("opening the key dir again: current %s, %d keys; want %s alone", kid, len(again.Keys()), first)
 	}
 	clk.Advance(time.Hour)
-	rotated, err := keys.NewManager(keys.Dir(dir), keys.WithClock(clk)).Rotate(t.Context())
+	rotated, err := keys.NewManager(keys.Dir(dir), keys.WithClock(clk), atOnce).Rotate(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,30 +4,36 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/authd-dev/authd/internal/flight"
 	"github.com/authd-dev/authd/token"
 )
 
-// Ring is a serving keyring over a Backend: the newest key signs, every
-// stored key verifies. A token naming a kid the Ring does not hold makes
-// it re-read the stored keys, at most once per cooldown, so a key added by
-// another instance (or by `authd keys rotate`) verifies everywhere at
-// once. Such a read changes nothing stored: pruning and creating keys are
-// Open's and Reload's. It is safe for concurrent use.
+// Ring is a serving keyring over a Backend: the newest active key signs
+// (see Keyring), every stored key verifies, a key not yet active included.
+// A token naming a kid the Ring does not hold makes it re-read the stored
+// keys, at most once per cooldown (single-flight: the calls that meet an
+// unknown kid meanwhile share one read), so a key another instance signs
+// with before this one reloaded (`authd keys rotate --now`) verifies
+// everywhere within seconds. Such a read changes nothing stored: pruning
+// and creating keys are Open's and Reload's. It is safe for concurrent use.
 type Ring struct {
 	*Keyring
 	manager *Manager
 	reads   *flight.Limited
 }
 
+// readTimeout bounds one read of the stored keys caused by a token.
+const readTimeout = 10 * time.Second
+
 // Open prunes the keys whose tokens have all expired, then loads the rest,
 // creating the first key when there is none.
 func Open(ctx context.Context, b Backend, opts ...Option) (*Ring, error) {
 	m := NewManager(b, opts...)
 	// A read caused by a token runs detached from its call, so the calls
-	// waiting on it share it; it takes at most the cooldown.
-	r := &Ring{manager: m, reads: flight.NewLimited(m.cfg.clock, m.cfg.cooldown, m.cfg.cooldown)}
+	// waiting on it share it; it is bounded by readTimeout.
+	r := &Ring{manager: m, reads: flight.NewLimited(m.cfg.clock, m.cfg.cooldown, readTimeout)}
 	if err := r.maintain(ctx); err != nil {
 		return nil, err
 	}
@@ -61,7 +67,7 @@ func (r *Ring) load(ctx context.Context) error {
 		return err
 	}
 	if r.Keyring == nil {
-		r.Keyring, err = NewKeyring(keys...)
+		r.Keyring, err = newKeyring(r.manager.cfg.clock, keys...)
 		return err
 	}
 	return r.Keyring.Replace(keys...)

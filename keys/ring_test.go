@@ -17,7 +17,7 @@ func TestRing_OpenCreatesTheFirstKeyAndPrunes(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b keys.Backend) {
 		const keep = time.Hour
 		clk := clock.NewFake(t0)
-		ring, err := keys.Open(t.Context(), b, keys.WithClock(clk), keys.WithKeep(keep))
+		ring, err := keys.Open(t.Context(), b, keys.WithClock(clk), keys.WithKeep(keep), atOnce)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -49,7 +49,7 @@ func TestRing_ReloadPicksUpRotationAndPrunes(t *testing.T) {
 			t.Fatal(err)
 		}
 		old, _ := ring.SigningKey()
-		rotated := rotate(t, keys.NewManager(b, keys.WithClock(clk)), clk, time.Minute)
+		rotated := rotate(t, keys.NewManager(b, keys.WithClock(clk), atOnce), clk, time.Minute)
 		if kid, _ := ring.SigningKey(); kid != old {
 			t.Fatalf("the Ring signs with %s before reloading, want %s", kid, old)
 		}
@@ -81,7 +81,7 @@ func TestRing_FailedReloadKeepsTheKeys(t *testing.T) {
 			t.Fatal(err)
 		}
 		kid, _ := ring.SigningKey()
-		rotated := rotate(t, keys.NewManager(b, keys.WithClock(clk)), clk, time.Minute)
+		rotated := rotate(t, keys.NewManager(b, keys.WithClock(clk), atOnce), clk, time.Minute)
 		flaky.down.Store(true)
 		if err := ring.Reload(t.Context()); !errors.Is(err, errBackendDown) {
 			t.Fatalf("Reload with the backend down: %v, want its error", err)

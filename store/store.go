@@ -223,8 +223,10 @@ type Throttles interface {
 type SealedKey struct {
 	ID      string
 	Created time.Time
-	Public  []byte
-	Sealed  []byte
+	// Activates is when the key starts signing (zero: from its creation).
+	Activates time.Time
+	Public    []byte
+	Sealed    []byte
 }
 
 // SigningKeys keeps the signing keys that every instance on a shared

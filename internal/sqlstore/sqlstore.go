@@ -691,7 +691,7 @@ func inList(values []string) (string, []any) {
 
 // SigningKeys implements store.SigningKeys.
 func (d *DB) SigningKeys(ctx context.Context) ([]store.SealedKey, error) {
-	rows, err := d.query(ctx, `SELECT id, created_at_ns, public_key, sealed_private FROM signing_keys ORDER BY created_at_ns DESC, id DESC`)
+	rows, err := d.query(ctx, `SELECT id, created_at_ns, activates_at_ns, public_key, sealed_private FROM signing_keys ORDER BY created_at_ns DESC, id DESC`)
 	if err != nil {
 		return nil, fmt.Errorf("signing keys: %w", err)
 	}
@@ -699,11 +699,14 @@ func (d *DB) SigningKeys(ctx context.Context) ([]store.SealedKey, error) {
 	var keys []store.SealedKey
 	for rows.Next() {
 		var k store.SealedKey
-		var created int64
-		if err := rows.Scan(&k.ID, &created, &k.Public, &k.Sealed); err != nil {
+		var created, activates int64
+		if err := rows.Scan(&k.ID, &created, &activates, &k.Public, &k.Sealed); err != nil {
 			return nil, fmt.Errorf("signing keys: %w", err)
 		}
 		k.Created = time.Unix(0, created).UTC()
+		if activates != 0 { // 0: from its creation
+			k.Activates = time.Unix(0, activates).UTC()
+		}
 		keys = append(keys, k)
 	}
 	return keys, rows.Err()
@@ -711,8 +714,12 @@ func (d *DB) SigningKeys(ctx context.Context) ([]store.SealedKey, error) {
 
 // AddSigningKey implements store.SigningKeys.
 func (d *DB) AddSigningKey(ctx context.Context, k store.SealedKey) error {
-	_, err := d.exec(ctx, `INSERT INTO signing_keys (id, created_at_ns, public_key, sealed_private) VALUES (?, ?, ?, ?)`,
-		k.ID, k.Created.UnixNano(), k.Public, k.Sealed)
+	var activates int64 // 0: from its creation
+	if !k.Activates.IsZero() {
+		activates = k.Activates.UnixNano()
+	}
+	_, err := d.exec(ctx, `INSERT INTO signing_keys (id, created_at_ns, activates_at_ns, public_key, sealed_private) VALUES (?, ?, ?, ?, ?)`,
+		k.ID, k.Created.UnixNano(), activates, k.Public, k.Sealed)
 	if d.dialect.IsUniqueViolation(err) {
 		return fmt.Errorf("signing key %s: %w", k.ID, store.ErrExists)
 	}

@@ -814,7 +814,7 @@ func testConcurrentReservations(t *testing.T, s store.Throttles) {
 func testSigningKeys(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	older := store.SealedKey{ID: "kid-a", Created: t0.Add(123456789), Public: []byte{1, 2, 3}, Sealed: []byte{0, 255, 4}}
-	newer := store.SealedKey{ID: "kid-b", Created: t0.Add(time.Hour), Public: []byte{4}, Sealed: []byte{5}}
+	newer := store.SealedKey{ID: "kid-b", Created: t0.Add(time.Hour), Activates: t0.Add(2*time.Hour + 987654321), Public: []byte{4}, Sealed: []byte{5}}
 	for _, k := range []store.SealedKey{older, newer} {
 		if err := s.AddSigningKey(ctx, k); err != nil {
 			t.Fatal(err)
@@ -829,6 +829,9 @@ func testSigningKeys(t *testing.T, s store.Store) {
 	}
 	if got := keys[1]; got.ID != older.ID || !got.Created.Equal(older.Created) || string(got.Public) != string(older.Public) || string(got.Sealed) != string(older.Sealed) {
 		t.Fatalf("round trip: %+v, want %+v (newest first, nanoseconds kept)", got, older)
+	}
+	if !keys[1].Activates.IsZero() || !keys[0].Activates.Equal(newer.Activates) {
+		t.Fatalf("activation times: %v and %v, want zero (from creation) and %v", keys[1].Activates, keys[0].Activates, newer.Activates)
 	}
 	if err := s.DeleteSigningKey(ctx, "kid-a"); err != nil {
 		t.Fatal(err)
