@@ -34,8 +34,10 @@ type Config struct {
 	// PProf also serves Go's profiles on MetricsAddr, which it requires
 	// (--pprof).
 	PProf bool
-	// PublicURL is the external URL of the HTTP listener, under which the
-	// discovery document names jwks_uri ("": the request's; --public-url).
+	// PublicURL is the external URL of the HTTP listener (--public-url):
+	// the issuer of the discovery document, which names jwks_uri under it.
+	// "": no discovery document (404), since authd cannot know the URL it
+	// is reached at and never takes it from a request.
 	PublicURL string
 
 	// DataDir holds the SQLite database and the signing-key files
@@ -59,7 +61,8 @@ type Config struct {
 	Store store.Store
 
 	// Issuer and Audience are stamped on every token and required when
-	// verifying (--issuer, --audience).
+	// verifying (--issuer, --audience). With a PublicURL the issuer is that
+	// URL: an empty Issuer takes it, and another is refused.
 	Issuer, Audience string
 	// AccessTTL, RefreshTTL and SessionMax are the token lifetimes and the
 	// session cap (--access-ttl, --refresh-ttl, --session-max).
@@ -140,7 +143,7 @@ func (c Config) Validate() error {
 		return invalid("token lifetimes must be positive")
 	case c.Leeway < 0 || c.Leeway > token.MaxLeeway:
 		return invalid("leeway %s is outside [0, %s]", c.Leeway, token.MaxLeeway)
-	case c.Issuer == "" || c.Audience == "":
+	case c.Audience == "":
 		return invalid("issuer and audience must not be empty")
 	case c.PProf && c.MetricsAddr == "":
 		return invalid("--pprof needs --metrics-addr (profiles are never served beside the JWKS)")
@@ -160,8 +163,8 @@ func (c Config) Validate() error {
 	if c.Store == nil && c.DB != "" && !strings.HasPrefix(c.DB, "sqlite:") && !c.shared() {
 		return invalid("--db %q: want empty, sqlite:PATH or postgres://…", redactDSN(c.DB))
 	}
-	if _, err := parsePublicURL(c.PublicURL); err != nil {
-		return invalid("--public-url: %v", err)
+	if err := c.checkIssuer(); err != nil {
+		return invalid("%v", err)
 	}
 	return nil
 }

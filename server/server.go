@@ -66,6 +66,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	s := &Server{cfg: cfg, logger: cfg.Logger, clock: cfg.Clock, metrics: service.NewMetrics()}
 	if s.logger == nil {
 		s.logger = slog.Default()
+	cfg.Issuer = cfg.issuerOf()
 	}
 	if s.clock == nil {
 		s.clock = clock.System()
@@ -283,7 +284,7 @@ func (s *Server) Serve(ctx context.Context, l Listeners) error {
 	s.logger.Info("authd serving", "addr", addrOf(l.GRPC), "http_addr", addrOf(l.HTTP), "metrics_addr", addrOf(l.Metrics),
 		"db", s.cfg.describeStore(), "migrations", migrations(s.store),
 		"alg", s.signingKey.Algorithm(), "signing_key", s.keyState, "kid", kid,
-		"data_dir", s.cfg.DataDir, "tls", s.certs != nil, "redis", s.redis != nil)
+		"data_dir", s.cfg.DataDir, "tls", s.certs != nil, "redis", s.redis != nil, "issuer", s.cfg.Issuer)
 
 	errc := make(chan error, 1)
 	go func() { errc <- s.grpc.Serve(l.GRPC) }()

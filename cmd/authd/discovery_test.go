@@ -6,6 +6,8 @@ import (
 	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -60,10 +62,24 @@ type jwkSet struct {
 	Keys []struct{ Kid, Kty, Crv, Alg, Use string } `json:"keys"`
 }
 
-// The discovery document names --issuer, the algorithm authd signs with,
-// and a jwks_uri that serves the keys: under --public-url when it is set,
-// else at the scheme and Host the request came with (HTTPS with
-// --tls-cert).
+// freeAddr returns a loopback address with a port free a moment ago: for
+// an HTTP listener whose URL must be known before authd starts
+// (--public-url).
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lis.Close()
+	return lis.Addr().String()
+}
+
+// With --public-url the discovery document is that URL's: its issuer is
+// the URL (OpenID Connect Discovery and RFC 8414 require it to be the URL
+// the document is fetched under), jwks_uri is under it, and nothing of it
+// comes from the request, whatever Host it names; it carries the algorithm
+// authd signs with.
 func TestE2E_DiscoveryDocument(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -77,36 +93,45 @@ func TestE2E_DiscoveryDocument(t *testing.T) {
 	writeFile(t, secret, []byte(strings.Repeat("s", 32)))
 
 	for _, tc := range []struct {
-		name    string
-		args    []string
-		client  *http.Client
-		scheme  string
-		jwksURI func(httpAddr string) string // want
-		alg     string
-		keys    int
+		name      string
+		args      []string
+		client    *http.Client
+		scheme    string
+		publicURL string // "": the listener's own URL
+		alg       string
+		keys      int
 	}{
-		{"plaintext, URL from Host", nil, http.DefaultClient, "http",
-			func(a string) string { return "http://" + a + "/.well-known/jwks.json" }, "EdDSA", 1},
-		{"TLS, URL from Host", []string{"--tls-cert", certFile, "--tls-key", keyFile}, https, "https",
-			func(a string) string { return "https://" + a + "/.well-known/jwks.json" }, "EdDSA", 1},
+		{"plaintext", nil, http.DefaultClient, "http", "", "EdDSA", 1},
+		{"TLS", []string{"--tls-cert", certFile, "--tls-key", keyFile}, https, "https", "", "EdDSA", 1},
 		// Behind a TLS-terminating proxy that adds a path prefix; the
 		// test calls the listener itself, and checks the document.
-		{"--public-url", []string{"--public-url", "https://auth.example.test/idp/"}, http.DefaultClient, "http",
-			func(string) string { return "https://auth.example.test/idp/.well-known/jwks.json" }, "EdDSA", 1},
-		{"HS256: no keys", []string{"--hs256-secret-file", secret}, http.DefaultClient, "http",
-			func(a string) string { return "http://" + a + "/.well-known/jwks.json" }, "HS256", 0},
+		{"behind a proxy", nil, http.DefaultClient, "http", "https://auth.example.test/idp", "EdDSA", 1},
+		{"--issuer set alike", []string{"--issuer", "https://auth.example.test/idp/"}, http.DefaultClient, "http", "https://auth.example.test/idp/", "EdDSA", 1},
+		{"HS256: no keys", []string{"--hs256-secret-file", secret}, http.DefaultClient, "http", "", "HS256", 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			args := append([]string{"--http-addr", "127.0.0.1:0", "--issuer", "https://issuer.example.test"}, tc.args...)
+			addr := freeAddr(t)
+			base := tc.scheme + "://" + addr
+			public := tc.publicURL
+			if public == "" {
+				public = base
+			}
+			args := append([]string{"--http-addr", addr, "--public-url", public}, tc.args...)
 			srv := startServe(t, t.TempDir(), nil, args...)
-			base := tc.scheme + "://" + srv.httpAddr
+			wantIssuer := public
+			if !slices.Contains(tc.args, "--issuer") {
+				wantIssuer = strings.TrimSuffix(public, "/")
+			}
+			if !strings.Contains(srv.log.String(), "issuer="+wantIssuer) {
+				t.Errorf("the serving line does not name issuer %s:\n%s", wantIssuer, srv.log)
+			}
 			var doc discoveryDoc
 			getJSON(t, tc.client, base+"/.well-known/openid-configuration", &doc)
-			if doc.Issuer != "https://issuer.example.test" {
-				t.Errorf("issuer %q, want --issuer", doc.Issuer)
+			if doc.Issuer != wantIssuer {
+				t.Errorf("issuer %q, want %q", doc.Issuer, wantIssuer)
 			}
-			if want := tc.jwksURI(srv.httpAddr); doc.JWKSURI != want {
+			if want := strings.TrimSuffix(public, "/") + "/.well-known/jwks.json"; doc.JWKSURI != want {
 				t.Errorf("jwks_uri %q, want %q", doc.JWKSURI, want)
 			}
 			if !slices.Equal(doc.IDTokenSigningAlgValuesSupported, []string{tc.alg}) {
@@ -120,6 +145,23 @@ func TestE2E_DiscoveryDocument(t *testing.T) {
 			}
 			if !slices.Contains(doc.ClaimsSupported, "type") {
 				t.Errorf("claims_supported %q lacks type, the claim that tells access from refresh tokens", doc.ClaimsSupported)
+			}
+			// A request naming another Host gets the same document: a
+			// shared cache cannot be taught another jwks_uri.
+			req, err := http.NewRequest(http.MethodGet, base+"/.well-known/openid-configuration", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Host = "evil.example.test"
+			resp, err := tc.client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var spoofed discoveryDoc
+			err = json.NewDecoder(resp.Body).Decode(&spoofed)
+			resp.Body.Close()
+			if err != nil || spoofed.Issuer != doc.Issuer || spoofed.JWKSURI != doc.JWKSURI {
+				t.Errorf("with Host evil.example.test: %+v, %v; want the same document", spoofed, err)
 			}
 			// jwks_uri is reachable: on this listener, or under
 			// --public-url at the same path.
@@ -141,6 +183,58 @@ func TestE2E_DiscoveryDocument(t *testing.T) {
 	}
 }
 
+// Without --public-url authd cannot know the URL it is reached at, and
+// takes none from a request: no discovery document (404, saying why),
+// whatever Host the request names; the JWKS is still served, and tokens
+// keep the issuer authd.
+func TestE2E_NoDiscoveryWithoutAPublicURL(t *testing.T) {
+	t.Parallel()
+	srv := startServe(t, t.TempDir(), nil, "--http-addr", "127.0.0.1:0")
+	req, err := http.NewRequest(http.MethodGet, "http://"+srv.httpAddr+"/.well-known/openid-configuration", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Host = "evil.example.test"
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound || !strings.Contains(string(body), "--public-url") || strings.Contains(string(body), "evil") {
+		t.Errorf("discovery without --public-url: %d %q; want 404 naming --public-url", resp.StatusCode, body)
+	}
+	var set jwkSet
+	getJSON(t, http.DefaultClient, "http://"+srv.httpAddr+"/.well-known/jwks.json", &set)
+	if len(set.Keys) != 1 {
+		t.Errorf("JWKS: %+v", set)
+	}
+	if !strings.Contains(srv.log.String(), "issuer=authd") {
+		t.Errorf("the serving line does not name issuer authd:\n%s", srv.log)
+	}
+}
+
+// --issuer and --public-url that disagree are refused at start: a
+// discovery document whose issuer is not its URL is refused by standard
+// clients, and tokens whose iss is not the document's by every verifier.
+func TestE2E_IssuerContradictingThePublicURLIsRefused(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{
+		{"--public-url", "https://auth.example.test", "--issuer", "authd"},
+		{"--public-url", "https://auth.example.test", "--issuer", "https://other.example.test"},
+	} {
+		_, errOut, code := authd(t, t.TempDir(), "", append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
+		if code != 2 || !strings.Contains(errOut, "--issuer") || !strings.Contains(errOut, "--public-url") {
+			t.Errorf("serve %v: exit %d, %q; want exit 2 naming both flags", args, code, errOut)
+		}
+	}
+	// From the environment too.
+	_, errOut, code := authdWith(t, []string{"AUTHD_ISSUER=authd", "AUTHD_PUBLIC_URL=https://auth.example.test"}, t.TempDir(), "", "serve", "--addr", "127.0.0.1:0")
+	if code != 2 || !strings.Contains(errOut, "contradicts") {
+		t.Errorf("AUTHD_ISSUER and AUTHD_PUBLIC_URL disagreeing: exit %d, %q; want exit 2", code, errOut)
+	}
+}
+
 func TestE2E_DiscoveryRefusesABadPublicURL(t *testing.T) {
 	t.Parallel()
 	for _, bad := range []string{"ftp://auth.example.test", "auth.example.test", "https://", "https://auth.example.test/?x=1", "https://auth.example.test/#top", "https://u:p@auth.example.test"} {
@@ -151,8 +245,9 @@ func TestE2E_DiscoveryRefusesABadPublicURL(t *testing.T) {
 	}
 }
 
-// joseDir holds the Node verifier: package.json, the lock file pinning
-// jose, verify.mjs, and node_modules once `npm ci` ran there.
+// joseDir holds the Node verifiers: package.json, the lock file pinning
+// jose and openid-client, verify.mjs and oidc.mjs, and node_modules once
+// `npm ci` ran there.
 var joseDir = filepath.Join("..", "..", "e2e", "jose")
 
 // nodeWithJose returns the node binary, or skips the test when node or the
@@ -160,12 +255,20 @@ var joseDir = filepath.Join("..", "..", "e2e", "jose")
 // installs both.
 func nodeWithJose(t *testing.T) string {
 	t.Helper()
+	return nodeWith(t, "jose")
+}
+
+// nodeWith returns the node binary, or skips the test when node or one of
+// the packages, at the version package-lock.json pins, is not installed in
+// e2e/jose; under CI it fails instead, since .ci/run installs them.
+func nodeWith(t *testing.T, packages ...string) string {
+	t.Helper()
 	missing := func(format string, args ...any) {
 		t.Helper()
 		if os.Getenv("CI") != "" {
 			t.Fatalf(format+" (.ci/run installs it: npm ci --prefix e2e/jose)", args...)
 		}
-		t.Skipf("skipped: "+format+"; run `npm ci --prefix e2e/jose` to verify authd's tokens with Node's jose", args...)
+		t.Skipf("SKIPPED: "+format+"; run `npm ci --prefix e2e/jose` to verify authd's tokens with Node's %s", append(args, strings.Join(packages, " and "))...)
 	}
 	node, err := exec.LookPath("node")
 	if err != nil {
@@ -177,51 +280,66 @@ func nodeWithJose(t *testing.T) string {
 	if b, err := os.ReadFile(filepath.Join(joseDir, "package-lock.json")); err != nil || json.Unmarshal(b, &lock) != nil {
 		t.Fatalf("e2e/jose/package-lock.json: %v", err)
 	}
-	want := lock.Packages["node_modules/jose"].Version
-	var installed struct{ Version string }
-	b, err := os.ReadFile(filepath.Join(joseDir, "node_modules", "jose", "package.json"))
-	if err != nil {
-		missing("jose is not installed in e2e/jose: %v", err)
-	}
-	if err := json.Unmarshal(b, &installed); err != nil || want == "" || installed.Version != want {
-		missing("e2e/jose/node_modules has jose %q, the lock file pins %q (%v)", installed.Version, want, err)
+	for _, pkg := range packages {
+		want := lock.Packages["node_modules/"+pkg].Version
+		var installed struct{ Version string }
+		b, err := os.ReadFile(filepath.Join(joseDir, "node_modules", pkg, "package.json"))
+		if err != nil {
+			missing("%s is not installed in e2e/jose: %v", pkg, err)
+		}
+		if err := json.Unmarshal(b, &installed); err != nil || want == "" || installed.Version != want {
+			missing("e2e/jose/node_modules has %s %q, the lock file pins %q (%v)", pkg, installed.Version, want, err)
+		}
 	}
 	return node
 }
 
-// joseResult is verify.mjs's answer for one token.
+// joseResult is a Node verifier's answer for one token.
 type joseResult struct {
 	Claims map[string]any `json:"claims"`
 	Error  string         `json:"error"`
 	Code   string         `json:"code"`
 }
 
-// runJose runs verify.mjs against the discovery document at url with the
-// named tokens, and returns the document and the verdicts it printed.
-func runJose(t *testing.T, node, url string, env []string, tokens map[string]string) (discoveryDoc, map[string]joseResult) {
+// runNode runs script (verify.mjs or oidc.mjs) for authd's issuer with the
+// named tokens, decodes what it printed into out, and returns the verdicts.
+func runNode(t *testing.T, node, script, issuer string, env []string, tokens map[string]string, out any) map[string]joseResult {
 	t.Helper()
 	in, _ := json.Marshal(tokens)
 	ctx, cancel := context.WithTimeout(context.Background(), patience)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, node, filepath.Join(joseDir, "verify.mjs"))
-	cmd.Env = append(append(os.Environ(), "AUTHD_DISCOVERY_URL="+url), env...)
+	cmd := exec.CommandContext(ctx, node, filepath.Join(joseDir, script))
+	cmd.Env = append(append(os.Environ(), "AUTHD_ISSUER="+issuer), env...)
 	cmd.Stdin = bytes.NewReader(in)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		t.Fatalf("node verify.mjs %s: %v\nstdout: %s\nstderr: %s", url, err, &stdout, &stderr)
+		t.Fatalf("node %s %s: %v\nstdout: %s\nstderr: %s", script, issuer, err, &stdout, &stderr)
 	}
+	var results struct {
+		Results map[string]joseResult `json:"results"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &results); err != nil {
+		t.Fatalf("node %s printed %q: %v (stderr %s)", script, &stdout, err, &stderr)
+	}
+	if err := json.Unmarshal(stdout.Bytes(), out); err != nil {
+		t.Fatalf("node %s printed %q: %v", script, &stdout, err)
+	}
+	if len(results.Results) != len(tokens) {
+		t.Fatalf("%s answered for %d tokens, want %d: %s", script, len(results.Results), len(tokens), &stdout)
+	}
+	return results.Results
+}
+
+// runJose runs verify.mjs for authd's issuer with the named tokens, and
+// returns the discovery document it read and its verdicts.
+func runJose(t *testing.T, node, issuer string, env []string, tokens map[string]string) (discoveryDoc, map[string]joseResult) {
+	t.Helper()
 	var out struct {
-		Discovery discoveryDoc          `json:"discovery"`
-		Results   map[string]joseResult `json:"results"`
+		Discovery discoveryDoc `json:"discovery"`
 	}
-	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
-		t.Fatalf("node verify.mjs printed %q: %v (stderr %s)", &stdout, err, &stderr)
-	}
-	if len(out.Results) != len(tokens) {
-		t.Fatalf("verify.mjs answered for %d tokens, want %d: %s", len(out.Results), len(tokens), &stdout)
-	}
-	return out.Discovery, out.Results
+	got := runNode(t, node, "verify.mjs", issuer, env, tokens, &out)
+	return out.Discovery, got
 }
 
 // tamper returns tok with its payload's sub replaced, signature kept.
@@ -242,91 +360,134 @@ func tamper(t *testing.T, tok string) string {
 	return strings.Join(parts, ".")
 }
 
+// loginAt logs dana in at addr.
+func loginAt(t *testing.T, addr string, opt grpc.DialOption) *authv1.LoginResponse {
+	t.Helper()
+	conn, err := grpc.NewClient(addr, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	resp, err := authv1.NewAuthServiceClient(conn).Login(context.Background(), &authv1.LoginRequest{Username: "dana", Password: "violet tangerine 42"})
+	if err != nil {
+		t.Fatalf("login at %s: %v", addr, err)
+	}
+	return resp
+}
+
+// discoveryFleet starts what the Node verifiers are tried against: authd
+// at a public URL of its own (HTTP, or HTTPS with a certificate), and the
+// tokens to try, named: an access token, a refresh token, a tampered
+// token, one for another audience (an instance sharing the keys and the
+// public URL), and one signed by another authd's key.
+func discoveryFleet(t *testing.T, tlsArgs []string, dial grpc.DialOption, scheme string) (issuer string, tokens map[string]string) {
+	t.Helper()
+	data, other := t.TempDir(), t.TempDir()
+	for _, dir := range []string{data, other} {
+		if _, errOut, code := authd(t, dir, "violet tangerine 42\n", "user", "add", "dana", "--password-stdin"); code != 0 {
+			t.Fatalf("user add: exit %d: %s", code, errOut)
+		}
+	}
+	addr := freeAddr(t)
+	issuer = scheme + "://" + addr
+	srv := startServe(t, data, nil, append([]string{"--http-addr", addr, "--public-url", issuer}, tlsArgs...)...)
+	elsewhere := startServe(t, data, nil, append([]string{"--public-url", issuer, "--audience", "elsewhere"}, tlsArgs...)...)
+	stranger := startServe(t, other, nil, append([]string{"--public-url", issuer}, tlsArgs...)...)
+	own := loginAt(t, srv.addr, dial)
+	return issuer, map[string]string{
+		"access":      own.AccessToken,
+		"refresh":     own.RefreshToken,
+		"tampered":    tamper(t, own.AccessToken),
+		"audience":    loginAt(t, elsewhere.addr, dial).AccessToken,
+		"foreign key": loginAt(t, stranger.addr, dial).AccessToken,
+	}
+}
+
+// checkVerdicts checks what a Node verifier said of discoveryFleet's
+// tokens: only the access token passes, the refresh token is refused by
+// its typ alone (its signature, issuer and audience pass), and the others
+// each by what is wrong with them.
+func checkVerdicts(t *testing.T, issuer string, got map[string]joseResult) {
+	t.Helper()
+	if r := got["access"]; r.Error != "" || r.Claims["sub"] != "dana" || r.Claims["type"] != "access" || r.Claims["iss"] != issuer {
+		t.Errorf("access token: %+v, want dana's claims", r)
+	}
+	if r := got["refresh"]; r.Claims != nil || r.Code != "ERR_JWT_CLAIM_VALIDATION_FAILED" || !strings.Contains(r.Error, "typ") {
+		t.Errorf("refresh token: %+v, want refused by its typ", r)
+	}
+	for name, code := range map[string]string{
+		"tampered":    "ERR_JWS_SIGNATURE_VERIFICATION_FAILED",
+		"audience":    "ERR_JWT_CLAIM_VALIDATION_FAILED",
+		"foreign key": "ERR_JWKS_NO_MATCHING_KEY",
+	} {
+		if r := got[name]; r.Claims != nil || r.Code != code {
+			t.Errorf("%s token: %+v, want refused with %s", name, r, code)
+		}
+	}
+}
+
 // A verifier that is not ours — Node's jose, pinned in
 // e2e/jose/package-lock.json — finds authd's keys through the discovery
-// document alone (over HTTP and HTTPS), accepts an access token, and
-// refuses, as docs/api.md's snippet does, a refresh token by its type claim, a
-// tampered token, a token for another audience signed with authd's key, and
-// one signed by another authd's key.
+// document under authd's issuer (over HTTP and HTTPS), accepts an access
+// token, and refuses, as docs/api.md's snippet does, a refresh token by its typ,
+// a tampered token, a token for another audience signed with authd's key,
+// and one signed by another authd's key.
 func TestE2E_JoseVerifiesThroughDiscovery(t *testing.T) {
 	t.Parallel()
 	node := nodeWithJose(t)
-	data, dir := t.TempDir(), t.TempDir()
+	dir := t.TempDir()
 	certFile, keyFile, caFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key"), filepath.Join(dir, "ca.pem")
 	ca := newCA(t, "jose")
 	c, k := ca.issue(t, false)
 	writeFile(t, certFile, c)
 	writeFile(t, keyFile, k)
 	writeFile(t, caFile, ca.pem)
-	if _, errOut, code := authd(t, data, "violet tangerine 42\n", "user", "add", "dana", "--password-stdin"); code != 0 {
-		t.Fatalf("user add: exit %d: %s", code, errOut)
-	}
-	other := t.TempDir()
-	if _, errOut, code := authd(t, other, "violet tangerine 42\n", "user", "add", "dana", "--password-stdin"); code != 0 {
-		t.Fatalf("user add: exit %d: %s", code, errOut)
-	}
-
-	plain := startServe(t, data, nil, "--http-addr", "127.0.0.1:0")
-	// The same keys (the same data dir) over HTTPS, minting for another
-	// audience.
-	secure := startServe(t, data, nil, "--http-addr", "127.0.0.1:0", "--audience", "elsewhere",
-		"--tls-cert", certFile, "--tls-key", keyFile)
-	foreign := startServe(t, other, nil)
-
-	login := func(addr string, opt grpc.DialOption) *authv1.LoginResponse {
-		t.Helper()
-		conn, err := grpc.NewClient(addr, opt)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
-		resp, err := authv1.NewAuthServiceClient(conn).Login(context.Background(), &authv1.LoginRequest{Username: "dana", Password: "violet tangerine 42"})
-		if err != nil {
-			t.Fatalf("login at %s: %v", addr, err)
-		}
-		return resp
-	}
-	own := login(plain.addr, dialInsecure)
-	elsewhere := login(secure.addr, grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{RootCAs: ca.pool, MinVersion: tls.VersionTLS12})))
-	stranger := login(foreign.addr, dialInsecure)
-	tokens := map[string]string{
-		"access":      own.AccessToken,
-		"refresh":     own.RefreshToken,
-		"tampered":    tamper(t, own.AccessToken),
-		"audience":    elsewhere.AccessToken,
-		"foreign key": stranger.AccessToken,
-	}
-
 	for _, tc := range []struct {
-		name, base string
-		env        []string
+		name, scheme string
+		tlsArgs      []string
+		dial         grpc.DialOption
+		env          []string
 	}{
-		{"http", "http://" + plain.httpAddr, nil},
-		{"https", "https://" + secure.httpAddr, []string{"NODE_EXTRA_CA_CERTS=" + caFile}},
+		{"http", "http", nil, dialInsecure, nil},
+		{"https", "https", []string{"--tls-cert", certFile, "--tls-key", keyFile},
+			grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{RootCAs: ca.pool, MinVersion: tls.VersionTLS12})),
+			[]string{"NODE_EXTRA_CA_CERTS=" + caFile}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			doc, got := runJose(t, node, tc.base+"/.well-known/openid-configuration", tc.env, tokens)
-			if doc.Issuer != "authd" || doc.JWKSURI != tc.base+"/.well-known/jwks.json" {
+			t.Parallel()
+			issuer, tokens := discoveryFleet(t, tc.tlsArgs, tc.dial, tc.scheme)
+			doc, got := runJose(t, node, issuer, tc.env, tokens)
+			if doc.Issuer != issuer || doc.JWKSURI != issuer+"/.well-known/jwks.json" {
 				t.Errorf("jose read issuer %q, jwks_uri %q", doc.Issuer, doc.JWKSURI)
 			}
-			if r := got["access"]; r.Error != "" || r.Claims["sub"] != "dana" || r.Claims["type"] != "access" || r.Claims["iss"] != "authd" {
-				t.Errorf("access token: %+v, want dana's claims", r)
-			}
-			// Its signature, issuer and audience pass: only the type refuses it.
-			if r := got["refresh"]; r.Claims != nil || r.Error != `not an access token: type "refresh"` {
-				t.Errorf("refresh token: %+v, want refused by its type", r)
-			}
-			for name, code := range map[string]string{
-				"tampered":    "ERR_JWS_SIGNATURE_VERIFICATION_FAILED",
-				"audience":    "ERR_JWT_CLAIM_VALIDATION_FAILED",
-				"foreign key": "ERR_JWKS_NO_MATCHING_KEY",
-			} {
-				if r := got[name]; r.Claims != nil || r.Code != code {
-					t.Errorf("%s token: %+v, want refused with %s", name, r, code)
-				}
-			}
+			checkVerdicts(t, issuer, got)
 		})
 	}
+}
+
+// A stock OpenID Connect client library — openid-client, pinned in
+// e2e/jose/package-lock.json — discovers authd from its issuer (the
+// --public-url) as it discovers any OpenID provider, checking that the
+// document names that issuer, and verifies an access token with the keys,
+// issuer and algorithms discovered, typed at+jwt as RFC 9068 has it; the
+// refresh token, typed refresh+jwt, is refused without any knowledge of
+// authd's type claim.
+func TestE2E_OpenIDClientVerifiesAnAccessToken(t *testing.T) {
+	t.Parallel()
+	node := nodeWith(t, "jose", "openid-client")
+	issuer, tokens := discoveryFleet(t, nil, dialInsecure, "http")
+	var out struct {
+		Metadata struct {
+			Issuer  string   `json:"issuer"`
+			JWKSURI string   `json:"jwks_uri"`
+			Algs    []string `json:"id_token_signing_alg_values_supported"`
+		} `json:"metadata"`
+	}
+	got := runNode(t, node, "oidc.mjs", issuer, nil, tokens, &out)
+	if out.Metadata.Issuer != issuer || out.Metadata.JWKSURI != issuer+"/.well-known/jwks.json" || !slices.Equal(out.Metadata.Algs, []string{"EdDSA"}) {
+		t.Errorf("openid-client discovered %+v", out.Metadata)
+	}
+	checkVerdicts(t, issuer, got)
 }
 
 var dialInsecure = grpc.WithTransportCredentials(insecure.NewCredentials())

@@ -39,7 +39,7 @@ func serveFlags() (*flag.FlagSet, *serveSettings) {
 	fs.BoolVar(&c.HTTPPlaintext, "http-plaintext", false, "serve the HTTP listeners without TLS even with --tls-cert (behind a TLS-terminating proxy)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "serve /metrics on this address instead of --http-addr")
 	fs.BoolVar(&c.PProf, "pprof", false, "also serve Go's profiles (/debug/pprof/) on --metrics-addr, which it requires")
-	fs.StringVar(&c.Issuer, "issuer", def.Issuer, "iss of issued tokens, required when verifying")
+	fs.StringVar(&c.Issuer, "issuer", def.Issuer, "iss of issued tokens, required when verifying; with --public-url it is that URL (unset, or set alike)")
 	fs.StringVar(&c.Audience, "audience", def.Audience, "aud of issued tokens, required when verifying")
 	fs.DurationVar(&c.AccessTTL, "access-ttl", def.AccessTTL, "access-token lifetime")
 	fs.DurationVar(&c.RefreshTTL, "refresh-ttl", def.RefreshTTL, "refresh-token idle lifetime, restarted by each refresh")
@@ -72,7 +72,7 @@ func serveFlags() (*flag.FlagSet, *serveSettings) {
 		return nil
 	})
 	hashFlags(fs, c)
-	fs.StringVar(&c.PublicURL, "public-url", "", "external URL of the HTTP listener (https://auth.example.com, with a path prefix if a proxy adds one), from which /.well-known/openid-configuration builds jwks_uri (default: the request's scheme and Host)")
+	fs.StringVar(&c.PublicURL, "public-url", "", "external URL of the HTTP listener (https://auth.example.com, with a path prefix if a proxy adds one): the issuer, and where /.well-known/openid-configuration says jwks_uri is (empty: no discovery document)")
 	return fs, s
 }
 
@@ -84,6 +84,9 @@ func serve(ctx context.Context, args []string, e env, stderr io.Writer) error {
 	}
 	if len(positional) > 0 {
 		return fmt.Errorf("%w: serve takes no arguments, got %q", errUsage, positional)
+	}
+	if s.cfg.PublicURL != "" && !isSet(fs, "issuer") {
+		s.cfg.Issuer = "" // the public URL (server.Config.Issuer)
 	}
 	if err := s.cfg.Validate(); err != nil {
 		return usageIfConfig(err)
@@ -145,4 +148,12 @@ func newLogger(format string, level slog.Level, w io.Writer) (*slog.Logger, erro
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("%w: --log-format %q: want text or json", errUsage, format)
+}
+
+// isSet reports whether flag name was given: on the command line, in the
+// environment or in the config file (parse sets each through fs.Set).
+func isSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
