@@ -1,5 +1,6 @@
 // Package ttlcache is authd's one cache: a bounded map whose entries
-// expire, for verified tokens, renewals, sessions and revocations.
+// expire, for verified tokens (guard), renewals (guard) and whether a
+// session is revoked (session).
 package ttlcache
 
 import (
