@@ -89,6 +89,11 @@ type Config struct {
 	// CertCheckInterval is how often the certificate files are checked for
 	// a change (0: every 2 s).
 	CertCheckInterval time.Duration
+	// KeyReloadInterval is how often the signing keys are re-read, which
+	// bounds how long an instance takes to publish a key `authd keys
+	// rotate` added, or to drop a revoked one (0: every minute). A rotated
+	// key's propagation delay must exceed it.
+	KeyReloadInterval time.Duration
 
 	// TrustedProxies are the proxies whose x-forwarded-for / forwarded
 	// metadata names the client for login throttling (--trusted-proxies).

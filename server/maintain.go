@@ -7,9 +7,10 @@ import (
 
 // Intervals of the maintenance loops.
 const (
-	// keyReloadInterval bounds how long an instance keeps a key another
-	// instance or `authd keys revoke` removed, or misses one added.
-	keyReloadInterval = time.Minute
+	// DefaultKeyReloadInterval bounds how long an instance keeps a key
+	// another instance or `authd keys revoke` removed, or misses one added
+	// (keys.DefaultPropagationDelay exceeds it).
+	DefaultKeyReloadInterval = time.Minute
 	// sessionPruneInterval is how often sessions past their cap are
 	// deleted.
 	sessionPruneInterval = time.Hour
@@ -20,7 +21,7 @@ const (
 )
 
 // maintain runs the maintenance loops on the server's clock until ctx
-// ends: keys reloaded (pruned, re-read) every keyReloadInterval, sessions
+// ends: keys reloaded (pruned, re-read) every KeyReloadInterval, sessions
 // past their cap pruned every sessionPruneInterval, the certificate
 // reloaded when its files change. What fails is logged and the current
 // keys or certificate kept.
@@ -29,7 +30,11 @@ func (s *Server) maintain(ctx context.Context) {
 	if certEvery <= 0 {
 		certEvery = defaultCertCheckInterval
 	}
-	s.every(ctx, keyReloadInterval, s.reloadKeys)
+	keysEvery := s.cfg.KeyReloadInterval
+	if keysEvery <= 0 {
+		keysEvery = DefaultKeyReloadInterval
+	}
+	s.every(ctx, keysEvery, s.reloadKeys)
 	s.every(ctx, sessionPruneInterval, s.pruneSessions)
 	if s.certs != nil {
 		s.every(ctx, certEvery, func(context.Context) {
@@ -65,20 +70,29 @@ func (s *Server) Reload(ctx context.Context) {
 }
 
 // reloadKeys prunes and re-reads the signing keys (none in HS256 mode),
-// logging when they changed.
+// logging when they changed, and when the signing key changed since the
+// last reload (a next key's activation needs no reload: this reports it).
 func (s *Server) reloadKeys(ctx context.Context) {
 	if s.ring == nil {
 		return
 	}
+	s.keysLogged.Lock()
+	defer s.keysLogged.Unlock()
 	before := s.ring.Generation()
-	if err := s.ring.Reload(ctx); err != nil {
+	err := s.ring.Reload(ctx)
+	kid, _ := s.ring.SigningKey()
+	if err != nil {
 		s.logger.Error("key reload failed; keeping the current keys", "err", err)
-		return
+	} else if s.ring.Generation() != before {
+		attrs := []any{"current_kid", kid, "keys", len(s.ring.Keys())}
+		if next, ok := s.ring.Next(); ok {
+			attrs = append(attrs, "next_kid", next.ID, "next_signs_from", next.Activates.UTC().Format(time.RFC3339))
+		}
+		s.logger.Info("signing keys reloaded", attrs...)
+	} else if kid != s.signingKID {
+		s.logger.Info("signing with the next key: its activation came", "current_kid", kid)
 	}
-	if s.ring.Generation() != before {
-		kid, _ := s.ring.SigningKey()
-		s.logger.Info("signing keys reloaded", "current_kid", kid, "keys", len(s.ring.Keys()))
-	}
+	s.signingKID = kid
 }
 
 // pruneSessions deletes sessions whose cap passed more than the clock

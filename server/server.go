@@ -47,6 +47,9 @@ type Server struct {
 	health     *health.Server
 	certs      *certReloader // nil without TLS
 
+	keysLogged sync.Mutex // held by reloadKeys
+	signingKID string     // the signing key at the last reload
+
 	mu       sync.Mutex
 	http     []*http.Server
 	stop     context.CancelFunc // ends Serve
@@ -129,6 +132,7 @@ func (s *Server) openKeys(ctx context.Context) error {
 	if s.ring, err = keys.Open(ctx, backend, opts...); err != nil {
 		return fmt.Errorf("signing keys (refusing to start rather than replace them): %w", err)
 	}
+	s.signingKID, _ = s.ring.SigningKey()
 	s.keyState = "loaded"
 	if created {
 		s.keyState = "created"

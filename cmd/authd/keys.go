@@ -20,6 +20,8 @@ import (
 type keysArgs struct {
 	cfg     server.Config
 	kekFile string
+	delay   time.Duration // rotate: how long the new key is published before it signs
+	now     bool          // rotate: the new key signs at once
 }
 
 // keysFlags are `authd keys`'s flags: where the keys are, and how long
@@ -30,6 +32,8 @@ func keysFlags() (*flag.FlagSet, *keysArgs) {
 	storeFlags(fs, &k.cfg, &k.kekFile)
 	fs.DurationVar(&k.cfg.AccessTTL, "access-ttl", k.cfg.AccessTTL, "access-token lifetime")
 	fs.DurationVar(&k.cfg.RefreshTTL, "refresh-ttl", k.cfg.RefreshTTL, "refresh-token idle lifetime, restarted by each refresh")
+	fs.DurationVar(&k.delay, "key-propagation-delay", keys.DefaultPropagationDelay, "rotate: how long the new key is published before it signs; longer than the instances' key reload (a minute) plus how long consumers and caches keep the JWKS")
+	fs.BoolVar(&k.now, "now", false, "rotate: the new key signs at once, at each instance's next reload or SIGHUP, before consumers of the others may know it (after a compromise: then revoke the old key); --key-propagation-delay 0")
 	return fs, k
 }
 
@@ -52,6 +56,14 @@ func keysCommand(ctx context.Context, args []string, e env, stdout, stderr io.Wr
 		return newSecret(stdout, stderr)
 	}
 	kekFile = k.kekFile
+	switch {
+	case k.now && sub != "rotate":
+		return fmt.Errorf("%w: --now applies to keys rotate", errUsage)
+	case k.delay < 0:
+		return fmt.Errorf("%w: --key-propagation-delay %s is negative", errUsage, k.delay)
+	case k.now:
+		k.delay = 0
+	}
 	needSecret := sub == "rotate" || sub == "revoke"
 	if needSecret {
 		if cfg.KeyEncryptionKey, err = keyEncryptionKey(kekFile, e); err != nil {
@@ -67,7 +79,8 @@ func keysCommand(ctx context.Context, args []string, e env, stdout, stderr io.Wr
 	if err != nil {
 		return noSecretHint(err)
 	}
-	m := keys.NewManager(backend, keys.WithKeep(keys.Keep(cfg.AccessTTL, cfg.RefreshTTL)), keys.WithLogger(slog.New(slog.DiscardHandler)))
+	m := keys.NewManager(backend, keys.WithKeep(keys.Keep(cfg.AccessTTL, cfg.RefreshTTL)), keys.WithLogger(slog.New(slog.DiscardHandler)),
+		keys.WithPropagationDelay(k.delay))
 	if !cfg.Shared() && (sub == "list" || sub == "rotate") {
 		// With files, the first use makes the first key, as serve would.
 		if _, err := m.Init(ctx); err != nil {
@@ -82,11 +95,22 @@ func keysCommand(ctx context.Context, args []string, e env, stdout, stderr io.Wr
 		}
 		return listKeys(states, time.Now(), stdout)
 	case "rotate":
+		if k.delay > 0 && k.delay < server.DefaultKeyReloadInterval {
+			fmt.Fprintf(stderr, "warning: --key-propagation-delay %s is shorter than the instances' key reload (every %s): an instance may sign with the new key before another publishes it\n",
+				k.delay, server.DefaultKeyReloadInterval)
+		}
 		key, err := m.Rotate(ctx)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "new signing key %s is current; %s\n", key.ID, reloadHint(*cfg))
+		if key.Activates.IsZero() {
+			fmt.Fprintf(stdout, "new signing key %s is current; %s. Until every instance has reloaded, "+
+				"consumers of one that has not may refuse its tokens: SIGHUP them all now\n", key.ID, reloadHint(*cfg))
+			return nil
+		}
+		fmt.Fprintf(stdout, "new signing key %s is next: instances publish it at their next reload (every minute) or SIGHUP, "+
+			"and sign with it from %s (in %s); the current key signs until then\n",
+			key.ID, key.Activates.Format(time.RFC3339), k.delay)
 		return nil
 	case "prune":
 		pruned, err := m.Prune(ctx)
@@ -132,7 +156,8 @@ func reloadHint(cfg server.Config) string {
 	return "a running authd picks it up at SIGHUP or its next reload (every minute)"
 }
 
-// listKeys prints each key (newest first) and its state: current (signs),
+// listKeys prints each key (newest first), when it signs from, and its
+// state: next (published, signs from its activation), current (signs),
 // verify-only until the tokens it signed have expired, or expired (pruned
 // by the next `authd keys prune`, start or SIGHUP).
 func listKeys(states []keys.State, now time.Time, stdout io.Writer) error {
@@ -141,16 +166,18 @@ func listKeys(states []keys.State, now time.Time, stdout io.Writer) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "KID\tALG\tCREATED\tSTATE")
+	fmt.Fprintln(tw, "KID\tALG\tCREATED\tSIGNS FROM\tSTATE")
 	for _, s := range states {
 		state := "current"
 		switch {
+		case s.Next:
+			state = "next: published, signs from " + s.Key.SignsFrom().Format(time.RFC3339)
 		case s.Expired(now):
 			state = "expired"
 		case !s.Current:
 			state = "verify-only until " + s.Until.Format(time.RFC3339)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.Key.ID, token.EdDSA, s.Key.Created.Format(time.RFC3339), state)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Key.ID, token.EdDSA, s.Key.Created.Format(time.RFC3339), s.Key.SignsFrom().Format(time.RFC3339), state)
 	}
 	return tw.Flush()
 }

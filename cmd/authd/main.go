@@ -34,7 +34,8 @@ Usage:
   authd client list|disable|enable|rotate-secret [NAME]
                                       manage service accounts (disable and rotate-secret revoke their tokens)
   authd keys list [flags]             list signing keys
-  authd keys rotate [flags]           make a new signing key current
+  authd keys rotate [flags]           add the next signing key: published at once, signing after
+                                      --key-propagation-delay (--now: at once, after a compromise)
   authd keys prune [flags]            delete retired keys whose tokens have all expired
   authd keys revoke KID [flags]       delete a (compromised) key at once; a new key if it was current
   authd keys new-secret               print a fresh key-encryption secret (AUTHD_KEY_ENCRYPTION_KEY)

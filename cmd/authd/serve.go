@@ -112,6 +112,14 @@ func serve(ctx context.Context, args []string, e env, stderr io.Writer) error {
 			s.cfg.CertCheckInterval = d
 		}
 	}
+	// Another, for the process tests of key rotation across a fleet: how
+	// often the keys are re-read (a minute otherwise), so that a rotation
+	// with a short propagation delay is safe.
+	if v, ok := e("AUTHD_TEST_KEY_RELOAD"); ok {
+		if d, err := time.ParseDuration(v); err == nil && d > 0 {
+			s.cfg.KeyReloadInterval = d
+		}
+	}
 	if s.cfg.Redis != "" {
 		// go-redis has one logger for the process: authd's.
 		redis.SetLogger(redisLogger{logger})
