@@ -59,6 +59,11 @@ type Config struct {
 	// Store, when set, is the store to use instead of opening DB: an
 	// embedder's own. The Server does not close it.
 	Store store.Store
+	// AllowInsecurePermissions starts even when the data dir, the
+	// database or the signing keys are open to group or others or owned
+	// by another user, which New otherwise refuses
+	// (--allow-insecure-permissions).
+	AllowInsecurePermissions bool
 
 	// Issuer and Audience are stamped on every token and required when
 	// verifying (--issuer, --audience). With a PublicURL the issuer is that

@@ -99,6 +99,9 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if s.redis, err = cfg.OpenRedis(ctx); err != nil {
 		return nil, err
 	}
+	if err := cfg.checkPermissions(); err != nil {
+		return nil, err
+	}
 	if s.store = cfg.Store; s.store == nil {
 		if s.store, err = cfg.OpenStore(ctx); err != nil {
 			return nil, err

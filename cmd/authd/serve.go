@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -72,6 +73,7 @@ func serveFlags() (*flag.FlagSet, *serveSettings) {
 		return nil
 	})
 	hashFlags(fs, c)
+	fs.BoolVar(&c.AllowInsecurePermissions, "allow-insecure-permissions", false, "start even when the data dir, database, signing keys, TLS key or secret files are open to group or others or owned by another user (refused otherwise)")
 	fs.StringVar(&c.PublicURL, "public-url", "", "external URL of the HTTP listener (https://auth.example.com, with a path prefix if a proxy adds one): the issuer, and where /.well-known/openid-configuration says jwks_uri is (empty: no discovery document)")
 	return fs, s
 }
@@ -96,6 +98,13 @@ func serve(ctx context.Context, args []string, e env, stderr io.Writer) error {
 		return err
 	}
 	s.cfg.Logger = logger
+	for _, file := range []string{s.hs256SecretFile, s.kekFile} {
+		if file != "" && !s.cfg.AllowInsecurePermissions {
+			if err := server.CheckPrivate(file); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return err
+			}
+		}
+	}
 	if s.hs256SecretFile != "" {
 		if s.cfg.HS256Secret, err = keys.ReadSecretFile(s.hs256SecretFile); err != nil {
 			return err
