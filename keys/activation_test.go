@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -331,5 +332,38 @@ func TestDatabase_MigrationKeepsExistingKeysSigning(t *testing.T) {
 				t.Fatalf("a Ring over the migrated database signs with %s, want the legacy key %s", kid, legacy.ID)
 			}
 		})
+	}
+}
+
+// Callers signing while the activation comes all get one of the two keys,
+// and every one after it the new key (run with -race).
+func TestRing_SigningAcrossTheActivationIsSafeForConcurrentUse(t *testing.T) {
+	clk := clock.NewFake(t0)
+	dir := filepath.Join(t.TempDir(), "keys")
+	ring, err := keys.Open(t.Context(), keys.Dir(dir), keys.WithClock(clk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, _ := ring.SigningKey()
+	next := rotate(t, keys.NewManager(keys.Dir(dir), keys.WithClock(clk)), clk, time.Second)
+	if err := ring.Reload(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(next.Activates.Sub(clk.Now()) - time.Millisecond)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 1000 {
+				if kid, key := ring.SigningKey(); (kid != old && kid != next.ID) || key == nil {
+					t.Errorf("SigningKey = %s, want %s or %s with its private half", kid, old, next.ID)
+					return
+				}
+			}
+		})
+	}
+	clk.Advance(time.Millisecond)
+	wg.Wait()
+	if kid, _ := ring.SigningKey(); kid != next.ID {
+		t.Fatalf("after the activation: %s, want %s", kid, next.ID)
 	}
 }
