@@ -347,7 +347,11 @@ func TestHostileReplays(t *testing.T) {
 	})
 	t.Run("refresh token reuse", func(t *testing.T) {
 		w := newAttackWorld(t)
-		next, err := w.authd.Client.Refresh(tokens.Bearer(bg, w.login.RefreshToken), &authv1.RefreshRequest{})
+		first, err := w.authd.Client.Refresh(tokens.Bearer(bg, w.login.RefreshToken), &authv1.RefreshRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		next, err := w.authd.Client.Refresh(tokens.Bearer(bg, first.RefreshToken), &authv1.RefreshRequest{}) // the successor is used
 		if err != nil {
 			t.Fatal(err)
 		}

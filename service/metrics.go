@@ -42,7 +42,7 @@ func NewMetrics() *Metrics {
 			Name: "authd_refreshes_total", Help: "Refresh calls reaching the service, by result (ok, refused).",
 		}, []string{"result"}),
 		reuse: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "authd_refresh_reuse_detected_total", Help: "Spent refresh tokens presented again after the grace window: each revoked a session.",
+			Name: "authd_refresh_reuse_detected_total", Help: "Spent refresh tokens presented after their successor was used (past the grace), or older ones: each revoked a session.",
 		}),
 		revocations: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "authd_session_revocations_total", Help: "Sessions revoked, by cause (logout, password_change, reuse, disabled, roles_changed, secret_rotated, admin).",

@@ -129,8 +129,9 @@ func TestListRevocations(t *testing.T) {
 	}
 }
 
-// Grace 0 is strict: the spent token presented again, even in the same
-// second, is reuse and revokes the session.
+// Grace 0 is strict: the spent token presented again after its successor
+// was used, even in the same second, is reuse and revokes the session.
+// Before that use it gets the same pair, as with any grace.
 func TestRefresh_StrictGraceZero(t *testing.T) {
 	e := newEnv(t, func(o *authdenv.Options) { o.StrictReuse = true })
 	login := e.Login(t, "alice", "correct horse")
@@ -138,9 +139,17 @@ func TestRefresh_StrictGraceZero(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	again, err := e.Client.Refresh(tokens.Bearer(bg, login.RefreshToken), &authv1.RefreshRequest{})
+	if err != nil || again.RefreshToken != next.RefreshToken {
+		t.Fatalf("the spent token, its successor unused: %v", err)
+	}
+	last, err := e.Client.Refresh(tokens.Bearer(bg, next.RefreshToken), &authv1.RefreshRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	_, err = e.Client.Refresh(tokens.Bearer(bg, login.RefreshToken), &authv1.RefreshRequest{})
 	tokens.WantRefusal(t, err, codes.Unauthenticated, revoked)
-	_, err = e.Client.Refresh(tokens.Bearer(bg, next.RefreshToken), &authv1.RefreshRequest{})
+	_, err = e.Client.Refresh(tokens.Bearer(bg, last.RefreshToken), &authv1.RefreshRequest{})
 	tokens.WantRefusal(t, err, codes.Unauthenticated, revoked)
 }
 

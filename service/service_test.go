@@ -208,41 +208,59 @@ func TestRefresh_ConcurrentRefreshesGetOnePair(t *testing.T) {
 	}
 }
 
-func TestRefresh_ReuseAfterGraceRevokesSession(t *testing.T) {
+// A spent refresh token whose successor is unused gets the same pair, past
+// the grace too (a client whose response was lost while authd was down for
+// longer); once the successor has been used, the spent token refused with
+// REFRESH_SUPERSEDED within the grace, the session kept, and past it is
+// reuse, which revokes the session.
+func TestRefresh_ReuseAfterTheSuccessorWasUsedRevokesSession(t *testing.T) {
 	e := newEnv(t)
 	login := e.Login(t, "alice", "correct horse")
 	first, err := e.Client.Refresh(tokens.Bearer(bg, login.RefreshToken), &authv1.RefreshRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	for _, wait := range []time.Duration{5 * time.Second, 15 * time.Second, time.Hour} {
+		e.Clock.Advance(wait)
+		again, err := e.Client.Refresh(tokens.Bearer(bg, login.RefreshToken), &authv1.RefreshRequest{})
+		if err != nil || again.RefreshToken != first.RefreshToken || again.AccessToken != first.AccessToken {
+			t.Fatalf("retry %s later, successor unused: %v, same pair %v", wait, err, err == nil && again.RefreshToken == first.RefreshToken)
+		}
+	}
+	second, err := e.Client.Refresh(tokens.Bearer(bg, first.RefreshToken), &authv1.RefreshRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	e.Clock.Advance(5 * time.Second)
-	again, err := e.Client.Refresh(tokens.Bearer(bg, login.RefreshToken), &authv1.RefreshRequest{})
-	if err != nil || again.RefreshToken != first.RefreshToken || again.AccessToken != first.AccessToken {
-		t.Fatalf("retry within grace: %v, same pair %v", err, err == nil && again.RefreshToken == first.RefreshToken)
+	_, err = e.Client.Refresh(tokens.Bearer(bg, login.RefreshToken), &authv1.RefreshRequest{})
+	tokens.WantRefusal(t, err, codes.Aborted, wire.ReasonRefreshSuperseded)
+	if _, err := verify(e, second.AccessToken, authv1.Requirement_REQUIREMENT_ACCESS); err != nil {
+		t.Fatalf("the session after a superseded refresh: %v", err)
 	}
 	e.Clock.Advance(6 * time.Second)
 	_, err = e.Client.Refresh(tokens.Bearer(bg, login.RefreshToken), &authv1.RefreshRequest{})
 	tokens.WantRefusal(t, err, codes.Unauthenticated, revoked)
 
 	// The legitimate holder is logged out too, and so are its access tokens.
-	_, err = e.Client.Refresh(tokens.Bearer(bg, first.RefreshToken), &authv1.RefreshRequest{})
+	_, err = e.Client.Refresh(tokens.Bearer(bg, second.RefreshToken), &authv1.RefreshRequest{})
 	tokens.WantRefusal(t, err, codes.Unauthenticated, revoked)
-	_, err = verify(e, first.AccessToken, authv1.Requirement_REQUIREMENT_ACCESS)
+	_, err = verify(e, second.AccessToken, authv1.Requirement_REQUIREMENT_ACCESS)
 	tokens.WantRefusal(t, err, codes.Unauthenticated, revoked)
 }
 
 func TestRefresh_OlderAncestorIsReuse(t *testing.T) {
 	e := newEnv(t)
 	login := e.Login(t, "alice", "correct horse")
-	first, err := e.Client.Refresh(tokens.Bearer(bg, login.RefreshToken), &authv1.RefreshRequest{})
-	if err != nil {
-		t.Fatal(err)
+	rt := login.RefreshToken
+	for range 3 {
+		next, err := e.Client.Refresh(tokens.Bearer(bg, rt), &authv1.RefreshRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rt = next.RefreshToken
 	}
-	if _, err := e.Client.Refresh(tokens.Bearer(bg, first.RefreshToken), &authv1.RefreshRequest{}); err != nil {
-		t.Fatal(err)
-	}
-	// Within the grace window, but two generations old.
-	_, err = e.Client.Refresh(tokens.Bearer(bg, login.RefreshToken), &authv1.RefreshRequest{})
+	// Within the grace window, but three rotations old.
+	_, err := e.Client.Refresh(tokens.Bearer(bg, login.RefreshToken), &authv1.RefreshRequest{})
 	tokens.WantRefusal(t, err, codes.Unauthenticated, revoked)
 }
 

@@ -24,6 +24,9 @@ func (s *Service) Refresh(ctx context.Context, _ *authv1.RefreshRequest) (*authv
 		s.cfg.Metrics.revoked("reuse", 1)
 		s.cfg.Logger.WarnContext(ctx, "refresh token reuse: session revoked", "user", c.Subject, "sid", c.SessionID)
 	}
+	if errors.Is(err, session.ErrSuperseded) {
+		s.cfg.Logger.InfoContext(ctx, "refresh superseded: the token was already rotated past; nothing issued", "user", c.Subject, "sid", c.SessionID)
+	}
 	if err != nil {
 		s.cfg.Metrics.refresh("refused")
 		return nil, s.statusError(ctx, "refresh", err)

@@ -31,8 +31,8 @@ type Signer interface {
 // with roles, at login, refresh and renewal (as flask-jwt-extended's
 // additional_claims). Names of claims authd sets itself are ignored
 // (token.RegisteredClaim), so a hook can never override them. It should
-// answer the same for the same session: a refresh retried within the
-// grace window re-mints the pair. An error fails the call (Unavailable)
+// answer the same for the same session: a spent refresh token presented
+// again re-mints its successor pair. An error fails the call (Unavailable)
 // without spending the refresh token.
 type ClaimsHook func(ctx context.Context, subject string, roles []string) (map[string]any, error)
 
@@ -42,7 +42,7 @@ const (
 	DefaultRefreshTTL = 24 * time.Hour
 	DefaultSessionMax = 168 * time.Hour
 	// DefaultReuseGrace is authd's --refresh-reuse-grace; Config's zero
-	// ReuseGrace is strict.
+	// ReuseGrace is strict (see Config.ReuseGrace).
 	DefaultReuseGrace = 10 * time.Second
 	// MaxReuseGrace bounds ReuseGrace.
 	MaxReuseGrace = time.Minute
@@ -67,8 +67,12 @@ type Config struct {
 	RefreshTTL time.Duration
 	// SessionMax is the absolute cap of a session from its login.
 	SessionMax time.Duration
-	// ReuseGrace is how long a spent refresh token still gets the same
-	// successor pair; 0 is strict, at most MaxReuseGrace.
+	// ReuseGrace is how long after a refresh token's successor was first
+	// used the spent token is still refused with ErrSuperseded, the session
+	// kept, rather than taken for reuse (a request delayed past its
+	// sibling's); 0 is strict, at most MaxReuseGrace. It does not bound
+	// how long a spent token whose successor is unused gets that successor
+	// again: for as long as the successor stays unused (Engine.Refresh).
 	ReuseGrace time.Duration
 	// KeepRefreshToken turns rotation off: Refresh mints an access token
 	// and the login's refresh token keeps working (flask-jwt-extended's

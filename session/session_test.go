@@ -3,6 +3,7 @@ package session_test
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/authd-dev/authd/store"
 	"github.com/authd-dev/authd/store/sqlite"
 	"github.com/authd-dev/authd/token"
+	"github.com/authd-dev/authd/wire"
 )
 
 // rig is an engine over a fresh SQLite database, signing with a test key
@@ -109,52 +111,220 @@ func TestRefresh_RotatesAndMintsANonFreshAccessToken(t *testing.T) {
 	}
 }
 
-func TestRefresh_ARetryWithinTheGraceGetsTheSamePair(t *testing.T) {
-	r := newRig(t, session.Config{ReuseGrace: 10 * time.Second})
-	spent := r.verify(t, r.open(t).Refresh)
-	first, err := r.engine.Refresh(context.Background(), spent)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.iss.Clock.Advance(5 * time.Second)
-	retry, err := r.engine.Refresh(context.Background(), spent)
-	if err != nil {
-		t.Fatalf("retry within the grace: %v", err)
-	}
-	if retry.Refresh != first.Refresh && r.verify(t, retry.Refresh).ID != r.verify(t, first.Refresh).ID {
-		t.Error("a retry within the grace forked the session: a second refresh token")
+// A spent refresh token whose successor has never been used gets that
+// same successor pair, for as long as the successor stays unused: not only
+// within the grace (a response lost while an instance was down for
+// longer), and with grace 0 too.
+func TestRefresh_ASpentTokenGetsTheSameSuccessorWhileItIsUnused(t *testing.T) {
+	for _, grace := range []time.Duration{0, 10 * time.Second} {
+		r := newRig(t, session.Config{ReuseGrace: grace})
+		spent := r.verify(t, r.open(t).Refresh)
+		first, err := r.engine.Refresh(context.Background(), spent)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, wait := range []time.Duration{0, 15 * time.Second, 20 * time.Hour} {
+			r.iss.Clock.Advance(wait)
+			retry, err := r.engine.Refresh(context.Background(), spent)
+			if err != nil {
+				t.Fatalf("grace %s: the spent token %s later: %v", grace, wait, err)
+			}
+			if retry.Refresh != first.Refresh || retry.Access != first.Access {
+				t.Fatalf("grace %s: the spent token %s later got another pair: the session forked", grace, wait)
+			}
+		}
+		// The successor still works, once: it was never used.
+		if _, err := r.engine.Refresh(context.Background(), r.verify(t, first.Refresh)); err != nil {
+			t.Fatalf("grace %s: the successor: %v", grace, err)
+		}
 	}
 }
 
+// Once the successor has been used, the spent token is a second branch:
+// presented past the grace (at once with grace 0) it revokes the session.
+// Within the grace it gets nothing and the session goes on.
 func TestRefresh_ReuseRevokesTheSession(t *testing.T) {
-	r := newRig(t, session.Config{ReuseGrace: 10 * time.Second})
-	pair := r.open(t)
-	spent := r.verify(t, pair.Refresh)
-	next, err := r.engine.Refresh(context.Background(), spent)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.iss.Clock.Advance(11 * time.Second)
-	_, err = r.engine.Refresh(context.Background(), spent)
-	if !errors.Is(err, session.ErrReused) || !errors.Is(err, guard.ErrRevoked) {
-		t.Fatalf("spent token past the grace: %v, want ErrReused (a guard.ErrRevoked)", err)
-	}
-	if _, err := r.engine.Refresh(context.Background(), r.verify(t, next.Refresh)); !errors.Is(err, guard.ErrRevoked) {
-		t.Errorf("the successor after reuse: %v, want revoked", err)
-	}
-	if live, _, err := r.engine.Live(context.Background(), pair.SessionID); err != nil || live {
-		t.Errorf("Live after reuse: %v, %v; want false", live, err)
+	for _, grace := range []time.Duration{0, 10 * time.Second} {
+		r := newRig(t, session.Config{ReuseGrace: grace})
+		pair := r.open(t)
+		spent := r.verify(t, pair.Refresh)
+		next, err := r.engine.Refresh(context.Background(), spent)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last, err := r.engine.Refresh(context.Background(), r.verify(t, next.Refresh)) // the successor is used
+		if err != nil {
+			t.Fatal(err)
+		}
+		if grace > 0 {
+			r.iss.Clock.Advance(grace)
+			_, err = r.engine.Refresh(context.Background(), spent)
+			if !errors.Is(err, session.ErrSuperseded) || wire.Reason(wire.StatusError(err)) != wire.ReasonRefreshSuperseded {
+				t.Fatalf("within the grace of its successor's use: %v, want ErrSuperseded", err)
+			}
+			if live, _, err := r.engine.Live(context.Background(), pair.SessionID); err != nil || !live {
+				t.Fatalf("Live within the grace: %v, %v; want true", live, err)
+			}
+			r.iss.Clock.Advance(time.Second)
+		}
+		_, err = r.engine.Refresh(context.Background(), spent)
+		if !errors.Is(err, session.ErrReused) || !errors.Is(err, guard.ErrRevoked) {
+			t.Fatalf("grace %s: spent token after its successor was used: %v, want ErrReused (a guard.ErrRevoked)", grace, err)
+		}
+		if _, err := r.engine.Refresh(context.Background(), r.verify(t, last.Refresh)); !errors.Is(err, guard.ErrRevoked) {
+			t.Errorf("grace %s: the newest token after reuse: %v, want revoked", grace, err)
+		}
+		if live, _, err := r.engine.Live(context.Background(), pair.SessionID); err != nil || live {
+			t.Errorf("grace %s: Live after reuse: %v, %v; want false", grace, live, err)
+		}
 	}
 }
 
-func TestRefresh_ZeroGraceIsStrict(t *testing.T) {
+// An ancestor older than the spent token before the current pair's is
+// reuse whatever the grace.
+func TestRefresh_OlderAncestorIsReuse(t *testing.T) {
+	r := newRig(t, session.Config{ReuseGrace: session.MaxReuseGrace})
+	tok := r.verify(t, r.open(t).Refresh)
+	oldest := tok
+	for range 3 {
+		next, err := r.engine.Refresh(context.Background(), tok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok = r.verify(t, next.Refresh)
+	}
+	if _, err := r.engine.Refresh(context.Background(), oldest); !errors.Is(err, session.ErrReused) {
+		t.Fatalf("a token three rotations old: %v, want ErrReused", err)
+	}
+}
+
+// A thief and the victim both hold refresh token N. Whoever uses it first
+// gets N+1; the other's use of N afterwards gets that same N+1 — the
+// session never forks — and only until N+1 is used: after that, N revokes
+// the session, and with it every token either of them holds.
+func TestRefresh_AStolenTokenCannotForkTheSession(t *testing.T) {
 	r := newRig(t, session.Config{})
-	spent := r.verify(t, r.open(t).Refresh)
-	if _, err := r.engine.Refresh(context.Background(), spent); err != nil {
+	n := r.verify(t, r.open(t).Refresh)
+	first, err := r.engine.Refresh(context.Background(), n) // thief or victim: the first to use N
+	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.engine.Refresh(context.Background(), spent); !errors.Is(err, session.ErrReused) {
-		t.Fatalf("immediate retry with grace 0: %v, want ErrReused", err)
+	r.iss.Clock.Advance(time.Hour)
+	second, err := r.engine.Refresh(context.Background(), n) // the other, later
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.Refresh != first.Refresh {
+		t.Fatal("the second holder of N got another successor: the session forked")
+	}
+	// One of them uses N+1; the other, still holding N, is now a second
+	// branch.
+	n2, err := r.engine.Refresh(context.Background(), r.verify(t, first.Refresh))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.engine.Refresh(context.Background(), n); !errors.Is(err, session.ErrReused) {
+		t.Fatalf("N after N+1 was used: %v, want ErrReused", err)
+	}
+	for _, tok := range []string{first.Refresh, n2.Refresh} {
+		if _, err := r.engine.Refresh(context.Background(), r.verify(t, tok)); !errors.Is(err, guard.ErrRevoked) {
+			t.Fatalf("a token of the revoked session: %v", err)
+		}
+	}
+	if revoked, err := r.engine.Revoked(context.Background(), r.verify(t, n2.Access)); err != nil || !revoked {
+		t.Fatalf("the newest access token after reuse: revoked %v, %v", revoked, err)
+	}
+}
+
+// Whatever order any number of holders present whatever refresh tokens
+// they have ever held, the session never forks: no token ever gets two
+// different successors. Holders keep every token they got, as a thief
+// would.
+func TestRefresh_NoInterleavingForks(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for trial := range 100 {
+		r := newRig(t, session.Config{ReuseGrace: time.Duration(trial%3) * 5 * time.Second})
+		login := r.open(t)
+		held := [3][]string{{login.Refresh}, {login.Refresh}, {login.Refresh}}
+		successor := map[string]string{} // spent refresh jti -> its successor's
+		for step := range 12 {
+			who := rng.IntN(len(held))
+			c := r.verify(t, held[who][rng.IntN(len(held[who]))])
+			r.iss.Clock.Advance(time.Duration(rng.IntN(8)) * time.Second)
+			pair, err := r.engine.Refresh(context.Background(), c)
+			switch {
+			case errors.Is(err, guard.ErrRevoked) || errors.Is(err, session.ErrSuperseded):
+				continue
+			case err != nil:
+				t.Fatal(err)
+			}
+			next := r.verify(t, pair.Refresh).ID
+			if prev, ok := successor[c.ID]; ok && prev != next {
+				t.Fatalf("trial %d step %d: refresh token %s got successors %s and %s: the session forked", trial, step, c.ID, prev, next)
+			}
+			successor[c.ID] = next
+			held[who] = append(held[who], pair.Refresh)
+		}
+	}
+}
+
+// pausingRotations holds the first Rotate until released: the refresh
+// making it has read its token as current, as a slow twin has.
+type pausingRotations struct {
+	session.Store
+	reached, release chan struct{}
+	once             sync.Once
+}
+
+func (p *pausingRotations) Rotate(ctx context.Context, id, spent string, next store.Rotation, now time.Time) error {
+	first := false
+	p.once.Do(func() { first = true })
+	if first {
+		close(p.reached)
+		<-p.release
+	}
+	return p.Store.Rotate(ctx, id, spent, next, now)
+}
+
+// Two refreshes of one token at once, then at once a refresh with the
+// first answer: the slower twin lost its compare-and-swap to a token that
+// has since been spent again. It answers with the same successor its twin
+// got, never taking its own token for an older ancestor (reuse).
+func TestRefresh_ASlowTwinGetsItsTwinsAnswer(t *testing.T) {
+	for _, grace := range []time.Duration{0, session.DefaultReuseGrace} {
+		r := newRig(t, session.Config{})
+		p := &pausingRotations{Store: r.db, reached: make(chan struct{}), release: make(chan struct{})}
+		engine, err := session.New(p, session.Config{Signer: r.iss.Signer, Clock: r.iss.Clock, ReuseGrace: grace})
+		if err != nil {
+			t.Fatal(err)
+		}
+		login := r.open(t)
+		n := r.verify(t, login.Refresh)
+		slow := make(chan error, 1)
+		var slowPair session.Tokens
+		go func() {
+			var err error
+			slowPair, err = engine.Refresh(context.Background(), n)
+			slow <- err
+		}()
+		<-p.reached // the slow twin read N as current
+		fast, err := engine.Refresh(context.Background(), n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := engine.Refresh(context.Background(), r.verify(t, fast.Refresh)); err != nil {
+			t.Fatal(err)
+		}
+		close(p.release)
+		if err := <-slow; err != nil {
+			t.Fatalf("grace %s: the slow twin: %v, want its twin's pair", grace, err)
+		}
+		if slowPair.Refresh != fast.Refresh || slowPair.Access != fast.Access {
+			t.Fatalf("grace %s: the slow twin got another pair than its twin", grace)
+		}
+		if live, _, err := engine.Live(context.Background(), login.SessionID); err != nil || !live {
+			t.Fatalf("grace %s: session after the twins: live %v, %v", grace, live, err)
+		}
 	}
 }
 

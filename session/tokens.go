@@ -8,10 +8,12 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"google.golang.org/grpc/codes"
 
 	"github.com/authd-dev/authd/guard"
 	"github.com/authd-dev/authd/store"
 	"github.com/authd-dev/authd/token"
+	"github.com/authd-dev/authd/wire"
 )
 
 // Tokens are what Open and Refresh hand out.
@@ -71,8 +73,8 @@ func (e *Engine) nextRotation(sess store.Session, now time.Time) store.Rotation 
 }
 
 // mint signs the pair r describes. Signing is deterministic, so minting the
-// same rotation again gives the same tokens: that is how a refresh retried
-// within the grace window gets the very same successor pair.
+// same rotation again gives the same tokens: that is how a spent refresh
+// token presented again gets the very same successor pair.
 func (e *Engine) mint(ctx context.Context, sess store.Session, r store.Rotation, fresh bool, now time.Time) (Tokens, error) {
 	if e.cfg.Signer == nil {
 		return Tokens{}, errNoSigner
@@ -85,10 +87,12 @@ func (e *Engine) mint(ctx context.Context, sess store.Session, r store.Rotation,
 	if err != nil {
 		return Tokens{}, err
 	}
+	// A pair minted again for a late retry may hold an access token that
+	// has expired since: it says so (0), and the client refreshes.
 	return Tokens{
 		SessionID: sess.ID, Access: access, Refresh: refresh,
-		AccessExpiresIn:  r.AccessExpiresAt.Sub(now),
-		RefreshExpiresIn: r.RefreshExpiresAt.Sub(now),
+		AccessExpiresIn:  max(r.AccessExpiresAt.Sub(now), 0),
+		RefreshExpiresIn: max(r.RefreshExpiresAt.Sub(now), 0),
 	}, nil
 }
 
@@ -128,19 +132,37 @@ func (e *Engine) claims(sess store.Session, typ token.Type, jti string, iat, exp
 	}
 }
 
-// ErrReused: a refresh token of the session that is neither its current
-// one nor the one spent just before it within the grace window was
-// presented. The whole session has been revoked. It is a guard.ErrRevoked.
+// ErrReused: a refresh token of the session was presented after its
+// successor had been used (a second branch of the session), or an older
+// one: the whole session has been revoked. It is a guard.ErrRevoked.
 var ErrReused = fmt.Errorf("%w: refresh token reused; session revoked", guard.ErrRevoked)
 
+// ErrSuperseded: a spent refresh token whose successor has been used was
+// presented by a refresh that cannot be reuse — it raced the refresh that
+// spent the token, or came within Config.ReuseGrace of its successor's
+// first use. Nothing was issued and the session goes on: the caller's
+// newest refresh token still works.
+var ErrSuperseded = wire.NewError(codes.Aborted, wire.ReasonRefreshSuperseded,
+	"refresh token was already rotated by a later refresh; use the newest refresh token")
+
 // Refresh exchanges the verified refresh token of claims for a new pair.
-// With rotation:
+// With rotation, by the refresh token presented:
 //
-//   - the session's current refresh token is spent in one compare-and-swap
-//     and a new pair issued (signed first: a pair that cannot be minted
-//     leaves the client's token unspent);
-//   - the token spent just before it, presented again within the grace
-//     window, gets the same pair again (concurrent tabs, a lost response);
+//   - the session's current one (never used) is spent in one
+//     compare-and-swap and a new pair issued (signed first: a pair that
+//     cannot be minted leaves the client's token unspent);
+//   - the one spent to mint the current pair, whose successor is thus
+//     still unused, gets that same pair again, for as long as the
+//     successor stays unused (within the spent token's own life, which
+//     its verification checked): a retry of a refresh whose answer was
+//     lost, a second tab. Two holders of one token share one branch;
+//   - one the refresh read as current but lost the compare-and-swap to a
+//     concurrent refresh of the same token (its twin): the pair the twin
+//     got, even if that pair has been used since; ErrSuperseded when it
+//     has moved on further still;
+//   - the one spent before the current pair's (its successor has been
+//     used: this is a second branch) within ReuseGrace of that use:
+//     ErrSuperseded, the session kept;
 //   - any other token of the session is reuse: the session is revoked and
 //     ErrReused returned.
 //
@@ -158,6 +180,7 @@ func (e *Engine) Refresh(ctx context.Context, claims *token.Claims) (Tokens, err
 	if e.cfg.KeepRefreshToken {
 		return e.refreshWithoutRotation(ctx, sess, claims, now)
 	}
+	twin := false
 	if sess.Current.RefreshJTI == claims.ID {
 		next := e.nextRotation(sess, now)
 		pair, err := e.mint(ctx, sess, next, false, now)
@@ -171,14 +194,25 @@ func (e *Engine) Refresh(ctx context.Context, claims *token.Claims) (Tokens, err
 		if !errors.Is(err, store.ErrConflict) {
 			return Tokens{}, err
 		}
-		// A concurrent refresh rotated first: answer as it did.
+		// A concurrent refresh spent the same token first: answer as it
+		// did, whatever has happened since.
+		twin = true
 		if sess, err = e.live(ctx, claims.SessionID); err != nil {
 			return Tokens{}, err
 		}
 	}
-	// Grace 0 is strict: even a retry within the same second is reuse.
-	if e.cfg.ReuseGrace > 0 && sess.PreviousJTI == claims.ID && now.Sub(sess.PreviousSpentAt) <= e.cfg.ReuseGrace {
+	switch spent := claims.ID; {
+	case spent == "":
+	case sess.Previous.RefreshJTI == spent:
+		// Spent, and its successor (the current pair) never used.
 		return e.mint(ctx, sess, sess.Current, false, now)
+	case twin && sess.PreviousParentJTI == spent && sess.Previous.AccessJTI != "":
+		// The twin's pair has been used since: the same pair still.
+		return e.mint(ctx, sess, sess.Previous, false, now)
+	case twin:
+		return Tokens{}, ErrSuperseded
+	case sess.PreviousParentJTI == spent && e.cfg.ReuseGrace > 0 && now.Sub(sess.PreviousSpentAt) <= e.cfg.ReuseGrace:
+		return Tokens{}, ErrSuperseded
 	}
 	if err := e.revoke(ctx, sess.ID, now); err != nil {
 		return Tokens{}, err

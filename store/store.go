@@ -58,12 +58,20 @@ type Session struct {
 	// RevokedAt is zero while the session is live.
 	RevokedAt time.Time
 	// Current is the session's one live refresh token and the access token
-	// minted with it.
+	// minted with it. Its refresh token has never been used: using it
+	// rotates it away.
 	Current Rotation
-	// Previous is the refresh token spent to mint Current; it may be
-	// presented again within the reuse grace window.
-	PreviousJTI     string
-	PreviousSpentAt time.Time
+	// Previous is the pair Current replaced: its refresh token
+	// (Previous.RefreshJTI) was spent at PreviousSpentAt to mint Current,
+	// and PreviousParentJTI was spent to mint Previous. So Previous's
+	// refresh token is the spent one whose successor (Current) is unused,
+	// and PreviousParentJTI the one whose successor (Previous) was first
+	// used at PreviousSpentAt. Zero before the first rotation; only
+	// Previous.RefreshJTI is known for a session rotated before this was
+	// kept.
+	Previous          Rotation
+	PreviousSpentAt   time.Time
+	PreviousParentJTI string
 }
 
 // Revoked reports whether the session has been revoked, or is stale.
@@ -126,7 +134,8 @@ type Sessions interface {
 	// next current, in one compare-and-swap: it fails with ErrConflict when
 	// spentJTI is no longer current, the session is revoked or stale, so two
 	// concurrent refreshes can never both rotate and a session never
-	// outlives its user's change.
+	// outlives its user's change. The pair replaced becomes Previous, and
+	// Previous's refresh token PreviousParentJTI, at spent time now.
 	Rotate(ctx context.Context, id, spentJTI string, next Rotation, now time.Time) error
 	// RevokeSession revokes one session; revoking twice is not an error.
 	RevokeSession(ctx context.Context, id string, now time.Time) error

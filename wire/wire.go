@@ -26,6 +26,11 @@ const (
 	ReasonSessionCapReached  = "SESSION_CAP_REACHED"
 	ReasonInsufficientRole   = "INSUFFICIENT_ROLE"
 	ReasonInsufficientScope  = "INSUFFICIENT_SCOPE"
+	// ReasonRefreshSuperseded (ABORTED): Refresh with a spent refresh
+	// token that a later refresh has already moved past, where that is no
+	// sign of theft (a refresh racing its twin, or within
+	// --refresh-reuse-grace); the session goes on, use the newest token.
+	ReasonRefreshSuperseded = "REFRESH_SUPERSEDED"
 )
 
 // ErrorInfo metadata keys of PermissionDenied refusals: what the method

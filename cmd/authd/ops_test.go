@@ -67,7 +67,7 @@ func TestE2E_HTTPReadinessAndMetrics(t *testing.T) {
 	if _, err := client.Logout(tokens.Bearer(bg, login.AccessToken), &authv1.LogoutRequest{}); err != nil {
 		t.Fatal(err)
 	}
-	// A second session: two rotations, then its first refresh token, an
+	// A second session: three rotations, then its first refresh token, an
 	// older ancestor, is reuse.
 	other, err := client.Login(context.Background(), &authv1.LoginRequest{Username: "erin", Password: "long enough pw"})
 	if err != nil {
@@ -77,14 +77,18 @@ func TestE2E_HTTPReadinessAndMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := client.Refresh(tokens.Bearer(bg, next.RefreshToken), &authv1.RefreshRequest{}); err != nil {
+	third, err := client.Refresh(tokens.Bearer(bg, next.RefreshToken), &authv1.RefreshRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.Refresh(tokens.Bearer(bg, third.RefreshToken), &authv1.RefreshRequest{}); err != nil {
 		t.Fatal(err)
 	}
 	client.Refresh(tokens.Bearer(bg, other.RefreshToken), &authv1.RefreshRequest{}) // reuse
 	_, metrics := httpGet(t, base+"/metrics")
 	for _, want := range []string{
 		`authd_logins_total{result="ok"} 2`,
-		`authd_refreshes_total{result="ok"} 2`,
+		`authd_refreshes_total{result="ok"} 3`,
 		`authd_refreshes_total{result="refused"} 1`,
 		`authd_refresh_reuse_detected_total 1`,
 		`authd_session_revocations_total{cause="reuse"} 1`,

@@ -392,16 +392,19 @@ func (d *DB) Session(ctx context.Context, id string) (store.Session, error) {
 	var s store.Session
 	var roles string
 	var authTime, created, expires, rIAT, rEXP, aIAT, aEXP int64
-	var revoked, prevSpent sql.NullInt64
+	var revoked, prevSpent, pRIAT, pREXP, pAIAT, pAEXP sql.NullInt64
 	var userGeneration int64
 	var disabled bool
 	err := d.queryRow(ctx, `SELECT s.id, s.user_id, u.name, u.roles, s.auth_time, s.created_at, s.expires_at, s.revoked_at,
 		s.refresh_jti, s.refresh_issued_at, s.refresh_expires_at, s.access_jti, s.access_issued_at, s.access_expires_at,
-		s.previous_jti, s.previous_spent_at, s.user_generation, u.generation, u.disabled
+		s.previous_jti, s.previous_refresh_issued_at, s.previous_refresh_expires_at,
+		s.previous_access_jti, s.previous_access_issued_at, s.previous_access_expires_at,
+		s.previous_spent_at, s.previous_parent_jti, s.user_generation, u.generation, u.disabled
 		FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?`, id).Scan(
 		&s.ID, &s.UserID, &s.Username, &roles, &authTime, &created, &expires, &revoked,
 		&s.Current.RefreshJTI, &rIAT, &rEXP, &s.Current.AccessJTI, &aIAT, &aEXP,
-		&s.PreviousJTI, &prevSpent, &s.UserGeneration, &userGeneration, &disabled)
+		&s.Previous.RefreshJTI, &pRIAT, &pREXP, &s.Previous.AccessJTI, &pAIAT, &pAEXP,
+		&prevSpent, &s.PreviousParentJTI, &s.UserGeneration, &userGeneration, &disabled)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Session{}, fmt.Errorf("session: %w", store.ErrNotFound)
 	}
@@ -411,6 +414,8 @@ func (d *DB) Session(ctx context.Context, id string) (store.Session, error) {
 	s.AuthTime, s.CreatedAt, s.ExpiresAt, s.RevokedAt = fromUnix(authTime), fromUnix(created), fromUnix(expires), fromNullUnix(revoked)
 	s.Current.RefreshIssuedAt, s.Current.RefreshExpiresAt = fromUnix(rIAT), fromUnix(rEXP)
 	s.Current.AccessIssuedAt, s.Current.AccessExpiresAt = fromUnix(aIAT), fromUnix(aEXP)
+	s.Previous.RefreshIssuedAt, s.Previous.RefreshExpiresAt = fromNullUnix(pRIAT), fromNullUnix(pREXP)
+	s.Previous.AccessIssuedAt, s.Previous.AccessExpiresAt = fromNullUnix(pAIAT), fromNullUnix(pAEXP)
 	s.PreviousSpentAt = fromNullUnix(prevSpent)
 	s.Roles = splitNames(roles)
 	s.Stale = disabled || userGeneration != s.UserGeneration
@@ -419,8 +424,13 @@ func (d *DB) Session(ctx context.Context, id string) (store.Session, error) {
 
 // Rotate implements store.Sessions with a single conditional UPDATE.
 func (d *DB) Rotate(ctx context.Context, id, spentJTI string, next store.Rotation, now time.Time) error {
+	// Every right-hand side reads the row as it was: the current pair
+	// becomes the previous one, the previous refresh token its parent.
 	n, err := d.execWrite(ctx, `UPDATE sessions SET
-		previous_jti = refresh_jti, previous_spent_at = ?,
+		previous_parent_jti = previous_jti,
+		previous_jti = refresh_jti, previous_refresh_issued_at = refresh_issued_at, previous_refresh_expires_at = refresh_expires_at,
+		previous_access_jti = access_jti, previous_access_issued_at = access_issued_at, previous_access_expires_at = access_expires_at,
+		previous_spent_at = ?,
 		refresh_jti = ?, refresh_issued_at = ?, refresh_expires_at = ?,
 		access_jti = ?, access_issued_at = ?, access_expires_at = ?
 		WHERE id = ? AND refresh_jti = ? AND revoked_at IS NULL

@@ -437,8 +437,21 @@ func testRotateCAS(t *testing.T, s store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Current != next || got.PreviousJTI != "r1" || !got.PreviousSpentAt.Equal(spentAt) {
+	if got.Current != next || got.Previous != sess.Current || got.PreviousParentJTI != "" || !got.PreviousSpentAt.Equal(spentAt) {
 		t.Fatalf("after rotate: %+v", got)
+	}
+	// A second rotation keeps the pair it replaced in full, and the token
+	// spent to mint that pair: enough to mint it again for a late twin.
+	later := spentAt.Add(time.Minute)
+	if err := s.Rotate(ctx, "sid-1", "r2", rotation("r3", later), later); err != nil {
+		t.Fatal(err)
+	}
+	got, err = s.Session(ctx, "sid-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Current != rotation("r3", later) || got.Previous != next || got.PreviousParentJTI != "r1" || !got.PreviousSpentAt.Equal(later) {
+		t.Fatalf("after the second rotation: %+v", got)
 	}
 }
 
