@@ -5,11 +5,14 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -24,9 +27,58 @@ type pinger interface {
 	Ping(ctx context.Context) error
 }
 
+// writeProber is a store that can tell whether its database can write
+// (store/sqlite and store/postgres are).
+type writeProber interface {
+	ProbeWrite(ctx context.Context) error
+}
+
+// Bounds of the readiness check: each probe of the store is given
+// readinessTimeout, and its answer is kept readinessTTL, so that however
+// often /readyz is asked (it is public) the store sees at most one probe
+// per readinessTTL.
+const (
+	readinessTimeout = 2 * time.Second
+	readinessTTL     = 2 * time.Second
+)
+
+// readiness is the last answer of the store's probe.
+type readiness struct {
+	mu      sync.Mutex // held while probing: one probe at a time
+	checked time.Time
+	err     error
+}
+
+// ready reports whether the store answers and can write: a ping, then a
+// write that changes nothing, each bounded by readinessTimeout; the answer
+// is reused for readinessTTL.
+func (s *Server) ready(ctx context.Context) error {
+	s.readiness.mu.Lock()
+	defer s.readiness.mu.Unlock()
+	now := s.clock.Now()
+	if !s.readiness.checked.IsZero() && !now.Before(s.readiness.checked) && now.Sub(s.readiness.checked) < readinessTTL {
+		return s.readiness.err
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), readinessTimeout)
+	defer cancel()
+	var err error
+	if p, ok := s.store.(pinger); ok {
+		if perr := p.Ping(ctx); perr != nil {
+			err = fmt.Errorf("database unreachable: %w", perr)
+		}
+	}
+	if w, ok := s.store.(writeProber); ok && err == nil {
+		if werr := w.ProbeWrite(ctx); werr != nil {
+			err = fmt.Errorf("database cannot write: %w", werr)
+		}
+	}
+	s.readiness.checked, s.readiness.err = s.clock.Now(), err
+	return err
+}
+
 // httpMux serves the JWKS as JSON, the discovery document, liveness
 // (/healthz: the process serves), readiness (/readyz: and its database
-// answers) and, unless it has a listener of its own, Prometheus metrics.
+// answers and can write) and, unless it has a listener of its own, Prometheus metrics.
 func (s *Server) httpMux() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /.well-known/jwks.json", func(w http.ResponseWriter, r *http.Request) {
@@ -51,14 +103,11 @@ func (s *Server) httpMux() http.Handler {
 			http.Error(w, "not serving", http.StatusServiceUnavailable)
 			return
 		}
-		if p, ok := s.store.(pinger); ok {
-			ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-			defer cancel()
-			if err := p.Ping(ctx); err != nil {
-				s.logger.WarnContext(r.Context(), "readiness: database unreachable", "err", err)
-				http.Error(w, "database unreachable", http.StatusServiceUnavailable)
-				return
-			}
+		if err := s.ready(r.Context()); err != nil {
+			s.logger.WarnContext(r.Context(), "readiness: not ready", "err", err)
+			msg, _, _ := strings.Cut(err.Error(), ":")
+			http.Error(w, msg, http.StatusServiceUnavailable)
+			return
 		}
 		_, _ = io.WriteString(w, "ready\n")
 	})

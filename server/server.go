@@ -46,6 +46,7 @@ type Server struct {
 	grpc       *grpc.Server
 	health     *health.Server
 	certs      *certReloader // nil without TLS
+	readiness  readiness
 
 	keysLogged sync.Mutex // held by reloadKeys
 	signingKID string     // the signing key at the last reload
