@@ -27,8 +27,10 @@ const MaxConcurrentStreams = 1000
 
 // NewServer returns the gRPC server of the service: AuthService and
 // AdminService behind request ids, call logging (to the service's logger,
-// never payloads or metadata), panic recovery, metrics and the service's
-// Guard, with gRPC health and reflection, public. opts are added to the
+// never payloads or metadata), panic recovery, metrics, the bounds of the
+// public polls (CheckSessionRate, ListRevocationsRate) and the service's
+// Guard, with gRPC health (Watch bounded: MaxHealthWatches) and
+// reflection, public. No request is read past MaxRequestSize. opts are added to the
 // server's (TLS credentials). It refuses to build a server on which any
 // method declares no requirement.
 func NewServer(svc *Service, opts ...grpc.ServerOption) (*grpc.Server, *health.Server, error) {
@@ -49,8 +51,14 @@ func NewServer(svc *Service, opts ...grpc.ServerOption) (*grpc.Server, *health.S
 		unary, stream = append(unary, metrics.UnaryServerInterceptor()), append(stream, metrics.StreamServerInterceptor())
 	}
 	authn := interceptors.New(g)
+	bounds := newPublicBounds(svc)
+	unary = append(unary, bounds.unary)
 	opts = append([]grpc.ServerOption{
 		grpc.MaxHeaderListSize(MaxHeaderListSize),
+		// No request is read past MaxRequestSize, whoever sends it.
+		grpc.MaxRecvMsgSize(MaxRequestSize),
+		grpc.InitialWindowSize(streamWindow),
+		grpc.InitialConnWindowSize(connectionWindow),
 		// Clients may not ping more often than this (a ping flood is
 		// answered with GOAWAY); idle connections are closed; each
 		// connection gets a bounded number of concurrent calls.
@@ -63,7 +71,7 @@ func NewServer(svc *Service, opts ...grpc.ServerOption) (*grpc.Server, *health.S
 	srv := grpc.NewServer(opts...)
 	svc.Register(srv)
 	hs := health.NewServer()
-	healthpb.RegisterHealthServer(srv, hs)
+	healthpb.RegisterHealthServer(srv, newBoundedHealth(hs))
 	reflection.Register(srv)
 	if err := authn.CheckServer(srv); err != nil {
 		return nil, nil, err

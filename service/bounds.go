@@ -1,0 +1,231 @@
+package service
+
+import (
+	"context"
+	"net"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/peer"
+
+	"github.com/authd-dev/authd/clock"
+	authv1 "github.com/authd-dev/authd/gen/auth/v1"
+	"github.com/authd-dev/authd/internal/ttlcache"
+	"github.com/authd-dev/authd/wire"
+)
+
+// MaxRequestSize is the largest request message authd reads (16 KiB):
+// grpc-go refuses a longer one with RESOURCE_EXHAUSTED ("received message
+// larger than max") from its length prefix, before reading it, let alone
+// any interceptor. The largest legitimate request is a Verify of a token
+// of token.MaxLength (8 KiB) bytes; a CreateUser with the longest username
+// and password and the most, longest roles is under 4 KiB
+// (TestMaxRequestSize_FitsTheLargestLegitimateRequests builds each).
+const MaxRequestSize = 16 << 10
+
+// Flow-control windows: with no message over MaxRequestSize, a stream
+// needs no more than 64 KiB in flight, and a connection no more than
+// 1 MiB; fixed windows also keep grpc-go from growing them (up to 16 MiB
+// per connection) for a client that sends fast.
+const (
+	streamWindow     = 64 << 10
+	connectionWindow = 1 << 20
+)
+
+// Bounds of the public, unauthenticated reads that consumers poll: each
+// caller address (as login throttling reads it, through trusted proxies)
+// gets a token bucket of its own per method. A consumer calls CheckSession
+// once per session it meets (sessions appear no faster than logins, which
+// password hashing bounds) and ListRevocations once per poll, a page at a
+// time; the bursts let one start up with a long list or many sessions.
+const (
+	CheckSessionRate     = 200 // per second and address
+	CheckSessionBurst    = 2000
+	ListRevocationsRate  = 50
+	ListRevocationsBurst = 500
+)
+
+// MaxHealthWatches and MaxHealthWatchesPerAddress bound the health Watch
+// streams open at once, in all and per peer address: each holds a
+// goroutine for as long as the caller likes, and the method is public.
+// Past them Watch is RESOURCE_EXHAUSTED; Check always answers.
+const (
+	MaxHealthWatches           = 1000
+	MaxHealthWatchesPerAddress = 16
+)
+
+// ErrTooManyPublicCalls: an address called CheckSession or
+// ListRevocations faster than its bucket allows; RetryInfo says when to
+// try again.
+var ErrTooManyPublicCalls = wire.NewError(codes.ResourceExhausted, "", "too many calls of this method from this address")
+
+// ErrTooManyWatches: the health Watch streams are at their bound.
+var ErrTooManyWatches = wire.NewError(codes.ResourceExhausted, "", "too many health Watch streams open: ask Check instead")
+
+// notLiveFor is how long a CheckSession answer of "not live" is kept: a
+// session that is unknown, revoked or past its cap never becomes live
+// again, so the answer is final; the bound only frees the memory.
+const notLiveFor = time.Minute
+
+// maxTracked bounds the addresses tracked by a limiter, and the sids
+// remembered as not live.
+const maxTracked = 100000
+
+// publicBounds is the interceptor that bounds CheckSession and
+// ListRevocations.
+type publicBounds struct {
+	svc     *Service
+	check   *peerLimiter
+	list    *peerLimiter
+	notLive *ttlcache.Cache[string, struct{}]
+}
+
+func newPublicBounds(svc *Service) *publicBounds {
+	clk := svc.cfg.Clock
+	return &publicBounds{
+		svc:     svc,
+		check:   newPeerLimiter(CheckSessionRate, CheckSessionBurst, clk),
+		list:    newPeerLimiter(ListRevocationsRate, ListRevocationsBurst, clk),
+		notLive: ttlcache.New[string, struct{}](maxTracked),
+	}
+}
+
+func (b *publicBounds) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	var limiter *peerLimiter
+	switch info.FullMethod {
+	case authv1.AuthService_CheckSession_FullMethodName:
+		limiter = b.check
+	case authv1.AuthService_ListRevocations_FullMethodName:
+		limiter = b.list
+	default:
+		return handler(ctx, req)
+	}
+	if ok, wait := limiter.allow(b.svc.clientAddress(ctx)); !ok {
+		return nil, wire.StatusError(ErrTooManyPublicCalls.Detail(ErrTooManyPublicCalls.Message, nil, wait))
+	}
+	check, isCheck := req.(*authv1.CheckSessionRequest)
+	if !isCheck {
+		return handler(ctx, req)
+	}
+	now := b.svc.cfg.Clock.Now()
+	if _, known := b.notLive.Get(check.GetSid(), now); known {
+		return &authv1.CheckSessionResponse{}, nil
+	}
+	resp, err := handler(ctx, req)
+	if r, ok := resp.(*authv1.CheckSessionResponse); ok && err == nil && !r.GetLive() {
+		b.notLive.Put(check.GetSid(), struct{}{}, now.Add(notLiveFor), now)
+	}
+	return resp, err
+}
+
+// peerLimiter is a token bucket per key: rate tokens a second, up to
+// burst. It tracks at most maxTracked keys, forgetting full buckets
+// first.
+type peerLimiter struct {
+	rate, burst float64
+	clock       clock.Clock
+	mu          sync.Mutex
+	peers       map[string]*bucket
+}
+
+type bucket struct {
+	tokens float64
+	at     time.Time
+}
+
+func newPeerLimiter(rate, burst int, clk clock.Clock) *peerLimiter {
+	return &peerLimiter{rate: float64(rate), burst: float64(burst), clock: clk, peers: map[string]*bucket{}}
+}
+
+// allow takes a token of key's bucket, or says how long until there is
+// one.
+func (l *peerLimiter) allow(key string) (bool, time.Duration) {
+	now := l.clock.Now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b, ok := l.peers[key]
+	if !ok {
+		if len(l.peers) >= maxTracked {
+			l.prune(now)
+		}
+		b = &bucket{tokens: l.burst, at: now}
+		l.peers[key] = b
+	}
+	if elapsed := now.Sub(b.at); elapsed > 0 {
+		b.tokens = min(l.burst, b.tokens+elapsed.Seconds()*l.rate)
+		b.at = now
+	}
+	if b.tokens >= 1 {
+		b.tokens--
+		return true, 0
+	}
+	return false, time.Duration((1 - b.tokens) / l.rate * float64(time.Second))
+}
+
+// prune forgets the buckets that have refilled (a new one is full too),
+// and, if that frees too little, about a tenth of the others.
+func (l *peerLimiter) prune(now time.Time) {
+	for k, b := range l.peers {
+		if b.tokens+now.Sub(b.at).Seconds()*l.rate >= l.burst {
+			delete(l.peers, k)
+		}
+	}
+	for k := range l.peers {
+		if len(l.peers) < maxTracked-maxTracked/10 {
+			break
+		}
+		delete(l.peers, k)
+	}
+}
+
+// boundedHealth is gRPC health with Watch bounded (MaxHealthWatches,
+// MaxHealthWatchesPerAddress); Check and List are the health server's.
+type boundedHealth struct {
+	*health.Server
+	mu      sync.Mutex
+	total   int
+	perPeer map[string]int
+}
+
+func newBoundedHealth(hs *health.Server) *boundedHealth {
+	return &boundedHealth{Server: hs, perPeer: map[string]int{}}
+}
+
+func (h *boundedHealth) Watch(req *healthpb.HealthCheckRequest, stream healthpb.Health_WatchServer) error {
+	addr := peerHost(stream.Context())
+	h.mu.Lock()
+	if h.total >= MaxHealthWatches || h.perPeer[addr] >= MaxHealthWatchesPerAddress {
+		h.mu.Unlock()
+		return wire.StatusError(ErrTooManyWatches)
+	}
+	h.total++
+	h.perPeer[addr]++
+	h.mu.Unlock()
+	defer func() {
+		h.mu.Lock()
+		h.total--
+		if h.perPeer[addr]--; h.perPeer[addr] == 0 {
+			delete(h.perPeer, addr)
+		}
+		h.mu.Unlock()
+	}()
+	return h.Server.Watch(req, stream)
+}
+
+// peerHost is the host of the call's peer address: the connection's,
+// never what forwarding metadata claims, since a Watch holds the
+// connection's resources.
+func peerHost(ctx context.Context) string {
+	p, ok := peer.FromContext(ctx)
+	if !ok || p.Addr == nil {
+		return "unknown"
+	}
+	if host, _, err := net.SplitHostPort(p.Addr.String()); err == nil {
+		return host
+	}
+	return p.Addr.String()
+}
