@@ -249,24 +249,27 @@ func (m *Manager) setPassword(ctx context.Context, u store.User, pw, keep string
 }
 
 // SetDisabled disables an account (person or service account), ending all
-// its sessions, or enables it again.
+// its sessions, or enables it again. Enabling an enabled account, or
+// disabling a disabled one, changes nothing and ends no session. Either
+// way every session a change of the account has ended is then recorded as
+// revoked (Sessions.RevokeUser), so that consumers hear of it too: after a
+// disable its sessions, after a change whose recording failed the ones it
+// left.
 func (m *Manager) SetDisabled(ctx context.Context, name string, disabled bool) (revoked int, err error) {
-	if err := m.store.SetDisabled(ctx, name, disabled, m.cfg.Clock.Now()); err != nil {
-		return 0, translate(err)
-	}
-	if !disabled {
-		return 0, nil
-	}
 	u, err := m.store.UserByName(ctx, name)
 	if err != nil {
+		return 0, translate(err)
+	}
+	if err := m.store.SetDisabled(ctx, u.Name, disabled, m.cfg.Clock.Now()); err != nil {
 		return 0, translate(err)
 	}
 	return m.sessions.RevokeUser(ctx, u.ID, "")
 }
 
-// SetRoles replaces a person's roles and ends all their sessions.
+// SetRoles replaces a person's roles and ends all their sessions; the roles
+// they have already (as a set) change nothing and end no session.
 func (m *Manager) SetRoles(ctx context.Context, name string, roles []string) (store.User, int, error) {
-	roles = slices.Sorted(slices.Values(roles))
+	roles = slices.Compact(slices.Sorted(slices.Values(roles)))
 	if err := token.ValidateNames(roles); err != nil {
 		return store.User{}, 0, invalid("roles: %v", err)
 	}
@@ -274,7 +277,10 @@ func (m *Manager) SetRoles(ctx context.Context, name string, roles []string) (st
 	if err != nil {
 		return store.User{}, 0, err
 	}
-	if err := m.store.SetRoles(ctx, name, roles, m.cfg.Clock.Now()); err != nil {
+	if slices.Equal(roles, slices.Compact(slices.Sorted(slices.Values(u.Roles)))) {
+		return u, 0, nil
+	}
+	if err := m.store.SetRoles(ctx, u.Name, roles, m.cfg.Clock.Now()); err != nil {
 		return store.User{}, 0, translate(err)
 	}
 	u.Roles = roles

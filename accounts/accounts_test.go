@@ -197,11 +197,14 @@ func TestManager_SetDisabledEndsSessionsAndRefusesLogins(t *testing.T) {
 		t.Fatalf("disabled user logs in: %v; want ErrInvalidCredentials", err)
 	}
 
+	// Enabling ends nothing of its own; it has whatever an earlier change
+	// ended recorded (the store's RevokeUserSessions: here nothing).
+	w.sessions.ended = 0
 	n, err = w.m.SetDisabled(t.Context(), "alice", false)
 	if err != nil || n != 0 {
 		t.Fatalf("SetDisabled(false) = %d, %v; want 0, nil", n, err)
 	}
-	wantCalls(t, w.sessions.calls()) // enabling ends nothing
+	wantCalls(t, w.sessions.calls(), revokeUserCall{u.ID, ""})
 	if _, err := w.m.Authenticate(t.Context(), accounts.Person, "alice", alicePW, addr); err != nil {
 		t.Fatalf("enabled again: %v", err)
 	}

@@ -222,11 +222,11 @@ func (s countingStore) Session(ctx context.Context, id string) (store.Session, e
 	return s.Store.Session(ctx, id)
 }
 
-// newAuthd starts authd with a user alice.
+// newAuthd starts authd with a user alice, who has a role.
 func newAuthd(t *testing.T) *authdenv.Env {
 	t.Helper()
 	e := authdenv.New(t)
-	e.AddUser(t, "alice", "pw")
+	e.AddUser(t, "alice", "pw", "support")
 	return e
 }
 

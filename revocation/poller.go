@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -71,11 +72,11 @@ type Poller struct {
 	nudge   chan struct{} // a poll wanted now (see Nudge)
 	pollMu  sync.Mutex    // one poll at a time
 	mu      sync.RWMutex
-	revoked map[string]time.Time // sid -> session cap
-	live    map[string]time.Time // sid -> session cap, as CheckSession said
-	since   int64                // next poll's since
-	polled  time.Time            // last complete poll
-	checks  flight.Group[bool]   // one CheckSession per unknown sid at a time
+	revoked map[string]time.Time       // sid -> session cap
+	live    map[string]liveSession     // sid -> as CheckSession said
+	since   int64                      // next poll's since
+	polled  time.Time                  // last complete poll
+	checks  flight.Group[*liveSession] // one CheckSession per unknown sid at a time
 }
 
 // maxKnownSessions bounds the sessions a Poller remembers as live; past it
@@ -99,14 +100,62 @@ func NewPoller(conn grpc.ClientConnInterface, cfg Config) *Poller {
 		overlap: time.Minute,
 		timeout: orDefault(cfg.Timeout, DefaultTimeout),
 		revoked: map[string]time.Time{},
-		live:    map[string]time.Time{},
+		live:    map[string]liveSession{},
 		nudge:   make(chan struct{}, 1),
 	}
 }
 
-// Revoked reports whether the session of c is revoked, or unknown to
-// authd; an error (a stale list, a CheckSession that failed) fails the
-// call closed.
+// liveSession is what CheckSession said of a live session: its cap, and
+// whom its tokens must name.
+type liveSession struct {
+	until   time.Time
+	subject string
+	roles   []string
+	scopes  []string
+}
+
+// admits reports whether c can be a token of the session: the subject
+// authd gave, for an access token the same roles (as a set), scopes among
+// those granted. An authd older than CheckSession's subject gives none:
+// then only the session is checked.
+func (l liveSession) admits(c *token.Claims) bool {
+	if l.subject == "" {
+		return true
+	}
+	if c.Subject != l.subject {
+		return false
+	}
+	if c.Type == token.Access && !sameSet(c.Roles, l.roles) {
+		return false
+	}
+	for _, s := range c.Scopes() {
+		if !slices.Contains(l.scopes, s) {
+			return false
+		}
+	}
+	return true
+}
+
+func sameSet(a, b []string) bool {
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			return false
+		}
+	}
+	for _, x := range b {
+		if !slices.Contains(a, x) {
+			return false
+		}
+	}
+	return true
+}
+
+// Revoked reports whether the session of c is revoked, unknown to authd,
+// or not c's: a token whose subject (or, for an access token, roles)
+// differ from those authd gave for its session, or whose scopes were not
+// granted, is refused as revoked (one forged with a stolen key and the sid
+// of a session of the forger's own). An error (a stale list, a
+// CheckSession that failed) fails the call closed.
 func (p *Poller) Revoked(ctx context.Context, c *token.Claims) (bool, error) {
 	if c.SessionID == "" {
 		return false, nil // minted elsewhere: no session to revoke
@@ -115,7 +164,7 @@ func (p *Poller) Revoked(ctx context.Context, c *token.Claims) (bool, error) {
 	p.mu.RLock()
 	stale := p.polled.IsZero() || now.Sub(p.polled) > p.maxStale
 	_, revoked := p.revoked[c.SessionID]
-	until, known := p.live[c.SessionID]
+	sess, known := p.live[c.SessionID]
 	p.mu.RUnlock()
 	switch {
 	case stale:
@@ -123,36 +172,45 @@ func (p *Poller) Revoked(ctx context.Context, c *token.Claims) (bool, error) {
 	case revoked:
 		return true, nil
 	case known:
-		return !now.Before(until), nil
+		return !now.Before(sess.until) || !sess.admits(c), nil
 	}
-	return p.check(ctx, c.SessionID)
+	sess, live, err := p.check(ctx, c.SessionID)
+	if err != nil {
+		return false, err
+	}
+	return !live || !sess.admits(c), nil
 }
 
-// check asks authd whether a session met for the first time is live, once
-// however many calls carry it; a session that is not live reads as revoked.
-func (p *Poller) check(ctx context.Context, sid string) (bool, error) {
-	revoked, err := p.checks.Do(ctx, sid, p.timeout, func(ctx context.Context) (bool, error) {
+// check asks authd whether a session met for the first time is live, and
+// for whom, once however many calls carry it; a session that is not live
+// reads as revoked.
+func (p *Poller) check(ctx context.Context, sid string) (liveSession, bool, error) {
+	sess, err := p.checks.Do(ctx, sid, p.timeout, func(ctx context.Context) (*liveSession, error) {
 		resp, err := p.client.CheckSession(ctx, &authv1.CheckSessionRequest{Sid: sid})
 		if err != nil {
-			return false, err
+			return nil, err
 		}
-		until := time.Unix(resp.GetExpiresAt(), 0)
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		if !resp.GetLive() {
 			p.revoked[sid] = p.clock.Now().Add(p.maxStale) // not live now, never again; forget it later
-			return true, nil
+			return nil, nil
 		}
 		if len(p.live) >= maxKnownSessions {
 			clear(p.live)
 		}
-		p.live[sid] = until
-		return false, nil
+		sess := liveSession{until: time.Unix(resp.GetExpiresAt(), 0), subject: resp.GetSubject(),
+			roles: resp.GetRoles(), scopes: resp.GetScopes()}
+		p.live[sid] = sess
+		return &sess, nil
 	})
 	if err != nil {
-		return false, fmt.Errorf("check session: %w", err) // the call fails closed
+		return liveSession{}, false, fmt.Errorf("check session: %w", err) // the call fails closed
 	}
-	return revoked, nil
+	if sess == nil {
+		return liveSession{}, false, nil
+	}
+	return *sess, true, nil
 }
 
 // Poll fetches the revocations since the last poll, every page of them.
@@ -188,11 +246,14 @@ func (p *Poller) Poll(ctx context.Context) error {
 	now := p.clock.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for _, m := range []map[string]time.Time{p.revoked, p.live} {
-		for sid, until := range m {
-			if !now.Before(until) {
-				delete(m, sid) // its tokens no longer verify
-			}
+	for sid, until := range p.revoked {
+		if !now.Before(until) {
+			delete(p.revoked, sid) // its tokens no longer verify
+		}
+	}
+	for sid, sess := range p.live {
+		if !now.Before(sess.until) {
+			delete(p.live, sid)
 		}
 	}
 	for sid, until := range found {

@@ -15,8 +15,10 @@ import (
 	"github.com/authd-dev/authd/accounts"
 	"github.com/authd-dev/authd/authdtest/tokens"
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
+	"github.com/authd-dev/authd/guard"
 	"github.com/authd-dev/authd/internal/authdenv"
 	"github.com/authd-dev/authd/password"
+	"github.com/authd-dev/authd/revocation"
 	"github.com/authd-dev/authd/wire"
 )
 
@@ -785,4 +787,77 @@ func TestAdmin_RevokedCountsAreLiveSessions(t *testing.T) {
 	if client.RevokedSessions != 1 {
 		t.Errorf("DisableClient: revoked_sessions = %d, want 1 (one token was still valid)", client.RevokedSessions)
 	}
+}
+
+// Every change that ends sessions is visible to consumers, and a change to
+// what a user already is ends none: EnableUser on an enabled user and
+// SetRoles with the roles it has leave its sessions live at authd and at a
+// consumer polling authd; DisableUser ends them at both, records each as
+// revoked (ListRevocations) and announces it (OnRevoke: the Redis feed).
+func TestAdmin_NoOpChangesEndNothingAndEveryEndedSessionIsPublished(t *testing.T) {
+	var announced []string
+	w := newAdminWorld(t, func(o *authdenv.Options) {
+		o.Session.OnRevoke = func(_ context.Context, sids ...string) {
+			announced = append(announced, strings.Join(sids, ",")+"|")
+		}
+	})
+	w.addUser(t, "alice", "alice's password", "support")
+	alice := w.Login(t, "alice", "alice's password")
+	sid := func() string {
+		c, err := w.Verifier.Verify(bg, alice.AccessToken)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.SessionID
+	}()
+	poller := revocation.NewPoller(w.Conn, revocation.Config{Clock: w.Clock})
+	if err := poller.Poll(bg); err != nil {
+		t.Fatal(err)
+	}
+	consumer := guard.New(w.Verifier, guard.Config{Revocations: poller, Clock: w.Clock})
+	accepted := func(what string, want bool) {
+		t.Helper()
+		w.Clock.Advance(2 * time.Second) // past authd's cache of the session
+		if err := poller.Poll(bg); err != nil {
+			t.Fatal(err)
+		}
+		_, err := w.Client.Verify(bg, &authv1.VerifyRequest{Token: alice.AccessToken})
+		if (err == nil) != want {
+			t.Fatalf("%s: authd's Verify: %v, want accepted %v", what, err, want)
+		}
+		_, err = consumer.DecideRule(bg, guard.Rule{Requirement: guard.Access}, guard.Call{Authorization: []string{"Bearer " + alice.AccessToken}})
+		if (err == nil) != want {
+			t.Fatalf("%s: the consumer: %v, want accepted %v", what, err, want)
+		}
+	}
+	accepted("before any change", true)
+	if _, err := w.admin.EnableUser(w.asRoot(), &authv1.EnableUserRequest{Username: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	accepted("after enabling an enabled user", true)
+	resp, err := w.admin.SetRoles(w.asRoot(), &authv1.SetRolesRequest{Username: "alice", Roles: []string{"support"}})
+	if err != nil || resp.GetRevokedSessions() != 0 {
+		t.Fatalf("SetRoles with the same roles: %v, %v; want no session ended", resp, err)
+	}
+	accepted("after setting the same roles", true)
+	if len(announced) != 0 {
+		t.Fatalf("no-op changes announced revocations: %q", announced)
+	}
+
+	disabled, err := w.admin.DisableUser(w.asRoot(), &authv1.DisableUserRequest{Username: "alice"})
+	if err != nil || disabled.GetRevokedSessions() != 1 {
+		t.Fatalf("DisableUser: %v, %v; want 1 session ended", disabled, err)
+	}
+	if len(announced) != 1 {
+		t.Fatalf("DisableUser announced %q, want one announcement", announced)
+	}
+	list, err := w.Client.ListRevocations(bg, &authv1.ListRevocationsRequest{})
+	if err != nil || !slices.ContainsFunc(list.GetRevocations(), func(r *authv1.Revocation) bool { return r.GetSid() == sid }) {
+		t.Fatalf("ListRevocations after DisableUser: %v, %v; want %s listed", list, err, sid)
+	}
+	accepted("after disabling", false)
+	if _, err := w.admin.EnableUser(w.asRoot(), &authv1.EnableUserRequest{Username: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	accepted("after enabling again", false)
 }

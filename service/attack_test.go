@@ -21,6 +21,7 @@ import (
 	examplev1 "github.com/authd-dev/authd/gen/example/v1"
 	"github.com/authd-dev/authd/guard"
 	"github.com/authd-dev/authd/internal/authdenv"
+	"github.com/authd-dev/authd/revocation"
 )
 
 // The hostile-input suite: every case goes through a real server over
@@ -310,6 +311,49 @@ var attacks = []attack{
 	tokenCase("access token at Refresh", authdRefresh, func(w *attackWorld) string { return w.login.AccessToken }, codes.Unauthenticated, "WRONG_TOKEN_TYPE"),
 	tokenCase("refresh token at a fresh-only method", greeterFresh, func(w *attackWorld) string { return w.login.RefreshToken }, codes.Unauthenticated, "WRONG_TOKEN_TYPE"),
 	tokenCase("forged fresh claim as a date", greeterFresh, edit(func(_, c map[string]any) { c["fresh"] = c["iat"].(int64) - 1 }), codes.Unauthenticated, "FRESH_TOKEN_REQUIRED"),
+
+	// A stolen signing key and the sid of a live session of one's own: the
+	// token must still be the session's (subject, roles, scopes).
+	refused("another subject on a live session", edit(func(_, c map[string]any) { c["sub"] = "root" }), "TOKEN_REVOKED"),
+	refused("roles the session does not have", edit(func(_, c map[string]any) { c["roles"] = []string{"authd:admin"} }), "TOKEN_REVOKED"),
+	refused("a scope the account was never granted", edit(func(_, c map[string]any) { c["scope"] = "orders:write" }), "TOKEN_REVOKED"),
+	tokenCase("another subject on a live session, at Verify", authdVerify, edit(func(_, c map[string]any) { c["sub"] = "root" }), codes.Unauthenticated, "TOKEN_REVOKED"),
+}
+
+// With a stolen signing key and one live session of their own, a forger
+// mints sub=root, roles=[authd:admin] with that sid: authd's AdminService
+// and a consumer that verifies with the JWKS and learns sessions from
+// authd (revocation.Poller, as protect sets up) both refuse it, and both
+// still accept the session's own tokens.
+func TestStolenKey_ForgedIdentityOnALiveSessionIsRefused(t *testing.T) {
+	w := newAttackWorld(t)
+	w.authd.AddUser(t, "root", "root's password", "authd:admin")
+	forged := w.signed(func(_, c map[string]any) {
+		c["sub"], c["roles"], c["fresh"] = "root", []string{"authd:admin"}, true
+	})
+	admin := authv1.NewAdminServiceClient(w.authd.Conn)
+	_, err := admin.ListUsers(tokens.Bearer(bg, forged), &authv1.ListUsersRequest{})
+	tokens.WantRefusal(t, err, codes.Unauthenticated, revoked)
+	_, err = admin.DisableUser(tokens.Bearer(bg, forged), &authv1.DisableUserRequest{Username: "alice"})
+	tokens.WantRefusal(t, err, codes.Unauthenticated, revoked)
+
+	poller := revocation.NewPoller(w.authd.Conn, revocation.Config{Clock: w.authd.Clock})
+	if err := poller.Poll(bg); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := greeter.NewServer(guard.New(w.authd.Verifier, guard.Config{PublicHealthAndReflection: true, Revocations: poller, Clock: w.authd.Clock}), w.authd.Clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	consumer := examplev1.NewGreeterServiceClient(tokens.Serve(t, srv))
+	// The consumer meets the session first through the forgery.
+	_, err = consumer.WhoAmI(tokens.Bearer(bg, forged), &examplev1.WhoAmIRequest{})
+	tokens.WantRefusal(t, err, codes.Unauthenticated, revoked)
+	if _, err := consumer.WhoAmI(tokens.Bearer(bg, w.login.AccessToken), &examplev1.WhoAmIRequest{}); err != nil {
+		t.Fatalf("the session's own token at the consumer: %v", err)
+	}
+	_, err = consumer.WhoAmI(tokens.Bearer(bg, forged), &examplev1.WhoAmIRequest{})
+	tokens.WantRefusal(t, err, codes.Unauthenticated, revoked)
 }
 
 func TestHostileInputs(t *testing.T) {

@@ -85,14 +85,14 @@ func (s *Service) CheckSession(ctx context.Context, req *authv1.CheckSessionRequ
 	if sid == "" || len(sid) > 64 || !isBase64URL(sid) {
 		return nil, invalidArgument("sid must be 1 to 64 base64url characters")
 	}
-	live, capAt, err := s.sessions.Live(ctx, sid)
+	id, capAt, live, err := s.sessions.LiveSession(ctx, sid)
 	if err != nil {
 		return nil, s.statusError(ctx, "check session", err)
 	}
 	if !live {
 		return &authv1.CheckSessionResponse{}, nil
 	}
-	return &authv1.CheckSessionResponse{Live: true, ExpiresAt: capAt.Unix()}, nil
+	return &authv1.CheckSessionResponse{Live: true, ExpiresAt: capAt.Unix(), Subject: id.Subject, Roles: id.Roles, Scopes: id.Scopes}, nil
 }
 
 // isBase64URL reports whether s holds only base64url characters, as the

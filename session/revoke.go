@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/authd-dev/authd/store"
@@ -57,48 +58,119 @@ func (e *Engine) Forget(sids ...string) {
 }
 
 // Revoked reports whether the session of a verified token is revoked,
-// stale (its account changed) or gone: the guard.Revocations of authd. It
-// remembers each live session for Config.CacheTTL, so a hot session costs
-// one store read per TTL, and a revoked one until its token expires.
-// Tokens minted elsewhere (no sid) have no session to check. Store errors
-// are returned: the call fails closed.
+// stale (its account changed) or gone, or is not the token's: a token
+// whose subject, or for an access token whose roles, differ from its
+// session's, or whose scopes were not granted to its account, is refused
+// as revoked (one forged with a stolen key and a sid of the forger's own
+// session). It is the guard.Revocations of authd. It remembers each live
+// session for Config.CacheTTL, so a hot session costs one store read per
+// TTL, and a revoked one until its token expires. Tokens minted elsewhere
+// (no sid) have no session to check. Store errors are returned: the call
+// fails closed.
 func (e *Engine) Revoked(ctx context.Context, c *token.Claims) (bool, error) {
 	if c.SessionID == "" {
 		return false, nil
 	}
 	now := e.cfg.Clock.Now()
-	if revoked, ok := e.sessions.Get(c.SessionID, now); ok {
-		return revoked, nil
+	if v, ok := e.sessions.Get(c.SessionID, now); ok {
+		return !v.admits(c), nil
 	}
 	sess, err := e.store.Session(ctx, c.SessionID)
 	revoked := errors.Is(err, store.ErrNotFound) || (err == nil && sess.Revoked())
 	if err != nil && !revoked {
 		return false, err
 	}
-	until := now.Add(e.cfg.CacheTTL)
-	if revoked {
-		until = c.Expiry()
+	v := sessionView{revoked: true}
+	until := c.Expiry()
+	if !revoked {
+		v = viewOf(sess)
+		until = now.Add(e.cfg.CacheTTL)
 	}
-	e.sessions.Put(c.SessionID, revoked, until, now)
-	return revoked, nil
+	e.sessions.Put(c.SessionID, v, until, now)
+	return !v.admits(c), nil
+}
+
+// sessionView is what Revoked remembers of a session: whether it is over,
+// and whom its tokens must name.
+type sessionView struct {
+	revoked bool
+	Identity
+}
+
+func viewOf(s store.Session) sessionView {
+	return sessionView{Identity: Identity{Subject: s.Username, Roles: s.Roles, Scopes: s.Scopes}}
+}
+
+func (v sessionView) admits(c *token.Claims) bool { return !v.revoked && v.Admits(c) }
+
+// Identity is who a session is for: what every token of it says. A
+// consumer gets it from AuthService.CheckSession.
+type Identity struct {
+	// Subject is the account's name, every token's sub.
+	Subject string
+	// Roles are the account's roles, every access token's roles claim.
+	Roles []string
+	// Scopes are the scopes granted to the account (a service account);
+	// a token's scope claim holds some of them.
+	Scopes []string
+}
+
+// Admits reports whether c can be a token of the session: its subject is
+// the session's, an access token's roles are the session's (as a set),
+// and its scopes were granted.
+func (id Identity) Admits(c *token.Claims) bool {
+	if c.Subject != id.Subject {
+		return false
+	}
+	if c.Type == token.Access && !sameSet(c.Roles, id.Roles) {
+		return false
+	}
+	for _, s := range c.Scopes() {
+		if !slices.Contains(id.Scopes, s) {
+			return false
+		}
+	}
+	return true
+}
+
+func sameSet(a, b []string) bool {
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			return false
+		}
+	}
+	for _, x := range b {
+		if !slices.Contains(a, x) {
+			return false
+		}
+	}
+	return true
 }
 
 // Live reports whether session sid is live now (known, not revoked, its
-// account unchanged, its cap not passed), and its cap when it is: what
-// AuthService.CheckSession answers a consumer meeting a session for the
-// first time. An unknown session is not live.
+// account unchanged, its cap not passed), and its cap when it is. An
+// unknown session is not live.
 func (e *Engine) Live(ctx context.Context, sid string) (bool, time.Time, error) {
+	_, capAt, live, err := e.LiveSession(ctx, sid)
+	return live, capAt, err
+}
+
+// LiveSession is Live with whom the session is for: what
+// AuthService.CheckSession answers a consumer meeting a session for the
+// first time, so that it can refuse tokens that are not the session's as
+// Revoked does.
+func (e *Engine) LiveSession(ctx context.Context, sid string) (Identity, time.Time, bool, error) {
 	sess, err := e.store.Session(ctx, sid)
 	if errors.Is(err, store.ErrNotFound) {
-		return false, time.Time{}, nil
+		return Identity{}, time.Time{}, false, nil
 	}
 	if err != nil {
-		return false, time.Time{}, err
+		return Identity{}, time.Time{}, false, err
 	}
 	if sess.Revoked() || !e.now().Before(sess.ExpiresAt) {
-		return false, time.Time{}, nil
+		return Identity{}, time.Time{}, false, nil
 	}
-	return true, sess.ExpiresAt, nil
+	return viewOf(sess).Identity, sess.ExpiresAt, true, nil
 }
 
 // Revocations returns up to limit revoked sessions after the cursor whose

@@ -108,9 +108,10 @@ func (c Config) Validate() error {
 type Engine struct {
 	store Store
 	cfg   Config
-	// sessions remembers, per sid, whether the session is revoked: for
-	// Revoked, which every protected call of authd asks.
-	sessions *ttlcache.Cache[string, bool]
+	// sessions remembers, per sid, whether the session is revoked and
+	// whom it is for: for Revoked, which every protected call of authd
+	// asks.
+	sessions *ttlcache.Cache[string, sessionView]
 }
 
 // New returns an engine over st.
@@ -130,7 +131,7 @@ func New(st Store, cfg Config) (*Engine, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = clock.System()
 	}
-	return &Engine{store: st, cfg: cfg, sessions: ttlcache.New[string, bool](cacheSize)}, nil
+	return &Engine{store: st, cfg: cfg, sessions: ttlcache.New[string, sessionView](cacheSize)}, nil
 }
 
 // Refusals of the engine, besides guard's (guard.ErrRevoked) and token's.

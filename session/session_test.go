@@ -468,8 +468,15 @@ func TestRevoked_SeesOtherWritersWithinCacheTTL(t *testing.T) {
 }
 
 func TestRevokeUser_EndsEverySessionButTheOneKept(t *testing.T) {
-	r := newRig(t, session.Config{})
+	var announced int
+	r := newRig(t, session.Config{OnRevoke: func(context.Context, ...string) { announced++ }})
 	keep, drop1, drop2 := r.open(t), r.open(t), r.open(t)
+	if n, err := r.engine.RevokeUser(context.Background(), r.user.ID, ""); err != nil || n != 0 || announced != 0 {
+		t.Fatalf("RevokeUser with no change of the user: %d, %v, %d announced; want none", n, err, announced)
+	}
+	if err := r.db.SetPassword(context.Background(), "alice", "$argon2id$new", r.iss.Clock.Now()); err != nil {
+		t.Fatal(err)
+	}
 	n, err := r.engine.RevokeUser(context.Background(), r.user.ID, keep.SessionID)
 	if err != nil || n != 2 {
 		t.Fatalf("RevokeUser: %d, %v; want 2", n, err)
@@ -481,6 +488,9 @@ func TestRevokeUser_EndsEverySessionButTheOneKept(t *testing.T) {
 	}
 	if live, _, _ := r.engine.Live(context.Background(), keep.SessionID); !live {
 		t.Error("the kept session was revoked")
+	}
+	if announced != 1 {
+		t.Errorf("OnRevoke called %d times, want once", announced)
 	}
 }
 

@@ -30,7 +30,8 @@ type User struct {
 	// Scopes are what a service account may ask for (the scope claim).
 	Scopes []string
 	// Generation moves with every change that ends the user's sessions
-	// (password, disabled, roles), in the same statement.
+	// (password, disabled, roles), in the same statement; a change to what
+	// the user already is moves nothing.
 	Generation int64
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
@@ -43,8 +44,10 @@ type Session struct {
 	UserID   int64
 	Username string
 	// Roles are the user's roles now (read with the session, so a refresh
-	// sees a role removed since the login).
-	Roles []string
+	// sees a role removed since the login); Scopes the scopes the account
+	// was granted (a service account's), read likewise.
+	Roles  []string
+	Scopes []string
 	// UserGeneration is the user's generation the session was opened
 	// under; Stale (read only) is set when the user has since moved on or
 	// been disabled: the session is over, revoked or not.
@@ -99,13 +102,17 @@ type Users interface {
 	ListUsers(ctx context.Context, after string, limit int) ([]User, error)
 	// SetPassword replaces the hash; ErrNotFound for an unknown user.
 	SetPassword(ctx context.Context, name, passwordHash string, now time.Time) error
-	// SetDisabled disables or enables a user; ErrNotFound for an unknown user.
+	// SetDisabled disables or enables a user; ErrNotFound for an unknown
+	// user. Disabling a disabled user or enabling an enabled one changes
+	// nothing: the generation stays.
 	SetDisabled(ctx context.Context, name string, disabled bool, now time.Time) error
 	// RehashPassword replaces oldHash, if it is still the user's, by
 	// newHash of the same password with current parameters. Nothing about
 	// the user changed: the generation stays, sessions go on.
 	RehashPassword(ctx context.Context, name, oldHash, newHash string) error
 	// SetRoles replaces a user's roles; ErrNotFound for an unknown user.
+	// The same roles (in the same order) change nothing: the generation
+	// stays.
 	SetRoles(ctx context.Context, name string, roles []string, now time.Time) error
 }
 
@@ -139,10 +146,14 @@ type Sessions interface {
 	Rotate(ctx context.Context, id, spentJTI string, next Rotation, now time.Time) error
 	// RevokeSession revokes one session; revoking twice is not an error.
 	RevokeSession(ctx context.Context, id string, now time.Time) error
-	// RevokeUserSessions revokes every live session (not revoked, not past
-	// its cap) of userID except exceptID ("" for none) and returns how many
-	// it revoked. The kept session is brought to the user's current
-	// generation: it is kept across the change on purpose.
+	// RevokeUserSessions records as revoked every session of userID that a
+	// change of the user has ended — not revoked, not past its cap, and
+	// opened under an earlier generation or of a disabled user — except
+	// exceptID ("" for none), and returns how many it revoked. The kept
+	// session is first brought to the user's current generation: it is
+	// kept across the change on purpose. A session opened since the change
+	// is left alone, and after no change at all nothing is revoked, so it
+	// can be called after every change, and again after a failure.
 	RevokeUserSessions(ctx context.Context, userID int64, exceptID string, now time.Time) (int, error)
 	// ListSessions returns userID's sessions that are neither revoked nor
 	// past their cap at now, newest first.

@@ -5,13 +5,15 @@
 //
 // What it checks: a live session is not revoked; once the origin has ended
 // a session and the checker has caught up, the session is revoked and the
-// others stay live; a token without a session is never revoked; and when
-// the origin fails, the checker answers with an error (or, for a session it
+// others stay live; a token without a session is never revoked; a token
+// that is not its session's (another subject, other roles, a scope never
+// granted) is revoked; and when the origin fails, the checker answers with an error (or, for a session it
 // knows to be revoked, "revoked"), never "not revoked".
 package revocationtest
 
 import (
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -59,6 +61,7 @@ func Run(t *testing.T, open func(t *testing.T) Subject) {
 		{"LoggedOutSessionIsRevoked", testLoggedOut},
 		{"TokenWithoutSessionIsNotRevoked", testNoSession},
 		{"FailsClosedWhenTheOriginFails", testFailsClosed},
+		{"TokenThatIsNotItsSessionsIsRevoked", testNotTheSessions},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
@@ -125,6 +128,35 @@ func testFailsClosed(t *testing.T, s Subject) {
 	// back to life.
 	if revoked, err := s.Checker.Revoked(t.Context(), gone.Claims); err == nil && !revoked {
 		t.Error("a logged-out session, origin broken: Revoked = false, nil")
+	}
+}
+
+// testNotTheSessions: a token of a live session whose subject or roles
+// differ from the session's, or which claims a scope its account was not
+// granted, is refused as revoked (one forged with a stolen signing key and
+// the sid of the forger's own session), whether the checker has met the
+// session before or meets it first through the forgery; the session's own
+// tokens stay accepted.
+func testNotTheSessions(t *testing.T, s Subject) {
+	forgeries := map[string]func(c *token.Claims){
+		"another subject":       func(c *token.Claims) { c.Subject = "root" },
+		"an added role":         func(c *token.Claims) { c.Roles = append(slices.Clone(c.Roles), "authd:admin") },
+		"other roles":           func(c *token.Claims) { c.Roles = []string{"authd:admin"} },
+		"a scope never granted": func(c *token.Claims) { c.Scope = "orders:write" },
+	}
+	for name, forge := range forgeries {
+		for _, metFirst := range []bool{true, false} {
+			own := s.Login(t)
+			forged := *own.Claims
+			forge(&forged)
+			if metFirst {
+				wantRevoked(t, s, own.Claims, false, name+": the session's own token, first")
+			}
+			wantRevoked(t, s, &forged, true, name)
+			wantRevoked(t, s, own.Claims, false, name+": the session's own token, after the forgery")
+			s.Sync(t)
+			wantRevoked(t, s, &forged, true, name+", checker synced")
+		}
 	}
 }
 

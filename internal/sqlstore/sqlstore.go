@@ -342,14 +342,20 @@ func (d *DB) RehashPassword(ctx context.Context, name, oldHash, newHash string) 
 	return nil
 }
 
-// SetRoles implements store.Users.
+// SetRoles implements store.Users: the same roles again change nothing.
 func (d *DB) SetRoles(ctx context.Context, name string, roles []string, now time.Time) error {
-	return d.updateUser(ctx, name, `UPDATE users SET roles = ?, updated_at = ?, generation = generation + 1 WHERE name = ?`, joinNames(roles), unix(now), name)
+	r := joinNames(roles)
+	return d.updateUser(ctx, name, `UPDATE users SET roles = ?,
+		updated_at = CASE WHEN roles = ? THEN updated_at ELSE ? END,
+		generation = CASE WHEN roles = ? THEN generation ELSE generation + 1 END WHERE name = ?`, r, r, unix(now), r, name)
 }
 
-// SetDisabled implements store.Users.
+// SetDisabled implements store.Users: disabling a disabled user, or
+// enabling an enabled one, changes nothing.
 func (d *DB) SetDisabled(ctx context.Context, name string, disabled bool, now time.Time) error {
-	return d.updateUser(ctx, name, `UPDATE users SET disabled = ?, updated_at = ?, generation = generation + 1 WHERE name = ?`, disabled, unix(now), name)
+	return d.updateUser(ctx, name, `UPDATE users SET disabled = ?,
+		updated_at = CASE WHEN disabled = ? THEN updated_at ELSE ? END,
+		generation = CASE WHEN disabled = ? THEN generation ELSE generation + 1 END WHERE name = ?`, disabled, disabled, unix(now), disabled, name)
 }
 
 func (d *DB) updateUser(ctx context.Context, name, query string, args ...any) error {
@@ -390,18 +396,18 @@ func (d *DB) CreateSession(ctx context.Context, s store.Session) error {
 // Session implements store.Sessions.
 func (d *DB) Session(ctx context.Context, id string) (store.Session, error) {
 	var s store.Session
-	var roles string
+	var roles, scopes string
 	var authTime, created, expires, rIAT, rEXP, aIAT, aEXP int64
 	var revoked, prevSpent, pRIAT, pREXP, pAIAT, pAEXP sql.NullInt64
 	var userGeneration int64
 	var disabled bool
-	err := d.queryRow(ctx, `SELECT s.id, s.user_id, u.name, u.roles, s.auth_time, s.created_at, s.expires_at, s.revoked_at,
+	err := d.queryRow(ctx, `SELECT s.id, s.user_id, u.name, u.roles, u.scopes, s.auth_time, s.created_at, s.expires_at, s.revoked_at,
 		s.refresh_jti, s.refresh_issued_at, s.refresh_expires_at, s.access_jti, s.access_issued_at, s.access_expires_at,
 		s.previous_jti, s.previous_refresh_issued_at, s.previous_refresh_expires_at,
 		s.previous_access_jti, s.previous_access_issued_at, s.previous_access_expires_at,
 		s.previous_spent_at, s.previous_parent_jti, s.user_generation, u.generation, u.disabled
 		FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?`, id).Scan(
-		&s.ID, &s.UserID, &s.Username, &roles, &authTime, &created, &expires, &revoked,
+		&s.ID, &s.UserID, &s.Username, &roles, &scopes, &authTime, &created, &expires, &revoked,
 		&s.Current.RefreshJTI, &rIAT, &rEXP, &s.Current.AccessJTI, &aIAT, &aEXP,
 		&s.Previous.RefreshJTI, &pRIAT, &pREXP, &s.Previous.AccessJTI, &pAIAT, &pAEXP,
 		&prevSpent, &s.PreviousParentJTI, &s.UserGeneration, &userGeneration, &disabled)
@@ -417,7 +423,7 @@ func (d *DB) Session(ctx context.Context, id string) (store.Session, error) {
 	s.Previous.RefreshIssuedAt, s.Previous.RefreshExpiresAt = fromNullUnix(pRIAT), fromNullUnix(pREXP)
 	s.Previous.AccessIssuedAt, s.Previous.AccessExpiresAt = fromNullUnix(pAIAT), fromNullUnix(pAEXP)
 	s.PreviousSpentAt = fromNullUnix(prevSpent)
-	s.Roles = splitNames(roles)
+	s.Roles, s.Scopes = splitNames(roles), splitNames(scopes)
 	s.Stale = disabled || userGeneration != s.UserGeneration
 	return s, nil
 }
@@ -478,20 +484,24 @@ func (d *DB) RevokeUserSessions(ctx context.Context, userID int64, exceptID stri
 		return 0, fmt.Errorf("revoke sessions: %w", err)
 	}
 	defer tx.Rollback()
+	if exceptID != "" {
+		if _, err := tx.ExecContext(ctx, d.rebind(`UPDATE sessions SET user_generation = (SELECT generation FROM users WHERE id = ?)
+			WHERE id = ? AND user_id = ? AND revoked_at IS NULL`), userID, exceptID, userID); err != nil {
+			return 0, fmt.Errorf("revoke sessions: %w", err)
+		}
+	}
+	// The sessions a change of the user ended: opened under an earlier
+	// generation, or every one of a disabled user.
 	res, err := tx.ExecContext(ctx, d.rebind(`UPDATE sessions SET revoked_at = ?
-		WHERE user_id = ? AND id <> ? AND revoked_at IS NULL AND expires_at > ?`), unix(now), userID, exceptID, unix(now))
+		WHERE user_id = ? AND id <> ? AND revoked_at IS NULL AND expires_at > ?
+		AND EXISTS (SELECT 1 FROM users u WHERE u.id = sessions.user_id AND (u.disabled OR u.generation <> sessions.user_generation))`),
+		unix(now), userID, exceptID, unix(now))
 	if err != nil {
 		return 0, fmt.Errorf("revoke sessions: %w", err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
 		return 0, fmt.Errorf("revoke sessions: %w", err)
-	}
-	if exceptID != "" {
-		if _, err := tx.ExecContext(ctx, d.rebind(`UPDATE sessions SET user_generation = (SELECT generation FROM users WHERE id = ?)
-			WHERE id = ? AND user_id = ? AND revoked_at IS NULL`), userID, exceptID, userID); err != nil {
-			return 0, fmt.Errorf("revoke sessions: %w", err)
-		}
 	}
 	return int(n), tx.Commit()
 }

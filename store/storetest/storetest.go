@@ -37,7 +37,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Sessions/ConcurrentRotationsOfManySessions", testConcurrentRotations},
 		{"Sessions/RotateWithADoneContextChangesNothing", testRotateDoneContext},
 		{"Sessions/RevokeStopsRotation", testRevoke},
-		{"Sessions/RevokeUserSessionsExcept", testRevokeUserSessions},
+		{"Sessions/RevokeUserSessionsEndedByAChange", testRevokeUserSessions},
+		{"Users/NoOpChangesKeepTheGeneration", testNoOpChanges},
 		{"Revocations/ListedInOrderWithCursor", testListRevocations},
 		{"SigningKeys/AddListDelete", testSigningKeys},
 	}
@@ -575,6 +576,9 @@ func testRevoke(t *testing.T, s store.Store) {
 	}
 }
 
+// testRevokeUserSessions: after a change of the user, the sessions it
+// ended are revoked, but the one kept, which follows the user; a session
+// opened since, and any session after no change at all, are left alone.
 func testRevokeUserSessions(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	alice, bob := mustUser(t, s, "alice"), mustUser(t, s, "bob")
@@ -583,18 +587,87 @@ func testRevokeUserSessions(t *testing.T, s store.Store) {
 			t.Fatal(err)
 		}
 	}
+	if n, err := s.RevokeUserSessions(ctx, alice.ID, "", t0); err != nil || n != 0 {
+		t.Fatalf("RevokeUserSessions with no change = %d, %v; want 0", n, err)
+	}
+	if err := s.SetPassword(ctx, "alice", "new-hash", t0); err != nil {
+		t.Fatal(err)
+	}
+	changed, _ := s.UserByName(ctx, "alice")
+	since := newSession(changed, "a4")
+	since.UserGeneration = changed.Generation
+	if err := s.CreateSession(ctx, since); err != nil {
+		t.Fatal(err)
+	}
 	n, err := s.RevokeUserSessions(ctx, alice.ID, "a2", t0)
 	if err != nil || n != 2 {
 		t.Fatalf("RevokeUserSessions = %d, %v; want 2", n, err)
 	}
-	for id, revoked := range map[string]bool{"a1": true, "a2": false, "a3": true, "b1": false} {
+	for id, revoked := range map[string]bool{"a1": true, "a2": false, "a3": true, "a4": false, "b1": false} {
 		got, err := s.Session(ctx, id)
 		if err != nil || got.Revoked() != revoked {
 			t.Errorf("session %s revoked = %v (err %v), want %v", id, got.Revoked(), err, revoked)
 		}
 	}
-	if n, err := s.RevokeUserSessions(ctx, alice.ID, "", t0); err != nil || n != 1 {
-		t.Fatalf("revoking all = %d, %v; want 1 (the others already revoked)", n, err)
+	if n, err := s.RevokeUserSessions(ctx, alice.ID, "", t0); err != nil || n != 0 {
+		t.Fatalf("again = %d, %v; want 0 (the others already revoked, the kept one current)", n, err)
+	}
+	// A disabled user's sessions are all over.
+	if err := s.SetDisabled(ctx, "alice", true, t0); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.RevokeUserSessions(ctx, alice.ID, "", t0); err != nil || n != 2 {
+		t.Fatalf("after disabling = %d, %v; want 2", n, err)
+	}
+}
+
+// testNoOpChanges: disabling a disabled user, enabling an enabled one or
+// setting the roles a user has leaves the generation, and so every
+// session, alone; the changes themselves move it once each.
+func testNoOpChanges(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	u := mustUser(t, s, "alice")
+	if err := s.SetRoles(ctx, "alice", []string{"a", "b"}, t0); err != nil {
+		t.Fatal(err)
+	}
+	gen := func() int64 {
+		t.Helper()
+		got, err := s.UserByName(ctx, "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got.Generation
+	}
+	g := gen()
+	if g != u.Generation+1 {
+		t.Fatalf("setting roles: generation %d, want %d", g, u.Generation+1)
+	}
+	later := t0.Add(time.Hour)
+	for name, change := range map[string]func() error{
+		"enable an enabled user": func() error { return s.SetDisabled(ctx, "alice", false, later) },
+		"set the same roles":     func() error { return s.SetRoles(ctx, "alice", []string{"a", "b"}, later) },
+	} {
+		if err := change(); err != nil {
+			t.Fatal(err)
+		}
+		if got := gen(); got != g {
+			t.Fatalf("%s moved the generation %d -> %d", name, g, got)
+		}
+		if got, _ := s.UserByName(ctx, "alice"); !got.UpdatedAt.Equal(t0) {
+			t.Fatalf("%s moved updated_at to %v", name, got.UpdatedAt)
+		}
+	}
+	if err := s.SetDisabled(ctx, "alice", true, later); err != nil {
+		t.Fatal(err)
+	}
+	if got := gen(); got != g+1 {
+		t.Fatalf("disabling: generation %d, want %d", got, g+1)
+	}
+	if err := s.SetDisabled(ctx, "alice", true, later); err != nil {
+		t.Fatal(err)
+	}
+	if got := gen(); got != g+1 {
+		t.Fatalf("disabling a disabled user: generation %d, want %d", got, g+1)
 	}
 }
 

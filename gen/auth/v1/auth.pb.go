@@ -69,7 +69,15 @@ type CheckSessionResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Live  bool                   `protobuf:"varint,1,opt,name=live" json:"live,omitempty"`
 	// The session's cap (Unix seconds) when live: it is not live after it.
-	ExpiresAt     int64 `protobuf:"varint,2,opt,name=expires_at,json=expiresAt" json:"expires_at,omitempty"`
+	ExpiresAt int64 `protobuf:"varint,2,opt,name=expires_at,json=expiresAt" json:"expires_at,omitempty"`
+	// When live, whom the session is for: every token of it has this sub;
+	// every access token of it these roles (as a set); a token's scope
+	// claim holds only scopes among these (a service account's grant). A
+	// token that says otherwise is not the session's: refuse it. Empty from
+	// an authd older than these fields.
+	Subject       string   `protobuf:"bytes,3,opt,name=subject" json:"subject,omitempty"`
+	Roles         []string `protobuf:"bytes,4,rep,name=roles" json:"roles,omitempty"`
+	Scopes        []string `protobuf:"bytes,5,rep,name=scopes" json:"scopes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -116,6 +124,27 @@ func (x *CheckSessionResponse) GetExpiresAt() int64 {
 		return x.ExpiresAt
 	}
 	return 0
+}
+
+func (x *CheckSessionResponse) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *CheckSessionResponse) GetRoles() []string {
+	if x != nil {
+		return x.Roles
+	}
+	return nil
+}
+
+func (x *CheckSessionResponse) GetScopes() []string {
+	if x != nil {
+		return x.Scopes
+	}
+	return nil
 }
 
 type IssueClientTokenRequest struct {
@@ -1338,11 +1367,14 @@ const file_auth_v1_auth_proto_rawDesc = "" +
 	"\n" +
 	"\x12auth/v1/auth.proto\x12\aauth.v1\x1a\x15auth/v1/options.proto\"'\n" +
 	"\x13CheckSessionRequest\x12\x10\n" +
-	"\x03sid\x18\x01 \x01(\tR\x03sid\"I\n" +
+	"\x03sid\x18\x01 \x01(\tR\x03sid\"\x91\x01\n" +
 	"\x14CheckSessionResponse\x12\x12\n" +
 	"\x04live\x18\x01 \x01(\bR\x04live\x12\x1d\n" +
 	"\n" +
-	"expires_at\x18\x02 \x01(\x03R\texpiresAt\"s\n" +
+	"expires_at\x18\x02 \x01(\x03R\texpiresAt\x12\x18\n" +
+	"\asubject\x18\x03 \x01(\tR\asubject\x12\x14\n" +
+	"\x05roles\x18\x04 \x03(\tR\x05roles\x12\x16\n" +
+	"\x06scopes\x18\x05 \x03(\tR\x06scopes\"s\n" +
 	"\x17IssueClientTokenRequest\x12\x1b\n" +
 	"\tclient_id\x18\x01 \x01(\tR\bclientId\x12#\n" +
 	"\rclient_secret\x18\x02 \x01(\tR\fclientSecret\x12\x16\n" +

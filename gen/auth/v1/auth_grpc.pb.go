@@ -69,11 +69,12 @@ type AuthServiceClient interface {
 	// GetJWKS returns the public keys that verify authd's tokens (RFC 7517).
 	GetJWKS(ctx context.Context, in *GetJWKSRequest, opts ...grpc.CallOption) (*GetJWKSResponse, error)
 	// CheckSession tells whether a session (a token's sid) is live: neither
-	// revoked nor past its cap. Services that verify with the JWKS ask it once
-	// per session they have not met (revocation.Poller), so that a token
-	// whose session authd does not know — one forged with a stolen key — is
+	// revoked nor past its cap, and for whom. Services that verify with the
+	// JWKS ask it once per session they have not met (revocation.Poller), so
+	// that a token whose session authd does not know, or whose subject or
+	// roles are not its session's — one forged with a stolen key — is
 	// refused there as it is here. It reveals nothing the sid's holder does
-	// not know already.
+	// not know already: what the session's tokens say.
 	CheckSession(ctx context.Context, in *CheckSessionRequest, opts ...grpc.CallOption) (*CheckSessionResponse, error)
 	// IssueClientToken gives a service account (a machine caller, see
 	// `authd client add`) a short-lived access token for the scopes it asks,
@@ -231,11 +232,12 @@ type AuthServiceServer interface {
 	// GetJWKS returns the public keys that verify authd's tokens (RFC 7517).
 	GetJWKS(context.Context, *GetJWKSRequest) (*GetJWKSResponse, error)
 	// CheckSession tells whether a session (a token's sid) is live: neither
-	// revoked nor past its cap. Services that verify with the JWKS ask it once
-	// per session they have not met (revocation.Poller), so that a token
-	// whose session authd does not know — one forged with a stolen key — is
+	// revoked nor past its cap, and for whom. Services that verify with the
+	// JWKS ask it once per session they have not met (revocation.Poller), so
+	// that a token whose session authd does not know, or whose subject or
+	// roles are not its session's — one forged with a stolen key — is
 	// refused there as it is here. It reveals nothing the sid's holder does
-	// not know already.
+	// not know already: what the session's tokens say.
 	CheckSession(context.Context, *CheckSessionRequest) (*CheckSessionResponse, error)
 	// IssueClientToken gives a service account (a machine caller, see
 	// `authd client add`) a short-lived access token for the scopes it asks,
