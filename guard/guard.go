@@ -122,6 +122,33 @@ func (g *Guard) Decide(ctx context.Context, call Call) (Decision, error) {
 	return g.decide(ctx, res.rule, call)
 }
 
+// Precheck is the part of Decide that needs neither the call's body nor
+// a key: the method's rule and, unless the method is public (or optional
+// and called without a token), exactly one well-formed "Bearer <token>"
+// whose token has the form of one (token.CheckForm). No signature is
+// verified and nothing is looked up, so that a transport can run it as a
+// call's headers arrive and refuse, before reading its body, a call that
+// Decide would refuse with the same error (interceptors.TapHandle). A call
+// it lets through must still be decided by Decide.
+func (g *Guard) Precheck(call Call) error {
+	res := g.policy.resolution(call.Method)
+	if res.invalid != nil {
+		return fmt.Errorf("method %s: %w", call.Method, res.invalid)
+	}
+	req := res.rule.Requirement
+	if req == Public {
+		return nil
+	}
+	raw, err := bearer(call.Authorization)
+	if err == errNoToken && req == Optional {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return token.CheckForm(raw)
+}
+
 // DecideRule is Decide with rule instead of the method's: what a method
 // declaring rule would answer (AuthService.Verify asks it).
 func (g *Guard) DecideRule(ctx context.Context, rule Rule, call Call) (Decision, error) {

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/tap"
 
 	"github.com/authd-dev/authd/guard"
 	"github.com/authd-dev/authd/wire"
@@ -149,4 +150,22 @@ func (s *guardedStream) RecvMsg(m any) error {
 		return wire.StatusError(err)
 	}
 	return s.ServerStream.RecvMsg(m)
+}
+
+// TapHandle is g's Precheck as grpc-go's tap.ServerInHandle, to install
+// with grpc.InTapHandle: it runs as a call's headers arrive, before its
+// stream is created or a byte of its body is read, and refuses a call to a
+// method that needs a token when it carries none, several, or one that is
+// not even shaped like a token, with the status the interceptors would
+// send (TOKEN_MISSING, TOKEN_INVALID). No signature is checked there: the
+// interceptors still decide every call it lets through. grpc-go takes one
+// tap handle per server; protect.ServerOptions installs this one.
+func TapHandle(g *guard.Guard) tap.ServerInHandle {
+	return func(ctx context.Context, info *tap.Info) (context.Context, error) {
+		call := guard.Call{Method: info.FullMethodName, Authorization: info.Header.Get(wire.AuthorizationKey)}
+		if err := g.Precheck(call); err != nil {
+			return ctx, wire.StatusError(err)
+		}
+		return ctx, nil
+	}
 }

@@ -214,3 +214,14 @@ func checkSpelling(raw string) error {
 	}
 	return nil
 }
+
+// CheckForm reports whether raw could be a token at all, without decoding
+// it: at most MaxLength bytes, three non-empty segments of base64url. It
+// returns the error Verify would (ErrTooLarge, ErrMalformed), so that a
+// transport can refuse what is no token before reading a call's body.
+func CheckForm(raw string) error {
+	if len(raw) > MaxLength {
+		return ErrTooLarge
+	}
+	return checkCompact(raw)
+}

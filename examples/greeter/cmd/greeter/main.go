@@ -86,10 +86,14 @@ func run(ctx context.Context, logger *slog.Logger, addr, authdAddr, issuer, audi
 	if err != nil {
 		return fmt.Errorf("authd at %s: %w", authdAddr, err)
 	}
-	// One line per finished call, as authd logs its own.
+	// One line per finished call, as authd logs its own; the limits a
+	// protected service runs with (calls without a token refused before
+	// their body is read, a receive limit, bounded streams and
+	// handshakes).
 	logUnary, logStream := interceptors.LogCalls(logger)
-	srv, err := greeter.NewServer(g, clock.System(),
+	opts := append(protect.ServerOptions(g, protect.Limits{}),
 		grpc.ChainUnaryInterceptor(logUnary), grpc.ChainStreamInterceptor(logStream))
+	srv, err := greeter.NewServer(g, clock.System(), opts...)
 	if err != nil {
 		return err
 	}
