@@ -67,10 +67,10 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	cfg.Issuer = cfg.issuerOf()
 	s := &Server{cfg: cfg, logger: cfg.Logger, clock: cfg.Clock, metrics: service.NewMetrics()}
 	if s.logger == nil {
 		s.logger = slog.Default()
-	cfg.Issuer = cfg.issuerOf()
 	}
 	if s.clock == nil {
 		s.clock = clock.System()
@@ -97,10 +97,10 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 			return nil, fmt.Errorf("--hs256-secret-file: %w", err)
 		}
 	}
-	if s.redis, err = cfg.OpenRedis(ctx); err != nil {
+	if err := cfg.checkPermissions(); err != nil {
 		return nil, err
 	}
-	if err := cfg.checkPermissions(); err != nil {
+	if s.redis, err = cfg.OpenRedis(ctx); err != nil {
 		return nil, err
 	}
 	if s.store = cfg.Store; s.store == nil {
