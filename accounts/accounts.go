@@ -113,6 +113,11 @@ var (
 	// ErrThrottled: too many failed attempts; the next one is checked after
 	// the RetryDelay of the refusal, and this one was not.
 	ErrThrottled = wire.NewError(codes.ResourceExhausted, "", "too many failed logins")
+	// ErrLoginInFlight: too many attempts still being checked, for this
+	// account from this address or from this address (not failures: none
+	// may have failed); this one was not checked and counts nothing. Retry
+	// after the RetryDelay of the refusal.
+	ErrLoginInFlight = wire.NewError(codes.ResourceExhausted, wire.ReasonLoginInFlight, "too many logins in progress")
 	// ErrNotFound and ErrExists: the account (or session) named does not
 	// exist, or already does; the refusal's message says which.
 	ErrNotFound = wire.NewError(codes.NotFound, "", "not found")
@@ -122,6 +127,11 @@ var (
 func throttled(wait time.Duration) error {
 	rounded := (wait + time.Second - 1).Truncate(time.Second)
 	return ErrThrottled.Detail(fmt.Sprintf("too many failed logins; retry in %s", rounded), nil, wait)
+}
+
+func inFlight(wait time.Duration) error {
+	rounded := (wait + time.Second - 1).Truncate(time.Second)
+	return ErrLoginInFlight.Detail(fmt.Sprintf("too many logins in progress from this address or for this account; retry in %s", rounded), nil, wait)
 }
 
 func notFound(format string, args ...any) error {

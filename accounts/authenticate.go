@@ -8,6 +8,7 @@ import (
 
 	"github.com/authd-dev/authd/password"
 	"github.com/authd-dev/authd/store"
+	"github.com/authd-dev/authd/token"
 )
 
 // Kind is what a credential names an account by.
@@ -28,7 +29,8 @@ const MaxClientID = 256
 // and secret — for a client at addr, under the throttling policy.
 //
 // The attempt is reserved before the hash (a throttled attempt is refused
-// unchecked with ErrThrottled, and counts nothing), then a failure is
+// unchecked with ErrThrottled, or ErrLoginInFlight when attempts still in
+// flight refuse it, and counts nothing), then a failure is
 // counted or a success clears the account's counters. An unknown account,
 // a wrong secret and a disabled account all cost one argon2id hash and
 // return ErrInvalidCredentials. A failure that cannot be counted is not
@@ -44,16 +46,20 @@ func (m *Manager) Authenticate(ctx context.Context, kind Kind, name, secret, add
 		return m.check(ctx, kind, name, secret)
 	}
 	keys := newThrottleKeys(name, addr)
-	wait, err := m.reserve(ctx, keys)
+	attempt := token.NewID()
+	refusal, err := m.reserve(ctx, attempt, keys)
 	if err != nil {
 		return store.User{}, err
 	}
-	if wait > 0 {
-		return store.User{}, throttled(wait)
+	if refusal.Refused() {
+		if refusal.InFlight {
+			return store.User{}, inFlight(refusal.Wait)
+		}
+		return store.User{}, throttled(refusal.Wait)
 	}
 	user, err := m.check(ctx, kind, name, secret)
 	failed := errors.Is(err, ErrInvalidCredentials)
-	if serr := m.settle(ctx, keys, failed, err == nil); serr != nil {
+	if serr := m.settle(ctx, attempt, keys, failed, err == nil); serr != nil {
 		if failed {
 			return store.User{}, fmt.Errorf("counting a failed login: %w", serr)
 		}

@@ -10,15 +10,19 @@ import (
 
 // ThrottleRule slows down failed login attempts counted under one kind of
 // key: the first Free cost nothing, then each further attempt must wait
-// Base, doubled per failure, at most Max, after the last attempt.
+// Base, doubled per failure, at most Max, after the last attempt. Attempts
+// in flight count as failures until settled, so that no more are checked
+// at once than Free allows; or, with InFlight set, at most InFlight may be
+// in flight at once, apart from the failures (store.ThrottleLimit).
 type ThrottleRule struct {
-	Free int
-	Base time.Duration
-	Max  time.Duration
+	Free     int
+	Base     time.Duration
+	Max      time.Duration
+	InFlight int
 }
 
 func (r ThrottleRule) limit(key string) store.ThrottleLimit {
-	return store.ThrottleLimit{Key: key, Free: r.Free, Base: r.Base, Max: r.Max}
+	return store.ThrottleLimit{Key: key, Free: r.Free, Base: r.Base, Max: r.Max, InFlight: r.InFlight}
 }
 
 // ThrottlePolicy is the login-throttling policy. Attempts are counted per
@@ -28,7 +32,9 @@ func (r ThrottleRule) limit(key string) store.ThrottleLimit {
 // wait is AccountAddress.Max, for the one client that keeps guessing; the
 // per-account rule, which anyone can push, waits at most a minute; the
 // per-address rule, which everyone behind one NAT or proxy shares, is a
-// slowdown of seconds.
+// slowdown of seconds, and bounds the attempts in flight from one address
+// apart from its failures, so that many honest logins at once are not
+// taken for failures.
 type ThrottlePolicy struct {
 	Window         time.Duration
 	AccountAddress ThrottleRule // one client guessing one account's password
@@ -36,13 +42,15 @@ type ThrottlePolicy struct {
 	Account        ThrottleRule // many clients guessing one account
 }
 
-// DefaultThrottlePolicy: 5 free failures per account and address, then 1 s
-// doubling to 15 min; 20 per address, then at most 10 s between attempts;
-// 100 per account, then at most 1 min.
+// DefaultThrottlePolicy: 5 free failures per account and address (attempts
+// in flight counted as failures), then 1 s doubling to 15 min; 20 per
+// address, then at most 10 s between attempts, and at most 64 attempts in
+// flight at once from one address; 100 per account (attempts in flight
+// counted as failures), then at most 1 min.
 var DefaultThrottlePolicy = ThrottlePolicy{
 	Window:         time.Hour,
 	AccountAddress: ThrottleRule{Free: 5, Base: time.Second, Max: 15 * time.Minute},
-	Address:        ThrottleRule{Free: 20, Base: time.Second, Max: 10 * time.Second},
+	Address:        ThrottleRule{Free: 20, Base: time.Second, Max: 10 * time.Second, InFlight: 64},
 	Account:        ThrottleRule{Free: 100, Base: time.Second, Max: time.Minute},
 }
 
@@ -73,21 +81,21 @@ func (p ThrottlePolicy) limits(k throttleKeys) []store.ThrottleLimit {
 	}
 }
 
-// reserve counts the attempt before its secret is checked, so that however
-// many arrive at once no more are checked than the policy allows. It
-// returns how long the caller must wait first when it may not go ahead.
-func (m *Manager) reserve(ctx context.Context, k throttleKeys) (time.Duration, error) {
+// reserve counts the attempt in flight before its secret is checked, so
+// that however many arrive at once no more are checked than the policy
+// allows. It returns the refusal when the attempt may not go ahead.
+func (m *Manager) reserve(ctx context.Context, attempt string, k throttleKeys) (store.ThrottleWait, error) {
 	now := m.cfg.Clock.Now()
-	return m.counters.ReserveLoginAttempt(ctx, m.cfg.Throttle.limits(k), now, now.Add(-m.cfg.Throttle.Window))
+	return m.counters.ReserveLoginAttempt(ctx, attempt, m.cfg.Throttle.limits(k), now, now.Add(-m.cfg.Throttle.Window))
 }
 
-// settle records how a reserved attempt ended: a failure is counted, a
-// success clears the account's counters, anything else (the hash was busy,
-// the store failed) only ends the attempt.
-func (m *Manager) settle(ctx context.Context, k throttleKeys, failed, succeeded bool) error {
+// settle records how a reserved attempt ended: it is no longer in flight;
+// a failure is counted, a success clears the account's counters, anything
+// else (the hash was busy, the store failed) only ends the attempt.
+func (m *Manager) settle(ctx context.Context, attempt string, k throttleKeys, failed, succeeded bool) error {
 	var clear []string
 	if succeeded {
 		clear = k.accountOnly()
 	}
-	return m.counters.FinishLoginAttempt(context.WithoutCancel(ctx), k.all(), failed, clear, m.cfg.Clock.Now())
+	return m.counters.FinishLoginAttempt(context.WithoutCancel(ctx), attempt, k.all(), failed, clear, m.cfg.Clock.Now())
 }

@@ -41,6 +41,9 @@ func (s *Service) countLogin(ctx context.Context, name string, err error) {
 	switch {
 	case err == nil:
 		s.cfg.Metrics.login("ok")
+	case errors.Is(err, accounts.ErrLoginInFlight):
+		s.cfg.Metrics.login("in_flight")
+		s.cfg.Logger.InfoContext(ctx, "login refused: too many in flight", "user", name)
 	case isThrottled(err):
 		s.cfg.Metrics.login("throttled")
 		s.cfg.Logger.WarnContext(ctx, "login throttled", "user", name)

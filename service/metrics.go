@@ -20,7 +20,7 @@ type Metrics struct {
 	Registry *prometheus.Registry
 	grpc     *grpcprom.ServerMetrics
 
-	logins       *prometheus.CounterVec // result: ok, failed, throttled
+	logins       *prometheus.CounterVec // result: ok, failed, throttled, in_flight
 	refreshes    *prometheus.CounterVec // result: ok, refused
 	reuse        prometheus.Counter
 	revocations  *prometheus.CounterVec // cause: logout, password_change, reuse
@@ -36,7 +36,7 @@ func NewMetrics() *Metrics {
 			grpcprom.WithHistogramBuckets([]float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}),
 		)),
 		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "authd_logins_total", Help: "Login attempts by result (ok, failed, throttled).",
+			Name: "authd_logins_total", Help: "Login attempts by result (ok, failed, throttled, in_flight: refused while too many were being checked).",
 		}, []string{"result"}),
 		refreshes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "authd_refreshes_total", Help: "Refresh calls reaching the service, by result (ok, refused).",

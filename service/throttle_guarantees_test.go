@@ -3,9 +3,12 @@ package service_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -67,18 +70,18 @@ type failingThrottles struct {
 
 var errDiskFull = errors.New("disk full")
 
-func (f failingThrottles) ReserveLoginAttempt(ctx context.Context, l []store.ThrottleLimit, now, since time.Time) (time.Duration, error) {
+func (f failingThrottles) ReserveLoginAttempt(ctx context.Context, attempt string, l []store.ThrottleLimit, now, since time.Time) (store.ThrottleWait, error) {
 	if f.reserve {
-		return 0, errDiskFull
+		return store.ThrottleWait{}, errDiskFull
 	}
-	return f.Throttles.ReserveLoginAttempt(ctx, l, now, since)
+	return f.Throttles.ReserveLoginAttempt(ctx, attempt, l, now, since)
 }
 
-func (f failingThrottles) FinishLoginAttempt(ctx context.Context, keys []string, failed bool, clear []string, now time.Time) error {
+func (f failingThrottles) FinishLoginAttempt(ctx context.Context, attempt string, keys []string, failed bool, clear []string, now time.Time) error {
 	if f.finish {
 		return errDiskFull
 	}
-	return f.Throttles.FinishLoginAttempt(ctx, keys, failed, clear, now)
+	return f.Throttles.FinishLoginAttempt(ctx, attempt, keys, failed, clear, now)
 }
 
 // A failure that cannot be counted is not answered as a checked failure:
@@ -168,4 +171,130 @@ func mustPrefix(t *testing.T, s string) netip.Prefix {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// killableThrottles drops every settlement while dead is set, as a process
+// killed between a reservation and its settlement would, and holds the
+// settlement of the user named slow until released: an attempt kept in
+// flight.
+type killableThrottles struct {
+	store.Throttles
+	dead    *atomic.Bool
+	slow    string
+	reached chan struct{}
+	release chan struct{}
+}
+
+func (k killableThrottles) FinishLoginAttempt(ctx context.Context, attempt string, keys []string, failed bool, clear []string, now time.Time) error {
+	if k.dead.Load() {
+		return nil
+	}
+	if slices.Contains(keys, "u:"+k.slow) {
+		close(k.reached)
+		<-k.release
+	}
+	return k.Throttles.FinishLoginAttempt(ctx, attempt, keys, failed, clear, now)
+}
+
+// Logins in flight when authd was killed (never settled) stop counting on
+// their own, InFlightTTL after they were reserved, however busy their
+// address stays; until then they count against the address's bound of
+// attempts in flight, never as failures: the address's logins go on, and a
+// login refused for them hears LOGIN_IN_FLIGHT with a RetryInfo, not "too
+// many failed logins".
+func TestThrottle_AttemptsOfAKilledProcessExpireOnTheirOwn(t *testing.T) {
+	const addr = "198.51.100.77"
+	var dead atomic.Bool
+	k := killableThrottles{dead: &dead, slow: "slow", reached: make(chan struct{}), release: make(chan struct{})}
+	e := newEnv(t, func(o *authdenv.Options) { o.Accounts.Counters = &k })
+	k.Throttles = e.DB
+	bound := accounts.DefaultThrottlePolicy.Address.InFlight
+	users := []string{"busy", "slow", "late"}
+	for i := range bound - 1 {
+		users = append(users, fmt.Sprint("user", i))
+	}
+	for _, u := range users {
+		e.AddUser(t, u, "pw of "+u)
+	}
+	// bound-1 logins in flight when the process dies.
+	dead.Store(true)
+	for i := range bound - 1 {
+		if err := loginFrom(e, addr, fmt.Sprint("user", i), fmt.Sprint("pw of user", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dead.Store(false)
+	killedAt := e.Clock.Now()
+	// The address keeps logging in, one at a time, every 5 s.
+	busy := func() {
+		t.Helper()
+		if err := loginFrom(e, addr, "busy", "pw of busy"); err != nil {
+			t.Fatalf("%s after the kill: a login from the address: %v", e.Clock.Now().Sub(killedAt), err)
+		}
+	}
+	busy()
+	// One more in flight fills the bound: a login from the address is
+	// refused for the attempts in flight, not as a failure.
+	slow := make(chan error, 1)
+	go func() { slow <- loginFrom(e, addr, "slow", "pw of slow") }()
+	<-k.reached
+	err := loginFrom(e, addr, "late", "pw of late")
+	tokens.WantRefusal(t, err, codes.ResourceExhausted, wire.ReasonLoginInFlight)
+	if d := retryDelay(t, err); d != time.Second {
+		t.Fatalf("retry delay %s, want 1s", d)
+	}
+	for e.Clock.Now().Before(killedAt.Add(store.InFlightTTL)) {
+		e.Clock.Advance(5 * time.Second)
+		if e.Clock.Now().Before(killedAt.Add(store.InFlightTTL)) {
+			tokens.WantRefusal(t, loginFrom(e, addr, "late", "pw of late"), codes.ResourceExhausted, wire.ReasonLoginInFlight)
+		}
+	}
+	// InFlightTTL after the kill the dead attempts are gone, though the
+	// address never stopped: only the slow one is in flight.
+	if err := loginFrom(e, addr, "late", "pw of late"); err != nil {
+		t.Fatalf("%s after the kill: %v", e.Clock.Now().Sub(killedAt), err)
+	}
+	busy()
+	close(k.release)
+	if err := <-slow; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Many honest users behind one address logging in at once, every password
+// right: none is told "too many failed logins". A login refused for the
+// attempts in flight hears LOGIN_IN_FLIGHT with a RetryInfo, and succeeds
+// when retried.
+func TestThrottle_ConcurrentHonestLoginsFromOneAddress(t *testing.T) {
+	e := newEnv(t)
+	const n = 300
+	for i := range n {
+		e.AddUser(t, fmt.Sprint("user", i), fmt.Sprint("pw of user", i))
+	}
+	var wg sync.WaitGroup
+	var inFlight atomic.Int64
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Go(func() {
+			for range 1000 {
+				err := loginFrom(e, "203.0.113.200", fmt.Sprint("user", i), fmt.Sprint("pw of user", i))
+				if err == nil {
+					return
+				}
+				if wire.Reason(err) != wire.ReasonLoginInFlight {
+					errs <- fmt.Errorf("user%d: %v", i, err)
+					return
+				}
+				inFlight.Add(1)
+				time.Sleep(time.Millisecond)
+			}
+			errs <- fmt.Errorf("user%d: never let through", i)
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	t.Logf("%d logins at once from one address: all succeeded; %d refusals for attempts in flight on the way", n, inFlight.Load())
 }

@@ -190,16 +190,22 @@ type Revocations interface {
 
 // ThrottleLimit is what one login-attempt counter allows: the first Free
 // failed attempts cost nothing, then each further attempt must wait Base,
-// doubled per failure, at most Max, after the last attempt.
+// doubled per failure, at most Max, after the last attempt. Attempts in
+// flight (reserved, not yet settled) count as failures until settled, so
+// that no more are checked at once than Free allows — unless InFlight is
+// set: then at most InFlight attempts may be in flight under the key at
+// once, and they do not count as failures (a counter that many honest
+// clients share, such as one address's).
 type ThrottleLimit struct {
-	Key  string
-	Free int
-	Base time.Duration
-	Max  time.Duration
+	Key      string
+	Free     int
+	Base     time.Duration
+	Max      time.Duration
+	InFlight int
 }
 
-// Wait is how long an attempt must still wait at now when n attempts are
-// counted and the last was at last; 0 when it may go ahead.
+// Wait is how long an attempt must still wait at now when n failures are
+// counted and the last attempt was at last; 0 when it may go ahead.
 func (l ThrottleLimit) Wait(n int, last, now time.Time) time.Duration {
 	if n < l.Free {
 		return 0
@@ -215,27 +221,81 @@ func (l ThrottleLimit) Wait(n int, last, now time.Time) time.Duration {
 	return 0
 }
 
-// InFlightTTL bounds how long an attempt counts as in flight: one whose
-// process died before FinishLoginAttempt stops counting after it.
-const InFlightTTL = time.Minute
+// Check is the counter's answer to one more attempt at now, with failures
+// counted, inFlight attempts in flight and the last attempt at last: the
+// failures' Wait when they alone refuse it; otherwise, when the attempts in
+// flight do, InFlightRetry marked InFlight; the zero ThrottleWait when it
+// may go ahead.
+func (l ThrottleLimit) Check(failures, inFlight int, last, now time.Time) ThrottleWait {
+	if w := l.Wait(failures, last, now); w > 0 {
+		return ThrottleWait{Wait: w}
+	}
+	switch {
+	case l.InFlight > 0 && inFlight >= l.InFlight,
+		l.InFlight <= 0 && l.Wait(failures+inFlight, last, now) > 0:
+		return ThrottleWait{Wait: InFlightRetry, InFlight: true}
+	}
+	return ThrottleWait{}
+}
+
+// ThrottleWait is a refused reservation: how long the attempt must wait,
+// and whether attempts in flight, not failures, refused it.
+type ThrottleWait struct {
+	Wait     time.Duration
+	InFlight bool
+}
+
+// Refused reports whether the attempt must wait.
+func (w ThrottleWait) Refused() bool { return w.Wait > 0 }
+
+// Worse returns whichever of w and o refuses for the failures' sake, and
+// of two such the longer: what an attempt checked against several
+// counters hears.
+func (w ThrottleWait) Worse(o ThrottleWait) ThrottleWait {
+	switch {
+	case !o.Refused():
+		return w
+	case !w.Refused():
+		return o
+	case w.InFlight != o.InFlight:
+		if w.InFlight {
+			return o
+		}
+		return w
+	case o.Wait > w.Wait:
+		return o
+	}
+	return w
+}
+
+// InFlightTTL bounds how long an attempt counts as in flight, each on its
+// own whatever else its keys do: one whose process died before
+// FinishLoginAttempt stops counting then. It outlasts any attempt: at most
+// password.MaxWait (10 s) for a hashing slot, the hash, and the store's
+// round trips.
+const InFlightTTL = 30 * time.Second
+
+// InFlightRetry is the wait a refusal for attempts in flight gives: they
+// settle within a hash.
+const InFlightRetry = time.Second
 
 // Throttles keeps login-attempt counters, so throttling holds under
 // concurrency, survives restarts and is shared by every authd on the store.
-// Keys are opaque strings.
+// Keys and attempt ids are opaque strings.
 type Throttles interface {
-	// ReserveLoginAttempt checks the counter of every limit — its failures
-	// plus the attempts in flight, which count as failures until settled —
-	// and, when none says wait, counts the attempt in flight against each
-	// key and makes now its last attempt, atomically: of any number of
+	// ReserveLoginAttempt checks the counter of every limit
+	// (ThrottleLimit.Check: its failures, and the attempts in flight under
+	// it) and, when none refuses, counts the attempt in flight under each
+	// key, as attempt, until FinishLoginAttempt or InFlightTTL after now,
+	// and makes now each key's last attempt, atomically: of any number of
 	// concurrent attempts, no more go ahead than the limits allow. When one
-	// must wait it returns how long and counts nothing. Counters idle since
-	// before since are forgotten first.
-	ReserveLoginAttempt(ctx context.Context, limits []ThrottleLimit, now, since time.Time) (time.Duration, error)
+	// refuses it returns the worst refusal (ThrottleWait.Worse) and counts
+	// nothing. Counters idle since before since are forgotten first.
+	ReserveLoginAttempt(ctx context.Context, attempt string, limits []ThrottleLimit, now, since time.Time) (ThrottleWait, error)
 	// FinishLoginAttempt settles an attempt ReserveLoginAttempt let through:
-	// failed counts a failure against each key; otherwise the counters of
-	// clear are forgotten, and the other keys' attempt is no longer in
-	// flight.
-	FinishLoginAttempt(ctx context.Context, keys []string, failed bool, clear []string, now time.Time) error
+	// it is no longer in flight under any of keys; failed counts a failure
+	// against each key; otherwise the counters of clear are forgotten.
+	FinishLoginAttempt(ctx context.Context, attempt string, keys []string, failed bool, clear []string, now time.Time) error
 }
 
 // SealedKey is a signing key as a shared database keeps it: the public

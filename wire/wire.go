@@ -31,6 +31,11 @@ const (
 	// sign of theft (a refresh racing its twin, or within
 	// --refresh-reuse-grace); the session goes on, use the newest token.
 	ReasonRefreshSuperseded = "REFRESH_SUPERSEDED"
+	// ReasonLoginInFlight (RESOURCE_EXHAUSTED, with a RetryInfo): a login
+	// (or ChangePassword, IssueClientToken) refused unchecked because too
+	// many attempts for the account from the address, or from the address,
+	// are still being checked. Nothing failed; retry after the delay.
+	ReasonLoginInFlight = "LOGIN_IN_FLIGHT"
 )
 
 // ErrorInfo metadata keys of PermissionDenied refusals: what the method

@@ -565,10 +565,11 @@ func (d *DB) ListRevocations(ctx context.Context, after store.RevocationCursor, 
 
 // ReserveLoginAttempt implements store.Throttles in one transaction, whose
 // rows are locked (PostgreSQL: FOR UPDATE; SQLite: the write lock taken at
-// BEGIN) from the read to the update.
-func (d *DB) ReserveLoginAttempt(ctx context.Context, limits []store.ThrottleLimit, now, since time.Time) (time.Duration, error) {
+// BEGIN) from the read to the update. Each attempt in flight is a row of
+// login_attempts per key, with its own expiry.
+func (d *DB) ReserveLoginAttempt(ctx context.Context, attempt string, limits []store.ThrottleLimit, now, since time.Time) (store.ThrottleWait, error) {
 	if len(limits) == 0 {
-		return 0, nil
+		return store.ThrottleWait{}, nil
 	}
 	limits = slices.Clone(limits)
 	slices.SortFunc(limits, func(a, b store.ThrottleLimit) int { return strings.Compare(a.Key, b.Key) }) // one lock order
@@ -577,81 +578,108 @@ func (d *DB) ReserveLoginAttempt(ctx context.Context, limits []store.ThrottleLim
 		keys[i] = l.Key
 	}
 	in, args := inList(keys)
-	// Idle counters are forgotten in a statement of their own: inside the
-	// transaction it would lock rows out of the one order (keys sorted)
-	// that keeps concurrent attempts from deadlocking. Best effort: the
-	// reads below treat idle counters as zero anyway.
+	fail := func(err error) (store.ThrottleWait, error) {
+		return store.ThrottleWait{}, fmt.Errorf("reserve login attempt: %w", err)
+	}
+	// Idle counters and expired attempts are forgotten in statements of
+	// their own: inside the transaction they would lock rows out of the one
+	// order (keys sorted) that keeps concurrent attempts from deadlocking.
+	// Best effort: the reads below treat idle counters as zero and expired
+	// attempts as gone anyway.
 	counters := d.counters()
 	_, _ = counters.ExecContext(ctx, d.rebind(`DELETE FROM login_failures WHERE last_failure < ?`), unix(since))
+	_, _ = counters.ExecContext(ctx, d.rebind(`DELETE FROM login_attempts WHERE expires_at <= ?`), unix(now))
 	tx, err := counters.BeginTx(ctx, nil)
 	if err != nil {
-		return 0, fmt.Errorf("reserve login attempt: %w", err)
+		return fail(err)
 	}
 	defer tx.Rollback()
 	for _, key := range keys {
 		if _, err := tx.ExecContext(ctx, d.rebind(`INSERT INTO login_failures (key, failures, last_failure, in_flight)
 			VALUES (?, 0, ?, 0) ON CONFLICT (key) DO NOTHING`), key, unix(now)); err != nil {
-			return 0, fmt.Errorf("reserve login attempt: %w", err)
+			return fail(err)
 		}
 	}
 	lock := ""
 	if d.dialect.Numbered { // PostgreSQL
 		lock = " FOR UPDATE"
 	}
-	rows, err := tx.QueryContext(ctx, d.rebind(`SELECT key, failures, in_flight, last_failure FROM login_failures
+	rows, err := tx.QueryContext(ctx, d.rebind(`SELECT key, failures, last_failure FROM login_failures
 		WHERE key IN (`+in+`) ORDER BY key`+lock), args...)
 	if err != nil {
-		return 0, fmt.Errorf("reserve login attempt: %w", err)
+		return fail(err)
 	}
-	counted := make(map[string]int, len(keys))
+	failures := make(map[string]int, len(keys))
 	last := make(map[string]time.Time, len(keys))
 	for rows.Next() {
 		var key string
-		var failures, inFlight, at int64
-		if err := rows.Scan(&key, &failures, &inFlight, &at); err != nil {
+		var n, at int64
+		if err := rows.Scan(&key, &n, &at); err != nil {
 			rows.Close()
-			return 0, fmt.Errorf("reserve login attempt: %w", err)
+			return fail(err)
 		}
 		if fromUnix(at).Before(since) {
-			failures, inFlight = 0, 0 // idle for the window: forgotten
+			n = 0 // idle for the window: forgotten
 		}
-		if now.Sub(fromUnix(at)) >= store.InFlightTTL {
-			inFlight = 0 // abandoned by a process that died mid-attempt
-		}
-		counted[key], last[key] = int(failures+inFlight), fromUnix(at)
+		failures[key], last[key] = int(n), fromUnix(at)
 	}
 	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-		return 0, fmt.Errorf("reserve login attempt: %w", err)
+		return fail(err)
 	}
-	var wait time.Duration
+	rows, err = tx.QueryContext(ctx, d.rebind(`SELECT key, count(*) FROM login_attempts
+		WHERE key IN (`+in+`) AND expires_at > ? GROUP BY key`), append(slices.Clone(args), unix(now))...)
+	if err != nil {
+		return fail(err)
+	}
+	inFlight := make(map[string]int, len(keys))
+	for rows.Next() {
+		var key string
+		var n int
+		if err := rows.Scan(&key, &n); err != nil {
+			rows.Close()
+			return fail(err)
+		}
+		inFlight[key] = n
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return fail(err)
+	}
+	var refusal store.ThrottleWait
 	for _, l := range limits {
-		wait = max(wait, l.Wait(counted[l.Key], last[l.Key], now))
+		refusal = refusal.Worse(l.Check(failures[l.Key], inFlight[l.Key], last[l.Key], now))
 	}
-	if wait > 0 {
-		return wait, nil // nothing counted; the rows made above hold zeros
+	if refusal.Refused() {
+		return refusal, nil // nothing counted; the rows made above hold zeros
 	}
 	if _, err := tx.ExecContext(ctx, d.rebind(`UPDATE login_failures SET
-		failures = CASE WHEN last_failure < ? THEN 0 ELSE failures END,
-		in_flight = CASE WHEN last_failure <= ? THEN 1 ELSE in_flight + 1 END, last_failure = ?
-		WHERE key IN (`+in+`)`), append([]any{unix(since), unix(now.Add(-store.InFlightTTL)), unix(now)}, args...)...); err != nil {
-		return 0, fmt.Errorf("reserve login attempt: %w", err)
+		failures = CASE WHEN last_failure < ? THEN 0 ELSE failures END, last_failure = ?
+		WHERE key IN (`+in+`)`), append([]any{unix(since), unix(now)}, args...)...); err != nil {
+		return fail(err)
+	}
+	for _, key := range keys {
+		if _, err := tx.ExecContext(ctx, d.rebind(`INSERT INTO login_attempts (key, attempt, expires_at) VALUES (?, ?, ?)`),
+			key, attempt, unix(now.Add(store.InFlightTTL))); err != nil {
+			return fail(err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("reserve login attempt: %w", err)
+		return fail(err)
 	}
-	return 0, nil
+	return store.ThrottleWait{}, nil
 }
 
 // FinishLoginAttempt implements store.Throttles in one transaction.
-func (d *DB) FinishLoginAttempt(ctx context.Context, keys []string, failed bool, clear []string, now time.Time) error {
-	release := `in_flight = CASE WHEN in_flight > 0 THEN in_flight - 1 ELSE 0 END`
+func (d *DB) FinishLoginAttempt(ctx context.Context, attempt string, keys []string, failed bool, clear []string, now time.Time) error {
 	tx, err := d.counters().BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("finish login attempt: %w", err)
 	}
 	defer tx.Rollback()
+	all := slices.Compact(slices.Sorted(slices.Values(append(slices.Clone(keys), clear...))))
+	if len(all) == 0 {
+		return nil
+	}
 	if d.dialect.Numbered { // PostgreSQL: lock in ReserveLoginAttempt's order (keys sorted) first
-		all := slices.Sorted(slices.Values(append(slices.Clone(keys), clear...)))
 		in, args := inList(all)
 		rows, err := tx.QueryContext(ctx, d.rebind(`SELECT key FROM login_failures WHERE key IN (`+in+`) ORDER BY key FOR UPDATE`), args...)
 		if err != nil {
@@ -660,6 +688,13 @@ func (d *DB) FinishLoginAttempt(ctx context.Context, keys []string, failed bool,
 		for rows.Next() { // every row read, so every row locked
 		}
 		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return fmt.Errorf("finish login attempt: %w", err)
+		}
+	}
+	if len(keys) > 0 {
+		in, args := inList(keys)
+		if _, err := tx.ExecContext(ctx, d.rebind(`DELETE FROM login_attempts WHERE attempt = ? AND key IN (`+in+`)`),
+			append([]any{attempt}, args...)...); err != nil {
 			return fmt.Errorf("finish login attempt: %w", err)
 		}
 	}
@@ -675,14 +710,10 @@ func (d *DB) FinishLoginAttempt(ctx context.Context, keys []string, failed bool,
 			return fmt.Errorf("finish login attempt: %w", err)
 		}
 	}
-	if len(others) > 0 {
+	if len(others) > 0 && failed {
 		in, args := inList(others)
-		query := `UPDATE login_failures SET ` + release + ` WHERE key IN (` + in + `)`
-		if failed {
-			query = `UPDATE login_failures SET failures = failures + 1, last_failure = ?, ` + release + ` WHERE key IN (` + in + `)`
-			args = append([]any{unix(now)}, args...)
-		}
-		if _, err := tx.ExecContext(ctx, d.rebind(query), args...); err != nil {
+		if _, err := tx.ExecContext(ctx, d.rebind(`UPDATE login_failures SET failures = failures + 1, last_failure = ? WHERE key IN (`+in+`)`),
+			append([]any{unix(now)}, args...)...); err != nil {
 			return fmt.Errorf("finish login attempt: %w", err)
 		}
 	}

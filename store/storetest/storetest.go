@@ -60,6 +60,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 // (the SQL stores, and Redis).
 func RunThrottles(t *testing.T, open func(t *testing.T) store.Throttles) {
 	t.Run("Throttles/ReserveAndSettle", func(t *testing.T) { testLoginAttempts(t, open(t)) })
+	t.Run("Throttles/AttemptsInFlightExpireOnTheirOwn", func(t *testing.T) { testAttemptsInFlightExpireOnTheirOwn(t, open(t)) })
+	t.Run("Throttles/InFlightBoundApartFromFailures", func(t *testing.T) { testInFlightApartFromFailures(t, open(t)) })
 	t.Run("Throttles/ConcurrentReservationsHoldTheLimit", func(t *testing.T) { testConcurrentReservations(t, open(t)) })
 	t.Run("Throttles/ConcurrentAttemptsSettleWithoutDeadlock", func(t *testing.T) { testConcurrentAttemptsSettle(t, open(t)) })
 }
@@ -753,8 +755,9 @@ func testListRevocations(t *testing.T, s store.Store) {
 }
 
 // testLoginAttempts: attempts are reserved before they are checked and
-// settled after; failures and attempts in flight both count against the
-// limits; refused attempts count nothing; idle counters are forgotten.
+// settled after; failures count against the limits, and attempts in flight
+// too (as failures until settled, or against their own bound); refused
+// attempts count nothing; idle counters are forgotten.
 func testLoginAttempts(t *testing.T, s store.Throttles) {
 	ctx := context.Background()
 	window := time.Hour
@@ -764,56 +767,139 @@ func testLoginAttempts(t *testing.T, s store.Throttles) {
 	}
 	keys := []string{limits[0].Key, limits[1].Key}
 	now := t0
-	reserve := func(want time.Duration) {
+	n := 0
+	var last string // the attempt reserved last
+	reserve := func(want time.Duration, inFlight bool) {
 		t.Helper()
-		got, err := s.ReserveLoginAttempt(ctx, limits, now, now.Add(-window))
-		if err != nil || got != want {
-			t.Fatalf("at %s: Reserve = %s, %v; want %s", now.Sub(t0), got, err, want)
+		n++
+		last = fmt.Sprint("attempt-", n)
+		got, err := s.ReserveLoginAttempt(ctx, last, limits, now, now.Add(-window))
+		if err != nil || got != (store.ThrottleWait{Wait: want, InFlight: inFlight}) {
+			t.Fatalf("at %s: Reserve = %+v, %v; want %s (in flight %v)", now.Sub(t0), got, err, want, inFlight)
 		}
 	}
-	fail := func() {
+	settle := func(attempt string, failed bool, clear []string) {
 		t.Helper()
-		if err := s.FinishLoginAttempt(ctx, keys, true, nil, now); err != nil {
+		if err := s.FinishLoginAttempt(ctx, attempt, keys, failed, clear, now); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// Two free attempts, both in flight: the third must wait though none
-	// has failed yet.
-	reserve(0)
-	reserve(0)
-	reserve(time.Second)
-	fail()
-	fail()
-	reserve(time.Second) // two failures: the next waits Base after the last
+	// has failed yet; it is the attempts in flight that refuse it.
+	reserve(0, false)
+	first := last
+	reserve(0, false)
+	second := last
+	reserve(store.InFlightRetry, true)
+	settle(first, true, nil)
+	settle(second, true, nil)
+	reserve(time.Second, false) // two failures: the next waits Base after the last
 	now = now.Add(time.Second)
-	reserve(0)
-	fail()
-	reserve(2 * time.Second) // three failures: doubled
+	reserve(0, false)
+	settle(last, true, nil)
+	reserve(2*time.Second, false) // three failures: doubled
 	now = now.Add(2 * time.Second)
-	reserve(0)
-	fail()
+	reserve(0, false)
+	settle(last, true, nil)
 	now = now.Add(time.Second)
-	reserve(3 * time.Second) // capped at Max 4 s, one of them gone
+	reserve(3*time.Second, false) // capped at Max 4 s, one of them gone
 	// A success clears the account's counter, not the address's, and ends
 	// the attempt in flight there.
 	now = now.Add(3 * time.Second)
-	reserve(0)
-	if err := s.FinishLoginAttempt(ctx, keys, false, keys[:1], now); err != nil {
-		t.Fatal(err)
-	}
-	reserve(0) // the account counter is new; the address has 4 failures, none in flight
-	if err := s.FinishLoginAttempt(ctx, keys, false, nil, now); err != nil {
-		t.Fatal(err) // a settled attempt that neither failed nor cleared: released
-	}
-	// Attempts in flight whose process died stop counting after the TTL.
-	reserve(0)
-	reserve(time.Second) // 4 failures + 1 in flight reach the address's 5
+	reserve(0, false)
+	settle(last, false, keys[:1])
+	reserve(0, false)        // the account counter is new; the address has 4 failures, none in flight
+	settle(last, false, nil) // neither failed nor cleared: released
+	// An attempt whose process died (never settled) counts as a failure,
+	// then stops counting InFlightTTL after its reservation.
+	reserve(0, false)
+	reserve(store.InFlightRetry, true) // 4 failures + 1 in flight reach the address's 5
 	now = now.Add(store.InFlightTTL)
-	reserve(0)
+	reserve(0, false)
+	settle(last, false, nil)
 	// Counters idle for the window are forgotten.
 	now = now.Add(window + time.Minute)
 	for range 2 {
-		reserve(0)
+		reserve(0, false)
+	}
+}
+
+// testAttemptsInFlightExpireOnTheirOwn: an attempt never settled (its
+// process was killed) stops counting InFlightTTL after it was reserved,
+// however busy its key stays meanwhile; one settled stops at once, and
+// settling one attempt ends only that one.
+func testAttemptsInFlightExpireOnTheirOwn(t *testing.T, s store.Throttles) {
+	ctx := context.Background()
+	limits := []store.ThrottleLimit{{Key: "a:busy", Free: 1000, Base: time.Second, Max: time.Minute, InFlight: 2}}
+	keys := []string{limits[0].Key}
+	reserve := func(attempt string, at time.Time) store.ThrottleWait {
+		t.Helper()
+		w, err := s.ReserveLoginAttempt(ctx, attempt, limits, at, at.Add(-time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}
+	if w := reserve("killed-1", t0); w.Refused() {
+		t.Fatalf("first attempt: %+v", w)
+	}
+	if w := reserve("killed-2", t0.Add(time.Second)); w.Refused() {
+		t.Fatalf("second attempt: %+v", w)
+	}
+	// The two dead attempts fill the bound; the address keeps trying every
+	// few seconds, each refused, which must not keep them alive.
+	at := t0.Add(2 * time.Second)
+	for ; at.Before(t0.Add(store.InFlightTTL)); at = at.Add(3 * time.Second) {
+		if w := reserve("honest", at); w != (store.ThrottleWait{Wait: store.InFlightRetry, InFlight: true}) {
+			t.Fatalf("at %s, both dead attempts in flight: %+v, want refused for attempts in flight", at.Sub(t0), w)
+		}
+	}
+	// The first expired; the second is still within its TTL.
+	at = t0.Add(store.InFlightTTL)
+	if w := reserve("honest-1", at); w.Refused() {
+		t.Fatalf("at the first dead attempt's expiry: %+v", w)
+	}
+	if w := reserve("honest-2", at); !w.InFlight {
+		t.Fatalf("the second dead attempt and honest-1 in flight: %+v, want refused", w)
+	}
+	if err := s.FinishLoginAttempt(ctx, "honest-1", keys, false, nil, at); err != nil {
+		t.Fatal(err)
+	}
+	if w := reserve("honest-3", at); w.Refused() {
+		t.Fatalf("after honest-1 settled: %+v", w)
+	}
+	if w := reserve("honest-4", at); !w.InFlight {
+		t.Fatalf("killed-2 and honest-3 in flight: %+v, want refused", w)
+	}
+	at = t0.Add(time.Second + store.InFlightTTL)
+	if w := reserve("honest-5", at); w.Refused() {
+		t.Fatalf("after the second dead attempt's expiry: %+v", w)
+	}
+}
+
+// testInFlightApartFromFailures: with an InFlight bound, attempts in flight
+// are bounded on their own and are not failures: as many as the bound go
+// ahead at once whatever Free is, and a refusal for them says so; failures
+// refuse as failures.
+func testInFlightApartFromFailures(t *testing.T, s store.Throttles) {
+	ctx := context.Background()
+	limits := []store.ThrottleLimit{{Key: "a:nat", Free: 2, Base: time.Second, Max: 10 * time.Second, InFlight: 4}}
+	keys := []string{limits[0].Key}
+	for i := range 4 {
+		if w, err := s.ReserveLoginAttempt(ctx, fmt.Sprint("in-flight-", i), limits, t0, t0.Add(-time.Hour)); err != nil || w.Refused() {
+			t.Fatalf("attempt %d in flight of a bound of 4 (Free 2): %+v, %v", i, w, err)
+		}
+	}
+	if w, err := s.ReserveLoginAttempt(ctx, "fifth", limits, t0, t0.Add(-time.Hour)); err != nil || w != (store.ThrottleWait{Wait: store.InFlightRetry, InFlight: true}) {
+		t.Fatalf("a fifth at once: %+v, %v; want refused for attempts in flight", w, err)
+	}
+	for i := range 4 {
+		if err := s.FinishLoginAttempt(ctx, fmt.Sprint("in-flight-", i), keys, i < 2, nil, t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if w, err := s.ReserveLoginAttempt(ctx, "after", limits, t0, t0.Add(-time.Hour)); err != nil || w != (store.ThrottleWait{Wait: time.Second}) {
+		t.Fatalf("after two failures: %+v, %v; want a failures' wait of 1s", w, err)
 	}
 }
 
@@ -836,12 +922,13 @@ func testConcurrentAttemptsSettle(t *testing.T, s store.Throttles) {
 		go func() {
 			defer wg.Done()
 			for i := range 10 {
-				wait, err := s.ReserveLoginAttempt(ctx, limits, t0, t0.Add(-time.Hour))
+				attempt := fmt.Sprint("attempt-", g, "-", i)
+				wait, err := s.ReserveLoginAttempt(ctx, attempt, limits, t0, t0.Add(-time.Hour))
 				if err != nil {
 					errs <- err
 					return
 				}
-				if wait > 0 {
+				if wait.Refused() {
 					continue
 				}
 				failed := (g+i)%2 == 0
@@ -849,7 +936,7 @@ func testConcurrentAttemptsSettle(t *testing.T, s store.Throttles) {
 				if !failed {
 					clear = []string{keys[0], keys[2]}
 				}
-				if err := s.FinishLoginAttempt(ctx, keys, failed, clear, t0); err != nil {
+				if err := s.FinishLoginAttempt(ctx, attempt, keys, failed, clear, t0); err != nil {
 					errs <- err
 					return
 				}
@@ -867,33 +954,37 @@ func testConcurrentAttemptsSettle(t *testing.T, s store.Throttles) {
 // counter, exactly as many as it allows go ahead.
 func testConcurrentReservations(t *testing.T, s store.Throttles) {
 	ctx := context.Background()
-	limits := []store.ThrottleLimit{{Key: "u+a:bob@2", Free: 5, Base: time.Second, Max: time.Minute}}
-	const n = 40
-	var wg sync.WaitGroup
-	var allowed, refused atomic.Int64
-	errs := make(chan error, n)
-	for range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			wait, err := s.ReserveLoginAttempt(ctx, limits, t0, t0.Add(-time.Hour))
-			switch {
-			case err != nil:
-				errs <- err
-			case wait > 0:
-				refused.Add(1)
-			default:
-				allowed.Add(1)
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
-	if allowed.Load() != 5 || refused.Load() != n-5 {
-		t.Fatalf("%d concurrent attempts: %d went ahead, %d refused; want 5 and %d", n, allowed.Load(), refused.Load(), n-5)
+	for _, l := range []store.ThrottleLimit{
+		{Key: "u+a:bob@2", Free: 5, Base: time.Second, Max: time.Minute}, // in flight counts as failures
+		{Key: "a:2", Free: 1, Base: time.Second, Max: time.Minute, InFlight: 5},
+	} {
+		const n = 40
+		var wg sync.WaitGroup
+		var allowed, refused atomic.Int64
+		errs := make(chan error, n)
+		for i := range n {
+			wg.Go(func() {
+				wait, err := s.ReserveLoginAttempt(ctx, fmt.Sprint("attempt-", i), []store.ThrottleLimit{l}, t0, t0.Add(-time.Hour))
+				switch {
+				case err != nil:
+					errs <- err
+				case wait.Refused() && wait.InFlight:
+					refused.Add(1)
+				case wait.Refused():
+					errs <- fmt.Errorf("refused %+v, want for the attempts in flight", wait)
+				default:
+					allowed.Add(1)
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		if allowed.Load() != 5 || refused.Load() != n-5 {
+			t.Fatalf("%s: %d concurrent attempts: %d went ahead, %d refused; want 5 and %d", l.Key, n, allowed.Load(), refused.Load(), n-5)
+		}
 	}
 }
 
