@@ -109,12 +109,37 @@ type Config struct {
 	Hash            password.Params
 	HashConcurrency int
 
+	// MaxConnections and MaxConnectionsPerAddress bound the connections
+	// each listener (gRPC, HTTP, metrics) holds at once, in all and from
+	// one remote address (IPv6 by its /64); a connection past either is
+	// closed as soon as it is accepted (0: DefaultMaxConnections,
+	// DefaultMaxConnectionsPerAddress; --max-connections,
+	// --max-connections-per-address).
+	MaxConnections, MaxConnectionsPerAddress int
+	// HandshakeTimeout bounds a new connection's TLS handshake and HTTP/2
+	// preface (gRPC) or request headers (HTTP); a connection that has not
+	// completed them is closed (0: DefaultHandshakeTimeout;
+	// --handshake-timeout).
+	HandshakeTimeout time.Duration
+
 	// Logger gets authd's log lines (nil: slog.Default()).
 	Logger *slog.Logger
 	// Clock is the time source of tokens, sessions and the maintenance
 	// loops (nil: the system clock).
 	Clock clock.Clock
 }
+
+// Defaults of the connection bounds. A gRPC client multiplexes its calls
+// over one connection, so even a proxy or a NAT in front of many clients
+// needs few; 256 from one address and 4096 in all keep one host from
+// exhausting authd's descriptors (each listener has its own). 5 s is ample
+// for a handshake on any network a client should log in over; grpc-go's
+// own default is 120 s.
+const (
+	DefaultMaxConnections           = 4096
+	DefaultMaxConnectionsPerAddress = 256
+	DefaultHandshakeTimeout         = 5 * time.Second
+)
 
 // Defaults returns authd's defaults: the values of its flags when none is
 // given.
@@ -132,7 +157,26 @@ func Defaults() Config {
 		RefreshRotation:   true,
 		Hash:              password.DefaultParams,
 		HashConcurrency:   runtime.GOMAXPROCS(0),
+
+		MaxConnections:           DefaultMaxConnections,
+		MaxConnectionsPerAddress: DefaultMaxConnectionsPerAddress,
+		HandshakeTimeout:         DefaultHandshakeTimeout,
 	}
+}
+
+// withConnectionDefaults gives the connection bounds left zero their
+// defaults.
+func (c Config) withConnectionDefaults() Config {
+	if c.MaxConnections == 0 {
+		c.MaxConnections = DefaultMaxConnections
+	}
+	if c.MaxConnectionsPerAddress == 0 {
+		c.MaxConnectionsPerAddress = DefaultMaxConnectionsPerAddress
+	}
+	if c.HandshakeTimeout == 0 {
+		c.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	return c
 }
 
 // ConfigError is a setting Validate refuses: one that can never work,
@@ -157,6 +201,10 @@ func (c Config) Validate() error {
 		return invalid("issuer and audience must not be empty")
 	case c.PProf && c.MetricsAddr == "":
 		return invalid("--pprof needs --metrics-addr (profiles are never served beside the JWKS)")
+	case c.MaxConnections < 0 || c.MaxConnectionsPerAddress < 0 || c.HandshakeTimeout < 0:
+		return invalid("--max-connections, --max-connections-per-address and --handshake-timeout must be positive")
+	case c.MaxConnectionsPerAddress > c.MaxConnections && c.MaxConnections > 0:
+		return invalid("--max-connections-per-address %d is over --max-connections %d", c.MaxConnectionsPerAddress, c.MaxConnections)
 	case c.TLSCert == "" && c.TLSKey == "" && c.ClientCA != "":
 		return invalid("--client-ca needs --tls-cert and --tls-key")
 	case (c.TLSCert == "") != (c.TLSKey == ""):

@@ -149,11 +149,13 @@ func (s *Server) metricsMux() http.Handler {
 // newHTTPServer serves handler (HTTPS when tlsConfig is set), with timeouts
 // and a header bound so a slow or hostile client cannot hold connections
 // or memory.
-func newHTTPServer(handler http.Handler, tlsConfig *tls.Config) *http.Server {
+// The TLS handshake is bounded by the least of the timeouts, so by
+// handshake too.
+func newHTTPServer(handler http.Handler, tlsConfig *tls.Config, handshake time.Duration) *http.Server {
 	return &http.Server{
 		Handler:           handler,
 		TLSConfig:         tlsConfig,
-		ReadHeaderTimeout: 5 * time.Second,
+		ReadHeaderTimeout: handshake,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
@@ -18,6 +19,7 @@ import (
 	"github.com/authd-dev/authd/accounts"
 	"github.com/authd-dev/authd/clock"
 	"github.com/authd-dev/authd/guard"
+	"github.com/authd-dev/authd/internal/connlimit"
 	"github.com/authd-dev/authd/keys"
 	"github.com/authd-dev/authd/password"
 	"github.com/authd-dev/authd/revocation/redisfeed"
@@ -47,6 +49,8 @@ type Server struct {
 	health     *health.Server
 	certs      *certReloader // nil without TLS
 	readiness  readiness
+	// refusedConns counts the connections the listeners' bounds refused.
+	refusedConns *prometheus.CounterVec
 
 	keysLogged sync.Mutex // held by reloadKeys
 	signingKID string     // the signing key at the last reload
@@ -68,7 +72,13 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	cfg.Issuer = cfg.issuerOf()
+	cfg = cfg.withConnectionDefaults()
 	s := &Server{cfg: cfg, logger: cfg.Logger, clock: cfg.Clock, metrics: service.NewMetrics()}
+	s.refusedConns = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "authd_connections_refused_total",
+		Help: "Connections closed as soon as accepted, past --max-connections (reason total) or --max-connections-per-address (reason address), per listener.",
+	}, []string{"listener", "reason"})
+	s.metrics.Registry.MustRegister(s.refusedConns)
 	if s.logger == nil {
 		s.logger = slog.Default()
 	}
@@ -201,6 +211,7 @@ func (s *Server) assemble(ctx context.Context, hasher *password.Hasher, keySourc
 	if s.certs != nil {
 		opts = append(opts, grpc.Creds(s.certs.credentials()))
 	}
+	opts = append(opts, grpc.ConnectionTimeout(cfg.HandshakeTimeout))
 	s.grpc, s.health, err = service.NewServer(svc, opts...)
 	return err
 }
@@ -274,7 +285,8 @@ func (s *Server) Serve(ctx context.Context, l Listeners) error {
 	for _, x := range []struct {
 		lis     net.Listener
 		handler func() http.Handler
-	}{{l.HTTP, s.httpMux}, {l.Metrics, s.metricsMux}} {
+		name    string
+	}{{l.HTTP, s.httpMux, "http"}, {l.Metrics, s.metricsMux, "metrics"}} {
 		if x.lis == nil {
 			continue
 		}
@@ -283,9 +295,9 @@ func (s *Server) Serve(ctx context.Context, l Listeners) error {
 		if s.certs != nil && !s.cfg.HTTPPlaintext {
 			tlsConfig = s.certs.httpConfig()
 		}
-		srv := newHTTPServer(x.handler(), tlsConfig)
+		srv := newHTTPServer(x.handler(), tlsConfig, s.cfg.HandshakeTimeout)
 		s.http = append(s.http, srv)
-		go serveHTTP(srv, x.lis, s.logger)
+		go serveHTTP(srv, s.bounded(x.lis, x.name), s.logger)
 	}
 	go s.maintain(ctx)
 	kid, _ := s.signingKey.SigningKey()
@@ -295,7 +307,8 @@ func (s *Server) Serve(ctx context.Context, l Listeners) error {
 		"data_dir", s.cfg.DataDir, "tls", s.certs != nil, "redis", s.redis != nil, "issuer", s.cfg.Issuer)
 
 	errc := make(chan error, 1)
-	go func() { errc <- s.grpc.Serve(l.GRPC) }()
+	grpcLis := s.bounded(l.GRPC, "grpc")
+	go func() { errc <- s.grpc.Serve(grpcLis) }()
 	select {
 	case err := <-errc:
 		s.stopHTTP()
@@ -313,6 +326,16 @@ func (s *Server) Serve(ctx context.Context, l Listeners) error {
 		s.grpc.Stop()
 	}
 	return nil
+}
+
+// bounded wraps a listener in the connection bounds
+// (Config.MaxConnections, Config.MaxConnectionsPerAddress); connections
+// refused are counted in authd_connections_refused_total.
+func (s *Server) bounded(l net.Listener, name string) net.Listener {
+	return connlimit.New(l, connlimit.Config{
+		Max: s.cfg.MaxConnections, PerAddress: s.cfg.MaxConnectionsPerAddress,
+		Refused: func(reason string) { s.refusedConns.WithLabelValues(name, reason).Inc() },
+	})
 }
 
 func addrOf(l net.Listener) string {

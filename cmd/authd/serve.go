@@ -73,6 +73,9 @@ func serveFlags() (*flag.FlagSet, *serveSettings) {
 		return nil
 	})
 	hashFlags(fs, c)
+	fs.IntVar(&c.MaxConnections, "max-connections", def.MaxConnections, "connections each listener (gRPC, HTTP, metrics) holds at once; past it a new one is closed as soon as accepted")
+	fs.IntVar(&c.MaxConnectionsPerAddress, "max-connections-per-address", def.MaxConnectionsPerAddress, "connections each listener holds at once from one remote address (IPv6: its /64)")
+	fs.DurationVar(&c.HandshakeTimeout, "handshake-timeout", def.HandshakeTimeout, "a new connection that has not completed its TLS handshake and HTTP/2 preface (gRPC) or sent its request headers (HTTP) within this is closed")
 	fs.BoolVar(&c.AllowInsecurePermissions, "allow-insecure-permissions", false, "start even when the data dir, database, signing keys, TLS key or secret files are open to group or others or owned by another user (refused otherwise)")
 	fs.StringVar(&c.PublicURL, "public-url", "", "external URL of the HTTP listener (https://auth.example.com, with a path prefix if a proxy adds one): the issuer, and where /.well-known/openid-configuration says jwks_uri is (empty: no discovery document)")
 	return fs, s
