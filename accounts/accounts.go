@@ -11,6 +11,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"golang.org/x/text/secure/precis"
 	"google.golang.org/grpc/codes"
 
 	"github.com/authd-dev/authd/clock"
@@ -149,9 +150,10 @@ const ClientPrefix = "client:"
 // MaxUsername is the longest username, in bytes.
 const MaxUsername = 256
 
-// ValidateUsername reports what is wrong with a username, if anything: it
-// must be 1 to MaxUsername bytes of printable UTF-8 without surrounding
-// spaces, and not start with ClientPrefix.
+// ValidateUsername reports what is wrong with a username presented to log
+// in, if anything: it must be 1 to MaxUsername bytes of printable UTF-8
+// without surrounding spaces. It is looser than NewUsername so that names
+// created before names had to conform keep logging in.
 func ValidateUsername(name string) error {
 	switch {
 	case name == "":
@@ -168,6 +170,65 @@ func ValidateUsername(name string) error {
 	return nil
 }
 
+// NewUsername checks a new username and returns it as it is stored: it
+// must conform to RFC 8265's UsernameCaseMapped profile, and is kept in
+// its case-preserving form (precis.UsernameCasePreserved: fullwidth forms
+// mapped to ASCII, NFC), with its letters from one script (or Latin with
+// Han and the Japanese kana, Bopomofo or Hangul, after Unicode TS #39's
+// "highly restrictive"), so that a name cannot pass for another by
+// mixing, say, Cyrillic letters into a Latin one. Names are unique under
+// their case-folded form (store.NameKey): "Alice" is taken once "alice"
+// is. A name whose key starts with ClientPrefix ("Client:x", fullwidth
+// spellings too) is kept for service accounts.
+func NewUsername(name string) (string, error) {
+	if err := ValidateUsername(name); err != nil {
+		return "", err
+	}
+	prepared, err := precis.UsernameCasePreserved.String(name)
+	switch {
+	case err != nil:
+		return "", fmt.Errorf("username %q does not conform to RFC 8265 (letters, digits and printable ASCII symbols, no spaces): %v", name, err)
+	case prepared == "" || len(prepared) > MaxUsername:
+		return "", errors.New("username must be 1 to 256 bytes")
+	case !oneScript(prepared):
+		return "", fmt.Errorf("username %q mixes scripts", name)
+	case strings.HasPrefix(store.NameKey(prepared), ClientPrefix):
+		return "", fmt.Errorf("usernames starting with %q are kept for service accounts", ClientPrefix)
+	}
+	return prepared, nil
+}
+
+// oneScript reports whether the letters of name are of one script, Common
+// and Inherited aside, or of one of the combinations TS #39's "highly
+// restrictive" level allows: Latin, Han and Hiragana and Katakana; Latin,
+// Han and Bopomofo; Latin, Han and Hangul.
+func oneScript(name string) bool {
+	seen := map[string]bool{}
+	for _, r := range name {
+		for script, table := range unicode.Scripts {
+			if script != "Common" && script != "Inherited" && unicode.Is(table, r) {
+				seen[script] = true
+				break
+			}
+		}
+	}
+	if len(seen) <= 1 {
+		return true
+	}
+	for _, allowed := range [][]string{
+		{"Latin", "Han", "Hiragana", "Katakana"}, {"Latin", "Han", "Bopomofo"}, {"Latin", "Han", "Hangul"},
+	} {
+		within := true
+		for script := range seen {
+			within = within && slices.Contains(allowed, script)
+		}
+		if within {
+			return true
+		}
+	}
+	return false
+}
+
 func invalid(format string, args ...any) error { return wire.InvalidArgument(format, args...) }
 
 // translate turns the store's not-found and exists into the accounts', so
@@ -182,13 +243,12 @@ func translate(err error) error {
 	return err
 }
 
-// CreateUser adds a person with a password and roles.
+// CreateUser adds a person with a password and roles. The name must be new
+// (NewUsername), and is stored in its prepared form.
 func (m *Manager) CreateUser(ctx context.Context, name, pw string, roles []string) (store.User, error) {
-	if err := ValidateUsername(name); err != nil {
+	name, err := NewUsername(name)
+	if err != nil {
 		return store.User{}, invalid("%v", err)
-	}
-	if strings.HasPrefix(name, ClientPrefix) {
-		return store.User{}, invalid("usernames starting with %q are kept for service accounts", ClientPrefix)
 	}
 	if err := ValidatePassword(pw); err != nil {
 		return store.User{}, invalid("password: %v", err)

@@ -493,3 +493,71 @@ func TestManager_RevokeSessionOfAnUnknownSidInTheStore(t *testing.T) {
 		t.Fatalf("RevokeSession of an unknown sid = %v; want ErrNotFound", err)
 	}
 }
+
+// New usernames follow RFC 8265's UsernameCaseMapped profile and are
+// unique under their case-folded, normalised form: Alice beside alice, one
+// name in NFC and NFD, a fullwidth spelling, are one name; a name mixing
+// Cyrillic into Latin, a filler such as U+3164, a space, and the reserved
+// prefix in any case or width are refused.
+func TestManager_NewUsernamesFollowRFC8265(t *testing.T) {
+	w := newWorld(t, accounts.Config{})
+	for _, name := range []string{"alice", "José", "Zoë.O'Brien", "user@example.com", "日本語", "Алиса", "山田たろう", "bob_2"} {
+		if _, err := w.m.CreateUser(t.Context(), name, alicePW, nil); err != nil {
+			t.Errorf("CreateUser(%q): %v", name, err)
+		}
+	}
+	for name, code := range map[string]codes.Code{
+		"Alice":                           codes.AlreadyExists, // case
+		"ALICE":                           codes.AlreadyExists,
+		"ａｌｉｃｅ":                           codes.AlreadyExists, // fullwidth
+		"Jose\u0301":                      codes.AlreadyExists, // NFD of José
+		"JOSÉ":                            codes.AlreadyExists,
+		"алиса":                           codes.AlreadyExists,   // Cyrillic, case
+		"\u0430lice":                      codes.InvalidArgument, // Cyrillic а among Latin letters
+		"a\u3164b":                        codes.InvalidArgument, // Hangul filler
+		"\u3164":                          codes.InvalidArgument,
+		"bad name":                        codes.InvalidArgument,
+		"x\u200dy":                        codes.InvalidArgument, // zero-width joiner
+		"Client:x":                        codes.InvalidArgument, // the reserved prefix, any case
+		"ｃｌｉｅｎｔ:x":                        codes.InvalidArgument, // or width
+		accounts.ClientPrefix + "billing": codes.InvalidArgument,
+	} {
+		_, err := w.m.CreateUser(t.Context(), name, alicePW, nil)
+		if err == nil {
+			t.Errorf("CreateUser(%q) succeeded, want %v", name, code)
+			continue
+		}
+		var e *wire.Error
+		if !errors.As(err, &e) || e.Code != code {
+			t.Errorf("CreateUser(%q): %v, want %v", name, err, code)
+		}
+	}
+	// Stored in the case-preserving prepared form: fullwidth mapped, NFC.
+	u, err := w.m.CreateUser(t.Context(), "Ｃａｒｏｌ", alicePW, nil)
+	if err != nil || u.Name != "Carol" {
+		t.Fatalf("CreateUser(fullwidth Carol) = %q, %v; want Carol", u.Name, err)
+	}
+	// Any spelling of the name logs in, and names the same account.
+	for _, spelling := range []string{"alice", "ALICE", "ａｌｉｃｅ"} {
+		got, err := w.m.Authenticate(t.Context(), accounts.Person, spelling, alicePW, addr)
+		if err != nil || got.Name != "alice" {
+			t.Errorf("Authenticate(%q) = %q, %v; want alice", spelling, got.Name, err)
+		}
+	}
+}
+
+// Every spelling of one name is one account to the throttle: guesses as
+// "alice" and as "ALICE" count together.
+func TestManager_ThrottleCountsEverySpellingOfANameTogether(t *testing.T) {
+	w := newWorld(t, accounts.Config{})
+	w.createUser(t, "alice")
+	for i := range accounts.DefaultThrottlePolicy.AccountAddress.Free {
+		spelling := []string{"alice", "ALICE", "Alice", "ａｌｉｃｅ", "aLiCe"}[i%5]
+		if _, err := w.m.Authenticate(t.Context(), accounts.Person, spelling, "wrong password", addr); !errors.Is(err, accounts.ErrInvalidCredentials) {
+			t.Fatalf("guess %d as %q: %v", i, spelling, err)
+		}
+	}
+	if _, err := w.m.Authenticate(t.Context(), accounts.Person, "alice", alicePW, addr); !errors.Is(err, accounts.ErrThrottled) {
+		t.Fatalf("after guesses under other spellings: %v, want ErrThrottled", err)
+	}
+}

@@ -66,7 +66,11 @@ func (k throttleKeys) all() []string { return []string{k.accountAddress, k.addre
 // it owns between guesses.
 func (k throttleKeys) accountOnly() []string { return []string{k.accountAddress, k.account} }
 
+// newThrottleKeys are the counters of an attempt for name from addr. The
+// name is counted by its key (store.NameKey), so that "Alice" and "ALICE",
+// one account, share their counters.
 func newThrottleKeys(name, addr string) throttleKeys {
+	name = store.NameKey(name)
 	return throttleKeys{
 		// The name's length keeps the pair unambiguous whatever it holds.
 		accountAddress: fmt.Sprintf("u+a:%d:%s@%s", len(name), name, addr),

@@ -861,3 +861,39 @@ func TestAdmin_NoOpChangesEndNothingAndEveryEndedSessionIsPublished(t *testing.T
 	}
 	accepted("after enabling again", false)
 }
+
+// Usernames over the admin API follow RFC 8265: a name taken under its
+// case-folded, normalised form is AlreadyExists, a non-conforming one
+// InvalidArgument; a user created before (here straight in the store) with
+// a name that no longer conforms still logs in with it, and any spelling
+// of a conforming name logs in to the same account.
+func TestAdmin_UsernamesFollowRFC8265AndOldNamesKeepWorking(t *testing.T) {
+	w := newAdminWorld(t)
+	w.addUser(t, "alice", "alice's password")
+	for name, code := range map[string]codes.Code{
+		"Alice": codes.AlreadyExists, "ａｌｉｃｅ": codes.AlreadyExists, "\u0430lice": codes.InvalidArgument,
+		"bad name": codes.InvalidArgument, "a\u3164b": codes.InvalidArgument, "Client:x": codes.InvalidArgument,
+	} {
+		_, err := w.admin.CreateUser(w.asRoot(), &authv1.CreateUserRequest{Username: name, Password: "a password of some length"})
+		if status.Code(err) != code {
+			t.Errorf("CreateUser(%q): %v, want %v", name, err, code)
+		}
+	}
+	w.AddUser(t, "old name", "old password") // created before names had to conform
+	if _, err := w.Client.Login(bg, &authv1.LoginRequest{Username: "old name", Password: "old password"}); err != nil {
+		t.Fatalf("a user whose name no longer conforms: %v", err)
+	}
+	resp, err := w.Client.Login(bg, &authv1.LoginRequest{Username: "ALICE", Password: "alice's password"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := w.Verifier.Verify(bg, resp.AccessToken); err != nil || c.Subject != "alice" {
+		t.Fatalf("login as ALICE: sub %q, %v; want alice", c.Subject, err)
+	}
+	if _, err := w.admin.DisableUser(w.asRoot(), &authv1.DisableUserRequest{Username: "Alice"}); err != nil {
+		t.Fatalf("DisableUser by another spelling: %v", err)
+	}
+	if _, err := w.Client.Login(bg, &authv1.LoginRequest{Username: "alice", Password: "alice's password"}); status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("login after DisableUser(Alice): %v, want refused", err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"slices"
@@ -286,7 +287,9 @@ func TestThrottle_ConcurrentHonestLoginsFromOneAddress(t *testing.T) {
 					return
 				}
 				inFlight.Add(1)
-				time.Sleep(time.Millisecond)
+				// Back off, as a client honouring the RetryInfo would
+				// (shorter here: the delay is of the real clock).
+				time.Sleep(time.Duration(10+rand.IntN(40)) * time.Millisecond)
 			}
 			errs <- fmt.Errorf("user%d: never let through", i)
 		})

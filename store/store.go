@@ -93,9 +93,11 @@ type Rotation struct {
 
 // Users is the user table.
 type Users interface {
-	// CreateUser adds a user; ErrExists when the name is taken.
+	// CreateUser adds a user; ErrExists when the name, or its NameKey, is
+	// taken.
 	CreateUser(ctx context.Context, name, passwordHash string, now time.Time) (User, error)
-	// UserByName returns the user or ErrNotFound.
+	// UserByName returns the user called name, or else the one whose
+	// NameKey is name's, or ErrNotFound.
 	UserByName(ctx context.Context, name string) (User, error)
 	// ListUsers returns up to limit users (all when limit <= 0) whose names
 	// sort after after, ordered by name; service accounts are left out.
@@ -119,8 +121,8 @@ type Users interface {
 // Clients are the service accounts: users with a client id, a hashed
 // secret and granted scopes, managed with the Users methods by name.
 type Clients interface {
-	// CreateClient adds a service account; ErrExists when the name or the
-	// client id is taken.
+	// CreateClient adds a service account; ErrExists when the name (or its
+	// NameKey) or the client id is taken.
 	CreateClient(ctx context.Context, name, clientID, secretHash string, scopes []string, now time.Time) (User, error)
 	// ClientByID returns the service account or ErrNotFound.
 	ClientByID(ctx context.Context, clientID string) (User, error)

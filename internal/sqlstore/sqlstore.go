@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/authd-dev/authd/store"
@@ -47,7 +48,13 @@ type DB struct {
 	// kept through (store/sqlite: the same file without an fsync per
 	// commit); DB otherwise. Close closes it.
 	Counters *sql.DB
+	// swept is when (Unix seconds) idle counters and expired attempts
+	// were last swept.
+	swept atomic.Int64
 }
+
+// sweepInterval is how often a reservation also sweeps the counters.
+const sweepInterval = 10 * time.Second
 
 var _ store.Store = (*DB)(nil)
 
@@ -207,6 +214,52 @@ func (d *DB) apply(ctx context.Context, conn Execer, version int, body string) (
 	return true, tx.Commit()
 }
 
+// BackfillNameKeys gives every user without a name_key (created before
+// the column, or by an older authd) its store.NameKey, oldest user first;
+// a user whose key another already holds (names that were distinct before
+// keys, such as "Alice" beside "alice") keeps none, and is found by its
+// exact name only. It runs in one transaction, after Migrate, under the
+// same lock.
+func BackfillNameKeys(ctx context.Context, conn Execer, d Dialect) error {
+	db := &DB{dialect: d}
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, `SELECT id, name FROM users WHERE name_key IS NULL ORDER BY id`)
+	if err != nil {
+		return fmt.Errorf("backfill name keys: %w", err)
+	}
+	type user struct {
+		id   int64
+		name string
+	}
+	var users []user
+	for rows.Next() {
+		var u user
+		if err := rows.Scan(&u.id, &u.name); err != nil {
+			rows.Close()
+			return fmt.Errorf("backfill name keys: %w", err)
+		}
+		users = append(users, u)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return fmt.Errorf("backfill name keys: %w", err)
+	}
+	if len(users) == 0 {
+		return nil
+	}
+	for _, u := range users {
+		key := store.NameKey(u.name)
+		if _, err := tx.ExecContext(ctx, db.rebind(`UPDATE users SET name_key = ?
+			WHERE id = ? AND NOT EXISTS (SELECT 1 FROM users WHERE name_key = ?)`), key, u.id, key); err != nil {
+			return fmt.Errorf("backfill name keys: %w", err)
+		}
+	}
+	return tx.Commit()
+}
+
 // Times are stored as Unix seconds: JWT NumericDates have no finer grain.
 
 func unix(t time.Time) int64 { return t.Unix() }
@@ -224,8 +277,8 @@ func fromNullUnix(n sql.NullInt64) time.Time {
 func (d *DB) CreateUser(ctx context.Context, name, hash string, now time.Time) (store.User, error) {
 	var id int64
 	err := d.queryRow(ctx,
-		`INSERT INTO users (name, password_hash, created_at, updated_at) VALUES (?, ?, ?, ?) RETURNING id`,
-		name, hash, unix(now), unix(now)).Scan(&id)
+		`INSERT INTO users (name, name_key, password_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?) RETURNING id`,
+		name, store.NameKey(name), hash, unix(now), unix(now)).Scan(&id)
 	if d.dialect.IsUniqueViolation(err) {
 		return store.User{}, fmt.Errorf("user %q: %w", name, store.ErrExists)
 	}
@@ -259,9 +312,10 @@ func splitNames(s string) []string {
 	return strings.Split(s, " ")
 }
 
-// UserByName implements store.Users.
+// UserByName implements store.Users: the exact name first, then its key.
 func (d *DB) UserByName(ctx context.Context, name string) (store.User, error) {
-	u, err := scanUser(d.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE name = ?`, name))
+	u, err := scanUser(d.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE name = ? OR name_key = ?
+		ORDER BY CASE WHEN name = ? THEN 0 ELSE 1 END LIMIT 1`, name, store.NameKey(name), name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.User{}, fmt.Errorf("user %q: %w", name, store.ErrNotFound)
 	}
@@ -288,8 +342,8 @@ func (d *DB) ListClients(ctx context.Context) ([]store.User, error) {
 func (d *DB) CreateClient(ctx context.Context, name, clientID, hash string, scopes []string, now time.Time) (store.User, error) {
 	var id int64
 	err := d.queryRow(ctx,
-		`INSERT INTO users (name, password_hash, client_id, scopes, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
-		name, hash, clientID, joinNames(scopes), unix(now), unix(now)).Scan(&id)
+		`INSERT INTO users (name, name_key, password_hash, client_id, scopes, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		name, store.NameKey(name), hash, clientID, joinNames(scopes), unix(now), unix(now)).Scan(&id)
 	if d.dialect.IsUniqueViolation(err) {
 		return store.User{}, fmt.Errorf("client %q: %w", name, store.ErrExists)
 	}
@@ -581,14 +635,17 @@ func (d *DB) ReserveLoginAttempt(ctx context.Context, attempt string, limits []s
 	fail := func(err error) (store.ThrottleWait, error) {
 		return store.ThrottleWait{}, fmt.Errorf("reserve login attempt: %w", err)
 	}
-	// Idle counters and expired attempts are forgotten in statements of
-	// their own: inside the transaction they would lock rows out of the one
-	// order (keys sorted) that keeps concurrent attempts from deadlocking.
-	// Best effort: the reads below treat idle counters as zero and expired
-	// attempts as gone anyway.
+	// Idle counters and expired attempts are swept in statements of their
+	// own, at most every sweepInterval: inside the transaction they would
+	// lock rows out of the one order (keys sorted) that keeps concurrent
+	// attempts from deadlocking, and each is a write. Best effort: the
+	// reads below treat idle counters as zero and expired attempts as gone
+	// anyway.
 	counters := d.counters()
-	_, _ = counters.ExecContext(ctx, d.rebind(`DELETE FROM login_failures WHERE last_failure < ?`), unix(since))
-	_, _ = counters.ExecContext(ctx, d.rebind(`DELETE FROM login_attempts WHERE expires_at <= ?`), unix(now))
+	if last := d.swept.Load(); now.Unix()-last >= int64(sweepInterval/time.Second) && d.swept.CompareAndSwap(last, now.Unix()) {
+		_, _ = counters.ExecContext(ctx, d.rebind(`DELETE FROM login_failures WHERE last_failure < ?`), unix(since))
+		_, _ = counters.ExecContext(ctx, d.rebind(`DELETE FROM login_attempts WHERE expires_at <= ?`), unix(now))
+	}
 	tx, err := counters.BeginTx(ctx, nil)
 	if err != nil {
 		return fail(err)

@@ -65,7 +65,11 @@ func migrate(ctx context.Context, db *sql.DB) ([]string, error) {
 	}
 	defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, migrationLock)
 	dir, _ := fs.Sub(migrations, "migrations")
-	return sqlstore.Migrate(ctx, conn, dir, dialect)
+	applied, err := sqlstore.Migrate(ctx, conn, dir, dialect)
+	if err != nil {
+		return applied, err
+	}
+	return applied, sqlstore.BackfillNameKeys(ctx, conn, dialect)
 }
 
 func isUniqueViolation(err error) bool {

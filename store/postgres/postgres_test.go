@@ -56,3 +56,26 @@ func TestOpen_ConcurrentStartsMigrateOnce(t *testing.T) {
 		t.Fatalf("another instance does not see the user: %v", err)
 	}
 }
+
+// Users created before names had keys (or by an older instance) keep being
+// found by their exact name; the key is filled in when a store opens.
+func TestOpen_GivesLegacyNamesTheirKeys(t *testing.T) {
+	dsn := pgschema.ForTest(t, "authd_test")
+	db, err := postgres.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	storetest.LegacyNames(t, func(t *testing.T, name string) {
+		if _, err := db.DB.DB.Exec(`INSERT INTO users (name, password_hash, created_at, updated_at) VALUES ($1, 'h', 0, 0)`, name); err != nil {
+			t.Fatal(err)
+		}
+	}, func(t *testing.T) store.Store {
+		reopened, err := postgres.Open(context.Background(), dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { reopened.Close() })
+		return reopened
+	})
+}

@@ -66,6 +66,9 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 	}
 	dir, _ := fs.Sub(migrations, "migrations")
 	applied, err := sqlstore.Migrate(ctx, db, dir, dialect)
+	if err == nil {
+		err = sqlstore.BackfillNameKeys(ctx, db, dialect)
+	}
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("migrate sqlite %s: %w", path, err)

@@ -43,3 +43,26 @@ func TestOpen_MigratesOnceAndKeepsData(t *testing.T) {
 }
 
 func t0() (t time.Time) { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) }
+
+// Users created before names had keys keep being found by their exact
+// name; the key is filled in when the file is opened.
+func TestOpen_GivesLegacyNamesTheirKeys(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "authd.db")
+	db, err := sqlite.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	storetest.LegacyNames(t, func(t *testing.T, name string) {
+		if _, err := db.DB.DB.Exec(`INSERT INTO users (name, password_hash, created_at, updated_at) VALUES (?, 'h', 0, 0)`, name); err != nil {
+			t.Fatal(err)
+		}
+	}, func(t *testing.T) store.Store {
+		db.Close()
+		reopened, err := sqlite.Open(context.Background(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { reopened.Close() })
+		return reopened
+	})
+}

@@ -21,6 +21,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	}{
 		{"Users/CreateAndGet", testCreateAndGet},
 		{"Users/DuplicateLeavesExistingUntouched", testDuplicateUser},
+		{"Users/UniqueAndFoundUnderTheirKey", testNameKeys},
 		{"Users/UnknownIsNotFound", testUnknownUser},
 		{"Users/ListIsOrderedByName", testListUsers},
 		{"Users/SetPasswordAndDisable", testUpdateUser},
@@ -93,6 +94,50 @@ func testDuplicateUser(t *testing.T, s store.Store) {
 	got, err := s.UserByName(ctx, "alice")
 	if err != nil || got.PasswordHash != "hash-alice" || !got.UpdatedAt.Equal(t0) {
 		t.Fatalf("existing user changed: %+v, %v", got, err)
+	}
+}
+
+// testNameKeys: names are unique under their store.NameKey, across people
+// and service accounts; UserByName finds the exact name, else its key.
+func testNameKeys(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	mustUser(t, s, "alice")
+	if _, err := s.CreateClient(ctx, "client:billing", "cid-1", "h", nil, t0); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"ALICE", "Alice", "ａｌｉｃｅ", "Client:Billing"} {
+		if _, err := s.CreateUser(ctx, name, "h", t0); !errors.Is(err, store.ErrExists) {
+			t.Errorf("CreateUser(%q) beside alice and client:billing: %v, want ErrExists", name, err)
+		}
+	}
+	for spelling, want := range map[string]string{"alice": "alice", "ALICE": "alice", "ａｌｉｃｅ": "alice", "CLIENT:BILLING": "client:billing"} {
+		if got, err := s.UserByName(ctx, spelling); err != nil || got.Name != want {
+			t.Errorf("UserByName(%q) = %q, %v; want %q", spelling, got.Name, err, want)
+		}
+	}
+}
+
+// LegacyNames checks what a store does with users created before names
+// had keys (inserted by insert, with no key), once reopened (reopen):
+// every one is found by its exact name, even two whose keys collide
+// ("Alice" beside "alice"); the oldest of them takes the key, so that
+// other spellings find it and no new name can take it; a name that does
+// not conform (a space) is found too.
+func LegacyNames(t *testing.T, insert func(t *testing.T, name string), reopen func(t *testing.T) store.Store) {
+	ctx := context.Background()
+	for _, name := range []string{"Alice", "alice", "bad name"} {
+		insert(t, name)
+	}
+	s := reopen(t)
+	for spelling, want := range map[string]string{"Alice": "Alice", "alice": "alice", "ALICE": "Alice", "bad name": "bad name", "Bad Name": "bad name"} {
+		if got, err := s.UserByName(ctx, spelling); err != nil || got.Name != want {
+			t.Errorf("UserByName(%q) = %q, %v; want %q", spelling, got.Name, err, want)
+		}
+	}
+	for _, name := range []string{"ALICE", "aLiCe"} {
+		if _, err := s.CreateUser(ctx, name, "h", t0); !errors.Is(err, store.ErrExists) {
+			t.Errorf("CreateUser(%q) beside legacy Alice and alice: %v, want ErrExists", name, err)
+		}
 	}
 }
 
