@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/tap"
 
 	"github.com/authd-dev/authd/clock"
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
@@ -75,14 +76,26 @@ const notLiveFor = time.Minute
 // remembered as not live.
 const maxTracked = 100000
 
-// publicBounds is the interceptor that bounds CheckSession and
-// ListRevocations.
+// publicBounds bounds CheckSession and ListRevocations: a tap handle that
+// refuses the calls over their address's rate before they are read, and
+// an interceptor that remembers sessions found not live. What the tap
+// refuses reaches neither call logging nor the per-method metrics, so a
+// flood costs no log line per call: the refusals are counted in
+// authd_public_calls_limited_total, and logged at most once a minute
+// (refusalLogEvery), with how many there were.
 type publicBounds struct {
 	svc     *Service
 	check   *peerLimiter
 	list    *peerLimiter
 	notLive *ttlcache.Cache[string, struct{}]
+
+	logMu   sync.Mutex
+	logged  time.Time // of the last line about refusals
+	refused int       // refusals since
 }
+
+// refusalLogEvery is how often refusals of the public bounds are logged.
+const refusalLogEvery = time.Minute
 
 func newPublicBounds(svc *Service) *publicBounds {
 	clk := svc.cfg.Clock
@@ -94,21 +107,35 @@ func newPublicBounds(svc *Service) *publicBounds {
 	}
 }
 
-func (b *publicBounds) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+// tap refuses a CheckSession or ListRevocations call from an address over
+// its rate as the call's headers arrive (grpc.InTapHandle): before a
+// stream, a goroutine or a byte of its body, so that a flood costs authd
+// as little as a refusal can. The call's context holds its peer and
+// metadata already, so the address is read as login throttling reads it.
+func (b *publicBounds) tap(ctx context.Context, info *tap.Info) (context.Context, error) {
 	var limiter *peerLimiter
-	switch info.FullMethod {
+	switch info.FullMethodName {
 	case authv1.AuthService_CheckSession_FullMethodName:
 		limiter = b.check
 	case authv1.AuthService_ListRevocations_FullMethodName:
 		limiter = b.list
 	default:
-		return handler(ctx, req)
+		return ctx, nil
 	}
-	if ok, wait := limiter.allow(b.svc.clientAddress(ctx)); !ok {
-		return nil, wire.StatusError(ErrTooManyPublicCalls.Detail(ErrTooManyPublicCalls.Message, nil, wait))
+	addr := b.svc.clientAddress(ctx)
+	if ok, wait := limiter.allow(addr); !ok {
+		b.svc.cfg.Metrics.limited(info.FullMethodName)
+		b.logRefusal(ctx, info.FullMethodName, addr)
+		return ctx, wire.StatusError(ErrTooManyPublicCalls.Detail(ErrTooManyPublicCalls.Message, nil, wait))
 	}
+	return ctx, nil
+}
+
+// unary answers a CheckSession for a session already found not live
+// without asking the store again.
+func (b *publicBounds) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	check, isCheck := req.(*authv1.CheckSessionRequest)
-	if !isCheck {
+	if !isCheck || info.FullMethod != authv1.AuthService_CheckSession_FullMethodName {
 		return handler(ctx, req)
 	}
 	now := b.svc.cfg.Clock.Now()
@@ -120,6 +147,23 @@ func (b *publicBounds) unary(ctx context.Context, req any, info *grpc.UnaryServe
 		b.notLive.Put(check.GetSid(), struct{}{}, now.Add(notLiveFor), now)
 	}
 	return resp, err
+}
+
+// logRefusal logs a refusal if none was logged for refusalLogEvery, with
+// the number refused since the last line.
+func (b *publicBounds) logRefusal(ctx context.Context, method, addr string) {
+	now := b.svc.cfg.Clock.Now()
+	b.logMu.Lock()
+	b.refused++
+	if !b.logged.IsZero() && now.Sub(b.logged) < refusalLogEvery {
+		b.logMu.Unlock()
+		return
+	}
+	n := b.refused
+	b.logged, b.refused = now, 0
+	b.logMu.Unlock()
+	b.svc.cfg.Logger.WarnContext(ctx, "public calls over their rate refused (authd_public_calls_limited_total counts them all)",
+		"method", method, "address", addr, "refused_since_last_line", n)
 }
 
 // peerLimiter is a token bucket per key: rate tokens a second, up to

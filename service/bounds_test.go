@@ -178,11 +178,40 @@ func TestCheckSession_BoundedPerAddress(t *testing.T) {
 		}
 	}
 	tokens.WantRefusal(t, check("b25lLW1vcmU"), codes.ResourceExhausted, "")
+	// Refusals are counted, and logged once a minute, not one by one.
+	if n := limitedCalls(t, e, "CheckSession"); n != 2 {
+		t.Errorf("authd_public_calls_limited_total{method=CheckSession} = %v, want 2", n)
+	}
+	if n := strings.Count(e.Logs.String(), "public calls over their rate refused"); n != 1 {
+		t.Errorf("%d log lines about refusals, want 1:\n%s", n, e.Logs)
+	}
 	// Other methods, and Login, are not counted.
 	if _, err := e.Client.GetJWKS(bg, &authv1.GetJWKSRequest{}); err != nil {
 		t.Fatal(err)
 	}
 	e.Login(t, "alice", "correct horse")
+}
+
+// limitedCalls reads authd_public_calls_limited_total of method.
+func limitedCalls(t *testing.T, e *authdenv.Env, method string) float64 {
+	t.Helper()
+	families, err := e.Metrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != "authd_public_calls_limited_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "method" && l.GetValue() == method {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
 }
 
 // ListRevocations is bounded the same way, with a bucket of its own.

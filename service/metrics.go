@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"strings"
 
 	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,6 +26,7 @@ type Metrics struct {
 	reuse        prometheus.Counter
 	revocations  *prometheus.CounterVec // cause: logout, password_change, reuse
 	authFailures *prometheus.CounterVec // reason: TOKEN_MISSING, …
+	limitedCalls *prometheus.CounterVec // method: CheckSession, ListRevocations
 }
 
 // NewMetrics registers authd's metrics, and the Go runtime's and process's,
@@ -50,8 +52,11 @@ func NewMetrics() *Metrics {
 		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "authd_auth_failures_total", Help: "Calls refused for their token, by ErrorInfo reason.",
 		}, []string{"reason"}),
+		limitedCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "authd_public_calls_limited_total", Help: "CheckSession and ListRevocations calls refused (RESOURCE_EXHAUSTED) for coming from an address over its rate, by method.",
+		}, []string{"method"}),
 	}
-	m.Registry.MustRegister(m.grpc, m.logins, m.refreshes, m.reuse, m.revocations, m.authFailures,
+	m.Registry.MustRegister(m.grpc, m.logins, m.refreshes, m.reuse, m.revocations, m.authFailures, m.limitedCalls,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -67,6 +72,12 @@ func (m *Metrics) login(result string) {
 func (m *Metrics) refresh(result string) {
 	if m != nil {
 		m.refreshes.WithLabelValues(result).Inc()
+	}
+}
+
+func (m *Metrics) limited(fullMethod string) {
+	if m != nil {
+		m.limitedCalls.WithLabelValues(fullMethod[strings.LastIndexByte(fullMethod, '/')+1:]).Inc()
 	}
 }
 

@@ -30,7 +30,8 @@ const MaxConcurrentStreams = 1000
 // never payloads or metadata), panic recovery, metrics, the bounds of the
 // public polls (CheckSessionRate, ListRevocationsRate) and the service's
 // Guard, with gRPC health (Watch bounded: MaxHealthWatches) and
-// reflection, public. No request is read past MaxRequestSize. opts are added to the
+// reflection, public. No request is read past MaxRequestSize. The server
+// has a tap handle (grpc.InTapHandle), so opts must not set one. opts are added to the
 // server's (TLS credentials). It refuses to build a server on which any
 // method declares no requirement.
 func NewServer(svc *Service, opts ...grpc.ServerOption) (*grpc.Server, *health.Server, error) {
@@ -57,6 +58,8 @@ func NewServer(svc *Service, opts ...grpc.ServerOption) (*grpc.Server, *health.S
 		grpc.MaxHeaderListSize(MaxHeaderListSize),
 		// No request is read past MaxRequestSize, whoever sends it.
 		grpc.MaxRecvMsgSize(MaxRequestSize),
+		// Public polls over their address's rate, refused unread.
+		grpc.InTapHandle(bounds.tap),
 		grpc.InitialWindowSize(streamWindow),
 		grpc.InitialConnWindowSize(connectionWindow),
 		// Clients may not ping more often than this (a ping flood is
