@@ -8,9 +8,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/authd-dev/authd/internal/pgschema"
 	"github.com/authd-dev/authd/keys"
+	"github.com/authd-dev/authd/store/sqlite"
 )
 
 // A usage error is the one line that says what is wrong, and where the
@@ -157,8 +159,10 @@ func TestE2E_KeysNewSecret(t *testing.T) {
 	}
 }
 
-// user add and passwd hold new passwords to the policy, and names to the
-// rules Login has; a refused password is not a usage error.
+// user add and passwd hold new passwords to the policy, and new names to
+// RFC 8265 (a name taken under its folded form is taken); a refused
+// password is not a usage error. A user whose name no longer conforms (one
+// made before) is still listed, and its password changed, by that name.
 func TestE2E_UserAddEnforcesThePasswordPolicy(t *testing.T) {
 	t.Parallel()
 	data := t.TempDir()
@@ -172,14 +176,29 @@ func TestE2E_UserAddEnforcesThePasswordPolicy(t *testing.T) {
 		{"Password1\n", []string{"user", "add", "bob", "--password-stdin"}, 1, "one of the most common passwords"},
 		{"long enough pw\n", []string{"user", "add", "bad\tname", "--password-stdin"}, 2, "username has control characters"},
 		{"long enough pw\n", []string{"user", "add", " bob", "--password-stdin"}, 2, "username has leading or trailing spaces"},
+		{"long enough pw\n", []string{"user", "add", "two words", "--password-stdin"}, 2, "does not conform to RFC 8265"},
+		{"long enough pw\n", []string{"user", "add", "Client:x", "--password-stdin"}, 2, "kept for service accounts"},
 	} {
 		out, errOut, code := authd(t, data, tc.stdin, tc.args...)
 		if code != tc.code || out != "" || !strings.Contains(errOut, tc.stderr) || (code == 1) == strings.Contains(errOut, "see '") {
 			t.Errorf("authd %q: exit %d, stdout %q, stderr %q; want exit %d and %q", tc.args, code, out, errOut, tc.code, tc.stderr)
 		}
 	}
-	if out, errOut, code := authd(t, data, "twelve chars\n", "user", "add", "two words", "--password-stdin"); code != 0 {
+	if out, errOut, code := authd(t, data, "twelve chars\n", "user", "add", "Zoë", "--password-stdin"); code != 0 {
 		t.Fatalf("user add: exit %d, %s%s", code, out, errOut)
+	}
+	if _, errOut, code := authd(t, data, "twelve chars\n", "user", "add", "ZOË", "--password-stdin"); code != 1 || !strings.Contains(errOut, "already exists") {
+		t.Errorf("user add of a name taken under its folded form: exit %d, %s", code, errOut)
+	}
+	// A user made before names had to conform.
+	st, err := sqlite.Open(t.Context(), filepath.Join(data, "authd.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = st.CreateUser(t.Context(), "two words", "$argon2id$unused", time.Now())
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
 	}
 	if _, errOut, code := authd(t, data, "12345678\n", "user", "passwd", "two words", "--password-stdin"); code != 1 || !strings.Contains(errOut, "most common") {
 		t.Errorf("user passwd with a common password: exit %d, %s", code, errOut)
@@ -187,7 +206,7 @@ func TestE2E_UserAddEnforcesThePasswordPolicy(t *testing.T) {
 	out, _, _ := authd(t, data, "", "user", "list")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	rest, quoted := strings.CutPrefix(lines[len(lines)-1], `"two words" `)
-	if len(lines) != 2 || !quoted || len(strings.Fields(rest)) != 3 {
-		t.Errorf("user list: want the header and one user whose name is one column:\n%s", out)
+	if len(lines) != 3 || !quoted || len(strings.Fields(rest)) != 3 {
+		t.Errorf("user list: want the header and two users, each name one column:\n%s", out)
 	}
 }

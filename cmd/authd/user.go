@@ -128,7 +128,13 @@ func (u *userArgs) setEnabled(ctx context.Context, m *accounts.Manager, stdout i
 // setPassword adds the user (add) or replaces its password (passwd),
 // asking for the password only once the name is known to be right.
 func (u *userArgs) setPassword(ctx context.Context, m *accounts.Manager, stdin io.Reader, stdout, stderr io.Writer) error {
-	if err := accounts.ValidateUsername(u.name); err != nil {
+	if u.sub == "add" {
+		name, err := accounts.NewUsername(u.name)
+		if err != nil {
+			return fmt.Errorf("%w: %v", errUsage, err)
+		}
+		u.name = name
+	} else if err := accounts.ValidateUsername(u.name); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	_, err := m.User(ctx, u.name)
