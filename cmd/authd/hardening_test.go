@@ -139,6 +139,9 @@ func TestE2E_HardeningFlagsRefuseBadValues(t *testing.T) {
 	for _, args := range [][]string{
 		{"serve", "--trusted-proxies", "10.0.0.0/8,not-an-address"},
 		{"serve", "--sqlite-synchronous", "sometimes"},
+		{"serve", "--max-connections", "-1"},
+		{"serve", "--max-connections", "10", "--max-connections-per-address", "20"},
+		{"serve", "--handshake-timeout", "-1s"},
 	} {
 		if _, errOut, code := authd(t, t.TempDir(), "", args...); code != 2 {
 			t.Errorf("authd %v: exit %d, %s; want 2", args, code, errOut)
