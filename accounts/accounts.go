@@ -394,11 +394,12 @@ func (m *Manager) RevokeSession(ctx context.Context, sid string) error {
 	return translate(m.sessions.Revoke(ctx, sid))
 }
 
-// Sessions lists an account's live sessions, newest first.
-func (m *Manager) Sessions(ctx context.Context, name string) ([]store.Session, error) {
+// Sessions lists up to limit (all when limit <= 0) of an account's live
+// sessions, newest first, after the cursor.
+func (m *Manager) Sessions(ctx context.Context, name string, after store.SessionCursor, limit int) ([]store.Session, error) {
 	u, err := m.store.UserByName(ctx, name)
 	if err != nil {
 		return nil, translate(err)
 	}
-	return m.store.ListSessions(ctx, u.ID, m.cfg.Clock.Now())
+	return m.store.ListSessions(ctx, u.ID, after, limit, m.cfg.Clock.Now())
 }

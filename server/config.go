@@ -75,9 +75,15 @@ type Config struct {
 	// Leeway is the clock skew tolerated on exp, nbf and iat, at most
 	// token.MaxLeeway (--leeway).
 	Leeway time.Duration
-	// RefreshReuseGrace is how long a spent refresh token still gets the
-	// same successor pair; 0 is strict (--refresh-reuse-grace).
+	// RefreshReuseGrace is how long after a refresh token's successor was
+	// first used the spent token is still refused without revoking the
+	// session (REFRESH_SUPERSEDED) rather than taken for reuse; 0 is
+	// strict. A spent token whose successor is unused gets it again
+	// however long after (--refresh-reuse-grace; session.Config.ReuseGrace).
 	RefreshReuseGrace time.Duration
+	// MaxSessionsPerUser bounds each account's live sessions: a login past
+	// it revokes the oldest (--max-sessions-per-user).
+	MaxSessionsPerUser int
 	// RefreshRotation rotates refresh tokens at every refresh
 	// (--refresh-rotation).
 	RefreshRotation bool
@@ -145,18 +151,19 @@ const (
 // given.
 func Defaults() Config {
 	return Config{
-		Addr:              "127.0.0.1:50051",
-		DataDir:           "./data",
-		SQLiteSynchronous: "full",
-		Issuer:            token.DefaultIssuer,
-		Audience:          token.DefaultIssuer,
-		AccessTTL:         session.DefaultAccessTTL,
-		RefreshTTL:        session.DefaultRefreshTTL,
-		SessionMax:        session.DefaultSessionMax,
-		RefreshReuseGrace: session.DefaultReuseGrace,
-		RefreshRotation:   true,
-		Hash:              password.DefaultParams,
-		HashConcurrency:   runtime.GOMAXPROCS(0),
+		Addr:               "127.0.0.1:50051",
+		DataDir:            "./data",
+		SQLiteSynchronous:  "full",
+		Issuer:             token.DefaultIssuer,
+		Audience:           token.DefaultIssuer,
+		AccessTTL:          session.DefaultAccessTTL,
+		RefreshTTL:         session.DefaultRefreshTTL,
+		SessionMax:         session.DefaultSessionMax,
+		RefreshReuseGrace:  session.DefaultReuseGrace,
+		MaxSessionsPerUser: session.DefaultMaxSessions,
+		RefreshRotation:    true,
+		Hash:               password.DefaultParams,
+		HashConcurrency:    runtime.GOMAXPROCS(0),
 
 		MaxConnections:           DefaultMaxConnections,
 		MaxConnectionsPerAddress: DefaultMaxConnectionsPerAddress,
@@ -212,7 +219,10 @@ func (c Config) Validate() error {
 	case c.Store == nil && c.SQLiteSynchronous != "full" && c.SQLiteSynchronous != "normal":
 		return invalid("--sqlite-synchronous %q: want full or normal", c.SQLiteSynchronous)
 	}
-	if err := (session.Config{AccessTTL: c.AccessTTL, RefreshTTL: c.RefreshTTL, SessionMax: c.SessionMax, ReuseGrace: c.RefreshReuseGrace}).Validate(); err != nil {
+	if c.MaxSessionsPerUser < 1 {
+		return invalid("--max-sessions-per-user must be at least 1")
+	}
+	if err := (session.Config{AccessTTL: c.AccessTTL, RefreshTTL: c.RefreshTTL, SessionMax: c.SessionMax, ReuseGrace: c.RefreshReuseGrace, MaxSessions: c.MaxSessionsPerUser}).Validate(); err != nil {
 		return invalid("%v", err)
 	}
 	if _, err := password.NewHasher(c.Hash, c.HashConcurrency); err != nil {

@@ -182,7 +182,7 @@ func (s *Server) assemble(ctx context.Context, hasher *password.Hasher, keySourc
 	}
 	s.sessions, err = session.New(s.store, session.Config{
 		Signer: signer, AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL, SessionMax: cfg.SessionMax,
-		ReuseGrace: cfg.RefreshReuseGrace, KeepRefreshToken: !cfg.RefreshRotation, Claims: cfg.Claims,
+		ReuseGrace: cfg.RefreshReuseGrace, MaxSessions: cfg.MaxSessionsPerUser, KeepRefreshToken: !cfg.RefreshRotation, Claims: cfg.Claims,
 		OnRevoke: onRevoke, Clock: s.clock,
 	})
 	if err != nil {

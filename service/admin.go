@@ -94,7 +94,19 @@ func (a admin) SetRoles(ctx context.Context, req *authv1.SetRolesRequest) (*auth
 }
 
 func (a admin) ListSessions(ctx context.Context, req *authv1.ListSessionsRequest) (*authv1.ListSessionsResponse, error) {
-	sessions, err := a.s.accounts.Sessions(ctx, req.GetUsername())
+	size, err := pageSize(req.GetPageSize())
+	if err != nil {
+		return nil, err
+	}
+	var after store.SessionCursor
+	if tok := req.GetPageToken(); tok != "" {
+		c, ok := parsePageToken(tok) // "<unix seconds>:<sid>", as ListRevocations'
+		if !ok {
+			return nil, invalidArgument("malformed page_token")
+		}
+		after = store.SessionCursor{CreatedAt: c.RevokedAt, ID: c.SessionID}
+	}
+	sessions, err := a.s.accounts.Sessions(ctx, req.GetUsername(), after, size)
 	if err != nil {
 		return nil, a.s.statusError(ctx, "list sessions", err)
 	}
@@ -103,6 +115,10 @@ func (a admin) ListSessions(ctx context.Context, req *authv1.ListSessionsRequest
 		resp.Sessions = append(resp.Sessions, &authv1.Session{
 			Sid: sess.ID, AuthTime: sess.AuthTime.Unix(), CreatedAt: sess.CreatedAt.Unix(), ExpiresAt: sess.ExpiresAt.Unix(),
 		})
+	}
+	if len(sessions) == size {
+		last := sessions[len(sessions)-1]
+		resp.NextPageToken = pageToken(store.RevocationCursor{RevokedAt: last.CreatedAt, SessionID: last.ID})
 	}
 	return resp, nil
 }

@@ -897,3 +897,90 @@ func TestAdmin_UsernamesFollowRFC8265AndOldNamesKeepWorking(t *testing.T) {
 		t.Fatalf("login after DisableUser(Alice): %v, want refused", err)
 	}
 }
+
+// A user holds at most MaxSessions live sessions: a login past the bound
+// revokes the oldest, which authd and a consumer refuse from then on and
+// ListRevocations lists; ListSessions pages through the rest, newest
+// first, and refuses a malformed page token.
+func TestAdmin_SessionsPerUserBoundedAndListedInPages(t *testing.T) {
+	const bound = 4
+	w := newAdminWorld(t, func(o *authdenv.Options) { o.Session.MaxSessions = bound })
+	w.addUser(t, "bob", "long enough pw")
+	poller := revocation.NewPoller(w.Conn, revocation.Config{Clock: w.Clock})
+	if err := poller.Poll(bg); err != nil {
+		t.Fatal(err)
+	}
+	consumer := guard.New(w.Verifier, guard.Config{Revocations: poller, Clock: w.Clock})
+	var logins []*authv1.LoginResponse
+	var sids []string
+	for i := range bound + 2 {
+		login := w.Login(t, "bob", "long enough pw")
+		logins, sids = append(logins, login), append(sids, sidOf(t, w.Env, login))
+		if i == 0 { // the consumer meets the first session while it is live
+			if _, err := consumer.DecideRule(bg, guard.Rule{Requirement: guard.Access}, guard.Call{Authorization: []string{"Bearer " + login.AccessToken}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if i%2 == 1 {
+			w.Clock.Advance(time.Second) // two logins a second: ties broken by sid
+		}
+	}
+	// The two oldest were revoked by the two logins past the bound.
+	for i, login := range logins {
+		_, err := authzVerify(t, w.Env, login.AccessToken, authv1.Requirement_REQUIREMENT_ACCESS)
+		if i < 2 {
+			tokens.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenRevoked)
+		} else if err != nil {
+			t.Fatalf("login %d: %v", i, err)
+		}
+	}
+	list, err := w.Client.ListRevocations(bg, &authv1.ListRevocationsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var listed []string
+	for _, r := range list.GetRevocations() {
+		listed = append(listed, r.GetSid())
+	}
+	if !slices.Contains(listed, sids[0]) || !slices.Contains(listed, sids[1]) {
+		t.Fatalf("ListRevocations = %v, want the evicted %v", listed, sids[:2])
+	}
+	if err := poller.Poll(bg); err != nil {
+		t.Fatal(err)
+	}
+	_, err = consumer.DecideRule(bg, guard.Rule{Requirement: guard.Access}, guard.Call{Authorization: []string{"Bearer " + logins[0].AccessToken}})
+	tokens.WantRefusal(t, wire.StatusError(err), codes.Unauthenticated, wire.ReasonTokenRevoked)
+
+	// Pages of 3 over the 4 live sessions: 3, then 1, newest first.
+	all := w.sessionIDs(t, "bob")
+	var paged []string
+	req := &authv1.ListSessionsRequest{Username: "bob", PageSize: 3}
+	for range 10 {
+		resp, err := w.admin.ListSessions(w.asRoot(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(resp.Sessions) > 3 {
+			t.Fatalf("a page of %d, page_size 3", len(resp.Sessions))
+		}
+		for _, s := range resp.Sessions {
+			paged = append(paged, s.Sid)
+		}
+		if resp.NextPageToken == "" {
+			break
+		}
+		req.PageToken = resp.NextPageToken
+	}
+	if len(all) != bound || !slices.Equal(paged, all) {
+		t.Fatalf("paged %v, all at once %v; want the same %d", paged, all, bound)
+	}
+	for _, s := range sids[2:] {
+		if !slices.Contains(all, s) {
+			t.Fatalf("live sessions %v lack %s", all, s)
+		}
+	}
+	for _, bad := range []*authv1.ListSessionsRequest{{Username: "bob", PageToken: "!!"}, {Username: "bob", PageSize: -1}} {
+		_, err := w.admin.ListSessions(w.asRoot(), bad)
+		tokens.WantRefusal(t, err, codes.InvalidArgument, "")
+	}
+}

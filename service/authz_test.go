@@ -22,6 +22,7 @@ import (
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
 	"github.com/authd-dev/authd/internal/authdenv"
 	"github.com/authd-dev/authd/session"
+	"github.com/authd-dev/authd/store"
 	"github.com/authd-dev/authd/wire"
 )
 
@@ -393,7 +394,7 @@ func TestAdditionalClaims_HookErrorFailsLogin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sessions, err := e.DB.ListSessions(ctx, u.ID, e.Clock.Now()); err != nil || len(sessions) != 0 {
+	if sessions, err := e.DB.ListSessions(ctx, u.ID, store.SessionCursor{}, 0, e.Clock.Now()); err != nil || len(sessions) != 0 {
 		t.Fatalf("sessions after a failed login = %v, %v; want none", sessions, err)
 	}
 

@@ -69,7 +69,7 @@ func TestLogin_RacingAChangeOpensNoSession(t *testing.T) {
 			close(p.release)
 			tokens.WantRefusal(t, <-done, codes.Unauthenticated, badCreds)
 			u, _ := e.DB.UserByName(bg, "alice")
-			if sessions, err := e.DB.ListSessions(bg, u.ID, e.Clock.Now()); err != nil || len(sessions) != 0 {
+			if sessions, err := e.DB.ListSessions(bg, u.ID, store.SessionCursor{}, 0, e.Clock.Now()); err != nil || len(sessions) != 0 {
 				t.Fatalf("live sessions after the race: %v, %v", sessions, err)
 			}
 		})

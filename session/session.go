@@ -46,6 +46,9 @@ const (
 	DefaultReuseGrace = 10 * time.Second
 	// MaxReuseGrace bounds ReuseGrace.
 	MaxReuseGrace = time.Minute
+	// DefaultMaxSessions is authd's --max-sessions-per-user: the live
+	// sessions one account may hold before a login revokes its oldest.
+	DefaultMaxSessions = 100
 	// DefaultCacheTTL bounds how stale the engine's view of a session may
 	// be in Revoked: a session revoked by another instance, or by `authd
 	// user disable`, is refused within it.
@@ -74,6 +77,11 @@ type Config struct {
 	// how long a spent token whose successor is unused gets that successor
 	// again: for as long as the successor stays unused (Engine.Refresh).
 	ReuseGrace time.Duration
+	// MaxSessions bounds the live sessions of one account: a login past it
+	// revokes the account's oldest sessions, and announces them (OnRevoke)
+	// like any revocation (0: DefaultMaxSessions). Service-account tokens
+	// are not counted: each lives only AccessTTL.
+	MaxSessions int
 	// KeepRefreshToken turns rotation off: Refresh mints an access token
 	// and the login's refresh token keeps working (flask-jwt-extended's
 	// behaviour).
@@ -99,6 +107,8 @@ func (c Config) Validate() error {
 		return errors.New("token lifetimes must be positive")
 	case c.ReuseGrace < 0 || c.ReuseGrace > MaxReuseGrace:
 		return fmt.Errorf("refresh reuse grace %s is outside [0, %s]", c.ReuseGrace, MaxReuseGrace)
+	case c.MaxSessions < 0:
+		return errors.New("sessions per user must be positive")
 	}
 	return nil
 }
@@ -128,6 +138,9 @@ func New(st Store, cfg Config) (*Engine, error) {
 	def(&cfg.RefreshTTL, DefaultRefreshTTL)
 	def(&cfg.SessionMax, DefaultSessionMax)
 	def(&cfg.CacheTTL, DefaultCacheTTL)
+	if cfg.MaxSessions == 0 {
+		cfg.MaxSessions = DefaultMaxSessions
+	}
 	if cfg.Clock == nil {
 		cfg.Clock = clock.System()
 	}

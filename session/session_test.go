@@ -494,6 +494,33 @@ func TestRevokeUser_EndsEverySessionButTheOneKept(t *testing.T) {
 	}
 }
 
+// An account holds at most MaxSessions live sessions: a login past it
+// revokes the oldest, announces it, and the newest stay live.
+func TestOpen_PastTheBoundRevokesTheOldestAndAnnouncesIt(t *testing.T) {
+	var announced []string
+	r := newRig(t, session.Config{MaxSessions: 3, OnRevoke: func(_ context.Context, sids ...string) { announced = append(announced, sids...) }})
+	var opened []session.Tokens
+	for range 5 {
+		opened = append(opened, r.open(t))
+		r.iss.Clock.Advance(time.Second)
+	}
+	if len(announced) != 2 || announced[0] != opened[0].SessionID || announced[1] != opened[1].SessionID {
+		t.Fatalf("announced %v, want the two oldest [%s %s]", announced, opened[0].SessionID, opened[1].SessionID)
+	}
+	for i, p := range opened {
+		live, _, err := r.engine.Live(context.Background(), p.SessionID)
+		if err != nil || live != (i >= 2) {
+			t.Errorf("session %d: live %v, %v; want %v", i, live, err, i >= 2)
+		}
+	}
+	if revoked, err := r.engine.Revoked(context.Background(), r.verify(t, opened[0].Access)); err != nil || !revoked {
+		t.Errorf("the evicted session's access token: revoked %v, %v", revoked, err)
+	}
+	if err := (session.Config{MaxSessions: -1}).Validate(); err == nil {
+		t.Error("a negative bound validated")
+	}
+}
+
 func TestIssueClientToken_CannotBeRefreshedOrRenewed(t *testing.T) {
 	r := newRig(t, session.Config{})
 	raw, ttl, err := r.engine.IssueClientToken(context.Background(), r.user, []string{"orders:read", "orders:write"})

@@ -30,7 +30,8 @@ type Tokens struct {
 // Open starts a session for user, whose password was just checked: a
 // fresh access token and a refresh token, both bounded by the session cap.
 // A change of the user's since that check (its generation moved) refuses
-// it with ErrUserChanged.
+// it with ErrUserChanged. Past Config.MaxSessions live sessions of the
+// user, the oldest are revoked, and announced.
 func (e *Engine) Open(ctx context.Context, user store.User) (Tokens, error) {
 	now := e.now()
 	sess := store.Session{
@@ -54,6 +55,13 @@ func (e *Engine) Open(ctx context.Context, user store.User) (Tokens, error) {
 		if errors.Is(err, store.ErrConflict) {
 			return Tokens{}, ErrUserChanged
 		}
+		return Tokens{}, err
+	}
+	evicted, err := e.store.RevokeExcessSessions(ctx, user.ID, sess.ID, e.cfg.MaxSessions, now)
+	if len(evicted) > 0 {
+		e.revoked(ctx, evicted...)
+	}
+	if err != nil {
 		return Tokens{}, err
 	}
 	return pair, nil

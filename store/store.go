@@ -157,13 +157,26 @@ type Sessions interface {
 	// is left alone, and after no change at all nothing is revoked, so it
 	// can be called after every change, and again after a failure.
 	RevokeUserSessions(ctx context.Context, userID int64, exceptID string, now time.Time) (int, error)
-	// ListSessions returns userID's sessions that are neither revoked nor
-	// past their cap at now, newest first.
-	ListSessions(ctx context.Context, userID int64, now time.Time) ([]Session, error)
+	// ListSessions returns up to limit (all when limit <= 0) of userID's
+	// sessions that are neither revoked nor past their cap at now, newest
+	// first (by CreatedAt, then ID), after the cursor (strictly).
+	ListSessions(ctx context.Context, userID int64, after SessionCursor, limit int, now time.Time) ([]Session, error)
+	// RevokeExcessSessions revokes userID's live sessions (neither revoked
+	// nor past their cap at now) beyond the newest max, oldest first,
+	// never keepID (the session just opened, which counts among the max),
+	// and returns the ids it revoked.
+	RevokeExcessSessions(ctx context.Context, userID int64, keepID string, max int, now time.Time) ([]string, error)
 	// PruneSessions deletes the sessions whose cap is before before (no
 	// token of theirs verifies any more, revoked or not) and returns how
 	// many.
 	PruneSessions(ctx context.Context, before time.Time) (int, error)
+}
+
+// SessionCursor is a position in a user's sessions, newest first:
+// ordered by CreatedAt descending, then ID. The zero cursor is the start.
+type SessionCursor struct {
+	CreatedAt time.Time
+	ID        string
 }
 
 // Revocation is a revoked session, as a service checking tokens needs it.

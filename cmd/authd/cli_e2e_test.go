@@ -39,6 +39,7 @@ func TestE2E_UsageErrorIsOneLineAndSuggests(t *testing.T) {
 		{[]string{"client", "lst"}, `unknown client subcommand "lst"; did you mean list?`, "authd client --help"},
 		{[]string{"serve", "--leeway", "2m"}, "leeway 2m0s is outside", "authd serve --help"},
 		{[]string{"serve", "--pprof"}, "--pprof needs --metrics-addr", "authd serve --help"},
+		{[]string{"serve", "--max-sessions-per-user", "0"}, "--max-sessions-per-user must be at least 1", "authd serve --help"},
 	} {
 		out, errOut, code := authd(t, data, "", tc.args...)
 		lines := strings.Split(strings.TrimSuffix(errOut, "\n"), "\n")

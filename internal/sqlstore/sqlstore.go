@@ -561,9 +561,18 @@ func (d *DB) RevokeUserSessions(ctx context.Context, userID int64, exceptID stri
 }
 
 // ListSessions implements store.Sessions.
-func (d *DB) ListSessions(ctx context.Context, userID int64, now time.Time) ([]store.Session, error) {
-	rows, err := d.query(ctx, `SELECT id, auth_time, created_at, expires_at FROM sessions
-		WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ? ORDER BY created_at DESC, id`, userID, unix(now))
+func (d *DB) ListSessions(ctx context.Context, userID int64, after store.SessionCursor, limit int, now time.Time) ([]store.Session, error) {
+	if limit <= 0 {
+		limit = math.MaxInt32
+	}
+	query := `SELECT id, auth_time, created_at, expires_at FROM sessions
+		WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?`
+	args := []any{userID, unix(now)}
+	if after.ID != "" {
+		query += ` AND (created_at < ? OR (created_at = ? AND id > ?))`
+		args = append(args, unix(after.CreatedAt), unix(after.CreatedAt), after.ID)
+	}
+	rows, err := d.query(ctx, query+` ORDER BY created_at DESC, id LIMIT ?`, append(args, limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("list sessions: %w", err)
 	}
@@ -579,6 +588,38 @@ func (d *DB) ListSessions(ctx context.Context, userID int64, now time.Time) ([]s
 		out = append(out, s)
 	}
 	return out, rows.Err()
+}
+
+// RevokeExcessSessions implements store.Sessions: a read that finds the
+// user within the bound (every login but the rare one past it) writes
+// nothing.
+func (d *DB) RevokeExcessSessions(ctx context.Context, userID int64, keepID string, bound int, now time.Time) ([]string, error) {
+	var live int
+	if err := d.queryRow(ctx, `SELECT count(*) FROM sessions WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?`,
+		userID, unix(now)).Scan(&live); err != nil {
+		return nil, fmt.Errorf("revoke excess sessions: %w", err)
+	}
+	if live <= bound {
+		return nil, nil
+	}
+	rows, err := d.query(ctx, `UPDATE sessions SET revoked_at = ?
+		WHERE user_id = ? AND id <> ? AND revoked_at IS NULL AND expires_at > ?
+		AND id NOT IN (SELECT id FROM sessions WHERE user_id = ? AND id <> ? AND revoked_at IS NULL AND expires_at > ?
+			ORDER BY created_at DESC, id LIMIT ?)
+		RETURNING id`, unix(now), userID, keepID, unix(now), userID, keepID, unix(now), max(bound-1, 0))
+	if err != nil {
+		return nil, fmt.Errorf("revoke excess sessions: %w", err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("revoke excess sessions: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
 }
 
 // PruneSessions implements store.Sessions.

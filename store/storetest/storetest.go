@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -28,6 +29,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Users/RolesReadWithUserAndSessions", testRoles},
 		{"Clients/CreateFindListDisable", testClients},
 		{"Sessions/ListLiveOfOneUser", testListSessions},
+		{"Sessions/ListPaged", testListSessionsPaged},
+		{"Sessions/RevokeTheOldestPastTheBound", testRevokeExcessSessions},
 		{"Sessions/OnlyForTheUsersCurrentGeneration", testUserGeneration},
 		{"Sessions/PrunePastTheirCap", testPruneSessions},
 		{"Users/RehashKeepsTheGeneration", testRehash},
@@ -366,7 +369,7 @@ func testListSessions(t *testing.T, s store.Store) {
 	if err := s.RevokeSession(ctx, "a-rev", t0); err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.ListSessions(ctx, alice.ID, t0.Add(time.Minute))
+	got, err := s.ListSessions(ctx, alice.ID, store.SessionCursor{}, 0, t0.Add(time.Minute))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -379,6 +382,83 @@ func testListSessions(t *testing.T, s store.Store) {
 	}
 	if fmt.Sprint(ids) != "[a-new a-old]" {
 		t.Fatalf("ListSessions = %v, want [a-new a-old] (revoked and capped ones left out)", ids)
+	}
+}
+
+// testListSessionsPaged: page by page, newest first, sessions opened in the
+// same second neither lost nor repeated.
+func testListSessionsPaged(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	alice := mustUser(t, s, "alice")
+	var want []string
+	for i := range 7 {
+		sess := newSession(alice, fmt.Sprint("s", i))
+		sess.CreatedAt = t0.Add(time.Duration(i/3) * time.Second) // three per second
+		if err := s.CreateSession(ctx, sess); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, id := range []string{"s6", "s3", "s4", "s5", "s0", "s1", "s2"} { // newest second first, ids ascending within
+		want = append(want, id)
+	}
+	var got []string
+	cursor := store.SessionCursor{}
+	for range 10 {
+		page, err := s.ListSessions(ctx, alice.ID, cursor, 2, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) > 2 {
+			t.Fatalf("a page of %d, limit 2", len(page))
+		}
+		if len(page) == 0 {
+			break
+		}
+		for _, sess := range page {
+			got = append(got, sess.ID)
+		}
+		last := page[len(page)-1]
+		cursor = store.SessionCursor{CreatedAt: last.CreatedAt, ID: last.ID}
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("paged = %v, want %v", got, want)
+	}
+}
+
+// testRevokeExcessSessions: past the bound the oldest live sessions are
+// revoked, never the one kept, and their ids returned; within it nothing.
+func testRevokeExcessSessions(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	alice, bob := mustUser(t, s, "alice"), mustUser(t, s, "bob")
+	for i := range 5 {
+		sess := newSession(alice, fmt.Sprint("a", i))
+		sess.CreatedAt = t0.Add(time.Duration(i) * time.Second)
+		if err := s.CreateSession(ctx, sess); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.CreateSession(ctx, newSession(bob, "b0")); err != nil {
+		t.Fatal(err)
+	}
+	if ids, err := s.RevokeExcessSessions(ctx, alice.ID, "a4", 5, t0); err != nil || len(ids) != 0 {
+		t.Fatalf("within the bound: %v, %v; want nothing revoked", ids, err)
+	}
+	// The kept session is the oldest here (a login in the same second as
+	// others may sort anywhere): it stays, and two others go.
+	ids, err := s.RevokeExcessSessions(ctx, alice.ID, "a0", 3, t0)
+	slices.Sort(ids)
+	if err != nil || fmt.Sprint(ids) != "[a1 a2]" {
+		t.Fatalf("bound 3 keeping a0: %v, %v; want [a1 a2]", ids, err)
+	}
+	for id, revoked := range map[string]bool{"a0": false, "a1": true, "a2": true, "a3": false, "a4": false, "b0": false} {
+		if got, err := s.Session(ctx, id); err != nil || got.Revoked() != revoked {
+			t.Errorf("session %s: revoked %v, %v; want %v", id, got.Revoked(), err, revoked)
+		}
+	}
+	ids, err = s.RevokeExcessSessions(ctx, alice.ID, "a4", 1, t0)
+	slices.Sort(ids)
+	if err != nil || fmt.Sprint(ids) != "[a0 a3]" {
+		t.Fatalf("bound 1 keeping a4: %v, %v; want [a0 a3]", ids, err)
 	}
 }
 

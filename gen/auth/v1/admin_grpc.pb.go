@@ -54,7 +54,9 @@ type AdminServiceClient interface {
 	// SetRoles replaces the user's roles and ends all their sessions, so no
 	// token outlives its roles by more than the revocation bound.
 	SetRoles(ctx context.Context, in *SetRolesRequest, opts ...grpc.CallOption) (*SetRolesResponse, error)
-	// ListSessions lists a user's live sessions, newest first.
+	// ListSessions pages through a user's live sessions, newest first. A
+	// user holds at most --max-sessions-per-user of them (100 by default): a
+	// login past it revokes the oldest.
 	ListSessions(ctx context.Context, in *ListSessionsRequest, opts ...grpc.CallOption) (*ListSessionsResponse, error)
 	// RevokeSession ends one session: its tokens are refused from now on.
 	RevokeSession(ctx context.Context, in *RevokeSessionRequest, opts ...grpc.CallOption) (*RevokeSessionResponse, error)
@@ -221,7 +223,9 @@ type AdminServiceServer interface {
 	// SetRoles replaces the user's roles and ends all their sessions, so no
 	// token outlives its roles by more than the revocation bound.
 	SetRoles(context.Context, *SetRolesRequest) (*SetRolesResponse, error)
-	// ListSessions lists a user's live sessions, newest first.
+	// ListSessions pages through a user's live sessions, newest first. A
+	// user holds at most --max-sessions-per-user of them (100 by default): a
+	// login past it revokes the oldest.
 	ListSessions(context.Context, *ListSessionsRequest) (*ListSessionsResponse, error)
 	// RevokeSession ends one session: its tokens are refused from now on.
 	RevokeSession(context.Context, *RevokeSessionRequest) (*RevokeSessionResponse, error)
