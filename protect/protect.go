@@ -34,6 +34,11 @@ type Config struct {
 	// Leeway allows clock skew between authd and this service when
 	// checking exp, nbf and iat (at most token.MaxLeeway).
 	Leeway time.Duration
+	// AcceptUntypedTokens also accepts tokens typed JWT or untyped, as
+	// authd minted them before it typed its tokens at+jwt and
+	// refresh+jwt (token.WithUntypedTokens): set it while authd is being
+	// upgraded, and for the session cap after, then drop it.
+	AcceptUntypedTokens bool
 	// SessionMax refuses tokens whose exp is further away: set it to
 	// authd's --session-max (0: token.DefaultMaxLifetime, 168 h), so that a
 	// token minted with a stolen key cannot outlive any real session.
@@ -133,6 +138,9 @@ func verifierOptions(cfg Config) []token.VerifierOption {
 	}
 	if cfg.SessionMax > 0 {
 		opts = append(opts, token.WithMaxLifetime(cfg.SessionMax))
+	}
+	if cfg.AcceptUntypedTokens {
+		opts = append(opts, token.WithUntypedTokens())
 	}
 	if cfg.Guard.Clock != nil {
 		opts = append(opts, token.WithClock(cfg.Guard.Clock))

@@ -87,6 +87,10 @@ type Config struct {
 	// RefreshRotation rotates refresh tokens at every refresh
 	// (--refresh-rotation).
 	RefreshRotation bool
+	// AcceptUntypedTokens also accepts tokens typed JWT or untyped, as
+	// authd minted them before it typed its tokens, for the upgrade
+	// (token.WithUntypedTokens; --accept-untyped-tokens).
+	AcceptUntypedTokens bool
 	// HS256Secret signs and verifies with HS256 instead of Ed25519, for
 	// flask-jwt-extended interop (at least 32 bytes; --hs256-secret-file).
 	HS256Secret []byte

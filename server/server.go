@@ -168,6 +168,9 @@ func (s *Server) assemble(ctx context.Context, hasher *password.Hasher, keySourc
 		// the library's bound, since other issuers' tokens live longer.
 		vopts = append(vopts, token.WithMaxLifetime(cfg.SessionMax+cfg.Leeway))
 	}
+	if cfg.AcceptUntypedTokens {
+		vopts = append(vopts, token.WithUntypedTokens())
+	}
 	verifier, err := token.NewVerifier(keySource, vopts...)
 	if err != nil {
 		return err

@@ -183,3 +183,40 @@ func TestVerifier_RefusesInvalidUTF8(t *testing.T) {
 		}
 	}
 }
+
+// WithUntypedTokens, for the upgrade from an authd that did not type its
+// tokens, accepts their typ JWT or none with Ed25519 too (the type claim
+// still tells access from refresh); a typ that contradicts the type claim
+// is still refused.
+func TestVerifier_WithUntypedTokens(t *testing.T) {
+	key, err := keys.NewKey(t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring, err := keys.NewKeyring(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := token.NewVerifier(ring, token.WithClock(clock.NewFake(t0)), token.WithUntypedTokens())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sign := func(h, p string) string {
+		in := b64url(h) + "." + b64url(p)
+		return in + "." + base64.RawURLEncoding.EncodeToString(ed25519.Sign(key.Private, []byte(in)))
+	}
+	later := t0.Add(time.Hour)
+	for typ, wantOK := range map[string]bool{`"JWT"`: true, "": true, `"at+jwt"`: true, `"refresh+jwt"`: false} {
+		h := fmt.Sprintf(`{"alg":"EdDSA","kid":%q}`, key.ID)
+		if typ != "" {
+			h = fmt.Sprintf(`{"alg":"EdDSA","kid":%q,"typ":%s}`, key.ID, typ)
+		}
+		c, err := v.Verify(context.Background(), sign(h, typedPayload(token.Access, later)))
+		if wantOK && (err != nil || c.Type != token.Access) {
+			t.Errorf("typ %s: %v, %v; want accepted", typ, c, err)
+		}
+		if !wantOK && !errors.Is(err, token.ErrWrongTyp) {
+			t.Errorf("typ %s: %v; want ErrWrongTyp", typ, err)
+		}
+	}
+}

@@ -39,6 +39,7 @@ type Verifier struct {
 	parser      *jwt.Parser
 	maxLifetime time.Duration
 	requireSID  bool
+	untyped     bool // tokens typed JWT or untyped accepted (HS256, WithUntypedTokens)
 }
 
 // VerifierOption configures a Verifier.
@@ -50,6 +51,7 @@ type verifierConfig struct {
 	leeway      time.Duration
 	clock       clock.Clock
 	maxLifetime time.Duration
+	untyped     bool
 }
 
 // WithIssuer sets the required iss (default "authd").
@@ -69,6 +71,16 @@ func WithClock(clk clock.Clock) VerifierOption { return func(c *verifierConfig) 
 func WithMaxLifetime(d time.Duration) VerifierOption {
 	return func(c *verifierConfig) { c.maxLifetime = d }
 }
+
+// WithUntypedTokens also accepts tokens whose JOSE typ is JWT, or absent,
+// as authd minted them before it typed its tokens (at+jwt, refresh+jwt),
+// as HS256 verifiers always do (flask-jwt-extended writes them so); their
+// type claim still tells access from refresh. It is for the upgrade only:
+// a verifier with it accepts both the tokens of an authd not yet upgraded
+// and those of one that is, so that consumers and authd instances can be
+// upgraded in any order; once every token minted before the upgrade has
+// expired (the session cap, 168 h by default), drop it.
+func WithUntypedTokens() VerifierOption { return func(c *verifierConfig) { c.untyped = true } }
 
 // DefaultIssuer is the iss and aud authd uses unless configured.
 const DefaultIssuer = "authd"
@@ -95,7 +107,8 @@ func NewVerifier(keys KeySource, opts ...VerifierOption) (*Verifier, error) {
 	}
 	// With EdDSA every token authd mints has a session: one without could
 	// never be revoked. Tokens without sid are HS256 interop only.
-	v := &Verifier{keys: keys, clock: cfg.clock, maxLifetime: cfg.maxLifetime, requireSID: keys.Algorithm() == EdDSA}
+	v := &Verifier{keys: keys, clock: cfg.clock, maxLifetime: cfg.maxLifetime, requireSID: keys.Algorithm() == EdDSA,
+		untyped: cfg.untyped || keys.Algorithm() == HS256}
 	v.parser = jwt.NewParser(
 		jwt.WithValidMethods([]string{keys.Algorithm()}),
 		jwt.WithIssuer(cfg.issuer),
@@ -197,14 +210,15 @@ var ErrWrongTyp = fmt.Errorf("%w: typ header does not match the type claim", Err
 // be the one of the type claim, compared as media types are (case
 // insensitively, an "application/" prefix omitted). Untyped tokens and
 // typ JWT, as flask-jwt-extended writes them, are accepted with HS256
-// only, the interop mode; every token authd mints is typed.
+// only, the interop mode, or WithUntypedTokens; every token authd mints
+// is typed.
 func (v *Verifier) checkTyp(header map[string]any, typ Type) error {
 	raw, present := header["typ"].(string)
 	got := strings.ToLower(strings.TrimPrefix(strings.ToLower(raw), "application/"))
 	switch {
 	case got == typ.Typ() && got != "":
 		return nil
-	case (!present || got == "jwt") && v.keys.Algorithm() == HS256:
+	case (!present || got == "jwt") && v.untyped:
 		return nil
 	case !present:
 		return fmt.Errorf("%w: no typ (want %q for a token of type %q)", ErrWrongTyp, typ.Typ(), typ)
