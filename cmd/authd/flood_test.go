@@ -133,12 +133,13 @@ func healthWatch(url string, stop <-chan struct{}) func() (time.Duration, int) {
 }
 
 // floodCallsOf sends floodCalls concurrent calls of method with body over
-// four connections to addr, from 127.0.0.2, and counts their codes.
+// four connections to addr, from another loopback address, and counts
+// their codes.
 func floodCallsOf(t *testing.T, addr, method string, body []byte) map[codes.Code]int {
 	t.Helper()
 	var conns []*grpc.ClientConn
 	for range 4 {
-		conns = append(conns, dialFrom(t, "127.0.0.2", addr))
+		conns = append(conns, dialFrom(t, otherHost(t), addr))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), floodDeadline)
 	defer cancel()
@@ -167,6 +168,7 @@ func floodCallsOf(t *testing.T, addr, method string, body []byte) map[codes.Code
 // another refreshes. Health stays up throughout. Not parallel: it measures.
 func TestE2E_FloodsAreBounded(t *testing.T) {
 	authdPath, greeterPath, ours := floodBinaries()
+	from := otherHost(t)
 	data := t.TempDir()
 	add := exec.Command(authdPath, "user", "add", "alice", "--password-stdin")
 	add.Env = append(os.Environ(), "AUTHD_DATA_DIR="+data)
@@ -258,7 +260,7 @@ func TestE2E_FloodsAreBounded(t *testing.T) {
 	files := openFiles(pid)
 	stop = make(chan struct{})
 	health = healthWatch("http://"+srv.httpAddr+"/healthz", stop)
-	idle := append(flood(t, "127.0.0.2", srv.addr, idleConns), flood(t, "127.0.0.2", srv.httpAddr, idleConns)...)
+	idle := append(flood(t, from, srv.addr, idleConns), flood(t, from, srv.httpAddr, idleConns)...)
 	time.Sleep(500 * time.Millisecond)
 	during := openFiles(pid)
 	if _, err := client.GetJWKS(context.Background(), &authv1.GetJWKSRequest{}); err != nil {
@@ -276,7 +278,7 @@ func TestE2E_FloodsAreBounded(t *testing.T) {
 
 	// 4. CheckSession flooded from one address while another refreshes.
 	p50, p99 := refreshLatency(t, client, login.RefreshToken, 50)
-	flooder := authv1.NewAuthServiceClient(dialFrom(t, "127.0.0.2", srv.addr))
+	flooder := authv1.NewAuthServiceClient(dialFrom(t, from, srv.addr))
 	ctx, cancel := context.WithTimeout(context.Background(), checkFlood)
 	defer cancel()
 	var ok, refused, other atomic.Int64
