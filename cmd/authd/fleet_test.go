@@ -266,7 +266,8 @@ func TestE2E_KeysInSharedDatabase(t *testing.T) {
 		t.Fatal("the private key is stored in clear")
 	}
 
-	out, errOut, code := authdWith(t, env, dataA, "", "keys", "rotate")
+	// At once (--now): the key signs at A's SIGHUP, before B has reloaded.
+	out, errOut, code := authdWith(t, env, dataA, "", "keys", "rotate", "--now")
 	if code != 0 {
 		t.Fatal(errOut)
 	}
