@@ -15,6 +15,7 @@ type Signer struct {
 	method   jwt.SigningMethod
 	issuer   string
 	audience token.Audience
+	untyped  bool
 }
 
 // NewSigner returns a Signer for key that stamps iss and aud on every token.
@@ -26,13 +27,22 @@ func NewSigner(key SigningKey, issuer string, audience []string) (*Signer, error
 	return &Signer{key: key, method: method, issuer: issuer, audience: token.Audience(audience)}, nil
 }
 
+// Untyped returns a Signer like s that writes the JOSE header typ JWT, as
+// authd did before it typed its tokens: for a fleet upgrade, so that
+// instances not yet upgraded accept what upgraded ones mint.
+func (s *Signer) Untyped() *Signer {
+	u := *s
+	u.untyped = true
+	return &u
+}
+
 // Sign sets iss and aud on c and returns the signed JWT. Signing is
 // deterministic for both algorithms, so the same claims give the same token.
 func (s *Signer) Sign(c token.Claims) (string, error) {
 	c.Issuer, c.Audience = s.issuer, s.audience
 	kid, key := s.key.SigningKey()
 	t := jwt.NewWithClaims(s.method, &c)
-	if typ := c.Type.Typ(); typ != "" {
+	if typ := c.Type.Typ(); typ != "" && !s.untyped {
 		t.Header["typ"] = typ // explicit typing, RFC 8725 section 3.11
 	}
 	if kid != "" {

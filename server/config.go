@@ -91,6 +91,11 @@ type Config struct {
 	// authd minted them before it typed its tokens, for the upgrade
 	// (token.WithUntypedTokens; --accept-untyped-tokens).
 	AcceptUntypedTokens bool
+	// MintUntypedTokens signs tokens with typ JWT, as authd did before it
+	// typed them, so that instances not yet upgraded accept them while a
+	// fleet is rolled (keys.Signer.Untyped; --mint-untyped-tokens). It
+	// implies AcceptUntypedTokens.
+	MintUntypedTokens bool
 	// HS256Secret signs and verifies with HS256 instead of Ed25519, for
 	// flask-jwt-extended interop (at least 32 bytes; --hs256-secret-file).
 	HS256Secret []byte

@@ -162,13 +162,16 @@ func (s *Server) assemble(ctx context.Context, hasher *password.Hasher, keySourc
 	if err != nil {
 		return err
 	}
+	if cfg.MintUntypedTokens {
+		signer = signer.Untyped()
+	}
 	vopts := []token.VerifierOption{token.WithIssuer(cfg.Issuer), token.WithAudience(cfg.Audience), token.WithLeeway(cfg.Leeway), token.WithClock(s.clock)}
 	if s.ring != nil {
 		// No token authd mints outlives its session; HS256 interop keeps
 		// the library's bound, since other issuers' tokens live longer.
 		vopts = append(vopts, token.WithMaxLifetime(cfg.SessionMax+cfg.Leeway))
 	}
-	if cfg.AcceptUntypedTokens {
+	if cfg.AcceptUntypedTokens || cfg.MintUntypedTokens {
 		vopts = append(vopts, token.WithUntypedTokens())
 	}
 	verifier, err := token.NewVerifier(keySource, vopts...)

@@ -50,6 +50,7 @@ func serveFlags() (*flag.FlagSet, *serveSettings) {
 	fs.IntVar(&c.MaxSessionsPerUser, "max-sessions-per-user", def.MaxSessionsPerUser, "live sessions one account may hold: a login past it revokes the oldest")
 	fs.BoolVar(&c.RefreshRotation, "refresh-rotation", def.RefreshRotation, "rotate refresh tokens on every refresh (false keeps the login's refresh token)")
 	fs.BoolVar(&c.AcceptUntypedTokens, "accept-untyped-tokens", false, "also accept tokens typed JWT or untyped, as authd minted them before it typed them at+jwt and refresh+jwt: for the upgrade, until those have expired (--session-max)")
+	fs.BoolVar(&c.MintUntypedTokens, "mint-untyped-tokens", false, "sign tokens typed JWT, as authd did before it typed them, so that instances not yet upgraded accept them while the fleet is rolled (implies --accept-untyped-tokens); drop it once every instance is upgraded")
 	fs.StringVar(&s.hs256SecretFile, "hs256-secret-file", "", "sign and verify with HS256 using this secret (>= 32 bytes) instead of Ed25519")
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "TLS certificate file (PEM); with --tls-key serves gRPC over TLS")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "TLS private key file (PEM)")

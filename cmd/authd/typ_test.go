@@ -71,3 +71,41 @@ func TestE2E_UntypedTokensOnlyWithTheUpgradeFlag(t *testing.T) {
 		srv.cancel()
 	}
 }
+
+// While a fleet is rolled, --mint-untyped-tokens signs tokens with the
+// header instances not yet upgraded require (typ JWT), and the instance
+// itself accepts them (it implies --accept-untyped-tokens): a session
+// opened on an upgraded instance keeps working on any instance.
+func TestE2E_MintUntypedTokensForARollingUpgrade(t *testing.T) {
+	t.Parallel()
+	data := t.TempDir()
+	if _, errOut, code := authd(t, data, "long enough pw\n", "user", "add", "ines", "--password-stdin"); code != 0 {
+		t.Fatalf("user add: %s", errOut)
+	}
+	srv := startServe(t, data, nil, "--mint-untyped-tokens")
+	client := authv1.NewAuthServiceClient(dial(t, srv.addr))
+	login, err := client.Login(context.Background(), &authv1.LoginRequest{Username: "ines", Password: "long enough pw"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, tok := range map[string]string{"access": login.AccessToken, "refresh": login.RefreshToken} {
+		head, _, _ := strings.Cut(tok, ".")
+		raw, err := base64.RawURLEncoding.DecodeString(head)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(raw), `"typ":"JWT"`) {
+			t.Errorf("%s token header %s: want typ JWT", name, raw)
+		}
+	}
+	if _, err := client.Verify(context.Background(), &authv1.VerifyRequest{Token: login.AccessToken}); err != nil {
+		t.Errorf("its own untyped access token: %v", err)
+	}
+	refreshed, err := client.Refresh(tokens.Bearer(context.Background(), login.RefreshToken), &authv1.RefreshRequest{})
+	if err != nil {
+		t.Fatalf("refresh with its own untyped refresh token: %v", err)
+	}
+	if _, err := client.Verify(context.Background(), &authv1.VerifyRequest{Token: refreshed.AccessToken}); err != nil {
+		t.Errorf("the refreshed access token: %v", err)
+	}
+}
