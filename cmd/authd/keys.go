@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -40,7 +42,7 @@ func keysFlags() (*flag.FlagSet, *keysArgs) {
 func keysCommand(ctx context.Context, args []string, e env, stdout, stderr io.Writer) error {
 	fs, k := keysFlags()
 	cfg, kekFile := &k.cfg, k.kekFile
-	positional, err := parse(fs, args, e)
+	positional, err := parse(fs, kidsArePositional(args), e)
 	if err != nil {
 		return err
 	}
@@ -180,4 +182,42 @@ func listKeys(states []keys.State, now time.Time, stdout io.Writer) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Key.ID, token.EdDSA, s.Key.Created.Format(time.RFC3339), s.Key.SignsFrom().Format(time.RFC3339), state)
 	}
 	return tw.Flush()
+}
+
+// kidsArePositional moves a key id that begins with "-" (RFC 7638
+// thumbprints do, one time in 64) behind "--", so that `authd keys revoke
+// -1wCK…` revokes it instead of reading an unknown flag: an operator
+// revoking a compromised key must not be sent to the help. A key id is 43
+// base64url characters, which no flag of authd's is.
+func kidsArePositional(args []string) []string {
+	var flags, kids []string
+	rest := args
+	if i := slices.Index(args, "--"); i >= 0 {
+		rest, kids = args[:i], slices.Clone(args[i+1:])
+	}
+	for _, a := range rest {
+		if strings.HasPrefix(a, "-") && isKeyID(a) {
+			kids = append(kids, a)
+			continue
+		}
+		flags = append(flags, a)
+	}
+	if len(kids) == 0 {
+		return args
+	}
+	return append(append(flags, "--"), kids...)
+}
+
+// isKeyID reports whether s is shaped like authd's key ids: the 43
+// base64url characters of a SHA-256 thumbprint.
+func isKeyID(s string) bool {
+	if len(s) != 43 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
