@@ -11,16 +11,18 @@ import (
 
 	"github.com/authd-dev/authd/guard"
 	"github.com/authd-dev/authd/interceptors"
+	"github.com/authd-dev/authd/protect"
 )
 
-// newServer serves the order service behind g's interceptors, and
-// refuses to build a server in which a method declares no requirement.
+// newServer serves the order service behind g's interceptors, with the
+// limits that refuse a caller without a token before its request is read,
+// and refuses to build a server in which a method declares no requirement.
 func newServer(g *guard.Guard) (*grpc.Server, error) {
 	authn := interceptors.New(g)
-	srv := grpc.NewServer(
+	srv := grpc.NewServer(append(protect.ServerOptions(g, protect.Limits{}),
 		grpc.ChainUnaryInterceptor(authn.UnaryServerInterceptor()),
 		grpc.ChainStreamInterceptor(authn.StreamServerInterceptor()),
-	)
+	)...)
 	ordersv1.RegisterOrderServiceServer(srv, orders{})
 	healthpb.RegisterHealthServer(srv, health.NewServer()) // public: protect.New says so
 	if err := authn.CheckServer(srv); err != nil {
