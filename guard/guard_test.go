@@ -363,7 +363,9 @@ func (r *renewCounter) renewer() guard.RenewerFunc {
 func TestRenewal(t *testing.T) {
 	iss := tokens.New(t)
 	r := &renewCounter{iss: iss}
-	g := newGuard(iss, guard.Config{Renewer: r.renewer()})
+	// A generous timeout: this test is about one renewal per token, not
+	// about a renewer slower than the default bound (as under a loaded -race run).
+	g := newGuard(iss, guard.Config{Renewer: r.renewer(), RenewalTimeout: time.Minute})
 	access := iss.FreshAccess(t, "alice", sid)
 	refresh := iss.Refresh(t, "alice", sid)
 	decide := func(method, tok string) guard.Decision {
