@@ -32,7 +32,7 @@ func clientFlags() (*flag.FlagSet, *clientArgs) {
 
 func clientCommand(ctx context.Context, args []string, e env, stdout, stderr io.Writer) error {
 	fs, c := clientFlags()
-	af, scopes := &c.accountFlags, c.scopes
+	af := &c.accountFlags
 	positional, err := parse(fs, args, e)
 	if err != nil {
 		return err
@@ -44,7 +44,7 @@ func clientCommand(ctx context.Context, args []string, e env, stdout, stderr io.
 	if err != nil {
 		return err
 	}
-	scopes = c.scopes
+	scopes := c.scopes // read after parse, which fills it
 	switch {
 	case len(scopes) > 0 && sub != "add":
 		return fmt.Errorf("%w: --scope goes with client add", errUsage)

@@ -41,7 +41,7 @@ func keysFlags() (*flag.FlagSet, *keysArgs) {
 
 func keysCommand(ctx context.Context, args []string, e env, stdout, stderr io.Writer) error {
 	fs, k := keysFlags()
-	cfg, kekFile := &k.cfg, k.kekFile
+	cfg := &k.cfg
 	positional, err := parse(fs, kidsArePositional(args), e)
 	if err != nil {
 		return err
@@ -57,7 +57,7 @@ func keysCommand(ctx context.Context, args []string, e env, stdout, stderr io.Wr
 	case sub == "new-secret":
 		return newSecret(stdout, stderr)
 	}
-	kekFile = k.kekFile
+	kekFile := k.kekFile // read after parse, which fills it
 	switch {
 	case k.now && sub != "rotate":
 		return fmt.Errorf("%w: --now applies to keys rotate", errUsage)

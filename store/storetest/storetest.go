@@ -398,9 +398,7 @@ func testListSessionsPaged(t *testing.T, s store.Store) {
 			t.Fatal(err)
 		}
 	}
-	for _, id := range []string{"s6", "s3", "s4", "s5", "s0", "s1", "s2"} { // newest second first, ids ascending within
-		want = append(want, id)
-	}
+	want = append(want, "s6", "s3", "s4", "s5", "s0", "s1", "s2") // newest second first, ids ascending within
 	var got []string
 	cursor := store.SessionCursor{}
 	for range 10 {
