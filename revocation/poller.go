@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 	"time"
 
@@ -119,35 +118,7 @@ type liveSession struct {
 // those granted. An authd older than CheckSession's subject gives none:
 // then only the session is checked.
 func (l liveSession) admits(c *token.Claims) bool {
-	if l.subject == "" {
-		return true
-	}
-	if c.Subject != l.subject {
-		return false
-	}
-	if c.Type == token.Access && !sameSet(c.Roles, l.roles) {
-		return false
-	}
-	for _, s := range c.Scopes() {
-		if !slices.Contains(l.scopes, s) {
-			return false
-		}
-	}
-	return true
-}
-
-func sameSet(a, b []string) bool {
-	for _, x := range a {
-		if !slices.Contains(b, x) {
-			return false
-		}
-	}
-	for _, x := range b {
-		if !slices.Contains(a, x) {
-			return false
-		}
-	}
-	return true
+	return l.subject == "" || c.Names(l.subject, l.roles, l.scopes)
 }
 
 // Revoked reports whether the session of c is revoked, unknown to authd,

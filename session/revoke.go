@@ -3,7 +3,6 @@ package session
 import (
 	"context"
 	"errors"
-	"slices"
 	"time"
 
 	"github.com/authd-dev/authd/store"
@@ -119,32 +118,7 @@ type Identity struct {
 // the session's, an access token's roles are the session's (as a set),
 // and its scopes were granted.
 func (id Identity) Admits(c *token.Claims) bool {
-	if c.Subject != id.Subject {
-		return false
-	}
-	if c.Type == token.Access && !sameSet(c.Roles, id.Roles) {
-		return false
-	}
-	for _, s := range c.Scopes() {
-		if !slices.Contains(id.Scopes, s) {
-			return false
-		}
-	}
-	return true
-}
-
-func sameSet(a, b []string) bool {
-	for _, x := range a {
-		if !slices.Contains(b, x) {
-			return false
-		}
-	}
-	for _, x := range b {
-		if !slices.Contains(a, x) {
-			return false
-		}
-	}
-	return true
+	return c.Names(id.Subject, id.Roles, id.Scopes)
 }
 
 // Live reports whether session sid is live now (known, not revoked, its

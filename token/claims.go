@@ -114,6 +114,40 @@ func (c Claims) MarshalJSON() ([]byte, error) {
 	return append(out, '}'), nil
 }
 
+// Names reports whether c can be a token of the account subject, whose
+// roles are roles and who was granted scopes: the same subject, for an
+// access token the same roles (as a set), and scopes among those granted.
+// A token minted with a stolen key and the sid of the forger's own session
+// fails it (session.Engine and revocation.Poller both ask it).
+func (c *Claims) Names(subject string, roles, scopes []string) bool {
+	if c.Subject != subject {
+		return false
+	}
+	if c.Type == Access && !sameSet(c.Roles, roles) {
+		return false
+	}
+	for _, s := range c.Scopes() {
+		if !slices.Contains(scopes, s) {
+			return false
+		}
+	}
+	return true
+}
+
+func sameSet(a, b []string) bool {
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			return false
+		}
+	}
+	for _, x := range b {
+		if !slices.Contains(a, x) {
+			return false
+		}
+	}
+	return true
+}
+
 // HasRole reports whether the token carries role.
 func (c *Claims) HasRole(role string) bool { return slices.Contains(c.Roles, role) }
 
