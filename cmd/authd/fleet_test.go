@@ -118,7 +118,15 @@ func TestE2E_TwoInstancesOnPostgres(t *testing.T) {
 // startGreeter runs the example consumer against authd at authdAddr.
 func startGreeter(t *testing.T, authdAddr string, args ...string) string {
 	t.Helper()
-	cmd := exec.Command(greeterBin, append([]string{"--addr", "127.0.0.1:0", "--authd", authdAddr}, args...)...)
+	addr, _ := startGreeterBin(t, greeterBin, authdAddr, args...)
+	return addr
+}
+
+// startGreeterBin runs the greeter binary bin against authd at authdAddr
+// and returns its address and process.
+func startGreeterBin(t *testing.T, bin, authdAddr string, args ...string) (string, *os.Process) {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"--addr", "127.0.0.1:0", "--authd", authdAddr}, args...)...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -135,7 +143,7 @@ func startGreeter(t *testing.T, authdAddr string, args ...string) string {
 		}
 		return m != nil
 	})
-	return addr
+	return addr, cmd.Process
 }
 
 var greeterServing = regexp.MustCompile(`greeter serving.* addr=(\S+)`)

@@ -224,27 +224,12 @@ func TestE2E_FloodsAreBounded(t *testing.T) {
 	check("authd, 200 concurrent 4 MiB Logins", pid, base, slowest, failures, got)
 
 	// 2. The protected greeter: token-less 4 MiB calls to WhoAmI.
-	gcmd := exec.Command(greeterPath, "--addr", "127.0.0.1:0", "--authd", srv.addr)
-	gerr, err := gcmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := gcmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { gcmd.Process.Kill(); gcmd.Wait() })
-	var greeterAddr string
-	readLog(gerr).await(t, 0, "greeter serving", func(line string) bool {
-		if m := greeterServing.FindStringSubmatch(line); m != nil {
-			greeterAddr = m[1]
-		}
-		return greeterAddr != ""
-	})
+	greeterAddr, gproc := startGreeterBin(t, greeterPath, srv.addr)
 	greeter := examplev1.NewGreeterServiceClient(dial(t, greeterAddr))
 	if _, err := greeter.WhoAmI(tokens.Bearer(context.Background(), login.AccessToken), &examplev1.WhoAmIRequest{}); err != nil {
 		t.Fatal(err)
 	}
-	gbase, _ := memKiB(t, gcmd.Process.Pid)
+	gbase, _ := memKiB(t, gproc.Pid)
 	stop = make(chan struct{})
 	health = healthWatch("http://"+srv.httpAddr+"/healthz", stop)
 	got = floodCallsOf(t, greeterAddr, examplev1.GreeterService_WhoAmI_FullMethodName, stringField(1000, floodPayload))
@@ -253,7 +238,7 @@ func TestE2E_FloodsAreBounded(t *testing.T) {
 	if _, err := greeter.WhoAmI(tokens.Bearer(context.Background(), login.AccessToken), &examplev1.WhoAmIRequest{}); err != nil {
 		t.Errorf("the greeter after the flood: %v", err)
 	}
-	check("greeter, 200 concurrent token-less 4 MiB WhoAmI", gcmd.Process.Pid, gbase, slowest, failures, got)
+	check("greeter, 200 concurrent token-less 4 MiB WhoAmI", gproc.Pid, gbase, slowest, failures, got)
 
 	// 3. Idle connections from one address.
 	base, _ = memKiB(t, pid)
