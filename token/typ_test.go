@@ -66,18 +66,8 @@ type typSigner func(header, payload string) string
 
 func edSigner(t *testing.T) (typSigner, *token.Verifier, string) {
 	t.Helper()
-	key, err := keys.NewKey(t0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ring, err := keys.NewKeyring(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := token.NewVerifier(ring, token.WithClock(clock.NewFake(t0)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	ring, _, v, _ := newEd25519(t)
+	key := ring.Keys()[0]
 	return func(h, p string) string {
 		in := b64url(h) + "." + b64url(p)
 		return in + "." + base64.RawURLEncoding.EncodeToString(ed25519.Sign(key.Private, []byte(in)))
