@@ -140,6 +140,28 @@ func (f *fixture) whoAmI() (*examplev1.WhoAmIResponse, error) {
 	return f.greeter.WhoAmI(bg, &examplev1.WhoAmIRequest{})
 }
 
+// renewAtAuthd moves a minute on and has authd renew the client's access
+// token mine, as a consumer's renewer would: the renewed token.
+func (f *fixture) renewAtAuthd(t *testing.T, mine string) string {
+	t.Helper()
+	f.authd.Clock.Advance(time.Minute)
+	renewed, err := f.authd.Client.Renew(tokens.Bearer(bg, mine), &authv1.RenewRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return renewed.AccessToken
+}
+
+// handBack makes one call through the greeter that answers with renewal
+// in slot as its x-access-token header.
+func (f *fixture) handBack(t *testing.T, slot *atomic.Value, renewal string) {
+	t.Helper()
+	slot.Store(renewal)
+	if _, err := f.whoAmI(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestLongSession_SlidesUntilTheCap(t *testing.T) {
 	for _, renewer := range []string{"in-process", "remote"} {
 		t.Run(renewer, func(t *testing.T) {

@@ -83,19 +83,11 @@ func TestAdopt_OnlyRenewalsOfTheConfiguredIssuerAndAudience(t *testing.T) {
 			f := newFixture(t, setup{greeter: stub, config: func(c *client.Config) {
 				c.Issuer, c.Audience = tc.issuer, tc.aud
 			}})
-			e := f.authd
 			mine := f.client.Tokens()
-			e.Clock.Advance(time.Minute)
-			renewed, err := e.Client.Renew(tokens.Bearer(bg, mine.Access), &authv1.RenewRequest{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			header.Store(renewed.AccessToken)
-			if _, err := f.whoAmI(); err != nil {
-				t.Fatal(err)
-			}
+			renewed := f.renewAtAuthd(t, mine.Access)
+			f.handBack(t, &header, renewed)
 			got := f.client.Tokens()
-			if adopted := got.Access == renewed.AccessToken; adopted != tc.wantAdoption {
+			if adopted := got.Access == renewed; adopted != tc.wantAdoption {
 				t.Fatalf("renewal of iss and aud %q adopted: %v; want %v", "authd", adopted, tc.wantAdoption)
 			}
 			if !tc.wantAdoption && got != mine {

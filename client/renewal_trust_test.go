@@ -12,7 +12,6 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	"github.com/authd-dev/authd/authdtest/tokens"
-	authv1 "github.com/authd-dev/authd/gen/auth/v1"
 	"github.com/authd-dev/authd/keys"
 	"github.com/authd-dev/authd/token"
 	"github.com/authd-dev/authd/wire"
@@ -64,16 +63,9 @@ func TestAdopt_OnlyRenewalsAuthdSigned(t *testing.T) {
 	if f.client.Tokens() != mine {
 		t.Fatal("adopted a renewal authd did not sign")
 	}
-	e.Clock.Advance(time.Minute)
-	renewed, err := e.Client.Renew(tokens.Bearer(bg, mine.Access), &authv1.RenewRequest{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	header.Store(renewed.AccessToken)
-	if _, err := f.whoAmI(); err != nil {
-		t.Fatal(err)
-	}
-	if got := f.client.Tokens(); got.Access != renewed.AccessToken {
+	renewed := f.renewAtAuthd(t, mine.Access)
+	f.handBack(t, &header, renewed)
+	if got := f.client.Tokens(); got.Access != renewed {
 		t.Fatal("a renewal authd signed was not adopted")
 	}
 }
@@ -96,21 +88,12 @@ func TestAdopted_TokenInvalidRefreshesOnce(t *testing.T) {
 		return nil
 	}}
 	f := newFixture(t, setup{greeter: stub})
-	e := f.authd
-	mine := f.client.Tokens()
-	e.Clock.Advance(time.Minute)
-	renewed, err := e.Client.Renew(tokens.Bearer(bg, mine.Access), &authv1.RenewRequest{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	renewal.Store(renewed.AccessToken)
-	if _, err := f.whoAmI(); err != nil {
-		t.Fatal(err)
-	}
-	if f.client.Tokens().Access != renewed.AccessToken {
+	renewed := f.renewAtAuthd(t, f.client.Tokens().Access)
+	f.handBack(t, &renewal, renewed)
+	if f.client.Tokens().Access != renewed {
 		t.Fatal("the renewal was not adopted")
 	}
-	refuse.Store(renewed.AccessToken)
+	refuse.Store(renewed)
 	before := f.auth.refreshes.Load()
 	if _, err := f.whoAmI(); err != nil {
 		t.Fatalf("a call with the adopted token refused as invalid was not recovered: %v", err)
@@ -118,14 +101,14 @@ func TestAdopted_TokenInvalidRefreshesOnce(t *testing.T) {
 	if n := f.auth.refreshes.Load() - before; n != 1 {
 		t.Fatalf("%d refreshes, want 1", n)
 	}
-	if f.client.Tokens().Access == renewed.AccessToken {
+	if f.client.Tokens().Access == renewed {
 		t.Fatal("still holding the refused token")
 	}
 	// A token the client got from authd itself is not retried on
 	// TOKEN_INVALID: that is no renewal gone wrong.
 	refuse.Store(f.client.Tokens().Access)
 	before = f.auth.refreshes.Load()
-	_, err = f.whoAmI()
+	_, err := f.whoAmI()
 	tokens.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonTokenInvalid)
 	if n := f.auth.refreshes.Load() - before; n != 0 {
 		t.Fatalf("%d refreshes for a token from authd, want none", n)
