@@ -176,22 +176,12 @@ func TestE2E_FloodsAreBounded(t *testing.T) {
 	if out, err := add.CombinedOutput(); err != nil {
 		t.Fatalf("user add: %v: %s", err, out)
 	}
-	args := []string{"serve", "--addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"}
+	args := []string{"--http-addr", "127.0.0.1:0"}
 	if ours {
 		args = append(args, "--max-connections-per-address", strconv.Itoa(idleCap))
 	}
-	cmd := exec.Command(authdPath, args...)
-	cmd.Env = append(os.Environ(), "AUTHD_DATA_DIR="+data)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	srv := awaitServing(t, &instance{cmd: cmd, log: readLog(stderr)})
-	pid := cmd.Process.Pid
+	srv := startProcessBin(t, authdPath, data, nil, args...)
+	pid := srv.cmd.Process.Pid
 	client := authv1.NewAuthServiceClient(dial(t, srv.addr))
 	login, err := client.Login(context.Background(), &authv1.LoginRequest{Username: "alice", Password: "long enough pw"})
 	if err != nil {

@@ -120,7 +120,14 @@ func startServe(t *testing.T, dataDir string, settings []string, args ...string)
 // the tests that signal or kill it; it is killed with t.
 func startProcess(t *testing.T, dataDir string, settings []string, args ...string) *instance {
 	t.Helper()
-	cmd := exec.Command(authdBin, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
+	return startProcessBin(t, authdBin, dataDir, settings, args...)
+}
+
+// startProcessBin is startProcess of the authd binary bin (another build,
+// for before-and-after measurements).
+func startProcessBin(t *testing.T, bin, dataDir string, settings []string, args ...string) *instance {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
 	cmd.Env = append(append(os.Environ(), "AUTHD_DATA_DIR="+dataDir), settings...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
