@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -297,6 +298,11 @@ func TestThrottle_ConcurrentHonestLoginsFromOneAddress(t *testing.T) {
 	wg.Wait()
 	close(errs)
 	for err := range errs {
+		for _, l := range strings.Split(e.Logs.String(), "\n") {
+			if strings.Contains(l, "request failed") {
+				t.Log(l)
+			}
+		}
 		t.Fatal(err)
 	}
 	t.Logf("%d logins at once from one address: all succeeded; %d refusals for attempts in flight on the way", n, inFlight.Load())
