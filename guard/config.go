@@ -36,6 +36,15 @@ type Config struct {
 	// rely on it: Default Public opens all of them.
 	Default Requirement
 
+	// Cookies, when set, also takes tokens from a browser session's
+	// cookies (LoginRequest.set_cookies), for calls without an
+	// authorization header: the access cookie for ACCESS, FRESH_ACCESS and
+	// OPTIONAL methods, the refresh cookie for REFRESH methods, and only
+	// when the call's CSRF header (wire.CSRFHeader) equals the CSRF cookie
+	// (ErrCSRF otherwise, before anything else). nil: cookies are never
+	// read. DefaultCookies() names authd's.
+	Cookies *Cookies
+
 	// Revocations, when set, is asked about every verified token, after
 	// the cache; an error fails the call closed (ErrUnavailable).
 	Revocations Revocations

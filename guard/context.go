@@ -8,6 +8,9 @@ import (
 
 type claimsKey struct{}
 
+// cookieKey marks the context of a call authenticated by cookie.
+type cookieKey struct{}
+
 // ClaimsFromContext returns the verified claims of the call's token, or
 // false when the method is public or optional and no token was sent. The
 // claims are shared with other calls presenting the same token: read,
@@ -21,4 +24,22 @@ func ClaimsFromContext(ctx context.Context) (*token.Claims, bool) {
 // a Decide; tests of handlers that read ClaimsFromContext use it too.
 func ContextWithClaims(ctx context.Context, claims *token.Claims) context.Context {
 	return context.WithValue(ctx, claimsKey{}, claims)
+}
+
+// ContextWithDecision returns ctx carrying d's claims and whether its
+// call was authenticated by cookie (FromCookie), as the adapters do.
+func ContextWithDecision(ctx context.Context, d Decision) context.Context {
+	ctx = ContextWithClaims(ctx, d.Claims)
+	if d.fromCookie {
+		ctx = context.WithValue(ctx, cookieKey{}, true)
+	}
+	return ctx
+}
+
+// FromCookie reports whether the call in ctx was authenticated by a
+// browser session's cookie rather than an authorization header: its
+// handler answers with cookies, never tokens in the body.
+func FromCookie(ctx context.Context) bool {
+	v, _ := ctx.Value(cookieKey{}).(bool)
+	return v
 }

@@ -35,6 +35,7 @@ type Revocations interface {
 type Guard struct {
 	verifier    Verifier
 	policy      *policy
+	cookies     *Cookies
 	clock       clock.Clock
 	cache       *ttlcache.Cache[[sha256.Size]byte, verified]
 	revocations Revocations
@@ -64,6 +65,9 @@ func New(v Verifier, cfg Config) *Guard {
 		revocations: cfg.Revocations,
 		freshMaxAge: cfg.FreshMaxAge,
 		recheck:     cfg.StreamRevocationCheck,
+	}
+	if cfg.Cookies != nil {
+		g.cookies = cfg.Cookies.withDefaults()
 	}
 	if g.clock == nil {
 		g.clock = clock.System()
@@ -96,6 +100,10 @@ type Call struct {
 	// connection, nil otherwise: a token bound to a certificate (cnf
 	// x5t#S256) is accepted only over a connection that presents it.
 	PeerCertificate *x509.Certificate
+	// Cookie holds the values of the Cookie header, and CSRFToken those of
+	// wire.CSRFHeader: read only by a Guard with Config.Cookies, for a
+	// call without an authorization header.
+	Cookie, CSRFToken []string
 }
 
 // Decision is a call allowed to proceed.
@@ -106,7 +114,13 @@ type Decision struct {
 
 	requirement Requirement
 	token       string
+	fromCookie  bool
 }
+
+// FromCookie reports whether the call was authenticated by a browser
+// session's cookie: a renewal then goes back as a cookie
+// (Guard.RenewalCookie), never in a header a page's scripts could read.
+func (d Decision) FromCookie() bool { return d.fromCookie }
 
 // Decide checks call against its method's rule: the credential is parsed,
 // verified (or found in the cache of verified tokens), its binding proven
@@ -139,7 +153,7 @@ func (g *Guard) Precheck(call Call) error {
 	if req == Public {
 		return nil
 	}
-	raw, err := bearer(call.Authorization)
+	raw, _, err := g.credential(call, req)
 	if err == errNoToken && req == Optional {
 		return nil
 	}
@@ -166,7 +180,7 @@ func (g *Guard) decide(ctx context.Context, rule Rule, call Call) (Decision, err
 	if req == Public {
 		return Decision{}, nil
 	}
-	raw, err := bearer(call.Authorization)
+	raw, fromCookie, err := g.credential(call, req)
 	if err == errNoToken && req == Optional {
 		return Decision{}, nil
 	}
@@ -183,14 +197,35 @@ func (g *Guard) decide(ctx context.Context, rule Rule, call Call) (Decision, err
 	if err := rule.permits(claims); err != nil {
 		return Decision{}, err
 	}
-	return Decision{Claims: claims, requirement: req, token: raw}, nil
+	return Decision{Claims: claims, requirement: req, token: raw, fromCookie: fromCookie}, nil
+}
+
+// credential returns the call's token: its authorization header's when
+// it has one (cookies are then never read), else, with Config.Cookies, the
+// cookie req takes, once the CSRF header has matched.
+func (g *Guard) credential(call Call, req Requirement) (raw string, fromCookie bool, err error) {
+	if len(call.Authorization) > 0 || g.cookies == nil || len(call.Cookie) == 0 {
+		raw, err := bearer(call.Authorization)
+		return raw, false, err
+	}
+	var names []string
+	switch req {
+	case Refresh:
+		names = []string{g.cookies.Refresh}
+	case anyToken:
+		names = []string{g.cookies.Access, g.cookies.Refresh}
+	default:
+		names = []string{g.cookies.Access}
+	}
+	raw, err = g.cookies.token(call, names...)
+	return raw, err == nil, err
 }
 
 // Authenticate returns the claims of call's token, of either type, once
 // verified, its binding proven and its session found live: what every rule
 // checks first. Logout, which takes an access or a refresh token, asks it.
 func (g *Guard) Authenticate(ctx context.Context, call Call) (*token.Claims, error) {
-	raw, err := bearer(call.Authorization)
+	raw, _, err := g.credential(call, anyToken)
 	if err != nil {
 		return nil, err
 	}

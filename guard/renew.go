@@ -2,6 +2,7 @@ package guard
 
 import (
 	"context"
+	"net/http"
 	"time"
 
 	"github.com/authd-dev/authd/internal/flight"
@@ -98,4 +99,20 @@ func (r *renewals) token(ctx context.Context, raw string, c *token.Claims, now t
 		return tok, nil
 	})
 	return tok
+}
+
+// RenewalCookie is the access cookie (Config.Cookies) that carries tok, a
+// renewal handed out for a call authenticated by cookie, with a Max-Age
+// of tok's remaining life. tok is verified to read its exp, which also
+// puts it in the cache for the calls that follow. nil without
+// Config.Cookies or when tok does not verify.
+func (g *Guard) RenewalCookie(ctx context.Context, tok string) *http.Cookie {
+	if g.cookies == nil || tok == "" {
+		return nil
+	}
+	claims, err := g.verify(ctx, tok)
+	if err != nil {
+		return nil
+	}
+	return g.cookies.AccessCookie(tok, claims.Expiry().Sub(g.clock.Now()))
 }

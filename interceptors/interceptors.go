@@ -81,19 +81,34 @@ func (a *Authenticator) decide(ctx context.Context, method string) (context.Cont
 		return ctx, d, nil
 	}
 	if tok := a.g.Renewal(ctx, d); tok != "" {
-		// Fails only after the headers went out: nobody to tell.
-		_ = grpc.SetHeader(ctx, metadata.Pairs(wire.RenewalHeader, tok))
+		// Fails only after the headers went out: nobody to tell. A
+		// browser session's renewal is a cookie, never a header its
+		// page's scripts could read.
+		if d.FromCookie() {
+			if c := a.g.RenewalCookie(ctx, tok); c != nil {
+				_ = grpc.SetHeader(ctx, metadata.Pairs(wire.SetCookieKey, c.String()))
+			}
+		} else {
+			_ = grpc.SetHeader(ctx, metadata.Pairs(wire.RenewalHeader, tok))
+		}
 	}
-	return guard.ContextWithClaims(ctx, d.Claims), d, nil
+	return guard.ContextWithDecision(ctx, d), d, nil
 }
 
 // Call is what the incoming gRPC call in ctx presents to a Guard: method,
-// its authorization metadata and, over mutual TLS, the client's
-// certificate.
+// its authorization metadata, its cookie and CSRF metadata (a browser's
+// call through a gRPC-Web or Connect bridge) and, over mutual TLS, the
+// client's certificate.
 func Call(ctx context.Context, method string) guard.Call {
-	// The one key, not a copy of all the metadata (FromIncomingContext
+	// The keys, not a copy of all the metadata (FromIncomingContext
 	// copies the map on every call).
 	c := guard.Call{Method: method, Authorization: metadata.ValueFromIncomingContext(ctx, wire.AuthorizationKey)}
+	if len(c.Authorization) == 0 {
+		c.Cookie = metadata.ValueFromIncomingContext(ctx, wire.CookieKey)
+		if len(c.Cookie) > 0 {
+			c.CSRFToken = metadata.ValueFromIncomingContext(ctx, wire.CSRFHeader)
+		}
+	}
 	if p, ok := peer.FromContext(ctx); ok {
 		if info, ok := p.AuthInfo.(credentials.TLSInfo); ok && len(info.State.PeerCertificates) > 0 {
 			c.PeerCertificate = info.State.PeerCertificates[0]
@@ -162,7 +177,8 @@ func (s *guardedStream) RecvMsg(m any) error {
 // tap handle per server; protect.ServerOptions installs this one.
 func TapHandle(g *guard.Guard) tap.ServerInHandle {
 	return func(ctx context.Context, info *tap.Info) (context.Context, error) {
-		call := guard.Call{Method: info.FullMethodName, Authorization: info.Header.Get(wire.AuthorizationKey)}
+		call := guard.Call{Method: info.FullMethodName, Authorization: info.Header.Get(wire.AuthorizationKey),
+			Cookie: info.Header.Get(wire.CookieKey), CSRFToken: info.Header.Get(wire.CSRFHeader)}
 		if err := g.Precheck(call); err != nil {
 			return ctx, wire.StatusError(err)
 		}

@@ -9,6 +9,32 @@ const (
 	RenewalHeader = "x-access-token"
 	// RequestIDHeader carries a call's request id, in and out.
 	RequestIDHeader = "x-request-id"
+	// CookieKey carries a browser's cookies (the HTTP Cookie header).
+	CookieKey = "cookie"
+	// SetCookieKey is the response header that sets them.
+	SetCookieKey = "set-cookie"
+	// CSRFHeader carries, on a call authenticated by cookie, the value of
+	// the CSRF cookie (double submit): a page of another origin can make a
+	// browser send the cookies, but cannot read the CSRF cookie to copy it.
+	CSRFHeader = "x-csrf-token"
+)
+
+// The cookies of a browser session (LoginRequest.set_cookies), by default:
+// a consumer on another origin than authd may name them otherwise
+// (guard.Cookies).
+const (
+	// AccessCookie holds the access token: HttpOnly; Secure;
+	// SameSite=Lax; Path=/.
+	AccessCookie = "__Host-authd-access"
+	// RefreshCookie holds the refresh token: HttpOnly; Secure;
+	// SameSite=Strict; Path=RefreshCookiePath, so that it travels only to
+	// authd's own procedures.
+	RefreshCookie = "__Secure-authd-refresh"
+	// RefreshCookiePath is the refresh cookie's Path.
+	RefreshCookiePath = "/auth.v1.AuthService/"
+	// CSRFCookie holds the anti-CSRF value, readable by the page's
+	// scripts: Secure; SameSite=Strict; Path=/.
+	CSRFCookie = "__Host-authd-csrf"
 )
 
 // Domain is the ErrorInfo domain of every refusal authd makes.
@@ -36,6 +62,11 @@ const (
 	// many attempts for the account from the address, or from the address,
 	// are still being checked. Nothing failed; retry after the delay.
 	ReasonLoginInFlight = "LOGIN_IN_FLIGHT"
+	// ReasonCSRFTokenInvalid (PERMISSION_DENIED): a call authenticated by
+	// cookie without the CSRF header equal to the CSRF cookie. It is
+	// checked before anything else; a call with an authorization header
+	// needs none.
+	ReasonCSRFTokenInvalid = "CSRF_TOKEN_INVALID"
 )
 
 // ErrorInfo metadata keys of PermissionDenied refusals: what the method

@@ -280,9 +280,20 @@ func (x *IssueClientTokenResponse) GetTokenType() string {
 }
 
 type LoginRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Username      string                 `protobuf:"bytes,1,opt,name=username" json:"username,omitempty"`
-	Password      string                 `protobuf:"bytes,2,opt,name=password" json:"password,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Username string                 `protobuf:"bytes,1,opt,name=username" json:"username,omitempty"`
+	Password string                 `protobuf:"bytes,2,opt,name=password" json:"password,omitempty"`
+	// set_cookies asks for the tokens in cookies instead of the response body,
+	// for a browser page whose scripts must never see them: the access token in
+	// `__Host-authd-access` (HttpOnly; Secure; SameSite=Lax; Path=/), the refresh
+	// token in `__Secure-authd-refresh` (HttpOnly; Secure; SameSite=Strict;
+	// Path=/auth.v1.AuthService/) and an anti-CSRF value in `__Host-authd-csrf`
+	// (readable by the page; Secure; SameSite=Strict; Path=/). access_token and
+	// refresh_token are then empty. A call authenticated by these cookies must
+	// carry the `x-csrf-token` header equal to `__Host-authd-csrf`
+	// (CSRF_TOKEN_INVALID otherwise); Refresh, Renew and Logout work from them
+	// (docs/browsers.md).
+	SetCookies    bool `protobuf:"varint,3,opt,name=set_cookies,json=setCookies" json:"set_cookies,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -329,6 +340,13 @@ func (x *LoginRequest) GetPassword() string {
 		return x.Password
 	}
 	return ""
+}
+
+func (x *LoginRequest) GetSetCookies() bool {
+	if x != nil {
+		return x.SetCookies
+	}
+	return false
 }
 
 type LoginResponse struct {
@@ -1385,10 +1403,12 @@ const file_auth_v1_auth_proto_rawDesc = "" +
 	"expires_in\x18\x02 \x01(\x03R\texpiresIn\x12\x14\n" +
 	"\x05scope\x18\x03 \x01(\tR\x05scope\x12\x1d\n" +
 	"\n" +
-	"token_type\x18\x04 \x01(\tR\ttokenType\"F\n" +
+	"token_type\x18\x04 \x01(\tR\ttokenType\"g\n" +
 	"\fLoginRequest\x12\x1a\n" +
 	"\busername\x18\x01 \x01(\tR\busername\x12\x1a\n" +
-	"\bpassword\x18\x02 \x01(\tR\bpassword\"\xc3\x01\n" +
+	"\bpassword\x18\x02 \x01(\tR\bpassword\x12\x1f\n" +
+	"\vset_cookies\x18\x03 \x01(\bR\n" +
+	"setCookies\"\xc3\x01\n" +
 	"\rLoginResponse\x12!\n" +
 	"\faccess_token\x18\x01 \x01(\tR\vaccessToken\x12#\n" +
 	"\rrefresh_token\x18\x02 \x01(\tR\frefreshToken\x12\x1d\n" +
