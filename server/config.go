@@ -39,6 +39,13 @@ type Config struct {
 	// "": no discovery document (404), since authd cannot know the URL it
 	// is reached at and never takes it from a request.
 	PublicURL string
+	// CORSOrigins are the origins (scheme://host[:port]) whose pages may
+	// call AuthService on HTTPAddr with credentials, its cookies included
+	// (--cors-origins; ParseOrigins reads the flag). A request from any
+	// other origin is refused (calls without an Origin header, from
+	// grpcurl, curl or a Go client, are no browser's and pass). None: no
+	// browser page may call.
+	CORSOrigins []string
 
 	// DataDir holds the SQLite database and the signing-key files
 	// (--data-dir).

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	authv1 "github.com/authd-dev/authd/gen/auth/v1"
 	"github.com/authd-dev/authd/service"
 	"github.com/authd-dev/authd/token"
 )
@@ -76,11 +77,14 @@ func (s *Server) ready(ctx context.Context) error {
 	return err
 }
 
-// httpMux serves the JWKS as JSON, the discovery document, liveness
-// (/healthz: the process serves), readiness (/readyz: and its database
-// answers and can write) and, unless it has a listener of its own, Prometheus metrics.
+// httpMux serves AuthService over Connect and gRPC-Web for browsers (at
+// its gRPC paths, behind CORS), the JWKS as JSON, the discovery document,
+// liveness (/healthz: the process serves), readiness (/readyz: and its
+// database answers and can write) and, unless it has a listener of its
+// own, Prometheus metrics.
 func (s *Server) httpMux() http.Handler {
 	mux := http.NewServeMux()
+	mux.Handle("/"+authv1.AuthService_ServiceDesc.ServiceName+"/", withCORS(s.cfg.CORSOrigins, s.connect))
 	mux.HandleFunc("GET /.well-known/jwks.json", func(w http.ResponseWriter, r *http.Request) {
 		keys := []token.JWK{} // HS256 mode publishes no keys, never the secret
 		if s.jwks != nil {

@@ -46,6 +46,7 @@ type Server struct {
 	sessions   *session.Engine
 	metrics    *service.Metrics
 	grpc       *grpc.Server
+	connect    http.Handler // AuthService over Connect and gRPC-Web, for the HTTP listener
 	health     *health.Server
 	certs      *certReloader // nil without TLS
 	readiness  readiness
@@ -208,7 +209,8 @@ func (s *Server) assemble(ctx context.Context, hasher *password.Hasher, keySourc
 		}
 	}
 	accts := accounts.New(s.store, hasher, accounts.Config{Sessions: s.sessions, Counters: counters, Logger: s.logger, Clock: s.clock})
-	g := guard.New(verifier, guard.Config{PublicHealthAndReflection: true, Revocations: s.sessions, Clock: s.clock})
+	g := guard.New(verifier, guard.Config{PublicHealthAndReflection: true, Revocations: s.sessions, Clock: s.clock,
+		Cookies: guard.DefaultCookies()})
 	svc := service.New(service.Config{
 		Sessions: s.sessions, Accounts: accts, Guard: g, JWKS: s.jwks,
 		TrustedProxies: cfg.TrustedProxies, Metrics: s.metrics, Logger: s.logger, Clock: s.clock,
@@ -218,7 +220,10 @@ func (s *Server) assemble(ctx context.Context, hasher *password.Hasher, keySourc
 		opts = append(opts, grpc.Creds(s.certs.credentials()))
 	}
 	opts = append(opts, grpc.ConnectionTimeout(cfg.HandshakeTimeout))
-	s.grpc, s.health, err = service.NewServer(svc, opts...)
+	if s.grpc, s.health, err = service.NewServer(svc, opts...); err != nil {
+		return err
+	}
+	s.connect, err = service.NewConnectHandler(svc, s.grpc)
 	return err
 }
 

@@ -26,7 +26,13 @@ func (s *Service) Login(ctx context.Context, req *authv1.LoginRequest) (*authv1.
 	if err != nil {
 		return nil, s.statusError(ctx, "login", err)
 	}
-	s.cfg.Logger.InfoContext(ctx, "login", "user", user.Name, "sid", tokens.SessionID)
+	s.cfg.Logger.InfoContext(ctx, "login", "user", user.Name, "sid", tokens.SessionID, "cookies", req.GetSetCookies())
+	if req.GetSetCookies() {
+		if err := s.setSessionCookies(ctx, tokens, ""); err != nil {
+			return nil, wire.StatusError(err)
+		}
+		tokens.Access, tokens.Refresh = "", ""
+	}
 	return &authv1.LoginResponse{
 		AccessToken:      tokens.Access,
 		RefreshToken:     tokens.Refresh,

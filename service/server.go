@@ -53,6 +53,7 @@ func NewServer(svc *Service, opts ...grpc.ServerOption) (*grpc.Server, *health.S
 	}
 	authn := interceptors.New(g)
 	bounds := newPublicBounds(svc)
+	svc.bounds = bounds
 	unary = append(unary, bounds.unary)
 	opts = append([]grpc.ServerOption{
 		grpc.MaxHeaderListSize(MaxHeaderListSize),

@@ -59,6 +59,7 @@ type Service struct {
 	accounts *accounts.Manager
 	guard    *guard.Guard
 	cfg      Config
+	bounds   *publicBounds // of the server NewServer built, for NewConnectHandler
 }
 
 // New returns the service.

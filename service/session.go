@@ -5,9 +5,11 @@ import (
 	"errors"
 
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
+	"github.com/authd-dev/authd/guard"
 	"github.com/authd-dev/authd/interceptors"
 	"github.com/authd-dev/authd/session"
 	"github.com/authd-dev/authd/store"
+	"github.com/authd-dev/authd/wire"
 )
 
 // Refresh implements authv1.AuthServiceServer: the Guard has checked that
@@ -32,6 +34,12 @@ func (s *Service) Refresh(ctx context.Context, _ *authv1.RefreshRequest) (*authv
 		return nil, s.statusError(ctx, "refresh", err)
 	}
 	s.cfg.Metrics.refresh("ok")
+	if guard.FromCookie(ctx) {
+		if err := s.setSessionCookies(ctx, tokens, s.sessionCSRF(ctx)); err != nil {
+			return nil, wire.StatusError(err)
+		}
+		tokens.Access, tokens.Refresh = "", ""
+	}
 	return &authv1.RefreshResponse{
 		AccessToken:      tokens.Access,
 		RefreshToken:     tokens.Refresh,
@@ -44,8 +52,15 @@ func (s *Service) Refresh(ctx context.Context, _ *authv1.RefreshRequest) (*authv
 // caller's access or refresh token. The method is PUBLIC to the Guard's
 // interceptor, which takes one token type per method; the token is
 // checked here, by the same Guard (guard.Guard.Authenticate).
+//
+// A browser session's Logout also expires its cookies, even when its
+// tokens no longer verify, but not when its CSRF header is wrong: a page
+// of another origin cannot log the user out.
 func (s *Service) Logout(ctx context.Context, _ *authv1.LogoutRequest) (*authv1.LogoutResponse, error) {
 	c, err := s.guard.Authenticate(ctx, interceptors.Call(ctx, authv1.AuthService_Logout_FullMethodName))
+	if !errors.Is(err, guard.ErrCSRF) {
+		s.clearCookies(ctx)
+	}
 	if err != nil {
 		return nil, s.statusError(ctx, "logout", err)
 	}
@@ -71,6 +86,10 @@ func (s *Service) Renew(ctx context.Context, _ *authv1.RenewRequest) (*authv1.Re
 	access, life, err := s.sessions.Renew(ctx, c)
 	if err != nil {
 		return nil, s.statusError(ctx, "renew", err)
+	}
+	if guard.FromCookie(ctx) {
+		s.setAccessCookie(ctx, access, life)
+		access = ""
 	}
 	return &authv1.RenewResponse{AccessToken: access, ExpiresIn: seconds(life)}, nil
 }

@@ -75,6 +75,11 @@ func serveFlags() (*flag.FlagSet, *serveSettings) {
 		}
 		return nil
 	})
+	fs.Func("cors-origins", "comma-separated origins (https://app.example.com) whose pages may call AuthService on --http-addr over Connect or gRPC-Web with credentials; no wildcard; other origins are refused", func(v string) error {
+		origins, err := server.ParseOrigins(v)
+		c.CORSOrigins = origins
+		return err
+	})
 	hashFlags(fs, c)
 	fs.IntVar(&c.MaxConnections, "max-connections", def.MaxConnections, "connections each listener (gRPC, HTTP, metrics) holds at once; past it a new one is closed as soon as accepted")
 	fs.IntVar(&c.MaxConnectionsPerAddress, "max-connections-per-address", def.MaxConnectionsPerAddress, "connections each listener holds at once from one remote address (IPv6: its /64)")
