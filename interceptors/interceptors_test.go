@@ -25,7 +25,6 @@ import (
 	examplev1 "github.com/authd-dev/authd/gen/example/v1"
 	"github.com/authd-dev/authd/guard"
 	"github.com/authd-dev/authd/interceptors"
-	"github.com/authd-dev/authd/keys"
 	"github.com/authd-dev/authd/token"
 	"github.com/authd-dev/authd/wire"
 )
@@ -34,14 +33,6 @@ var bg = context.Background()
 
 // sid is the session of the tokens tests mint.
 const sid = "session-1"
-
-// world is the example greeter verifying tokens of a tokens.Issuer, with
-// a stream-only test service of one method per requirement.
-type world struct {
-	greeter examplev1.GreeterServiceClient
-	conn    *grpc.ClientConn
-	tokens  map[string]string // case name -> token
-}
 
 // streamMethods names the test service's server-streaming method of each
 // requirement, declared in guard.Config.Methods rather than a proto option.
@@ -99,75 +90,6 @@ func greeterGuard(v guard.Verifier, clk clock.Clock, cfg guard.Config) *guard.Gu
 	return guard.New(v, cfg)
 }
 
-func newWorld(t *testing.T) *world {
-	t.Helper()
-	iss := tokens.New(t)
-	w := &world{}
-
-	// A key the verifier trusted, then dropped: tokens it signed must stop
-	// verifying.
-	current := iss.Keys.Keys()[0]
-	removed, err := keys.NewKey(tokens.Start.Add(-time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
-	removedToken := mintWith(t, removed, token.DefaultIssuer, iss.Claims(token.Access, "alice", sid))
-	if err := iss.Keys.Replace(current, removed); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := iss.Verifier.Verify(bg, removedToken); err != nil {
-		t.Fatalf("token of a key in the ring: %v", err)
-	}
-	if err := iss.Keys.Replace(current); err != nil {
-		t.Fatal(err)
-	}
-	forger := tokens.New(t, tokens.WithClock(iss.Clock))
-	otherIssuer := iss.Claims(token.Access, "alice", sid)
-	otherIssuer.Fresh = token.Fresh{Value: true}
-
-	// The greeter and the test service on one server, checked once both
-	// are registered (CheckServer refuses declarations of methods it
-	// cannot find).
-	desc, streamReqs := streamServiceDesc()
-	authn := interceptors.New(guard.New(iss.Verifier, guard.Config{Clock: iss.Clock, Methods: streamReqs}))
-	srv := grpc.NewServer(grpc.ChainUnaryInterceptor(authn.UnaryServerInterceptor()), grpc.ChainStreamInterceptor(authn.StreamServerInterceptor()))
-	examplev1.RegisterGreeterServiceServer(srv, &greeter.Greeter{Clock: iss.Clock})
-	srv.RegisterService(desc, struct{}{})
-	if err := authn.CheckServer(srv); err != nil {
-		t.Fatal(err)
-	}
-	w.conn = tokens.Serve(t, srv)
-	w.greeter = examplev1.NewGreeterServiceClient(w.conn)
-	w.tokens = map[string]string{
-		"access fresh":     iss.FreshAccess(t, "alice", sid),
-		"access non-fresh": iss.Access(t, "alice", sid),
-		"refresh":          iss.Refresh(t, "alice", sid),
-		"expired access":   iss.Expired(t, "alice", sid),
-		"other issuer":     mintWith(t, current, "someone-else", otherIssuer),
-		"unknown kid":      forger.FreshAccess(t, "alice", sid),
-		"removed key":      removedToken,
-	}
-	return w
-}
-
-// mintWith signs c with key alone, stamping issuer.
-func mintWith(t *testing.T, key keys.Key, issuer string, c token.Claims) string {
-	t.Helper()
-	ring, err := keys.NewKeyring(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := keys.NewSigner(ring, issuer, []string{token.DefaultIssuer})
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := signer.Sign(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return raw
-}
-
 const (
 	ok        = ""
 	missing   = wire.ReasonTokenMissing
@@ -178,112 +100,19 @@ const (
 	revoked   = wire.ReasonTokenRevoked
 )
 
-// matrix: for each way of calling, the outcome per requirement, in the order
-// Public, Access, FreshAccess, Refresh, Optional.
-var matrix = []struct {
-	name string
-	want [5]string
-}{
-	{"no metadata", [5]string{ok, missing, missing, missing, ok}},
-	{"malformed header", [5]string{ok, missing, missing, missing, missing}},
-	{"two authorization values", [5]string{ok, missing, missing, missing, missing}},
-	{"access fresh", [5]string{ok, ok, ok, wrongType, ok}},
-	{"access non-fresh", [5]string{ok, ok, notFresh, wrongType, ok}},
-	{"refresh", [5]string{ok, wrongType, wrongType, ok, wrongType}},
-	{"expired access", [5]string{ok, expired, expired, expired, expired}},
-	{"other issuer", [5]string{ok, invalid, invalid, invalid, invalid}},
-	{"unknown kid", [5]string{ok, invalid, invalid, invalid, invalid}},
-	{"removed key", [5]string{ok, invalid, invalid, invalid, invalid}},
-}
-
-var order = []guard.Requirement{
-	guard.Public, guard.Access, guard.FreshAccess, guard.Refresh, guard.Optional,
-}
-
-func (w *world) outgoing(name string) context.Context {
-	switch name {
-	case "no metadata":
-		return bg
-	case "malformed header":
-		return metadata.AppendToOutgoingContext(bg, wire.AuthorizationKey, "Token "+w.tokens["access fresh"])
-	case "two authorization values":
-		return tokens.Bearer(tokens.Bearer(bg, w.tokens["access fresh"]), w.tokens["access fresh"])
-	}
-	tok, ok := w.tokens[name]
-	if !ok {
-		panic("no token for case " + name)
-	}
-	return tokens.Bearer(bg, tok)
-}
-
-// callUnary calls the greeter method that declares req in greeter.proto.
-func (w *world) callUnary(ctx context.Context, req guard.Requirement) error {
-	var err error
-	switch req {
-	case guard.Public:
-		_, err = w.greeter.Hello(ctx, &examplev1.HelloRequest{})
-	case guard.Access:
-		_, err = w.greeter.WhoAmI(ctx, &examplev1.WhoAmIRequest{})
-	case guard.FreshAccess:
-		_, err = w.greeter.DeleteAccount(ctx, &examplev1.DeleteAccountRequest{})
-	case guard.Refresh:
-		_, err = w.greeter.SessionInfo(ctx, &examplev1.SessionInfoRequest{})
-	case guard.Optional:
-		_, err = w.greeter.Greet(ctx, &examplev1.GreetRequest{})
-	}
-	return err
-}
-
-func (w *world) callStream(ctx context.Context, req guard.Requirement) error {
-	desc := &grpc.StreamDesc{ServerStreams: true}
-	stream, err := w.conn.NewStream(ctx, desc, "/test.Streams/"+streamMethods[req])
-	if err != nil {
-		return err
-	}
-	if err := stream.SendMsg(&examplev1.HelloRequest{}); err != nil {
-		return err
-	}
-	if err := stream.CloseSend(); err != nil {
-		return err
-	}
-	var out examplev1.HelloResponse
-	return stream.RecvMsg(&out)
-}
-
-func TestMatrix(t *testing.T) {
-	w := newWorld(t)
-	for _, kind := range []struct {
-		name string
-		call func(context.Context, guard.Requirement) error
-	}{{"unary", w.callUnary}, {"stream", w.callStream}} {
-		for _, row := range matrix {
-			for i, req := range order {
-				t.Run(kind.name+"/"+row.name+"/"+req.String(), func(t *testing.T) {
-					err := kind.call(w.outgoing(row.name), req)
-					if row.want[i] == ok {
-						if err != nil {
-							t.Fatalf("refused: %v", err)
-						}
-						return
-					}
-					tokens.WantRefusal(t, err, codes.Unauthenticated, row.want[i])
-				})
-			}
-		}
-	}
-}
-
 func TestClaimsReachHandlers(t *testing.T) {
-	w := newWorld(t)
-	resp, err := w.greeter.WhoAmI(w.outgoing("access fresh"), &examplev1.WhoAmIRequest{})
+	iss := tokens.New(t)
+	greeter := newGreeter(t, iss, guard.Config{})
+	access := tokens.Bearer(bg, iss.FreshAccess(t, "alice", sid))
+	resp, err := greeter.WhoAmI(access, &examplev1.WhoAmIRequest{})
 	if err != nil || resp.Subject != "alice" || !resp.Fresh || resp.Sid != sid {
 		t.Fatalf("WhoAmI = %v, %v", resp, err)
 	}
-	greet, err := w.greeter.Greet(bg, &examplev1.GreetRequest{})
+	greet, err := greeter.Greet(bg, &examplev1.GreetRequest{})
 	if err != nil || greet.Message != "hello, stranger" {
 		t.Fatalf("anonymous Greet = %v, %v", greet, err)
 	}
-	greet, err = w.greeter.Greet(w.outgoing("access fresh"), &examplev1.GreetRequest{})
+	greet, err = greeter.Greet(access, &examplev1.GreetRequest{})
 	if err != nil || greet.Message != "hello, alice" {
 		t.Fatalf("Greet with token = %v, %v", greet, err)
 	}
