@@ -55,6 +55,7 @@ skipped:
 ## fuzz: run every fuzz target for FUZZTIME each (20000 inputs, or a duration such as FUZZTIME=30s)
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzBearer$$' -fuzztime $(FUZZTIME) ./interceptors
+	$(GO) test -run '^$$' -fuzz '^FuzzCookieCredential$$' -fuzztime $(FUZZTIME) ./guard
 	$(GO) test -run '^$$' -fuzz '^FuzzAuthorize$$' -fuzztime $(FUZZTIME) ./interceptors
 	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) ./token
 	$(GO) test -run '^$$' -fuzz '^FuzzMemberNames$$' -fuzztime $(FUZZTIME) ./token

@@ -155,3 +155,17 @@ func cookieValue(cookies []*http.Cookie, name string) (string, int) {
 	}
 	return v, n
 }
+
+// CSRFValue returns the CSRF cookie's value among the Cookie header
+// values, "" when there is not exactly one.
+func (c *Cookies) CSRFValue(header []string) string {
+	v, n := cookieValue(parseCookies(header), c.CSRF)
+	if n != 1 {
+		return ""
+	}
+	return v
+}
+
+// Cookies returns the cookies the Guard takes tokens from (Config.Cookies,
+// its names defaulted), nil when it reads none.
+func (g *Guard) Cookies() *Cookies { return g.cookies }
