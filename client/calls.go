@@ -2,12 +2,15 @@ package client
 
 import (
 	"context"
+	"net/http"
 	"sync"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/authd-dev/authd/wire"
 )
 
 // Context keys: the token chosen for a call by the interceptors, and the
@@ -242,4 +245,25 @@ func (s *stream) adopt(cs grpc.ClientStream) {
 	if header, err := cs.Header(); err == nil {
 		s.c.adopt(s.ctx, header)
 	}
+}
+
+// AdoptRenewal and AfterCall are what the Client's own interceptors do
+// after a call, for the adapters of other transports (package connectauth
+// for connect-go clients), which attach the token of Token themselves.
+
+// AdoptRenewal adopts the renewed access token of a service's response
+// header (wire.RenewalHeader), as the interceptors do: only one value,
+// signed by authd, of the same user and session, living longer.
+func (c *Client) AdoptRenewal(ctx context.Context, header http.Header) {
+	c.adopt(ctx, metadata.MD{wire.RenewalHeader: header.Values(wire.RenewalHeader)})
+}
+
+// AfterCall reacts to err, the error of a call made with the access token
+// used, read as a gRPC status (status.FromError): on TOKEN_EXPIRED it
+// refreshes and returns the token to retry the call with, once; on the
+// errors only a login cures it calls Config.OnLoginRequired. retry is ""
+// when the call must not be retried, and the error is then err or the
+// refresh's failure.
+func (c *Client) AfterCall(ctx context.Context, used string, err error) (retry string, _ error) {
+	return c.afterCall(ctx, used, err)
 }
