@@ -116,7 +116,8 @@ func (e *Env) build(t tokens.TB, o Options) {
 	acfg := o.Accounts
 	acfg.Sessions, acfg.Clock, acfg.Logger = e.Sessions, e.Clock, logger
 	e.Accounts = accounts.New(e.Store, e.Hasher, acfg)
-	e.Guard = guard.New(e.Verifier, guard.Config{PublicHealthAndReflection: true, Revocations: e.Sessions, Clock: e.Clock})
+	e.Guard = guard.New(e.Verifier, guard.Config{PublicHealthAndReflection: true, Revocations: e.Sessions, Clock: e.Clock,
+		Cookies: guard.DefaultCookies()})
 	var jwks service.JWKSource
 	if e.Keys != nil {
 		jwks = e.Keys
