@@ -1,0 +1,9 @@
+// Package browser tests a browser session end to end: headless Chromium
+// (Debian's, driven by playwright-core from this directory's
+// package-lock.json) runs the notes page of examples/web against a real
+// authd and the connect-go service of examples/connect, logs in with
+// cookies, outlives its access cookie through Refresh, logs out, and shows
+// that the page's scripts never see a token and that pages of other
+// origins cannot use the session. It has no code of its own: the test is
+// browser_test.go, and browser.mjs is what runs in node.
+package browser
