@@ -9,7 +9,7 @@ RACE      := $(if $(CI),-race,)
 # has no deadline to race. `make fuzz FUZZTIME=2m` still fuzzes by time.
 FUZZTIME  ?= 20000x
 
-.PHONY: run demo build test test-deps skipped test-short fuzz bench load lint gen gen-check consumer clean
+.PHONY: run demo build test test-deps skipped test-short fuzz bench load lint gen gen-check consumer connect-example web web-check browser clean
 
 # make run's addresses: set them on the command line or in the environment
 # (AUTHD_ADDR=127.0.0.1:6000 make run); empty AUTHD_HTTP_ADDR turns HTTP off.
@@ -27,23 +27,33 @@ demo:
 build:
 	$(GO) build -o bin/authd ./cmd/authd
 
-## test: the whole suite (race detector under CI=true), then each fuzz target briefly
+## test: the whole suite (race detector under CI=true; with the browser test when Chromium is
+## installed), then examples/consumer, examples/connect and examples/web, then each fuzz target briefly
 test: test-deps
 	$(GO) test $(RACE) -count=1 ./...
 	@$(MAKE) --no-print-directory skipped
 	$(MAKE) consumer
+	$(MAKE) connect-example
+	$(MAKE) web-check
 	$(MAKE) fuzz FUZZTIME=$(FUZZTIME)
 
-# test-deps installs what the tests take from the npm registry: Node's jose
-# at the version e2e/jose/package-lock.json pins (cmd/authd/discovery_test.go
-# verifies authd's tokens with it). It runs npm only when node_modules is not
-# the lock file's; without npm it says what will be skipped.
-JOSE_STAMP := e2e/jose/node_modules/.package-lock.json
+# test-deps installs what the tests take from the npm registry, at the
+# versions each package-lock.json pins: Node's jose (e2e/jose;
+# cmd/authd/discovery_test.go verifies authd's tokens with it), playwright-core
+# (e2e/browser drives Chromium with it), and the page's toolchain
+# (examples/web: protoc-gen-es, esbuild, tsc). It runs npm only where
+# node_modules is not the lock file's; without npm it says what will be skipped.
+NPM_DIRS := e2e/jose e2e/browser examples/web
 test-deps:
 	@if ! command -v npm >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1; then \
-	  echo "SKIPPED: node or npm is not installed, so Node's jose does not verify authd's tokens (cmd/authd/discovery_test.go)"; \
-	elif ! cmp -s e2e/jose/package-lock.json $(JOSE_STAMP) 2>/dev/null && ! { test -f $(JOSE_STAMP) && test $(JOSE_STAMP) -nt e2e/jose/package-lock.json; }; then \
-	  npm ci --prefix e2e/jose --ignore-scripts --no-audit --no-fund; \
+	  echo "SKIPPED: node or npm is not installed, so Node's jose does not verify authd's tokens (cmd/authd/discovery_test.go), the browser test (e2e/browser) does not run and examples/web is not checked"; \
+	else \
+	  for d in $(NPM_DIRS); do \
+	    stamp=$$d/node_modules/.package-lock.json; \
+	    if ! cmp -s $$d/package-lock.json $$stamp 2>/dev/null && ! { test -f $$stamp && test $$stamp -nt $$d/package-lock.json; }; then \
+	      npm ci --prefix $$d --ignore-scripts --no-audit --no-fund || exit 1; \
+	    fi; \
+	  done; \
 	fi
 
 # skipped says which backend tests `go test` skipped: a skipped package
@@ -51,6 +61,7 @@ test-deps:
 skipped:
 	@test -n "$$AUTHD_TEST_POSTGRES" || echo "SKIPPED: AUTHD_TEST_POSTGRES is not set, so the PostgreSQL tests (store/postgres, keys in PostgreSQL, the two-instance fleet in cmd/authd) did not run"
 	@test -n "$$AUTHD_TEST_REDIS" || echo "SKIPPED: AUTHD_TEST_REDIS is not set, so the Redis tests (store/redisstore, the fleet with Redis in cmd/authd) did not run"
+	@test -x "$${AUTHD_CHROMIUM:-/usr/bin/chromium}" || echo "SKIPPED: Chromium is not installed (apt-get install chromium), so the browser test (e2e/browser) did not run"
 
 ## fuzz: run every fuzz target for FUZZTIME each (20000 inputs, or a duration such as FUZZTIME=30s)
 fuzz:
@@ -95,6 +106,34 @@ consumer:
 	@git diff --exit-code --stat -- examples/consumer/gen examples/consumer/third_party || (echo "examples/consumer is out of date: run make consumer and commit"; exit 1)
 	@test -z "$$(git status --porcelain -- examples/consumer/gen examples/consumer/third_party)" || (git status --porcelain -- examples/consumer; echo "examples/consumer has untracked generated files"; exit 1)
 	cd examples/consumer && test -z "$$(gofmt -l .)" && $(GO) vet ./... && $(GO) test $(RACE) -count=1 ./...
+
+## connect-example: examples/connect, the connect-go module README copies from: refresh its
+## third_party/auth/v1/options.proto and gen/, fail when either changed, vet and test it
+connect-example:
+	$(TOOL) buf export . --path proto/auth/v1/options.proto -o examples/connect/third_party
+	cd examples/connect && $(GO) tool -modfile=../../tools/go.mod buf lint && $(GO) tool -modfile=../../tools/go.mod buf generate
+	@git diff --exit-code --stat -- examples/connect/gen examples/connect/third_party || (echo "examples/connect is out of date: run make connect-example and commit"; exit 1)
+	@test -z "$$(git status --porcelain -- examples/connect/gen examples/connect/third_party)" || (git status --porcelain -- examples/connect; echo "examples/connect has untracked generated files"; exit 1)
+	cd examples/connect && test -z "$$(gofmt -l .)" && $(GO) vet ./... && $(GO) test $(RACE) -count=1 ./...
+
+## web: build the page of examples/web into examples/web/dist (serve it: examples/connect --web examples/web/dist)
+web: test-deps
+	cd examples/web && node build.mjs dist
+
+## web-check: regenerate examples/web/src/gen (protoc-gen-es of its lock, pinned buf), fail when it
+## changed, and type-check the page (tsc)
+web-check: test-deps
+	@if ! command -v npm >/dev/null 2>&1; then echo "SKIPPED: npm is not installed, so examples/web was not checked"; exit 0; fi; \
+	set -e; cd examples/web; \
+	$(GO) tool -modfile=../../tools/go.mod buf generate; \
+	git diff --exit-code --stat -- src/gen || { echo "examples/web/src/gen is out of date: run make web-check and commit"; exit 1; }; \
+	test -z "$$(git status --porcelain -- src/gen)" || { git status --porcelain -- src/gen; echo "examples/web/src/gen has untracked files"; exit 1; }; \
+	node_modules/.bin/tsc -p .
+
+## browser: the browser test alone: headless Chromium through the page of examples/web, against
+## authd and examples/connect (prints SKIPPED: without Chromium or node)
+browser: test-deps
+	$(GO) test -count=1 -v -run '^TestBrowser' ./e2e/browser
 
 clean:
 	rm -rf bin

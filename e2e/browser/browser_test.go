@@ -23,9 +23,14 @@ import (
 	"github.com/authd-dev/authd/wire"
 )
 
-// patience bounds every wait for a process (to build, to start, to drive
-// the browser): it only turns a hang into a failure.
-const patience = 90 * time.Second
+// Each bounds a wait: for the builds (go build of authd and the notes
+// service, cold on a loaded machine), and for the processes to start and
+// the browser to go through its steps. They only turn a hang into a
+// failure.
+const (
+	buildPatience = 5 * time.Minute
+	patience      = 2 * time.Minute
+)
 
 // accessTTL is authd's --access-ttl here: the access cookie's Max-Age.
 const accessTTL = 15 * time.Minute
@@ -34,10 +39,10 @@ const user, password = "alice", "correct horse battery staple"
 
 func TestBrowser_CookieSession(t *testing.T) {
 	chromium, node := need(t)
+	dir := t.TempDir()
+	authdBin, notesBin, webDir := build(t, dir)
 	ctx, cancel := context.WithTimeout(context.Background(), patience)
 	defer cancel()
-	dir := t.TempDir()
-	authdBin, notesBin, webDir := build(ctx, t, dir)
 
 	// The page's origin must be known before authd starts (its
 	// --cors-origins), and the page's server needs authd's address: take a
@@ -93,8 +98,10 @@ func need(t *testing.T) (chromium, node string) {
 }
 
 // build links authd and the notes service, and bundles the page, into dir.
-func build(ctx context.Context, t *testing.T, dir string) (authdBin, notesBin, webDir string) {
+func build(t *testing.T, dir string) (authdBin, notesBin, webDir string) {
 	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), buildPatience)
+	defer cancel()
 	authdBin, notesBin, webDir = filepath.Join(dir, "authd"), filepath.Join(dir, "notes"), filepath.Join(dir, "web")
 	steps := []*exec.Cmd{
 		exec.CommandContext(ctx, "go", "build", "-o", authdBin, "./cmd/authd"),
