@@ -2,7 +2,9 @@ package guard
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc/codes"
 
@@ -40,7 +42,32 @@ var (
 	// wire.MetadataRequiredScopes).
 	ErrInsufficientRole  = wire.NewError(codes.PermissionDenied, wire.ReasonInsufficientRole, "insufficient role")
 	ErrInsufficientScope = wire.NewError(codes.PermissionDenied, wire.ReasonInsufficientScope, "insufficient scope")
+	// ErrStepUpRequired: the token is valid, but its subject must prove
+	// who they are again, or with a second factor, as the method's rule
+	// demands (Rule.SecondFactor, Rule.MaxAge): Unauthenticated, never
+	// PermissionDenied, and no refresh would help. The gRPC form of RFC
+	// 9470's insufficient_user_authentication; StepUpRequired names what
+	// is required in the ErrorInfo metadata.
+	ErrStepUpRequired = wire.NewError(codes.Unauthenticated, wire.ReasonStepUpRequired, "step-up authentication required")
 )
+
+// StepUpRequired is ErrStepUpRequired naming what rule requires:
+// wire.MetadataACRValues (token.ACRSecondFactor) with SecondFactor,
+// wire.MetadataMaxAge (seconds) with MaxAge.
+func StepUpRequired(rule Rule) error {
+	md := map[string]string{}
+	var want []string
+	if rule.SecondFactor {
+		md[wire.MetadataACRValues] = token.ACRSecondFactor
+		want = append(want, "a second factor")
+	}
+	if rule.MaxAge > 0 {
+		secs := int64((rule.MaxAge + time.Second - 1) / time.Second)
+		md[wire.MetadataMaxAge] = strconv.FormatInt(secs, 10)
+		want = append(want, fmt.Sprintf("proof within %ds", secs))
+	}
+	return ErrStepUpRequired.Detail("step-up authentication required: "+strings.Join(want, " and "), md, 0)
+}
 
 // InsufficientRole is ErrInsufficientRole naming the roles, one of which
 // is required.

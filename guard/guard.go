@@ -194,7 +194,7 @@ func (g *Guard) decide(ctx context.Context, rule Rule, call Call) (Decision, err
 	// Authorization after authentication: a caller without a token hears
 	// TOKEN_MISSING, one with an expired token TOKEN_EXPIRED, before any
 	// PermissionDenied.
-	if err := rule.permits(claims); err != nil {
+	if err := rule.permits(claims, g.clock.Now()); err != nil {
 		return Decision{}, err
 	}
 	return Decision{Claims: claims, requirement: req, token: raw, fromCookie: fromCookie}, nil

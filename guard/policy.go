@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -51,6 +52,13 @@ type Rule struct {
 	AnyRole []string
 	// AllScopes: the token's scope claim must hold every one of these.
 	AllScopes []string
+	// SecondFactor: the token must show a second factor (its acr is
+	// token.ACRSecondFactor); otherwise ErrStepUpRequired.
+	SecondFactor bool
+	// MaxAge, when positive, bounds the time since the token's auth_time
+	// (the user's last proof); otherwise ErrStepUpRequired. With
+	// SecondFactor: a recent second factor.
+	MaxAge time.Duration
 }
 
 func (r Rule) clone() Rule {
@@ -58,8 +66,11 @@ func (r Rule) clone() Rule {
 	return r
 }
 
-// permits checks the token's roles and scopes against the rule.
-func (r Rule) permits(c *token.Claims) error {
+// permits checks the token's roles and scopes against the rule, then
+// how and when its subject last proved who they are: a caller without a
+// role hears PermissionDenied, which no step-up would cure, before being
+// asked to step up.
+func (r Rule) permits(c *token.Claims, now time.Time) error {
 	if len(r.AnyRole) > 0 && !slices.ContainsFunc(r.AnyRole, c.HasRole) {
 		return InsufficientRole(r.AnyRole)
 	}
@@ -68,8 +79,21 @@ func (r Rule) permits(c *token.Claims) error {
 			return InsufficientScope(r.AllScopes)
 		}
 	}
+	if r.SecondFactor && !c.SecondFactor() {
+		return StepUpRequired(r)
+	}
+	if r.MaxAge > 0 {
+		auth := c.AuthenticatedAt()
+		if auth.IsZero() || now.Sub(auth) > r.MaxAge {
+			return StepUpRequired(r)
+		}
+	}
 	return nil
 }
+
+// demandsProof reports whether the rule asks how or when the caller last
+// proved who they are.
+func (r Rule) demandsProof() bool { return r.SecondFactor || r.MaxAge != 0 }
 
 // check reports what makes the rule contradictory, if anything: an unknown
 // requirement, roles or scopes on a method that takes no access token, or
@@ -77,6 +101,12 @@ func (r Rule) permits(c *token.Claims) error {
 func (r Rule) check() error {
 	if authv1.Requirement_name[int32(r.Requirement)] == "" {
 		return fmt.Errorf("unknown requirement %d", r.Requirement)
+	}
+	if r.MaxAge < 0 {
+		return fmt.Errorf("negative max_age %s", r.MaxAge)
+	}
+	if r.demandsProof() && (r.Requirement == Public || r.Requirement == Refresh) {
+		return fmt.Errorf("second_factor or max_age on a %s method, which takes no access token", r.Requirement)
 	}
 	if len(r.AnyRole) == 0 && len(r.AllScopes) == 0 {
 		return nil
@@ -228,7 +258,8 @@ func requirementOption(opts protoreflect.ProtoMessage) (Requirement, bool) {
 }
 
 func ruleOf(r *authv1.Rule) Rule {
-	return Rule{Requirement: r.GetRequirement(), AnyRole: r.GetAnyRole(), AllScopes: r.GetAllScopes()}
+	return Rule{Requirement: r.GetRequirement(), AnyRole: r.GetAnyRole(), AllScopes: r.GetAllScopes(),
+		SecondFactor: r.GetSecondFactor(), MaxAge: time.Duration(r.GetMaxAge()) * time.Second}
 }
 
 // splitMethod splits "/pkg.Service/Method".

@@ -65,6 +65,12 @@ type Claims struct {
 	// Scope is the scopes granted to the token, space-separated as RFC 8693
 	// and RFC 9068 write them; see Scopes.
 	Scope string `json:"scope,omitempty"`
+	// AMR is how the subject proved who they are (RFC 8176 values: "pwd",
+	// "otp", "mfa" when two factors were used, "hwk" and "user" for a
+	// passkey), and ACR the level that adds up to (ACRPassword or
+	// ACRSecondFactor). Tokens minted elsewhere may have neither.
+	AMR []string `json:"amr,omitempty"`
+	ACR string   `json:"acr,omitempty"`
 	// Confirmation is the cnf claim (RFC 7800): what the holder of a bound
 	// token must prove to use it; nil for a bearer token.
 	Confirmation *Confirmation `json:"cnf,omitempty"`
@@ -75,7 +81,19 @@ type Claims struct {
 }
 
 // registered are the names of the claims Claims has fields for.
-var registered = []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "type", "fresh", "sid", "auth_time", "roles", "scope", "cnf", "csrf"}
+var registered = []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "type", "fresh", "sid", "auth_time", "roles", "scope", "amr", "acr", "cnf", "csrf"}
+
+// The authentication levels of the acr claim, after NIST SP 800-63B's
+// authenticator assurance levels: one factor (a password), or two (a
+// password and a one-time code, or a passkey that verified its user).
+const (
+	ACRPassword     = "aal1"
+	ACRSecondFactor = "aal2"
+)
+
+// SecondFactor reports whether the token shows that its subject proved
+// who they are with a second factor (acr ACRSecondFactor).
+func (c *Claims) SecondFactor() bool { return c.ACR == ACRSecondFactor }
 
 // RegisteredClaim reports whether name is a claim authd sets or checks
 // itself (or flask-jwt-extended's csrf), in any case (Verify refuses case

@@ -67,6 +67,10 @@ const (
 	// checked before anything else; a call with an authorization header
 	// needs none.
 	ReasonCSRFTokenInvalid = "CSRF_TOKEN_INVALID"
+	// ReasonStepUpRequired (UNAUTHENTICATED): the token is valid but the
+	// method's rule wants a second factor or a more recent proof
+	// (MetadataACRValues, MetadataMaxAge): StepUp, not Refresh.
+	ReasonStepUpRequired = "STEP_UP_REQUIRED"
 )
 
 // ErrorInfo metadata keys of PermissionDenied refusals: what the method
@@ -74,4 +78,11 @@ const (
 const (
 	MetadataRequiredRoles  = "required_roles"
 	MetadataRequiredScopes = "required_scopes"
+)
+
+// ErrorInfo metadata keys of STEP_UP_REQUIRED, as RFC 9470 names them: the
+// acr the token needs, and the most seconds since its auth_time.
+const (
+	MetadataACRValues = "acr_values"
+	MetadataMaxAge    = "max_age"
 )

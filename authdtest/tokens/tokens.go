@@ -131,6 +131,17 @@ type Claim func(*token.Claims)
 // tokens).
 func WithRoles(roles ...string) Claim { return func(c *token.Claims) { c.Roles = roles } }
 
+// WithSecondFactor mints a token whose subject proved who they are with
+// a password and a one-time code (amr pwd, otp, mfa; acr aal2).
+func WithSecondFactor() Claim {
+	return func(c *token.Claims) { c.AMR, c.ACR = []string{"pwd", "otp", "mfa"}, token.ACRSecondFactor }
+}
+
+// WithAuthTime sets auth_time, when the subject last proved who they are.
+func WithAuthTime(t time.Time) Claim {
+	return func(c *token.Claims) { c.AuthTime = jwt.NewNumericDate(t) }
+}
+
 // WithScopes puts scopes in the token's scope claim, as authd does for a
 // service account's token.
 func WithScopes(scopes ...string) Claim {

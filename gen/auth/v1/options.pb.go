@@ -121,7 +121,19 @@ type Rule struct {
 	// role needed).
 	AnyRole []string `protobuf:"bytes,2,rep,name=any_role,json=anyRole,proto3" json:"any_role,omitempty"`
 	// The token's "scope" claim must hold every one of these.
-	AllScopes     []string `protobuf:"bytes,3,rep,name=all_scopes,json=allScopes,proto3" json:"all_scopes,omitempty"`
+	AllScopes []string `protobuf:"bytes,3,rep,name=all_scopes,json=allScopes,proto3" json:"all_scopes,omitempty"`
+	// The token must show a second factor: its "acr" is "aal2" (a password and
+	// a TOTP code or recovery code, or a passkey). A caller whose token has
+	// none is refused with UNAUTHENTICATED, reason STEP_UP_REQUIRED and
+	// ErrorInfo metadata acr_values "aal2": StepUp (or LoginSecondFactor) gives
+	// one. Only with ACCESS, FRESH_ACCESS or OPTIONAL.
+	SecondFactor bool `protobuf:"varint,4,opt,name=second_factor,json=secondFactor,proto3" json:"second_factor,omitempty"`
+	// At most this many seconds since the token's "auth_time", when the user
+	// last proved who they are (a password, a second factor, a passkey);
+	// otherwise STEP_UP_REQUIRED with ErrorInfo metadata max_age. 0: no bound.
+	// With second_factor: a recent second factor. Only with ACCESS,
+	// FRESH_ACCESS or OPTIONAL.
+	MaxAge        uint32 `protobuf:"varint,5,opt,name=max_age,json=maxAge,proto3" json:"max_age,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -177,6 +189,20 @@ func (x *Rule) GetAllScopes() []string {
 	return nil
 }
 
+func (x *Rule) GetSecondFactor() bool {
+	if x != nil {
+		return x.SecondFactor
+	}
+	return false
+}
+
+func (x *Rule) GetMaxAge() uint32 {
+	if x != nil {
+		return x.MaxAge
+	}
+	return 0
+}
+
 var file_auth_v1_options_proto_extTypes = []protoimpl.ExtensionInfo{
 	{
 		ExtendedType:  (*descriptorpb.MethodOptions)(nil),
@@ -230,12 +256,14 @@ var File_auth_v1_options_proto protoreflect.FileDescriptor
 
 const file_auth_v1_options_proto_rawDesc = "" +
 	"\n" +
-	"\x15auth/v1/options.proto\x12\aauth.v1\x1a google/protobuf/descriptor.proto\"x\n" +
+	"\x15auth/v1/options.proto\x12\aauth.v1\x1a google/protobuf/descriptor.proto\"\xb6\x01\n" +
 	"\x04Rule\x126\n" +
 	"\vrequirement\x18\x01 \x01(\x0e2\x14.auth.v1.RequirementR\vrequirement\x12\x19\n" +
 	"\bany_role\x18\x02 \x03(\tR\aanyRole\x12\x1d\n" +
 	"\n" +
-	"all_scopes\x18\x03 \x03(\tR\tallScopes*\xab\x01\n" +
+	"all_scopes\x18\x03 \x03(\tR\tallScopes\x12#\n" +
+	"\rsecond_factor\x18\x04 \x01(\bR\fsecondFactor\x12\x17\n" +
+	"\amax_age\x18\x05 \x01(\rR\x06maxAge*\xab\x01\n" +
 	"\vRequirement\x12\x1b\n" +
 	"\x17REQUIREMENT_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12REQUIREMENT_PUBLIC\x10\x01\x12\x16\n" +
