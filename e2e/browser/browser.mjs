@@ -47,7 +47,7 @@ const browser = await chromium.launch({
 });
 try {
   const context = await browser.newContext();
-  context.setDefaultTimeout(10_000);
+  context.setDefaultTimeout(20_000);
   await context.addInitScript(recordWhatScriptsSee);
 
   // Every request the browser sends and every response it gets, as the
