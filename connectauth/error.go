@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"connectrpc.com/connect"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/anypb"
@@ -62,4 +63,21 @@ func asStatus(err error) error {
 		return grpcStatus{c}
 	}
 	return err
+}
+
+// Reason returns the ErrorInfo reason of a connect error a call returned,
+// or "" when it carries none from authd: wire.Reason for connect clients.
+func Reason(err error) string {
+	var c *connect.Error
+	if !errors.As(err, &c) {
+		return ""
+	}
+	for _, d := range c.Details() {
+		if v, err := d.Value(); err == nil {
+			if info, ok := v.(*errdetails.ErrorInfo); ok && info.GetDomain() == wire.Domain {
+				return info.GetReason()
+			}
+		}
+	}
+	return ""
 }
