@@ -18,7 +18,6 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protoregistry"
 
 	"github.com/authd-dev/authd/authdtest/tokens"
 	"github.com/authd-dev/authd/connectauth"
@@ -26,6 +25,7 @@ import (
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
 	examplev1 "github.com/authd-dev/authd/gen/example/v1"
 	"github.com/authd-dev/authd/guard"
+	"github.com/authd-dev/authd/internal/authzmatrix"
 	"github.com/authd-dev/authd/token"
 	"github.com/authd-dev/authd/wire"
 )
@@ -557,10 +557,7 @@ func TestCheckServices(t *testing.T) {
 	}
 	// A Guard that sees none of greeter.proto's options: every method is
 	// named.
-	files := new(protoregistry.Files)
-	if err := files.RegisterFile(authv1.File_auth_v1_auth_proto); err != nil {
-		t.Fatal(err)
-	}
+	files := authzmatrix.FilesOf(t, authv1.File_auth_v1_auth_proto)
 	err := connectauth.New(greeterGuard(iss, guard.Config{Files: files})).CheckServices("/example.v1.GreeterService/")
 	var undeclared *guard.UndeclaredError
 	if !errors.As(err, &undeclared) || len(undeclared.Methods) != examplev1.File_example_v1_greeter_proto.Services().Get(0).Methods().Len() {

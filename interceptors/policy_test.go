@@ -9,8 +9,6 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/protobuf/reflect/protoreflect"
-	"google.golang.org/protobuf/reflect/protoregistry"
 
 	"github.com/authd-dev/authd/authdtest/tokens"
 	"github.com/authd-dev/authd/examples/greeter"
@@ -18,6 +16,7 @@ import (
 	examplev1 "github.com/authd-dev/authd/gen/example/v1"
 	"github.com/authd-dev/authd/guard"
 	"github.com/authd-dev/authd/interceptors"
+	"github.com/authd-dev/authd/internal/authzmatrix"
 )
 
 func TestCheckServer_NamesUndeclaredMethods(t *testing.T) {
@@ -180,26 +179,14 @@ func mintFreshAccess(iss *tokens.Issuer, t *testing.T) string {
 func mintRefresh(iss *tokens.Issuer, t *testing.T) string { return iss.Refresh(t, "alice", sid) }
 func mintExpired(iss *tokens.Issuer, t *testing.T) string { return iss.Expired(t, "alice", sid) }
 
-// filesOf returns a registry holding only files.
-func filesOf(t *testing.T, files ...protoreflect.FileDescriptor) *protoregistry.Files {
-	t.Helper()
-	reg := new(protoregistry.Files)
-	for _, f := range files {
-		if err := reg.RegisterFile(f); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return reg
-}
-
 // Config.Files replaces protoregistry.GlobalFiles: a method's proto option is
 // seen only when its file is in the registry given, and the methods of
 // other files fall to the default.
 func TestWithFiles_OptionsOutsideAreNotSeen(t *testing.T) {
 	iss := tokens.New(t)
-	onlyGreeter := guard.New(iss.Verifier, guard.Config{Files: filesOf(t, examplev1.File_example_v1_greeter_proto)})
-	onlyAuth := guard.New(iss.Verifier, guard.Config{Files: filesOf(t, authv1.File_auth_v1_auth_proto)})
-	none := guard.New(iss.Verifier, guard.Config{Files: filesOf(t), Default: guard.Optional})
+	onlyGreeter := guard.New(iss.Verifier, guard.Config{Files: authzmatrix.FilesOf(t, examplev1.File_example_v1_greeter_proto)})
+	onlyAuth := guard.New(iss.Verifier, guard.Config{Files: authzmatrix.FilesOf(t, authv1.File_auth_v1_auth_proto)})
+	none := guard.New(iss.Verifier, guard.Config{Files: authzmatrix.FilesOf(t), Default: guard.Optional})
 	for _, tc := range []struct {
 		g      *guard.Guard
 		name   string
@@ -234,7 +221,7 @@ func TestWithFiles_OptionsOutsideAreNotSeen(t *testing.T) {
 
 	// And the greeter refuses to start: none of its methods declares a
 	// requirement the Authenticator can see.
-	_, err = greeter.NewServer(greeterGuard(iss.Verifier, iss.Clock, guard.Config{Files: filesOf(t, authv1.File_auth_v1_auth_proto)}), iss.Clock)
+	_, err = greeter.NewServer(greeterGuard(iss.Verifier, iss.Clock, guard.Config{Files: authzmatrix.FilesOf(t, authv1.File_auth_v1_auth_proto)}), iss.Clock)
 	var undeclared *guard.UndeclaredError
 	if !errors.As(err, &undeclared) {
 		t.Fatalf("greeter.NewServer = %v, want *UndeclaredError", err)

@@ -262,7 +262,7 @@ func newWorld(t *testing.T, tr Transport, protoServices, goServices []authzServi
 	t.Helper()
 	w := &world{iss: tokens.New(t), methods: map[string]Method{}}
 	cfg.Clock = w.iss.Clock
-	cfg.Files = filesOf(t, authv1.File_auth_v1_options_proto, protoFile(t, "authz/v1/authz.proto", protoServices...))
+	cfg.Files = FilesOf(t, authv1.File_auth_v1_options_proto, protoFile(t, "authz/v1/authz.proto", protoServices...))
 	goDeclarations(&cfg, goServices...)
 	w.guard = guard.New(w.iss.Verifier, cfg)
 	var methods []Method
@@ -291,8 +291,8 @@ func newStrictWorld(t *testing.T, tr Transport, protoServices, goServices []auth
 	return w
 }
 
-// filesOf returns a registry holding only files.
-func filesOf(t *testing.T, files ...protoreflect.FileDescriptor) *protoregistry.Files {
+// FilesOf returns a registry holding only files (for guard.Config.Files).
+func FilesOf(t *testing.T, files ...protoreflect.FileDescriptor) *protoregistry.Files {
 	t.Helper()
 	reg := new(protoregistry.Files)
 	for _, f := range files {
