@@ -12,7 +12,8 @@ import (
 // origins may call AuthService with credentials (its cookies); a request
 // from any other origin is refused before it reaches a handler, and its
 // preflight gets no Access-Control-Allow-Origin. The header lists are what
-// connect-web and grpc-web clients send and read.
+// connect-web and grpc-web clients send and read (authd sends no
+// x-access-token: it renews nothing on its own calls).
 var (
 	corsAllowHeaders = strings.Join([]string{
 		"Content-Type", "Connect-Protocol-Version", "Connect-Timeout-Ms", "Connect-Accept-Encoding",
@@ -21,7 +22,7 @@ var (
 	}, ", ")
 	corsExposeHeaders = strings.Join([]string{
 		"Grpc-Status", "Grpc-Message", "Grpc-Status-Details-Bin", "Content-Encoding",
-		"Connect-Content-Encoding", "X-Request-Id", "X-Access-Token",
+		"Connect-Content-Encoding", "X-Request-Id",
 	}, ", ")
 )
 
