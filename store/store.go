@@ -33,8 +33,11 @@ type User struct {
 	// (password, disabled, roles), in the same statement; a change to what
 	// the user already is moves nothing.
 	Generation int64
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	// SecondFactor (read only) is set when the user has a confirmed TOTP
+	// authenticator or a passkey: a password alone no longer logs it in.
+	SecondFactor bool
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
 }
 
 // Session is one login: the family of refresh tokens it issues, and the
@@ -53,9 +56,14 @@ type Session struct {
 	// been disabled: the session is over, revoked or not.
 	UserGeneration int64
 	Stale          bool
-	// AuthTime is when the password was checked; ExpiresAt the absolute cap
-	// no token of the session outlives.
-	AuthTime  time.Time
+	// AuthTime is when the user last proved who they are (the password,
+	// a second factor, a step-up); ExpiresAt the absolute cap no token of
+	// the session outlives.
+	AuthTime time.Time
+	// ACR and AMR are how the user proved it (token.Claims' acr and amr),
+	// carried by every token of the session.
+	ACR       string
+	AMR       []string
 	CreatedAt time.Time
 	ExpiresAt time.Time
 	// RevokedAt is zero while the session is live.
@@ -170,6 +178,10 @@ type Sessions interface {
 	// token of theirs verifies any more, revoked or not) and returns how
 	// many.
 	PruneSessions(ctx context.Context, before time.Time) (int, error)
+	// StepUpSession records a new proof of the session's user: its
+	// AuthTime, ACR and AMR become these; ErrConflict when the session is
+	// revoked or stale, ErrNotFound when there is none.
+	StepUpSession(ctx context.Context, id string, acr string, amr []string, authTime time.Time) error
 }
 
 // SessionCursor is a position in a user's sessions, newest first:
@@ -343,5 +355,6 @@ type Store interface {
 	Revocations
 	Throttles
 	SigningKeys
+	SecondFactors
 	Close() error
 }

@@ -288,21 +288,26 @@ func (d *DB) CreateUser(ctx context.Context, name, hash string, now time.Time) (
 	return store.User{ID: id, Name: name, PasswordHash: hash, CreatedAt: fromUnix(unix(now)), UpdatedAt: fromUnix(unix(now))}, nil
 }
 
-const userColumns = `id, name, password_hash, roles, disabled, client_id, scopes, generation, created_at, updated_at`
+// userColumns are a user's columns, read FROM users; second_factor is
+// whether it has a confirmed TOTP authenticator or a passkey.
+const userColumns = `id, name, password_hash, roles, disabled, client_id, scopes, generation,
+	EXISTS (SELECT 1 FROM totp WHERE totp.user_id = users.id AND totp.confirmed)
+	OR EXISTS (SELECT 1 FROM passkeys WHERE passkeys.user_id = users.id) AS second_factor,
+	created_at, updated_at`
 
 func scanUser(row interface{ Scan(...any) error }) (store.User, error) {
 	var u store.User
 	var roles, scopes string
 	var clientID sql.NullString
 	var created, updated int64
-	err := row.Scan(&u.ID, &u.Name, &u.PasswordHash, &roles, &u.Disabled, &clientID, &scopes, &u.Generation, &created, &updated)
+	err := row.Scan(&u.ID, &u.Name, &u.PasswordHash, &roles, &u.Disabled, &clientID, &scopes, &u.Generation, &u.SecondFactor, &created, &updated)
 	u.Roles, u.Scopes, u.ClientID = splitNames(roles), splitNames(scopes), clientID.String
 	u.CreatedAt, u.UpdatedAt = fromUnix(created), fromUnix(updated)
 	return u, err
 }
 
-// Role and scope names hold no spaces: a set of them is stored as one
-// space-separated column.
+// Role and scope names, and authentication methods (amr), hold no spaces:
+// a set of them is stored as one space-separated column.
 func joinNames(names []string) string { return strings.Join(names, " ") }
 
 func splitNames(s string) []string {
@@ -428,11 +433,11 @@ func (d *DB) CreateSession(ctx context.Context, s store.Session) error {
 	c := s.Current
 	// Only while the user is enabled and still at the generation the
 	// password was checked under: a change in between refuses the session.
-	res, err := d.exec(ctx, `INSERT INTO sessions (id, user_id, user_generation, auth_time, created_at, expires_at,
+	res, err := d.exec(ctx, `INSERT INTO sessions (id, user_id, user_generation, auth_time, acr, amr, created_at, expires_at,
 		refresh_jti, refresh_issued_at, refresh_expires_at, access_jti, access_issued_at, access_expires_at)
-		SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+		SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
 		WHERE EXISTS (SELECT 1 FROM users WHERE id = ? AND generation = ? AND NOT disabled)`,
-		s.ID, s.UserID, s.UserGeneration, unix(s.AuthTime), unix(s.CreatedAt), unix(s.ExpiresAt),
+		s.ID, s.UserID, s.UserGeneration, unix(s.AuthTime), s.ACR, joinNames(s.AMR), unix(s.CreatedAt), unix(s.ExpiresAt),
 		c.RefreshJTI, unix(c.RefreshIssuedAt), unix(c.RefreshExpiresAt), c.AccessJTI, unix(c.AccessIssuedAt), unix(c.AccessExpiresAt),
 		s.UserID, s.UserGeneration)
 	if d.dialect.IsUniqueViolation(err) {
@@ -450,18 +455,18 @@ func (d *DB) CreateSession(ctx context.Context, s store.Session) error {
 // Session implements store.Sessions.
 func (d *DB) Session(ctx context.Context, id string) (store.Session, error) {
 	var s store.Session
-	var roles, scopes string
+	var roles, scopes, amr string
 	var authTime, created, expires, rIAT, rEXP, aIAT, aEXP int64
 	var revoked, prevSpent, pRIAT, pREXP, pAIAT, pAEXP sql.NullInt64
 	var userGeneration int64
 	var disabled bool
-	err := d.queryRow(ctx, `SELECT s.id, s.user_id, u.name, u.roles, u.scopes, s.auth_time, s.created_at, s.expires_at, s.revoked_at,
+	err := d.queryRow(ctx, `SELECT s.id, s.user_id, u.name, u.roles, u.scopes, s.auth_time, s.acr, s.amr, s.created_at, s.expires_at, s.revoked_at,
 		s.refresh_jti, s.refresh_issued_at, s.refresh_expires_at, s.access_jti, s.access_issued_at, s.access_expires_at,
 		s.previous_jti, s.previous_refresh_issued_at, s.previous_refresh_expires_at,
 		s.previous_access_jti, s.previous_access_issued_at, s.previous_access_expires_at,
 		s.previous_spent_at, s.previous_parent_jti, s.user_generation, u.generation, u.disabled
 		FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?`, id).Scan(
-		&s.ID, &s.UserID, &s.Username, &roles, &scopes, &authTime, &created, &expires, &revoked,
+		&s.ID, &s.UserID, &s.Username, &roles, &scopes, &authTime, &s.ACR, &amr, &created, &expires, &revoked,
 		&s.Current.RefreshJTI, &rIAT, &rEXP, &s.Current.AccessJTI, &aIAT, &aEXP,
 		&s.Previous.RefreshJTI, &pRIAT, &pREXP, &s.Previous.AccessJTI, &pAIAT, &pAEXP,
 		&prevSpent, &s.PreviousParentJTI, &s.UserGeneration, &userGeneration, &disabled)
@@ -477,7 +482,7 @@ func (d *DB) Session(ctx context.Context, id string) (store.Session, error) {
 	s.Previous.RefreshIssuedAt, s.Previous.RefreshExpiresAt = fromNullUnix(pRIAT), fromNullUnix(pREXP)
 	s.Previous.AccessIssuedAt, s.Previous.AccessExpiresAt = fromNullUnix(pAIAT), fromNullUnix(pAEXP)
 	s.PreviousSpentAt = fromNullUnix(prevSpent)
-	s.Roles, s.Scopes = splitNames(roles), splitNames(scopes)
+	s.Roles, s.Scopes, s.AMR = splitNames(roles), splitNames(scopes), splitNames(amr)
 	s.Stale = disabled || userGeneration != s.UserGeneration
 	return s, nil
 }
@@ -504,6 +509,32 @@ func (d *DB) Rotate(ctx context.Context, id, spentJTI string, next store.Rotatio
 		return fmt.Errorf("rotate session: %w", store.ErrConflict)
 	}
 	return nil
+}
+
+// StepUpSession implements store.Sessions with a single conditional
+// UPDATE: only a live session (not revoked, its user enabled and at its
+// generation) takes a new proof.
+func (d *DB) StepUpSession(ctx context.Context, id, acr string, amr []string, authTime time.Time) error {
+	res, err := d.exec(ctx, `UPDATE sessions SET auth_time = ?, acr = ?, amr = ?
+		WHERE id = ? AND revoked_at IS NULL
+		AND user_generation = (SELECT generation FROM users WHERE id = sessions.user_id AND NOT disabled)`,
+		unix(authTime), acr, joinNames(amr), id)
+	if err != nil {
+		return fmt.Errorf("step up session: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("step up session: %w", err)
+	} else if n > 0 {
+		return nil
+	}
+	var one int
+	switch err := d.queryRow(ctx, `SELECT 1 FROM sessions WHERE id = ?`, id).Scan(&one); {
+	case errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("step up session: %w", store.ErrNotFound)
+	case err != nil:
+		return fmt.Errorf("step up session: %w", err)
+	}
+	return fmt.Errorf("step up session: revoked or stale: %w", store.ErrConflict)
 }
 
 // execWrite runs a write through the group commit when the dialect has

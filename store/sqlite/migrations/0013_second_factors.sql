@@ -1,0 +1,49 @@
+-- Second factors (store.SecondFactors). A user has at most one TOTP
+-- authenticator, pending until a code made with its secret is checked;
+-- last_step is the last time step whose code was accepted, so a code is
+-- accepted once. Recovery codes are kept hashed, spent once. A passkey is
+-- a WebAuthn credential (go-webauthn's, as JSON) with its signature
+-- counter. A login that checked its password and waits for its second
+-- factor is a challenge, kept under the SHA-256 of its token. All of them
+-- go with their user.
+CREATE TABLE totp (
+    user_id    INTEGER PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+    secret     BLOB    NOT NULL,
+    confirmed  INTEGER NOT NULL DEFAULT 0,
+    last_step  INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL
+);
+
+CREATE TABLE recovery_codes (
+    user_id  INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    hash     BLOB    NOT NULL,
+    spent_at INTEGER,
+    PRIMARY KEY (user_id, hash)
+);
+
+CREATE TABLE passkeys (
+    credential_id BLOB    PRIMARY KEY,
+    user_id       INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    name          TEXT    NOT NULL,
+    credential    BLOB    NOT NULL,
+    sign_count    INTEGER NOT NULL,
+    created_at    INTEGER NOT NULL,
+    last_used     INTEGER
+);
+
+CREATE INDEX passkeys_user ON passkeys (user_id, created_at);
+
+CREATE TABLE login_challenges (
+    id_hash         BLOB    PRIMARY KEY,
+    user_id         INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    user_generation BIGINT  NOT NULL,
+    created_at      INTEGER NOT NULL,
+    expires_at      INTEGER NOT NULL
+);
+
+CREATE INDEX login_challenges_expiry ON login_challenges (expires_at);
+
+-- How the user last proved who they are (token.Claims' acr and amr), the
+-- methods space-separated as roles are; sessions opened before carry none.
+ALTER TABLE sessions ADD COLUMN acr TEXT NOT NULL DEFAULT '';
+ALTER TABLE sessions ADD COLUMN amr TEXT NOT NULL DEFAULT '';
