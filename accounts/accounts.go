@@ -27,6 +27,7 @@ type Store interface {
 	store.Clients
 	store.Sessions
 	store.Throttles
+	store.SecondFactors
 }
 
 // Sessions ends sessions: authd's session engine (session.Engine), which
@@ -47,6 +48,10 @@ type Config struct {
 	// Throttle is the throttling policy of Authenticate and ChangePassword
 	// (zero: DefaultThrottlePolicy).
 	Throttle ThrottlePolicy
+	// Secrets seals second-factor secrets at rest (nil: kept as they are,
+	// in SQLite's private file; a shared database needs the
+	// key-encryption secret, keys.KeyEncryptionKey).
+	Secrets Sealer
 	// Unthrottled turns throttling off: for tests of other things.
 	Unthrottled bool
 	// Counters keeps the attempt counters (nil: the store; Redis shares

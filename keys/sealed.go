@@ -18,7 +18,8 @@ import (
 // with a key derived (HKDF-SHA256) from an operator's secret, each sealed
 // key bound to its kid, so a row cannot be decrypted as another key.
 type KeyEncryptionKey struct {
-	aead cipher.AEAD
+	aead    cipher.AEAD
+	secrets cipher.AEAD // a key of its own for other secrets (SealSecret)
 }
 
 // MinKeyEncryptionSecret is the shortest secret NewKeyEncryptionKey takes.
@@ -30,7 +31,21 @@ func NewKeyEncryptionKey(secret []byte) (*KeyEncryptionKey, error) {
 	if len(secret) < MinKeyEncryptionSecret {
 		return nil, fmt.Errorf("key-encryption secret is %d bytes, want at least %d", len(secret), MinKeyEncryptionSecret)
 	}
-	k, err := hkdf.Key(sha256.New, secret, nil, "authd signing keys v1", 32)
+	aead, err := derive(secret, "authd signing keys v1")
+	if err != nil {
+		return nil, err
+	}
+	secrets, err := derive(secret, "authd secrets v1")
+	if err != nil {
+		return nil, err
+	}
+	return &KeyEncryptionKey{aead: aead, secrets: secrets}, nil
+}
+
+// derive is AES-256-GCM under the key HKDF-SHA256 derives from secret for
+// purpose.
+func derive(secret []byte, purpose string) (cipher.AEAD, error) {
+	k, err := hkdf.Key(sha256.New, secret, nil, purpose, 32)
 	if err != nil {
 		return nil, err
 	}
@@ -38,11 +53,33 @@ func NewKeyEncryptionKey(secret []byte) (*KeyEncryptionKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, err
+	return cipher.NewGCM(block)
+}
+
+// SealSecret encrypts a secret other than a signing key (a user's TOTP
+// secret), bound to aad so that it opens only as what it was sealed as:
+// nonce || ciphertext, under a key derived for secrets alone.
+func (k *KeyEncryptionKey) SealSecret(aad string, secret []byte) ([]byte, error) {
+	nonce := make([]byte, k.secrets.NonceSize())
+	_, _ = rand.Read(nonce)
+	return k.secrets.Seal(nonce, nonce, secret, []byte(aad)), nil
+}
+
+// ErrSealedSecret: a sealed secret does not open (wrong key-encryption
+// secret, or the row was tampered with or moved).
+var ErrSealedSecret = errors.New("sealed secret does not open: wrong key-encryption secret, or tampered")
+
+// OpenSecret decrypts what SealSecret sealed under aad.
+func (k *KeyEncryptionKey) OpenSecret(aad string, sealed []byte) ([]byte, error) {
+	n := k.secrets.NonceSize()
+	if len(sealed) < n {
+		return nil, ErrSealedSecret
 	}
-	return &KeyEncryptionKey{aead: aead}, nil
+	secret, err := k.secrets.Open(nil, sealed[:n], sealed[n:], []byte(aad))
+	if err != nil {
+		return nil, ErrSealedSecret
+	}
+	return secret, nil
 }
 
 // Seal encrypts key's private half: nonce || ciphertext of its PKCS#8 DER.

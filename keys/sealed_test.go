@@ -47,3 +47,29 @@ func TestKeyEncryptionKey(t *testing.T) {
 		t.Fatal("a short secret was accepted")
 	}
 }
+
+// Secrets other than signing keys open only with the same secret and as
+// what they were sealed as.
+func TestKeyEncryptionKey_Secrets(t *testing.T) {
+	k, err := keys.NewKeyEncryptionKey([]byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := keys.NewKeyEncryptionKey([]byte("fedcba9876543210fedcba9876543210"))
+	sealed, err := k.SealSecret("totp:1", []byte("JBSWY3DPEHPK3PXP"))
+	if err != nil || bytes.Contains(sealed, []byte("JBSWY3DPEHPK3PXP")) {
+		t.Fatalf("SealSecret = %x, %v", sealed, err)
+	}
+	if got, err := k.OpenSecret("totp:1", sealed); err != nil || string(got) != "JBSWY3DPEHPK3PXP" {
+		t.Fatalf("OpenSecret = %q, %v", got, err)
+	}
+	for name, open := range map[string]func() ([]byte, error){
+		"another aad":    func() ([]byte, error) { return k.OpenSecret("totp:2", sealed) },
+		"another secret": func() ([]byte, error) { return other.OpenSecret("totp:1", sealed) },
+		"truncated":      func() ([]byte, error) { return k.OpenSecret("totp:1", sealed[:5]) },
+	} {
+		if _, err := open(); !errors.Is(err, keys.ErrSealedSecret) {
+			t.Errorf("%s: %v, want ErrSealedSecret", name, err)
+		}
+	}
+}

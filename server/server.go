@@ -208,7 +208,13 @@ func (s *Server) assemble(ctx context.Context, hasher *password.Hasher, keySourc
 			return err
 		}
 	}
-	accts := accounts.New(s.store, hasher, accounts.Config{Sessions: s.sessions, Counters: counters, Logger: s.logger, Clock: s.clock})
+	acfg := accounts.Config{Sessions: s.sessions, Counters: counters, Logger: s.logger, Clock: s.clock}
+	if sealer, err := cfg.secretSealer(); err != nil {
+		return err
+	} else if sealer != nil {
+		acfg.Secrets = sealer
+	}
+	accts := accounts.New(s.store, hasher, acfg)
 	g := guard.New(verifier, guard.Config{PublicHealthAndReflection: true, Revocations: s.sessions, Clock: s.clock,
 		Cookies: guard.DefaultCookies()})
 	svc := service.New(service.Config{

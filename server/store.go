@@ -83,6 +83,19 @@ func (c Config) KeyBackend(st store.SigningKeys, needSecret bool) (keys.Backend,
 	return keys.Database(st, kek), nil
 }
 
+// secretSealer seals second-factor secrets at rest in a shared database
+// with the key-encryption secret, as signing keys are; nil for SQLite,
+// whose file is private to authd (as its key files are).
+func (c Config) secretSealer() (*keys.KeyEncryptionKey, error) {
+	if !c.shared() {
+		return nil, nil
+	}
+	if len(c.KeyEncryptionKey) == 0 {
+		return nil, keys.ErrNoSecret
+	}
+	return keys.NewKeyEncryptionKey(c.KeyEncryptionKey)
+}
+
 // Shared reports whether the configured database is shared by instances
 // (PostgreSQL), which then keep their signing keys in it.
 func (c Config) Shared() bool { return c.shared() }

@@ -192,8 +192,19 @@ func (a admin) audit(ctx context.Context, msg string, args ...any) {
 	a.s.cfg.Logger.InfoContext(ctx, msg, args...)
 }
 
+// ResetSecondFactors implements authv1.AdminServiceServer.
+func (a admin) ResetSecondFactors(ctx context.Context, req *authv1.ResetSecondFactorsRequest) (*authv1.ResetSecondFactorsResponse, error) {
+	n, err := a.s.accounts.ResetSecondFactors(ctx, req.GetUsername())
+	if err != nil {
+		return nil, a.s.statusError(ctx, "reset second factors", err)
+	}
+	a.audit(ctx, "second factors reset", "user", req.GetUsername(), "removed", n)
+	return &authv1.ResetSecondFactorsResponse{Removed: int32(n)}, nil
+}
+
 func userMessage(u store.User) *authv1.User {
-	return &authv1.User{Username: u.Name, Roles: u.Roles, Disabled: u.Disabled, CreatedAt: u.CreatedAt.Unix(), UpdatedAt: u.UpdatedAt.Unix()}
+	return &authv1.User{Username: u.Name, Roles: u.Roles, Disabled: u.Disabled, CreatedAt: u.CreatedAt.Unix(), UpdatedAt: u.UpdatedAt.Unix(),
+		SecondFactor: u.SecondFactor}
 }
 
 func clientMessage(c store.User) *authv1.Client {

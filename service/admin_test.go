@@ -166,6 +166,10 @@ var adminCalls = []adminCall{
 		_, err := c.RotateClientSecret(ctx, &authv1.RotateClientSecretRequest{Name: "reporter"})
 		return err
 	}},
+	{"ResetSecondFactors", true, func(ctx context.Context, c authv1.AdminServiceClient) error {
+		_, err := c.ResetSecondFactors(ctx, &authv1.ResetSecondFactorsRequest{Username: "bob"})
+		return err
+	}},
 }
 
 // The table above covers every method of the service, so that a method
@@ -518,7 +522,7 @@ func TestAdmin_SetRoles(t *testing.T) {
 	if err != nil || len(resp.User.Roles) != 0 || resp.RevokedSessions != 1 {
 		t.Fatalf("SetRoles(none) = %v, %v", resp, err)
 	}
-	wantClaimNames(t, "role-less access token", authzPayload(t, w.Login(t, "bob", "long enough pw").AccessToken), refreshClaimNames)
+	wantClaimNames(t, "role-less access token", authzPayload(t, w.Login(t, "bob", "long enough pw").AccessToken), roleLessAccess)
 
 	w.addClient(t, "reporter")
 	for _, name := range []string{"nobody", "client:reporter"} {

@@ -29,16 +29,19 @@ import (
 // longest is the longest value authd accepts in a request field of this
 // name: what MaxRequestSize must fit.
 var longest = map[protoreflect.Name]int{
-	"username":      accounts.MaxUsername,
-	"name":          accounts.MaxUsername,
-	"password":      password.MaxLength,
-	"old_password":  password.MaxLength,
-	"new_password":  password.MaxLength,
-	"client_secret": password.MaxLength,
-	"client_id":     accounts.MaxClientID,
-	"token":         token.MaxLength,
-	"sid":           64,
-	"page_token":    (accounts.MaxUsername*4 + 2) / 3, // base64url of the longest cursor
+	"username":            accounts.MaxUsername,
+	"name":                accounts.MaxUsername,
+	"password":            password.MaxLength,
+	"old_password":        password.MaxLength,
+	"new_password":        password.MaxLength,
+	"client_secret":       password.MaxLength,
+	"client_id":           accounts.MaxClientID,
+	"token":               token.MaxLength,
+	"sid":                 64,
+	"page_token":          (accounts.MaxUsername*4 + 2) / 3, // base64url of the longest cursor
+	"code":                accounts.TOTPDigits,
+	"recovery_code":       accounts.MaxRecoveryCode,
+	"second_factor_token": accounts.MaxSecondFactorToken,
 }
 
 // maximal fills every field of m with the longest value authd accepts in

@@ -22,6 +22,9 @@ func (s *Service) Login(ctx context.Context, req *authv1.LoginRequest) (*authv1.
 	if err != nil {
 		return nil, s.statusError(ctx, "login", err)
 	}
+	if user.SecondFactor {
+		return s.loginChallenge(ctx, user)
+	}
 	tokens, err := s.sessions.Open(ctx, user)
 	if err != nil {
 		return nil, s.statusError(ctx, "login", err)

@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"slices"
 	"errors"
 	"fmt"
 	"strings"
@@ -27,14 +28,22 @@ type Tokens struct {
 	RefreshExpiresIn time.Duration
 }
 
-// Open starts a session for user, whose password was just checked: a
-// fresh access token and a refresh token, both bounded by the session cap.
-// A change of the user's since that check (its generation moved) refuses
-// it with ErrUserChanged. Past Config.MaxSessions live sessions of the
-// user, the oldest are revoked, and announced.
-func (e *Engine) Open(ctx context.Context, user store.User) (Tokens, error) {
+// Open starts a session for user, who just proved who they are as amr
+// says (RFC 8176 values; none: a password, "pwd"): a fresh access token
+// and a refresh token, both bounded by the session cap, carrying amr and
+// the level it adds up to (acr: token.ACRSecondFactor with "mfa",
+// token.ACRPassword otherwise). A change of the user's since that check
+// (its generation moved) refuses it with ErrUserChanged. Past
+// Config.MaxSessions live sessions of the user, the oldest are revoked,
+// and announced.
+func (e *Engine) Open(ctx context.Context, user store.User, amr ...string) (Tokens, error) {
 	now := e.now()
+	if len(amr) == 0 {
+		amr = []string{"pwd"}
+	}
 	sess := store.Session{
+		ACR: acrOf(amr),
+		AMR: amr,
 		ID:       token.NewID(),
 		UserID:   user.ID,
 		Username: user.Name,
@@ -122,9 +131,12 @@ func (e *Engine) signAccess(ctx context.Context, sess store.Session, jti string,
 }
 
 func (e *Engine) claims(sess store.Session, typ token.Type, jti string, iat, exp time.Time, fresh bool) token.Claims {
-	var roles []string
+	var roles, amr []string
+	var acr string
 	if typ == token.Access {
-		roles = sess.Roles // refresh tokens are never checked for roles
+		// Refresh tokens are never checked for roles or how the user
+		// proved who they are.
+		roles, amr, acr = sess.Roles, sess.AMR, sess.ACR
 	}
 	return token.Claims{
 		Subject:   sess.Username,
@@ -137,7 +149,52 @@ func (e *Engine) claims(sess store.Session, typ token.Type, jti string, iat, exp
 		SessionID: sess.ID,
 		AuthTime:  jwt.NewNumericDate(sess.AuthTime),
 		Roles:     roles,
+		AMR:       amr,
+		ACR:       acr,
 	}
+}
+
+// acrOf is the level amr adds up to: two factors ("mfa") or one.
+func acrOf(amr []string) string {
+	if slices.Contains(amr, "mfa") {
+		return token.ACRSecondFactor
+	}
+	return token.ACRPassword
+}
+
+// StepUp records a new proof of the user of the live session of the
+// verified access token of claims, made as amr says (a second factor:
+// "otp", "mfa"): the session's auth_time becomes now and its amr and acr
+// take the proof in, so that every later token of the session carries
+// them; and it returns a fresh access token of the session that does,
+// never past its cap, and its lifetime.
+func (e *Engine) StepUp(ctx context.Context, claims *token.Claims, amr []string) (string, time.Duration, error) {
+	if claims.Type != token.Access {
+		return "", 0, guard.ErrAccessRequired
+	}
+	if claims.SessionID == "" {
+		return "", 0, ErrNoSession
+	}
+	sess, err := e.live(ctx, claims.SessionID)
+	if err != nil {
+		return "", 0, err
+	}
+	now := e.now()
+	for _, m := range amr {
+		if !slices.Contains(sess.AMR, m) {
+			sess.AMR = append(slices.Clip(sess.AMR), m)
+		}
+	}
+	sess.ACR, sess.AuthTime = acrOf(sess.AMR), now
+	switch err := e.store.StepUpSession(ctx, sess.ID, sess.ACR, sess.AMR, now); {
+	case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrNotFound):
+		return "", 0, guard.ErrRevoked
+	case err != nil:
+		return "", 0, err
+	}
+	exp := earliest(now.Add(e.cfg.AccessTTL), sess.ExpiresAt)
+	access, err := e.signAccess(ctx, sess, token.NewID(), now, exp, true)
+	return access, exp.Sub(now), err
 }
 
 // ErrReused: a refresh token of the session was presented after its

@@ -28,6 +28,8 @@ type TOTP struct {
 type Challenge struct {
 	IDHash []byte
 	UserID int64
+	// Username is the user's name at the password check.
+	Username string
 	// UserGeneration is the user's generation at the password check: the
 	// session opened when the second factor passes is opened under it, so a
 	// change of the user in between refuses it.

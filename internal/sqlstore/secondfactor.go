@@ -253,8 +253,8 @@ func (d *DB) DeletePasskey(ctx context.Context, userID int64, credentialID []byt
 
 // CreateChallenge implements store.SecondFactors.
 func (d *DB) CreateChallenge(ctx context.Context, c store.Challenge) error {
-	_, err := d.exec(ctx, `INSERT INTO login_challenges (id_hash, user_id, user_generation, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`,
-		c.IDHash, c.UserID, c.UserGeneration, unix(c.CreatedAt), unix(c.ExpiresAt))
+	_, err := d.exec(ctx, `INSERT INTO login_challenges (id_hash, user_id, username, user_generation, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		c.IDHash, c.UserID, c.Username, c.UserGeneration, unix(c.CreatedAt), unix(c.ExpiresAt))
 	if d.dialect.IsUniqueViolation(err) {
 		return fmt.Errorf("challenge: %w", store.ErrExists)
 	}
@@ -266,7 +266,7 @@ func (d *DB) CreateChallenge(ctx context.Context, c store.Challenge) error {
 
 // Challenge implements store.SecondFactors.
 func (d *DB) Challenge(ctx context.Context, idHash []byte, now time.Time) (store.Challenge, error) {
-	return d.challenge(ctx, `SELECT user_id, user_generation, created_at, expires_at FROM login_challenges
+	return d.challenge(ctx, `SELECT user_id, username, user_generation, created_at, expires_at FROM login_challenges
 		WHERE id_hash = ? AND expires_at > ?`, idHash, now)
 }
 
@@ -275,7 +275,7 @@ func (d *DB) Challenge(ctx context.Context, idHash []byte, now time.Time) (store
 // row gets it.
 func (d *DB) ConsumeChallenge(ctx context.Context, idHash []byte, now time.Time) (store.Challenge, error) {
 	return d.challenge(ctx, `DELETE FROM login_challenges WHERE id_hash = ? AND expires_at > ?
-		RETURNING user_id, user_generation, created_at, expires_at`, idHash, now)
+		RETURNING user_id, username, user_generation, created_at, expires_at`, idHash, now)
 }
 
 // challenge runs query, over idHash and now, for the one challenge it
@@ -291,7 +291,7 @@ func (d *DB) challenge(ctx context.Context, query string, idHash []byte, now tim
 	found := false
 	for rows.Next() {
 		var created, expires int64
-		if err := rows.Scan(&c.UserID, &c.UserGeneration, &created, &expires); err != nil {
+		if err := rows.Scan(&c.UserID, &c.Username, &c.UserGeneration, &created, &expires); err != nil {
 			return store.Challenge{}, fmt.Errorf("challenge: %w", err)
 		}
 		c.CreatedAt, c.ExpiresAt, found = fromUnix(created), fromUnix(expires), true

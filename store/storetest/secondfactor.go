@@ -395,7 +395,7 @@ func testConcurrentPasskeyUse(t *testing.T, s store.Store) {
 }
 
 func newChallenge(u store.User, token string) store.Challenge {
-	return store.Challenge{IDHash: digest(token), UserID: u.ID, UserGeneration: u.Generation,
+	return store.Challenge{IDHash: digest(token), UserID: u.ID, Username: u.Name, UserGeneration: u.Generation,
 		CreatedAt: t0, ExpiresAt: t0.Add(5 * time.Minute)}
 }
 

@@ -28,8 +28,10 @@ type User struct {
 	Roles    []string               `protobuf:"bytes,2,rep,name=roles" json:"roles,omitempty"`
 	Disabled bool                   `protobuf:"varint,3,opt,name=disabled" json:"disabled,omitempty"`
 	// Unix seconds.
-	CreatedAt     int64 `protobuf:"varint,4,opt,name=created_at,json=createdAt" json:"created_at,omitempty"`
-	UpdatedAt     int64 `protobuf:"varint,5,opt,name=updated_at,json=updatedAt" json:"updated_at,omitempty"`
+	CreatedAt int64 `protobuf:"varint,4,opt,name=created_at,json=createdAt" json:"created_at,omitempty"`
+	UpdatedAt int64 `protobuf:"varint,5,opt,name=updated_at,json=updatedAt" json:"updated_at,omitempty"`
+	// The user has a confirmed TOTP authenticator or a passkey.
+	SecondFactor  bool `protobuf:"varint,6,opt,name=second_factor,json=secondFactor" json:"second_factor,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -99,6 +101,102 @@ func (x *User) GetUpdatedAt() int64 {
 	return 0
 }
 
+func (x *User) GetSecondFactor() bool {
+	if x != nil {
+		return x.SecondFactor
+	}
+	return false
+}
+
+type ResetSecondFactorsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Username      string                 `protobuf:"bytes,1,opt,name=username" json:"username,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResetSecondFactorsRequest) Reset() {
+	*x = ResetSecondFactorsRequest{}
+	mi := &file_auth_v1_admin_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResetSecondFactorsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResetSecondFactorsRequest) ProtoMessage() {}
+
+func (x *ResetSecondFactorsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_auth_v1_admin_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResetSecondFactorsRequest.ProtoReflect.Descriptor instead.
+func (*ResetSecondFactorsRequest) Descriptor() ([]byte, []int) {
+	return file_auth_v1_admin_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ResetSecondFactorsRequest) GetUsername() string {
+	if x != nil {
+		return x.Username
+	}
+	return ""
+}
+
+type ResetSecondFactorsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// How many factors were removed (the authenticator and each passkey).
+	Removed       int32 `protobuf:"varint,1,opt,name=removed" json:"removed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResetSecondFactorsResponse) Reset() {
+	*x = ResetSecondFactorsResponse{}
+	mi := &file_auth_v1_admin_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResetSecondFactorsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResetSecondFactorsResponse) ProtoMessage() {}
+
+func (x *ResetSecondFactorsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_auth_v1_admin_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResetSecondFactorsResponse.ProtoReflect.Descriptor instead.
+func (*ResetSecondFactorsResponse) Descriptor() ([]byte, []int) {
+	return file_auth_v1_admin_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ResetSecondFactorsResponse) GetRemoved() int32 {
+	if x != nil {
+		return x.Removed
+	}
+	return 0
+}
+
 type ListUsersRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// At most this many users (0 or over 1000: 1000).
@@ -111,7 +209,7 @@ type ListUsersRequest struct {
 
 func (x *ListUsersRequest) Reset() {
 	*x = ListUsersRequest{}
-	mi := &file_auth_v1_admin_proto_msgTypes[1]
+	mi := &file_auth_v1_admin_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -123,7 +221,7 @@ func (x *ListUsersRequest) String() string {
 func (*ListUsersRequest) ProtoMessage() {}
 
 func (x *ListUsersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_admin_proto_msgTypes[1]
+	mi := &file_auth_v1_admin_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -136,7 +234,7 @@ func (x *ListUsersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUsersRequest.ProtoReflect.Descriptor instead.
 func (*ListUsersRequest) Descriptor() ([]byte, []int) {
-	return file_auth_v1_admin_proto_rawDescGZIP(), []int{1}
+	return file_auth_v1_admin_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ListUsersRequest) GetPageSize() int32 {
@@ -164,7 +262,7 @@ type ListUsersResponse struct {
 
 func (x *ListUsersResponse) Reset() {
 	*x = ListUsersResponse{}
-	mi := &file_auth_v1_admin_proto_msgTypes[2]
+	mi := &file_auth_v1_admin_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -176,7 +274,7 @@ func (x *ListUsersResponse) String() string {
 func (*ListUsersResponse) ProtoMessage() {}
 
 func (x *ListUsersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_admin_proto_msgTypes[2]
+	mi := &file_auth_v1_admin_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -189,7 +287,7 @@ func (x *ListUsersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUsersResponse.ProtoReflect.Descriptor instead.
 func (*ListUsersResponse) Descriptor() ([]byte, []int) {
-	return file_auth_v1_admin_proto_rawDescGZIP(), []int{2}
+	return file_auth_v1_admin_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ListUsersResponse) GetUsers() []*User {
@@ -217,7 +315,7 @@ type CreateUserRequest struct {
 
 func (x *CreateUserRequest) Reset() {
 	*x = CreateUserRequest{}
-	mi := &file_auth_v1_admin_proto_msgTypes[3]
+	mi := &file_auth_v1_admin_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -229,7 +327,7 @@ func (x *CreateUserRequest) String() string {
 func (*CreateUserRequest) ProtoMessage() {}
 
 func (x *CreateUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_admin_proto_msgTypes[3]
+	mi := &file_auth_v1_admin_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -242,7 +340,7 @@ func (x *CreateUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateUserRequest.ProtoReflect.Descriptor instead.
 func (*CreateUserRequest) Descriptor() ([]byte, []int) {
-	return file_auth_v1_admin_proto_rawDescGZIP(), []int{3}
+	return file_auth_v1_admin_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *CreateUserRequest) GetUsername() string {
@@ -275,7 +373,7 @@ type CreateUserResponse struct {
 
 func (x *CreateUserResponse) Reset() {
 	*x = CreateUserResponse{}
-	mi := &file_auth_v1_admin_proto_msgTypes[4]
+	mi := &file_auth_v1_admin_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -287,7 +385,7 @@ func (x *CreateUserResponse) String() string {
 func (*CreateUserResponse) ProtoMessage() {}
 
 func (x *CreateUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_admin_proto_msgTypes[4]
+	mi := &file_auth_v1_admin_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -300,7 +398,7 @@ func (x *CreateUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateUserResponse.ProtoReflect.Descriptor instead.
 func (*CreateUserResponse) Descriptor() ([]byte, []int) {
-	return file_auth_v1_admin_proto_rawDescGZIP(), []int{4}
+	return file_auth_v1_admin_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *CreateUserResponse) GetUser() *User {
@@ -319,7 +417,7 @@ type DisableUserRequest struct {
 
 func (x *DisableUserRequest) Reset() {
 	*x = DisableUserRequest{}
-	mi := &file_auth_v1_admin_proto_msgTypes[5]
+	mi := &file_auth_v1_admin_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -331,7 +429,7 @@ func (x *DisableUserRequest) String() string {
 func (*DisableUserRequest) ProtoMessage() {}
 
 func (x *DisableUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_admin_proto_msgTypes[5]
+	mi := &file_auth_v1_admin_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -344,7 +442,7 @@ func (x *DisableUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DisableUserRequest.ProtoReflect.Descriptor instead.
 func (*DisableUserRequest) Descriptor() ([]byte, []int) {
-	return file_auth_v1_admin_proto_rawDescGZIP(), []int{5}
+	return file_auth_v1_admin_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *DisableUserRequest) GetUsername() string {
@@ -364,7 +462,7 @@ type DisableUserResponse struct {
 
 func (x *DisableUserResponse) Reset() {
 	*x = DisableUserResponse{}
-	mi := &file_auth_v1_admin_proto_msgTypes[6]
+	mi := &file_auth_v1_admin_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -376,7 +474,7 @@ func (x *DisableUserResponse) String() string {
 func (*DisableUserResponse) ProtoMessage() {}
 
 func (x *DisableUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_admin_proto_msgTypes[6]
+	mi := &file_auth_v1_admin_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -389,7 +487,7 @@ func (x *DisableUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DisableUserResponse.ProtoReflect.Descriptor instead.
 func (*DisableUserResponse) Descriptor() ([]byte, []int) {
-	return file_auth_v1_admin_proto_rawDescGZIP(), []int{6}
+	return file_auth_v1_admin_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *DisableUserResponse) GetRevokedSessions() int32 {
@@ -408,7 +506,7 @@ type EnableUserRequest struct {
 
 func (x *EnableUserRequest) Reset() {
 	*x = EnableUserRequest{}
-	mi := &file_auth_v1_admin_proto_msgTypes[7]
+	mi := &file_auth_v1_admin_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -420,7 +518,7 @@ func (x *EnableUserRequest) String() string {
 func (*EnableUserRequest) ProtoMessage() {}
 
 func (x *EnableUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_admin_proto_msgTypes[7]
+	mi := &file_auth_v1_admin_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -433,7 +531,7 @@ func (x *EnableUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnableUserRequest.ProtoReflect.Descriptor instead.
 func (*EnableUserRequest) Descriptor() ([]byte, []int) {
-	return file_auth_v1_admin_proto_rawDescGZIP(), []int{7}
+	return file_auth_v1_admin_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *EnableUserRequest) GetUsername() string {
@@ -451,7 +549,7 @@ type EnableUserResponse struct {
 
 func (x *EnableUserResponse) Reset() {
 	*x = EnableUserResponse{}
-	mi := &file_auth_v1_admin_proto_msgTypes[8]
+	mi := &file_auth_v1_admin_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -463,7 +561,7 @@ func (x *EnableUserResponse) String() string {
 func (*EnableUserResponse) ProtoMessage() {}
 
 func (x *EnableUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_admin_proto_msgTypes[8]
+	mi := &file_auth_v1_admin_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -476,7 +574,7 @@ func (x *EnableUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnableUserResponse.ProtoReflect.Descriptor instead.
 func (*EnableUserResponse) Descriptor() ([]byte, []int) {
-	return file_auth_v1_admin_proto_rawDescGZIP(), []int{8}
+	return file_auth_v1_admin_proto_rawDescGZIP(), []int{10}
 }
 
 type SetRolesRequest struct {
@@ -490,7 +588,7 @@ type SetRolesRequest struct {
 
 func (x *SetRolesRequest) Reset() {
 	*x = SetRolesRequest{}
-	mi := &file_auth_v1_admin_proto_msgTypes[9]
+	mi := &file_auth_v1_admin_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -502,7 +600,7 @@ func (x *SetRolesRequest) String() string {
 func (*SetRolesRequest) ProtoMessage() {}
 
 func (x *SetRolesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_admin_proto_msgTypes[9]
+	mi := &file_auth_v1_admin_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -515,7 +613,7 @@ func (x *SetRolesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetRolesRequest.ProtoReflect.Descriptor instead.
 func (*SetRolesRequest) Descriptor() ([]byte, []int) {
-	return file_auth_v1_admin_proto_rawDescGZIP(), []int{9}
+	return file_auth_v1_admin_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *SetRolesRequest) GetUsername() string {
@@ -542,7 +640,7 @@ type SetRolesResponse struct {
 
 func (x *SetRolesResponse) Reset() {
 	*x = SetRolesResponse{}
-	mi := &file_auth_v1_admin_proto_msgTypes[10]
+	mi := &file_auth_v1_admin_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -554,7 +652,7 @@ func (x *SetRolesResponse) String() string {
 func (*SetRolesResponse) ProtoMessage() {}
 
 func (x *SetRolesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_admin_proto_msgTypes[10]
+	mi := &file_auth_v1_admin_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -567,7 +665,7 @@ func (x *SetRolesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetRolesResponse.ProtoReflect.Descriptor instead.
 func (*SetRolesResponse) Descriptor() ([]byte, []int) {
-	return file_auth_v1_admin_proto_rawDescGZIP(), []int{10}
+	return file_auth_v1_admin_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *SetRolesResponse) GetUser() *User {
@@ -597,7 +695,7 @@ type ListSessionsRequest struct {
 
 func (x *ListSessionsRequest) Reset() {
 	*x = ListSessionsRequest{}
-	mi := &file_auth_v1_admin_proto_msgTypes[11]
+	mi := &file_auth_v1_admin_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -609,7 +707,7 @@ func (x *ListSessionsRequest) String() string {
 func (*ListSessionsRequest) ProtoMessage() {}
 
 func (x *ListSessionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_admin_proto_msgTypes[11]
+	mi := &file_auth_v1_admin_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -622,7 +720,7 @@ func (x *ListSessionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSessionsRequest.ProtoReflect.Descriptor instead.
 func (*ListSessionsRequest) Descriptor() ([]byte, []int) {
-	return file_auth_v1_admin_proto_rawDescGZIP(), []int{11}
+	return file_auth_v1_admin_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListSessionsRequest) GetUsername() string {
@@ -657,7 +755,7 @@ type ListSessionsResponse struct {
 
 func (x *ListSessionsResponse) Reset() {
 	*x = ListSessionsResponse{}
-	mi := &file_auth_v1_admin_proto_msgTypes[12]
+	mi := &file_auth_v1_admin_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -669,7 +767,7 @@ func (x *ListSessionsResponse) String() string {
 func (*ListSessionsResponse) ProtoMessage() {}
 
 func (x *ListSessionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_admin_proto_msgTypes[12]
+	mi := &file_auth_v1_admin_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -682,7 +780,7 @@ func (x *ListSessionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSessionsResponse.ProtoReflect.Descriptor instead.
 func (*ListSessionsResponse) Descriptor() ([]byte, []int) {
-	return file_auth_v1_admin_proto_rawDescGZIP(), []int{12}
+	return file_auth_v1_admin_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListSessionsResponse) GetSessions() []*Session {
@@ -714,7 +812,7 @@ type Session struct {
 
 func (x *Session) Reset() {
 	*x = Session{}
-	mi := &file_auth_v1_admin_proto_msgTypes[13]
+	mi := &file_auth_v1_admin_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -726,7 +824,7 @@ func (x *Session) String() string {
 func (*Session) ProtoMessage() {}
 
 func (x *Session) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_admin_proto_msgTypes[13]
+	mi := &file_auth_v1_admin_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -739,7 +837,7 @@ func (x *Session) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Session.ProtoReflect.Descriptor instead.
 func (*Session) Descriptor() ([]byte, []int) {
-	return file_auth_v1_admin_proto_rawDescGZIP(), []int{13}
+	return file_auth_v1_admin_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Session) GetSid() string {
@@ -779,7 +877,7 @@ type RevokeSessionRequest struct {
 
 func (x *RevokeSessionRequest) Reset() {
 	*x = RevokeSessionRequest{}
-	mi := &file_auth_v1_admin_proto_msgTypes[14]
+	mi := &file_auth_v1_admin_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -791,7 +889,7 @@ func (x *RevokeSessionRequest) String() string {
 func (*RevokeSessionRequest) ProtoMessage() {}
 
 func (x *RevokeSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_admin_proto_msgTypes[14]
+	mi := &file_auth_v1_admin_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -804,7 +902,7 @@ func (x *RevokeSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeSessionRequest.ProtoReflect.Descriptor instead.
 func (*RevokeSessionRequest) Descriptor() ([]byte, []int) {
-	return file_auth_v1_admin_proto_rawDescGZIP(), []int{14}
+	return file_auth_v1_admin_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *RevokeSessionRequest) GetSid() string {
@@ -822,7 +920,7 @@ type RevokeSessionResponse struct {
 
 func (x *RevokeSessionResponse) Reset() {
 	*x = RevokeSessionResponse{}
-	mi := &file_auth_v1_admin_proto_msgTypes[15]
+	mi := &file_auth_v1_admin_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -834,7 +932,7 @@ func (x *RevokeSessionResponse) String() string {
 func (*RevokeSessionResponse) ProtoMessage() {}
 
 func (x *RevokeSessionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_admin_proto_msgTypes[15]
+	mi := &file_auth_v1_admin_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -847,7 +945,7 @@ func (x *RevokeSessionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeSessionResponse.ProtoReflect.Descriptor instead.
 func (*RevokeSessionResponse) Descriptor() ([]byte, []int) {
-	return file_auth_v1_admin_proto_rawDescGZIP(), []int{15}
+	return file_auth_v1_admin_proto_rawDescGZIP(), []int{17}
 }
 
 // Client is a service account.
@@ -866,7 +964,7 @@ type Client struct {
 
 func (x *Client) Reset() {
 	*x = Client{}
-	mi := &file_auth_v1_admin_proto_msgTypes[16]
+	mi := &file_auth_v1_admin_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -878,7 +976,7 @@ func (x *Client) String() string {
 func (*Client) ProtoMessage() {}
 
 func (x *Client) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_admin_proto_msgTypes[16]
+	mi := &file_auth_v1_admin_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -891,7 +989,7 @@ func (x *Client) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Client.ProtoReflect.Descriptor instead.
 func (*Client) Descriptor() ([]byte, []int) {
-	return file_auth_v1_admin_proto_rawDescGZIP(), []int{16}
+	return file_auth_v1_admin_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Client) GetName() string {
@@ -940,7 +1038,7 @@ type CreateClientRequest struct {
 
 func (x *CreateClientRequest) Reset() {
 	*x = CreateClientRequest{}
-	mi := &file_auth_v1_admin_proto_msgTypes[17]
+	mi := &file_auth_v1_admin_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -952,7 +1050,7 @@ func (x *CreateClientRequest) String() string {
 func (*CreateClientRequest) ProtoMessage() {}
 
 func (x *CreateClientRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_admin_proto_msgTypes[17]
+	mi := &file_auth_v1_admin_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -965,7 +1063,7 @@ func (x *CreateClientRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateClientRequest.ProtoReflect.Descriptor instead.
 func (*CreateClientRequest) Descriptor() ([]byte, []int) {
-	return file_auth_v1_admin_proto_rawDescGZIP(), []int{17}
+	return file_auth_v1_admin_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *CreateClientRequest) GetName() string {
@@ -993,7 +1091,7 @@ type CreateClientResponse struct {
 
 func (x *CreateClientResponse) Reset() {
 	*x = CreateClientResponse{}
-	mi := &file_auth_v1_admin_proto_msgTypes[18]
+	mi := &file_auth_v1_admin_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1005,7 +1103,7 @@ func (x *CreateClientResponse) String() string {
 func (*CreateClientResponse) ProtoMessage() {}
 
 func (x *CreateClientResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_admin_proto_msgTypes[18]
+	mi := &file_auth_v1_admin_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1018,7 +1116,7 @@ func (x *CreateClientResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateClientResponse.ProtoReflect.Descriptor instead.
 func (*CreateClientResponse) Descriptor() ([]byte, []int) {
-	return file_auth_v1_admin_proto_rawDescGZIP(), []int{18}
+	return file_auth_v1_admin_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *CreateClientResponse) GetClient() *Client {
@@ -1043,7 +1141,7 @@ type ListClientsRequest struct {
 
 func (x *ListClientsRequest) Reset() {
 	*x = ListClientsRequest{}
-	mi := &file_auth_v1_admin_proto_msgTypes[19]
+	mi := &file_auth_v1_admin_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1055,7 +1153,7 @@ func (x *ListClientsRequest) String() string {
 func (*ListClientsRequest) ProtoMessage() {}
 
 func (x *ListClientsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_admin_proto_msgTypes[19]
+	mi := &file_auth_v1_admin_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1068,7 +1166,7 @@ func (x *ListClientsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListClientsRequest.ProtoReflect.Descriptor instead.
 func (*ListClientsRequest) Descriptor() ([]byte, []int) {
-	return file_auth_v1_admin_proto_rawDescGZIP(), []int{19}
+	return file_auth_v1_admin_proto_rawDescGZIP(), []int{21}
 }
 
 type ListClientsResponse struct {
@@ -1080,7 +1178,7 @@ type ListClientsResponse struct {
 
 func (x *ListClientsResponse) Reset() {
 	*x = ListClientsResponse{}
-	mi := &file_auth_v1_admin_proto_msgTypes[20]
+	mi := &file_auth_v1_admin_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1092,7 +1190,7 @@ func (x *ListClientsResponse) String() string {
 func (*ListClientsResponse) ProtoMessage() {}
 
 func (x *ListClientsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_admin_proto_msgTypes[20]
+	mi := &file_auth_v1_admin_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1105,7 +1203,7 @@ func (x *ListClientsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListClientsResponse.ProtoReflect.Descriptor instead.
 func (*ListClientsResponse) Descriptor() ([]byte, []int) {
-	return file_auth_v1_admin_proto_rawDescGZIP(), []int{20}
+	return file_auth_v1_admin_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ListClientsResponse) GetClients() []*Client {
@@ -1124,7 +1222,7 @@ type DisableClientRequest struct {
 
 func (x *DisableClientRequest) Reset() {
 	*x = DisableClientRequest{}
-	mi := &file_auth_v1_admin_proto_msgTypes[21]
+	mi := &file_auth_v1_admin_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1136,7 +1234,7 @@ func (x *DisableClientRequest) String() string {
 func (*DisableClientRequest) ProtoMessage() {}
 
 func (x *DisableClientRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_admin_proto_msgTypes[21]
+	mi := &file_auth_v1_admin_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1149,7 +1247,7 @@ func (x *DisableClientRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DisableClientRequest.ProtoReflect.Descriptor instead.
 func (*DisableClientRequest) Descriptor() ([]byte, []int) {
-	return file_auth_v1_admin_proto_rawDescGZIP(), []int{21}
+	return file_auth_v1_admin_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *DisableClientRequest) GetName() string {
@@ -1168,7 +1266,7 @@ type DisableClientResponse struct {
 
 func (x *DisableClientResponse) Reset() {
 	*x = DisableClientResponse{}
-	mi := &file_auth_v1_admin_proto_msgTypes[22]
+	mi := &file_auth_v1_admin_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1180,7 +1278,7 @@ func (x *DisableClientResponse) String() string {
 func (*DisableClientResponse) ProtoMessage() {}
 
 func (x *DisableClientResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_admin_proto_msgTypes[22]
+	mi := &file_auth_v1_admin_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1193,7 +1291,7 @@ func (x *DisableClientResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DisableClientResponse.ProtoReflect.Descriptor instead.
 func (*DisableClientResponse) Descriptor() ([]byte, []int) {
-	return file_auth_v1_admin_proto_rawDescGZIP(), []int{22}
+	return file_auth_v1_admin_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *DisableClientResponse) GetRevokedSessions() int32 {
@@ -1212,7 +1310,7 @@ type EnableClientRequest struct {
 
 func (x *EnableClientRequest) Reset() {
 	*x = EnableClientRequest{}
-	mi := &file_auth_v1_admin_proto_msgTypes[23]
+	mi := &file_auth_v1_admin_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1224,7 +1322,7 @@ func (x *EnableClientRequest) String() string {
 func (*EnableClientRequest) ProtoMessage() {}
 
 func (x *EnableClientRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_admin_proto_msgTypes[23]
+	mi := &file_auth_v1_admin_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1237,7 +1335,7 @@ func (x *EnableClientRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnableClientRequest.ProtoReflect.Descriptor instead.
 func (*EnableClientRequest) Descriptor() ([]byte, []int) {
-	return file_auth_v1_admin_proto_rawDescGZIP(), []int{23}
+	return file_auth_v1_admin_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *EnableClientRequest) GetName() string {
@@ -1255,7 +1353,7 @@ type EnableClientResponse struct {
 
 func (x *EnableClientResponse) Reset() {
 	*x = EnableClientResponse{}
-	mi := &file_auth_v1_admin_proto_msgTypes[24]
+	mi := &file_auth_v1_admin_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1267,7 +1365,7 @@ func (x *EnableClientResponse) String() string {
 func (*EnableClientResponse) ProtoMessage() {}
 
 func (x *EnableClientResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_admin_proto_msgTypes[24]
+	mi := &file_auth_v1_admin_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1280,7 +1378,7 @@ func (x *EnableClientResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnableClientResponse.ProtoReflect.Descriptor instead.
 func (*EnableClientResponse) Descriptor() ([]byte, []int) {
-	return file_auth_v1_admin_proto_rawDescGZIP(), []int{24}
+	return file_auth_v1_admin_proto_rawDescGZIP(), []int{26}
 }
 
 type RotateClientSecretRequest struct {
@@ -1292,7 +1390,7 @@ type RotateClientSecretRequest struct {
 
 func (x *RotateClientSecretRequest) Reset() {
 	*x = RotateClientSecretRequest{}
-	mi := &file_auth_v1_admin_proto_msgTypes[25]
+	mi := &file_auth_v1_admin_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1304,7 +1402,7 @@ func (x *RotateClientSecretRequest) String() string {
 func (*RotateClientSecretRequest) ProtoMessage() {}
 
 func (x *RotateClientSecretRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_admin_proto_msgTypes[25]
+	mi := &file_auth_v1_admin_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1317,7 +1415,7 @@ func (x *RotateClientSecretRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateClientSecretRequest.ProtoReflect.Descriptor instead.
 func (*RotateClientSecretRequest) Descriptor() ([]byte, []int) {
-	return file_auth_v1_admin_proto_rawDescGZIP(), []int{25}
+	return file_auth_v1_admin_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *RotateClientSecretRequest) GetName() string {
@@ -1338,7 +1436,7 @@ type RotateClientSecretResponse struct {
 
 func (x *RotateClientSecretResponse) Reset() {
 	*x = RotateClientSecretResponse{}
-	mi := &file_auth_v1_admin_proto_msgTypes[26]
+	mi := &file_auth_v1_admin_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1350,7 +1448,7 @@ func (x *RotateClientSecretResponse) String() string {
 func (*RotateClientSecretResponse) ProtoMessage() {}
 
 func (x *RotateClientSecretResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_admin_proto_msgTypes[26]
+	mi := &file_auth_v1_admin_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1363,7 +1461,7 @@ func (x *RotateClientSecretResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateClientSecretResponse.ProtoReflect.Descriptor instead.
 func (*RotateClientSecretResponse) Descriptor() ([]byte, []int) {
-	return file_auth_v1_admin_proto_rawDescGZIP(), []int{26}
+	return file_auth_v1_admin_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *RotateClientSecretResponse) GetClientSecret() string {
@@ -1384,7 +1482,7 @@ var File_auth_v1_admin_proto protoreflect.FileDescriptor
 
 const file_auth_v1_admin_proto_rawDesc = "" +
 	"\n" +
-	"\x13auth/v1/admin.proto\x12\aauth.v1\x1a\x15auth/v1/options.proto\"\x92\x01\n" +
+	"\x13auth/v1/admin.proto\x12\aauth.v1\x1a\x15auth/v1/options.proto\"\xb7\x01\n" +
 	"\x04User\x12\x1a\n" +
 	"\busername\x18\x01 \x01(\tR\busername\x12\x14\n" +
 	"\x05roles\x18\x02 \x03(\tR\x05roles\x12\x1a\n" +
@@ -1392,7 +1490,12 @@ const file_auth_v1_admin_proto_rawDesc = "" +
 	"\n" +
 	"created_at\x18\x04 \x01(\x03R\tcreatedAt\x12\x1d\n" +
 	"\n" +
-	"updated_at\x18\x05 \x01(\x03R\tupdatedAt\"N\n" +
+	"updated_at\x18\x05 \x01(\x03R\tupdatedAt\x12#\n" +
+	"\rsecond_factor\x18\x06 \x01(\bR\fsecondFactor\"7\n" +
+	"\x19ResetSecondFactorsRequest\x12\x1a\n" +
+	"\busername\x18\x01 \x01(\tR\busername\"6\n" +
+	"\x1aResetSecondFactorsResponse\x12\x18\n" +
+	"\aremoved\x18\x01 \x01(\x05R\aremoved\"N\n" +
 	"\x10ListUsersRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
@@ -1464,11 +1567,12 @@ const file_auth_v1_admin_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"l\n" +
 	"\x1aRotateClientSecretResponse\x12#\n" +
 	"\rclient_secret\x18\x01 \x01(\tR\fclientSecret\x12)\n" +
-	"\x10revoked_sessions\x18\x02 \x01(\x05R\x0frevokedSessions2\xed\b\n" +
+	"\x10revoked_sessions\x18\x02 \x01(\x05R\x0frevokedSessions2\xe1\t\n" +
 	"\fAdminService\x12B\n" +
 	"\tListUsers\x12\x19.auth.v1.ListUsersRequest\x1a\x1a.auth.v1.ListUsersResponse\x12Z\n" +
 	"\n" +
-	"CreateUser\x12\x1a.auth.v1.CreateUserRequest\x1a\x1b.auth.v1.CreateUserResponse\"\x13\xd2\xf3\x18\x0f\b\x03\x12\vauthd:admin\x12]\n" +
+	"CreateUser\x12\x1a.auth.v1.CreateUserRequest\x1a\x1b.auth.v1.CreateUserResponse\"\x13\xd2\xf3\x18\x0f\b\x03\x12\vauthd:admin\x12r\n" +
+	"\x12ResetSecondFactors\x12\".auth.v1.ResetSecondFactorsRequest\x1a#.auth.v1.ResetSecondFactorsResponse\"\x13\xd2\xf3\x18\x0f\b\x03\x12\vauthd:admin\x12]\n" +
 	"\vDisableUser\x12\x1b.auth.v1.DisableUserRequest\x1a\x1c.auth.v1.DisableUserResponse\"\x13\xd2\xf3\x18\x0f\b\x03\x12\vauthd:admin\x12Z\n" +
 	"\n" +
 	"EnableUser\x12\x1a.auth.v1.EnableUserRequest\x1a\x1b.auth.v1.EnableUserResponse\"\x13\xd2\xf3\x18\x0f\b\x03\x12\vauthd:admin\x12T\n" +
@@ -1493,69 +1597,73 @@ func file_auth_v1_admin_proto_rawDescGZIP() []byte {
 	return file_auth_v1_admin_proto_rawDescData
 }
 
-var file_auth_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_auth_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_auth_v1_admin_proto_goTypes = []any{
 	(*User)(nil),                       // 0: auth.v1.User
-	(*ListUsersRequest)(nil),           // 1: auth.v1.ListUsersRequest
-	(*ListUsersResponse)(nil),          // 2: auth.v1.ListUsersResponse
-	(*CreateUserRequest)(nil),          // 3: auth.v1.CreateUserRequest
-	(*CreateUserResponse)(nil),         // 4: auth.v1.CreateUserResponse
-	(*DisableUserRequest)(nil),         // 5: auth.v1.DisableUserRequest
-	(*DisableUserResponse)(nil),        // 6: auth.v1.DisableUserResponse
-	(*EnableUserRequest)(nil),          // 7: auth.v1.EnableUserRequest
-	(*EnableUserResponse)(nil),         // 8: auth.v1.EnableUserResponse
-	(*SetRolesRequest)(nil),            // 9: auth.v1.SetRolesRequest
-	(*SetRolesResponse)(nil),           // 10: auth.v1.SetRolesResponse
-	(*ListSessionsRequest)(nil),        // 11: auth.v1.ListSessionsRequest
-	(*ListSessionsResponse)(nil),       // 12: auth.v1.ListSessionsResponse
-	(*Session)(nil),                    // 13: auth.v1.Session
-	(*RevokeSessionRequest)(nil),       // 14: auth.v1.RevokeSessionRequest
-	(*RevokeSessionResponse)(nil),      // 15: auth.v1.RevokeSessionResponse
-	(*Client)(nil),                     // 16: auth.v1.Client
-	(*CreateClientRequest)(nil),        // 17: auth.v1.CreateClientRequest
-	(*CreateClientResponse)(nil),       // 18: auth.v1.CreateClientResponse
-	(*ListClientsRequest)(nil),         // 19: auth.v1.ListClientsRequest
-	(*ListClientsResponse)(nil),        // 20: auth.v1.ListClientsResponse
-	(*DisableClientRequest)(nil),       // 21: auth.v1.DisableClientRequest
-	(*DisableClientResponse)(nil),      // 22: auth.v1.DisableClientResponse
-	(*EnableClientRequest)(nil),        // 23: auth.v1.EnableClientRequest
-	(*EnableClientResponse)(nil),       // 24: auth.v1.EnableClientResponse
-	(*RotateClientSecretRequest)(nil),  // 25: auth.v1.RotateClientSecretRequest
-	(*RotateClientSecretResponse)(nil), // 26: auth.v1.RotateClientSecretResponse
+	(*ResetSecondFactorsRequest)(nil),  // 1: auth.v1.ResetSecondFactorsRequest
+	(*ResetSecondFactorsResponse)(nil), // 2: auth.v1.ResetSecondFactorsResponse
+	(*ListUsersRequest)(nil),           // 3: auth.v1.ListUsersRequest
+	(*ListUsersResponse)(nil),          // 4: auth.v1.ListUsersResponse
+	(*CreateUserRequest)(nil),          // 5: auth.v1.CreateUserRequest
+	(*CreateUserResponse)(nil),         // 6: auth.v1.CreateUserResponse
+	(*DisableUserRequest)(nil),         // 7: auth.v1.DisableUserRequest
+	(*DisableUserResponse)(nil),        // 8: auth.v1.DisableUserResponse
+	(*EnableUserRequest)(nil),          // 9: auth.v1.EnableUserRequest
+	(*EnableUserResponse)(nil),         // 10: auth.v1.EnableUserResponse
+	(*SetRolesRequest)(nil),            // 11: auth.v1.SetRolesRequest
+	(*SetRolesResponse)(nil),           // 12: auth.v1.SetRolesResponse
+	(*ListSessionsRequest)(nil),        // 13: auth.v1.ListSessionsRequest
+	(*ListSessionsResponse)(nil),       // 14: auth.v1.ListSessionsResponse
+	(*Session)(nil),                    // 15: auth.v1.Session
+	(*RevokeSessionRequest)(nil),       // 16: auth.v1.RevokeSessionRequest
+	(*RevokeSessionResponse)(nil),      // 17: auth.v1.RevokeSessionResponse
+	(*Client)(nil),                     // 18: auth.v1.Client
+	(*CreateClientRequest)(nil),        // 19: auth.v1.CreateClientRequest
+	(*CreateClientResponse)(nil),       // 20: auth.v1.CreateClientResponse
+	(*ListClientsRequest)(nil),         // 21: auth.v1.ListClientsRequest
+	(*ListClientsResponse)(nil),        // 22: auth.v1.ListClientsResponse
+	(*DisableClientRequest)(nil),       // 23: auth.v1.DisableClientRequest
+	(*DisableClientResponse)(nil),      // 24: auth.v1.DisableClientResponse
+	(*EnableClientRequest)(nil),        // 25: auth.v1.EnableClientRequest
+	(*EnableClientResponse)(nil),       // 26: auth.v1.EnableClientResponse
+	(*RotateClientSecretRequest)(nil),  // 27: auth.v1.RotateClientSecretRequest
+	(*RotateClientSecretResponse)(nil), // 28: auth.v1.RotateClientSecretResponse
 }
 var file_auth_v1_admin_proto_depIdxs = []int32{
 	0,  // 0: auth.v1.ListUsersResponse.users:type_name -> auth.v1.User
 	0,  // 1: auth.v1.CreateUserResponse.user:type_name -> auth.v1.User
 	0,  // 2: auth.v1.SetRolesResponse.user:type_name -> auth.v1.User
-	13, // 3: auth.v1.ListSessionsResponse.sessions:type_name -> auth.v1.Session
-	16, // 4: auth.v1.CreateClientResponse.client:type_name -> auth.v1.Client
-	16, // 5: auth.v1.ListClientsResponse.clients:type_name -> auth.v1.Client
-	1,  // 6: auth.v1.AdminService.ListUsers:input_type -> auth.v1.ListUsersRequest
-	3,  // 7: auth.v1.AdminService.CreateUser:input_type -> auth.v1.CreateUserRequest
-	5,  // 8: auth.v1.AdminService.DisableUser:input_type -> auth.v1.DisableUserRequest
-	7,  // 9: auth.v1.AdminService.EnableUser:input_type -> auth.v1.EnableUserRequest
-	9,  // 10: auth.v1.AdminService.SetRoles:input_type -> auth.v1.SetRolesRequest
-	11, // 11: auth.v1.AdminService.ListSessions:input_type -> auth.v1.ListSessionsRequest
-	14, // 12: auth.v1.AdminService.RevokeSession:input_type -> auth.v1.RevokeSessionRequest
-	17, // 13: auth.v1.AdminService.CreateClient:input_type -> auth.v1.CreateClientRequest
-	19, // 14: auth.v1.AdminService.ListClients:input_type -> auth.v1.ListClientsRequest
-	21, // 15: auth.v1.AdminService.DisableClient:input_type -> auth.v1.DisableClientRequest
-	23, // 16: auth.v1.AdminService.EnableClient:input_type -> auth.v1.EnableClientRequest
-	25, // 17: auth.v1.AdminService.RotateClientSecret:input_type -> auth.v1.RotateClientSecretRequest
-	2,  // 18: auth.v1.AdminService.ListUsers:output_type -> auth.v1.ListUsersResponse
-	4,  // 19: auth.v1.AdminService.CreateUser:output_type -> auth.v1.CreateUserResponse
-	6,  // 20: auth.v1.AdminService.DisableUser:output_type -> auth.v1.DisableUserResponse
-	8,  // 21: auth.v1.AdminService.EnableUser:output_type -> auth.v1.EnableUserResponse
-	10, // 22: auth.v1.AdminService.SetRoles:output_type -> auth.v1.SetRolesResponse
-	12, // 23: auth.v1.AdminService.ListSessions:output_type -> auth.v1.ListSessionsResponse
-	15, // 24: auth.v1.AdminService.RevokeSession:output_type -> auth.v1.RevokeSessionResponse
-	18, // 25: auth.v1.AdminService.CreateClient:output_type -> auth.v1.CreateClientResponse
-	20, // 26: auth.v1.AdminService.ListClients:output_type -> auth.v1.ListClientsResponse
-	22, // 27: auth.v1.AdminService.DisableClient:output_type -> auth.v1.DisableClientResponse
-	24, // 28: auth.v1.AdminService.EnableClient:output_type -> auth.v1.EnableClientResponse
-	26, // 29: auth.v1.AdminService.RotateClientSecret:output_type -> auth.v1.RotateClientSecretResponse
-	18, // [18:30] is the sub-list for method output_type
-	6,  // [6:18] is the sub-list for method input_type
+	15, // 3: auth.v1.ListSessionsResponse.sessions:type_name -> auth.v1.Session
+	18, // 4: auth.v1.CreateClientResponse.client:type_name -> auth.v1.Client
+	18, // 5: auth.v1.ListClientsResponse.clients:type_name -> auth.v1.Client
+	3,  // 6: auth.v1.AdminService.ListUsers:input_type -> auth.v1.ListUsersRequest
+	5,  // 7: auth.v1.AdminService.CreateUser:input_type -> auth.v1.CreateUserRequest
+	1,  // 8: auth.v1.AdminService.ResetSecondFactors:input_type -> auth.v1.ResetSecondFactorsRequest
+	7,  // 9: auth.v1.AdminService.DisableUser:input_type -> auth.v1.DisableUserRequest
+	9,  // 10: auth.v1.AdminService.EnableUser:input_type -> auth.v1.EnableUserRequest
+	11, // 11: auth.v1.AdminService.SetRoles:input_type -> auth.v1.SetRolesRequest
+	13, // 12: auth.v1.AdminService.ListSessions:input_type -> auth.v1.ListSessionsRequest
+	16, // 13: auth.v1.AdminService.RevokeSession:input_type -> auth.v1.RevokeSessionRequest
+	19, // 14: auth.v1.AdminService.CreateClient:input_type -> auth.v1.CreateClientRequest
+	21, // 15: auth.v1.AdminService.ListClients:input_type -> auth.v1.ListClientsRequest
+	23, // 16: auth.v1.AdminService.DisableClient:input_type -> auth.v1.DisableClientRequest
+	25, // 17: auth.v1.AdminService.EnableClient:input_type -> auth.v1.EnableClientRequest
+	27, // 18: auth.v1.AdminService.RotateClientSecret:input_type -> auth.v1.RotateClientSecretRequest
+	4,  // 19: auth.v1.AdminService.ListUsers:output_type -> auth.v1.ListUsersResponse
+	6,  // 20: auth.v1.AdminService.CreateUser:output_type -> auth.v1.CreateUserResponse
+	2,  // 21: auth.v1.AdminService.ResetSecondFactors:output_type -> auth.v1.ResetSecondFactorsResponse
+	8,  // 22: auth.v1.AdminService.DisableUser:output_type -> auth.v1.DisableUserResponse
+	10, // 23: auth.v1.AdminService.EnableUser:output_type -> auth.v1.EnableUserResponse
+	12, // 24: auth.v1.AdminService.SetRoles:output_type -> auth.v1.SetRolesResponse
+	14, // 25: auth.v1.AdminService.ListSessions:output_type -> auth.v1.ListSessionsResponse
+	17, // 26: auth.v1.AdminService.RevokeSession:output_type -> auth.v1.RevokeSessionResponse
+	20, // 27: auth.v1.AdminService.CreateClient:output_type -> auth.v1.CreateClientResponse
+	22, // 28: auth.v1.AdminService.ListClients:output_type -> auth.v1.ListClientsResponse
+	24, // 29: auth.v1.AdminService.DisableClient:output_type -> auth.v1.DisableClientResponse
+	26, // 30: auth.v1.AdminService.EnableClient:output_type -> auth.v1.EnableClientResponse
+	28, // 31: auth.v1.AdminService.RotateClientSecret:output_type -> auth.v1.RotateClientSecretResponse
+	19, // [19:32] is the sub-list for method output_type
+	6,  // [6:19] is the sub-list for method input_type
 	6,  // [6:6] is the sub-list for extension type_name
 	6,  // [6:6] is the sub-list for extension extendee
 	0,  // [0:6] is the sub-list for field type_name
@@ -1573,7 +1681,7 @@ func file_auth_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_auth_v1_admin_proto_rawDesc), len(file_auth_v1_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   27,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

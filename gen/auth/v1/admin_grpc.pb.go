@@ -21,6 +21,7 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	AdminService_ListUsers_FullMethodName          = "/auth.v1.AdminService/ListUsers"
 	AdminService_CreateUser_FullMethodName         = "/auth.v1.AdminService/CreateUser"
+	AdminService_ResetSecondFactors_FullMethodName = "/auth.v1.AdminService/ResetSecondFactors"
 	AdminService_DisableUser_FullMethodName        = "/auth.v1.AdminService/DisableUser"
 	AdminService_EnableUser_FullMethodName         = "/auth.v1.AdminService/EnableUser"
 	AdminService_SetRoles_FullMethodName           = "/auth.v1.AdminService/SetRoles"
@@ -47,6 +48,10 @@ type AdminServiceClient interface {
 	ListUsers(ctx context.Context, in *ListUsersRequest, opts ...grpc.CallOption) (*ListUsersResponse, error)
 	// CreateUser adds a user with a password and roles.
 	CreateUser(ctx context.Context, in *CreateUserRequest, opts ...grpc.CallOption) (*CreateUserResponse, error)
+	// ResetSecondFactors removes a user's TOTP authenticator, recovery codes
+	// and passkeys (a user who lost them): their next login needs only the
+	// password, and they may enrol again. Sessions go on.
+	ResetSecondFactors(ctx context.Context, in *ResetSecondFactorsRequest, opts ...grpc.CallOption) (*ResetSecondFactorsResponse, error)
 	// DisableUser refuses the user's logins and ends all their sessions.
 	DisableUser(ctx context.Context, in *DisableUserRequest, opts ...grpc.CallOption) (*DisableUserResponse, error)
 	// EnableUser allows a disabled user to log in again.
@@ -96,6 +101,16 @@ func (c *adminServiceClient) CreateUser(ctx context.Context, in *CreateUserReque
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(CreateUserResponse)
 	err := c.cc.Invoke(ctx, AdminService_CreateUser_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) ResetSecondFactors(ctx context.Context, in *ResetSecondFactorsRequest, opts ...grpc.CallOption) (*ResetSecondFactorsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ResetSecondFactorsResponse)
+	err := c.cc.Invoke(ctx, AdminService_ResetSecondFactors_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -216,6 +231,10 @@ type AdminServiceServer interface {
 	ListUsers(context.Context, *ListUsersRequest) (*ListUsersResponse, error)
 	// CreateUser adds a user with a password and roles.
 	CreateUser(context.Context, *CreateUserRequest) (*CreateUserResponse, error)
+	// ResetSecondFactors removes a user's TOTP authenticator, recovery codes
+	// and passkeys (a user who lost them): their next login needs only the
+	// password, and they may enrol again. Sessions go on.
+	ResetSecondFactors(context.Context, *ResetSecondFactorsRequest) (*ResetSecondFactorsResponse, error)
 	// DisableUser refuses the user's logins and ends all their sessions.
 	DisableUser(context.Context, *DisableUserRequest) (*DisableUserResponse, error)
 	// EnableUser allows a disabled user to log in again.
@@ -256,6 +275,9 @@ func (UnimplementedAdminServiceServer) ListUsers(context.Context, *ListUsersRequ
 }
 func (UnimplementedAdminServiceServer) CreateUser(context.Context, *CreateUserRequest) (*CreateUserResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateUser not implemented")
+}
+func (UnimplementedAdminServiceServer) ResetSecondFactors(context.Context, *ResetSecondFactorsRequest) (*ResetSecondFactorsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ResetSecondFactors not implemented")
 }
 func (UnimplementedAdminServiceServer) DisableUser(context.Context, *DisableUserRequest) (*DisableUserResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DisableUser not implemented")
@@ -340,6 +362,24 @@ func _AdminService_CreateUser_Handler(srv interface{}, ctx context.Context, dec 
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(AdminServiceServer).CreateUser(ctx, req.(*CreateUserRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_ResetSecondFactors_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ResetSecondFactorsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).ResetSecondFactors(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_ResetSecondFactors_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).ResetSecondFactors(ctx, req.(*ResetSecondFactorsRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -538,6 +578,10 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CreateUser",
 			Handler:    _AdminService_CreateUser_Handler,
+		},
+		{
+			MethodName: "ResetSecondFactors",
+			Handler:    _AdminService_ResetSecondFactors_Handler,
 		},
 		{
 			MethodName: "DisableUser",

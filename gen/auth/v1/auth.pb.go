@@ -21,6 +21,526 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type EnrollTOTPRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EnrollTOTPRequest) Reset() {
+	*x = EnrollTOTPRequest{}
+	mi := &file_auth_v1_auth_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EnrollTOTPRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EnrollTOTPRequest) ProtoMessage() {}
+
+func (x *EnrollTOTPRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_auth_v1_auth_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EnrollTOTPRequest.ProtoReflect.Descriptor instead.
+func (*EnrollTOTPRequest) Descriptor() ([]byte, []int) {
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{0}
+}
+
+type EnrollTOTPResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The shared secret, base32, for typing into an authenticator app.
+	Secret string `protobuf:"bytes,1,opt,name=secret" json:"secret,omitempty"`
+	// The otpauth:// URI authenticator apps read from a QR code.
+	Uri           string `protobuf:"bytes,2,opt,name=uri" json:"uri,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EnrollTOTPResponse) Reset() {
+	*x = EnrollTOTPResponse{}
+	mi := &file_auth_v1_auth_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EnrollTOTPResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EnrollTOTPResponse) ProtoMessage() {}
+
+func (x *EnrollTOTPResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_auth_v1_auth_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EnrollTOTPResponse.ProtoReflect.Descriptor instead.
+func (*EnrollTOTPResponse) Descriptor() ([]byte, []int) {
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *EnrollTOTPResponse) GetSecret() string {
+	if x != nil {
+		return x.Secret
+	}
+	return ""
+}
+
+func (x *EnrollTOTPResponse) GetUri() string {
+	if x != nil {
+		return x.Uri
+	}
+	return ""
+}
+
+type ConfirmTOTPRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The 6-digit code the authenticator shows now.
+	Code          string `protobuf:"bytes,1,opt,name=code" json:"code,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfirmTOTPRequest) Reset() {
+	*x = ConfirmTOTPRequest{}
+	mi := &file_auth_v1_auth_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfirmTOTPRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfirmTOTPRequest) ProtoMessage() {}
+
+func (x *ConfirmTOTPRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_auth_v1_auth_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfirmTOTPRequest.ProtoReflect.Descriptor instead.
+func (*ConfirmTOTPRequest) Descriptor() ([]byte, []int) {
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ConfirmTOTPRequest) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+type ConfirmTOTPResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One-time codes for when the authenticator is lost, each accepted once in
+	// place of a code; authd keeps only their hashes.
+	RecoveryCodes []string `protobuf:"bytes,1,rep,name=recovery_codes,json=recoveryCodes" json:"recovery_codes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfirmTOTPResponse) Reset() {
+	*x = ConfirmTOTPResponse{}
+	mi := &file_auth_v1_auth_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfirmTOTPResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfirmTOTPResponse) ProtoMessage() {}
+
+func (x *ConfirmTOTPResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_auth_v1_auth_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfirmTOTPResponse.ProtoReflect.Descriptor instead.
+func (*ConfirmTOTPResponse) Descriptor() ([]byte, []int) {
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ConfirmTOTPResponse) GetRecoveryCodes() []string {
+	if x != nil {
+		return x.RecoveryCodes
+	}
+	return nil
+}
+
+type LoginSecondFactorRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// LoginResponse.second_factor_token.
+	SecondFactorToken string `protobuf:"bytes,1,opt,name=second_factor_token,json=secondFactorToken" json:"second_factor_token,omitempty"`
+	// A 6-digit TOTP code, or
+	Code string `protobuf:"bytes,2,opt,name=code" json:"code,omitempty"`
+	// one of the recovery codes (dashes and spaces ignored).
+	RecoveryCode string `protobuf:"bytes,3,opt,name=recovery_code,json=recoveryCode" json:"recovery_code,omitempty"`
+	// As LoginRequest.set_cookies.
+	SetCookies    bool `protobuf:"varint,4,opt,name=set_cookies,json=setCookies" json:"set_cookies,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LoginSecondFactorRequest) Reset() {
+	*x = LoginSecondFactorRequest{}
+	mi := &file_auth_v1_auth_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LoginSecondFactorRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LoginSecondFactorRequest) ProtoMessage() {}
+
+func (x *LoginSecondFactorRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_auth_v1_auth_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LoginSecondFactorRequest.ProtoReflect.Descriptor instead.
+func (*LoginSecondFactorRequest) Descriptor() ([]byte, []int) {
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *LoginSecondFactorRequest) GetSecondFactorToken() string {
+	if x != nil {
+		return x.SecondFactorToken
+	}
+	return ""
+}
+
+func (x *LoginSecondFactorRequest) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *LoginSecondFactorRequest) GetRecoveryCode() string {
+	if x != nil {
+		return x.RecoveryCode
+	}
+	return ""
+}
+
+func (x *LoginSecondFactorRequest) GetSetCookies() bool {
+	if x != nil {
+		return x.SetCookies
+	}
+	return false
+}
+
+// LoginSecondFactorResponse is a LoginResponse of a completed login.
+type LoginSecondFactorResponse struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	AccessToken  string                 `protobuf:"bytes,1,opt,name=access_token,json=accessToken" json:"access_token,omitempty"`
+	RefreshToken string                 `protobuf:"bytes,2,opt,name=refresh_token,json=refreshToken" json:"refresh_token,omitempty"`
+	// "Bearer".
+	TokenType        string `protobuf:"bytes,3,opt,name=token_type,json=tokenType" json:"token_type,omitempty"`
+	ExpiresIn        int64  `protobuf:"varint,4,opt,name=expires_in,json=expiresIn" json:"expires_in,omitempty"`
+	RefreshExpiresIn int64  `protobuf:"varint,5,opt,name=refresh_expires_in,json=refreshExpiresIn" json:"refresh_expires_in,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *LoginSecondFactorResponse) Reset() {
+	*x = LoginSecondFactorResponse{}
+	mi := &file_auth_v1_auth_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LoginSecondFactorResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LoginSecondFactorResponse) ProtoMessage() {}
+
+func (x *LoginSecondFactorResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_auth_v1_auth_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LoginSecondFactorResponse.ProtoReflect.Descriptor instead.
+func (*LoginSecondFactorResponse) Descriptor() ([]byte, []int) {
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *LoginSecondFactorResponse) GetAccessToken() string {
+	if x != nil {
+		return x.AccessToken
+	}
+	return ""
+}
+
+func (x *LoginSecondFactorResponse) GetRefreshToken() string {
+	if x != nil {
+		return x.RefreshToken
+	}
+	return ""
+}
+
+func (x *LoginSecondFactorResponse) GetTokenType() string {
+	if x != nil {
+		return x.TokenType
+	}
+	return ""
+}
+
+func (x *LoginSecondFactorResponse) GetExpiresIn() int64 {
+	if x != nil {
+		return x.ExpiresIn
+	}
+	return 0
+}
+
+func (x *LoginSecondFactorResponse) GetRefreshExpiresIn() int64 {
+	if x != nil {
+		return x.RefreshExpiresIn
+	}
+	return 0
+}
+
+type StepUpRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A 6-digit TOTP code, or
+	Code string `protobuf:"bytes,1,opt,name=code" json:"code,omitempty"`
+	// one of the recovery codes.
+	RecoveryCode  string `protobuf:"bytes,2,opt,name=recovery_code,json=recoveryCode" json:"recovery_code,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StepUpRequest) Reset() {
+	*x = StepUpRequest{}
+	mi := &file_auth_v1_auth_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StepUpRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StepUpRequest) ProtoMessage() {}
+
+func (x *StepUpRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_auth_v1_auth_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StepUpRequest.ProtoReflect.Descriptor instead.
+func (*StepUpRequest) Descriptor() ([]byte, []int) {
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *StepUpRequest) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *StepUpRequest) GetRecoveryCode() string {
+	if x != nil {
+		return x.RecoveryCode
+	}
+	return ""
+}
+
+type StepUpResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Fresh, acr "aal2"; empty when the call came with cookies (the access
+	// cookie is set instead).
+	AccessToken   string `protobuf:"bytes,1,opt,name=access_token,json=accessToken" json:"access_token,omitempty"`
+	ExpiresIn     int64  `protobuf:"varint,2,opt,name=expires_in,json=expiresIn" json:"expires_in,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StepUpResponse) Reset() {
+	*x = StepUpResponse{}
+	mi := &file_auth_v1_auth_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StepUpResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StepUpResponse) ProtoMessage() {}
+
+func (x *StepUpResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_auth_v1_auth_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StepUpResponse.ProtoReflect.Descriptor instead.
+func (*StepUpResponse) Descriptor() ([]byte, []int) {
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *StepUpResponse) GetAccessToken() string {
+	if x != nil {
+		return x.AccessToken
+	}
+	return ""
+}
+
+func (x *StepUpResponse) GetExpiresIn() int64 {
+	if x != nil {
+		return x.ExpiresIn
+	}
+	return 0
+}
+
+type DisableSecondFactorRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DisableSecondFactorRequest) Reset() {
+	*x = DisableSecondFactorRequest{}
+	mi := &file_auth_v1_auth_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DisableSecondFactorRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DisableSecondFactorRequest) ProtoMessage() {}
+
+func (x *DisableSecondFactorRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_auth_v1_auth_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DisableSecondFactorRequest.ProtoReflect.Descriptor instead.
+func (*DisableSecondFactorRequest) Descriptor() ([]byte, []int) {
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{8}
+}
+
+type DisableSecondFactorResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// How many factors were removed (the authenticator and each passkey).
+	Removed       int32 `protobuf:"varint,1,opt,name=removed" json:"removed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DisableSecondFactorResponse) Reset() {
+	*x = DisableSecondFactorResponse{}
+	mi := &file_auth_v1_auth_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DisableSecondFactorResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DisableSecondFactorResponse) ProtoMessage() {}
+
+func (x *DisableSecondFactorResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_auth_v1_auth_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DisableSecondFactorResponse.ProtoReflect.Descriptor instead.
+func (*DisableSecondFactorResponse) Descriptor() ([]byte, []int) {
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *DisableSecondFactorResponse) GetRemoved() int32 {
+	if x != nil {
+		return x.Removed
+	}
+	return 0
+}
+
 type CheckSessionRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Sid           string                 `protobuf:"bytes,1,opt,name=sid" json:"sid,omitempty"`
@@ -30,7 +550,7 @@ type CheckSessionRequest struct {
 
 func (x *CheckSessionRequest) Reset() {
 	*x = CheckSessionRequest{}
-	mi := &file_auth_v1_auth_proto_msgTypes[0]
+	mi := &file_auth_v1_auth_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -42,7 +562,7 @@ func (x *CheckSessionRequest) String() string {
 func (*CheckSessionRequest) ProtoMessage() {}
 
 func (x *CheckSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_auth_proto_msgTypes[0]
+	mi := &file_auth_v1_auth_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -55,7 +575,7 @@ func (x *CheckSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckSessionRequest.ProtoReflect.Descriptor instead.
 func (*CheckSessionRequest) Descriptor() ([]byte, []int) {
-	return file_auth_v1_auth_proto_rawDescGZIP(), []int{0}
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *CheckSessionRequest) GetSid() string {
@@ -84,7 +604,7 @@ type CheckSessionResponse struct {
 
 func (x *CheckSessionResponse) Reset() {
 	*x = CheckSessionResponse{}
-	mi := &file_auth_v1_auth_proto_msgTypes[1]
+	mi := &file_auth_v1_auth_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -96,7 +616,7 @@ func (x *CheckSessionResponse) String() string {
 func (*CheckSessionResponse) ProtoMessage() {}
 
 func (x *CheckSessionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_auth_proto_msgTypes[1]
+	mi := &file_auth_v1_auth_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -109,7 +629,7 @@ func (x *CheckSessionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckSessionResponse.ProtoReflect.Descriptor instead.
 func (*CheckSessionResponse) Descriptor() ([]byte, []int) {
-	return file_auth_v1_auth_proto_rawDescGZIP(), []int{1}
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *CheckSessionResponse) GetLive() bool {
@@ -159,7 +679,7 @@ type IssueClientTokenRequest struct {
 
 func (x *IssueClientTokenRequest) Reset() {
 	*x = IssueClientTokenRequest{}
-	mi := &file_auth_v1_auth_proto_msgTypes[2]
+	mi := &file_auth_v1_auth_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -171,7 +691,7 @@ func (x *IssueClientTokenRequest) String() string {
 func (*IssueClientTokenRequest) ProtoMessage() {}
 
 func (x *IssueClientTokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_auth_proto_msgTypes[2]
+	mi := &file_auth_v1_auth_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -184,7 +704,7 @@ func (x *IssueClientTokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueClientTokenRequest.ProtoReflect.Descriptor instead.
 func (*IssueClientTokenRequest) Descriptor() ([]byte, []int) {
-	return file_auth_v1_auth_proto_rawDescGZIP(), []int{2}
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *IssueClientTokenRequest) GetClientId() string {
@@ -223,7 +743,7 @@ type IssueClientTokenResponse struct {
 
 func (x *IssueClientTokenResponse) Reset() {
 	*x = IssueClientTokenResponse{}
-	mi := &file_auth_v1_auth_proto_msgTypes[3]
+	mi := &file_auth_v1_auth_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -235,7 +755,7 @@ func (x *IssueClientTokenResponse) String() string {
 func (*IssueClientTokenResponse) ProtoMessage() {}
 
 func (x *IssueClientTokenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_auth_proto_msgTypes[3]
+	mi := &file_auth_v1_auth_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -248,7 +768,7 @@ func (x *IssueClientTokenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueClientTokenResponse.ProtoReflect.Descriptor instead.
 func (*IssueClientTokenResponse) Descriptor() ([]byte, []int) {
-	return file_auth_v1_auth_proto_rawDescGZIP(), []int{3}
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *IssueClientTokenResponse) GetAccessToken() string {
@@ -300,7 +820,7 @@ type LoginRequest struct {
 
 func (x *LoginRequest) Reset() {
 	*x = LoginRequest{}
-	mi := &file_auth_v1_auth_proto_msgTypes[4]
+	mi := &file_auth_v1_auth_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -312,7 +832,7 @@ func (x *LoginRequest) String() string {
 func (*LoginRequest) ProtoMessage() {}
 
 func (x *LoginRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_auth_proto_msgTypes[4]
+	mi := &file_auth_v1_auth_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -325,7 +845,7 @@ func (x *LoginRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoginRequest.ProtoReflect.Descriptor instead.
 func (*LoginRequest) Descriptor() ([]byte, []int) {
-	return file_auth_v1_auth_proto_rawDescGZIP(), []int{4}
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *LoginRequest) GetUsername() string {
@@ -353,19 +873,25 @@ type LoginResponse struct {
 	state        protoimpl.MessageState `protogen:"open.v1"`
 	AccessToken  string                 `protobuf:"bytes,1,opt,name=access_token,json=accessToken" json:"access_token,omitempty"`
 	RefreshToken string                 `protobuf:"bytes,2,opt,name=refresh_token,json=refreshToken" json:"refresh_token,omitempty"`
-	// Always "Bearer".
+	// "Bearer" (empty with second_factor_required).
 	TokenType string `protobuf:"bytes,3,opt,name=token_type,json=tokenType" json:"token_type,omitempty"`
 	// Seconds until the access token expires.
 	ExpiresIn int64 `protobuf:"varint,4,opt,name=expires_in,json=expiresIn" json:"expires_in,omitempty"`
 	// Seconds until the refresh token expires.
 	RefreshExpiresIn int64 `protobuf:"varint,5,opt,name=refresh_expires_in,json=refreshExpiresIn" json:"refresh_expires_in,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// The user has a second factor: the password was right, but no token was
+	// issued. Call LoginSecondFactor with second_factor_token (and a code)
+	// within second_factor_expires_in seconds.
+	SecondFactorRequired  bool   `protobuf:"varint,6,opt,name=second_factor_required,json=secondFactorRequired" json:"second_factor_required,omitempty"`
+	SecondFactorToken     string `protobuf:"bytes,7,opt,name=second_factor_token,json=secondFactorToken" json:"second_factor_token,omitempty"`
+	SecondFactorExpiresIn int64  `protobuf:"varint,8,opt,name=second_factor_expires_in,json=secondFactorExpiresIn" json:"second_factor_expires_in,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
 }
 
 func (x *LoginResponse) Reset() {
 	*x = LoginResponse{}
-	mi := &file_auth_v1_auth_proto_msgTypes[5]
+	mi := &file_auth_v1_auth_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -377,7 +903,7 @@ func (x *LoginResponse) String() string {
 func (*LoginResponse) ProtoMessage() {}
 
 func (x *LoginResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_auth_proto_msgTypes[5]
+	mi := &file_auth_v1_auth_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -390,7 +916,7 @@ func (x *LoginResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoginResponse.ProtoReflect.Descriptor instead.
 func (*LoginResponse) Descriptor() ([]byte, []int) {
-	return file_auth_v1_auth_proto_rawDescGZIP(), []int{5}
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *LoginResponse) GetAccessToken() string {
@@ -428,6 +954,27 @@ func (x *LoginResponse) GetRefreshExpiresIn() int64 {
 	return 0
 }
 
+func (x *LoginResponse) GetSecondFactorRequired() bool {
+	if x != nil {
+		return x.SecondFactorRequired
+	}
+	return false
+}
+
+func (x *LoginResponse) GetSecondFactorToken() string {
+	if x != nil {
+		return x.SecondFactorToken
+	}
+	return ""
+}
+
+func (x *LoginResponse) GetSecondFactorExpiresIn() int64 {
+	if x != nil {
+		return x.SecondFactorExpiresIn
+	}
+	return 0
+}
+
 type RefreshRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -436,7 +983,7 @@ type RefreshRequest struct {
 
 func (x *RefreshRequest) Reset() {
 	*x = RefreshRequest{}
-	mi := &file_auth_v1_auth_proto_msgTypes[6]
+	mi := &file_auth_v1_auth_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -448,7 +995,7 @@ func (x *RefreshRequest) String() string {
 func (*RefreshRequest) ProtoMessage() {}
 
 func (x *RefreshRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_auth_proto_msgTypes[6]
+	mi := &file_auth_v1_auth_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -461,7 +1008,7 @@ func (x *RefreshRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefreshRequest.ProtoReflect.Descriptor instead.
 func (*RefreshRequest) Descriptor() ([]byte, []int) {
-	return file_auth_v1_auth_proto_rawDescGZIP(), []int{6}
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{16}
 }
 
 type RefreshResponse struct {
@@ -477,7 +1024,7 @@ type RefreshResponse struct {
 
 func (x *RefreshResponse) Reset() {
 	*x = RefreshResponse{}
-	mi := &file_auth_v1_auth_proto_msgTypes[7]
+	mi := &file_auth_v1_auth_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -489,7 +1036,7 @@ func (x *RefreshResponse) String() string {
 func (*RefreshResponse) ProtoMessage() {}
 
 func (x *RefreshResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_auth_proto_msgTypes[7]
+	mi := &file_auth_v1_auth_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -502,7 +1049,7 @@ func (x *RefreshResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefreshResponse.ProtoReflect.Descriptor instead.
 func (*RefreshResponse) Descriptor() ([]byte, []int) {
-	return file_auth_v1_auth_proto_rawDescGZIP(), []int{7}
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *RefreshResponse) GetAccessToken() string {
@@ -545,7 +1092,7 @@ type VerifyRequest struct {
 
 func (x *VerifyRequest) Reset() {
 	*x = VerifyRequest{}
-	mi := &file_auth_v1_auth_proto_msgTypes[8]
+	mi := &file_auth_v1_auth_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -557,7 +1104,7 @@ func (x *VerifyRequest) String() string {
 func (*VerifyRequest) ProtoMessage() {}
 
 func (x *VerifyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_auth_proto_msgTypes[8]
+	mi := &file_auth_v1_auth_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -570,7 +1117,7 @@ func (x *VerifyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyRequest.ProtoReflect.Descriptor instead.
 func (*VerifyRequest) Descriptor() ([]byte, []int) {
-	return file_auth_v1_auth_proto_rawDescGZIP(), []int{8}
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *VerifyRequest) GetToken() string {
@@ -596,7 +1143,7 @@ type VerifyResponse struct {
 
 func (x *VerifyResponse) Reset() {
 	*x = VerifyResponse{}
-	mi := &file_auth_v1_auth_proto_msgTypes[9]
+	mi := &file_auth_v1_auth_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -608,7 +1155,7 @@ func (x *VerifyResponse) String() string {
 func (*VerifyResponse) ProtoMessage() {}
 
 func (x *VerifyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_auth_proto_msgTypes[9]
+	mi := &file_auth_v1_auth_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -621,7 +1168,7 @@ func (x *VerifyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyResponse.ProtoReflect.Descriptor instead.
 func (*VerifyResponse) Descriptor() ([]byte, []int) {
-	return file_auth_v1_auth_proto_rawDescGZIP(), []int{9}
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *VerifyResponse) GetClaims() *Claims {
@@ -658,7 +1205,7 @@ type Claims struct {
 
 func (x *Claims) Reset() {
 	*x = Claims{}
-	mi := &file_auth_v1_auth_proto_msgTypes[10]
+	mi := &file_auth_v1_auth_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -670,7 +1217,7 @@ func (x *Claims) String() string {
 func (*Claims) ProtoMessage() {}
 
 func (x *Claims) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_auth_proto_msgTypes[10]
+	mi := &file_auth_v1_auth_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -683,7 +1230,7 @@ func (x *Claims) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Claims.ProtoReflect.Descriptor instead.
 func (*Claims) Descriptor() ([]byte, []int) {
-	return file_auth_v1_auth_proto_rawDescGZIP(), []int{10}
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Claims) GetSubject() string {
@@ -778,7 +1325,7 @@ type LogoutRequest struct {
 
 func (x *LogoutRequest) Reset() {
 	*x = LogoutRequest{}
-	mi := &file_auth_v1_auth_proto_msgTypes[11]
+	mi := &file_auth_v1_auth_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -790,7 +1337,7 @@ func (x *LogoutRequest) String() string {
 func (*LogoutRequest) ProtoMessage() {}
 
 func (x *LogoutRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_auth_proto_msgTypes[11]
+	mi := &file_auth_v1_auth_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -803,7 +1350,7 @@ func (x *LogoutRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogoutRequest.ProtoReflect.Descriptor instead.
 func (*LogoutRequest) Descriptor() ([]byte, []int) {
-	return file_auth_v1_auth_proto_rawDescGZIP(), []int{11}
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{21}
 }
 
 type LogoutResponse struct {
@@ -814,7 +1361,7 @@ type LogoutResponse struct {
 
 func (x *LogoutResponse) Reset() {
 	*x = LogoutResponse{}
-	mi := &file_auth_v1_auth_proto_msgTypes[12]
+	mi := &file_auth_v1_auth_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -826,7 +1373,7 @@ func (x *LogoutResponse) String() string {
 func (*LogoutResponse) ProtoMessage() {}
 
 func (x *LogoutResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_auth_proto_msgTypes[12]
+	mi := &file_auth_v1_auth_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -839,7 +1386,7 @@ func (x *LogoutResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogoutResponse.ProtoReflect.Descriptor instead.
 func (*LogoutResponse) Descriptor() ([]byte, []int) {
-	return file_auth_v1_auth_proto_rawDescGZIP(), []int{12}
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{22}
 }
 
 type ChangePasswordRequest struct {
@@ -852,7 +1399,7 @@ type ChangePasswordRequest struct {
 
 func (x *ChangePasswordRequest) Reset() {
 	*x = ChangePasswordRequest{}
-	mi := &file_auth_v1_auth_proto_msgTypes[13]
+	mi := &file_auth_v1_auth_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -864,7 +1411,7 @@ func (x *ChangePasswordRequest) String() string {
 func (*ChangePasswordRequest) ProtoMessage() {}
 
 func (x *ChangePasswordRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_auth_proto_msgTypes[13]
+	mi := &file_auth_v1_auth_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -877,7 +1424,7 @@ func (x *ChangePasswordRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangePasswordRequest.ProtoReflect.Descriptor instead.
 func (*ChangePasswordRequest) Descriptor() ([]byte, []int) {
-	return file_auth_v1_auth_proto_rawDescGZIP(), []int{13}
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ChangePasswordRequest) GetOldPassword() string {
@@ -902,7 +1449,7 @@ type ChangePasswordResponse struct {
 
 func (x *ChangePasswordResponse) Reset() {
 	*x = ChangePasswordResponse{}
-	mi := &file_auth_v1_auth_proto_msgTypes[14]
+	mi := &file_auth_v1_auth_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -914,7 +1461,7 @@ func (x *ChangePasswordResponse) String() string {
 func (*ChangePasswordResponse) ProtoMessage() {}
 
 func (x *ChangePasswordResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_auth_proto_msgTypes[14]
+	mi := &file_auth_v1_auth_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -927,7 +1474,7 @@ func (x *ChangePasswordResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangePasswordResponse.ProtoReflect.Descriptor instead.
 func (*ChangePasswordResponse) Descriptor() ([]byte, []int) {
-	return file_auth_v1_auth_proto_rawDescGZIP(), []int{14}
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{24}
 }
 
 type RenewRequest struct {
@@ -938,7 +1485,7 @@ type RenewRequest struct {
 
 func (x *RenewRequest) Reset() {
 	*x = RenewRequest{}
-	mi := &file_auth_v1_auth_proto_msgTypes[15]
+	mi := &file_auth_v1_auth_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -950,7 +1497,7 @@ func (x *RenewRequest) String() string {
 func (*RenewRequest) ProtoMessage() {}
 
 func (x *RenewRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_auth_proto_msgTypes[15]
+	mi := &file_auth_v1_auth_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -963,7 +1510,7 @@ func (x *RenewRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenewRequest.ProtoReflect.Descriptor instead.
 func (*RenewRequest) Descriptor() ([]byte, []int) {
-	return file_auth_v1_auth_proto_rawDescGZIP(), []int{15}
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{25}
 }
 
 type RenewResponse struct {
@@ -976,7 +1523,7 @@ type RenewResponse struct {
 
 func (x *RenewResponse) Reset() {
 	*x = RenewResponse{}
-	mi := &file_auth_v1_auth_proto_msgTypes[16]
+	mi := &file_auth_v1_auth_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -988,7 +1535,7 @@ func (x *RenewResponse) String() string {
 func (*RenewResponse) ProtoMessage() {}
 
 func (x *RenewResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_auth_proto_msgTypes[16]
+	mi := &file_auth_v1_auth_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1001,7 +1548,7 @@ func (x *RenewResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenewResponse.ProtoReflect.Descriptor instead.
 func (*RenewResponse) Descriptor() ([]byte, []int) {
-	return file_auth_v1_auth_proto_rawDescGZIP(), []int{16}
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *RenewResponse) GetAccessToken() string {
@@ -1032,7 +1579,7 @@ type ListRevocationsRequest struct {
 
 func (x *ListRevocationsRequest) Reset() {
 	*x = ListRevocationsRequest{}
-	mi := &file_auth_v1_auth_proto_msgTypes[17]
+	mi := &file_auth_v1_auth_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1044,7 +1591,7 @@ func (x *ListRevocationsRequest) String() string {
 func (*ListRevocationsRequest) ProtoMessage() {}
 
 func (x *ListRevocationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_auth_proto_msgTypes[17]
+	mi := &file_auth_v1_auth_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1057,7 +1604,7 @@ func (x *ListRevocationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRevocationsRequest.ProtoReflect.Descriptor instead.
 func (*ListRevocationsRequest) Descriptor() ([]byte, []int) {
-	return file_auth_v1_auth_proto_rawDescGZIP(), []int{17}
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ListRevocationsRequest) GetSince() int64 {
@@ -1096,7 +1643,7 @@ type ListRevocationsResponse struct {
 
 func (x *ListRevocationsResponse) Reset() {
 	*x = ListRevocationsResponse{}
-	mi := &file_auth_v1_auth_proto_msgTypes[18]
+	mi := &file_auth_v1_auth_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1108,7 +1655,7 @@ func (x *ListRevocationsResponse) String() string {
 func (*ListRevocationsResponse) ProtoMessage() {}
 
 func (x *ListRevocationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_auth_proto_msgTypes[18]
+	mi := &file_auth_v1_auth_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1121,7 +1668,7 @@ func (x *ListRevocationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRevocationsResponse.ProtoReflect.Descriptor instead.
 func (*ListRevocationsResponse) Descriptor() ([]byte, []int) {
-	return file_auth_v1_auth_proto_rawDescGZIP(), []int{18}
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ListRevocationsResponse) GetRevocations() []*Revocation {
@@ -1160,7 +1707,7 @@ type Revocation struct {
 
 func (x *Revocation) Reset() {
 	*x = Revocation{}
-	mi := &file_auth_v1_auth_proto_msgTypes[19]
+	mi := &file_auth_v1_auth_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1172,7 +1719,7 @@ func (x *Revocation) String() string {
 func (*Revocation) ProtoMessage() {}
 
 func (x *Revocation) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_auth_proto_msgTypes[19]
+	mi := &file_auth_v1_auth_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1185,7 +1732,7 @@ func (x *Revocation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Revocation.ProtoReflect.Descriptor instead.
 func (*Revocation) Descriptor() ([]byte, []int) {
-	return file_auth_v1_auth_proto_rawDescGZIP(), []int{19}
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *Revocation) GetSid() string {
@@ -1217,7 +1764,7 @@ type GetJWKSRequest struct {
 
 func (x *GetJWKSRequest) Reset() {
 	*x = GetJWKSRequest{}
-	mi := &file_auth_v1_auth_proto_msgTypes[20]
+	mi := &file_auth_v1_auth_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1229,7 +1776,7 @@ func (x *GetJWKSRequest) String() string {
 func (*GetJWKSRequest) ProtoMessage() {}
 
 func (x *GetJWKSRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_auth_proto_msgTypes[20]
+	mi := &file_auth_v1_auth_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1242,7 +1789,7 @@ func (x *GetJWKSRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJWKSRequest.ProtoReflect.Descriptor instead.
 func (*GetJWKSRequest) Descriptor() ([]byte, []int) {
-	return file_auth_v1_auth_proto_rawDescGZIP(), []int{20}
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{30}
 }
 
 type GetJWKSResponse struct {
@@ -1254,7 +1801,7 @@ type GetJWKSResponse struct {
 
 func (x *GetJWKSResponse) Reset() {
 	*x = GetJWKSResponse{}
-	mi := &file_auth_v1_auth_proto_msgTypes[21]
+	mi := &file_auth_v1_auth_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1266,7 +1813,7 @@ func (x *GetJWKSResponse) String() string {
 func (*GetJWKSResponse) ProtoMessage() {}
 
 func (x *GetJWKSResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_auth_proto_msgTypes[21]
+	mi := &file_auth_v1_auth_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1279,7 +1826,7 @@ func (x *GetJWKSResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJWKSResponse.ProtoReflect.Descriptor instead.
 func (*GetJWKSResponse) Descriptor() ([]byte, []int) {
-	return file_auth_v1_auth_proto_rawDescGZIP(), []int{21}
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *GetJWKSResponse) GetKeys() []*JWK {
@@ -1309,7 +1856,7 @@ type JWK struct {
 
 func (x *JWK) Reset() {
 	*x = JWK{}
-	mi := &file_auth_v1_auth_proto_msgTypes[22]
+	mi := &file_auth_v1_auth_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1321,7 +1868,7 @@ func (x *JWK) String() string {
 func (*JWK) ProtoMessage() {}
 
 func (x *JWK) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_auth_proto_msgTypes[22]
+	mi := &file_auth_v1_auth_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1334,7 +1881,7 @@ func (x *JWK) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JWK.ProtoReflect.Descriptor instead.
 func (*JWK) Descriptor() ([]byte, []int) {
-	return file_auth_v1_auth_proto_rawDescGZIP(), []int{22}
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *JWK) GetKty() string {
@@ -1383,7 +1930,39 @@ var File_auth_v1_auth_proto protoreflect.FileDescriptor
 
 const file_auth_v1_auth_proto_rawDesc = "" +
 	"\n" +
-	"\x12auth/v1/auth.proto\x12\aauth.v1\x1a\x15auth/v1/options.proto\"'\n" +
+	"\x12auth/v1/auth.proto\x12\aauth.v1\x1a\x15auth/v1/options.proto\"\x13\n" +
+	"\x11EnrollTOTPRequest\">\n" +
+	"\x12EnrollTOTPResponse\x12\x16\n" +
+	"\x06secret\x18\x01 \x01(\tR\x06secret\x12\x10\n" +
+	"\x03uri\x18\x02 \x01(\tR\x03uri\"(\n" +
+	"\x12ConfirmTOTPRequest\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\tR\x04code\"<\n" +
+	"\x13ConfirmTOTPResponse\x12%\n" +
+	"\x0erecovery_codes\x18\x01 \x03(\tR\rrecoveryCodes\"\xa4\x01\n" +
+	"\x18LoginSecondFactorRequest\x12.\n" +
+	"\x13second_factor_token\x18\x01 \x01(\tR\x11secondFactorToken\x12\x12\n" +
+	"\x04code\x18\x02 \x01(\tR\x04code\x12#\n" +
+	"\rrecovery_code\x18\x03 \x01(\tR\frecoveryCode\x12\x1f\n" +
+	"\vset_cookies\x18\x04 \x01(\bR\n" +
+	"setCookies\"\xcf\x01\n" +
+	"\x19LoginSecondFactorResponse\x12!\n" +
+	"\faccess_token\x18\x01 \x01(\tR\vaccessToken\x12#\n" +
+	"\rrefresh_token\x18\x02 \x01(\tR\frefreshToken\x12\x1d\n" +
+	"\n" +
+	"token_type\x18\x03 \x01(\tR\ttokenType\x12\x1d\n" +
+	"\n" +
+	"expires_in\x18\x04 \x01(\x03R\texpiresIn\x12,\n" +
+	"\x12refresh_expires_in\x18\x05 \x01(\x03R\x10refreshExpiresIn\"H\n" +
+	"\rStepUpRequest\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\tR\x04code\x12#\n" +
+	"\rrecovery_code\x18\x02 \x01(\tR\frecoveryCode\"R\n" +
+	"\x0eStepUpResponse\x12!\n" +
+	"\faccess_token\x18\x01 \x01(\tR\vaccessToken\x12\x1d\n" +
+	"\n" +
+	"expires_in\x18\x02 \x01(\x03R\texpiresIn\"\x1c\n" +
+	"\x1aDisableSecondFactorRequest\"7\n" +
+	"\x1bDisableSecondFactorResponse\x12\x18\n" +
+	"\aremoved\x18\x01 \x01(\x05R\aremoved\"'\n" +
 	"\x13CheckSessionRequest\x12\x10\n" +
 	"\x03sid\x18\x01 \x01(\tR\x03sid\"\x91\x01\n" +
 	"\x14CheckSessionResponse\x12\x12\n" +
@@ -1408,7 +1987,7 @@ const file_auth_v1_auth_proto_rawDesc = "" +
 	"\busername\x18\x01 \x01(\tR\busername\x12\x1a\n" +
 	"\bpassword\x18\x02 \x01(\tR\bpassword\x12\x1f\n" +
 	"\vset_cookies\x18\x03 \x01(\bR\n" +
-	"setCookies\"\xc3\x01\n" +
+	"setCookies\"\xe2\x02\n" +
 	"\rLoginResponse\x12!\n" +
 	"\faccess_token\x18\x01 \x01(\tR\vaccessToken\x12#\n" +
 	"\rrefresh_token\x18\x02 \x01(\tR\frefreshToken\x12\x1d\n" +
@@ -1416,7 +1995,10 @@ const file_auth_v1_auth_proto_rawDesc = "" +
 	"token_type\x18\x03 \x01(\tR\ttokenType\x12\x1d\n" +
 	"\n" +
 	"expires_in\x18\x04 \x01(\x03R\texpiresIn\x12,\n" +
-	"\x12refresh_expires_in\x18\x05 \x01(\x03R\x10refreshExpiresIn\"\x10\n" +
+	"\x12refresh_expires_in\x18\x05 \x01(\x03R\x10refreshExpiresIn\x124\n" +
+	"\x16second_factor_required\x18\x06 \x01(\bR\x14secondFactorRequired\x12.\n" +
+	"\x13second_factor_token\x18\a \x01(\tR\x11secondFactorToken\x127\n" +
+	"\x18second_factor_expires_in\x18\b \x01(\x03R\x15secondFactorExpiresIn\"\x10\n" +
 	"\x0eRefreshRequest\"\xa6\x01\n" +
 	"\x0fRefreshResponse\x12!\n" +
 	"\faccess_token\x18\x01 \x01(\tR\vaccessToken\x12#\n" +
@@ -1481,7 +2063,7 @@ const file_auth_v1_auth_proto_rawDesc = "" +
 	"\x01x\x18\x03 \x01(\tR\x01x\x12\x10\n" +
 	"\x03kid\x18\x04 \x01(\tR\x03kid\x12\x10\n" +
 	"\x03alg\x18\x05 \x01(\tR\x03alg\x12\x10\n" +
-	"\x03use\x18\x06 \x01(\tR\x03use2\xfa\x05\n" +
+	"\x03use\x18\x06 \x01(\tR\x03use2\xa9\t\n" +
 	"\vAuthService\x12<\n" +
 	"\x05Login\x12\x15.auth.v1.LoginRequest\x1a\x16.auth.v1.LoginResponse\"\x04\xc8\xf3\x18\x01\x12B\n" +
 	"\aRefresh\x12\x17.auth.v1.RefreshRequest\x1a\x18.auth.v1.RefreshResponse\"\x04\xc8\xf3\x18\x04\x12?\n" +
@@ -1492,7 +2074,13 @@ const file_auth_v1_auth_proto_rawDesc = "" +
 	"\x0fListRevocations\x12\x1f.auth.v1.ListRevocationsRequest\x1a .auth.v1.ListRevocationsResponse\"\x04\xc8\xf3\x18\x01\x12B\n" +
 	"\aGetJWKS\x12\x17.auth.v1.GetJWKSRequest\x1a\x18.auth.v1.GetJWKSResponse\"\x04\xc8\xf3\x18\x01\x12Q\n" +
 	"\fCheckSession\x12\x1c.auth.v1.CheckSessionRequest\x1a\x1d.auth.v1.CheckSessionResponse\"\x04\xc8\xf3\x18\x01\x12]\n" +
-	"\x10IssueClientToken\x12 .auth.v1.IssueClientTokenRequest\x1a!.auth.v1.IssueClientTokenResponse\"\x04\xc8\xf3\x18\x01B6Z-github.com/authd-dev/authd/gen/auth/v1;authv1\x92\x03\x04\b\x02 \x03b\beditionsp\xe8\a"
+	"\x10IssueClientToken\x12 .auth.v1.IssueClientTokenRequest\x1a!.auth.v1.IssueClientTokenResponse\"\x04\xc8\xf3\x18\x01\x12K\n" +
+	"\n" +
+	"EnrollTOTP\x12\x1a.auth.v1.EnrollTOTPRequest\x1a\x1b.auth.v1.EnrollTOTPResponse\"\x04\xc8\xf3\x18\x03\x12N\n" +
+	"\vConfirmTOTP\x12\x1b.auth.v1.ConfirmTOTPRequest\x1a\x1c.auth.v1.ConfirmTOTPResponse\"\x04\xc8\xf3\x18\x03\x12`\n" +
+	"\x11LoginSecondFactor\x12!.auth.v1.LoginSecondFactorRequest\x1a\".auth.v1.LoginSecondFactorResponse\"\x04\xc8\xf3\x18\x01\x12?\n" +
+	"\x06StepUp\x12\x16.auth.v1.StepUpRequest\x1a\x17.auth.v1.StepUpResponse\"\x04\xc8\xf3\x18\x02\x12m\n" +
+	"\x13DisableSecondFactor\x12#.auth.v1.DisableSecondFactorRequest\x1a$.auth.v1.DisableSecondFactorResponse\"\v\xd2\xf3\x18\a\b\x03 \x01(\xac\x02B6Z-github.com/authd-dev/authd/gen/auth/v1;authv1\x92\x03\x04\b\x02 \x03b\beditionsp\xe8\a"
 
 var (
 	file_auth_v1_auth_proto_rawDescOnce sync.Once
@@ -1506,60 +2094,80 @@ func file_auth_v1_auth_proto_rawDescGZIP() []byte {
 	return file_auth_v1_auth_proto_rawDescData
 }
 
-var file_auth_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_auth_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
 var file_auth_v1_auth_proto_goTypes = []any{
-	(*CheckSessionRequest)(nil),      // 0: auth.v1.CheckSessionRequest
-	(*CheckSessionResponse)(nil),     // 1: auth.v1.CheckSessionResponse
-	(*IssueClientTokenRequest)(nil),  // 2: auth.v1.IssueClientTokenRequest
-	(*IssueClientTokenResponse)(nil), // 3: auth.v1.IssueClientTokenResponse
-	(*LoginRequest)(nil),             // 4: auth.v1.LoginRequest
-	(*LoginResponse)(nil),            // 5: auth.v1.LoginResponse
-	(*RefreshRequest)(nil),           // 6: auth.v1.RefreshRequest
-	(*RefreshResponse)(nil),          // 7: auth.v1.RefreshResponse
-	(*VerifyRequest)(nil),            // 8: auth.v1.VerifyRequest
-	(*VerifyResponse)(nil),           // 9: auth.v1.VerifyResponse
-	(*Claims)(nil),                   // 10: auth.v1.Claims
-	(*LogoutRequest)(nil),            // 11: auth.v1.LogoutRequest
-	(*LogoutResponse)(nil),           // 12: auth.v1.LogoutResponse
-	(*ChangePasswordRequest)(nil),    // 13: auth.v1.ChangePasswordRequest
-	(*ChangePasswordResponse)(nil),   // 14: auth.v1.ChangePasswordResponse
-	(*RenewRequest)(nil),             // 15: auth.v1.RenewRequest
-	(*RenewResponse)(nil),            // 16: auth.v1.RenewResponse
-	(*ListRevocationsRequest)(nil),   // 17: auth.v1.ListRevocationsRequest
-	(*ListRevocationsResponse)(nil),  // 18: auth.v1.ListRevocationsResponse
-	(*Revocation)(nil),               // 19: auth.v1.Revocation
-	(*GetJWKSRequest)(nil),           // 20: auth.v1.GetJWKSRequest
-	(*GetJWKSResponse)(nil),          // 21: auth.v1.GetJWKSResponse
-	(*JWK)(nil),                      // 22: auth.v1.JWK
-	(Requirement)(0),                 // 23: auth.v1.Requirement
+	(*EnrollTOTPRequest)(nil),           // 0: auth.v1.EnrollTOTPRequest
+	(*EnrollTOTPResponse)(nil),          // 1: auth.v1.EnrollTOTPResponse
+	(*ConfirmTOTPRequest)(nil),          // 2: auth.v1.ConfirmTOTPRequest
+	(*ConfirmTOTPResponse)(nil),         // 3: auth.v1.ConfirmTOTPResponse
+	(*LoginSecondFactorRequest)(nil),    // 4: auth.v1.LoginSecondFactorRequest
+	(*LoginSecondFactorResponse)(nil),   // 5: auth.v1.LoginSecondFactorResponse
+	(*StepUpRequest)(nil),               // 6: auth.v1.StepUpRequest
+	(*StepUpResponse)(nil),              // 7: auth.v1.StepUpResponse
+	(*DisableSecondFactorRequest)(nil),  // 8: auth.v1.DisableSecondFactorRequest
+	(*DisableSecondFactorResponse)(nil), // 9: auth.v1.DisableSecondFactorResponse
+	(*CheckSessionRequest)(nil),         // 10: auth.v1.CheckSessionRequest
+	(*CheckSessionResponse)(nil),        // 11: auth.v1.CheckSessionResponse
+	(*IssueClientTokenRequest)(nil),     // 12: auth.v1.IssueClientTokenRequest
+	(*IssueClientTokenResponse)(nil),    // 13: auth.v1.IssueClientTokenResponse
+	(*LoginRequest)(nil),                // 14: auth.v1.LoginRequest
+	(*LoginResponse)(nil),               // 15: auth.v1.LoginResponse
+	(*RefreshRequest)(nil),              // 16: auth.v1.RefreshRequest
+	(*RefreshResponse)(nil),             // 17: auth.v1.RefreshResponse
+	(*VerifyRequest)(nil),               // 18: auth.v1.VerifyRequest
+	(*VerifyResponse)(nil),              // 19: auth.v1.VerifyResponse
+	(*Claims)(nil),                      // 20: auth.v1.Claims
+	(*LogoutRequest)(nil),               // 21: auth.v1.LogoutRequest
+	(*LogoutResponse)(nil),              // 22: auth.v1.LogoutResponse
+	(*ChangePasswordRequest)(nil),       // 23: auth.v1.ChangePasswordRequest
+	(*ChangePasswordResponse)(nil),      // 24: auth.v1.ChangePasswordResponse
+	(*RenewRequest)(nil),                // 25: auth.v1.RenewRequest
+	(*RenewResponse)(nil),               // 26: auth.v1.RenewResponse
+	(*ListRevocationsRequest)(nil),      // 27: auth.v1.ListRevocationsRequest
+	(*ListRevocationsResponse)(nil),     // 28: auth.v1.ListRevocationsResponse
+	(*Revocation)(nil),                  // 29: auth.v1.Revocation
+	(*GetJWKSRequest)(nil),              // 30: auth.v1.GetJWKSRequest
+	(*GetJWKSResponse)(nil),             // 31: auth.v1.GetJWKSResponse
+	(*JWK)(nil),                         // 32: auth.v1.JWK
+	(Requirement)(0),                    // 33: auth.v1.Requirement
 }
 var file_auth_v1_auth_proto_depIdxs = []int32{
-	23, // 0: auth.v1.VerifyRequest.requirement:type_name -> auth.v1.Requirement
-	10, // 1: auth.v1.VerifyResponse.claims:type_name -> auth.v1.Claims
-	19, // 2: auth.v1.ListRevocationsResponse.revocations:type_name -> auth.v1.Revocation
-	22, // 3: auth.v1.GetJWKSResponse.keys:type_name -> auth.v1.JWK
-	4,  // 4: auth.v1.AuthService.Login:input_type -> auth.v1.LoginRequest
-	6,  // 5: auth.v1.AuthService.Refresh:input_type -> auth.v1.RefreshRequest
-	8,  // 6: auth.v1.AuthService.Verify:input_type -> auth.v1.VerifyRequest
-	11, // 7: auth.v1.AuthService.Logout:input_type -> auth.v1.LogoutRequest
-	13, // 8: auth.v1.AuthService.ChangePassword:input_type -> auth.v1.ChangePasswordRequest
-	15, // 9: auth.v1.AuthService.Renew:input_type -> auth.v1.RenewRequest
-	17, // 10: auth.v1.AuthService.ListRevocations:input_type -> auth.v1.ListRevocationsRequest
-	20, // 11: auth.v1.AuthService.GetJWKS:input_type -> auth.v1.GetJWKSRequest
-	0,  // 12: auth.v1.AuthService.CheckSession:input_type -> auth.v1.CheckSessionRequest
-	2,  // 13: auth.v1.AuthService.IssueClientToken:input_type -> auth.v1.IssueClientTokenRequest
-	5,  // 14: auth.v1.AuthService.Login:output_type -> auth.v1.LoginResponse
-	7,  // 15: auth.v1.AuthService.Refresh:output_type -> auth.v1.RefreshResponse
-	9,  // 16: auth.v1.AuthService.Verify:output_type -> auth.v1.VerifyResponse
-	12, // 17: auth.v1.AuthService.Logout:output_type -> auth.v1.LogoutResponse
-	14, // 18: auth.v1.AuthService.ChangePassword:output_type -> auth.v1.ChangePasswordResponse
-	16, // 19: auth.v1.AuthService.Renew:output_type -> auth.v1.RenewResponse
-	18, // 20: auth.v1.AuthService.ListRevocations:output_type -> auth.v1.ListRevocationsResponse
-	21, // 21: auth.v1.AuthService.GetJWKS:output_type -> auth.v1.GetJWKSResponse
-	1,  // 22: auth.v1.AuthService.CheckSession:output_type -> auth.v1.CheckSessionResponse
-	3,  // 23: auth.v1.AuthService.IssueClientToken:output_type -> auth.v1.IssueClientTokenResponse
-	14, // [14:24] is the sub-list for method output_type
-	4,  // [4:14] is the sub-list for method input_type
+	33, // 0: auth.v1.VerifyRequest.requirement:type_name -> auth.v1.Requirement
+	20, // 1: auth.v1.VerifyResponse.claims:type_name -> auth.v1.Claims
+	29, // 2: auth.v1.ListRevocationsResponse.revocations:type_name -> auth.v1.Revocation
+	32, // 3: auth.v1.GetJWKSResponse.keys:type_name -> auth.v1.JWK
+	14, // 4: auth.v1.AuthService.Login:input_type -> auth.v1.LoginRequest
+	16, // 5: auth.v1.AuthService.Refresh:input_type -> auth.v1.RefreshRequest
+	18, // 6: auth.v1.AuthService.Verify:input_type -> auth.v1.VerifyRequest
+	21, // 7: auth.v1.AuthService.Logout:input_type -> auth.v1.LogoutRequest
+	23, // 8: auth.v1.AuthService.ChangePassword:input_type -> auth.v1.ChangePasswordRequest
+	25, // 9: auth.v1.AuthService.Renew:input_type -> auth.v1.RenewRequest
+	27, // 10: auth.v1.AuthService.ListRevocations:input_type -> auth.v1.ListRevocationsRequest
+	30, // 11: auth.v1.AuthService.GetJWKS:input_type -> auth.v1.GetJWKSRequest
+	10, // 12: auth.v1.AuthService.CheckSession:input_type -> auth.v1.CheckSessionRequest
+	12, // 13: auth.v1.AuthService.IssueClientToken:input_type -> auth.v1.IssueClientTokenRequest
+	0,  // 14: auth.v1.AuthService.EnrollTOTP:input_type -> auth.v1.EnrollTOTPRequest
+	2,  // 15: auth.v1.AuthService.ConfirmTOTP:input_type -> auth.v1.ConfirmTOTPRequest
+	4,  // 16: auth.v1.AuthService.LoginSecondFactor:input_type -> auth.v1.LoginSecondFactorRequest
+	6,  // 17: auth.v1.AuthService.StepUp:input_type -> auth.v1.StepUpRequest
+	8,  // 18: auth.v1.AuthService.DisableSecondFactor:input_type -> auth.v1.DisableSecondFactorRequest
+	15, // 19: auth.v1.AuthService.Login:output_type -> auth.v1.LoginResponse
+	17, // 20: auth.v1.AuthService.Refresh:output_type -> auth.v1.RefreshResponse
+	19, // 21: auth.v1.AuthService.Verify:output_type -> auth.v1.VerifyResponse
+	22, // 22: auth.v1.AuthService.Logout:output_type -> auth.v1.LogoutResponse
+	24, // 23: auth.v1.AuthService.ChangePassword:output_type -> auth.v1.ChangePasswordResponse
+	26, // 24: auth.v1.AuthService.Renew:output_type -> auth.v1.RenewResponse
+	28, // 25: auth.v1.AuthService.ListRevocations:output_type -> auth.v1.ListRevocationsResponse
+	31, // 26: auth.v1.AuthService.GetJWKS:output_type -> auth.v1.GetJWKSResponse
+	11, // 27: auth.v1.AuthService.CheckSession:output_type -> auth.v1.CheckSessionResponse
+	13, // 28: auth.v1.AuthService.IssueClientToken:output_type -> auth.v1.IssueClientTokenResponse
+	1,  // 29: auth.v1.AuthService.EnrollTOTP:output_type -> auth.v1.EnrollTOTPResponse
+	3,  // 30: auth.v1.AuthService.ConfirmTOTP:output_type -> auth.v1.ConfirmTOTPResponse
+	5,  // 31: auth.v1.AuthService.LoginSecondFactor:output_type -> auth.v1.LoginSecondFactorResponse
+	7,  // 32: auth.v1.AuthService.StepUp:output_type -> auth.v1.StepUpResponse
+	9,  // 33: auth.v1.AuthService.DisableSecondFactor:output_type -> auth.v1.DisableSecondFactorResponse
+	19, // [19:34] is the sub-list for method output_type
+	4,  // [4:19] is the sub-list for method input_type
 	4,  // [4:4] is the sub-list for extension type_name
 	4,  // [4:4] is the sub-list for extension extendee
 	0,  // [0:4] is the sub-list for field type_name
@@ -1577,7 +2185,7 @@ func file_auth_v1_auth_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_auth_v1_auth_proto_rawDesc), len(file_auth_v1_auth_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   23,
+			NumMessages:   33,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,16 +19,21 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	AuthService_Login_FullMethodName            = "/auth.v1.AuthService/Login"
-	AuthService_Refresh_FullMethodName          = "/auth.v1.AuthService/Refresh"
-	AuthService_Verify_FullMethodName           = "/auth.v1.AuthService/Verify"
-	AuthService_Logout_FullMethodName           = "/auth.v1.AuthService/Logout"
-	AuthService_ChangePassword_FullMethodName   = "/auth.v1.AuthService/ChangePassword"
-	AuthService_Renew_FullMethodName            = "/auth.v1.AuthService/Renew"
-	AuthService_ListRevocations_FullMethodName  = "/auth.v1.AuthService/ListRevocations"
-	AuthService_GetJWKS_FullMethodName          = "/auth.v1.AuthService/GetJWKS"
-	AuthService_CheckSession_FullMethodName     = "/auth.v1.AuthService/CheckSession"
-	AuthService_IssueClientToken_FullMethodName = "/auth.v1.AuthService/IssueClientToken"
+	AuthService_Login_FullMethodName               = "/auth.v1.AuthService/Login"
+	AuthService_Refresh_FullMethodName             = "/auth.v1.AuthService/Refresh"
+	AuthService_Verify_FullMethodName              = "/auth.v1.AuthService/Verify"
+	AuthService_Logout_FullMethodName              = "/auth.v1.AuthService/Logout"
+	AuthService_ChangePassword_FullMethodName      = "/auth.v1.AuthService/ChangePassword"
+	AuthService_Renew_FullMethodName               = "/auth.v1.AuthService/Renew"
+	AuthService_ListRevocations_FullMethodName     = "/auth.v1.AuthService/ListRevocations"
+	AuthService_GetJWKS_FullMethodName             = "/auth.v1.AuthService/GetJWKS"
+	AuthService_CheckSession_FullMethodName        = "/auth.v1.AuthService/CheckSession"
+	AuthService_IssueClientToken_FullMethodName    = "/auth.v1.AuthService/IssueClientToken"
+	AuthService_EnrollTOTP_FullMethodName          = "/auth.v1.AuthService/EnrollTOTP"
+	AuthService_ConfirmTOTP_FullMethodName         = "/auth.v1.AuthService/ConfirmTOTP"
+	AuthService_LoginSecondFactor_FullMethodName   = "/auth.v1.AuthService/LoginSecondFactor"
+	AuthService_StepUp_FullMethodName              = "/auth.v1.AuthService/StepUp"
+	AuthService_DisableSecondFactor_FullMethodName = "/auth.v1.AuthService/DisableSecondFactor"
 )
 
 // AuthServiceClient is the client API for AuthService service.
@@ -84,6 +89,31 @@ type AuthServiceClient interface {
 	// An unknown client id, a wrong secret and a disabled client all get the
 	// same INVALID_CREDENTIALS, throttled like logins.
 	IssueClientToken(ctx context.Context, in *IssueClientTokenRequest, opts ...grpc.CallOption) (*IssueClientTokenResponse, error)
+	// EnrollTOTP starts enrolling a TOTP authenticator (RFC 6238: SHA-1, 30 s,
+	// 6 digits) for the caller, who logged in with a password just now: a new
+	// secret, pending until ConfirmTOTP, replacing a pending one.
+	// FAILED_PRECONDITION when one is enrolled already.
+	EnrollTOTP(ctx context.Context, in *EnrollTOTPRequest, opts ...grpc.CallOption) (*EnrollTOTPResponse, error)
+	// ConfirmTOTP activates the pending authenticator with a code it made and
+	// returns recovery codes, shown this once. From then on a password alone
+	// no longer logs the caller in (LoginResponse.second_factor_required).
+	ConfirmTOTP(ctx context.Context, in *ConfirmTOTPRequest, opts ...grpc.CallOption) (*ConfirmTOTPResponse, error)
+	// LoginSecondFactor completes a login that answered second_factor_required:
+	// its second_factor_token with a TOTP code or a recovery code. The answer
+	// is a login's, with a fresh access token whose acr is "aal2" and amr
+	// ["pwd", "otp", "mfa"]. A wrong code is INVALID_CREDENTIALS, throttled as
+	// a wrong password; a code is accepted once; the token works once, within
+	// five minutes.
+	LoginSecondFactor(ctx context.Context, in *LoginSecondFactorRequest, opts ...grpc.CallOption) (*LoginSecondFactorResponse, error)
+	// StepUp raises the caller's session to a second factor with a TOTP code
+	// or a recovery code: the session's auth_time becomes now, its tokens carry
+	// acr "aal2" from then on (Refresh included), and the answer is a fresh
+	// access token of the same session. No new login, no new session.
+	StepUp(ctx context.Context, in *StepUpRequest, opts ...grpc.CallOption) (*StepUpResponse, error)
+	// DisableSecondFactor removes the caller's authenticator, recovery codes
+	// and passkeys: it needs a fresh token that shows a second factor proven
+	// within five minutes.
+	DisableSecondFactor(ctx context.Context, in *DisableSecondFactorRequest, opts ...grpc.CallOption) (*DisableSecondFactorResponse, error)
 }
 
 type authServiceClient struct {
@@ -194,6 +224,56 @@ func (c *authServiceClient) IssueClientToken(ctx context.Context, in *IssueClien
 	return out, nil
 }
 
+func (c *authServiceClient) EnrollTOTP(ctx context.Context, in *EnrollTOTPRequest, opts ...grpc.CallOption) (*EnrollTOTPResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(EnrollTOTPResponse)
+	err := c.cc.Invoke(ctx, AuthService_EnrollTOTP_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *authServiceClient) ConfirmTOTP(ctx context.Context, in *ConfirmTOTPRequest, opts ...grpc.CallOption) (*ConfirmTOTPResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ConfirmTOTPResponse)
+	err := c.cc.Invoke(ctx, AuthService_ConfirmTOTP_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *authServiceClient) LoginSecondFactor(ctx context.Context, in *LoginSecondFactorRequest, opts ...grpc.CallOption) (*LoginSecondFactorResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(LoginSecondFactorResponse)
+	err := c.cc.Invoke(ctx, AuthService_LoginSecondFactor_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *authServiceClient) StepUp(ctx context.Context, in *StepUpRequest, opts ...grpc.CallOption) (*StepUpResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(StepUpResponse)
+	err := c.cc.Invoke(ctx, AuthService_StepUp_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *authServiceClient) DisableSecondFactor(ctx context.Context, in *DisableSecondFactorRequest, opts ...grpc.CallOption) (*DisableSecondFactorResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DisableSecondFactorResponse)
+	err := c.cc.Invoke(ctx, AuthService_DisableSecondFactor_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AuthServiceServer is the server API for AuthService service.
 // All implementations must embed UnimplementedAuthServiceServer
 // for forward compatibility.
@@ -247,6 +327,31 @@ type AuthServiceServer interface {
 	// An unknown client id, a wrong secret and a disabled client all get the
 	// same INVALID_CREDENTIALS, throttled like logins.
 	IssueClientToken(context.Context, *IssueClientTokenRequest) (*IssueClientTokenResponse, error)
+	// EnrollTOTP starts enrolling a TOTP authenticator (RFC 6238: SHA-1, 30 s,
+	// 6 digits) for the caller, who logged in with a password just now: a new
+	// secret, pending until ConfirmTOTP, replacing a pending one.
+	// FAILED_PRECONDITION when one is enrolled already.
+	EnrollTOTP(context.Context, *EnrollTOTPRequest) (*EnrollTOTPResponse, error)
+	// ConfirmTOTP activates the pending authenticator with a code it made and
+	// returns recovery codes, shown this once. From then on a password alone
+	// no longer logs the caller in (LoginResponse.second_factor_required).
+	ConfirmTOTP(context.Context, *ConfirmTOTPRequest) (*ConfirmTOTPResponse, error)
+	// LoginSecondFactor completes a login that answered second_factor_required:
+	// its second_factor_token with a TOTP code or a recovery code. The answer
+	// is a login's, with a fresh access token whose acr is "aal2" and amr
+	// ["pwd", "otp", "mfa"]. A wrong code is INVALID_CREDENTIALS, throttled as
+	// a wrong password; a code is accepted once; the token works once, within
+	// five minutes.
+	LoginSecondFactor(context.Context, *LoginSecondFactorRequest) (*LoginSecondFactorResponse, error)
+	// StepUp raises the caller's session to a second factor with a TOTP code
+	// or a recovery code: the session's auth_time becomes now, its tokens carry
+	// acr "aal2" from then on (Refresh included), and the answer is a fresh
+	// access token of the same session. No new login, no new session.
+	StepUp(context.Context, *StepUpRequest) (*StepUpResponse, error)
+	// DisableSecondFactor removes the caller's authenticator, recovery codes
+	// and passkeys: it needs a fresh token that shows a second factor proven
+	// within five minutes.
+	DisableSecondFactor(context.Context, *DisableSecondFactorRequest) (*DisableSecondFactorResponse, error)
 	mustEmbedUnimplementedAuthServiceServer()
 }
 
@@ -286,6 +391,21 @@ func (UnimplementedAuthServiceServer) CheckSession(context.Context, *CheckSessio
 }
 func (UnimplementedAuthServiceServer) IssueClientToken(context.Context, *IssueClientTokenRequest) (*IssueClientTokenResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method IssueClientToken not implemented")
+}
+func (UnimplementedAuthServiceServer) EnrollTOTP(context.Context, *EnrollTOTPRequest) (*EnrollTOTPResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method EnrollTOTP not implemented")
+}
+func (UnimplementedAuthServiceServer) ConfirmTOTP(context.Context, *ConfirmTOTPRequest) (*ConfirmTOTPResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ConfirmTOTP not implemented")
+}
+func (UnimplementedAuthServiceServer) LoginSecondFactor(context.Context, *LoginSecondFactorRequest) (*LoginSecondFactorResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method LoginSecondFactor not implemented")
+}
+func (UnimplementedAuthServiceServer) StepUp(context.Context, *StepUpRequest) (*StepUpResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method StepUp not implemented")
+}
+func (UnimplementedAuthServiceServer) DisableSecondFactor(context.Context, *DisableSecondFactorRequest) (*DisableSecondFactorResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DisableSecondFactor not implemented")
 }
 func (UnimplementedAuthServiceServer) mustEmbedUnimplementedAuthServiceServer() {}
 func (UnimplementedAuthServiceServer) testEmbeddedByValue()                     {}
@@ -488,6 +608,96 @@ func _AuthService_IssueClientToken_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AuthService_EnrollTOTP_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(EnrollTOTPRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AuthServiceServer).EnrollTOTP(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AuthService_EnrollTOTP_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AuthServiceServer).EnrollTOTP(ctx, req.(*EnrollTOTPRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AuthService_ConfirmTOTP_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ConfirmTOTPRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AuthServiceServer).ConfirmTOTP(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AuthService_ConfirmTOTP_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AuthServiceServer).ConfirmTOTP(ctx, req.(*ConfirmTOTPRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AuthService_LoginSecondFactor_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(LoginSecondFactorRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AuthServiceServer).LoginSecondFactor(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AuthService_LoginSecondFactor_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AuthServiceServer).LoginSecondFactor(ctx, req.(*LoginSecondFactorRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AuthService_StepUp_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(StepUpRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AuthServiceServer).StepUp(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AuthService_StepUp_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AuthServiceServer).StepUp(ctx, req.(*StepUpRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AuthService_DisableSecondFactor_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DisableSecondFactorRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AuthServiceServer).DisableSecondFactor(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AuthService_DisableSecondFactor_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AuthServiceServer).DisableSecondFactor(ctx, req.(*DisableSecondFactorRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AuthService_ServiceDesc is the grpc.ServiceDesc for AuthService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -534,6 +744,26 @@ var AuthService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "IssueClientToken",
 			Handler:    _AuthService_IssueClientToken_Handler,
+		},
+		{
+			MethodName: "EnrollTOTP",
+			Handler:    _AuthService_EnrollTOTP_Handler,
+		},
+		{
+			MethodName: "ConfirmTOTP",
+			Handler:    _AuthService_ConfirmTOTP_Handler,
+		},
+		{
+			MethodName: "LoginSecondFactor",
+			Handler:    _AuthService_LoginSecondFactor_Handler,
+		},
+		{
+			MethodName: "StepUp",
+			Handler:    _AuthService_StepUp_Handler,
+		},
+		{
+			MethodName: "DisableSecondFactor",
+			Handler:    _AuthService_DisableSecondFactor_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -36,6 +36,7 @@ CREATE INDEX passkeys_user ON passkeys (user_id, created_at);
 CREATE TABLE login_challenges (
     id_hash         BYTEA   PRIMARY KEY,
     user_id         BIGINT  NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    username        TEXT    NOT NULL,
     user_generation BIGINT  NOT NULL,
     created_at      BIGINT  NOT NULL,
     expires_at      BIGINT  NOT NULL

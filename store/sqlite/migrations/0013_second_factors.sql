@@ -36,6 +36,7 @@ CREATE INDEX passkeys_user ON passkeys (user_id, created_at);
 CREATE TABLE login_challenges (
     id_hash         BLOB    PRIMARY KEY,
     user_id         INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    username        TEXT    NOT NULL,
     user_generation BIGINT  NOT NULL,
     created_at      INTEGER NOT NULL,
     expires_at      INTEGER NOT NULL

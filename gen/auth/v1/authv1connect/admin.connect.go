@@ -37,6 +37,9 @@ const (
 	AdminServiceListUsersProcedure = "/auth.v1.AdminService/ListUsers"
 	// AdminServiceCreateUserProcedure is the fully-qualified name of the AdminService's CreateUser RPC.
 	AdminServiceCreateUserProcedure = "/auth.v1.AdminService/CreateUser"
+	// AdminServiceResetSecondFactorsProcedure is the fully-qualified name of the AdminService's
+	// ResetSecondFactors RPC.
+	AdminServiceResetSecondFactorsProcedure = "/auth.v1.AdminService/ResetSecondFactors"
 	// AdminServiceDisableUserProcedure is the fully-qualified name of the AdminService's DisableUser
 	// RPC.
 	AdminServiceDisableUserProcedure = "/auth.v1.AdminService/DisableUser"
@@ -73,6 +76,10 @@ type AdminServiceClient interface {
 	ListUsers(context.Context, *connect.Request[v1.ListUsersRequest]) (*connect.Response[v1.ListUsersResponse], error)
 	// CreateUser adds a user with a password and roles.
 	CreateUser(context.Context, *connect.Request[v1.CreateUserRequest]) (*connect.Response[v1.CreateUserResponse], error)
+	// ResetSecondFactors removes a user's TOTP authenticator, recovery codes
+	// and passkeys (a user who lost them): their next login needs only the
+	// password, and they may enrol again. Sessions go on.
+	ResetSecondFactors(context.Context, *connect.Request[v1.ResetSecondFactorsRequest]) (*connect.Response[v1.ResetSecondFactorsResponse], error)
 	// DisableUser refuses the user's logins and ends all their sessions.
 	DisableUser(context.Context, *connect.Request[v1.DisableUserRequest]) (*connect.Response[v1.DisableUserResponse], error)
 	// EnableUser allows a disabled user to log in again.
@@ -121,6 +128,12 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			httpClient,
 			baseURL+AdminServiceCreateUserProcedure,
 			connect.WithSchema(adminServiceMethods.ByName("CreateUser")),
+			connect.WithClientOptions(opts...),
+		),
+		resetSecondFactors: connect.NewClient[v1.ResetSecondFactorsRequest, v1.ResetSecondFactorsResponse](
+			httpClient,
+			baseURL+AdminServiceResetSecondFactorsProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("ResetSecondFactors")),
 			connect.WithClientOptions(opts...),
 		),
 		disableUser: connect.NewClient[v1.DisableUserRequest, v1.DisableUserResponse](
@@ -190,6 +203,7 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 type adminServiceClient struct {
 	listUsers          *connect.Client[v1.ListUsersRequest, v1.ListUsersResponse]
 	createUser         *connect.Client[v1.CreateUserRequest, v1.CreateUserResponse]
+	resetSecondFactors *connect.Client[v1.ResetSecondFactorsRequest, v1.ResetSecondFactorsResponse]
 	disableUser        *connect.Client[v1.DisableUserRequest, v1.DisableUserResponse]
 	enableUser         *connect.Client[v1.EnableUserRequest, v1.EnableUserResponse]
 	setRoles           *connect.Client[v1.SetRolesRequest, v1.SetRolesResponse]
@@ -210,6 +224,11 @@ func (c *adminServiceClient) ListUsers(ctx context.Context, req *connect.Request
 // CreateUser calls auth.v1.AdminService.CreateUser.
 func (c *adminServiceClient) CreateUser(ctx context.Context, req *connect.Request[v1.CreateUserRequest]) (*connect.Response[v1.CreateUserResponse], error) {
 	return c.createUser.CallUnary(ctx, req)
+}
+
+// ResetSecondFactors calls auth.v1.AdminService.ResetSecondFactors.
+func (c *adminServiceClient) ResetSecondFactors(ctx context.Context, req *connect.Request[v1.ResetSecondFactorsRequest]) (*connect.Response[v1.ResetSecondFactorsResponse], error) {
+	return c.resetSecondFactors.CallUnary(ctx, req)
 }
 
 // DisableUser calls auth.v1.AdminService.DisableUser.
@@ -268,6 +287,10 @@ type AdminServiceHandler interface {
 	ListUsers(context.Context, *connect.Request[v1.ListUsersRequest]) (*connect.Response[v1.ListUsersResponse], error)
 	// CreateUser adds a user with a password and roles.
 	CreateUser(context.Context, *connect.Request[v1.CreateUserRequest]) (*connect.Response[v1.CreateUserResponse], error)
+	// ResetSecondFactors removes a user's TOTP authenticator, recovery codes
+	// and passkeys (a user who lost them): their next login needs only the
+	// password, and they may enrol again. Sessions go on.
+	ResetSecondFactors(context.Context, *connect.Request[v1.ResetSecondFactorsRequest]) (*connect.Response[v1.ResetSecondFactorsResponse], error)
 	// DisableUser refuses the user's logins and ends all their sessions.
 	DisableUser(context.Context, *connect.Request[v1.DisableUserRequest]) (*connect.Response[v1.DisableUserResponse], error)
 	// EnableUser allows a disabled user to log in again.
@@ -312,6 +335,12 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 		AdminServiceCreateUserProcedure,
 		svc.CreateUser,
 		connect.WithSchema(adminServiceMethods.ByName("CreateUser")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceResetSecondFactorsHandler := connect.NewUnaryHandler(
+		AdminServiceResetSecondFactorsProcedure,
+		svc.ResetSecondFactors,
+		connect.WithSchema(adminServiceMethods.ByName("ResetSecondFactors")),
 		connect.WithHandlerOptions(opts...),
 	)
 	adminServiceDisableUserHandler := connect.NewUnaryHandler(
@@ -380,6 +409,8 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 			adminServiceListUsersHandler.ServeHTTP(w, r)
 		case AdminServiceCreateUserProcedure:
 			adminServiceCreateUserHandler.ServeHTTP(w, r)
+		case AdminServiceResetSecondFactorsProcedure:
+			adminServiceResetSecondFactorsHandler.ServeHTTP(w, r)
 		case AdminServiceDisableUserProcedure:
 			adminServiceDisableUserHandler.ServeHTTP(w, r)
 		case AdminServiceEnableUserProcedure:
@@ -415,6 +446,10 @@ func (UnimplementedAdminServiceHandler) ListUsers(context.Context, *connect.Requ
 
 func (UnimplementedAdminServiceHandler) CreateUser(context.Context, *connect.Request[v1.CreateUserRequest]) (*connect.Response[v1.CreateUserResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("auth.v1.AdminService.CreateUser is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) ResetSecondFactors(context.Context, *connect.Request[v1.ResetSecondFactorsRequest]) (*connect.Response[v1.ResetSecondFactorsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("auth.v1.AdminService.ResetSecondFactors is not implemented"))
 }
 
 func (UnimplementedAdminServiceHandler) DisableUser(context.Context, *connect.Request[v1.DisableUserRequest]) (*connect.Response[v1.DisableUserResponse], error) {

@@ -57,6 +57,18 @@ const (
 	// AuthServiceIssueClientTokenProcedure is the fully-qualified name of the AuthService's
 	// IssueClientToken RPC.
 	AuthServiceIssueClientTokenProcedure = "/auth.v1.AuthService/IssueClientToken"
+	// AuthServiceEnrollTOTPProcedure is the fully-qualified name of the AuthService's EnrollTOTP RPC.
+	AuthServiceEnrollTOTPProcedure = "/auth.v1.AuthService/EnrollTOTP"
+	// AuthServiceConfirmTOTPProcedure is the fully-qualified name of the AuthService's ConfirmTOTP RPC.
+	AuthServiceConfirmTOTPProcedure = "/auth.v1.AuthService/ConfirmTOTP"
+	// AuthServiceLoginSecondFactorProcedure is the fully-qualified name of the AuthService's
+	// LoginSecondFactor RPC.
+	AuthServiceLoginSecondFactorProcedure = "/auth.v1.AuthService/LoginSecondFactor"
+	// AuthServiceStepUpProcedure is the fully-qualified name of the AuthService's StepUp RPC.
+	AuthServiceStepUpProcedure = "/auth.v1.AuthService/StepUp"
+	// AuthServiceDisableSecondFactorProcedure is the fully-qualified name of the AuthService's
+	// DisableSecondFactor RPC.
+	AuthServiceDisableSecondFactorProcedure = "/auth.v1.AuthService/DisableSecondFactor"
 )
 
 // AuthServiceClient is a client for the auth.v1.AuthService service.
@@ -106,6 +118,31 @@ type AuthServiceClient interface {
 	// An unknown client id, a wrong secret and a disabled client all get the
 	// same INVALID_CREDENTIALS, throttled like logins.
 	IssueClientToken(context.Context, *connect.Request[v1.IssueClientTokenRequest]) (*connect.Response[v1.IssueClientTokenResponse], error)
+	// EnrollTOTP starts enrolling a TOTP authenticator (RFC 6238: SHA-1, 30 s,
+	// 6 digits) for the caller, who logged in with a password just now: a new
+	// secret, pending until ConfirmTOTP, replacing a pending one.
+	// FAILED_PRECONDITION when one is enrolled already.
+	EnrollTOTP(context.Context, *connect.Request[v1.EnrollTOTPRequest]) (*connect.Response[v1.EnrollTOTPResponse], error)
+	// ConfirmTOTP activates the pending authenticator with a code it made and
+	// returns recovery codes, shown this once. From then on a password alone
+	// no longer logs the caller in (LoginResponse.second_factor_required).
+	ConfirmTOTP(context.Context, *connect.Request[v1.ConfirmTOTPRequest]) (*connect.Response[v1.ConfirmTOTPResponse], error)
+	// LoginSecondFactor completes a login that answered second_factor_required:
+	// its second_factor_token with a TOTP code or a recovery code. The answer
+	// is a login's, with a fresh access token whose acr is "aal2" and amr
+	// ["pwd", "otp", "mfa"]. A wrong code is INVALID_CREDENTIALS, throttled as
+	// a wrong password; a code is accepted once; the token works once, within
+	// five minutes.
+	LoginSecondFactor(context.Context, *connect.Request[v1.LoginSecondFactorRequest]) (*connect.Response[v1.LoginSecondFactorResponse], error)
+	// StepUp raises the caller's session to a second factor with a TOTP code
+	// or a recovery code: the session's auth_time becomes now, its tokens carry
+	// acr "aal2" from then on (Refresh included), and the answer is a fresh
+	// access token of the same session. No new login, no new session.
+	StepUp(context.Context, *connect.Request[v1.StepUpRequest]) (*connect.Response[v1.StepUpResponse], error)
+	// DisableSecondFactor removes the caller's authenticator, recovery codes
+	// and passkeys: it needs a fresh token that shows a second factor proven
+	// within five minutes.
+	DisableSecondFactor(context.Context, *connect.Request[v1.DisableSecondFactorRequest]) (*connect.Response[v1.DisableSecondFactorResponse], error)
 }
 
 // NewAuthServiceClient constructs a client for the auth.v1.AuthService service. By default, it uses
@@ -179,21 +216,56 @@ func NewAuthServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithSchema(authServiceMethods.ByName("IssueClientToken")),
 			connect.WithClientOptions(opts...),
 		),
+		enrollTOTP: connect.NewClient[v1.EnrollTOTPRequest, v1.EnrollTOTPResponse](
+			httpClient,
+			baseURL+AuthServiceEnrollTOTPProcedure,
+			connect.WithSchema(authServiceMethods.ByName("EnrollTOTP")),
+			connect.WithClientOptions(opts...),
+		),
+		confirmTOTP: connect.NewClient[v1.ConfirmTOTPRequest, v1.ConfirmTOTPResponse](
+			httpClient,
+			baseURL+AuthServiceConfirmTOTPProcedure,
+			connect.WithSchema(authServiceMethods.ByName("ConfirmTOTP")),
+			connect.WithClientOptions(opts...),
+		),
+		loginSecondFactor: connect.NewClient[v1.LoginSecondFactorRequest, v1.LoginSecondFactorResponse](
+			httpClient,
+			baseURL+AuthServiceLoginSecondFactorProcedure,
+			connect.WithSchema(authServiceMethods.ByName("LoginSecondFactor")),
+			connect.WithClientOptions(opts...),
+		),
+		stepUp: connect.NewClient[v1.StepUpRequest, v1.StepUpResponse](
+			httpClient,
+			baseURL+AuthServiceStepUpProcedure,
+			connect.WithSchema(authServiceMethods.ByName("StepUp")),
+			connect.WithClientOptions(opts...),
+		),
+		disableSecondFactor: connect.NewClient[v1.DisableSecondFactorRequest, v1.DisableSecondFactorResponse](
+			httpClient,
+			baseURL+AuthServiceDisableSecondFactorProcedure,
+			connect.WithSchema(authServiceMethods.ByName("DisableSecondFactor")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // authServiceClient implements AuthServiceClient.
 type authServiceClient struct {
-	login            *connect.Client[v1.LoginRequest, v1.LoginResponse]
-	refresh          *connect.Client[v1.RefreshRequest, v1.RefreshResponse]
-	verify           *connect.Client[v1.VerifyRequest, v1.VerifyResponse]
-	logout           *connect.Client[v1.LogoutRequest, v1.LogoutResponse]
-	changePassword   *connect.Client[v1.ChangePasswordRequest, v1.ChangePasswordResponse]
-	renew            *connect.Client[v1.RenewRequest, v1.RenewResponse]
-	listRevocations  *connect.Client[v1.ListRevocationsRequest, v1.ListRevocationsResponse]
-	getJWKS          *connect.Client[v1.GetJWKSRequest, v1.GetJWKSResponse]
-	checkSession     *connect.Client[v1.CheckSessionRequest, v1.CheckSessionResponse]
-	issueClientToken *connect.Client[v1.IssueClientTokenRequest, v1.IssueClientTokenResponse]
+	login               *connect.Client[v1.LoginRequest, v1.LoginResponse]
+	refresh             *connect.Client[v1.RefreshRequest, v1.RefreshResponse]
+	verify              *connect.Client[v1.VerifyRequest, v1.VerifyResponse]
+	logout              *connect.Client[v1.LogoutRequest, v1.LogoutResponse]
+	changePassword      *connect.Client[v1.ChangePasswordRequest, v1.ChangePasswordResponse]
+	renew               *connect.Client[v1.RenewRequest, v1.RenewResponse]
+	listRevocations     *connect.Client[v1.ListRevocationsRequest, v1.ListRevocationsResponse]
+	getJWKS             *connect.Client[v1.GetJWKSRequest, v1.GetJWKSResponse]
+	checkSession        *connect.Client[v1.CheckSessionRequest, v1.CheckSessionResponse]
+	issueClientToken    *connect.Client[v1.IssueClientTokenRequest, v1.IssueClientTokenResponse]
+	enrollTOTP          *connect.Client[v1.EnrollTOTPRequest, v1.EnrollTOTPResponse]
+	confirmTOTP         *connect.Client[v1.ConfirmTOTPRequest, v1.ConfirmTOTPResponse]
+	loginSecondFactor   *connect.Client[v1.LoginSecondFactorRequest, v1.LoginSecondFactorResponse]
+	stepUp              *connect.Client[v1.StepUpRequest, v1.StepUpResponse]
+	disableSecondFactor *connect.Client[v1.DisableSecondFactorRequest, v1.DisableSecondFactorResponse]
 }
 
 // Login calls auth.v1.AuthService.Login.
@@ -246,6 +318,31 @@ func (c *authServiceClient) IssueClientToken(ctx context.Context, req *connect.R
 	return c.issueClientToken.CallUnary(ctx, req)
 }
 
+// EnrollTOTP calls auth.v1.AuthService.EnrollTOTP.
+func (c *authServiceClient) EnrollTOTP(ctx context.Context, req *connect.Request[v1.EnrollTOTPRequest]) (*connect.Response[v1.EnrollTOTPResponse], error) {
+	return c.enrollTOTP.CallUnary(ctx, req)
+}
+
+// ConfirmTOTP calls auth.v1.AuthService.ConfirmTOTP.
+func (c *authServiceClient) ConfirmTOTP(ctx context.Context, req *connect.Request[v1.ConfirmTOTPRequest]) (*connect.Response[v1.ConfirmTOTPResponse], error) {
+	return c.confirmTOTP.CallUnary(ctx, req)
+}
+
+// LoginSecondFactor calls auth.v1.AuthService.LoginSecondFactor.
+func (c *authServiceClient) LoginSecondFactor(ctx context.Context, req *connect.Request[v1.LoginSecondFactorRequest]) (*connect.Response[v1.LoginSecondFactorResponse], error) {
+	return c.loginSecondFactor.CallUnary(ctx, req)
+}
+
+// StepUp calls auth.v1.AuthService.StepUp.
+func (c *authServiceClient) StepUp(ctx context.Context, req *connect.Request[v1.StepUpRequest]) (*connect.Response[v1.StepUpResponse], error) {
+	return c.stepUp.CallUnary(ctx, req)
+}
+
+// DisableSecondFactor calls auth.v1.AuthService.DisableSecondFactor.
+func (c *authServiceClient) DisableSecondFactor(ctx context.Context, req *connect.Request[v1.DisableSecondFactorRequest]) (*connect.Response[v1.DisableSecondFactorResponse], error) {
+	return c.disableSecondFactor.CallUnary(ctx, req)
+}
+
 // AuthServiceHandler is an implementation of the auth.v1.AuthService service.
 type AuthServiceHandler interface {
 	// Login checks a username and password and opens a session. The access token
@@ -293,6 +390,31 @@ type AuthServiceHandler interface {
 	// An unknown client id, a wrong secret and a disabled client all get the
 	// same INVALID_CREDENTIALS, throttled like logins.
 	IssueClientToken(context.Context, *connect.Request[v1.IssueClientTokenRequest]) (*connect.Response[v1.IssueClientTokenResponse], error)
+	// EnrollTOTP starts enrolling a TOTP authenticator (RFC 6238: SHA-1, 30 s,
+	// 6 digits) for the caller, who logged in with a password just now: a new
+	// secret, pending until ConfirmTOTP, replacing a pending one.
+	// FAILED_PRECONDITION when one is enrolled already.
+	EnrollTOTP(context.Context, *connect.Request[v1.EnrollTOTPRequest]) (*connect.Response[v1.EnrollTOTPResponse], error)
+	// ConfirmTOTP activates the pending authenticator with a code it made and
+	// returns recovery codes, shown this once. From then on a password alone
+	// no longer logs the caller in (LoginResponse.second_factor_required).
+	ConfirmTOTP(context.Context, *connect.Request[v1.ConfirmTOTPRequest]) (*connect.Response[v1.ConfirmTOTPResponse], error)
+	// LoginSecondFactor completes a login that answered second_factor_required:
+	// its second_factor_token with a TOTP code or a recovery code. The answer
+	// is a login's, with a fresh access token whose acr is "aal2" and amr
+	// ["pwd", "otp", "mfa"]. A wrong code is INVALID_CREDENTIALS, throttled as
+	// a wrong password; a code is accepted once; the token works once, within
+	// five minutes.
+	LoginSecondFactor(context.Context, *connect.Request[v1.LoginSecondFactorRequest]) (*connect.Response[v1.LoginSecondFactorResponse], error)
+	// StepUp raises the caller's session to a second factor with a TOTP code
+	// or a recovery code: the session's auth_time becomes now, its tokens carry
+	// acr "aal2" from then on (Refresh included), and the answer is a fresh
+	// access token of the same session. No new login, no new session.
+	StepUp(context.Context, *connect.Request[v1.StepUpRequest]) (*connect.Response[v1.StepUpResponse], error)
+	// DisableSecondFactor removes the caller's authenticator, recovery codes
+	// and passkeys: it needs a fresh token that shows a second factor proven
+	// within five minutes.
+	DisableSecondFactor(context.Context, *connect.Request[v1.DisableSecondFactorRequest]) (*connect.Response[v1.DisableSecondFactorResponse], error)
 }
 
 // NewAuthServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -362,6 +484,36 @@ func NewAuthServiceHandler(svc AuthServiceHandler, opts ...connect.HandlerOption
 		connect.WithSchema(authServiceMethods.ByName("IssueClientToken")),
 		connect.WithHandlerOptions(opts...),
 	)
+	authServiceEnrollTOTPHandler := connect.NewUnaryHandler(
+		AuthServiceEnrollTOTPProcedure,
+		svc.EnrollTOTP,
+		connect.WithSchema(authServiceMethods.ByName("EnrollTOTP")),
+		connect.WithHandlerOptions(opts...),
+	)
+	authServiceConfirmTOTPHandler := connect.NewUnaryHandler(
+		AuthServiceConfirmTOTPProcedure,
+		svc.ConfirmTOTP,
+		connect.WithSchema(authServiceMethods.ByName("ConfirmTOTP")),
+		connect.WithHandlerOptions(opts...),
+	)
+	authServiceLoginSecondFactorHandler := connect.NewUnaryHandler(
+		AuthServiceLoginSecondFactorProcedure,
+		svc.LoginSecondFactor,
+		connect.WithSchema(authServiceMethods.ByName("LoginSecondFactor")),
+		connect.WithHandlerOptions(opts...),
+	)
+	authServiceStepUpHandler := connect.NewUnaryHandler(
+		AuthServiceStepUpProcedure,
+		svc.StepUp,
+		connect.WithSchema(authServiceMethods.ByName("StepUp")),
+		connect.WithHandlerOptions(opts...),
+	)
+	authServiceDisableSecondFactorHandler := connect.NewUnaryHandler(
+		AuthServiceDisableSecondFactorProcedure,
+		svc.DisableSecondFactor,
+		connect.WithSchema(authServiceMethods.ByName("DisableSecondFactor")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/auth.v1.AuthService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AuthServiceLoginProcedure:
@@ -384,6 +536,16 @@ func NewAuthServiceHandler(svc AuthServiceHandler, opts ...connect.HandlerOption
 			authServiceCheckSessionHandler.ServeHTTP(w, r)
 		case AuthServiceIssueClientTokenProcedure:
 			authServiceIssueClientTokenHandler.ServeHTTP(w, r)
+		case AuthServiceEnrollTOTPProcedure:
+			authServiceEnrollTOTPHandler.ServeHTTP(w, r)
+		case AuthServiceConfirmTOTPProcedure:
+			authServiceConfirmTOTPHandler.ServeHTTP(w, r)
+		case AuthServiceLoginSecondFactorProcedure:
+			authServiceLoginSecondFactorHandler.ServeHTTP(w, r)
+		case AuthServiceStepUpProcedure:
+			authServiceStepUpHandler.ServeHTTP(w, r)
+		case AuthServiceDisableSecondFactorProcedure:
+			authServiceDisableSecondFactorHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -431,4 +593,24 @@ func (UnimplementedAuthServiceHandler) CheckSession(context.Context, *connect.Re
 
 func (UnimplementedAuthServiceHandler) IssueClientToken(context.Context, *connect.Request[v1.IssueClientTokenRequest]) (*connect.Response[v1.IssueClientTokenResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("auth.v1.AuthService.IssueClientToken is not implemented"))
+}
+
+func (UnimplementedAuthServiceHandler) EnrollTOTP(context.Context, *connect.Request[v1.EnrollTOTPRequest]) (*connect.Response[v1.EnrollTOTPResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("auth.v1.AuthService.EnrollTOTP is not implemented"))
+}
+
+func (UnimplementedAuthServiceHandler) ConfirmTOTP(context.Context, *connect.Request[v1.ConfirmTOTPRequest]) (*connect.Response[v1.ConfirmTOTPResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("auth.v1.AuthService.ConfirmTOTP is not implemented"))
+}
+
+func (UnimplementedAuthServiceHandler) LoginSecondFactor(context.Context, *connect.Request[v1.LoginSecondFactorRequest]) (*connect.Response[v1.LoginSecondFactorResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("auth.v1.AuthService.LoginSecondFactor is not implemented"))
+}
+
+func (UnimplementedAuthServiceHandler) StepUp(context.Context, *connect.Request[v1.StepUpRequest]) (*connect.Response[v1.StepUpResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("auth.v1.AuthService.StepUp is not implemented"))
+}
+
+func (UnimplementedAuthServiceHandler) DisableSecondFactor(context.Context, *connect.Request[v1.DisableSecondFactorRequest]) (*connect.Response[v1.DisableSecondFactorResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("auth.v1.AuthService.DisableSecondFactor is not implemented"))
 }

@@ -14,7 +14,249 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file auth/v1/auth.proto.
  */
 export const file_auth_v1_auth: GenFile = /*@__PURE__*/
-  fileDesc("ChJhdXRoL3YxL2F1dGgucHJvdG8SB2F1dGgudjEiIgoTQ2hlY2tTZXNzaW9uUmVxdWVzdBILCgNzaWQYASABKAkiaAoUQ2hlY2tTZXNzaW9uUmVzcG9uc2USDAoEbGl2ZRgBIAEoCBISCgpleHBpcmVzX2F0GAIgASgDEg8KB3N1YmplY3QYAyABKAkSDQoFcm9sZXMYBCADKAkSDgoGc2NvcGVzGAUgAygJIlMKF0lzc3VlQ2xpZW50VG9rZW5SZXF1ZXN0EhEKCWNsaWVudF9pZBgBIAEoCRIVCg1jbGllbnRfc2VjcmV0GAIgASgJEg4KBnNjb3BlcxgDIAMoCSJnChhJc3N1ZUNsaWVudFRva2VuUmVzcG9uc2USFAoMYWNjZXNzX3Rva2VuGAEgASgJEhIKCmV4cGlyZXNfaW4YAiABKAMSDQoFc2NvcGUYAyABKAkSEgoKdG9rZW5fdHlwZRgEIAEoCSJHCgxMb2dpblJlcXVlc3QSEAoIdXNlcm5hbWUYASABKAkSEAoIcGFzc3dvcmQYAiABKAkSEwoLc2V0X2Nvb2tpZXMYAyABKAgigAEKDUxvZ2luUmVzcG9uc2USFAoMYWNjZXNzX3Rva2VuGAEgASgJEhUKDXJlZnJlc2hfdG9rZW4YAiABKAkSEgoKdG9rZW5fdHlwZRgDIAEoCRISCgpleHBpcmVzX2luGAQgASgDEhoKEnJlZnJlc2hfZXhwaXJlc19pbhgFIAEoAyIQCg5SZWZyZXNoUmVxdWVzdCJuCg9SZWZyZXNoUmVzcG9uc2USFAoMYWNjZXNzX3Rva2VuGAEgASgJEhUKDXJlZnJlc2hfdG9rZW4YAiABKAkSEgoKZXhwaXJlc19pbhgDIAEoAxIaChJyZWZyZXNoX2V4cGlyZXNfaW4YBCABKAMiSQoNVmVyaWZ5UmVxdWVzdBINCgV0b2tlbhgBIAEoCRIpCgtyZXF1aXJlbWVudBgCIAEoDjIULmF1dGgudjEuUmVxdWlyZW1lbnQiMQoOVmVyaWZ5UmVzcG9uc2USHwoGY2xhaW1zGAEgASgLMg8uYXV0aC52MS5DbGFpbXMiywEKBkNsYWltcxIPCgdzdWJqZWN0GAEgASgJEgwKBHR5cGUYAiABKAkSDQoFZnJlc2gYAyABKAgSCwoDanRpGAQgASgJEgsKA3NpZBgFIAEoCRIRCglpc3N1ZWRfYXQYBiABKAMSEgoKZXhwaXJlc19hdBgHIAEoAxIRCglhdXRoX3RpbWUYCCABKAMSDgoGaXNzdWVyGAkgASgJEhAKCGF1ZGllbmNlGAogAygJEg0KBXJvbGVzGAsgAygJEg4KBnNjb3BlcxgMIAMoCSIPCg1Mb2dvdXRSZXF1ZXN0IhAKDkxvZ291dFJlc3BvbnNlIkMKFUNoYW5nZVBhc3N3b3JkUmVxdWVzdBIUCgxvbGRfcGFzc3dvcmQYASABKAkSFAoMbmV3X3Bhc3N3b3JkGAIgASgJIhgKFkNoYW5nZVBhc3N3b3JkUmVzcG9uc2UiDgoMUmVuZXdSZXF1ZXN0IjkKDVJlbmV3UmVzcG9uc2USFAoMYWNjZXNzX3Rva2VuGAEgASgJEhIKCmV4cGlyZXNfaW4YAiABKAMiTgoWTGlzdFJldm9jYXRpb25zUmVxdWVzdBINCgVzaW5jZRgBIAEoAxIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCSJxChdMaXN0UmV2b2NhdGlvbnNSZXNwb25zZRIoCgtyZXZvY2F0aW9ucxgBIAMoCzITLmF1dGgudjEuUmV2b2NhdGlvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkSEwoLc2VydmVyX3RpbWUYAyABKAMiQQoKUmV2b2NhdGlvbhILCgNzaWQYASABKAkSEgoKcmV2b2tlZF9hdBgCIAEoAxISCgpleHBpcmVzX2F0GAMgASgDIhAKDkdldEpXS1NSZXF1ZXN0Ii0KD0dldEpXS1NSZXNwb25zZRIaCgRrZXlzGAEgAygLMgwuYXV0aC52MS5KV0siUQoDSldLEgsKA2t0eRgBIAEoCRILCgNjcnYYAiABKAkSCQoBeBgDIAEoCRILCgNraWQYBCABKAkSCwoDYWxnGAUgASgJEgsKA3VzZRgGIAEoCTL6BQoLQXV0aFNlcnZpY2USPAoFTG9naW4SFS5hdXRoLnYxLkxvZ2luUmVxdWVzdBoWLmF1dGgudjEuTG9naW5SZXNwb25zZSIEyPMYARJCCgdSZWZyZXNoEhcuYXV0aC52MS5SZWZyZXNoUmVxdWVzdBoYLmF1dGgudjEuUmVmcmVzaFJlc3BvbnNlIgTI8xgEEj8KBlZlcmlmeRIWLmF1dGgudjEuVmVyaWZ5UmVxdWVzdBoXLmF1dGgudjEuVmVyaWZ5UmVzcG9uc2UiBMjzGAESPwoGTG9nb3V0EhYuYXV0aC52MS5Mb2dvdXRSZXF1ZXN0GhcuYXV0aC52MS5Mb2dvdXRSZXNwb25zZSIEyPMYARJXCg5DaGFuZ2VQYXNzd29yZBIeLmF1dGgudjEuQ2hhbmdlUGFzc3dvcmRSZXF1ZXN0Gh8uYXV0aC52MS5DaGFuZ2VQYXNzd29yZFJlc3BvbnNlIgTI8xgDEjwKBVJlbmV3EhUuYXV0aC52MS5SZW5ld1JlcXVlc3QaFi5hdXRoLnYxLlJlbmV3UmVzcG9uc2UiBMjzGAISWgoPTGlzdFJldm9jYXRpb25zEh8uYXV0aC52MS5MaXN0UmV2b2NhdGlvbnNSZXF1ZXN0GiAuYXV0aC52MS5MaXN0UmV2b2NhdGlvbnNSZXNwb25zZSIEyPMYARJCCgdHZXRKV0tTEhcuYXV0aC52MS5HZXRKV0tTUmVxdWVzdBoYLmF1dGgudjEuR2V0SldLU1Jlc3BvbnNlIgTI8xgBElEKDENoZWNrU2Vzc2lvbhIcLmF1dGgudjEuQ2hlY2tTZXNzaW9uUmVxdWVzdBodLmF1dGgudjEuQ2hlY2tTZXNzaW9uUmVzcG9uc2UiBMjzGAESXQoQSXNzdWVDbGllbnRUb2tlbhIgLmF1dGgudjEuSXNzdWVDbGllbnRUb2tlblJlcXVlc3QaIS5hdXRoLnYxLklzc3VlQ2xpZW50VG9rZW5SZXNwb25zZSIEyPMYAUI2Wi1naXRodWIuY29tL2F1dGhkLWRldi9hdXRoZC9nZW4vYXV0aC92MTthdXRodjGSAwQIAiADYghlZGl0aW9uc3DoBw", [file_auth_v1_options]);
+  fileDesc("ChJhdXRoL3YxL2F1dGgucHJvdG8SB2F1dGgudjEiEwoRRW5yb2xsVE9UUFJlcXVlc3QiMQoSRW5yb2xsVE9UUFJlc3BvbnNlEg4KBnNlY3JldBgBIAEoCRILCgN1cmkYAiABKAkiIgoSQ29uZmlybVRPVFBSZXF1ZXN0EgwKBGNvZGUYASABKAkiLQoTQ29uZmlybVRPVFBSZXNwb25zZRIWCg5yZWNvdmVyeV9jb2RlcxgBIAMoCSJxChhMb2dpblNlY29uZEZhY3RvclJlcXVlc3QSGwoTc2Vjb25kX2ZhY3Rvcl90b2tlbhgBIAEoCRIMCgRjb2RlGAIgASgJEhUKDXJlY292ZXJ5X2NvZGUYAyABKAkSEwoLc2V0X2Nvb2tpZXMYBCABKAgijAEKGUxvZ2luU2Vjb25kRmFjdG9yUmVzcG9uc2USFAoMYWNjZXNzX3Rva2VuGAEgASgJEhUKDXJlZnJlc2hfdG9rZW4YAiABKAkSEgoKdG9rZW5fdHlwZRgDIAEoCRISCgpleHBpcmVzX2luGAQgASgDEhoKEnJlZnJlc2hfZXhwaXJlc19pbhgFIAEoAyI0Cg1TdGVwVXBSZXF1ZXN0EgwKBGNvZGUYASABKAkSFQoNcmVjb3ZlcnlfY29kZRgCIAEoCSI6Cg5TdGVwVXBSZXNwb25zZRIUCgxhY2Nlc3NfdG9rZW4YASABKAkSEgoKZXhwaXJlc19pbhgCIAEoAyIcChpEaXNhYmxlU2Vjb25kRmFjdG9yUmVxdWVzdCIuChtEaXNhYmxlU2Vjb25kRmFjdG9yUmVzcG9uc2USDwoHcmVtb3ZlZBgBIAEoBSIiChNDaGVja1Nlc3Npb25SZXF1ZXN0EgsKA3NpZBgBIAEoCSJoChRDaGVja1Nlc3Npb25SZXNwb25zZRIMCgRsaXZlGAEgASgIEhIKCmV4cGlyZXNfYXQYAiABKAMSDwoHc3ViamVjdBgDIAEoCRINCgVyb2xlcxgEIAMoCRIOCgZzY29wZXMYBSADKAkiUwoXSXNzdWVDbGllbnRUb2tlblJlcXVlc3QSEQoJY2xpZW50X2lkGAEgASgJEhUKDWNsaWVudF9zZWNyZXQYAiABKAkSDgoGc2NvcGVzGAMgAygJImcKGElzc3VlQ2xpZW50VG9rZW5SZXNwb25zZRIUCgxhY2Nlc3NfdG9rZW4YASABKAkSEgoKZXhwaXJlc19pbhgCIAEoAxINCgVzY29wZRgDIAEoCRISCgp0b2tlbl90eXBlGAQgASgJIkcKDExvZ2luUmVxdWVzdBIQCgh1c2VybmFtZRgBIAEoCRIQCghwYXNzd29yZBgCIAEoCRITCgtzZXRfY29va2llcxgDIAEoCCLfAQoNTG9naW5SZXNwb25zZRIUCgxhY2Nlc3NfdG9rZW4YASABKAkSFQoNcmVmcmVzaF90b2tlbhgCIAEoCRISCgp0b2tlbl90eXBlGAMgASgJEhIKCmV4cGlyZXNfaW4YBCABKAMSGgoScmVmcmVzaF9leHBpcmVzX2luGAUgASgDEh4KFnNlY29uZF9mYWN0b3JfcmVxdWlyZWQYBiABKAgSGwoTc2Vjb25kX2ZhY3Rvcl90b2tlbhgHIAEoCRIgChhzZWNvbmRfZmFjdG9yX2V4cGlyZXNfaW4YCCABKAMiEAoOUmVmcmVzaFJlcXVlc3QibgoPUmVmcmVzaFJlc3BvbnNlEhQKDGFjY2Vzc190b2tlbhgBIAEoCRIVCg1yZWZyZXNoX3Rva2VuGAIgASgJEhIKCmV4cGlyZXNfaW4YAyABKAMSGgoScmVmcmVzaF9leHBpcmVzX2luGAQgASgDIkkKDVZlcmlmeVJlcXVlc3QSDQoFdG9rZW4YASABKAkSKQoLcmVxdWlyZW1lbnQYAiABKA4yFC5hdXRoLnYxLlJlcXVpcmVtZW50IjEKDlZlcmlmeVJlc3BvbnNlEh8KBmNsYWltcxgBIAEoCzIPLmF1dGgudjEuQ2xhaW1zIssBCgZDbGFpbXMSDwoHc3ViamVjdBgBIAEoCRIMCgR0eXBlGAIgASgJEg0KBWZyZXNoGAMgASgIEgsKA2p0aRgEIAEoCRILCgNzaWQYBSABKAkSEQoJaXNzdWVkX2F0GAYgASgDEhIKCmV4cGlyZXNfYXQYByABKAMSEQoJYXV0aF90aW1lGAggASgDEg4KBmlzc3VlchgJIAEoCRIQCghhdWRpZW5jZRgKIAMoCRINCgVyb2xlcxgLIAMoCRIOCgZzY29wZXMYDCADKAkiDwoNTG9nb3V0UmVxdWVzdCIQCg5Mb2dvdXRSZXNwb25zZSJDChVDaGFuZ2VQYXNzd29yZFJlcXVlc3QSFAoMb2xkX3Bhc3N3b3JkGAEgASgJEhQKDG5ld19wYXNzd29yZBgCIAEoCSIYChZDaGFuZ2VQYXNzd29yZFJlc3BvbnNlIg4KDFJlbmV3UmVxdWVzdCI5Cg1SZW5ld1Jlc3BvbnNlEhQKDGFjY2Vzc190b2tlbhgBIAEoCRISCgpleHBpcmVzX2luGAIgASgDIk4KFkxpc3RSZXZvY2F0aW9uc1JlcXVlc3QSDQoFc2luY2UYASABKAMSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkicQoXTGlzdFJldm9jYXRpb25zUmVzcG9uc2USKAoLcmV2b2NhdGlvbnMYASADKAsyEy5hdXRoLnYxLlJldm9jYXRpb24SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJEhMKC3NlcnZlcl90aW1lGAMgASgDIkEKClJldm9jYXRpb24SCwoDc2lkGAEgASgJEhIKCnJldm9rZWRfYXQYAiABKAMSEgoKZXhwaXJlc19hdBgDIAEoAyIQCg5HZXRKV0tTUmVxdWVzdCItCg9HZXRKV0tTUmVzcG9uc2USGgoEa2V5cxgBIAMoCzIMLmF1dGgudjEuSldLIlEKA0pXSxILCgNrdHkYASABKAkSCwoDY3J2GAIgASgJEgkKAXgYAyABKAkSCwoDa2lkGAQgASgJEgsKA2FsZxgFIAEoCRILCgN1c2UYBiABKAkyqQkKC0F1dGhTZXJ2aWNlEjwKBUxvZ2luEhUuYXV0aC52MS5Mb2dpblJlcXVlc3QaFi5hdXRoLnYxLkxvZ2luUmVzcG9uc2UiBMjzGAESQgoHUmVmcmVzaBIXLmF1dGgudjEuUmVmcmVzaFJlcXVlc3QaGC5hdXRoLnYxLlJlZnJlc2hSZXNwb25zZSIEyPMYBBI/CgZWZXJpZnkSFi5hdXRoLnYxLlZlcmlmeVJlcXVlc3QaFy5hdXRoLnYxLlZlcmlmeVJlc3BvbnNlIgTI8xgBEj8KBkxvZ291dBIWLmF1dGgudjEuTG9nb3V0UmVxdWVzdBoXLmF1dGgudjEuTG9nb3V0UmVzcG9uc2UiBMjzGAESVwoOQ2hhbmdlUGFzc3dvcmQSHi5hdXRoLnYxLkNoYW5nZVBhc3N3b3JkUmVxdWVzdBofLmF1dGgudjEuQ2hhbmdlUGFzc3dvcmRSZXNwb25zZSIEyPMYAxI8CgVSZW5ldxIVLmF1dGgudjEuUmVuZXdSZXF1ZXN0GhYuYXV0aC52MS5SZW5ld1Jlc3BvbnNlIgTI8xgCEloKD0xpc3RSZXZvY2F0aW9ucxIfLmF1dGgudjEuTGlzdFJldm9jYXRpb25zUmVxdWVzdBogLmF1dGgudjEuTGlzdFJldm9jYXRpb25zUmVzcG9uc2UiBMjzGAESQgoHR2V0SldLUxIXLmF1dGgudjEuR2V0SldLU1JlcXVlc3QaGC5hdXRoLnYxLkdldEpXS1NSZXNwb25zZSIEyPMYARJRCgxDaGVja1Nlc3Npb24SHC5hdXRoLnYxLkNoZWNrU2Vzc2lvblJlcXVlc3QaHS5hdXRoLnYxLkNoZWNrU2Vzc2lvblJlc3BvbnNlIgTI8xgBEl0KEElzc3VlQ2xpZW50VG9rZW4SIC5hdXRoLnYxLklzc3VlQ2xpZW50VG9rZW5SZXF1ZXN0GiEuYXV0aC52MS5Jc3N1ZUNsaWVudFRva2VuUmVzcG9uc2UiBMjzGAESSwoKRW5yb2xsVE9UUBIaLmF1dGgudjEuRW5yb2xsVE9UUFJlcXVlc3QaGy5hdXRoLnYxLkVucm9sbFRPVFBSZXNwb25zZSIEyPMYAxJOCgtDb25maXJtVE9UUBIbLmF1dGgudjEuQ29uZmlybVRPVFBSZXF1ZXN0GhwuYXV0aC52MS5Db25maXJtVE9UUFJlc3BvbnNlIgTI8xgDEmAKEUxvZ2luU2Vjb25kRmFjdG9yEiEuYXV0aC52MS5Mb2dpblNlY29uZEZhY3RvclJlcXVlc3QaIi5hdXRoLnYxLkxvZ2luU2Vjb25kRmFjdG9yUmVzcG9uc2UiBMjzGAESPwoGU3RlcFVwEhYuYXV0aC52MS5TdGVwVXBSZXF1ZXN0GhcuYXV0aC52MS5TdGVwVXBSZXNwb25zZSIEyPMYAhJtChNEaXNhYmxlU2Vjb25kRmFjdG9yEiMuYXV0aC52MS5EaXNhYmxlU2Vjb25kRmFjdG9yUmVxdWVzdBokLmF1dGgudjEuRGlzYWJsZVNlY29uZEZhY3RvclJlc3BvbnNlIgvS8xgHCAMgASisAkI2Wi1naXRodWIuY29tL2F1dGhkLWRldi9hdXRoZC9nZW4vYXV0aC92MTthdXRodjGSAwQIAiADYghlZGl0aW9uc3DoBw", [file_auth_v1_options]);
+
+/**
+ * @generated from message auth.v1.EnrollTOTPRequest
+ */
+export type EnrollTOTPRequest = Message<"auth.v1.EnrollTOTPRequest"> & {
+};
+
+/**
+ * Describes the message auth.v1.EnrollTOTPRequest.
+ * Use `create(EnrollTOTPRequestSchema)` to create a new message.
+ */
+export const EnrollTOTPRequestSchema: GenMessage<EnrollTOTPRequest> = /*@__PURE__*/
+  messageDesc(file_auth_v1_auth, 0);
+
+/**
+ * @generated from message auth.v1.EnrollTOTPResponse
+ */
+export type EnrollTOTPResponse = Message<"auth.v1.EnrollTOTPResponse"> & {
+  /**
+   * The shared secret, base32, for typing into an authenticator app.
+   *
+   * @generated from field: string secret = 1;
+   */
+  secret: string;
+
+  /**
+   * The otpauth:// URI authenticator apps read from a QR code.
+   *
+   * @generated from field: string uri = 2;
+   */
+  uri: string;
+};
+
+/**
+ * Describes the message auth.v1.EnrollTOTPResponse.
+ * Use `create(EnrollTOTPResponseSchema)` to create a new message.
+ */
+export const EnrollTOTPResponseSchema: GenMessage<EnrollTOTPResponse> = /*@__PURE__*/
+  messageDesc(file_auth_v1_auth, 1);
+
+/**
+ * @generated from message auth.v1.ConfirmTOTPRequest
+ */
+export type ConfirmTOTPRequest = Message<"auth.v1.ConfirmTOTPRequest"> & {
+  /**
+   * The 6-digit code the authenticator shows now.
+   *
+   * @generated from field: string code = 1;
+   */
+  code: string;
+};
+
+/**
+ * Describes the message auth.v1.ConfirmTOTPRequest.
+ * Use `create(ConfirmTOTPRequestSchema)` to create a new message.
+ */
+export const ConfirmTOTPRequestSchema: GenMessage<ConfirmTOTPRequest> = /*@__PURE__*/
+  messageDesc(file_auth_v1_auth, 2);
+
+/**
+ * @generated from message auth.v1.ConfirmTOTPResponse
+ */
+export type ConfirmTOTPResponse = Message<"auth.v1.ConfirmTOTPResponse"> & {
+  /**
+   * One-time codes for when the authenticator is lost, each accepted once in
+   * place of a code; authd keeps only their hashes.
+   *
+   * @generated from field: repeated string recovery_codes = 1;
+   */
+  recoveryCodes: string[];
+};
+
+/**
+ * Describes the message auth.v1.ConfirmTOTPResponse.
+ * Use `create(ConfirmTOTPResponseSchema)` to create a new message.
+ */
+export const ConfirmTOTPResponseSchema: GenMessage<ConfirmTOTPResponse> = /*@__PURE__*/
+  messageDesc(file_auth_v1_auth, 3);
+
+/**
+ * @generated from message auth.v1.LoginSecondFactorRequest
+ */
+export type LoginSecondFactorRequest = Message<"auth.v1.LoginSecondFactorRequest"> & {
+  /**
+   * LoginResponse.second_factor_token.
+   *
+   * @generated from field: string second_factor_token = 1;
+   */
+  secondFactorToken: string;
+
+  /**
+   * A 6-digit TOTP code, or
+   *
+   * @generated from field: string code = 2;
+   */
+  code: string;
+
+  /**
+   * one of the recovery codes (dashes and spaces ignored).
+   *
+   * @generated from field: string recovery_code = 3;
+   */
+  recoveryCode: string;
+
+  /**
+   * As LoginRequest.set_cookies.
+   *
+   * @generated from field: bool set_cookies = 4;
+   */
+  setCookies: boolean;
+};
+
+/**
+ * Describes the message auth.v1.LoginSecondFactorRequest.
+ * Use `create(LoginSecondFactorRequestSchema)` to create a new message.
+ */
+export const LoginSecondFactorRequestSchema: GenMessage<LoginSecondFactorRequest> = /*@__PURE__*/
+  messageDesc(file_auth_v1_auth, 4);
+
+/**
+ * LoginSecondFactorResponse is a LoginResponse of a completed login.
+ *
+ * @generated from message auth.v1.LoginSecondFactorResponse
+ */
+export type LoginSecondFactorResponse = Message<"auth.v1.LoginSecondFactorResponse"> & {
+  /**
+   * @generated from field: string access_token = 1;
+   */
+  accessToken: string;
+
+  /**
+   * @generated from field: string refresh_token = 2;
+   */
+  refreshToken: string;
+
+  /**
+   * "Bearer".
+   *
+   * @generated from field: string token_type = 3;
+   */
+  tokenType: string;
+
+  /**
+   * @generated from field: int64 expires_in = 4;
+   */
+  expiresIn: bigint;
+
+  /**
+   * @generated from field: int64 refresh_expires_in = 5;
+   */
+  refreshExpiresIn: bigint;
+};
+
+/**
+ * Describes the message auth.v1.LoginSecondFactorResponse.
+ * Use `create(LoginSecondFactorResponseSchema)` to create a new message.
+ */
+export const LoginSecondFactorResponseSchema: GenMessage<LoginSecondFactorResponse> = /*@__PURE__*/
+  messageDesc(file_auth_v1_auth, 5);
+
+/**
+ * @generated from message auth.v1.StepUpRequest
+ */
+export type StepUpRequest = Message<"auth.v1.StepUpRequest"> & {
+  /**
+   * A 6-digit TOTP code, or
+   *
+   * @generated from field: string code = 1;
+   */
+  code: string;
+
+  /**
+   * one of the recovery codes.
+   *
+   * @generated from field: string recovery_code = 2;
+   */
+  recoveryCode: string;
+};
+
+/**
+ * Describes the message auth.v1.StepUpRequest.
+ * Use `create(StepUpRequestSchema)` to create a new message.
+ */
+export const StepUpRequestSchema: GenMessage<StepUpRequest> = /*@__PURE__*/
+  messageDesc(file_auth_v1_auth, 6);
+
+/**
+ * @generated from message auth.v1.StepUpResponse
+ */
+export type StepUpResponse = Message<"auth.v1.StepUpResponse"> & {
+  /**
+   * Fresh, acr "aal2"; empty when the call came with cookies (the access
+   * cookie is set instead).
+   *
+   * @generated from field: string access_token = 1;
+   */
+  accessToken: string;
+
+  /**
+   * @generated from field: int64 expires_in = 2;
+   */
+  expiresIn: bigint;
+};
+
+/**
+ * Describes the message auth.v1.StepUpResponse.
+ * Use `create(StepUpResponseSchema)` to create a new message.
+ */
+export const StepUpResponseSchema: GenMessage<StepUpResponse> = /*@__PURE__*/
+  messageDesc(file_auth_v1_auth, 7);
+
+/**
+ * @generated from message auth.v1.DisableSecondFactorRequest
+ */
+export type DisableSecondFactorRequest = Message<"auth.v1.DisableSecondFactorRequest"> & {
+};
+
+/**
+ * Describes the message auth.v1.DisableSecondFactorRequest.
+ * Use `create(DisableSecondFactorRequestSchema)` to create a new message.
+ */
+export const DisableSecondFactorRequestSchema: GenMessage<DisableSecondFactorRequest> = /*@__PURE__*/
+  messageDesc(file_auth_v1_auth, 8);
+
+/**
+ * @generated from message auth.v1.DisableSecondFactorResponse
+ */
+export type DisableSecondFactorResponse = Message<"auth.v1.DisableSecondFactorResponse"> & {
+  /**
+   * How many factors were removed (the authenticator and each passkey).
+   *
+   * @generated from field: int32 removed = 1;
+   */
+  removed: number;
+};
+
+/**
+ * Describes the message auth.v1.DisableSecondFactorResponse.
+ * Use `create(DisableSecondFactorResponseSchema)` to create a new message.
+ */
+export const DisableSecondFactorResponseSchema: GenMessage<DisableSecondFactorResponse> = /*@__PURE__*/
+  messageDesc(file_auth_v1_auth, 9);
 
 /**
  * @generated from message auth.v1.CheckSessionRequest
@@ -31,7 +273,7 @@ export type CheckSessionRequest = Message<"auth.v1.CheckSessionRequest"> & {
  * Use `create(CheckSessionRequestSchema)` to create a new message.
  */
 export const CheckSessionRequestSchema: GenMessage<CheckSessionRequest> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 0);
+  messageDesc(file_auth_v1_auth, 10);
 
 /**
  * @generated from message auth.v1.CheckSessionResponse
@@ -76,7 +318,7 @@ export type CheckSessionResponse = Message<"auth.v1.CheckSessionResponse"> & {
  * Use `create(CheckSessionResponseSchema)` to create a new message.
  */
 export const CheckSessionResponseSchema: GenMessage<CheckSessionResponse> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 1);
+  messageDesc(file_auth_v1_auth, 11);
 
 /**
  * @generated from message auth.v1.IssueClientTokenRequest
@@ -105,7 +347,7 @@ export type IssueClientTokenRequest = Message<"auth.v1.IssueClientTokenRequest">
  * Use `create(IssueClientTokenRequestSchema)` to create a new message.
  */
 export const IssueClientTokenRequestSchema: GenMessage<IssueClientTokenRequest> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 2);
+  messageDesc(file_auth_v1_auth, 12);
 
 /**
  * @generated from message auth.v1.IssueClientTokenResponse
@@ -143,7 +385,7 @@ export type IssueClientTokenResponse = Message<"auth.v1.IssueClientTokenResponse
  * Use `create(IssueClientTokenResponseSchema)` to create a new message.
  */
 export const IssueClientTokenResponseSchema: GenMessage<IssueClientTokenResponse> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 3);
+  messageDesc(file_auth_v1_auth, 13);
 
 /**
  * @generated from message auth.v1.LoginRequest
@@ -181,7 +423,7 @@ export type LoginRequest = Message<"auth.v1.LoginRequest"> & {
  * Use `create(LoginRequestSchema)` to create a new message.
  */
 export const LoginRequestSchema: GenMessage<LoginRequest> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 4);
+  messageDesc(file_auth_v1_auth, 14);
 
 /**
  * @generated from message auth.v1.LoginResponse
@@ -198,7 +440,7 @@ export type LoginResponse = Message<"auth.v1.LoginResponse"> & {
   refreshToken: string;
 
   /**
-   * Always "Bearer".
+   * "Bearer" (empty with second_factor_required).
    *
    * @generated from field: string token_type = 3;
    */
@@ -217,6 +459,25 @@ export type LoginResponse = Message<"auth.v1.LoginResponse"> & {
    * @generated from field: int64 refresh_expires_in = 5;
    */
   refreshExpiresIn: bigint;
+
+  /**
+   * The user has a second factor: the password was right, but no token was
+   * issued. Call LoginSecondFactor with second_factor_token (and a code)
+   * within second_factor_expires_in seconds.
+   *
+   * @generated from field: bool second_factor_required = 6;
+   */
+  secondFactorRequired: boolean;
+
+  /**
+   * @generated from field: string second_factor_token = 7;
+   */
+  secondFactorToken: string;
+
+  /**
+   * @generated from field: int64 second_factor_expires_in = 8;
+   */
+  secondFactorExpiresIn: bigint;
 };
 
 /**
@@ -224,7 +485,7 @@ export type LoginResponse = Message<"auth.v1.LoginResponse"> & {
  * Use `create(LoginResponseSchema)` to create a new message.
  */
 export const LoginResponseSchema: GenMessage<LoginResponse> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 5);
+  messageDesc(file_auth_v1_auth, 15);
 
 /**
  * @generated from message auth.v1.RefreshRequest
@@ -237,7 +498,7 @@ export type RefreshRequest = Message<"auth.v1.RefreshRequest"> & {
  * Use `create(RefreshRequestSchema)` to create a new message.
  */
 export const RefreshRequestSchema: GenMessage<RefreshRequest> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 6);
+  messageDesc(file_auth_v1_auth, 16);
 
 /**
  * @generated from message auth.v1.RefreshResponse
@@ -271,7 +532,7 @@ export type RefreshResponse = Message<"auth.v1.RefreshResponse"> & {
  * Use `create(RefreshResponseSchema)` to create a new message.
  */
 export const RefreshResponseSchema: GenMessage<RefreshResponse> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 7);
+  messageDesc(file_auth_v1_auth, 17);
 
 /**
  * @generated from message auth.v1.VerifyRequest
@@ -297,7 +558,7 @@ export type VerifyRequest = Message<"auth.v1.VerifyRequest"> & {
  * Use `create(VerifyRequestSchema)` to create a new message.
  */
 export const VerifyRequestSchema: GenMessage<VerifyRequest> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 8);
+  messageDesc(file_auth_v1_auth, 18);
 
 /**
  * @generated from message auth.v1.VerifyResponse
@@ -314,7 +575,7 @@ export type VerifyResponse = Message<"auth.v1.VerifyResponse"> & {
  * Use `create(VerifyResponseSchema)` to create a new message.
  */
 export const VerifyResponseSchema: GenMessage<VerifyResponse> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 9);
+  messageDesc(file_auth_v1_auth, 19);
 
 /**
  * Claims are a verified token's claims.
@@ -400,7 +661,7 @@ export type Claims = Message<"auth.v1.Claims"> & {
  * Use `create(ClaimsSchema)` to create a new message.
  */
 export const ClaimsSchema: GenMessage<Claims> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 10);
+  messageDesc(file_auth_v1_auth, 20);
 
 /**
  * @generated from message auth.v1.LogoutRequest
@@ -413,7 +674,7 @@ export type LogoutRequest = Message<"auth.v1.LogoutRequest"> & {
  * Use `create(LogoutRequestSchema)` to create a new message.
  */
 export const LogoutRequestSchema: GenMessage<LogoutRequest> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 11);
+  messageDesc(file_auth_v1_auth, 21);
 
 /**
  * @generated from message auth.v1.LogoutResponse
@@ -426,7 +687,7 @@ export type LogoutResponse = Message<"auth.v1.LogoutResponse"> & {
  * Use `create(LogoutResponseSchema)` to create a new message.
  */
 export const LogoutResponseSchema: GenMessage<LogoutResponse> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 12);
+  messageDesc(file_auth_v1_auth, 22);
 
 /**
  * @generated from message auth.v1.ChangePasswordRequest
@@ -448,7 +709,7 @@ export type ChangePasswordRequest = Message<"auth.v1.ChangePasswordRequest"> & {
  * Use `create(ChangePasswordRequestSchema)` to create a new message.
  */
 export const ChangePasswordRequestSchema: GenMessage<ChangePasswordRequest> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 13);
+  messageDesc(file_auth_v1_auth, 23);
 
 /**
  * @generated from message auth.v1.ChangePasswordResponse
@@ -461,7 +722,7 @@ export type ChangePasswordResponse = Message<"auth.v1.ChangePasswordResponse"> &
  * Use `create(ChangePasswordResponseSchema)` to create a new message.
  */
 export const ChangePasswordResponseSchema: GenMessage<ChangePasswordResponse> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 14);
+  messageDesc(file_auth_v1_auth, 24);
 
 /**
  * @generated from message auth.v1.RenewRequest
@@ -474,7 +735,7 @@ export type RenewRequest = Message<"auth.v1.RenewRequest"> & {
  * Use `create(RenewRequestSchema)` to create a new message.
  */
 export const RenewRequestSchema: GenMessage<RenewRequest> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 15);
+  messageDesc(file_auth_v1_auth, 25);
 
 /**
  * @generated from message auth.v1.RenewResponse
@@ -496,7 +757,7 @@ export type RenewResponse = Message<"auth.v1.RenewResponse"> & {
  * Use `create(RenewResponseSchema)` to create a new message.
  */
 export const RenewResponseSchema: GenMessage<RenewResponse> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 16);
+  messageDesc(file_auth_v1_auth, 26);
 
 /**
  * @generated from message auth.v1.ListRevocationsRequest
@@ -529,7 +790,7 @@ export type ListRevocationsRequest = Message<"auth.v1.ListRevocationsRequest"> &
  * Use `create(ListRevocationsRequestSchema)` to create a new message.
  */
 export const ListRevocationsRequestSchema: GenMessage<ListRevocationsRequest> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 17);
+  messageDesc(file_auth_v1_auth, 27);
 
 /**
  * @generated from message auth.v1.ListRevocationsResponse
@@ -562,7 +823,7 @@ export type ListRevocationsResponse = Message<"auth.v1.ListRevocationsResponse">
  * Use `create(ListRevocationsResponseSchema)` to create a new message.
  */
 export const ListRevocationsResponseSchema: GenMessage<ListRevocationsResponse> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 18);
+  messageDesc(file_auth_v1_auth, 28);
 
 /**
  * Revocation is one revoked session.
@@ -596,7 +857,7 @@ export type Revocation = Message<"auth.v1.Revocation"> & {
  * Use `create(RevocationSchema)` to create a new message.
  */
 export const RevocationSchema: GenMessage<Revocation> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 19);
+  messageDesc(file_auth_v1_auth, 29);
 
 /**
  * @generated from message auth.v1.GetJWKSRequest
@@ -609,7 +870,7 @@ export type GetJWKSRequest = Message<"auth.v1.GetJWKSRequest"> & {
  * Use `create(GetJWKSRequestSchema)` to create a new message.
  */
 export const GetJWKSRequestSchema: GenMessage<GetJWKSRequest> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 20);
+  messageDesc(file_auth_v1_auth, 30);
 
 /**
  * @generated from message auth.v1.GetJWKSResponse
@@ -626,7 +887,7 @@ export type GetJWKSResponse = Message<"auth.v1.GetJWKSResponse"> & {
  * Use `create(GetJWKSResponseSchema)` to create a new message.
  */
 export const GetJWKSResponseSchema: GenMessage<GetJWKSResponse> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 21);
+  messageDesc(file_auth_v1_auth, 31);
 
 /**
  * JWK is an Ed25519 public key as in RFC 8037.
@@ -680,7 +941,7 @@ export type JWK = Message<"auth.v1.JWK"> & {
  * Use `create(JWKSchema)` to create a new message.
  */
 export const JWKSchema: GenMessage<JWK> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 22);
+  messageDesc(file_auth_v1_auth, 32);
 
 /**
  * AuthService issues and checks JWTs. Tokens travel in the `authorization`
@@ -814,6 +1075,71 @@ export const AuthService: GenService<{
     methodKind: "unary";
     input: typeof IssueClientTokenRequestSchema;
     output: typeof IssueClientTokenResponseSchema;
+  },
+  /**
+   * EnrollTOTP starts enrolling a TOTP authenticator (RFC 6238: SHA-1, 30 s,
+   * 6 digits) for the caller, who logged in with a password just now: a new
+   * secret, pending until ConfirmTOTP, replacing a pending one.
+   * FAILED_PRECONDITION when one is enrolled already.
+   *
+   * @generated from rpc auth.v1.AuthService.EnrollTOTP
+   */
+  enrollTOTP: {
+    methodKind: "unary";
+    input: typeof EnrollTOTPRequestSchema;
+    output: typeof EnrollTOTPResponseSchema;
+  },
+  /**
+   * ConfirmTOTP activates the pending authenticator with a code it made and
+   * returns recovery codes, shown this once. From then on a password alone
+   * no longer logs the caller in (LoginResponse.second_factor_required).
+   *
+   * @generated from rpc auth.v1.AuthService.ConfirmTOTP
+   */
+  confirmTOTP: {
+    methodKind: "unary";
+    input: typeof ConfirmTOTPRequestSchema;
+    output: typeof ConfirmTOTPResponseSchema;
+  },
+  /**
+   * LoginSecondFactor completes a login that answered second_factor_required:
+   * its second_factor_token with a TOTP code or a recovery code. The answer
+   * is a login's, with a fresh access token whose acr is "aal2" and amr
+   * ["pwd", "otp", "mfa"]. A wrong code is INVALID_CREDENTIALS, throttled as
+   * a wrong password; a code is accepted once; the token works once, within
+   * five minutes.
+   *
+   * @generated from rpc auth.v1.AuthService.LoginSecondFactor
+   */
+  loginSecondFactor: {
+    methodKind: "unary";
+    input: typeof LoginSecondFactorRequestSchema;
+    output: typeof LoginSecondFactorResponseSchema;
+  },
+  /**
+   * StepUp raises the caller's session to a second factor with a TOTP code
+   * or a recovery code: the session's auth_time becomes now, its tokens carry
+   * acr "aal2" from then on (Refresh included), and the answer is a fresh
+   * access token of the same session. No new login, no new session.
+   *
+   * @generated from rpc auth.v1.AuthService.StepUp
+   */
+  stepUp: {
+    methodKind: "unary";
+    input: typeof StepUpRequestSchema;
+    output: typeof StepUpResponseSchema;
+  },
+  /**
+   * DisableSecondFactor removes the caller's authenticator, recovery codes
+   * and passkeys: it needs a fresh token that shows a second factor proven
+   * within five minutes.
+   *
+   * @generated from rpc auth.v1.AuthService.DisableSecondFactor
+   */
+  disableSecondFactor: {
+    methodKind: "unary";
+    input: typeof DisableSecondFactorRequestSchema;
+    output: typeof DisableSecondFactorResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_auth_v1_auth, 0);
