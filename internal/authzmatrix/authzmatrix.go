@@ -6,9 +6,10 @@
 // What it checks, for unary and streaming methods whose rules are declared
 // in a .proto and in Go: every requirement against every way of presenting
 // a token (none, malformed, several, of each type, expired, of another
-// issuer or key); every rule (roles, scopes, freshness, optional, service
-// defaults, overrides) against callers with and without what it names,
-// with the refusal's code, reason and ErrorInfo metadata; that handlers see
+// issuer or key); every rule (roles, scopes, freshness, second factors
+// and max_age, optional, service defaults, overrides) against callers with
+// and without what it names, with the refusal's code, reason and ErrorInfo
+// metadata; that handlers see
 // the caller's claims and never run for a refused call; that the
 // adapter's startup check names contradictory and undeclared methods; and
 // that a contradictory rule fails closed.
@@ -78,6 +79,7 @@ func Run(t *testing.T, tr Transport) {
 	}{
 		{"Requirements", testRequirements},
 		{"Authz", testMatrix},
+		{"StepUp", testStepUp},
 		{"RuleSemantics", testRuleSemantics},
 		{"ProtoRuleTakesTheMethodsRequirement", testProtoRuleTakesTheMethodsRequirement},
 		{"ServiceAccountIsNeverFresh", testServiceAccountIsNeverFresh},
@@ -103,6 +105,7 @@ const (
 	notFresh    = wire.ReasonFreshTokenRequired
 	roleDenied  = wire.ReasonInsufficientRole
 	scopeDenied = wire.ReasonInsufficientScope
+	stepUp      = wire.ReasonStepUpRequired
 )
 
 // The callers of the suite, by name: the token each sends. Users are
@@ -123,6 +126,13 @@ const (
 	Lookalikes     = "look-alike role and scopes"
 	BothScopes     = "both scopes"
 	AdminAndScopes = "admin with both scopes"
+	// Callers of the step-up matrix: how and when alice last proved who
+	// she is.
+	PasswordOnly    = "fresh, password only"
+	StaleFactor     = "fresh, second factor 10 minutes ago"
+	FreshFactor     = "fresh, second factor now"
+	RefreshedFactor = "not fresh, second factor now"
+	AdminFactor     = "admin, second factor now"
 )
 
 // The callers of the requirements matrix beyond those: an access token
@@ -142,11 +152,16 @@ const (
 // Callers mints the token of each caller ("" for NoToken).
 func Callers(t *testing.T, iss *tokens.Issuer) map[string]string {
 	t.Helper()
-	user := func(typ token.Type, roles []string, scope string, fresh bool) string {
+	user := func(typ token.Type, roles []string, scope string, fresh bool, claims ...tokens.Claim) string {
 		c := iss.Claims(typ, "alice", Sid)
 		c.Roles, c.Scope, c.Fresh = roles, scope, token.Fresh{Value: fresh}
+		for _, f := range claims {
+			f(&c)
+		}
 		return iss.Sign(t, c)
 	}
+	password := func(c *token.Claims) { c.AMR, c.ACR = []string{"pwd"}, token.ACRPassword }
+	stale := tokens.WithAuthTime(iss.Clock.Now().Add(-10 * time.Minute))
 	// A service account's token, as IssueClientToken mints it: no roles,
 	// no auth_time, not fresh.
 	client := iss.Claims(token.Access, "client:billing", "client-session")
@@ -168,6 +183,12 @@ func Callers(t *testing.T, iss *tokens.Issuer) map[string]string {
 		Lookalikes:     user(token.Access, []string{"administrator", "support:read"}, "orders:readonly orders", false),
 		BothScopes:     user(token.Access, nil, "orders:write orders:read", false),
 		AdminAndScopes: user(token.Access, []string{"support", "admin"}, "profile orders:write orders:read", false),
+
+		PasswordOnly:    user(token.Access, nil, "", true, password),
+		StaleFactor:     user(token.Access, nil, "", true, tokens.WithSecondFactor(), stale),
+		FreshFactor:     user(token.Access, nil, "", true, tokens.WithSecondFactor()),
+		RefreshedFactor: user(token.Access, nil, "", false, tokens.WithSecondFactor()),
+		AdminFactor:     user(token.Access, []string{"admin"}, "", false, tokens.WithSecondFactor()),
 	}
 }
 
@@ -396,7 +417,14 @@ func WantOutcome(t *testing.T, err error, want, required string) {
 	case scopeDenied:
 		code, metadata = codes.PermissionDenied, map[string]string{wire.MetadataRequiredScopes: required}
 	}
-	tokens.WantRefusal(t, err, code, want)
+	wantRefusal(t, err, code, want, metadata)
+}
+
+// wantRefusal fails the test unless err has code and reason and one
+// ErrorInfo of authd's domain with exactly metadata.
+func wantRefusal(t *testing.T, err error, code codes.Code, reason string, metadata map[string]string) {
+	t.Helper()
+	tokens.WantRefusal(t, err, code, reason)
 	var infos []*errdetails.ErrorInfo
 	for _, d := range status.Convert(err).Details() {
 		if info, ok := d.(*errdetails.ErrorInfo); ok {
@@ -470,5 +498,6 @@ func testRequirements(t *testing.T, tr Transport) {
 }
 
 func equalRules(a, b guard.Rule) bool {
-	return a.Requirement == b.Requirement && slices.Equal(a.AnyRole, b.AnyRole) && slices.Equal(a.AllScopes, b.AllScopes)
+	return a.Requirement == b.Requirement && slices.Equal(a.AnyRole, b.AnyRole) && slices.Equal(a.AllScopes, b.AllScopes) &&
+		a.SecondFactor == b.SecondFactor && a.MaxAge == b.MaxAge
 }

@@ -330,6 +330,8 @@ func testCheckNamesContradictoryRules(t *testing.T, tr Transport) {
 		want[c+"UppercaseRole"] = `any_role: name "Admin"`
 		want[c+"SpaceInScope"] = `all_scopes: name "orders read"`
 		want[c+"RepeatedRole"] = `name "admin" appears twice`
+		want[c+"PublicWithSecondFactor"] = "second_factor or max_age on a REQUIREMENT_PUBLIC method"
+		want[c+"RefreshWithMaxAge"] = "second_factor or max_age on a REQUIREMENT_REFRESH method"
 		want[p+"Inherits"] = "REQUIREMENT_PUBLIC"
 	}
 	want["/authz.v1.InheritedPublic/RoleOnPublic"] = "REQUIREMENT_PUBLIC"
@@ -359,10 +361,12 @@ func testCheckNamesContradictoryRules(t *testing.T, tr Transport) {
 func testContradictoryRuleFailsClosed(t *testing.T, tr Transport) {
 	services := []authzService{contradictoryService, publicDefaultService}
 	w := newWorld(t, tr, append(services, inheritedPublicService), services, guard.Config{})
-	// A fresh admin with the scopes some of these rules name, and the
-	// roles: what a lenient reading of any of them would let in.
+	// A fresh admin with the scopes some of these rules name, the roles
+	// and a second factor: what a lenient reading of any of them would
+	// let in.
 	c := w.iss.Claims(token.Access, "alice", Sid)
 	c.Roles, c.Scope, c.Fresh = []string{"admin"}, "orders:read", token.Fresh{Value: true}
+	tokens.WithSecondFactor()(&c)
 	w.callers["everything"] = []string{"Bearer " + w.iss.Sign(t, c)}
 	r := w.iss.Claims(token.Refresh, "alice", Sid)
 	r.Scope = "orders:read"
@@ -372,7 +376,8 @@ func testContradictoryRuleFailsClosed(t *testing.T, tr Transport) {
 		cs, ps := serviceName(source, contradictoryService), serviceName(source, publicDefaultService)
 		methods := []string{
 			"/" + cs + "/PublicWithRole", "/" + cs + "/RefreshWithScope", "/" + cs + "/UppercaseRole",
-			"/" + cs + "/SpaceInScope", "/" + cs + "/RepeatedRole", "/" + ps + "/Inherits",
+			"/" + cs + "/SpaceInScope", "/" + cs + "/RepeatedRole", "/" + cs + "/PublicWithSecondFactor",
+			"/" + cs + "/RefreshWithMaxAge", "/" + ps + "/Inherits",
 		}
 		if source == fromProto {
 			methods = append(methods, "/authz.v1.InheritedPublic/RoleOnPublic")

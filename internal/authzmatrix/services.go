@@ -2,6 +2,7 @@ package authzmatrix
 
 import (
 	"testing"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
@@ -117,7 +118,8 @@ func goDeclarations(cfg *guard.Config, services ...authzService) {
 }
 
 func ruleProto(r guard.Rule) *authv1.Rule {
-	return &authv1.Rule{Requirement: r.Requirement, AnyRole: r.AnyRole, AllScopes: r.AllScopes}
+	return &authv1.Rule{Requirement: r.Requirement, AnyRole: r.AnyRole, AllScopes: r.AllScopes,
+		SecondFactor: r.SecondFactor, MaxAge: uint32(r.MaxAge / time.Second)}
 }
 
 // protoFile builds the descriptor of a .proto file in package authz.v1
@@ -174,6 +176,8 @@ var (
 		{name: "UppercaseRole", rule: &guard.Rule{AnyRole: []string{"Admin"}}},
 		{name: "SpaceInScope", stream: true, rule: &guard.Rule{AllScopes: []string{"orders read"}}},
 		{name: "RepeatedRole", rule: &guard.Rule{Requirement: guard.FreshAccess, AnyRole: []string{"admin", "admin"}}},
+		{name: "PublicWithSecondFactor", rule: &guard.Rule{Requirement: guard.Public, SecondFactor: true}},
+		{name: "RefreshWithMaxAge", stream: true, rule: &guard.Rule{Requirement: guard.Refresh, MaxAge: 5 * time.Minute}},
 		{name: "Undeclared"},
 		{name: "Fine", rule: &adminRule},
 	}}
