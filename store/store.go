@@ -107,6 +107,9 @@ type Users interface {
 	// UserByName returns the user called name, or else the one whose
 	// NameKey is name's, or ErrNotFound.
 	UserByName(ctx context.Context, name string) (User, error)
+	// UserByID returns the account whose id is id (a user or a service
+	// account), or ErrNotFound.
+	UserByID(ctx context.Context, id int64) (User, error)
 	// ListUsers returns up to limit users (all when limit <= 0) whose names
 	// sort after after, ordered by name; service accounts are left out.
 	ListUsers(ctx context.Context, after string, limit int) ([]User, error)
@@ -356,5 +359,6 @@ type Store interface {
 	Throttles
 	SigningKeys
 	SecondFactors
+	Ceremonies
 	Close() error
 }

@@ -330,6 +330,18 @@ func (d *DB) UserByName(ctx context.Context, name string) (store.User, error) {
 	return u, nil
 }
 
+// UserByID implements store.Users.
+func (d *DB) UserByID(ctx context.Context, id int64) (store.User, error) {
+	u, err := scanUser(d.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.User{}, fmt.Errorf("user %d: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return store.User{}, fmt.Errorf("get user: %w", err)
+	}
+	return u, nil
+}
+
 // ListUsers implements store.Users.
 func (d *DB) ListUsers(ctx context.Context, after string, limit int) ([]store.User, error) {
 	if limit <= 0 {

@@ -55,8 +55,10 @@ func TestMigration0013_ExistingSessionsCarryNoACR(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var later []string
 	for _, f := range files {
 		if f.Name() >= "0013" {
+			later = append(later, strings.TrimSuffix(f.Name(), ".sql"))
 			continue
 		}
 		body, err := os.ReadFile(filepath.Join("migrations", f.Name()))
@@ -87,8 +89,8 @@ func TestMigration0013_ExistingSessionsCarryNoACR(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if got := db.AppliedMigrations(); !slices.Equal(got, []string{"0013_second_factors"}) {
-		t.Fatalf("applied %v, want only 0013", got)
+	if got := db.AppliedMigrations(); !slices.Equal(got, later) {
+		t.Fatalf("applied %v, want %v", got, later)
 	}
 	if s, err := db.Session(ctx, "sid"); err != nil || s.ACR != "" || s.AMR != nil {
 		t.Fatalf("an existing session: acr %q amr %q, %v; want none", s.ACR, s.AMR, err)

@@ -46,7 +46,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Revocations/ListedInOrderWithCursor", testListRevocations},
 		{"SigningKeys/AddListDelete", testSigningKeys},
 	}
-	for _, tt := range append(tests, secondFactorTests...) {
+	for _, tt := range append(append(tests, secondFactorTests...), ceremonyTests...) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := open(t)
 			t.Cleanup(func() { s.Close() })
