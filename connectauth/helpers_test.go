@@ -122,6 +122,10 @@ func (c connectGreeter) ReadOrders(ctx context.Context, req *connect.Request[exa
 	return unary(ctx, req, c.g.ReadOrders)
 }
 
+func (c connectGreeter) Transfer(ctx context.Context, req *connect.Request[examplev1.TransferRequest]) (*connect.Response[examplev1.TransferResponse], error) {
+	return unary(ctx, req, c.g.Transfer)
+}
+
 func (c connectGreeter) Ticks(ctx context.Context, req *connect.Request[examplev1.TicksRequest], stream *connect.ServerStream[examplev1.TicksResponse]) error {
 	if err := c.g.Ticks(req.Msg, ticksStream{ctx: ctx, stream: stream}); err != nil {
 		return connectauth.Error(err)

@@ -91,6 +91,20 @@ func (g *Greeter) ReadOrders(ctx context.Context, _ *examplev1.ReadOrdersRequest
 	return &examplev1.ReadOrdersResponse{Subject: claims.Subject, Scopes: claims.Scopes(), Orders: []string{"order-1", "order-2"}}, nil
 }
 
+// Transfer runs only for a fresh token whose user proved a second factor
+// within five minutes (its rule in greeter.proto): the handler echoes the
+// transfer it would make, paid by the caller.
+func (g *Greeter) Transfer(ctx context.Context, req *examplev1.TransferRequest) (*examplev1.TransferResponse, error) {
+	if req.GetAmount() <= 0 || req.GetTo() == "" {
+		return nil, status.Error(codes.InvalidArgument, "amount must be positive and to must not be empty")
+	}
+	claims, _ := guard.ClaimsFromContext(ctx)
+	return &examplev1.TransferResponse{
+		From: claims.Subject, To: req.GetTo(), Amount: req.GetAmount(),
+		Message: fmt.Sprintf("%d cents would go from %s to %s now", req.GetAmount(), claims.Subject, req.GetTo()),
+	}, nil
+}
+
 // Ticks sends a tick every interval until the count is reached or the
 // stream's context ends, which the interceptor does when the token expires.
 func (g *Greeter) Ticks(req *examplev1.TicksRequest, stream grpc.ServerStreamingServer[examplev1.TicksResponse]) error {

@@ -746,6 +746,129 @@ func (x *ReadOrdersResponse) GetOrders() []string {
 	return nil
 }
 
+type TransferRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// In cents; must be positive.
+	Amount int64 `protobuf:"varint,1,opt,name=amount,proto3" json:"amount,omitempty"`
+	// Whom to pay; must not be empty.
+	To            string `protobuf:"bytes,2,opt,name=to,proto3" json:"to,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TransferRequest) Reset() {
+	*x = TransferRequest{}
+	mi := &file_example_v1_greeter_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TransferRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TransferRequest) ProtoMessage() {}
+
+func (x *TransferRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_example_v1_greeter_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TransferRequest.ProtoReflect.Descriptor instead.
+func (*TransferRequest) Descriptor() ([]byte, []int) {
+	return file_example_v1_greeter_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *TransferRequest) GetAmount() int64 {
+	if x != nil {
+		return x.Amount
+	}
+	return 0
+}
+
+func (x *TransferRequest) GetTo() string {
+	if x != nil {
+		return x.To
+	}
+	return ""
+}
+
+type TransferResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The caller, who pays.
+	From          string `protobuf:"bytes,1,opt,name=from,proto3" json:"from,omitempty"`
+	To            string `protobuf:"bytes,2,opt,name=to,proto3" json:"to,omitempty"`
+	Amount        int64  `protobuf:"varint,3,opt,name=amount,proto3" json:"amount,omitempty"`
+	Message       string `protobuf:"bytes,4,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TransferResponse) Reset() {
+	*x = TransferResponse{}
+	mi := &file_example_v1_greeter_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TransferResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TransferResponse) ProtoMessage() {}
+
+func (x *TransferResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_example_v1_greeter_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TransferResponse.ProtoReflect.Descriptor instead.
+func (*TransferResponse) Descriptor() ([]byte, []int) {
+	return file_example_v1_greeter_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *TransferResponse) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+func (x *TransferResponse) GetTo() string {
+	if x != nil {
+		return x.To
+	}
+	return ""
+}
+
+func (x *TransferResponse) GetAmount() int64 {
+	if x != nil {
+		return x.Amount
+	}
+	return 0
+}
+
+func (x *TransferResponse) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
 var File_example_v1_greeter_proto protoreflect.FileDescriptor
 
 const file_example_v1_greeter_proto_rawDesc = "" +
@@ -787,7 +910,15 @@ const file_example_v1_greeter_proto_rawDesc = "" +
 	"\x12ReadOrdersResponse\x12\x18\n" +
 	"\asubject\x18\x01 \x01(\tR\asubject\x12\x16\n" +
 	"\x06scopes\x18\x02 \x03(\tR\x06scopes\x12\x16\n" +
-	"\x06orders\x18\x03 \x03(\tR\x06orders2\x84\x05\n" +
+	"\x06orders\x18\x03 \x03(\tR\x06orders\"9\n" +
+	"\x0fTransferRequest\x12\x16\n" +
+	"\x06amount\x18\x01 \x01(\x03R\x06amount\x12\x0e\n" +
+	"\x02to\x18\x02 \x01(\tR\x02to\"h\n" +
+	"\x10TransferResponse\x12\x12\n" +
+	"\x04from\x18\x01 \x01(\tR\x04from\x12\x0e\n" +
+	"\x02to\x18\x02 \x01(\tR\x02to\x12\x16\n" +
+	"\x06amount\x18\x03 \x01(\x03R\x06amount\x12\x18\n" +
+	"\amessage\x18\x04 \x01(\tR\amessage2\xd8\x05\n" +
 	"\x0eGreeterService\x12B\n" +
 	"\x05Hello\x12\x18.example.v1.HelloRequest\x1a\x19.example.v1.HelloResponse\"\x04\xc8\xf3\x18\x01\x12B\n" +
 	"\x05Greet\x12\x18.example.v1.GreetRequest\x1a\x19.example.v1.GreetResponse\"\x04\xc8\xf3\x18\x05\x12E\n" +
@@ -796,7 +927,8 @@ const file_example_v1_greeter_proto_rawDesc = "" +
 	"\vSessionInfo\x12\x1e.example.v1.SessionInfoRequest\x1a\x1f.example.v1.SessionInfoResponse\"\x04\xc8\xf3\x18\x04\x12K\n" +
 	"\x05Admin\x12\x18.example.v1.AdminRequest\x1a\x19.example.v1.AdminResponse\"\r\xd2\xf3\x18\t\b\x02\x12\x05admin\x12^\n" +
 	"\n" +
-	"ReadOrders\x12\x1d.example.v1.ReadOrdersRequest\x1a\x1e.example.v1.ReadOrdersResponse\"\x11\xd2\xf3\x18\r\x1a\vorders:read\x12D\n" +
+	"ReadOrders\x12\x1d.example.v1.ReadOrdersRequest\x1a\x1e.example.v1.ReadOrdersResponse\"\x11\xd2\xf3\x18\r\x1a\vorders:read\x12R\n" +
+	"\bTransfer\x12\x1b.example.v1.TransferRequest\x1a\x1c.example.v1.TransferResponse\"\v\xd2\xf3\x18\a\b\x03 \x01(\xac\x02\x12D\n" +
 	"\x05Ticks\x12\x18.example.v1.TicksRequest\x1a\x19.example.v1.TicksResponse\"\x04\xc8\xf3\x18\x020\x01B5Z3github.com/authd-dev/authd/gen/example/v1;examplev1b\x06proto3"
 
 var (
@@ -811,7 +943,7 @@ func file_example_v1_greeter_proto_rawDescGZIP() []byte {
 	return file_example_v1_greeter_proto_rawDescData
 }
 
-var file_example_v1_greeter_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_example_v1_greeter_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_example_v1_greeter_proto_goTypes = []any{
 	(*HelloRequest)(nil),          // 0: example.v1.HelloRequest
 	(*HelloResponse)(nil),         // 1: example.v1.HelloResponse
@@ -829,6 +961,8 @@ var file_example_v1_greeter_proto_goTypes = []any{
 	(*AdminResponse)(nil),         // 13: example.v1.AdminResponse
 	(*ReadOrdersRequest)(nil),     // 14: example.v1.ReadOrdersRequest
 	(*ReadOrdersResponse)(nil),    // 15: example.v1.ReadOrdersResponse
+	(*TransferRequest)(nil),       // 16: example.v1.TransferRequest
+	(*TransferResponse)(nil),      // 17: example.v1.TransferResponse
 }
 var file_example_v1_greeter_proto_depIdxs = []int32{
 	0,  // 0: example.v1.GreeterService.Hello:input_type -> example.v1.HelloRequest
@@ -838,17 +972,19 @@ var file_example_v1_greeter_proto_depIdxs = []int32{
 	8,  // 4: example.v1.GreeterService.SessionInfo:input_type -> example.v1.SessionInfoRequest
 	12, // 5: example.v1.GreeterService.Admin:input_type -> example.v1.AdminRequest
 	14, // 6: example.v1.GreeterService.ReadOrders:input_type -> example.v1.ReadOrdersRequest
-	10, // 7: example.v1.GreeterService.Ticks:input_type -> example.v1.TicksRequest
-	1,  // 8: example.v1.GreeterService.Hello:output_type -> example.v1.HelloResponse
-	3,  // 9: example.v1.GreeterService.Greet:output_type -> example.v1.GreetResponse
-	5,  // 10: example.v1.GreeterService.WhoAmI:output_type -> example.v1.WhoAmIResponse
-	7,  // 11: example.v1.GreeterService.DeleteAccount:output_type -> example.v1.DeleteAccountResponse
-	9,  // 12: example.v1.GreeterService.SessionInfo:output_type -> example.v1.SessionInfoResponse
-	13, // 13: example.v1.GreeterService.Admin:output_type -> example.v1.AdminResponse
-	15, // 14: example.v1.GreeterService.ReadOrders:output_type -> example.v1.ReadOrdersResponse
-	11, // 15: example.v1.GreeterService.Ticks:output_type -> example.v1.TicksResponse
-	8,  // [8:16] is the sub-list for method output_type
-	0,  // [0:8] is the sub-list for method input_type
+	16, // 7: example.v1.GreeterService.Transfer:input_type -> example.v1.TransferRequest
+	10, // 8: example.v1.GreeterService.Ticks:input_type -> example.v1.TicksRequest
+	1,  // 9: example.v1.GreeterService.Hello:output_type -> example.v1.HelloResponse
+	3,  // 10: example.v1.GreeterService.Greet:output_type -> example.v1.GreetResponse
+	5,  // 11: example.v1.GreeterService.WhoAmI:output_type -> example.v1.WhoAmIResponse
+	7,  // 12: example.v1.GreeterService.DeleteAccount:output_type -> example.v1.DeleteAccountResponse
+	9,  // 13: example.v1.GreeterService.SessionInfo:output_type -> example.v1.SessionInfoResponse
+	13, // 14: example.v1.GreeterService.Admin:output_type -> example.v1.AdminResponse
+	15, // 15: example.v1.GreeterService.ReadOrders:output_type -> example.v1.ReadOrdersResponse
+	17, // 16: example.v1.GreeterService.Transfer:output_type -> example.v1.TransferResponse
+	11, // 17: example.v1.GreeterService.Ticks:output_type -> example.v1.TicksResponse
+	9,  // [9:18] is the sub-list for method output_type
+	0,  // [0:9] is the sub-list for method input_type
 	0,  // [0:0] is the sub-list for extension type_name
 	0,  // [0:0] is the sub-list for extension extendee
 	0,  // [0:0] is the sub-list for field type_name
@@ -865,7 +1001,7 @@ func file_example_v1_greeter_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_example_v1_greeter_proto_rawDesc), len(file_example_v1_greeter_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   16,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

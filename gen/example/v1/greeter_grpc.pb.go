@@ -26,6 +26,7 @@ const (
 	GreeterService_SessionInfo_FullMethodName   = "/example.v1.GreeterService/SessionInfo"
 	GreeterService_Admin_FullMethodName         = "/example.v1.GreeterService/Admin"
 	GreeterService_ReadOrders_FullMethodName    = "/example.v1.GreeterService/ReadOrders"
+	GreeterService_Transfer_FullMethodName      = "/example.v1.GreeterService/Transfer"
 	GreeterService_Ticks_FullMethodName         = "/example.v1.GreeterService/Ticks"
 )
 
@@ -52,6 +53,12 @@ type GreeterServiceClient interface {
 	// ReadOrders needs the scope "orders:read": a service account's token
 	// (client credentials), or any access token granted it.
 	ReadOrders(ctx context.Context, in *ReadOrdersRequest, opts ...grpc.CallOption) (*ReadOrdersResponse, error)
+	// Transfer moves an amount to someone: it needs a fresh access token whose
+	// user proved a second factor within the last five minutes. Any other
+	// token is refused UNAUTHENTICATED with the reason STEP_UP_REQUIRED (a
+	// token that is not fresh: FRESH_TOKEN_REQUIRED); the caller steps up
+	// with AuthService/StepUp and calls again.
+	Transfer(ctx context.Context, in *TransferRequest, opts ...grpc.CallOption) (*TransferResponse, error)
 	// Ticks streams a tick every interval for as long as the access token is
 	// valid; the stream ends with TOKEN_EXPIRED when it expires.
 	Ticks(ctx context.Context, in *TicksRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[TicksResponse], error)
@@ -135,6 +142,16 @@ func (c *greeterServiceClient) ReadOrders(ctx context.Context, in *ReadOrdersReq
 	return out, nil
 }
 
+func (c *greeterServiceClient) Transfer(ctx context.Context, in *TransferRequest, opts ...grpc.CallOption) (*TransferResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(TransferResponse)
+	err := c.cc.Invoke(ctx, GreeterService_Transfer_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *greeterServiceClient) Ticks(ctx context.Context, in *TicksRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[TicksResponse], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	stream, err := c.cc.NewStream(ctx, &GreeterService_ServiceDesc.Streams[0], GreeterService_Ticks_FullMethodName, cOpts...)
@@ -177,6 +194,12 @@ type GreeterServiceServer interface {
 	// ReadOrders needs the scope "orders:read": a service account's token
 	// (client credentials), or any access token granted it.
 	ReadOrders(context.Context, *ReadOrdersRequest) (*ReadOrdersResponse, error)
+	// Transfer moves an amount to someone: it needs a fresh access token whose
+	// user proved a second factor within the last five minutes. Any other
+	// token is refused UNAUTHENTICATED with the reason STEP_UP_REQUIRED (a
+	// token that is not fresh: FRESH_TOKEN_REQUIRED); the caller steps up
+	// with AuthService/StepUp and calls again.
+	Transfer(context.Context, *TransferRequest) (*TransferResponse, error)
 	// Ticks streams a tick every interval for as long as the access token is
 	// valid; the stream ends with TOKEN_EXPIRED when it expires.
 	Ticks(*TicksRequest, grpc.ServerStreamingServer[TicksResponse]) error
@@ -210,6 +233,9 @@ func (UnimplementedGreeterServiceServer) Admin(context.Context, *AdminRequest) (
 }
 func (UnimplementedGreeterServiceServer) ReadOrders(context.Context, *ReadOrdersRequest) (*ReadOrdersResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ReadOrders not implemented")
+}
+func (UnimplementedGreeterServiceServer) Transfer(context.Context, *TransferRequest) (*TransferResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Transfer not implemented")
 }
 func (UnimplementedGreeterServiceServer) Ticks(*TicksRequest, grpc.ServerStreamingServer[TicksResponse]) error {
 	return status.Error(codes.Unimplemented, "method Ticks not implemented")
@@ -361,6 +387,24 @@ func _GreeterService_ReadOrders_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _GreeterService_Transfer_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(TransferRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GreeterServiceServer).Transfer(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: GreeterService_Transfer_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GreeterServiceServer).Transfer(ctx, req.(*TransferRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _GreeterService_Ticks_Handler(srv interface{}, stream grpc.ServerStream) error {
 	m := new(TicksRequest)
 	if err := stream.RecvMsg(m); err != nil {
@@ -406,6 +450,10 @@ var GreeterService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ReadOrders",
 			Handler:    _GreeterService_ReadOrders_Handler,
+		},
+		{
+			MethodName: "Transfer",
+			Handler:    _GreeterService_Transfer_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

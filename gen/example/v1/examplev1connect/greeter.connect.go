@@ -50,6 +50,8 @@ const (
 	// GreeterServiceReadOrdersProcedure is the fully-qualified name of the GreeterService's ReadOrders
 	// RPC.
 	GreeterServiceReadOrdersProcedure = "/example.v1.GreeterService/ReadOrders"
+	// GreeterServiceTransferProcedure is the fully-qualified name of the GreeterService's Transfer RPC.
+	GreeterServiceTransferProcedure = "/example.v1.GreeterService/Transfer"
 	// GreeterServiceTicksProcedure is the fully-qualified name of the GreeterService's Ticks RPC.
 	GreeterServiceTicksProcedure = "/example.v1.GreeterService/Ticks"
 )
@@ -72,6 +74,12 @@ type GreeterServiceClient interface {
 	// ReadOrders needs the scope "orders:read": a service account's token
 	// (client credentials), or any access token granted it.
 	ReadOrders(context.Context, *connect.Request[v1.ReadOrdersRequest]) (*connect.Response[v1.ReadOrdersResponse], error)
+	// Transfer moves an amount to someone: it needs a fresh access token whose
+	// user proved a second factor within the last five minutes. Any other
+	// token is refused UNAUTHENTICATED with the reason STEP_UP_REQUIRED (a
+	// token that is not fresh: FRESH_TOKEN_REQUIRED); the caller steps up
+	// with AuthService/StepUp and calls again.
+	Transfer(context.Context, *connect.Request[v1.TransferRequest]) (*connect.Response[v1.TransferResponse], error)
 	// Ticks streams a tick every interval for as long as the access token is
 	// valid; the stream ends with TOKEN_EXPIRED when it expires.
 	Ticks(context.Context, *connect.Request[v1.TicksRequest]) (*connect.ServerStreamForClient[v1.TicksResponse], error)
@@ -130,6 +138,12 @@ func NewGreeterServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithSchema(greeterServiceMethods.ByName("ReadOrders")),
 			connect.WithClientOptions(opts...),
 		),
+		transfer: connect.NewClient[v1.TransferRequest, v1.TransferResponse](
+			httpClient,
+			baseURL+GreeterServiceTransferProcedure,
+			connect.WithSchema(greeterServiceMethods.ByName("Transfer")),
+			connect.WithClientOptions(opts...),
+		),
 		ticks: connect.NewClient[v1.TicksRequest, v1.TicksResponse](
 			httpClient,
 			baseURL+GreeterServiceTicksProcedure,
@@ -148,6 +162,7 @@ type greeterServiceClient struct {
 	sessionInfo   *connect.Client[v1.SessionInfoRequest, v1.SessionInfoResponse]
 	admin         *connect.Client[v1.AdminRequest, v1.AdminResponse]
 	readOrders    *connect.Client[v1.ReadOrdersRequest, v1.ReadOrdersResponse]
+	transfer      *connect.Client[v1.TransferRequest, v1.TransferResponse]
 	ticks         *connect.Client[v1.TicksRequest, v1.TicksResponse]
 }
 
@@ -186,6 +201,11 @@ func (c *greeterServiceClient) ReadOrders(ctx context.Context, req *connect.Requ
 	return c.readOrders.CallUnary(ctx, req)
 }
 
+// Transfer calls example.v1.GreeterService.Transfer.
+func (c *greeterServiceClient) Transfer(ctx context.Context, req *connect.Request[v1.TransferRequest]) (*connect.Response[v1.TransferResponse], error) {
+	return c.transfer.CallUnary(ctx, req)
+}
+
 // Ticks calls example.v1.GreeterService.Ticks.
 func (c *greeterServiceClient) Ticks(ctx context.Context, req *connect.Request[v1.TicksRequest]) (*connect.ServerStreamForClient[v1.TicksResponse], error) {
 	return c.ticks.CallServerStream(ctx, req)
@@ -209,6 +229,12 @@ type GreeterServiceHandler interface {
 	// ReadOrders needs the scope "orders:read": a service account's token
 	// (client credentials), or any access token granted it.
 	ReadOrders(context.Context, *connect.Request[v1.ReadOrdersRequest]) (*connect.Response[v1.ReadOrdersResponse], error)
+	// Transfer moves an amount to someone: it needs a fresh access token whose
+	// user proved a second factor within the last five minutes. Any other
+	// token is refused UNAUTHENTICATED with the reason STEP_UP_REQUIRED (a
+	// token that is not fresh: FRESH_TOKEN_REQUIRED); the caller steps up
+	// with AuthService/StepUp and calls again.
+	Transfer(context.Context, *connect.Request[v1.TransferRequest]) (*connect.Response[v1.TransferResponse], error)
 	// Ticks streams a tick every interval for as long as the access token is
 	// valid; the stream ends with TOKEN_EXPIRED when it expires.
 	Ticks(context.Context, *connect.Request[v1.TicksRequest], *connect.ServerStream[v1.TicksResponse]) error
@@ -263,6 +289,12 @@ func NewGreeterServiceHandler(svc GreeterServiceHandler, opts ...connect.Handler
 		connect.WithSchema(greeterServiceMethods.ByName("ReadOrders")),
 		connect.WithHandlerOptions(opts...),
 	)
+	greeterServiceTransferHandler := connect.NewUnaryHandler(
+		GreeterServiceTransferProcedure,
+		svc.Transfer,
+		connect.WithSchema(greeterServiceMethods.ByName("Transfer")),
+		connect.WithHandlerOptions(opts...),
+	)
 	greeterServiceTicksHandler := connect.NewServerStreamHandler(
 		GreeterServiceTicksProcedure,
 		svc.Ticks,
@@ -285,6 +317,8 @@ func NewGreeterServiceHandler(svc GreeterServiceHandler, opts ...connect.Handler
 			greeterServiceAdminHandler.ServeHTTP(w, r)
 		case GreeterServiceReadOrdersProcedure:
 			greeterServiceReadOrdersHandler.ServeHTTP(w, r)
+		case GreeterServiceTransferProcedure:
+			greeterServiceTransferHandler.ServeHTTP(w, r)
 		case GreeterServiceTicksProcedure:
 			greeterServiceTicksHandler.ServeHTTP(w, r)
 		default:
@@ -322,6 +356,10 @@ func (UnimplementedGreeterServiceHandler) Admin(context.Context, *connect.Reques
 
 func (UnimplementedGreeterServiceHandler) ReadOrders(context.Context, *connect.Request[v1.ReadOrdersRequest]) (*connect.Response[v1.ReadOrdersResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("example.v1.GreeterService.ReadOrders is not implemented"))
+}
+
+func (UnimplementedGreeterServiceHandler) Transfer(context.Context, *connect.Request[v1.TransferRequest]) (*connect.Response[v1.TransferResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("example.v1.GreeterService.Transfer is not implemented"))
 }
 
 func (UnimplementedGreeterServiceHandler) Ticks(context.Context, *connect.Request[v1.TicksRequest], *connect.ServerStream[v1.TicksResponse]) error {
