@@ -52,6 +52,13 @@ type Config struct {
 	// about again (0: DefaultStreamRevocationCheck).
 	StreamRevocationCheck time.Duration
 
+	// SecondFactorRoles makes "fresh" mean "fresh and strong" for the
+	// holders of these roles: a FRESH_ACCESS call whose token holds one of
+	// them is also refused with ErrStepUpRequired unless the token shows a
+	// second factor (authd's --second-factor-roles: with authd:admin,
+	// every AdminService change needs one).
+	SecondFactorRoles []string
+
 	// FreshMaxAge also counts an access token as fresh when its auth_time
 	// is within it, whatever its fresh claim says (a "fresh-for" window).
 	FreshMaxAge time.Duration

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -36,6 +37,7 @@ type Guard struct {
 	verifier    Verifier
 	policy      *policy
 	cookies     *Cookies
+	strongRoles []string
 	clock       clock.Clock
 	cache       *ttlcache.Cache[[sha256.Size]byte, verified]
 	revocations Revocations
@@ -69,6 +71,7 @@ func New(v Verifier, cfg Config) *Guard {
 	if cfg.Cookies != nil {
 		g.cookies = cfg.Cookies.withDefaults()
 	}
+	g.strongRoles = slices.Clone(cfg.SecondFactorRoles)
 	if g.clock == nil {
 		g.clock = clock.System()
 	}
@@ -196,6 +199,9 @@ func (g *Guard) decide(ctx context.Context, rule Rule, call Call) (Decision, err
 	// PermissionDenied.
 	if err := rule.permits(claims, g.clock.Now()); err != nil {
 		return Decision{}, err
+	}
+	if req == FreshAccess && !claims.SecondFactor() && slices.ContainsFunc(g.strongRoles, claims.HasRole) {
+		return Decision{}, StepUpRequired(Rule{SecondFactor: true})
 	}
 	return Decision{Claims: claims, requirement: req, token: raw, fromCookie: fromCookie}, nil
 }

@@ -110,3 +110,23 @@ func TestCheckMethods_StepUpContradictions(t *testing.T) {
 		}
 	}
 }
+
+// With SecondFactorRoles, a FRESH_ACCESS call by a holder of one of them
+// also needs a second factor; other callers and other requirements are
+// unchanged.
+func TestDecide_SecondFactorRoles(t *testing.T) {
+	iss := tokens.New(t)
+	g := guard.New(iss.Verifier, guard.Config{Clock: iss.Clock, Methods: methods, SecondFactorRoles: []string{"authd:admin"}})
+	admin := iss.FreshAccess(t, "root", sid, tokens.WithRoles("authd:admin"))
+	_, err := g.Decide(bg, call(freshMethod, admin))
+	wantRefusal(t, err, codes.Unauthenticated, wire.ReasonStepUpRequired)
+	if _, err := g.Decide(bg, call(accessMethod, admin)); err != nil {
+		t.Fatalf("ACCESS method: %v", err)
+	}
+	if _, err := g.Decide(bg, call(freshMethod, iss.FreshAccess(t, "root", sid, tokens.WithRoles("authd:admin"), tokens.WithSecondFactor()))); err != nil {
+		t.Fatalf("with a second factor: %v", err)
+	}
+	if _, err := g.Decide(bg, call(freshMethod, iss.FreshAccess(t, "alice", sid, tokens.WithRoles("support")))); err != nil {
+		t.Fatalf("another role: %v", err)
+	}
+}

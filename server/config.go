@@ -125,6 +125,10 @@ type Config struct {
 	// TrustedProxies are the proxies whose x-forwarded-for / forwarded
 	// metadata names the client for login throttling (--trusted-proxies).
 	TrustedProxies []netip.Prefix
+	// SecondFactorRoles are the roles whose holders need a second factor
+	// wherever a fresh token is needed (--second-factor-roles): with
+	// authd:admin, every AdminService change (guard.Config.SecondFactorRoles).
+	SecondFactorRoles []string
 	// Hash is the argon2id cost of new hashes (--hash-memory,
 	// --hash-iterations); HashConcurrency bounds the hashes computed at
 	// once (--hash-concurrency).

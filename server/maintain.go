@@ -106,6 +106,12 @@ func (s *Server) pruneSessions(ctx context.Context) {
 	if n > 0 {
 		s.logger.Info("pruned sessions past their cap", "sessions", n)
 	}
+	// Logins that never presented their second factor.
+	if n, err := s.store.PruneChallenges(ctx, s.clock.Now()); err != nil {
+		s.logger.Warn("pruning second-factor challenges failed", "err", err)
+	} else if n > 0 {
+		s.logger.Info("pruned expired second-factor challenges", "challenges", n)
+	}
 }
 
 func (s *Server) reloadCerts() {

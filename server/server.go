@@ -216,7 +216,7 @@ func (s *Server) assemble(ctx context.Context, hasher *password.Hasher, keySourc
 	}
 	accts := accounts.New(s.store, hasher, acfg)
 	g := guard.New(verifier, guard.Config{PublicHealthAndReflection: true, Revocations: s.sessions, Clock: s.clock,
-		Cookies: guard.DefaultCookies()})
+		Cookies: guard.DefaultCookies(), SecondFactorRoles: cfg.SecondFactorRoles})
 	svc := service.New(service.Config{
 		Sessions: s.sessions, Accounts: accts, Guard: g, JWKS: s.jwks,
 		TrustedProxies: cfg.TrustedProxies, Metrics: s.metrics, Logger: s.logger, Clock: s.clock,

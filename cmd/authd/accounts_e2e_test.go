@@ -178,8 +178,8 @@ func TestE2E_UserRolesFromTheCLI(t *testing.T) {
 	}
 
 	out, errOut, code = authd(t, data, "", "user", "list")
-	if code != 0 || !regexp.MustCompile(`^NAME\s+STATUS\s+CREATED\s+UPDATED\s+ROLES\n`).MatchString(out) ||
-		!regexp.MustCompile(`(?m)^mallory\s+enabled\s+\S+\s+\S+\s+billing,ops$`).MatchString(out) ||
+	if code != 0 || !regexp.MustCompile(`^NAME\s+STATUS\s+SECOND_FACTOR\s+CREATED\s+UPDATED\s+ROLES\n`).MatchString(out) ||
+		!regexp.MustCompile(`(?m)^mallory\s+enabled\s+no\s+\S+\s+\S+\s+billing,ops$`).MatchString(out) ||
 		strings.Count(out, "\n") != 2 {
 		t.Fatalf("user list: exit %d, stderr %q, stdout:\n%s", code, errOut, out)
 	}

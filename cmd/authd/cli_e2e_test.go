@@ -207,7 +207,7 @@ func TestE2E_UserAddEnforcesThePasswordPolicy(t *testing.T) {
 	out, _, _ := authd(t, data, "", "user", "list")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	rest, quoted := strings.CutPrefix(lines[len(lines)-1], `"two words" `)
-	if len(lines) != 3 || !quoted || len(strings.Fields(rest)) != 3 {
+	if len(lines) != 3 || !quoted || len(strings.Fields(rest)) != 4 {
 		t.Errorf("user list: want the header and two users, each name one column:\n%s", out)
 	}
 }

@@ -28,6 +28,7 @@ Usage:
   authd user enable NAME [flags]      allow a disabled user again
   authd user roles NAME [--add R]... [--remove R]...
                                       list a user's roles, or change them and end their sessions
+  authd user mfa NAME [--reset]       show a user's second factor, or remove it (a lost device)
   authd user list [flags]             list users
   authd client add NAME [--scope S]...
                                       add a service account; prints client_id and client_secret once

@@ -18,6 +18,7 @@ import (
 
 	"github.com/authd-dev/authd/keys"
 	"github.com/authd-dev/authd/server"
+	"github.com/authd-dev/authd/token"
 )
 
 // serveSettings are `authd serve`'s flags: the server's Config, and what
@@ -74,6 +75,15 @@ func serveFlags() (*flag.FlagSet, *serveSettings) {
 			c.TrustedProxies = append(c.TrustedProxies, p.Masked())
 		}
 		return nil
+	})
+	fs.Func("second-factor-roles", "comma-separated roles (authd:admin) whose holders need a second factor wherever a fresh token is needed: with authd:admin, every AdminService change", func(v string) error {
+		c.SecondFactorRoles = nil
+		for _, r := range strings.Split(v, ",") {
+			if r = strings.TrimSpace(r); r != "" {
+				c.SecondFactorRoles = append(c.SecondFactorRoles, r)
+			}
+		}
+		return token.ValidateNames(c.SecondFactorRoles)
 	})
 	fs.Func("cors-origins", "comma-separated origins (https://app.example.com) whose pages may call AuthService on --http-addr over Connect or gRPC-Web with credentials; no wildcard; other origins are refused", func(v string) error {
 		origins, err := server.ParseOrigins(v)

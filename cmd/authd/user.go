@@ -24,7 +24,7 @@ import (
 // userArgs are the flags and arguments of `authd user`.
 type userArgs struct {
 	accountFlags
-	passwordStdin                bool
+	passwordStdin, reset         bool
 	roles, addRoles, removeRoles nameList
 	sub, name                    string
 }
@@ -46,6 +46,8 @@ func userCommand(ctx context.Context, args []string, e env, stdin io.Reader, std
 		return u.changeRoles(ctx, m, stdout)
 	case "disable", "enable":
 		return u.setEnabled(ctx, m, stdout)
+	case "mfa":
+		return u.secondFactors(ctx, m, stdout)
 	}
 	return u.setPassword(ctx, m, stdin, stdout, stderr)
 }
@@ -59,6 +61,7 @@ func userFlags() (*flag.FlagSet, *userArgs) {
 	fs.Var(&u.roles, "role", "with add: a role of the new user (repeatable)")
 	fs.Var(&u.addRoles, "add", "with roles: a role to give the user (repeatable)")
 	fs.Var(&u.removeRoles, "remove", "with roles: a role to take from the user (repeatable)")
+	fs.BoolVar(&u.reset, "reset", false, "with mfa: remove the user's TOTP authenticator, recovery codes and passkeys")
 	return fs, u
 }
 
@@ -69,8 +72,8 @@ func parseUserArgs(args []string, e env) (*userArgs, error) {
 		return nil, err
 	}
 	sub, names, err := subcommands{
-		cmd: "user", noun: "name", list: "add, passwd, disable, enable, roles, list",
-		arity: map[string]int{"add": 1, "passwd": 1, "disable": 1, "enable": 1, "roles": 1, "list": 0},
+		cmd: "user", noun: "name", list: "add, passwd, disable, enable, roles, mfa, list",
+		arity: map[string]int{"add": 1, "passwd": 1, "disable": 1, "enable": 1, "roles": 1, "mfa": 1, "list": 0},
 	}.split(positional)
 	if err != nil {
 		return nil, err
@@ -81,6 +84,8 @@ func parseUserArgs(args []string, e env) (*userArgs, error) {
 		return nil, fmt.Errorf("%w: --role goes with user add (use user roles NAME --add R)", errUsage)
 	case len(u.addRoles)+len(u.removeRoles) > 0 && u.sub != "roles":
 		return nil, fmt.Errorf("%w: --add and --remove go with user roles", errUsage)
+	case u.reset && u.sub != "mfa":
+		return nil, fmt.Errorf("%w: --reset goes with user mfa", errUsage)
 	}
 	if err := token.ValidateNames(u.roles); err != nil {
 		return nil, fmt.Errorf("%w: --role: %v", errUsage, err)
@@ -182,15 +187,45 @@ func listUsers(ctx context.Context, m *accounts.Manager, stdout io.Writer) error
 		return err
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tSTATUS\tCREATED\tUPDATED\tROLES")
+	fmt.Fprintln(tw, "NAME\tSTATUS\tSECOND_FACTOR\tCREATED\tUPDATED\tROLES")
 	for _, u := range users {
 		name := u.Name
 		if strings.ContainsFunc(name, unicode.IsSpace) {
 			name = strconv.Quote(name) // one column, however many words
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", name, enabled(u.Disabled), u.CreatedAt.Format(time.RFC3339), u.UpdatedAt.Format(time.RFC3339), strings.Join(u.Roles, ","))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", name, enabled(u.Disabled), yesNo(u.SecondFactor), u.CreatedAt.Format(time.RFC3339), u.UpdatedAt.Format(time.RFC3339), strings.Join(u.Roles, ","))
 	}
 	return tw.Flush()
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+// secondFactors shows whether the user has a second factor and how many
+// recovery codes are left, or with --reset removes them all.
+func (u *userArgs) secondFactors(ctx context.Context, m *accounts.Manager, stdout io.Writer) error {
+	user, err := m.User(ctx, u.name)
+	if err != nil {
+		return err
+	}
+	if u.reset {
+		n, err := m.ResetSecondFactors(ctx, u.name)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "user %q: %d second factor(s) removed; the next login needs only the password\n", u.name, n)
+		return nil
+	}
+	left, err := m.RecoveryCodesLeft(ctx, u.name)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "second factor: %s\nrecovery codes left: %d\n", yesNo(user.SecondFactor), left)
+	return nil
 }
 
 func enabled(disabled bool) string {
