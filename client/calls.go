@@ -261,7 +261,8 @@ func (c *Client) AdoptRenewal(ctx context.Context, header http.Header) {
 // AfterCall reacts to err, the error of a call made with the access token
 // used, read as a gRPC status (status.FromError): on TOKEN_EXPIRED it
 // refreshes and returns the token to retry the call with, once; on the
-// errors only a login cures it calls Config.OnLoginRequired. retry is ""
+// errors only a login cures it calls Config.OnLoginRequired, on
+// STEP_UP_REQUIRED Config.OnStepUpRequired. retry is ""
 // when the call must not be retried, and the error is then err or the
 // refresh's failure.
 func (c *Client) AfterCall(ctx context.Context, used string, err error) (retry string, _ error) {

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -37,6 +38,13 @@ type Config struct {
 	// can help; err is the error the call returns. It runs on the caller's
 	// goroutine and may call Login.
 	OnLoginRequired func(ctx context.Context, err error)
+	// OnStepUpRequired is called, once per refusal, when a call is refused
+	// with STEP_UP_REQUIRED: the method wants a second factor, or a more
+	// recent proof, than the token shows (err's ErrorInfo names them as
+	// acr_values and max_age). The client neither refreshes nor retries:
+	// the callback may ask the user for a code and call StepUp, then the
+	// application calls again. It runs on the caller's goroutine.
+	OnStepUpRequired func(ctx context.Context, err error)
 	// RefreshMargin refreshes tokens this long before their exp (0:
 	// DefaultRefreshMargin; at most half the token's lifetime).
 	RefreshMargin time.Duration
@@ -72,6 +80,7 @@ type Client struct {
 
 	mu      sync.Mutex
 	tokens  Tokens
+	pending string        // the second_factor_token of a Login awaiting LoginSecondFactor
 	access  *token.Claims // unverified claims of tokens.Access
 	refresh *token.Claims // unverified claims of tokens.Refresh
 	adopted bool          // tokens.Access came from a renewal header
@@ -128,6 +137,9 @@ func (c *Client) DialOptions() []grpc.DialOption {
 }
 
 // Login opens a session with username and password, replacing any other.
+// For a user with a second factor it returns an error wrapping
+// ErrSecondFactorRequired and keeps the tokens it holds: LoginSecondFactor
+// completes the login.
 func (c *Client) Login(ctx context.Context, username, password string) error {
 	resp, err := c.auth.Login(internal(ctx), &authv1.LoginRequest{Username: username, Password: password})
 	if err != nil {
@@ -135,6 +147,11 @@ func (c *Client) Login(ctx context.Context, username, password string) error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if resp.GetSecondFactorRequired() {
+		c.pending = resp.GetSecondFactorToken()
+		return fmt.Errorf("login of %s: %w", username, ErrSecondFactorRequired)
+	}
+	c.pending = ""
 	c.save(ctx, Tokens{Access: resp.GetAccessToken(), Refresh: resp.GetRefreshToken()})
 	return nil
 }
@@ -290,8 +307,8 @@ func (c *Client) loginRequired(ctx context.Context, err error) {
 // afterCall reacts to a call's error: on TOKEN_EXPIRED — or TOKEN_INVALID
 // for a token adopted from a renewal header, which a service may have
 // minted wrongly — it refreshes and returns the token to retry with; on
-// errors only a login cures it calls OnLoginRequired. retry is "" when the
-// call must not be retried.
+// errors only a login cures it calls OnLoginRequired, on STEP_UP_REQUIRED
+// OnStepUpRequired. retry is "" when the call must not be retried.
 func (c *Client) afterCall(ctx context.Context, used string, err error) (retry string, _ error) {
 	reason := wire.Reason(err)
 	if reason == wire.ReasonTokenInvalid {
@@ -321,6 +338,11 @@ func (c *Client) afterCall(ctx context.Context, used string, err error) (retry s
 		c.loginRequired(ctx, err)
 	case wire.ReasonFreshTokenRequired:
 		c.loginRequired(ctx, err)
+	case wire.ReasonStepUpRequired:
+		// Neither a refresh nor a login helps: only the user's proof.
+		if c.cfg.OnStepUpRequired != nil {
+			c.cfg.OnStepUpRequired(ctx, err)
+		}
 	}
 	return "", err
 }

@@ -63,6 +63,8 @@ type setup struct {
 	greeter     examplev1.GreeterServiceServer // nil: the example greeter behind the interceptors
 	// config, when set, changes the client's Config before New.
 	config func(*client.Config)
+	// methods are Go rules of the example greeter's Guard beside greeter.proto's.
+	methods map[string]guard.Rule
 }
 
 // fixture is authd, a greeter, and a client of both logged in as alice.
@@ -110,7 +112,7 @@ func newFixture(t *testing.T, s setup) *fixture {
 		srv = grpc.NewServer()
 		examplev1.RegisterGreeterServiceServer(srv, s.greeter)
 	} else {
-		gcfg := guard.Config{PublicHealthAndReflection: true, Revocations: e.Sessions, Clock: e.Clock}
+		gcfg := guard.Config{PublicHealthAndReflection: true, Revocations: e.Sessions, Clock: e.Clock, Methods: s.methods}
 		switch s.renewer {
 		case "in-process":
 			gcfg.Renewer = e.Sessions

@@ -17,7 +17,16 @@
 //     that call exactly once (a stream refused at its first Recv is
 //     re-opened once);
 //   - calls OnLoginRequired when only a new login can help: FRESH_TOKEN_REQUIRED,
-//     TOKEN_REVOKED, or a refresh token authd no longer accepts.
+//     TOKEN_REVOKED, or a refresh token authd no longer accepts;
+//   - calls OnStepUpRequired when a method wants a second factor, or a more
+//     recent one, than the token shows (STEP_UP_REQUIRED, whose ErrorInfo
+//     names acr_values and max_age). Neither a refresh nor a retry follows:
+//     the application asks the user for a code, calls StepUp, which raises
+//     the session and adopts its fresh access token, and calls again.
+//
+// A user with a second factor logs in in two steps: Login returns an error
+// wrapping ErrSecondFactorRequired, and LoginSecondFactor with a TOTPCode or
+// a RecoveryCode completes the login.
 //
 // Refreshes are single-flight: however many calls find the token expired at
 // once, one Refresh RPC is made and all of them use its result; each call

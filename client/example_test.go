@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"time"
@@ -17,6 +18,7 @@ import (
 	examplev1 "github.com/authd-dev/authd/gen/example/v1"
 	"github.com/authd-dev/authd/guard"
 	"github.com/authd-dev/authd/protect"
+	"github.com/authd-dev/authd/wire"
 )
 
 // A client logs in once; its DialOptions attach the token to every call,
@@ -62,6 +64,12 @@ func Example() {
 // both on a fake clock.
 func demo() (authd *grpc.ClientConn, dialGreeter func(...grpc.DialOption) *grpc.ClientConn, clk *clock.Fake, stop func()) {
 	h := &tokens.Harness{}
+	e, dial := demoEnv(h)
+	return e.Conn, dial, e.Clock, h.Close
+}
+
+// demoEnv is demo's authd and greeter, torn down with h.
+func demoEnv(h *tokens.Harness) (*authdtest.Env, func(...grpc.DialOption) *grpc.ClientConn) {
 	e := authdtest.New(h)
 	e.AddUser(h, "alice", "correct horse")
 	// The greeter verifies authd's tokens and renews them through authd.
@@ -72,6 +80,55 @@ func demo() (authd *grpc.ClientConn, dialGreeter func(...grpc.DialOption) *grpc.
 	if err != nil {
 		log.Fatal(err)
 	}
-	dial := func(opts ...grpc.DialOption) *grpc.ClientConn { return tokens.Serve(h, srv, opts...) }
-	return e.Conn, dial, e.Clock, h.Close
+	return e, func(opts ...grpc.DialOption) *grpc.ClientConn { return tokens.Serve(h, srv, opts...) }
+}
+
+// A user with an authenticator logs in with a password and a code. The
+// greeter's Transfer wants a second factor proven within five minutes:
+// later, it is refused with STEP_UP_REQUIRED, OnStepUpRequired hears of
+// it (an application would ask for a code there), and StepUp raises the
+// session so that the call goes through.
+func ExampleClient_StepUp() {
+	h := &tokens.Harness{}
+	defer h.Close()
+	e, dialGreeter := demoEnv(h)
+	authenticator := e.EnrollTOTP(h, "alice", "correct horse") // alice's authenticator app
+	ctx := context.Background()
+
+	c, err := client.New(ctx, e.Conn, client.Config{
+		Clock:    e.Clock, // the demo's fake clock; leave out in real code
+		Insecure: true,    // the demo runs on bufconn; use TLS in real code
+		OnStepUpRequired: func(_ context.Context, err error) {
+			fmt.Println("step-up required:", wire.Reason(err))
+		},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	err = c.Login(ctx, "alice", "correct horse")
+	fmt.Println(errors.Is(err, client.ErrSecondFactorRequired))
+	e.Clock.Advance(30 * time.Second) // a code is good once: the next one
+	if err := c.LoginSecondFactor(ctx, client.TOTPCode(authenticator.Code(h))); err != nil {
+		log.Fatal(err)
+	}
+	greeter := examplev1.NewGreeterServiceClient(dialGreeter(c.DialOptions()...))
+	transfer := &examplev1.TransferRequest{Amount: 1200, To: "bob"}
+
+	sent, err := greeter.Transfer(ctx, transfer)
+	fmt.Println(sent.GetMessage(), err)
+
+	e.Clock.Advance(6 * time.Minute) // the second factor is older than Transfer's max_age
+	_, err = greeter.Transfer(ctx, transfer)
+	fmt.Println(status.Code(err))
+	if err := c.StepUp(ctx, client.TOTPCode(authenticator.Code(h))); err != nil {
+		log.Fatal(err)
+	}
+	sent, err = greeter.Transfer(ctx, transfer)
+	fmt.Println(sent.GetMessage(), err)
+	// Output:
+	// true
+	// 1200 cents would go from alice to bob now <nil>
+	// step-up required: STEP_UP_REQUIRED
+	// Unauthenticated
+	// 1200 cents would go from alice to bob now <nil>
 }

@@ -18,8 +18,9 @@ import (
 // renewal a service answers with in wire.RenewalHeader
 // (client.Client.AdoptRenewal), and on TOKEN_EXPIRED refreshes and retries
 // a unary call once (client.Client.AfterCall), calling
-// client.Config.OnLoginRequired when only a login helps. A stream is not
-// retried. A call that sets its own authorization header keeps it.
+// client.Config.OnLoginRequired when only a login helps and
+// client.Config.OnStepUpRequired on STEP_UP_REQUIRED (which it neither
+// refreshes for nor retries). A stream is not retried. A call that sets its own authorization header keeps it.
 // Install it on the clients of services, not on the client c logs in
 // through.
 func ClientInterceptor(c *client.Client) connect.Interceptor { return clientInterceptor{c} }
