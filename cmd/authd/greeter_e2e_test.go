@@ -7,7 +7,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/pquerna/otp/totp"
 	"google.golang.org/grpc/codes"
 
 	"github.com/authd-dev/authd/authdtest/tokens"
@@ -157,5 +159,66 @@ func TestE2E_GreeterAuthorizesWithTheJWKSAlone(t *testing.T) {
 	}
 	if n := authServiceCalls(t, srv.httpAddr)["Verify"]; n != after["Verify"]+1 {
 		t.Fatalf("Verify count after one more Verify = %d, want %d", n, after["Verify"]+1)
+	}
+}
+
+// The greeter's Transfer against real processes: a password login is asked
+// to step up; the same session, stepped up with the authenticator's code,
+// may transfer, and so may a login completed with a recovery code.
+func TestE2E_GreeterTransferNeedsASecondFactor(t *testing.T) {
+	t.Parallel()
+	data := t.TempDir()
+	ctx := context.Background()
+	if _, errOut, code := authd(t, data, accountPassword+"\n", "user", "add", "payer", "--password-stdin"); code != 0 {
+		t.Fatalf("user add: exit %d, %s", code, errOut)
+	}
+	srv := startServe(t, data, nil)
+	auth := authv1.NewAuthServiceClient(dial(t, srv.addr))
+	g := examplev1.NewGreeterServiceClient(dial(t, startGreeter(t, srv.addr)))
+	transfer := func(tok string) error {
+		_, err := g.Transfer(tokens.Bearer(ctx, tok), &examplev1.TransferRequest{Amount: 1200, To: "bob"})
+		return err
+	}
+	login, err := auth.Login(ctx, &authv1.LoginRequest{Username: "payer", Password: accountPassword})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens.WantRefusal(t, transfer(login.AccessToken), codes.Unauthenticated, wire.ReasonStepUpRequired)
+
+	// Codes of consecutive 30-second steps: authd takes each step's once.
+	bearer, now := tokens.Bearer(ctx, login.AccessToken), time.Now()
+	enrol, err := auth.EnrollTOTP(bearer, &authv1.EnrollTOTPRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := func(at time.Time) string {
+		c, err := totp.GenerateCode(enrol.Secret, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	confirmed, err := auth.ConfirmTOTP(bearer, &authv1.ConfirmTOTPRequest{Code: code(now)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stepped, err := auth.StepUp(bearer, &authv1.StepUpRequest{Code: code(now.Add(30 * time.Second))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := transfer(stepped.AccessToken); err != nil {
+		t.Fatalf("Transfer after StepUp: %v", err)
+	}
+
+	again, err := auth.Login(ctx, &authv1.LoginRequest{Username: "payer", Password: accountPassword})
+	if err != nil || !again.SecondFactorRequired {
+		t.Fatalf("Login after enrolment = %v, %v; want second_factor_required", again, err)
+	}
+	done, err := auth.LoginSecondFactor(ctx, &authv1.LoginSecondFactorRequest{SecondFactorToken: again.SecondFactorToken, RecoveryCode: confirmed.RecoveryCodes[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := transfer(done.AccessToken); err != nil {
+		t.Fatalf("Transfer after LoginSecondFactor: %v", err)
 	}
 }
