@@ -11,6 +11,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/go-webauthn/webauthn/webauthn"
 	"golang.org/x/text/secure/precis"
 	"google.golang.org/grpc/codes"
 
@@ -28,6 +29,7 @@ type Store interface {
 	store.Sessions
 	store.Throttles
 	store.SecondFactors
+	store.Ceremonies
 }
 
 // Sessions ends sessions: authd's session engine (session.Engine), which
@@ -52,6 +54,10 @@ type Config struct {
 	// in SQLite's private file; a shared database needs the
 	// key-encryption secret, keys.KeyEncryptionKey).
 	Secrets Sealer
+	// Passkeys is the relying party passkeys are registered with (zero:
+	// passkeys are off, and their methods answer ErrPasskeysOff). New
+	// ignores an invalid one: check it with RelyingParty.Validate first.
+	Passkeys RelyingParty
 	// Unthrottled turns throttling off: for tests of other things.
 	Unthrottled bool
 	// Counters keeps the attempt counters (nil: the store; Redis shares
@@ -72,6 +78,7 @@ type Manager struct {
 	hasher   *password.Hasher
 	sessions Sessions
 	counters store.Throttles
+	webauthn *webauthn.WebAuthn // nil: passkeys are off
 	cfg      Config
 }
 
@@ -92,6 +99,9 @@ func New(st Store, hasher *password.Hasher, cfg Config) *Manager {
 	}
 	if m.counters == nil {
 		m.counters = st
+	}
+	if cfg.Passkeys.Enabled() {
+		m.webauthn, _ = cfg.Passkeys.webauthn()
 	}
 	return m
 }

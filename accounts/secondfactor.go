@@ -297,7 +297,7 @@ func (m *Manager) checkSecondFactor(ctx context.Context, u store.User, proof Sec
 
 // throttled runs check as a login attempt of name from addr is run: the
 // attempt reserved first (refused unchecked when throttled), a failure
-// (ErrInvalidSecondFactor) counted, a success clearing the account's
+// (ErrInvalidSecondFactor, ErrInvalidPasskey) counted, a success clearing the account's
 // counters. Code attempts have counters of their own, beside the
 // password's, and share the address's.
 func (m *Manager) throttled(ctx context.Context, name, addr string, check func() error) error {
@@ -317,7 +317,7 @@ func (m *Manager) throttled(ctx context.Context, name, addr string, check func()
 		return throttled(refusal.Wait)
 	}
 	err = check()
-	failed := errors.Is(err, ErrInvalidSecondFactor)
+	failed := errors.Is(err, ErrInvalidSecondFactor) || errors.Is(err, ErrInvalidPasskey)
 	if serr := m.settle(ctx, attempt, keys, failed, err == nil); serr != nil {
 		if failed {
 			return fmt.Errorf("counting a failed second factor: %w", serr)
@@ -430,9 +430,19 @@ func newRecoveryCodes() (codes []string, hashes [][]byte) {
 }
 
 // normalizeRecoveryCode drops the dashes and spaces a user may type, and
-// case.
+// the case of ASCII letters: only theirs, since Unicode case mapping would
+// let other characters stand for the code's (U+212A KELVIN SIGN lowers to
+// "k", found by FuzzLoginSecondFactor).
 func normalizeRecoveryCode(code string) string {
-	return strings.ToLower(strings.NewReplacer("-", "", " ", "").Replace(code))
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '-' || r == ' ':
+			return -1
+		case 'A' <= r && r <= 'Z':
+			return r + 'a' - 'A'
+		}
+		return r
+	}, code)
 }
 
 func validateRecoveryCode(code string) error {

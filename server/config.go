@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/authd-dev/authd/accounts"
 	"github.com/authd-dev/authd/clock"
 	"github.com/authd-dev/authd/password"
 	"github.com/authd-dev/authd/session"
@@ -46,6 +47,15 @@ type Config struct {
 	// grpcurl, curl or a Go client, are no browser's and pass). None: no
 	// browser page may call.
 	CORSOrigins []string
+	// WebAuthnRPID is the relying party ID passkeys are registered with
+	// (--webauthn-rp-id): the page's host name or a registrable domain
+	// above it ("example.com", "localhost"), never an IP address.
+	// WebAuthnOrigins are the origins of the pages that may run the
+	// passkey ceremonies (--webauthn-origins; ParseOrigins reads the
+	// flag), each on WebAuthnRPID or under it. Both or neither: without
+	// them the passkey methods answer FAILED_PRECONDITION.
+	WebAuthnRPID    string
+	WebAuthnOrigins []string
 
 	// DataDir holds the SQLite database and the signing-key files
 	// (--data-dir).
@@ -254,7 +264,17 @@ func (c Config) Validate() error {
 	if err := c.checkIssuer(); err != nil {
 		return invalid("%v", err)
 	}
+	if rp := c.relyingParty(); rp.Enabled() {
+		if err := rp.Validate(); err != nil {
+			return invalid("--webauthn-rp-id, --webauthn-origins: %v", err)
+		}
+	}
 	return nil
+}
+
+// relyingParty is who passkeys are registered with.
+func (c Config) relyingParty() accounts.RelyingParty {
+	return accounts.RelyingParty{ID: c.WebAuthnRPID, Origins: c.WebAuthnOrigins}
 }
 
 // shared reports whether instances share the database, and so keep their

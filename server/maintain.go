@@ -112,6 +112,12 @@ func (s *Server) pruneSessions(ctx context.Context) {
 	} else if n > 0 {
 		s.logger.Info("pruned expired second-factor challenges", "challenges", n)
 	}
+	// Passkey ceremonies begun and never finished.
+	if n, err := s.store.PruneCeremonies(ctx, s.clock.Now()); err != nil {
+		s.logger.Warn("pruning passkey ceremonies failed", "err", err)
+	} else if n > 0 {
+		s.logger.Info("pruned expired passkey ceremonies", "ceremonies", n)
+	}
 }
 
 func (s *Server) reloadCerts() {

@@ -208,7 +208,7 @@ func (s *Server) assemble(ctx context.Context, hasher *password.Hasher, keySourc
 			return err
 		}
 	}
-	acfg := accounts.Config{Sessions: s.sessions, Counters: counters, Logger: s.logger, Clock: s.clock}
+	acfg := accounts.Config{Sessions: s.sessions, Counters: counters, Logger: s.logger, Clock: s.clock, Passkeys: cfg.relyingParty()}
 	if sealer, err := cfg.secretSealer(); err != nil {
 		return err
 	} else if sealer != nil {

@@ -42,6 +42,8 @@ var longest = map[protoreflect.Name]int{
 	"code":                accounts.TOTPDigits,
 	"recovery_code":       accounts.MaxRecoveryCode,
 	"second_factor_token": accounts.MaxSecondFactorToken,
+	"ceremony_token":      accounts.MaxCeremonyToken,
+	"credential_json":     accounts.MaxCredentialJSON,
 }
 
 // maximal fills every field of m with the longest value authd accepts in

@@ -90,6 +90,12 @@ func serveFlags() (*flag.FlagSet, *serveSettings) {
 		c.CORSOrigins = origins
 		return err
 	})
+	fs.StringVar(&c.WebAuthnRPID, "webauthn-rp-id", "", "relying party ID of passkeys: the host name of the pages, or a registrable domain above it (example.com, localhost; never an IP address); with --webauthn-origins turns the passkey methods on")
+	fs.Func("webauthn-origins", "comma-separated origins (https://app.example.com) of the pages that may register and use passkeys, each on --webauthn-rp-id or under it", func(v string) error {
+		origins, err := server.ParseOrigins(v)
+		c.WebAuthnOrigins = origins
+		return err
+	})
 	hashFlags(fs, c)
 	fs.IntVar(&c.MaxConnections, "max-connections", def.MaxConnections, "connections each listener (gRPC, HTTP, metrics) holds at once; past it a new one is closed as soon as accepted")
 	fs.IntVar(&c.MaxConnectionsPerAddress, "max-connections-per-address", def.MaxConnectionsPerAddress, "connections each listener holds at once from one remote address (IPv6: its /64)")

@@ -21,6 +21,670 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type BeginPasskeyRegistrationRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BeginPasskeyRegistrationRequest) Reset() {
+	*x = BeginPasskeyRegistrationRequest{}
+	mi := &file_auth_v1_auth_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BeginPasskeyRegistrationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BeginPasskeyRegistrationRequest) ProtoMessage() {}
+
+func (x *BeginPasskeyRegistrationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_auth_v1_auth_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BeginPasskeyRegistrationRequest.ProtoReflect.Descriptor instead.
+func (*BeginPasskeyRegistrationRequest) Descriptor() ([]byte, []int) {
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{0}
+}
+
+type BeginPasskeyRegistrationResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// PublicKeyCredentialCreationOptions as JSON, under "publicKey".
+	OptionsJson string `protobuf:"bytes,1,opt,name=options_json,json=optionsJson" json:"options_json,omitempty"`
+	// Names the ceremony to FinishPasskeyRegistration.
+	CeremonyToken string `protobuf:"bytes,2,opt,name=ceremony_token,json=ceremonyToken" json:"ceremony_token,omitempty"`
+	// Seconds the ceremony lasts.
+	ExpiresIn     int64 `protobuf:"varint,3,opt,name=expires_in,json=expiresIn" json:"expires_in,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BeginPasskeyRegistrationResponse) Reset() {
+	*x = BeginPasskeyRegistrationResponse{}
+	mi := &file_auth_v1_auth_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BeginPasskeyRegistrationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BeginPasskeyRegistrationResponse) ProtoMessage() {}
+
+func (x *BeginPasskeyRegistrationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_auth_v1_auth_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BeginPasskeyRegistrationResponse.ProtoReflect.Descriptor instead.
+func (*BeginPasskeyRegistrationResponse) Descriptor() ([]byte, []int) {
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *BeginPasskeyRegistrationResponse) GetOptionsJson() string {
+	if x != nil {
+		return x.OptionsJson
+	}
+	return ""
+}
+
+func (x *BeginPasskeyRegistrationResponse) GetCeremonyToken() string {
+	if x != nil {
+		return x.CeremonyToken
+	}
+	return ""
+}
+
+func (x *BeginPasskeyRegistrationResponse) GetExpiresIn() int64 {
+	if x != nil {
+		return x.ExpiresIn
+	}
+	return 0
+}
+
+type FinishPasskeyRegistrationRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CeremonyToken string                 `protobuf:"bytes,1,opt,name=ceremony_token,json=ceremonyToken" json:"ceremony_token,omitempty"`
+	// The new credential as PublicKeyCredential.toJSON() gives it
+	// (RegistrationResponseJSON), at most 8 KiB.
+	CredentialJson string `protobuf:"bytes,2,opt,name=credential_json,json=credentialJson" json:"credential_json,omitempty"`
+	// A name for the passkey, for its user (1 to 64 bytes of printable
+	// UTF-8; empty: "passkey").
+	Name          string `protobuf:"bytes,3,opt,name=name" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FinishPasskeyRegistrationRequest) Reset() {
+	*x = FinishPasskeyRegistrationRequest{}
+	mi := &file_auth_v1_auth_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FinishPasskeyRegistrationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FinishPasskeyRegistrationRequest) ProtoMessage() {}
+
+func (x *FinishPasskeyRegistrationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_auth_v1_auth_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FinishPasskeyRegistrationRequest.ProtoReflect.Descriptor instead.
+func (*FinishPasskeyRegistrationRequest) Descriptor() ([]byte, []int) {
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *FinishPasskeyRegistrationRequest) GetCeremonyToken() string {
+	if x != nil {
+		return x.CeremonyToken
+	}
+	return ""
+}
+
+func (x *FinishPasskeyRegistrationRequest) GetCredentialJson() string {
+	if x != nil {
+		return x.CredentialJson
+	}
+	return ""
+}
+
+func (x *FinishPasskeyRegistrationRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type FinishPasskeyRegistrationResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The credential id, base64url without padding.
+	CredentialId  string `protobuf:"bytes,1,opt,name=credential_id,json=credentialId" json:"credential_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FinishPasskeyRegistrationResponse) Reset() {
+	*x = FinishPasskeyRegistrationResponse{}
+	mi := &file_auth_v1_auth_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FinishPasskeyRegistrationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FinishPasskeyRegistrationResponse) ProtoMessage() {}
+
+func (x *FinishPasskeyRegistrationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_auth_v1_auth_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FinishPasskeyRegistrationResponse.ProtoReflect.Descriptor instead.
+func (*FinishPasskeyRegistrationResponse) Descriptor() ([]byte, []int) {
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *FinishPasskeyRegistrationResponse) GetCredentialId() string {
+	if x != nil {
+		return x.CredentialId
+	}
+	return ""
+}
+
+type BeginPasskeyLoginRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// LoginResponse.second_factor_token, for a passkey as the second factor
+	// of that login; empty for a passwordless login.
+	SecondFactorToken string `protobuf:"bytes,1,opt,name=second_factor_token,json=secondFactorToken" json:"second_factor_token,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *BeginPasskeyLoginRequest) Reset() {
+	*x = BeginPasskeyLoginRequest{}
+	mi := &file_auth_v1_auth_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BeginPasskeyLoginRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BeginPasskeyLoginRequest) ProtoMessage() {}
+
+func (x *BeginPasskeyLoginRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_auth_v1_auth_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BeginPasskeyLoginRequest.ProtoReflect.Descriptor instead.
+func (*BeginPasskeyLoginRequest) Descriptor() ([]byte, []int) {
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *BeginPasskeyLoginRequest) GetSecondFactorToken() string {
+	if x != nil {
+		return x.SecondFactorToken
+	}
+	return ""
+}
+
+type BeginPasskeyLoginResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// PublicKeyCredentialRequestOptions as JSON, under "publicKey".
+	OptionsJson string `protobuf:"bytes,1,opt,name=options_json,json=optionsJson" json:"options_json,omitempty"`
+	// Names the ceremony to FinishPasskeyLogin.
+	CeremonyToken string `protobuf:"bytes,2,opt,name=ceremony_token,json=ceremonyToken" json:"ceremony_token,omitempty"`
+	// Seconds the ceremony lasts.
+	ExpiresIn     int64 `protobuf:"varint,3,opt,name=expires_in,json=expiresIn" json:"expires_in,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BeginPasskeyLoginResponse) Reset() {
+	*x = BeginPasskeyLoginResponse{}
+	mi := &file_auth_v1_auth_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BeginPasskeyLoginResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BeginPasskeyLoginResponse) ProtoMessage() {}
+
+func (x *BeginPasskeyLoginResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_auth_v1_auth_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BeginPasskeyLoginResponse.ProtoReflect.Descriptor instead.
+func (*BeginPasskeyLoginResponse) Descriptor() ([]byte, []int) {
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *BeginPasskeyLoginResponse) GetOptionsJson() string {
+	if x != nil {
+		return x.OptionsJson
+	}
+	return ""
+}
+
+func (x *BeginPasskeyLoginResponse) GetCeremonyToken() string {
+	if x != nil {
+		return x.CeremonyToken
+	}
+	return ""
+}
+
+func (x *BeginPasskeyLoginResponse) GetExpiresIn() int64 {
+	if x != nil {
+		return x.ExpiresIn
+	}
+	return 0
+}
+
+type FinishPasskeyLoginRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CeremonyToken string                 `protobuf:"bytes,1,opt,name=ceremony_token,json=ceremonyToken" json:"ceremony_token,omitempty"`
+	// The assertion as PublicKeyCredential.toJSON() gives it
+	// (AuthenticationResponseJSON), at most 8 KiB.
+	CredentialJson string `protobuf:"bytes,2,opt,name=credential_json,json=credentialJson" json:"credential_json,omitempty"`
+	// As LoginRequest.set_cookies.
+	SetCookies    bool `protobuf:"varint,3,opt,name=set_cookies,json=setCookies" json:"set_cookies,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FinishPasskeyLoginRequest) Reset() {
+	*x = FinishPasskeyLoginRequest{}
+	mi := &file_auth_v1_auth_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FinishPasskeyLoginRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FinishPasskeyLoginRequest) ProtoMessage() {}
+
+func (x *FinishPasskeyLoginRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_auth_v1_auth_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FinishPasskeyLoginRequest.ProtoReflect.Descriptor instead.
+func (*FinishPasskeyLoginRequest) Descriptor() ([]byte, []int) {
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *FinishPasskeyLoginRequest) GetCeremonyToken() string {
+	if x != nil {
+		return x.CeremonyToken
+	}
+	return ""
+}
+
+func (x *FinishPasskeyLoginRequest) GetCredentialJson() string {
+	if x != nil {
+		return x.CredentialJson
+	}
+	return ""
+}
+
+func (x *FinishPasskeyLoginRequest) GetSetCookies() bool {
+	if x != nil {
+		return x.SetCookies
+	}
+	return false
+}
+
+// FinishPasskeyLoginResponse is a LoginResponse of a completed login.
+type FinishPasskeyLoginResponse struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	AccessToken  string                 `protobuf:"bytes,1,opt,name=access_token,json=accessToken" json:"access_token,omitempty"`
+	RefreshToken string                 `protobuf:"bytes,2,opt,name=refresh_token,json=refreshToken" json:"refresh_token,omitempty"`
+	// "Bearer".
+	TokenType        string `protobuf:"bytes,3,opt,name=token_type,json=tokenType" json:"token_type,omitempty"`
+	ExpiresIn        int64  `protobuf:"varint,4,opt,name=expires_in,json=expiresIn" json:"expires_in,omitempty"`
+	RefreshExpiresIn int64  `protobuf:"varint,5,opt,name=refresh_expires_in,json=refreshExpiresIn" json:"refresh_expires_in,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *FinishPasskeyLoginResponse) Reset() {
+	*x = FinishPasskeyLoginResponse{}
+	mi := &file_auth_v1_auth_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FinishPasskeyLoginResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FinishPasskeyLoginResponse) ProtoMessage() {}
+
+func (x *FinishPasskeyLoginResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_auth_v1_auth_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FinishPasskeyLoginResponse.ProtoReflect.Descriptor instead.
+func (*FinishPasskeyLoginResponse) Descriptor() ([]byte, []int) {
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *FinishPasskeyLoginResponse) GetAccessToken() string {
+	if x != nil {
+		return x.AccessToken
+	}
+	return ""
+}
+
+func (x *FinishPasskeyLoginResponse) GetRefreshToken() string {
+	if x != nil {
+		return x.RefreshToken
+	}
+	return ""
+}
+
+func (x *FinishPasskeyLoginResponse) GetTokenType() string {
+	if x != nil {
+		return x.TokenType
+	}
+	return ""
+}
+
+func (x *FinishPasskeyLoginResponse) GetExpiresIn() int64 {
+	if x != nil {
+		return x.ExpiresIn
+	}
+	return 0
+}
+
+func (x *FinishPasskeyLoginResponse) GetRefreshExpiresIn() int64 {
+	if x != nil {
+		return x.RefreshExpiresIn
+	}
+	return 0
+}
+
+type BeginPasskeyStepUpRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BeginPasskeyStepUpRequest) Reset() {
+	*x = BeginPasskeyStepUpRequest{}
+	mi := &file_auth_v1_auth_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BeginPasskeyStepUpRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BeginPasskeyStepUpRequest) ProtoMessage() {}
+
+func (x *BeginPasskeyStepUpRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_auth_v1_auth_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BeginPasskeyStepUpRequest.ProtoReflect.Descriptor instead.
+func (*BeginPasskeyStepUpRequest) Descriptor() ([]byte, []int) {
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{8}
+}
+
+type BeginPasskeyStepUpResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// PublicKeyCredentialRequestOptions as JSON, under "publicKey".
+	OptionsJson string `protobuf:"bytes,1,opt,name=options_json,json=optionsJson" json:"options_json,omitempty"`
+	// Names the ceremony to FinishPasskeyStepUp.
+	CeremonyToken string `protobuf:"bytes,2,opt,name=ceremony_token,json=ceremonyToken" json:"ceremony_token,omitempty"`
+	// Seconds the ceremony lasts.
+	ExpiresIn     int64 `protobuf:"varint,3,opt,name=expires_in,json=expiresIn" json:"expires_in,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BeginPasskeyStepUpResponse) Reset() {
+	*x = BeginPasskeyStepUpResponse{}
+	mi := &file_auth_v1_auth_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BeginPasskeyStepUpResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BeginPasskeyStepUpResponse) ProtoMessage() {}
+
+func (x *BeginPasskeyStepUpResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_auth_v1_auth_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BeginPasskeyStepUpResponse.ProtoReflect.Descriptor instead.
+func (*BeginPasskeyStepUpResponse) Descriptor() ([]byte, []int) {
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *BeginPasskeyStepUpResponse) GetOptionsJson() string {
+	if x != nil {
+		return x.OptionsJson
+	}
+	return ""
+}
+
+func (x *BeginPasskeyStepUpResponse) GetCeremonyToken() string {
+	if x != nil {
+		return x.CeremonyToken
+	}
+	return ""
+}
+
+func (x *BeginPasskeyStepUpResponse) GetExpiresIn() int64 {
+	if x != nil {
+		return x.ExpiresIn
+	}
+	return 0
+}
+
+type FinishPasskeyStepUpRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CeremonyToken string                 `protobuf:"bytes,1,opt,name=ceremony_token,json=ceremonyToken" json:"ceremony_token,omitempty"`
+	// The assertion as PublicKeyCredential.toJSON() gives it, at most 8 KiB.
+	CredentialJson string `protobuf:"bytes,2,opt,name=credential_json,json=credentialJson" json:"credential_json,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *FinishPasskeyStepUpRequest) Reset() {
+	*x = FinishPasskeyStepUpRequest{}
+	mi := &file_auth_v1_auth_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FinishPasskeyStepUpRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FinishPasskeyStepUpRequest) ProtoMessage() {}
+
+func (x *FinishPasskeyStepUpRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_auth_v1_auth_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FinishPasskeyStepUpRequest.ProtoReflect.Descriptor instead.
+func (*FinishPasskeyStepUpRequest) Descriptor() ([]byte, []int) {
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *FinishPasskeyStepUpRequest) GetCeremonyToken() string {
+	if x != nil {
+		return x.CeremonyToken
+	}
+	return ""
+}
+
+func (x *FinishPasskeyStepUpRequest) GetCredentialJson() string {
+	if x != nil {
+		return x.CredentialJson
+	}
+	return ""
+}
+
+type FinishPasskeyStepUpResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Fresh, of the same session; empty when the call came with cookies (the
+	// access cookie is set instead).
+	AccessToken   string `protobuf:"bytes,1,opt,name=access_token,json=accessToken" json:"access_token,omitempty"`
+	ExpiresIn     int64  `protobuf:"varint,2,opt,name=expires_in,json=expiresIn" json:"expires_in,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FinishPasskeyStepUpResponse) Reset() {
+	*x = FinishPasskeyStepUpResponse{}
+	mi := &file_auth_v1_auth_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FinishPasskeyStepUpResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FinishPasskeyStepUpResponse) ProtoMessage() {}
+
+func (x *FinishPasskeyStepUpResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_auth_v1_auth_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FinishPasskeyStepUpResponse.ProtoReflect.Descriptor instead.
+func (*FinishPasskeyStepUpResponse) Descriptor() ([]byte, []int) {
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *FinishPasskeyStepUpResponse) GetAccessToken() string {
+	if x != nil {
+		return x.AccessToken
+	}
+	return ""
+}
+
+func (x *FinishPasskeyStepUpResponse) GetExpiresIn() int64 {
+	if x != nil {
+		return x.ExpiresIn
+	}
+	return 0
+}
+
 type EnrollTOTPRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -29,7 +693,7 @@ type EnrollTOTPRequest struct {
 
 func (x *EnrollTOTPRequest) Reset() {
 	*x = EnrollTOTPRequest{}
-	mi := &file_auth_v1_auth_proto_msgTypes[0]
+	mi := &file_auth_v1_auth_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -41,7 +705,7 @@ func (x *EnrollTOTPRequest) String() string {
 func (*EnrollTOTPRequest) ProtoMessage() {}
 
 func (x *EnrollTOTPRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_auth_proto_msgTypes[0]
+	mi := &file_auth_v1_auth_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -54,7 +718,7 @@ func (x *EnrollTOTPRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnrollTOTPRequest.ProtoReflect.Descriptor instead.
 func (*EnrollTOTPRequest) Descriptor() ([]byte, []int) {
-	return file_auth_v1_auth_proto_rawDescGZIP(), []int{0}
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{12}
 }
 
 type EnrollTOTPResponse struct {
@@ -69,7 +733,7 @@ type EnrollTOTPResponse struct {
 
 func (x *EnrollTOTPResponse) Reset() {
 	*x = EnrollTOTPResponse{}
-	mi := &file_auth_v1_auth_proto_msgTypes[1]
+	mi := &file_auth_v1_auth_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -81,7 +745,7 @@ func (x *EnrollTOTPResponse) String() string {
 func (*EnrollTOTPResponse) ProtoMessage() {}
 
 func (x *EnrollTOTPResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_auth_proto_msgTypes[1]
+	mi := &file_auth_v1_auth_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -94,7 +758,7 @@ func (x *EnrollTOTPResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnrollTOTPResponse.ProtoReflect.Descriptor instead.
 func (*EnrollTOTPResponse) Descriptor() ([]byte, []int) {
-	return file_auth_v1_auth_proto_rawDescGZIP(), []int{1}
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *EnrollTOTPResponse) GetSecret() string {
@@ -121,7 +785,7 @@ type ConfirmTOTPRequest struct {
 
 func (x *ConfirmTOTPRequest) Reset() {
 	*x = ConfirmTOTPRequest{}
-	mi := &file_auth_v1_auth_proto_msgTypes[2]
+	mi := &file_auth_v1_auth_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -133,7 +797,7 @@ func (x *ConfirmTOTPRequest) String() string {
 func (*ConfirmTOTPRequest) ProtoMessage() {}
 
 func (x *ConfirmTOTPRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_auth_proto_msgTypes[2]
+	mi := &file_auth_v1_auth_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -146,7 +810,7 @@ func (x *ConfirmTOTPRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmTOTPRequest.ProtoReflect.Descriptor instead.
 func (*ConfirmTOTPRequest) Descriptor() ([]byte, []int) {
-	return file_auth_v1_auth_proto_rawDescGZIP(), []int{2}
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ConfirmTOTPRequest) GetCode() string {
@@ -167,7 +831,7 @@ type ConfirmTOTPResponse struct {
 
 func (x *ConfirmTOTPResponse) Reset() {
 	*x = ConfirmTOTPResponse{}
-	mi := &file_auth_v1_auth_proto_msgTypes[3]
+	mi := &file_auth_v1_auth_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -179,7 +843,7 @@ func (x *ConfirmTOTPResponse) String() string {
 func (*ConfirmTOTPResponse) ProtoMessage() {}
 
 func (x *ConfirmTOTPResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_auth_proto_msgTypes[3]
+	mi := &file_auth_v1_auth_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -192,7 +856,7 @@ func (x *ConfirmTOTPResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmTOTPResponse.ProtoReflect.Descriptor instead.
 func (*ConfirmTOTPResponse) Descriptor() ([]byte, []int) {
-	return file_auth_v1_auth_proto_rawDescGZIP(), []int{3}
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ConfirmTOTPResponse) GetRecoveryCodes() []string {
@@ -218,7 +882,7 @@ type LoginSecondFactorRequest struct {
 
 func (x *LoginSecondFactorRequest) Reset() {
 	*x = LoginSecondFactorRequest{}
-	mi := &file_auth_v1_auth_proto_msgTypes[4]
+	mi := &file_auth_v1_auth_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -230,7 +894,7 @@ func (x *LoginSecondFactorRequest) String() string {
 func (*LoginSecondFactorRequest) ProtoMessage() {}
 
 func (x *LoginSecondFactorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_auth_proto_msgTypes[4]
+	mi := &file_auth_v1_auth_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -243,7 +907,7 @@ func (x *LoginSecondFactorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoginSecondFactorRequest.ProtoReflect.Descriptor instead.
 func (*LoginSecondFactorRequest) Descriptor() ([]byte, []int) {
-	return file_auth_v1_auth_proto_rawDescGZIP(), []int{4}
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *LoginSecondFactorRequest) GetSecondFactorToken() string {
@@ -289,7 +953,7 @@ type LoginSecondFactorResponse struct {
 
 func (x *LoginSecondFactorResponse) Reset() {
 	*x = LoginSecondFactorResponse{}
-	mi := &file_auth_v1_auth_proto_msgTypes[5]
+	mi := &file_auth_v1_auth_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -301,7 +965,7 @@ func (x *LoginSecondFactorResponse) String() string {
 func (*LoginSecondFactorResponse) ProtoMessage() {}
 
 func (x *LoginSecondFactorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_auth_proto_msgTypes[5]
+	mi := &file_auth_v1_auth_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -314,7 +978,7 @@ func (x *LoginSecondFactorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoginSecondFactorResponse.ProtoReflect.Descriptor instead.
 func (*LoginSecondFactorResponse) Descriptor() ([]byte, []int) {
-	return file_auth_v1_auth_proto_rawDescGZIP(), []int{5}
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *LoginSecondFactorResponse) GetAccessToken() string {
@@ -364,7 +1028,7 @@ type StepUpRequest struct {
 
 func (x *StepUpRequest) Reset() {
 	*x = StepUpRequest{}
-	mi := &file_auth_v1_auth_proto_msgTypes[6]
+	mi := &file_auth_v1_auth_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -376,7 +1040,7 @@ func (x *StepUpRequest) String() string {
 func (*StepUpRequest) ProtoMessage() {}
 
 func (x *StepUpRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_auth_proto_msgTypes[6]
+	mi := &file_auth_v1_auth_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -389,7 +1053,7 @@ func (x *StepUpRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepUpRequest.ProtoReflect.Descriptor instead.
 func (*StepUpRequest) Descriptor() ([]byte, []int) {
-	return file_auth_v1_auth_proto_rawDescGZIP(), []int{6}
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *StepUpRequest) GetCode() string {
@@ -418,7 +1082,7 @@ type StepUpResponse struct {
 
 func (x *StepUpResponse) Reset() {
 	*x = StepUpResponse{}
-	mi := &file_auth_v1_auth_proto_msgTypes[7]
+	mi := &file_auth_v1_auth_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -430,7 +1094,7 @@ func (x *StepUpResponse) String() string {
 func (*StepUpResponse) ProtoMessage() {}
 
 func (x *StepUpResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_auth_proto_msgTypes[7]
+	mi := &file_auth_v1_auth_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -443,7 +1107,7 @@ func (x *StepUpResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepUpResponse.ProtoReflect.Descriptor instead.
 func (*StepUpResponse) Descriptor() ([]byte, []int) {
-	return file_auth_v1_auth_proto_rawDescGZIP(), []int{7}
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *StepUpResponse) GetAccessToken() string {
@@ -468,7 +1132,7 @@ type DisableSecondFactorRequest struct {
 
 func (x *DisableSecondFactorRequest) Reset() {
 	*x = DisableSecondFactorRequest{}
-	mi := &file_auth_v1_auth_proto_msgTypes[8]
+	mi := &file_auth_v1_auth_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -480,7 +1144,7 @@ func (x *DisableSecondFactorRequest) String() string {
 func (*DisableSecondFactorRequest) ProtoMessage() {}
 
 func (x *DisableSecondFactorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_auth_proto_msgTypes[8]
+	mi := &file_auth_v1_auth_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -493,7 +1157,7 @@ func (x *DisableSecondFactorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DisableSecondFactorRequest.ProtoReflect.Descriptor instead.
 func (*DisableSecondFactorRequest) Descriptor() ([]byte, []int) {
-	return file_auth_v1_auth_proto_rawDescGZIP(), []int{8}
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{20}
 }
 
 type DisableSecondFactorResponse struct {
@@ -506,7 +1170,7 @@ type DisableSecondFactorResponse struct {
 
 func (x *DisableSecondFactorResponse) Reset() {
 	*x = DisableSecondFactorResponse{}
-	mi := &file_auth_v1_auth_proto_msgTypes[9]
+	mi := &file_auth_v1_auth_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -518,7 +1182,7 @@ func (x *DisableSecondFactorResponse) String() string {
 func (*DisableSecondFactorResponse) ProtoMessage() {}
 
 func (x *DisableSecondFactorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_auth_proto_msgTypes[9]
+	mi := &file_auth_v1_auth_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -531,7 +1195,7 @@ func (x *DisableSecondFactorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DisableSecondFactorResponse.ProtoReflect.Descriptor instead.
 func (*DisableSecondFactorResponse) Descriptor() ([]byte, []int) {
-	return file_auth_v1_auth_proto_rawDescGZIP(), []int{9}
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *DisableSecondFactorResponse) GetRemoved() int32 {
@@ -550,7 +1214,7 @@ type CheckSessionRequest struct {
 
 func (x *CheckSessionRequest) Reset() {
 	*x = CheckSessionRequest{}
-	mi := &file_auth_v1_auth_proto_msgTypes[10]
+	mi := &file_auth_v1_auth_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -562,7 +1226,7 @@ func (x *CheckSessionRequest) String() string {
 func (*CheckSessionRequest) ProtoMessage() {}
 
 func (x *CheckSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_auth_proto_msgTypes[10]
+	mi := &file_auth_v1_auth_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -575,7 +1239,7 @@ func (x *CheckSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckSessionRequest.ProtoReflect.Descriptor instead.
 func (*CheckSessionRequest) Descriptor() ([]byte, []int) {
-	return file_auth_v1_auth_proto_rawDescGZIP(), []int{10}
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CheckSessionRequest) GetSid() string {
@@ -604,7 +1268,7 @@ type CheckSessionResponse struct {
 
 func (x *CheckSessionResponse) Reset() {
 	*x = CheckSessionResponse{}
-	mi := &file_auth_v1_auth_proto_msgTypes[11]
+	mi := &file_auth_v1_auth_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -616,7 +1280,7 @@ func (x *CheckSessionResponse) String() string {
 func (*CheckSessionResponse) ProtoMessage() {}
 
 func (x *CheckSessionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_auth_proto_msgTypes[11]
+	mi := &file_auth_v1_auth_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -629,7 +1293,7 @@ func (x *CheckSessionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckSessionResponse.ProtoReflect.Descriptor instead.
 func (*CheckSessionResponse) Descriptor() ([]byte, []int) {
-	return file_auth_v1_auth_proto_rawDescGZIP(), []int{11}
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *CheckSessionResponse) GetLive() bool {
@@ -679,7 +1343,7 @@ type IssueClientTokenRequest struct {
 
 func (x *IssueClientTokenRequest) Reset() {
 	*x = IssueClientTokenRequest{}
-	mi := &file_auth_v1_auth_proto_msgTypes[12]
+	mi := &file_auth_v1_auth_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -691,7 +1355,7 @@ func (x *IssueClientTokenRequest) String() string {
 func (*IssueClientTokenRequest) ProtoMessage() {}
 
 func (x *IssueClientTokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_auth_proto_msgTypes[12]
+	mi := &file_auth_v1_auth_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -704,7 +1368,7 @@ func (x *IssueClientTokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueClientTokenRequest.ProtoReflect.Descriptor instead.
 func (*IssueClientTokenRequest) Descriptor() ([]byte, []int) {
-	return file_auth_v1_auth_proto_rawDescGZIP(), []int{12}
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *IssueClientTokenRequest) GetClientId() string {
@@ -743,7 +1407,7 @@ type IssueClientTokenResponse struct {
 
 func (x *IssueClientTokenResponse) Reset() {
 	*x = IssueClientTokenResponse{}
-	mi := &file_auth_v1_auth_proto_msgTypes[13]
+	mi := &file_auth_v1_auth_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -755,7 +1419,7 @@ func (x *IssueClientTokenResponse) String() string {
 func (*IssueClientTokenResponse) ProtoMessage() {}
 
 func (x *IssueClientTokenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_auth_proto_msgTypes[13]
+	mi := &file_auth_v1_auth_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -768,7 +1432,7 @@ func (x *IssueClientTokenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueClientTokenResponse.ProtoReflect.Descriptor instead.
 func (*IssueClientTokenResponse) Descriptor() ([]byte, []int) {
-	return file_auth_v1_auth_proto_rawDescGZIP(), []int{13}
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *IssueClientTokenResponse) GetAccessToken() string {
@@ -820,7 +1484,7 @@ type LoginRequest struct {
 
 func (x *LoginRequest) Reset() {
 	*x = LoginRequest{}
-	mi := &file_auth_v1_auth_proto_msgTypes[14]
+	mi := &file_auth_v1_auth_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -832,7 +1496,7 @@ func (x *LoginRequest) String() string {
 func (*LoginRequest) ProtoMessage() {}
 
 func (x *LoginRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_auth_proto_msgTypes[14]
+	mi := &file_auth_v1_auth_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -845,7 +1509,7 @@ func (x *LoginRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoginRequest.ProtoReflect.Descriptor instead.
 func (*LoginRequest) Descriptor() ([]byte, []int) {
-	return file_auth_v1_auth_proto_rawDescGZIP(), []int{14}
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *LoginRequest) GetUsername() string {
@@ -891,7 +1555,7 @@ type LoginResponse struct {
 
 func (x *LoginResponse) Reset() {
 	*x = LoginResponse{}
-	mi := &file_auth_v1_auth_proto_msgTypes[15]
+	mi := &file_auth_v1_auth_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -903,7 +1567,7 @@ func (x *LoginResponse) String() string {
 func (*LoginResponse) ProtoMessage() {}
 
 func (x *LoginResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_auth_proto_msgTypes[15]
+	mi := &file_auth_v1_auth_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -916,7 +1580,7 @@ func (x *LoginResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoginResponse.ProtoReflect.Descriptor instead.
 func (*LoginResponse) Descriptor() ([]byte, []int) {
-	return file_auth_v1_auth_proto_rawDescGZIP(), []int{15}
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *LoginResponse) GetAccessToken() string {
@@ -983,7 +1647,7 @@ type RefreshRequest struct {
 
 func (x *RefreshRequest) Reset() {
 	*x = RefreshRequest{}
-	mi := &file_auth_v1_auth_proto_msgTypes[16]
+	mi := &file_auth_v1_auth_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -995,7 +1659,7 @@ func (x *RefreshRequest) String() string {
 func (*RefreshRequest) ProtoMessage() {}
 
 func (x *RefreshRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_auth_proto_msgTypes[16]
+	mi := &file_auth_v1_auth_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1008,7 +1672,7 @@ func (x *RefreshRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefreshRequest.ProtoReflect.Descriptor instead.
 func (*RefreshRequest) Descriptor() ([]byte, []int) {
-	return file_auth_v1_auth_proto_rawDescGZIP(), []int{16}
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{28}
 }
 
 type RefreshResponse struct {
@@ -1024,7 +1688,7 @@ type RefreshResponse struct {
 
 func (x *RefreshResponse) Reset() {
 	*x = RefreshResponse{}
-	mi := &file_auth_v1_auth_proto_msgTypes[17]
+	mi := &file_auth_v1_auth_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1036,7 +1700,7 @@ func (x *RefreshResponse) String() string {
 func (*RefreshResponse) ProtoMessage() {}
 
 func (x *RefreshResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_auth_proto_msgTypes[17]
+	mi := &file_auth_v1_auth_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1049,7 +1713,7 @@ func (x *RefreshResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefreshResponse.ProtoReflect.Descriptor instead.
 func (*RefreshResponse) Descriptor() ([]byte, []int) {
-	return file_auth_v1_auth_proto_rawDescGZIP(), []int{17}
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *RefreshResponse) GetAccessToken() string {
@@ -1092,7 +1756,7 @@ type VerifyRequest struct {
 
 func (x *VerifyRequest) Reset() {
 	*x = VerifyRequest{}
-	mi := &file_auth_v1_auth_proto_msgTypes[18]
+	mi := &file_auth_v1_auth_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1104,7 +1768,7 @@ func (x *VerifyRequest) String() string {
 func (*VerifyRequest) ProtoMessage() {}
 
 func (x *VerifyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_auth_proto_msgTypes[18]
+	mi := &file_auth_v1_auth_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1117,7 +1781,7 @@ func (x *VerifyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyRequest.ProtoReflect.Descriptor instead.
 func (*VerifyRequest) Descriptor() ([]byte, []int) {
-	return file_auth_v1_auth_proto_rawDescGZIP(), []int{18}
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *VerifyRequest) GetToken() string {
@@ -1143,7 +1807,7 @@ type VerifyResponse struct {
 
 func (x *VerifyResponse) Reset() {
 	*x = VerifyResponse{}
-	mi := &file_auth_v1_auth_proto_msgTypes[19]
+	mi := &file_auth_v1_auth_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1155,7 +1819,7 @@ func (x *VerifyResponse) String() string {
 func (*VerifyResponse) ProtoMessage() {}
 
 func (x *VerifyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_auth_proto_msgTypes[19]
+	mi := &file_auth_v1_auth_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1168,7 +1832,7 @@ func (x *VerifyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyResponse.ProtoReflect.Descriptor instead.
 func (*VerifyResponse) Descriptor() ([]byte, []int) {
-	return file_auth_v1_auth_proto_rawDescGZIP(), []int{19}
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *VerifyResponse) GetClaims() *Claims {
@@ -1205,7 +1869,7 @@ type Claims struct {
 
 func (x *Claims) Reset() {
 	*x = Claims{}
-	mi := &file_auth_v1_auth_proto_msgTypes[20]
+	mi := &file_auth_v1_auth_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1217,7 +1881,7 @@ func (x *Claims) String() string {
 func (*Claims) ProtoMessage() {}
 
 func (x *Claims) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_auth_proto_msgTypes[20]
+	mi := &file_auth_v1_auth_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1230,7 +1894,7 @@ func (x *Claims) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Claims.ProtoReflect.Descriptor instead.
 func (*Claims) Descriptor() ([]byte, []int) {
-	return file_auth_v1_auth_proto_rawDescGZIP(), []int{20}
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *Claims) GetSubject() string {
@@ -1325,7 +1989,7 @@ type LogoutRequest struct {
 
 func (x *LogoutRequest) Reset() {
 	*x = LogoutRequest{}
-	mi := &file_auth_v1_auth_proto_msgTypes[21]
+	mi := &file_auth_v1_auth_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1337,7 +2001,7 @@ func (x *LogoutRequest) String() string {
 func (*LogoutRequest) ProtoMessage() {}
 
 func (x *LogoutRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_auth_proto_msgTypes[21]
+	mi := &file_auth_v1_auth_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1350,7 +2014,7 @@ func (x *LogoutRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogoutRequest.ProtoReflect.Descriptor instead.
 func (*LogoutRequest) Descriptor() ([]byte, []int) {
-	return file_auth_v1_auth_proto_rawDescGZIP(), []int{21}
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{33}
 }
 
 type LogoutResponse struct {
@@ -1361,7 +2025,7 @@ type LogoutResponse struct {
 
 func (x *LogoutResponse) Reset() {
 	*x = LogoutResponse{}
-	mi := &file_auth_v1_auth_proto_msgTypes[22]
+	mi := &file_auth_v1_auth_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1373,7 +2037,7 @@ func (x *LogoutResponse) String() string {
 func (*LogoutResponse) ProtoMessage() {}
 
 func (x *LogoutResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_auth_proto_msgTypes[22]
+	mi := &file_auth_v1_auth_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1386,7 +2050,7 @@ func (x *LogoutResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogoutResponse.ProtoReflect.Descriptor instead.
 func (*LogoutResponse) Descriptor() ([]byte, []int) {
-	return file_auth_v1_auth_proto_rawDescGZIP(), []int{22}
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{34}
 }
 
 type ChangePasswordRequest struct {
@@ -1399,7 +2063,7 @@ type ChangePasswordRequest struct {
 
 func (x *ChangePasswordRequest) Reset() {
 	*x = ChangePasswordRequest{}
-	mi := &file_auth_v1_auth_proto_msgTypes[23]
+	mi := &file_auth_v1_auth_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1411,7 +2075,7 @@ func (x *ChangePasswordRequest) String() string {
 func (*ChangePasswordRequest) ProtoMessage() {}
 
 func (x *ChangePasswordRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_auth_proto_msgTypes[23]
+	mi := &file_auth_v1_auth_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1424,7 +2088,7 @@ func (x *ChangePasswordRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangePasswordRequest.ProtoReflect.Descriptor instead.
 func (*ChangePasswordRequest) Descriptor() ([]byte, []int) {
-	return file_auth_v1_auth_proto_rawDescGZIP(), []int{23}
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ChangePasswordRequest) GetOldPassword() string {
@@ -1449,7 +2113,7 @@ type ChangePasswordResponse struct {
 
 func (x *ChangePasswordResponse) Reset() {
 	*x = ChangePasswordResponse{}
-	mi := &file_auth_v1_auth_proto_msgTypes[24]
+	mi := &file_auth_v1_auth_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1461,7 +2125,7 @@ func (x *ChangePasswordResponse) String() string {
 func (*ChangePasswordResponse) ProtoMessage() {}
 
 func (x *ChangePasswordResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_auth_proto_msgTypes[24]
+	mi := &file_auth_v1_auth_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1474,7 +2138,7 @@ func (x *ChangePasswordResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangePasswordResponse.ProtoReflect.Descriptor instead.
 func (*ChangePasswordResponse) Descriptor() ([]byte, []int) {
-	return file_auth_v1_auth_proto_rawDescGZIP(), []int{24}
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{36}
 }
 
 type RenewRequest struct {
@@ -1485,7 +2149,7 @@ type RenewRequest struct {
 
 func (x *RenewRequest) Reset() {
 	*x = RenewRequest{}
-	mi := &file_auth_v1_auth_proto_msgTypes[25]
+	mi := &file_auth_v1_auth_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1497,7 +2161,7 @@ func (x *RenewRequest) String() string {
 func (*RenewRequest) ProtoMessage() {}
 
 func (x *RenewRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_auth_proto_msgTypes[25]
+	mi := &file_auth_v1_auth_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1510,7 +2174,7 @@ func (x *RenewRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenewRequest.ProtoReflect.Descriptor instead.
 func (*RenewRequest) Descriptor() ([]byte, []int) {
-	return file_auth_v1_auth_proto_rawDescGZIP(), []int{25}
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{37}
 }
 
 type RenewResponse struct {
@@ -1523,7 +2187,7 @@ type RenewResponse struct {
 
 func (x *RenewResponse) Reset() {
 	*x = RenewResponse{}
-	mi := &file_auth_v1_auth_proto_msgTypes[26]
+	mi := &file_auth_v1_auth_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1535,7 +2199,7 @@ func (x *RenewResponse) String() string {
 func (*RenewResponse) ProtoMessage() {}
 
 func (x *RenewResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_auth_proto_msgTypes[26]
+	mi := &file_auth_v1_auth_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1548,7 +2212,7 @@ func (x *RenewResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenewResponse.ProtoReflect.Descriptor instead.
 func (*RenewResponse) Descriptor() ([]byte, []int) {
-	return file_auth_v1_auth_proto_rawDescGZIP(), []int{26}
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *RenewResponse) GetAccessToken() string {
@@ -1579,7 +2243,7 @@ type ListRevocationsRequest struct {
 
 func (x *ListRevocationsRequest) Reset() {
 	*x = ListRevocationsRequest{}
-	mi := &file_auth_v1_auth_proto_msgTypes[27]
+	mi := &file_auth_v1_auth_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1591,7 +2255,7 @@ func (x *ListRevocationsRequest) String() string {
 func (*ListRevocationsRequest) ProtoMessage() {}
 
 func (x *ListRevocationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_auth_proto_msgTypes[27]
+	mi := &file_auth_v1_auth_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1604,7 +2268,7 @@ func (x *ListRevocationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRevocationsRequest.ProtoReflect.Descriptor instead.
 func (*ListRevocationsRequest) Descriptor() ([]byte, []int) {
-	return file_auth_v1_auth_proto_rawDescGZIP(), []int{27}
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ListRevocationsRequest) GetSince() int64 {
@@ -1643,7 +2307,7 @@ type ListRevocationsResponse struct {
 
 func (x *ListRevocationsResponse) Reset() {
 	*x = ListRevocationsResponse{}
-	mi := &file_auth_v1_auth_proto_msgTypes[28]
+	mi := &file_auth_v1_auth_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1655,7 +2319,7 @@ func (x *ListRevocationsResponse) String() string {
 func (*ListRevocationsResponse) ProtoMessage() {}
 
 func (x *ListRevocationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_auth_proto_msgTypes[28]
+	mi := &file_auth_v1_auth_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1668,7 +2332,7 @@ func (x *ListRevocationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRevocationsResponse.ProtoReflect.Descriptor instead.
 func (*ListRevocationsResponse) Descriptor() ([]byte, []int) {
-	return file_auth_v1_auth_proto_rawDescGZIP(), []int{28}
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ListRevocationsResponse) GetRevocations() []*Revocation {
@@ -1707,7 +2371,7 @@ type Revocation struct {
 
 func (x *Revocation) Reset() {
 	*x = Revocation{}
-	mi := &file_auth_v1_auth_proto_msgTypes[29]
+	mi := &file_auth_v1_auth_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1719,7 +2383,7 @@ func (x *Revocation) String() string {
 func (*Revocation) ProtoMessage() {}
 
 func (x *Revocation) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_auth_proto_msgTypes[29]
+	mi := &file_auth_v1_auth_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1732,7 +2396,7 @@ func (x *Revocation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Revocation.ProtoReflect.Descriptor instead.
 func (*Revocation) Descriptor() ([]byte, []int) {
-	return file_auth_v1_auth_proto_rawDescGZIP(), []int{29}
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *Revocation) GetSid() string {
@@ -1764,7 +2428,7 @@ type GetJWKSRequest struct {
 
 func (x *GetJWKSRequest) Reset() {
 	*x = GetJWKSRequest{}
-	mi := &file_auth_v1_auth_proto_msgTypes[30]
+	mi := &file_auth_v1_auth_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1776,7 +2440,7 @@ func (x *GetJWKSRequest) String() string {
 func (*GetJWKSRequest) ProtoMessage() {}
 
 func (x *GetJWKSRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_auth_proto_msgTypes[30]
+	mi := &file_auth_v1_auth_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1789,7 +2453,7 @@ func (x *GetJWKSRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJWKSRequest.ProtoReflect.Descriptor instead.
 func (*GetJWKSRequest) Descriptor() ([]byte, []int) {
-	return file_auth_v1_auth_proto_rawDescGZIP(), []int{30}
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{42}
 }
 
 type GetJWKSResponse struct {
@@ -1801,7 +2465,7 @@ type GetJWKSResponse struct {
 
 func (x *GetJWKSResponse) Reset() {
 	*x = GetJWKSResponse{}
-	mi := &file_auth_v1_auth_proto_msgTypes[31]
+	mi := &file_auth_v1_auth_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1813,7 +2477,7 @@ func (x *GetJWKSResponse) String() string {
 func (*GetJWKSResponse) ProtoMessage() {}
 
 func (x *GetJWKSResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_auth_proto_msgTypes[31]
+	mi := &file_auth_v1_auth_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1826,7 +2490,7 @@ func (x *GetJWKSResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJWKSResponse.ProtoReflect.Descriptor instead.
 func (*GetJWKSResponse) Descriptor() ([]byte, []int) {
-	return file_auth_v1_auth_proto_rawDescGZIP(), []int{31}
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *GetJWKSResponse) GetKeys() []*JWK {
@@ -1856,7 +2520,7 @@ type JWK struct {
 
 func (x *JWK) Reset() {
 	*x = JWK{}
-	mi := &file_auth_v1_auth_proto_msgTypes[32]
+	mi := &file_auth_v1_auth_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1868,7 +2532,7 @@ func (x *JWK) String() string {
 func (*JWK) ProtoMessage() {}
 
 func (x *JWK) ProtoReflect() protoreflect.Message {
-	mi := &file_auth_v1_auth_proto_msgTypes[32]
+	mi := &file_auth_v1_auth_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1881,7 +2545,7 @@ func (x *JWK) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JWK.ProtoReflect.Descriptor instead.
 func (*JWK) Descriptor() ([]byte, []int) {
-	return file_auth_v1_auth_proto_rawDescGZIP(), []int{32}
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *JWK) GetKty() string {
@@ -1930,7 +2594,52 @@ var File_auth_v1_auth_proto protoreflect.FileDescriptor
 
 const file_auth_v1_auth_proto_rawDesc = "" +
 	"\n" +
-	"\x12auth/v1/auth.proto\x12\aauth.v1\x1a\x15auth/v1/options.proto\"\x13\n" +
+	"\x12auth/v1/auth.proto\x12\aauth.v1\x1a\x15auth/v1/options.proto\"!\n" +
+	"\x1fBeginPasskeyRegistrationRequest\"\x8b\x01\n" +
+	" BeginPasskeyRegistrationResponse\x12!\n" +
+	"\foptions_json\x18\x01 \x01(\tR\voptionsJson\x12%\n" +
+	"\x0eceremony_token\x18\x02 \x01(\tR\rceremonyToken\x12\x1d\n" +
+	"\n" +
+	"expires_in\x18\x03 \x01(\x03R\texpiresIn\"\x86\x01\n" +
+	" FinishPasskeyRegistrationRequest\x12%\n" +
+	"\x0eceremony_token\x18\x01 \x01(\tR\rceremonyToken\x12'\n" +
+	"\x0fcredential_json\x18\x02 \x01(\tR\x0ecredentialJson\x12\x12\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\"H\n" +
+	"!FinishPasskeyRegistrationResponse\x12#\n" +
+	"\rcredential_id\x18\x01 \x01(\tR\fcredentialId\"J\n" +
+	"\x18BeginPasskeyLoginRequest\x12.\n" +
+	"\x13second_factor_token\x18\x01 \x01(\tR\x11secondFactorToken\"\x84\x01\n" +
+	"\x19BeginPasskeyLoginResponse\x12!\n" +
+	"\foptions_json\x18\x01 \x01(\tR\voptionsJson\x12%\n" +
+	"\x0eceremony_token\x18\x02 \x01(\tR\rceremonyToken\x12\x1d\n" +
+	"\n" +
+	"expires_in\x18\x03 \x01(\x03R\texpiresIn\"\x8c\x01\n" +
+	"\x19FinishPasskeyLoginRequest\x12%\n" +
+	"\x0eceremony_token\x18\x01 \x01(\tR\rceremonyToken\x12'\n" +
+	"\x0fcredential_json\x18\x02 \x01(\tR\x0ecredentialJson\x12\x1f\n" +
+	"\vset_cookies\x18\x03 \x01(\bR\n" +
+	"setCookies\"\xd0\x01\n" +
+	"\x1aFinishPasskeyLoginResponse\x12!\n" +
+	"\faccess_token\x18\x01 \x01(\tR\vaccessToken\x12#\n" +
+	"\rrefresh_token\x18\x02 \x01(\tR\frefreshToken\x12\x1d\n" +
+	"\n" +
+	"token_type\x18\x03 \x01(\tR\ttokenType\x12\x1d\n" +
+	"\n" +
+	"expires_in\x18\x04 \x01(\x03R\texpiresIn\x12,\n" +
+	"\x12refresh_expires_in\x18\x05 \x01(\x03R\x10refreshExpiresIn\"\x1b\n" +
+	"\x19BeginPasskeyStepUpRequest\"\x85\x01\n" +
+	"\x1aBeginPasskeyStepUpResponse\x12!\n" +
+	"\foptions_json\x18\x01 \x01(\tR\voptionsJson\x12%\n" +
+	"\x0eceremony_token\x18\x02 \x01(\tR\rceremonyToken\x12\x1d\n" +
+	"\n" +
+	"expires_in\x18\x03 \x01(\x03R\texpiresIn\"l\n" +
+	"\x1aFinishPasskeyStepUpRequest\x12%\n" +
+	"\x0eceremony_token\x18\x01 \x01(\tR\rceremonyToken\x12'\n" +
+	"\x0fcredential_json\x18\x02 \x01(\tR\x0ecredentialJson\"_\n" +
+	"\x1bFinishPasskeyStepUpResponse\x12!\n" +
+	"\faccess_token\x18\x01 \x01(\tR\vaccessToken\x12\x1d\n" +
+	"\n" +
+	"expires_in\x18\x02 \x01(\x03R\texpiresIn\"\x13\n" +
 	"\x11EnrollTOTPRequest\">\n" +
 	"\x12EnrollTOTPResponse\x12\x16\n" +
 	"\x06secret\x18\x01 \x01(\tR\x06secret\x12\x10\n" +
@@ -2063,7 +2772,7 @@ const file_auth_v1_auth_proto_rawDesc = "" +
 	"\x01x\x18\x03 \x01(\tR\x01x\x12\x10\n" +
 	"\x03kid\x18\x04 \x01(\tR\x03kid\x12\x10\n" +
 	"\x03alg\x18\x05 \x01(\tR\x03alg\x12\x10\n" +
-	"\x03use\x18\x06 \x01(\tR\x03use2\xa9\t\n" +
+	"\x03use\x18\x06 \x01(\tR\x03use2\xae\x0e\n" +
 	"\vAuthService\x12<\n" +
 	"\x05Login\x12\x15.auth.v1.LoginRequest\x1a\x16.auth.v1.LoginResponse\"\x04\xc8\xf3\x18\x01\x12B\n" +
 	"\aRefresh\x12\x17.auth.v1.RefreshRequest\x1a\x18.auth.v1.RefreshResponse\"\x04\xc8\xf3\x18\x04\x12?\n" +
@@ -2080,7 +2789,13 @@ const file_auth_v1_auth_proto_rawDesc = "" +
 	"\vConfirmTOTP\x12\x1b.auth.v1.ConfirmTOTPRequest\x1a\x1c.auth.v1.ConfirmTOTPResponse\"\x04\xc8\xf3\x18\x03\x12`\n" +
 	"\x11LoginSecondFactor\x12!.auth.v1.LoginSecondFactorRequest\x1a\".auth.v1.LoginSecondFactorResponse\"\x04\xc8\xf3\x18\x01\x12?\n" +
 	"\x06StepUp\x12\x16.auth.v1.StepUpRequest\x1a\x17.auth.v1.StepUpResponse\"\x04\xc8\xf3\x18\x02\x12m\n" +
-	"\x13DisableSecondFactor\x12#.auth.v1.DisableSecondFactorRequest\x1a$.auth.v1.DisableSecondFactorResponse\"\v\xd2\xf3\x18\a\b\x03 \x01(\xac\x02B6Z-github.com/authd-dev/authd/gen/auth/v1;authv1\x92\x03\x04\b\x02 \x03b\beditionsp\xe8\a"
+	"\x13DisableSecondFactor\x12#.auth.v1.DisableSecondFactorRequest\x1a$.auth.v1.DisableSecondFactorResponse\"\v\xd2\xf3\x18\a\b\x03 \x01(\xac\x02\x12u\n" +
+	"\x18BeginPasskeyRegistration\x12(.auth.v1.BeginPasskeyRegistrationRequest\x1a).auth.v1.BeginPasskeyRegistrationResponse\"\x04\xc8\xf3\x18\x03\x12x\n" +
+	"\x19FinishPasskeyRegistration\x12).auth.v1.FinishPasskeyRegistrationRequest\x1a*.auth.v1.FinishPasskeyRegistrationResponse\"\x04\xc8\xf3\x18\x03\x12`\n" +
+	"\x11BeginPasskeyLogin\x12!.auth.v1.BeginPasskeyLoginRequest\x1a\".auth.v1.BeginPasskeyLoginResponse\"\x04\xc8\xf3\x18\x01\x12c\n" +
+	"\x12FinishPasskeyLogin\x12\".auth.v1.FinishPasskeyLoginRequest\x1a#.auth.v1.FinishPasskeyLoginResponse\"\x04\xc8\xf3\x18\x01\x12c\n" +
+	"\x12BeginPasskeyStepUp\x12\".auth.v1.BeginPasskeyStepUpRequest\x1a#.auth.v1.BeginPasskeyStepUpResponse\"\x04\xc8\xf3\x18\x02\x12f\n" +
+	"\x13FinishPasskeyStepUp\x12#.auth.v1.FinishPasskeyStepUpRequest\x1a$.auth.v1.FinishPasskeyStepUpResponse\"\x04\xc8\xf3\x18\x02B6Z-github.com/authd-dev/authd/gen/auth/v1;authv1\x92\x03\x04\b\x02 \x03b\beditionsp\xe8\a"
 
 var (
 	file_auth_v1_auth_proto_rawDescOnce sync.Once
@@ -2094,80 +2809,104 @@ func file_auth_v1_auth_proto_rawDescGZIP() []byte {
 	return file_auth_v1_auth_proto_rawDescData
 }
 
-var file_auth_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
+var file_auth_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
 var file_auth_v1_auth_proto_goTypes = []any{
-	(*EnrollTOTPRequest)(nil),           // 0: auth.v1.EnrollTOTPRequest
-	(*EnrollTOTPResponse)(nil),          // 1: auth.v1.EnrollTOTPResponse
-	(*ConfirmTOTPRequest)(nil),          // 2: auth.v1.ConfirmTOTPRequest
-	(*ConfirmTOTPResponse)(nil),         // 3: auth.v1.ConfirmTOTPResponse
-	(*LoginSecondFactorRequest)(nil),    // 4: auth.v1.LoginSecondFactorRequest
-	(*LoginSecondFactorResponse)(nil),   // 5: auth.v1.LoginSecondFactorResponse
-	(*StepUpRequest)(nil),               // 6: auth.v1.StepUpRequest
-	(*StepUpResponse)(nil),              // 7: auth.v1.StepUpResponse
-	(*DisableSecondFactorRequest)(nil),  // 8: auth.v1.DisableSecondFactorRequest
-	(*DisableSecondFactorResponse)(nil), // 9: auth.v1.DisableSecondFactorResponse
-	(*CheckSessionRequest)(nil),         // 10: auth.v1.CheckSessionRequest
-	(*CheckSessionResponse)(nil),        // 11: auth.v1.CheckSessionResponse
-	(*IssueClientTokenRequest)(nil),     // 12: auth.v1.IssueClientTokenRequest
-	(*IssueClientTokenResponse)(nil),    // 13: auth.v1.IssueClientTokenResponse
-	(*LoginRequest)(nil),                // 14: auth.v1.LoginRequest
-	(*LoginResponse)(nil),               // 15: auth.v1.LoginResponse
-	(*RefreshRequest)(nil),              // 16: auth.v1.RefreshRequest
-	(*RefreshResponse)(nil),             // 17: auth.v1.RefreshResponse
-	(*VerifyRequest)(nil),               // 18: auth.v1.VerifyRequest
-	(*VerifyResponse)(nil),              // 19: auth.v1.VerifyResponse
-	(*Claims)(nil),                      // 20: auth.v1.Claims
-	(*LogoutRequest)(nil),               // 21: auth.v1.LogoutRequest
-	(*LogoutResponse)(nil),              // 22: auth.v1.LogoutResponse
-	(*ChangePasswordRequest)(nil),       // 23: auth.v1.ChangePasswordRequest
-	(*ChangePasswordResponse)(nil),      // 24: auth.v1.ChangePasswordResponse
-	(*RenewRequest)(nil),                // 25: auth.v1.RenewRequest
-	(*RenewResponse)(nil),               // 26: auth.v1.RenewResponse
-	(*ListRevocationsRequest)(nil),      // 27: auth.v1.ListRevocationsRequest
-	(*ListRevocationsResponse)(nil),     // 28: auth.v1.ListRevocationsResponse
-	(*Revocation)(nil),                  // 29: auth.v1.Revocation
-	(*GetJWKSRequest)(nil),              // 30: auth.v1.GetJWKSRequest
-	(*GetJWKSResponse)(nil),             // 31: auth.v1.GetJWKSResponse
-	(*JWK)(nil),                         // 32: auth.v1.JWK
-	(Requirement)(0),                    // 33: auth.v1.Requirement
+	(*BeginPasskeyRegistrationRequest)(nil),   // 0: auth.v1.BeginPasskeyRegistrationRequest
+	(*BeginPasskeyRegistrationResponse)(nil),  // 1: auth.v1.BeginPasskeyRegistrationResponse
+	(*FinishPasskeyRegistrationRequest)(nil),  // 2: auth.v1.FinishPasskeyRegistrationRequest
+	(*FinishPasskeyRegistrationResponse)(nil), // 3: auth.v1.FinishPasskeyRegistrationResponse
+	(*BeginPasskeyLoginRequest)(nil),          // 4: auth.v1.BeginPasskeyLoginRequest
+	(*BeginPasskeyLoginResponse)(nil),         // 5: auth.v1.BeginPasskeyLoginResponse
+	(*FinishPasskeyLoginRequest)(nil),         // 6: auth.v1.FinishPasskeyLoginRequest
+	(*FinishPasskeyLoginResponse)(nil),        // 7: auth.v1.FinishPasskeyLoginResponse
+	(*BeginPasskeyStepUpRequest)(nil),         // 8: auth.v1.BeginPasskeyStepUpRequest
+	(*BeginPasskeyStepUpResponse)(nil),        // 9: auth.v1.BeginPasskeyStepUpResponse
+	(*FinishPasskeyStepUpRequest)(nil),        // 10: auth.v1.FinishPasskeyStepUpRequest
+	(*FinishPasskeyStepUpResponse)(nil),       // 11: auth.v1.FinishPasskeyStepUpResponse
+	(*EnrollTOTPRequest)(nil),                 // 12: auth.v1.EnrollTOTPRequest
+	(*EnrollTOTPResponse)(nil),                // 13: auth.v1.EnrollTOTPResponse
+	(*ConfirmTOTPRequest)(nil),                // 14: auth.v1.ConfirmTOTPRequest
+	(*ConfirmTOTPResponse)(nil),               // 15: auth.v1.ConfirmTOTPResponse
+	(*LoginSecondFactorRequest)(nil),          // 16: auth.v1.LoginSecondFactorRequest
+	(*LoginSecondFactorResponse)(nil),         // 17: auth.v1.LoginSecondFactorResponse
+	(*StepUpRequest)(nil),                     // 18: auth.v1.StepUpRequest
+	(*StepUpResponse)(nil),                    // 19: auth.v1.StepUpResponse
+	(*DisableSecondFactorRequest)(nil),        // 20: auth.v1.DisableSecondFactorRequest
+	(*DisableSecondFactorResponse)(nil),       // 21: auth.v1.DisableSecondFactorResponse
+	(*CheckSessionRequest)(nil),               // 22: auth.v1.CheckSessionRequest
+	(*CheckSessionResponse)(nil),              // 23: auth.v1.CheckSessionResponse
+	(*IssueClientTokenRequest)(nil),           // 24: auth.v1.IssueClientTokenRequest
+	(*IssueClientTokenResponse)(nil),          // 25: auth.v1.IssueClientTokenResponse
+	(*LoginRequest)(nil),                      // 26: auth.v1.LoginRequest
+	(*LoginResponse)(nil),                     // 27: auth.v1.LoginResponse
+	(*RefreshRequest)(nil),                    // 28: auth.v1.RefreshRequest
+	(*RefreshResponse)(nil),                   // 29: auth.v1.RefreshResponse
+	(*VerifyRequest)(nil),                     // 30: auth.v1.VerifyRequest
+	(*VerifyResponse)(nil),                    // 31: auth.v1.VerifyResponse
+	(*Claims)(nil),                            // 32: auth.v1.Claims
+	(*LogoutRequest)(nil),                     // 33: auth.v1.LogoutRequest
+	(*LogoutResponse)(nil),                    // 34: auth.v1.LogoutResponse
+	(*ChangePasswordRequest)(nil),             // 35: auth.v1.ChangePasswordRequest
+	(*ChangePasswordResponse)(nil),            // 36: auth.v1.ChangePasswordResponse
+	(*RenewRequest)(nil),                      // 37: auth.v1.RenewRequest
+	(*RenewResponse)(nil),                     // 38: auth.v1.RenewResponse
+	(*ListRevocationsRequest)(nil),            // 39: auth.v1.ListRevocationsRequest
+	(*ListRevocationsResponse)(nil),           // 40: auth.v1.ListRevocationsResponse
+	(*Revocation)(nil),                        // 41: auth.v1.Revocation
+	(*GetJWKSRequest)(nil),                    // 42: auth.v1.GetJWKSRequest
+	(*GetJWKSResponse)(nil),                   // 43: auth.v1.GetJWKSResponse
+	(*JWK)(nil),                               // 44: auth.v1.JWK
+	(Requirement)(0),                          // 45: auth.v1.Requirement
 }
 var file_auth_v1_auth_proto_depIdxs = []int32{
-	33, // 0: auth.v1.VerifyRequest.requirement:type_name -> auth.v1.Requirement
-	20, // 1: auth.v1.VerifyResponse.claims:type_name -> auth.v1.Claims
-	29, // 2: auth.v1.ListRevocationsResponse.revocations:type_name -> auth.v1.Revocation
-	32, // 3: auth.v1.GetJWKSResponse.keys:type_name -> auth.v1.JWK
-	14, // 4: auth.v1.AuthService.Login:input_type -> auth.v1.LoginRequest
-	16, // 5: auth.v1.AuthService.Refresh:input_type -> auth.v1.RefreshRequest
-	18, // 6: auth.v1.AuthService.Verify:input_type -> auth.v1.VerifyRequest
-	21, // 7: auth.v1.AuthService.Logout:input_type -> auth.v1.LogoutRequest
-	23, // 8: auth.v1.AuthService.ChangePassword:input_type -> auth.v1.ChangePasswordRequest
-	25, // 9: auth.v1.AuthService.Renew:input_type -> auth.v1.RenewRequest
-	27, // 10: auth.v1.AuthService.ListRevocations:input_type -> auth.v1.ListRevocationsRequest
-	30, // 11: auth.v1.AuthService.GetJWKS:input_type -> auth.v1.GetJWKSRequest
-	10, // 12: auth.v1.AuthService.CheckSession:input_type -> auth.v1.CheckSessionRequest
-	12, // 13: auth.v1.AuthService.IssueClientToken:input_type -> auth.v1.IssueClientTokenRequest
-	0,  // 14: auth.v1.AuthService.EnrollTOTP:input_type -> auth.v1.EnrollTOTPRequest
-	2,  // 15: auth.v1.AuthService.ConfirmTOTP:input_type -> auth.v1.ConfirmTOTPRequest
-	4,  // 16: auth.v1.AuthService.LoginSecondFactor:input_type -> auth.v1.LoginSecondFactorRequest
-	6,  // 17: auth.v1.AuthService.StepUp:input_type -> auth.v1.StepUpRequest
-	8,  // 18: auth.v1.AuthService.DisableSecondFactor:input_type -> auth.v1.DisableSecondFactorRequest
-	15, // 19: auth.v1.AuthService.Login:output_type -> auth.v1.LoginResponse
-	17, // 20: auth.v1.AuthService.Refresh:output_type -> auth.v1.RefreshResponse
-	19, // 21: auth.v1.AuthService.Verify:output_type -> auth.v1.VerifyResponse
-	22, // 22: auth.v1.AuthService.Logout:output_type -> auth.v1.LogoutResponse
-	24, // 23: auth.v1.AuthService.ChangePassword:output_type -> auth.v1.ChangePasswordResponse
-	26, // 24: auth.v1.AuthService.Renew:output_type -> auth.v1.RenewResponse
-	28, // 25: auth.v1.AuthService.ListRevocations:output_type -> auth.v1.ListRevocationsResponse
-	31, // 26: auth.v1.AuthService.GetJWKS:output_type -> auth.v1.GetJWKSResponse
-	11, // 27: auth.v1.AuthService.CheckSession:output_type -> auth.v1.CheckSessionResponse
-	13, // 28: auth.v1.AuthService.IssueClientToken:output_type -> auth.v1.IssueClientTokenResponse
-	1,  // 29: auth.v1.AuthService.EnrollTOTP:output_type -> auth.v1.EnrollTOTPResponse
-	3,  // 30: auth.v1.AuthService.ConfirmTOTP:output_type -> auth.v1.ConfirmTOTPResponse
-	5,  // 31: auth.v1.AuthService.LoginSecondFactor:output_type -> auth.v1.LoginSecondFactorResponse
-	7,  // 32: auth.v1.AuthService.StepUp:output_type -> auth.v1.StepUpResponse
-	9,  // 33: auth.v1.AuthService.DisableSecondFactor:output_type -> auth.v1.DisableSecondFactorResponse
-	19, // [19:34] is the sub-list for method output_type
-	4,  // [4:19] is the sub-list for method input_type
+	45, // 0: auth.v1.VerifyRequest.requirement:type_name -> auth.v1.Requirement
+	32, // 1: auth.v1.VerifyResponse.claims:type_name -> auth.v1.Claims
+	41, // 2: auth.v1.ListRevocationsResponse.revocations:type_name -> auth.v1.Revocation
+	44, // 3: auth.v1.GetJWKSResponse.keys:type_name -> auth.v1.JWK
+	26, // 4: auth.v1.AuthService.Login:input_type -> auth.v1.LoginRequest
+	28, // 5: auth.v1.AuthService.Refresh:input_type -> auth.v1.RefreshRequest
+	30, // 6: auth.v1.AuthService.Verify:input_type -> auth.v1.VerifyRequest
+	33, // 7: auth.v1.AuthService.Logout:input_type -> auth.v1.LogoutRequest
+	35, // 8: auth.v1.AuthService.ChangePassword:input_type -> auth.v1.ChangePasswordRequest
+	37, // 9: auth.v1.AuthService.Renew:input_type -> auth.v1.RenewRequest
+	39, // 10: auth.v1.AuthService.ListRevocations:input_type -> auth.v1.ListRevocationsRequest
+	42, // 11: auth.v1.AuthService.GetJWKS:input_type -> auth.v1.GetJWKSRequest
+	22, // 12: auth.v1.AuthService.CheckSession:input_type -> auth.v1.CheckSessionRequest
+	24, // 13: auth.v1.AuthService.IssueClientToken:input_type -> auth.v1.IssueClientTokenRequest
+	12, // 14: auth.v1.AuthService.EnrollTOTP:input_type -> auth.v1.EnrollTOTPRequest
+	14, // 15: auth.v1.AuthService.ConfirmTOTP:input_type -> auth.v1.ConfirmTOTPRequest
+	16, // 16: auth.v1.AuthService.LoginSecondFactor:input_type -> auth.v1.LoginSecondFactorRequest
+	18, // 17: auth.v1.AuthService.StepUp:input_type -> auth.v1.StepUpRequest
+	20, // 18: auth.v1.AuthService.DisableSecondFactor:input_type -> auth.v1.DisableSecondFactorRequest
+	0,  // 19: auth.v1.AuthService.BeginPasskeyRegistration:input_type -> auth.v1.BeginPasskeyRegistrationRequest
+	2,  // 20: auth.v1.AuthService.FinishPasskeyRegistration:input_type -> auth.v1.FinishPasskeyRegistrationRequest
+	4,  // 21: auth.v1.AuthService.BeginPasskeyLogin:input_type -> auth.v1.BeginPasskeyLoginRequest
+	6,  // 22: auth.v1.AuthService.FinishPasskeyLogin:input_type -> auth.v1.FinishPasskeyLoginRequest
+	8,  // 23: auth.v1.AuthService.BeginPasskeyStepUp:input_type -> auth.v1.BeginPasskeyStepUpRequest
+	10, // 24: auth.v1.AuthService.FinishPasskeyStepUp:input_type -> auth.v1.FinishPasskeyStepUpRequest
+	27, // 25: auth.v1.AuthService.Login:output_type -> auth.v1.LoginResponse
+	29, // 26: auth.v1.AuthService.Refresh:output_type -> auth.v1.RefreshResponse
+	31, // 27: auth.v1.AuthService.Verify:output_type -> auth.v1.VerifyResponse
+	34, // 28: auth.v1.AuthService.Logout:output_type -> auth.v1.LogoutResponse
+	36, // 29: auth.v1.AuthService.ChangePassword:output_type -> auth.v1.ChangePasswordResponse
+	38, // 30: auth.v1.AuthService.Renew:output_type -> auth.v1.RenewResponse
+	40, // 31: auth.v1.AuthService.ListRevocations:output_type -> auth.v1.ListRevocationsResponse
+	43, // 32: auth.v1.AuthService.GetJWKS:output_type -> auth.v1.GetJWKSResponse
+	23, // 33: auth.v1.AuthService.CheckSession:output_type -> auth.v1.CheckSessionResponse
+	25, // 34: auth.v1.AuthService.IssueClientToken:output_type -> auth.v1.IssueClientTokenResponse
+	13, // 35: auth.v1.AuthService.EnrollTOTP:output_type -> auth.v1.EnrollTOTPResponse
+	15, // 36: auth.v1.AuthService.ConfirmTOTP:output_type -> auth.v1.ConfirmTOTPResponse
+	17, // 37: auth.v1.AuthService.LoginSecondFactor:output_type -> auth.v1.LoginSecondFactorResponse
+	19, // 38: auth.v1.AuthService.StepUp:output_type -> auth.v1.StepUpResponse
+	21, // 39: auth.v1.AuthService.DisableSecondFactor:output_type -> auth.v1.DisableSecondFactorResponse
+	1,  // 40: auth.v1.AuthService.BeginPasskeyRegistration:output_type -> auth.v1.BeginPasskeyRegistrationResponse
+	3,  // 41: auth.v1.AuthService.FinishPasskeyRegistration:output_type -> auth.v1.FinishPasskeyRegistrationResponse
+	5,  // 42: auth.v1.AuthService.BeginPasskeyLogin:output_type -> auth.v1.BeginPasskeyLoginResponse
+	7,  // 43: auth.v1.AuthService.FinishPasskeyLogin:output_type -> auth.v1.FinishPasskeyLoginResponse
+	9,  // 44: auth.v1.AuthService.BeginPasskeyStepUp:output_type -> auth.v1.BeginPasskeyStepUpResponse
+	11, // 45: auth.v1.AuthService.FinishPasskeyStepUp:output_type -> auth.v1.FinishPasskeyStepUpResponse
+	25, // [25:46] is the sub-list for method output_type
+	4,  // [4:25] is the sub-list for method input_type
 	4,  // [4:4] is the sub-list for extension type_name
 	4,  // [4:4] is the sub-list for extension extendee
 	0,  // [0:4] is the sub-list for field type_name
@@ -2185,7 +2924,7 @@ func file_auth_v1_auth_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_auth_v1_auth_proto_rawDesc), len(file_auth_v1_auth_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   33,
+			NumMessages:   45,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

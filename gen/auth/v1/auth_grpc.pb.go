@@ -19,21 +19,27 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	AuthService_Login_FullMethodName               = "/auth.v1.AuthService/Login"
-	AuthService_Refresh_FullMethodName             = "/auth.v1.AuthService/Refresh"
-	AuthService_Verify_FullMethodName              = "/auth.v1.AuthService/Verify"
-	AuthService_Logout_FullMethodName              = "/auth.v1.AuthService/Logout"
-	AuthService_ChangePassword_FullMethodName      = "/auth.v1.AuthService/ChangePassword"
-	AuthService_Renew_FullMethodName               = "/auth.v1.AuthService/Renew"
-	AuthService_ListRevocations_FullMethodName     = "/auth.v1.AuthService/ListRevocations"
-	AuthService_GetJWKS_FullMethodName             = "/auth.v1.AuthService/GetJWKS"
-	AuthService_CheckSession_FullMethodName        = "/auth.v1.AuthService/CheckSession"
-	AuthService_IssueClientToken_FullMethodName    = "/auth.v1.AuthService/IssueClientToken"
-	AuthService_EnrollTOTP_FullMethodName          = "/auth.v1.AuthService/EnrollTOTP"
-	AuthService_ConfirmTOTP_FullMethodName         = "/auth.v1.AuthService/ConfirmTOTP"
-	AuthService_LoginSecondFactor_FullMethodName   = "/auth.v1.AuthService/LoginSecondFactor"
-	AuthService_StepUp_FullMethodName              = "/auth.v1.AuthService/StepUp"
-	AuthService_DisableSecondFactor_FullMethodName = "/auth.v1.AuthService/DisableSecondFactor"
+	AuthService_Login_FullMethodName                     = "/auth.v1.AuthService/Login"
+	AuthService_Refresh_FullMethodName                   = "/auth.v1.AuthService/Refresh"
+	AuthService_Verify_FullMethodName                    = "/auth.v1.AuthService/Verify"
+	AuthService_Logout_FullMethodName                    = "/auth.v1.AuthService/Logout"
+	AuthService_ChangePassword_FullMethodName            = "/auth.v1.AuthService/ChangePassword"
+	AuthService_Renew_FullMethodName                     = "/auth.v1.AuthService/Renew"
+	AuthService_ListRevocations_FullMethodName           = "/auth.v1.AuthService/ListRevocations"
+	AuthService_GetJWKS_FullMethodName                   = "/auth.v1.AuthService/GetJWKS"
+	AuthService_CheckSession_FullMethodName              = "/auth.v1.AuthService/CheckSession"
+	AuthService_IssueClientToken_FullMethodName          = "/auth.v1.AuthService/IssueClientToken"
+	AuthService_EnrollTOTP_FullMethodName                = "/auth.v1.AuthService/EnrollTOTP"
+	AuthService_ConfirmTOTP_FullMethodName               = "/auth.v1.AuthService/ConfirmTOTP"
+	AuthService_LoginSecondFactor_FullMethodName         = "/auth.v1.AuthService/LoginSecondFactor"
+	AuthService_StepUp_FullMethodName                    = "/auth.v1.AuthService/StepUp"
+	AuthService_DisableSecondFactor_FullMethodName       = "/auth.v1.AuthService/DisableSecondFactor"
+	AuthService_BeginPasskeyRegistration_FullMethodName  = "/auth.v1.AuthService/BeginPasskeyRegistration"
+	AuthService_FinishPasskeyRegistration_FullMethodName = "/auth.v1.AuthService/FinishPasskeyRegistration"
+	AuthService_BeginPasskeyLogin_FullMethodName         = "/auth.v1.AuthService/BeginPasskeyLogin"
+	AuthService_FinishPasskeyLogin_FullMethodName        = "/auth.v1.AuthService/FinishPasskeyLogin"
+	AuthService_BeginPasskeyStepUp_FullMethodName        = "/auth.v1.AuthService/BeginPasskeyStepUp"
+	AuthService_FinishPasskeyStepUp_FullMethodName       = "/auth.v1.AuthService/FinishPasskeyStepUp"
 )
 
 // AuthServiceClient is the client API for AuthService service.
@@ -114,6 +120,51 @@ type AuthServiceClient interface {
 	// and passkeys: it needs a fresh token that shows a second factor proven
 	// within five minutes.
 	DisableSecondFactor(ctx context.Context, in *DisableSecondFactorRequest, opts ...grpc.CallOption) (*DisableSecondFactorResponse, error)
+	// BeginPasskeyRegistration starts registering a passkey (a WebAuthn
+	// credential) for the caller, who logged in just now: options_json is the
+	// CredentialCreationOptions as JSON ({"publicKey": …}, for
+	// PublicKeyCredential.parseCreationOptionsFromJSON), asking for a
+	// discoverable credential, user verification preferred and no
+	// attestation; ceremony_token goes with the answer to
+	// FinishPasskeyRegistration within five minutes, once, from the same
+	// session. FAILED_PRECONDITION when authd has no relying party configured
+	// (--webauthn-rp-id, --webauthn-origins).
+	BeginPasskeyRegistration(ctx context.Context, in *BeginPasskeyRegistrationRequest, opts ...grpc.CallOption) (*BeginPasskeyRegistrationResponse, error)
+	// FinishPasskeyRegistration checks the authenticator's answer (the
+	// origin, the relying party ID, the challenge) and keeps the passkey. From
+	// then on the caller has a second factor: a password alone no longer logs
+	// them in (LoginResponse.second_factor_required). A malformed
+	// credential_json is INVALID_ARGUMENT; an answer that does not check, or a
+	// ceremony_token that is unknown, spent, expired or another session's, is
+	// INVALID_CREDENTIALS.
+	FinishPasskeyRegistration(ctx context.Context, in *FinishPasskeyRegistrationRequest, opts ...grpc.CallOption) (*FinishPasskeyRegistrationResponse, error)
+	// BeginPasskeyLogin starts a login with a passkey. With a
+	// second_factor_token (from a Login that answered second_factor_required)
+	// the passkey is that login's second factor, and must be one of its
+	// user's; without one it is a passwordless login with a discoverable
+	// credential, whose user the authenticator names. options_json is the
+	// CredentialRequestOptions as JSON ({"publicKey": …}, for
+	// PublicKeyCredential.parseRequestOptionsFromJSON).
+	BeginPasskeyLogin(ctx context.Context, in *BeginPasskeyLoginRequest, opts ...grpc.CallOption) (*BeginPasskeyLoginResponse, error)
+	// FinishPasskeyLogin checks the assertion and opens a session, answering
+	// as a login does (fresh access token, refresh token, or cookies). The
+	// tokens say how the user proved it: after a password, amr ["pwd", "hwk",
+	// "mfa"] and acr "aal2"; passwordless with user verification (a PIN or a
+	// biometric on the authenticator), amr ["hwk", "user", "mfa"] and acr
+	// "aal2"; passwordless without it, amr ["hwk"] and acr "aal1". An
+	// assertion is accepted once: its ceremony is spent by the first attempt,
+	// and the authenticator's signature counter must move (a cloned
+	// authenticator is refused). A bad assertion is INVALID_CREDENTIALS,
+	// throttled as a wrong password.
+	FinishPasskeyLogin(ctx context.Context, in *FinishPasskeyLoginRequest, opts ...grpc.CallOption) (*FinishPasskeyLoginResponse, error)
+	// BeginPasskeyStepUp starts a step-up with one of the caller's passkeys.
+	BeginPasskeyStepUp(ctx context.Context, in *BeginPasskeyStepUpRequest, opts ...grpc.CallOption) (*BeginPasskeyStepUpResponse, error)
+	// FinishPasskeyStepUp checks the assertion and raises the caller's
+	// session as StepUp does: auth_time becomes now, amr gains "hwk" ("user"
+	// with user verification) and "mfa" when the session now holds a
+	// possession factor and a knowledge or inherence one (acr "aal2"), and the
+	// answer is a fresh access token of the same session.
+	FinishPasskeyStepUp(ctx context.Context, in *FinishPasskeyStepUpRequest, opts ...grpc.CallOption) (*FinishPasskeyStepUpResponse, error)
 }
 
 type authServiceClient struct {
@@ -274,6 +325,66 @@ func (c *authServiceClient) DisableSecondFactor(ctx context.Context, in *Disable
 	return out, nil
 }
 
+func (c *authServiceClient) BeginPasskeyRegistration(ctx context.Context, in *BeginPasskeyRegistrationRequest, opts ...grpc.CallOption) (*BeginPasskeyRegistrationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BeginPasskeyRegistrationResponse)
+	err := c.cc.Invoke(ctx, AuthService_BeginPasskeyRegistration_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *authServiceClient) FinishPasskeyRegistration(ctx context.Context, in *FinishPasskeyRegistrationRequest, opts ...grpc.CallOption) (*FinishPasskeyRegistrationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(FinishPasskeyRegistrationResponse)
+	err := c.cc.Invoke(ctx, AuthService_FinishPasskeyRegistration_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *authServiceClient) BeginPasskeyLogin(ctx context.Context, in *BeginPasskeyLoginRequest, opts ...grpc.CallOption) (*BeginPasskeyLoginResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BeginPasskeyLoginResponse)
+	err := c.cc.Invoke(ctx, AuthService_BeginPasskeyLogin_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *authServiceClient) FinishPasskeyLogin(ctx context.Context, in *FinishPasskeyLoginRequest, opts ...grpc.CallOption) (*FinishPasskeyLoginResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(FinishPasskeyLoginResponse)
+	err := c.cc.Invoke(ctx, AuthService_FinishPasskeyLogin_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *authServiceClient) BeginPasskeyStepUp(ctx context.Context, in *BeginPasskeyStepUpRequest, opts ...grpc.CallOption) (*BeginPasskeyStepUpResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BeginPasskeyStepUpResponse)
+	err := c.cc.Invoke(ctx, AuthService_BeginPasskeyStepUp_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *authServiceClient) FinishPasskeyStepUp(ctx context.Context, in *FinishPasskeyStepUpRequest, opts ...grpc.CallOption) (*FinishPasskeyStepUpResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(FinishPasskeyStepUpResponse)
+	err := c.cc.Invoke(ctx, AuthService_FinishPasskeyStepUp_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AuthServiceServer is the server API for AuthService service.
 // All implementations must embed UnimplementedAuthServiceServer
 // for forward compatibility.
@@ -352,6 +463,51 @@ type AuthServiceServer interface {
 	// and passkeys: it needs a fresh token that shows a second factor proven
 	// within five minutes.
 	DisableSecondFactor(context.Context, *DisableSecondFactorRequest) (*DisableSecondFactorResponse, error)
+	// BeginPasskeyRegistration starts registering a passkey (a WebAuthn
+	// credential) for the caller, who logged in just now: options_json is the
+	// CredentialCreationOptions as JSON ({"publicKey": …}, for
+	// PublicKeyCredential.parseCreationOptionsFromJSON), asking for a
+	// discoverable credential, user verification preferred and no
+	// attestation; ceremony_token goes with the answer to
+	// FinishPasskeyRegistration within five minutes, once, from the same
+	// session. FAILED_PRECONDITION when authd has no relying party configured
+	// (--webauthn-rp-id, --webauthn-origins).
+	BeginPasskeyRegistration(context.Context, *BeginPasskeyRegistrationRequest) (*BeginPasskeyRegistrationResponse, error)
+	// FinishPasskeyRegistration checks the authenticator's answer (the
+	// origin, the relying party ID, the challenge) and keeps the passkey. From
+	// then on the caller has a second factor: a password alone no longer logs
+	// them in (LoginResponse.second_factor_required). A malformed
+	// credential_json is INVALID_ARGUMENT; an answer that does not check, or a
+	// ceremony_token that is unknown, spent, expired or another session's, is
+	// INVALID_CREDENTIALS.
+	FinishPasskeyRegistration(context.Context, *FinishPasskeyRegistrationRequest) (*FinishPasskeyRegistrationResponse, error)
+	// BeginPasskeyLogin starts a login with a passkey. With a
+	// second_factor_token (from a Login that answered second_factor_required)
+	// the passkey is that login's second factor, and must be one of its
+	// user's; without one it is a passwordless login with a discoverable
+	// credential, whose user the authenticator names. options_json is the
+	// CredentialRequestOptions as JSON ({"publicKey": …}, for
+	// PublicKeyCredential.parseRequestOptionsFromJSON).
+	BeginPasskeyLogin(context.Context, *BeginPasskeyLoginRequest) (*BeginPasskeyLoginResponse, error)
+	// FinishPasskeyLogin checks the assertion and opens a session, answering
+	// as a login does (fresh access token, refresh token, or cookies). The
+	// tokens say how the user proved it: after a password, amr ["pwd", "hwk",
+	// "mfa"] and acr "aal2"; passwordless with user verification (a PIN or a
+	// biometric on the authenticator), amr ["hwk", "user", "mfa"] and acr
+	// "aal2"; passwordless without it, amr ["hwk"] and acr "aal1". An
+	// assertion is accepted once: its ceremony is spent by the first attempt,
+	// and the authenticator's signature counter must move (a cloned
+	// authenticator is refused). A bad assertion is INVALID_CREDENTIALS,
+	// throttled as a wrong password.
+	FinishPasskeyLogin(context.Context, *FinishPasskeyLoginRequest) (*FinishPasskeyLoginResponse, error)
+	// BeginPasskeyStepUp starts a step-up with one of the caller's passkeys.
+	BeginPasskeyStepUp(context.Context, *BeginPasskeyStepUpRequest) (*BeginPasskeyStepUpResponse, error)
+	// FinishPasskeyStepUp checks the assertion and raises the caller's
+	// session as StepUp does: auth_time becomes now, amr gains "hwk" ("user"
+	// with user verification) and "mfa" when the session now holds a
+	// possession factor and a knowledge or inherence one (acr "aal2"), and the
+	// answer is a fresh access token of the same session.
+	FinishPasskeyStepUp(context.Context, *FinishPasskeyStepUpRequest) (*FinishPasskeyStepUpResponse, error)
 	mustEmbedUnimplementedAuthServiceServer()
 }
 
@@ -406,6 +562,24 @@ func (UnimplementedAuthServiceServer) StepUp(context.Context, *StepUpRequest) (*
 }
 func (UnimplementedAuthServiceServer) DisableSecondFactor(context.Context, *DisableSecondFactorRequest) (*DisableSecondFactorResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DisableSecondFactor not implemented")
+}
+func (UnimplementedAuthServiceServer) BeginPasskeyRegistration(context.Context, *BeginPasskeyRegistrationRequest) (*BeginPasskeyRegistrationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method BeginPasskeyRegistration not implemented")
+}
+func (UnimplementedAuthServiceServer) FinishPasskeyRegistration(context.Context, *FinishPasskeyRegistrationRequest) (*FinishPasskeyRegistrationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method FinishPasskeyRegistration not implemented")
+}
+func (UnimplementedAuthServiceServer) BeginPasskeyLogin(context.Context, *BeginPasskeyLoginRequest) (*BeginPasskeyLoginResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method BeginPasskeyLogin not implemented")
+}
+func (UnimplementedAuthServiceServer) FinishPasskeyLogin(context.Context, *FinishPasskeyLoginRequest) (*FinishPasskeyLoginResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method FinishPasskeyLogin not implemented")
+}
+func (UnimplementedAuthServiceServer) BeginPasskeyStepUp(context.Context, *BeginPasskeyStepUpRequest) (*BeginPasskeyStepUpResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method BeginPasskeyStepUp not implemented")
+}
+func (UnimplementedAuthServiceServer) FinishPasskeyStepUp(context.Context, *FinishPasskeyStepUpRequest) (*FinishPasskeyStepUpResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method FinishPasskeyStepUp not implemented")
 }
 func (UnimplementedAuthServiceServer) mustEmbedUnimplementedAuthServiceServer() {}
 func (UnimplementedAuthServiceServer) testEmbeddedByValue()                     {}
@@ -698,6 +872,114 @@ func _AuthService_DisableSecondFactor_Handler(srv interface{}, ctx context.Conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AuthService_BeginPasskeyRegistration_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BeginPasskeyRegistrationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AuthServiceServer).BeginPasskeyRegistration(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AuthService_BeginPasskeyRegistration_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AuthServiceServer).BeginPasskeyRegistration(ctx, req.(*BeginPasskeyRegistrationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AuthService_FinishPasskeyRegistration_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(FinishPasskeyRegistrationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AuthServiceServer).FinishPasskeyRegistration(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AuthService_FinishPasskeyRegistration_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AuthServiceServer).FinishPasskeyRegistration(ctx, req.(*FinishPasskeyRegistrationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AuthService_BeginPasskeyLogin_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BeginPasskeyLoginRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AuthServiceServer).BeginPasskeyLogin(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AuthService_BeginPasskeyLogin_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AuthServiceServer).BeginPasskeyLogin(ctx, req.(*BeginPasskeyLoginRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AuthService_FinishPasskeyLogin_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(FinishPasskeyLoginRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AuthServiceServer).FinishPasskeyLogin(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AuthService_FinishPasskeyLogin_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AuthServiceServer).FinishPasskeyLogin(ctx, req.(*FinishPasskeyLoginRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AuthService_BeginPasskeyStepUp_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BeginPasskeyStepUpRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AuthServiceServer).BeginPasskeyStepUp(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AuthService_BeginPasskeyStepUp_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AuthServiceServer).BeginPasskeyStepUp(ctx, req.(*BeginPasskeyStepUpRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AuthService_FinishPasskeyStepUp_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(FinishPasskeyStepUpRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AuthServiceServer).FinishPasskeyStepUp(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AuthService_FinishPasskeyStepUp_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AuthServiceServer).FinishPasskeyStepUp(ctx, req.(*FinishPasskeyStepUpRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AuthService_ServiceDesc is the grpc.ServiceDesc for AuthService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -764,6 +1046,30 @@ var AuthService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DisableSecondFactor",
 			Handler:    _AuthService_DisableSecondFactor_Handler,
+		},
+		{
+			MethodName: "BeginPasskeyRegistration",
+			Handler:    _AuthService_BeginPasskeyRegistration_Handler,
+		},
+		{
+			MethodName: "FinishPasskeyRegistration",
+			Handler:    _AuthService_FinishPasskeyRegistration_Handler,
+		},
+		{
+			MethodName: "BeginPasskeyLogin",
+			Handler:    _AuthService_BeginPasskeyLogin_Handler,
+		},
+		{
+			MethodName: "FinishPasskeyLogin",
+			Handler:    _AuthService_FinishPasskeyLogin_Handler,
+		},
+		{
+			MethodName: "BeginPasskeyStepUp",
+			Handler:    _AuthService_BeginPasskeyStepUp_Handler,
+		},
+		{
+			MethodName: "FinishPasskeyStepUp",
+			Handler:    _AuthService_FinishPasskeyStepUp_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

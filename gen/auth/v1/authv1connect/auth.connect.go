@@ -69,6 +69,24 @@ const (
 	// AuthServiceDisableSecondFactorProcedure is the fully-qualified name of the AuthService's
 	// DisableSecondFactor RPC.
 	AuthServiceDisableSecondFactorProcedure = "/auth.v1.AuthService/DisableSecondFactor"
+	// AuthServiceBeginPasskeyRegistrationProcedure is the fully-qualified name of the AuthService's
+	// BeginPasskeyRegistration RPC.
+	AuthServiceBeginPasskeyRegistrationProcedure = "/auth.v1.AuthService/BeginPasskeyRegistration"
+	// AuthServiceFinishPasskeyRegistrationProcedure is the fully-qualified name of the AuthService's
+	// FinishPasskeyRegistration RPC.
+	AuthServiceFinishPasskeyRegistrationProcedure = "/auth.v1.AuthService/FinishPasskeyRegistration"
+	// AuthServiceBeginPasskeyLoginProcedure is the fully-qualified name of the AuthService's
+	// BeginPasskeyLogin RPC.
+	AuthServiceBeginPasskeyLoginProcedure = "/auth.v1.AuthService/BeginPasskeyLogin"
+	// AuthServiceFinishPasskeyLoginProcedure is the fully-qualified name of the AuthService's
+	// FinishPasskeyLogin RPC.
+	AuthServiceFinishPasskeyLoginProcedure = "/auth.v1.AuthService/FinishPasskeyLogin"
+	// AuthServiceBeginPasskeyStepUpProcedure is the fully-qualified name of the AuthService's
+	// BeginPasskeyStepUp RPC.
+	AuthServiceBeginPasskeyStepUpProcedure = "/auth.v1.AuthService/BeginPasskeyStepUp"
+	// AuthServiceFinishPasskeyStepUpProcedure is the fully-qualified name of the AuthService's
+	// FinishPasskeyStepUp RPC.
+	AuthServiceFinishPasskeyStepUpProcedure = "/auth.v1.AuthService/FinishPasskeyStepUp"
 )
 
 // AuthServiceClient is a client for the auth.v1.AuthService service.
@@ -143,6 +161,51 @@ type AuthServiceClient interface {
 	// and passkeys: it needs a fresh token that shows a second factor proven
 	// within five minutes.
 	DisableSecondFactor(context.Context, *connect.Request[v1.DisableSecondFactorRequest]) (*connect.Response[v1.DisableSecondFactorResponse], error)
+	// BeginPasskeyRegistration starts registering a passkey (a WebAuthn
+	// credential) for the caller, who logged in just now: options_json is the
+	// CredentialCreationOptions as JSON ({"publicKey": …}, for
+	// PublicKeyCredential.parseCreationOptionsFromJSON), asking for a
+	// discoverable credential, user verification preferred and no
+	// attestation; ceremony_token goes with the answer to
+	// FinishPasskeyRegistration within five minutes, once, from the same
+	// session. FAILED_PRECONDITION when authd has no relying party configured
+	// (--webauthn-rp-id, --webauthn-origins).
+	BeginPasskeyRegistration(context.Context, *connect.Request[v1.BeginPasskeyRegistrationRequest]) (*connect.Response[v1.BeginPasskeyRegistrationResponse], error)
+	// FinishPasskeyRegistration checks the authenticator's answer (the
+	// origin, the relying party ID, the challenge) and keeps the passkey. From
+	// then on the caller has a second factor: a password alone no longer logs
+	// them in (LoginResponse.second_factor_required). A malformed
+	// credential_json is INVALID_ARGUMENT; an answer that does not check, or a
+	// ceremony_token that is unknown, spent, expired or another session's, is
+	// INVALID_CREDENTIALS.
+	FinishPasskeyRegistration(context.Context, *connect.Request[v1.FinishPasskeyRegistrationRequest]) (*connect.Response[v1.FinishPasskeyRegistrationResponse], error)
+	// BeginPasskeyLogin starts a login with a passkey. With a
+	// second_factor_token (from a Login that answered second_factor_required)
+	// the passkey is that login's second factor, and must be one of its
+	// user's; without one it is a passwordless login with a discoverable
+	// credential, whose user the authenticator names. options_json is the
+	// CredentialRequestOptions as JSON ({"publicKey": …}, for
+	// PublicKeyCredential.parseRequestOptionsFromJSON).
+	BeginPasskeyLogin(context.Context, *connect.Request[v1.BeginPasskeyLoginRequest]) (*connect.Response[v1.BeginPasskeyLoginResponse], error)
+	// FinishPasskeyLogin checks the assertion and opens a session, answering
+	// as a login does (fresh access token, refresh token, or cookies). The
+	// tokens say how the user proved it: after a password, amr ["pwd", "hwk",
+	// "mfa"] and acr "aal2"; passwordless with user verification (a PIN or a
+	// biometric on the authenticator), amr ["hwk", "user", "mfa"] and acr
+	// "aal2"; passwordless without it, amr ["hwk"] and acr "aal1". An
+	// assertion is accepted once: its ceremony is spent by the first attempt,
+	// and the authenticator's signature counter must move (a cloned
+	// authenticator is refused). A bad assertion is INVALID_CREDENTIALS,
+	// throttled as a wrong password.
+	FinishPasskeyLogin(context.Context, *connect.Request[v1.FinishPasskeyLoginRequest]) (*connect.Response[v1.FinishPasskeyLoginResponse], error)
+	// BeginPasskeyStepUp starts a step-up with one of the caller's passkeys.
+	BeginPasskeyStepUp(context.Context, *connect.Request[v1.BeginPasskeyStepUpRequest]) (*connect.Response[v1.BeginPasskeyStepUpResponse], error)
+	// FinishPasskeyStepUp checks the assertion and raises the caller's
+	// session as StepUp does: auth_time becomes now, amr gains "hwk" ("user"
+	// with user verification) and "mfa" when the session now holds a
+	// possession factor and a knowledge or inherence one (acr "aal2"), and the
+	// answer is a fresh access token of the same session.
+	FinishPasskeyStepUp(context.Context, *connect.Request[v1.FinishPasskeyStepUpRequest]) (*connect.Response[v1.FinishPasskeyStepUpResponse], error)
 }
 
 // NewAuthServiceClient constructs a client for the auth.v1.AuthService service. By default, it uses
@@ -246,26 +309,68 @@ func NewAuthServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithSchema(authServiceMethods.ByName("DisableSecondFactor")),
 			connect.WithClientOptions(opts...),
 		),
+		beginPasskeyRegistration: connect.NewClient[v1.BeginPasskeyRegistrationRequest, v1.BeginPasskeyRegistrationResponse](
+			httpClient,
+			baseURL+AuthServiceBeginPasskeyRegistrationProcedure,
+			connect.WithSchema(authServiceMethods.ByName("BeginPasskeyRegistration")),
+			connect.WithClientOptions(opts...),
+		),
+		finishPasskeyRegistration: connect.NewClient[v1.FinishPasskeyRegistrationRequest, v1.FinishPasskeyRegistrationResponse](
+			httpClient,
+			baseURL+AuthServiceFinishPasskeyRegistrationProcedure,
+			connect.WithSchema(authServiceMethods.ByName("FinishPasskeyRegistration")),
+			connect.WithClientOptions(opts...),
+		),
+		beginPasskeyLogin: connect.NewClient[v1.BeginPasskeyLoginRequest, v1.BeginPasskeyLoginResponse](
+			httpClient,
+			baseURL+AuthServiceBeginPasskeyLoginProcedure,
+			connect.WithSchema(authServiceMethods.ByName("BeginPasskeyLogin")),
+			connect.WithClientOptions(opts...),
+		),
+		finishPasskeyLogin: connect.NewClient[v1.FinishPasskeyLoginRequest, v1.FinishPasskeyLoginResponse](
+			httpClient,
+			baseURL+AuthServiceFinishPasskeyLoginProcedure,
+			connect.WithSchema(authServiceMethods.ByName("FinishPasskeyLogin")),
+			connect.WithClientOptions(opts...),
+		),
+		beginPasskeyStepUp: connect.NewClient[v1.BeginPasskeyStepUpRequest, v1.BeginPasskeyStepUpResponse](
+			httpClient,
+			baseURL+AuthServiceBeginPasskeyStepUpProcedure,
+			connect.WithSchema(authServiceMethods.ByName("BeginPasskeyStepUp")),
+			connect.WithClientOptions(opts...),
+		),
+		finishPasskeyStepUp: connect.NewClient[v1.FinishPasskeyStepUpRequest, v1.FinishPasskeyStepUpResponse](
+			httpClient,
+			baseURL+AuthServiceFinishPasskeyStepUpProcedure,
+			connect.WithSchema(authServiceMethods.ByName("FinishPasskeyStepUp")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // authServiceClient implements AuthServiceClient.
 type authServiceClient struct {
-	login               *connect.Client[v1.LoginRequest, v1.LoginResponse]
-	refresh             *connect.Client[v1.RefreshRequest, v1.RefreshResponse]
-	verify              *connect.Client[v1.VerifyRequest, v1.VerifyResponse]
-	logout              *connect.Client[v1.LogoutRequest, v1.LogoutResponse]
-	changePassword      *connect.Client[v1.ChangePasswordRequest, v1.ChangePasswordResponse]
-	renew               *connect.Client[v1.RenewRequest, v1.RenewResponse]
-	listRevocations     *connect.Client[v1.ListRevocationsRequest, v1.ListRevocationsResponse]
-	getJWKS             *connect.Client[v1.GetJWKSRequest, v1.GetJWKSResponse]
-	checkSession        *connect.Client[v1.CheckSessionRequest, v1.CheckSessionResponse]
-	issueClientToken    *connect.Client[v1.IssueClientTokenRequest, v1.IssueClientTokenResponse]
-	enrollTOTP          *connect.Client[v1.EnrollTOTPRequest, v1.EnrollTOTPResponse]
-	confirmTOTP         *connect.Client[v1.ConfirmTOTPRequest, v1.ConfirmTOTPResponse]
-	loginSecondFactor   *connect.Client[v1.LoginSecondFactorRequest, v1.LoginSecondFactorResponse]
-	stepUp              *connect.Client[v1.StepUpRequest, v1.StepUpResponse]
-	disableSecondFactor *connect.Client[v1.DisableSecondFactorRequest, v1.DisableSecondFactorResponse]
+	login                     *connect.Client[v1.LoginRequest, v1.LoginResponse]
+	refresh                   *connect.Client[v1.RefreshRequest, v1.RefreshResponse]
+	verify                    *connect.Client[v1.VerifyRequest, v1.VerifyResponse]
+	logout                    *connect.Client[v1.LogoutRequest, v1.LogoutResponse]
+	changePassword            *connect.Client[v1.ChangePasswordRequest, v1.ChangePasswordResponse]
+	renew                     *connect.Client[v1.RenewRequest, v1.RenewResponse]
+	listRevocations           *connect.Client[v1.ListRevocationsRequest, v1.ListRevocationsResponse]
+	getJWKS                   *connect.Client[v1.GetJWKSRequest, v1.GetJWKSResponse]
+	checkSession              *connect.Client[v1.CheckSessionRequest, v1.CheckSessionResponse]
+	issueClientToken          *connect.Client[v1.IssueClientTokenRequest, v1.IssueClientTokenResponse]
+	enrollTOTP                *connect.Client[v1.EnrollTOTPRequest, v1.EnrollTOTPResponse]
+	confirmTOTP               *connect.Client[v1.ConfirmTOTPRequest, v1.ConfirmTOTPResponse]
+	loginSecondFactor         *connect.Client[v1.LoginSecondFactorRequest, v1.LoginSecondFactorResponse]
+	stepUp                    *connect.Client[v1.StepUpRequest, v1.StepUpResponse]
+	disableSecondFactor       *connect.Client[v1.DisableSecondFactorRequest, v1.DisableSecondFactorResponse]
+	beginPasskeyRegistration  *connect.Client[v1.BeginPasskeyRegistrationRequest, v1.BeginPasskeyRegistrationResponse]
+	finishPasskeyRegistration *connect.Client[v1.FinishPasskeyRegistrationRequest, v1.FinishPasskeyRegistrationResponse]
+	beginPasskeyLogin         *connect.Client[v1.BeginPasskeyLoginRequest, v1.BeginPasskeyLoginResponse]
+	finishPasskeyLogin        *connect.Client[v1.FinishPasskeyLoginRequest, v1.FinishPasskeyLoginResponse]
+	beginPasskeyStepUp        *connect.Client[v1.BeginPasskeyStepUpRequest, v1.BeginPasskeyStepUpResponse]
+	finishPasskeyStepUp       *connect.Client[v1.FinishPasskeyStepUpRequest, v1.FinishPasskeyStepUpResponse]
 }
 
 // Login calls auth.v1.AuthService.Login.
@@ -343,6 +448,36 @@ func (c *authServiceClient) DisableSecondFactor(ctx context.Context, req *connec
 	return c.disableSecondFactor.CallUnary(ctx, req)
 }
 
+// BeginPasskeyRegistration calls auth.v1.AuthService.BeginPasskeyRegistration.
+func (c *authServiceClient) BeginPasskeyRegistration(ctx context.Context, req *connect.Request[v1.BeginPasskeyRegistrationRequest]) (*connect.Response[v1.BeginPasskeyRegistrationResponse], error) {
+	return c.beginPasskeyRegistration.CallUnary(ctx, req)
+}
+
+// FinishPasskeyRegistration calls auth.v1.AuthService.FinishPasskeyRegistration.
+func (c *authServiceClient) FinishPasskeyRegistration(ctx context.Context, req *connect.Request[v1.FinishPasskeyRegistrationRequest]) (*connect.Response[v1.FinishPasskeyRegistrationResponse], error) {
+	return c.finishPasskeyRegistration.CallUnary(ctx, req)
+}
+
+// BeginPasskeyLogin calls auth.v1.AuthService.BeginPasskeyLogin.
+func (c *authServiceClient) BeginPasskeyLogin(ctx context.Context, req *connect.Request[v1.BeginPasskeyLoginRequest]) (*connect.Response[v1.BeginPasskeyLoginResponse], error) {
+	return c.beginPasskeyLogin.CallUnary(ctx, req)
+}
+
+// FinishPasskeyLogin calls auth.v1.AuthService.FinishPasskeyLogin.
+func (c *authServiceClient) FinishPasskeyLogin(ctx context.Context, req *connect.Request[v1.FinishPasskeyLoginRequest]) (*connect.Response[v1.FinishPasskeyLoginResponse], error) {
+	return c.finishPasskeyLogin.CallUnary(ctx, req)
+}
+
+// BeginPasskeyStepUp calls auth.v1.AuthService.BeginPasskeyStepUp.
+func (c *authServiceClient) BeginPasskeyStepUp(ctx context.Context, req *connect.Request[v1.BeginPasskeyStepUpRequest]) (*connect.Response[v1.BeginPasskeyStepUpResponse], error) {
+	return c.beginPasskeyStepUp.CallUnary(ctx, req)
+}
+
+// FinishPasskeyStepUp calls auth.v1.AuthService.FinishPasskeyStepUp.
+func (c *authServiceClient) FinishPasskeyStepUp(ctx context.Context, req *connect.Request[v1.FinishPasskeyStepUpRequest]) (*connect.Response[v1.FinishPasskeyStepUpResponse], error) {
+	return c.finishPasskeyStepUp.CallUnary(ctx, req)
+}
+
 // AuthServiceHandler is an implementation of the auth.v1.AuthService service.
 type AuthServiceHandler interface {
 	// Login checks a username and password and opens a session. The access token
@@ -415,6 +550,51 @@ type AuthServiceHandler interface {
 	// and passkeys: it needs a fresh token that shows a second factor proven
 	// within five minutes.
 	DisableSecondFactor(context.Context, *connect.Request[v1.DisableSecondFactorRequest]) (*connect.Response[v1.DisableSecondFactorResponse], error)
+	// BeginPasskeyRegistration starts registering a passkey (a WebAuthn
+	// credential) for the caller, who logged in just now: options_json is the
+	// CredentialCreationOptions as JSON ({"publicKey": …}, for
+	// PublicKeyCredential.parseCreationOptionsFromJSON), asking for a
+	// discoverable credential, user verification preferred and no
+	// attestation; ceremony_token goes with the answer to
+	// FinishPasskeyRegistration within five minutes, once, from the same
+	// session. FAILED_PRECONDITION when authd has no relying party configured
+	// (--webauthn-rp-id, --webauthn-origins).
+	BeginPasskeyRegistration(context.Context, *connect.Request[v1.BeginPasskeyRegistrationRequest]) (*connect.Response[v1.BeginPasskeyRegistrationResponse], error)
+	// FinishPasskeyRegistration checks the authenticator's answer (the
+	// origin, the relying party ID, the challenge) and keeps the passkey. From
+	// then on the caller has a second factor: a password alone no longer logs
+	// them in (LoginResponse.second_factor_required). A malformed
+	// credential_json is INVALID_ARGUMENT; an answer that does not check, or a
+	// ceremony_token that is unknown, spent, expired or another session's, is
+	// INVALID_CREDENTIALS.
+	FinishPasskeyRegistration(context.Context, *connect.Request[v1.FinishPasskeyRegistrationRequest]) (*connect.Response[v1.FinishPasskeyRegistrationResponse], error)
+	// BeginPasskeyLogin starts a login with a passkey. With a
+	// second_factor_token (from a Login that answered second_factor_required)
+	// the passkey is that login's second factor, and must be one of its
+	// user's; without one it is a passwordless login with a discoverable
+	// credential, whose user the authenticator names. options_json is the
+	// CredentialRequestOptions as JSON ({"publicKey": …}, for
+	// PublicKeyCredential.parseRequestOptionsFromJSON).
+	BeginPasskeyLogin(context.Context, *connect.Request[v1.BeginPasskeyLoginRequest]) (*connect.Response[v1.BeginPasskeyLoginResponse], error)
+	// FinishPasskeyLogin checks the assertion and opens a session, answering
+	// as a login does (fresh access token, refresh token, or cookies). The
+	// tokens say how the user proved it: after a password, amr ["pwd", "hwk",
+	// "mfa"] and acr "aal2"; passwordless with user verification (a PIN or a
+	// biometric on the authenticator), amr ["hwk", "user", "mfa"] and acr
+	// "aal2"; passwordless without it, amr ["hwk"] and acr "aal1". An
+	// assertion is accepted once: its ceremony is spent by the first attempt,
+	// and the authenticator's signature counter must move (a cloned
+	// authenticator is refused). A bad assertion is INVALID_CREDENTIALS,
+	// throttled as a wrong password.
+	FinishPasskeyLogin(context.Context, *connect.Request[v1.FinishPasskeyLoginRequest]) (*connect.Response[v1.FinishPasskeyLoginResponse], error)
+	// BeginPasskeyStepUp starts a step-up with one of the caller's passkeys.
+	BeginPasskeyStepUp(context.Context, *connect.Request[v1.BeginPasskeyStepUpRequest]) (*connect.Response[v1.BeginPasskeyStepUpResponse], error)
+	// FinishPasskeyStepUp checks the assertion and raises the caller's
+	// session as StepUp does: auth_time becomes now, amr gains "hwk" ("user"
+	// with user verification) and "mfa" when the session now holds a
+	// possession factor and a knowledge or inherence one (acr "aal2"), and the
+	// answer is a fresh access token of the same session.
+	FinishPasskeyStepUp(context.Context, *connect.Request[v1.FinishPasskeyStepUpRequest]) (*connect.Response[v1.FinishPasskeyStepUpResponse], error)
 }
 
 // NewAuthServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -514,6 +694,42 @@ func NewAuthServiceHandler(svc AuthServiceHandler, opts ...connect.HandlerOption
 		connect.WithSchema(authServiceMethods.ByName("DisableSecondFactor")),
 		connect.WithHandlerOptions(opts...),
 	)
+	authServiceBeginPasskeyRegistrationHandler := connect.NewUnaryHandler(
+		AuthServiceBeginPasskeyRegistrationProcedure,
+		svc.BeginPasskeyRegistration,
+		connect.WithSchema(authServiceMethods.ByName("BeginPasskeyRegistration")),
+		connect.WithHandlerOptions(opts...),
+	)
+	authServiceFinishPasskeyRegistrationHandler := connect.NewUnaryHandler(
+		AuthServiceFinishPasskeyRegistrationProcedure,
+		svc.FinishPasskeyRegistration,
+		connect.WithSchema(authServiceMethods.ByName("FinishPasskeyRegistration")),
+		connect.WithHandlerOptions(opts...),
+	)
+	authServiceBeginPasskeyLoginHandler := connect.NewUnaryHandler(
+		AuthServiceBeginPasskeyLoginProcedure,
+		svc.BeginPasskeyLogin,
+		connect.WithSchema(authServiceMethods.ByName("BeginPasskeyLogin")),
+		connect.WithHandlerOptions(opts...),
+	)
+	authServiceFinishPasskeyLoginHandler := connect.NewUnaryHandler(
+		AuthServiceFinishPasskeyLoginProcedure,
+		svc.FinishPasskeyLogin,
+		connect.WithSchema(authServiceMethods.ByName("FinishPasskeyLogin")),
+		connect.WithHandlerOptions(opts...),
+	)
+	authServiceBeginPasskeyStepUpHandler := connect.NewUnaryHandler(
+		AuthServiceBeginPasskeyStepUpProcedure,
+		svc.BeginPasskeyStepUp,
+		connect.WithSchema(authServiceMethods.ByName("BeginPasskeyStepUp")),
+		connect.WithHandlerOptions(opts...),
+	)
+	authServiceFinishPasskeyStepUpHandler := connect.NewUnaryHandler(
+		AuthServiceFinishPasskeyStepUpProcedure,
+		svc.FinishPasskeyStepUp,
+		connect.WithSchema(authServiceMethods.ByName("FinishPasskeyStepUp")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/auth.v1.AuthService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AuthServiceLoginProcedure:
@@ -546,6 +762,18 @@ func NewAuthServiceHandler(svc AuthServiceHandler, opts ...connect.HandlerOption
 			authServiceStepUpHandler.ServeHTTP(w, r)
 		case AuthServiceDisableSecondFactorProcedure:
 			authServiceDisableSecondFactorHandler.ServeHTTP(w, r)
+		case AuthServiceBeginPasskeyRegistrationProcedure:
+			authServiceBeginPasskeyRegistrationHandler.ServeHTTP(w, r)
+		case AuthServiceFinishPasskeyRegistrationProcedure:
+			authServiceFinishPasskeyRegistrationHandler.ServeHTTP(w, r)
+		case AuthServiceBeginPasskeyLoginProcedure:
+			authServiceBeginPasskeyLoginHandler.ServeHTTP(w, r)
+		case AuthServiceFinishPasskeyLoginProcedure:
+			authServiceFinishPasskeyLoginHandler.ServeHTTP(w, r)
+		case AuthServiceBeginPasskeyStepUpProcedure:
+			authServiceBeginPasskeyStepUpHandler.ServeHTTP(w, r)
+		case AuthServiceFinishPasskeyStepUpProcedure:
+			authServiceFinishPasskeyStepUpHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -613,4 +841,28 @@ func (UnimplementedAuthServiceHandler) StepUp(context.Context, *connect.Request[
 
 func (UnimplementedAuthServiceHandler) DisableSecondFactor(context.Context, *connect.Request[v1.DisableSecondFactorRequest]) (*connect.Response[v1.DisableSecondFactorResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("auth.v1.AuthService.DisableSecondFactor is not implemented"))
+}
+
+func (UnimplementedAuthServiceHandler) BeginPasskeyRegistration(context.Context, *connect.Request[v1.BeginPasskeyRegistrationRequest]) (*connect.Response[v1.BeginPasskeyRegistrationResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("auth.v1.AuthService.BeginPasskeyRegistration is not implemented"))
+}
+
+func (UnimplementedAuthServiceHandler) FinishPasskeyRegistration(context.Context, *connect.Request[v1.FinishPasskeyRegistrationRequest]) (*connect.Response[v1.FinishPasskeyRegistrationResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("auth.v1.AuthService.FinishPasskeyRegistration is not implemented"))
+}
+
+func (UnimplementedAuthServiceHandler) BeginPasskeyLogin(context.Context, *connect.Request[v1.BeginPasskeyLoginRequest]) (*connect.Response[v1.BeginPasskeyLoginResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("auth.v1.AuthService.BeginPasskeyLogin is not implemented"))
+}
+
+func (UnimplementedAuthServiceHandler) FinishPasskeyLogin(context.Context, *connect.Request[v1.FinishPasskeyLoginRequest]) (*connect.Response[v1.FinishPasskeyLoginResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("auth.v1.AuthService.FinishPasskeyLogin is not implemented"))
+}
+
+func (UnimplementedAuthServiceHandler) BeginPasskeyStepUp(context.Context, *connect.Request[v1.BeginPasskeyStepUpRequest]) (*connect.Response[v1.BeginPasskeyStepUpResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("auth.v1.AuthService.BeginPasskeyStepUp is not implemented"))
+}
+
+func (UnimplementedAuthServiceHandler) FinishPasskeyStepUp(context.Context, *connect.Request[v1.FinishPasskeyStepUpRequest]) (*connect.Response[v1.FinishPasskeyStepUpResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("auth.v1.AuthService.FinishPasskeyStepUp is not implemented"))
 }

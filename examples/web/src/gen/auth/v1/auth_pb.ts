@@ -14,7 +14,326 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file auth/v1/auth.proto.
  */
 export const file_auth_v1_auth: GenFile = /*@__PURE__*/
-  fileDesc("ChJhdXRoL3YxL2F1dGgucHJvdG8SB2F1dGgudjEiEwoRRW5yb2xsVE9UUFJlcXVlc3QiMQoSRW5yb2xsVE9UUFJlc3BvbnNlEg4KBnNlY3JldBgBIAEoCRILCgN1cmkYAiABKAkiIgoSQ29uZmlybVRPVFBSZXF1ZXN0EgwKBGNvZGUYASABKAkiLQoTQ29uZmlybVRPVFBSZXNwb25zZRIWCg5yZWNvdmVyeV9jb2RlcxgBIAMoCSJxChhMb2dpblNlY29uZEZhY3RvclJlcXVlc3QSGwoTc2Vjb25kX2ZhY3Rvcl90b2tlbhgBIAEoCRIMCgRjb2RlGAIgASgJEhUKDXJlY292ZXJ5X2NvZGUYAyABKAkSEwoLc2V0X2Nvb2tpZXMYBCABKAgijAEKGUxvZ2luU2Vjb25kRmFjdG9yUmVzcG9uc2USFAoMYWNjZXNzX3Rva2VuGAEgASgJEhUKDXJlZnJlc2hfdG9rZW4YAiABKAkSEgoKdG9rZW5fdHlwZRgDIAEoCRISCgpleHBpcmVzX2luGAQgASgDEhoKEnJlZnJlc2hfZXhwaXJlc19pbhgFIAEoAyI0Cg1TdGVwVXBSZXF1ZXN0EgwKBGNvZGUYASABKAkSFQoNcmVjb3ZlcnlfY29kZRgCIAEoCSI6Cg5TdGVwVXBSZXNwb25zZRIUCgxhY2Nlc3NfdG9rZW4YASABKAkSEgoKZXhwaXJlc19pbhgCIAEoAyIcChpEaXNhYmxlU2Vjb25kRmFjdG9yUmVxdWVzdCIuChtEaXNhYmxlU2Vjb25kRmFjdG9yUmVzcG9uc2USDwoHcmVtb3ZlZBgBIAEoBSIiChNDaGVja1Nlc3Npb25SZXF1ZXN0EgsKA3NpZBgBIAEoCSJoChRDaGVja1Nlc3Npb25SZXNwb25zZRIMCgRsaXZlGAEgASgIEhIKCmV4cGlyZXNfYXQYAiABKAMSDwoHc3ViamVjdBgDIAEoCRINCgVyb2xlcxgEIAMoCRIOCgZzY29wZXMYBSADKAkiUwoXSXNzdWVDbGllbnRUb2tlblJlcXVlc3QSEQoJY2xpZW50X2lkGAEgASgJEhUKDWNsaWVudF9zZWNyZXQYAiABKAkSDgoGc2NvcGVzGAMgAygJImcKGElzc3VlQ2xpZW50VG9rZW5SZXNwb25zZRIUCgxhY2Nlc3NfdG9rZW4YASABKAkSEgoKZXhwaXJlc19pbhgCIAEoAxINCgVzY29wZRgDIAEoCRISCgp0b2tlbl90eXBlGAQgASgJIkcKDExvZ2luUmVxdWVzdBIQCgh1c2VybmFtZRgBIAEoCRIQCghwYXNzd29yZBgCIAEoCRITCgtzZXRfY29va2llcxgDIAEoCCLfAQoNTG9naW5SZXNwb25zZRIUCgxhY2Nlc3NfdG9rZW4YASABKAkSFQoNcmVmcmVzaF90b2tlbhgCIAEoCRISCgp0b2tlbl90eXBlGAMgASgJEhIKCmV4cGlyZXNfaW4YBCABKAMSGgoScmVmcmVzaF9leHBpcmVzX2luGAUgASgDEh4KFnNlY29uZF9mYWN0b3JfcmVxdWlyZWQYBiABKAgSGwoTc2Vjb25kX2ZhY3Rvcl90b2tlbhgHIAEoCRIgChhzZWNvbmRfZmFjdG9yX2V4cGlyZXNfaW4YCCABKAMiEAoOUmVmcmVzaFJlcXVlc3QibgoPUmVmcmVzaFJlc3BvbnNlEhQKDGFjY2Vzc190b2tlbhgBIAEoCRIVCg1yZWZyZXNoX3Rva2VuGAIgASgJEhIKCmV4cGlyZXNfaW4YAyABKAMSGgoScmVmcmVzaF9leHBpcmVzX2luGAQgASgDIkkKDVZlcmlmeVJlcXVlc3QSDQoFdG9rZW4YASABKAkSKQoLcmVxdWlyZW1lbnQYAiABKA4yFC5hdXRoLnYxLlJlcXVpcmVtZW50IjEKDlZlcmlmeVJlc3BvbnNlEh8KBmNsYWltcxgBIAEoCzIPLmF1dGgudjEuQ2xhaW1zIssBCgZDbGFpbXMSDwoHc3ViamVjdBgBIAEoCRIMCgR0eXBlGAIgASgJEg0KBWZyZXNoGAMgASgIEgsKA2p0aRgEIAEoCRILCgNzaWQYBSABKAkSEQoJaXNzdWVkX2F0GAYgASgDEhIKCmV4cGlyZXNfYXQYByABKAMSEQoJYXV0aF90aW1lGAggASgDEg4KBmlzc3VlchgJIAEoCRIQCghhdWRpZW5jZRgKIAMoCRINCgVyb2xlcxgLIAMoCRIOCgZzY29wZXMYDCADKAkiDwoNTG9nb3V0UmVxdWVzdCIQCg5Mb2dvdXRSZXNwb25zZSJDChVDaGFuZ2VQYXNzd29yZFJlcXVlc3QSFAoMb2xkX3Bhc3N3b3JkGAEgASgJEhQKDG5ld19wYXNzd29yZBgCIAEoCSIYChZDaGFuZ2VQYXNzd29yZFJlc3BvbnNlIg4KDFJlbmV3UmVxdWVzdCI5Cg1SZW5ld1Jlc3BvbnNlEhQKDGFjY2Vzc190b2tlbhgBIAEoCRISCgpleHBpcmVzX2luGAIgASgDIk4KFkxpc3RSZXZvY2F0aW9uc1JlcXVlc3QSDQoFc2luY2UYASABKAMSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkicQoXTGlzdFJldm9jYXRpb25zUmVzcG9uc2USKAoLcmV2b2NhdGlvbnMYASADKAsyEy5hdXRoLnYxLlJldm9jYXRpb24SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJEhMKC3NlcnZlcl90aW1lGAMgASgDIkEKClJldm9jYXRpb24SCwoDc2lkGAEgASgJEhIKCnJldm9rZWRfYXQYAiABKAMSEgoKZXhwaXJlc19hdBgDIAEoAyIQCg5HZXRKV0tTUmVxdWVzdCItCg9HZXRKV0tTUmVzcG9uc2USGgoEa2V5cxgBIAMoCzIMLmF1dGgudjEuSldLIlEKA0pXSxILCgNrdHkYASABKAkSCwoDY3J2GAIgASgJEgkKAXgYAyABKAkSCwoDa2lkGAQgASgJEgsKA2FsZxgFIAEoCRILCgN1c2UYBiABKAkyqQkKC0F1dGhTZXJ2aWNlEjwKBUxvZ2luEhUuYXV0aC52MS5Mb2dpblJlcXVlc3QaFi5hdXRoLnYxLkxvZ2luUmVzcG9uc2UiBMjzGAESQgoHUmVmcmVzaBIXLmF1dGgudjEuUmVmcmVzaFJlcXVlc3QaGC5hdXRoLnYxLlJlZnJlc2hSZXNwb25zZSIEyPMYBBI/CgZWZXJpZnkSFi5hdXRoLnYxLlZlcmlmeVJlcXVlc3QaFy5hdXRoLnYxLlZlcmlmeVJlc3BvbnNlIgTI8xgBEj8KBkxvZ291dBIWLmF1dGgudjEuTG9nb3V0UmVxdWVzdBoXLmF1dGgudjEuTG9nb3V0UmVzcG9uc2UiBMjzGAESVwoOQ2hhbmdlUGFzc3dvcmQSHi5hdXRoLnYxLkNoYW5nZVBhc3N3b3JkUmVxdWVzdBofLmF1dGgudjEuQ2hhbmdlUGFzc3dvcmRSZXNwb25zZSIEyPMYAxI8CgVSZW5ldxIVLmF1dGgudjEuUmVuZXdSZXF1ZXN0GhYuYXV0aC52MS5SZW5ld1Jlc3BvbnNlIgTI8xgCEloKD0xpc3RSZXZvY2F0aW9ucxIfLmF1dGgudjEuTGlzdFJldm9jYXRpb25zUmVxdWVzdBogLmF1dGgudjEuTGlzdFJldm9jYXRpb25zUmVzcG9uc2UiBMjzGAESQgoHR2V0SldLUxIXLmF1dGgudjEuR2V0SldLU1JlcXVlc3QaGC5hdXRoLnYxLkdldEpXS1NSZXNwb25zZSIEyPMYARJRCgxDaGVja1Nlc3Npb24SHC5hdXRoLnYxLkNoZWNrU2Vzc2lvblJlcXVlc3QaHS5hdXRoLnYxLkNoZWNrU2Vzc2lvblJlc3BvbnNlIgTI8xgBEl0KEElzc3VlQ2xpZW50VG9rZW4SIC5hdXRoLnYxLklzc3VlQ2xpZW50VG9rZW5SZXF1ZXN0GiEuYXV0aC52MS5Jc3N1ZUNsaWVudFRva2VuUmVzcG9uc2UiBMjzGAESSwoKRW5yb2xsVE9UUBIaLmF1dGgudjEuRW5yb2xsVE9UUFJlcXVlc3QaGy5hdXRoLnYxLkVucm9sbFRPVFBSZXNwb25zZSIEyPMYAxJOCgtDb25maXJtVE9UUBIbLmF1dGgudjEuQ29uZmlybVRPVFBSZXF1ZXN0GhwuYXV0aC52MS5Db25maXJtVE9UUFJlc3BvbnNlIgTI8xgDEmAKEUxvZ2luU2Vjb25kRmFjdG9yEiEuYXV0aC52MS5Mb2dpblNlY29uZEZhY3RvclJlcXVlc3QaIi5hdXRoLnYxLkxvZ2luU2Vjb25kRmFjdG9yUmVzcG9uc2UiBMjzGAESPwoGU3RlcFVwEhYuYXV0aC52MS5TdGVwVXBSZXF1ZXN0GhcuYXV0aC52MS5TdGVwVXBSZXNwb25zZSIEyPMYAhJtChNEaXNhYmxlU2Vjb25kRmFjdG9yEiMuYXV0aC52MS5EaXNhYmxlU2Vjb25kRmFjdG9yUmVxdWVzdBokLmF1dGgudjEuRGlzYWJsZVNlY29uZEZhY3RvclJlc3BvbnNlIgvS8xgHCAMgASisAkI2Wi1naXRodWIuY29tL2F1dGhkLWRldi9hdXRoZC9nZW4vYXV0aC92MTthdXRodjGSAwQIAiADYghlZGl0aW9uc3DoBw", [file_auth_v1_options]);
+  fileDesc("ChJhdXRoL3YxL2F1dGgucHJvdG8SB2F1dGgudjEiIQofQmVnaW5QYXNza2V5UmVnaXN0cmF0aW9uUmVxdWVzdCJkCiBCZWdpblBhc3NrZXlSZWdpc3RyYXRpb25SZXNwb25zZRIUCgxvcHRpb25zX2pzb24YASABKAkSFgoOY2VyZW1vbnlfdG9rZW4YAiABKAkSEgoKZXhwaXJlc19pbhgDIAEoAyJhCiBGaW5pc2hQYXNza2V5UmVnaXN0cmF0aW9uUmVxdWVzdBIWCg5jZXJlbW9ueV90b2tlbhgBIAEoCRIXCg9jcmVkZW50aWFsX2pzb24YAiABKAkSDAoEbmFtZRgDIAEoCSI6CiFGaW5pc2hQYXNza2V5UmVnaXN0cmF0aW9uUmVzcG9uc2USFQoNY3JlZGVudGlhbF9pZBgBIAEoCSI3ChhCZWdpblBhc3NrZXlMb2dpblJlcXVlc3QSGwoTc2Vjb25kX2ZhY3Rvcl90b2tlbhgBIAEoCSJdChlCZWdpblBhc3NrZXlMb2dpblJlc3BvbnNlEhQKDG9wdGlvbnNfanNvbhgBIAEoCRIWCg5jZXJlbW9ueV90b2tlbhgCIAEoCRISCgpleHBpcmVzX2luGAMgASgDImEKGUZpbmlzaFBhc3NrZXlMb2dpblJlcXVlc3QSFgoOY2VyZW1vbnlfdG9rZW4YASABKAkSFwoPY3JlZGVudGlhbF9qc29uGAIgASgJEhMKC3NldF9jb29raWVzGAMgASgIIo0BChpGaW5pc2hQYXNza2V5TG9naW5SZXNwb25zZRIUCgxhY2Nlc3NfdG9rZW4YASABKAkSFQoNcmVmcmVzaF90b2tlbhgCIAEoCRISCgp0b2tlbl90eXBlGAMgASgJEhIKCmV4cGlyZXNfaW4YBCABKAMSGgoScmVmcmVzaF9leHBpcmVzX2luGAUgASgDIhsKGUJlZ2luUGFzc2tleVN0ZXBVcFJlcXVlc3QiXgoaQmVnaW5QYXNza2V5U3RlcFVwUmVzcG9uc2USFAoMb3B0aW9uc19qc29uGAEgASgJEhYKDmNlcmVtb255X3Rva2VuGAIgASgJEhIKCmV4cGlyZXNfaW4YAyABKAMiTQoaRmluaXNoUGFzc2tleVN0ZXBVcFJlcXVlc3QSFgoOY2VyZW1vbnlfdG9rZW4YASABKAkSFwoPY3JlZGVudGlhbF9qc29uGAIgASgJIkcKG0ZpbmlzaFBhc3NrZXlTdGVwVXBSZXNwb25zZRIUCgxhY2Nlc3NfdG9rZW4YASABKAkSEgoKZXhwaXJlc19pbhgCIAEoAyITChFFbnJvbGxUT1RQUmVxdWVzdCIxChJFbnJvbGxUT1RQUmVzcG9uc2USDgoGc2VjcmV0GAEgASgJEgsKA3VyaRgCIAEoCSIiChJDb25maXJtVE9UUFJlcXVlc3QSDAoEY29kZRgBIAEoCSItChNDb25maXJtVE9UUFJlc3BvbnNlEhYKDnJlY292ZXJ5X2NvZGVzGAEgAygJInEKGExvZ2luU2Vjb25kRmFjdG9yUmVxdWVzdBIbChNzZWNvbmRfZmFjdG9yX3Rva2VuGAEgASgJEgwKBGNvZGUYAiABKAkSFQoNcmVjb3ZlcnlfY29kZRgDIAEoCRITCgtzZXRfY29va2llcxgEIAEoCCKMAQoZTG9naW5TZWNvbmRGYWN0b3JSZXNwb25zZRIUCgxhY2Nlc3NfdG9rZW4YASABKAkSFQoNcmVmcmVzaF90b2tlbhgCIAEoCRISCgp0b2tlbl90eXBlGAMgASgJEhIKCmV4cGlyZXNfaW4YBCABKAMSGgoScmVmcmVzaF9leHBpcmVzX2luGAUgASgDIjQKDVN0ZXBVcFJlcXVlc3QSDAoEY29kZRgBIAEoCRIVCg1yZWNvdmVyeV9jb2RlGAIgASgJIjoKDlN0ZXBVcFJlc3BvbnNlEhQKDGFjY2Vzc190b2tlbhgBIAEoCRISCgpleHBpcmVzX2luGAIgASgDIhwKGkRpc2FibGVTZWNvbmRGYWN0b3JSZXF1ZXN0Ii4KG0Rpc2FibGVTZWNvbmRGYWN0b3JSZXNwb25zZRIPCgdyZW1vdmVkGAEgASgFIiIKE0NoZWNrU2Vzc2lvblJlcXVlc3QSCwoDc2lkGAEgASgJImgKFENoZWNrU2Vzc2lvblJlc3BvbnNlEgwKBGxpdmUYASABKAgSEgoKZXhwaXJlc19hdBgCIAEoAxIPCgdzdWJqZWN0GAMgASgJEg0KBXJvbGVzGAQgAygJEg4KBnNjb3BlcxgFIAMoCSJTChdJc3N1ZUNsaWVudFRva2VuUmVxdWVzdBIRCgljbGllbnRfaWQYASABKAkSFQoNY2xpZW50X3NlY3JldBgCIAEoCRIOCgZzY29wZXMYAyADKAkiZwoYSXNzdWVDbGllbnRUb2tlblJlc3BvbnNlEhQKDGFjY2Vzc190b2tlbhgBIAEoCRISCgpleHBpcmVzX2luGAIgASgDEg0KBXNjb3BlGAMgASgJEhIKCnRva2VuX3R5cGUYBCABKAkiRwoMTG9naW5SZXF1ZXN0EhAKCHVzZXJuYW1lGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJEhMKC3NldF9jb29raWVzGAMgASgIIt8BCg1Mb2dpblJlc3BvbnNlEhQKDGFjY2Vzc190b2tlbhgBIAEoCRIVCg1yZWZyZXNoX3Rva2VuGAIgASgJEhIKCnRva2VuX3R5cGUYAyABKAkSEgoKZXhwaXJlc19pbhgEIAEoAxIaChJyZWZyZXNoX2V4cGlyZXNfaW4YBSABKAMSHgoWc2Vjb25kX2ZhY3Rvcl9yZXF1aXJlZBgGIAEoCBIbChNzZWNvbmRfZmFjdG9yX3Rva2VuGAcgASgJEiAKGHNlY29uZF9mYWN0b3JfZXhwaXJlc19pbhgIIAEoAyIQCg5SZWZyZXNoUmVxdWVzdCJuCg9SZWZyZXNoUmVzcG9uc2USFAoMYWNjZXNzX3Rva2VuGAEgASgJEhUKDXJlZnJlc2hfdG9rZW4YAiABKAkSEgoKZXhwaXJlc19pbhgDIAEoAxIaChJyZWZyZXNoX2V4cGlyZXNfaW4YBCABKAMiSQoNVmVyaWZ5UmVxdWVzdBINCgV0b2tlbhgBIAEoCRIpCgtyZXF1aXJlbWVudBgCIAEoDjIULmF1dGgudjEuUmVxdWlyZW1lbnQiMQoOVmVyaWZ5UmVzcG9uc2USHwoGY2xhaW1zGAEgASgLMg8uYXV0aC52MS5DbGFpbXMiywEKBkNsYWltcxIPCgdzdWJqZWN0GAEgASgJEgwKBHR5cGUYAiABKAkSDQoFZnJlc2gYAyABKAgSCwoDanRpGAQgASgJEgsKA3NpZBgFIAEoCRIRCglpc3N1ZWRfYXQYBiABKAMSEgoKZXhwaXJlc19hdBgHIAEoAxIRCglhdXRoX3RpbWUYCCABKAMSDgoGaXNzdWVyGAkgASgJEhAKCGF1ZGllbmNlGAogAygJEg0KBXJvbGVzGAsgAygJEg4KBnNjb3BlcxgMIAMoCSIPCg1Mb2dvdXRSZXF1ZXN0IhAKDkxvZ291dFJlc3BvbnNlIkMKFUNoYW5nZVBhc3N3b3JkUmVxdWVzdBIUCgxvbGRfcGFzc3dvcmQYASABKAkSFAoMbmV3X3Bhc3N3b3JkGAIgASgJIhgKFkNoYW5nZVBhc3N3b3JkUmVzcG9uc2UiDgoMUmVuZXdSZXF1ZXN0IjkKDVJlbmV3UmVzcG9uc2USFAoMYWNjZXNzX3Rva2VuGAEgASgJEhIKCmV4cGlyZXNfaW4YAiABKAMiTgoWTGlzdFJldm9jYXRpb25zUmVxdWVzdBINCgVzaW5jZRgBIAEoAxIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCSJxChdMaXN0UmV2b2NhdGlvbnNSZXNwb25zZRIoCgtyZXZvY2F0aW9ucxgBIAMoCzITLmF1dGgudjEuUmV2b2NhdGlvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkSEwoLc2VydmVyX3RpbWUYAyABKAMiQQoKUmV2b2NhdGlvbhILCgNzaWQYASABKAkSEgoKcmV2b2tlZF9hdBgCIAEoAxISCgpleHBpcmVzX2F0GAMgASgDIhAKDkdldEpXS1NSZXF1ZXN0Ii0KD0dldEpXS1NSZXNwb25zZRIaCgRrZXlzGAEgAygLMgwuYXV0aC52MS5KV0siUQoDSldLEgsKA2t0eRgBIAEoCRILCgNjcnYYAiABKAkSCQoBeBgDIAEoCRILCgNraWQYBCABKAkSCwoDYWxnGAUgASgJEgsKA3VzZRgGIAEoCTKuDgoLQXV0aFNlcnZpY2USPAoFTG9naW4SFS5hdXRoLnYxLkxvZ2luUmVxdWVzdBoWLmF1dGgudjEuTG9naW5SZXNwb25zZSIEyPMYARJCCgdSZWZyZXNoEhcuYXV0aC52MS5SZWZyZXNoUmVxdWVzdBoYLmF1dGgudjEuUmVmcmVzaFJlc3BvbnNlIgTI8xgEEj8KBlZlcmlmeRIWLmF1dGgudjEuVmVyaWZ5UmVxdWVzdBoXLmF1dGgudjEuVmVyaWZ5UmVzcG9uc2UiBMjzGAESPwoGTG9nb3V0EhYuYXV0aC52MS5Mb2dvdXRSZXF1ZXN0GhcuYXV0aC52MS5Mb2dvdXRSZXNwb25zZSIEyPMYARJXCg5DaGFuZ2VQYXNzd29yZBIeLmF1dGgudjEuQ2hhbmdlUGFzc3dvcmRSZXF1ZXN0Gh8uYXV0aC52MS5DaGFuZ2VQYXNzd29yZFJlc3BvbnNlIgTI8xgDEjwKBVJlbmV3EhUuYXV0aC52MS5SZW5ld1JlcXVlc3QaFi5hdXRoLnYxLlJlbmV3UmVzcG9uc2UiBMjzGAISWgoPTGlzdFJldm9jYXRpb25zEh8uYXV0aC52MS5MaXN0UmV2b2NhdGlvbnNSZXF1ZXN0GiAuYXV0aC52MS5MaXN0UmV2b2NhdGlvbnNSZXNwb25zZSIEyPMYARJCCgdHZXRKV0tTEhcuYXV0aC52MS5HZXRKV0tTUmVxdWVzdBoYLmF1dGgudjEuR2V0SldLU1Jlc3BvbnNlIgTI8xgBElEKDENoZWNrU2Vzc2lvbhIcLmF1dGgudjEuQ2hlY2tTZXNzaW9uUmVxdWVzdBodLmF1dGgudjEuQ2hlY2tTZXNzaW9uUmVzcG9uc2UiBMjzGAESXQoQSXNzdWVDbGllbnRUb2tlbhIgLmF1dGgudjEuSXNzdWVDbGllbnRUb2tlblJlcXVlc3QaIS5hdXRoLnYxLklzc3VlQ2xpZW50VG9rZW5SZXNwb25zZSIEyPMYARJLCgpFbnJvbGxUT1RQEhouYXV0aC52MS5FbnJvbGxUT1RQUmVxdWVzdBobLmF1dGgudjEuRW5yb2xsVE9UUFJlc3BvbnNlIgTI8xgDEk4KC0NvbmZpcm1UT1RQEhsuYXV0aC52MS5Db25maXJtVE9UUFJlcXVlc3QaHC5hdXRoLnYxLkNvbmZpcm1UT1RQUmVzcG9uc2UiBMjzGAMSYAoRTG9naW5TZWNvbmRGYWN0b3ISIS5hdXRoLnYxLkxvZ2luU2Vjb25kRmFjdG9yUmVxdWVzdBoiLmF1dGgudjEuTG9naW5TZWNvbmRGYWN0b3JSZXNwb25zZSIEyPMYARI/CgZTdGVwVXASFi5hdXRoLnYxLlN0ZXBVcFJlcXVlc3QaFy5hdXRoLnYxLlN0ZXBVcFJlc3BvbnNlIgTI8xgCEm0KE0Rpc2FibGVTZWNvbmRGYWN0b3ISIy5hdXRoLnYxLkRpc2FibGVTZWNvbmRGYWN0b3JSZXF1ZXN0GiQuYXV0aC52MS5EaXNhYmxlU2Vjb25kRmFjdG9yUmVzcG9uc2UiC9LzGAcIAyABKKwCEnUKGEJlZ2luUGFzc2tleVJlZ2lzdHJhdGlvbhIoLmF1dGgudjEuQmVnaW5QYXNza2V5UmVnaXN0cmF0aW9uUmVxdWVzdBopLmF1dGgudjEuQmVnaW5QYXNza2V5UmVnaXN0cmF0aW9uUmVzcG9uc2UiBMjzGAMSeAoZRmluaXNoUGFzc2tleVJlZ2lzdHJhdGlvbhIpLmF1dGgudjEuRmluaXNoUGFzc2tleVJlZ2lzdHJhdGlvblJlcXVlc3QaKi5hdXRoLnYxLkZpbmlzaFBhc3NrZXlSZWdpc3RyYXRpb25SZXNwb25zZSIEyPMYAxJgChFCZWdpblBhc3NrZXlMb2dpbhIhLmF1dGgudjEuQmVnaW5QYXNza2V5TG9naW5SZXF1ZXN0GiIuYXV0aC52MS5CZWdpblBhc3NrZXlMb2dpblJlc3BvbnNlIgTI8xgBEmMKEkZpbmlzaFBhc3NrZXlMb2dpbhIiLmF1dGgudjEuRmluaXNoUGFzc2tleUxvZ2luUmVxdWVzdBojLmF1dGgudjEuRmluaXNoUGFzc2tleUxvZ2luUmVzcG9uc2UiBMjzGAESYwoSQmVnaW5QYXNza2V5U3RlcFVwEiIuYXV0aC52MS5CZWdpblBhc3NrZXlTdGVwVXBSZXF1ZXN0GiMuYXV0aC52MS5CZWdpblBhc3NrZXlTdGVwVXBSZXNwb25zZSIEyPMYAhJmChNGaW5pc2hQYXNza2V5U3RlcFVwEiMuYXV0aC52MS5GaW5pc2hQYXNza2V5U3RlcFVwUmVxdWVzdBokLmF1dGgudjEuRmluaXNoUGFzc2tleVN0ZXBVcFJlc3BvbnNlIgTI8xgCQjZaLWdpdGh1Yi5jb20vYXV0aGQtZGV2L2F1dGhkL2dlbi9hdXRoL3YxO2F1dGh2MZIDBAgCIANiCGVkaXRpb25zcOgH", [file_auth_v1_options]);
+
+/**
+ * @generated from message auth.v1.BeginPasskeyRegistrationRequest
+ */
+export type BeginPasskeyRegistrationRequest = Message<"auth.v1.BeginPasskeyRegistrationRequest"> & {
+};
+
+/**
+ * Describes the message auth.v1.BeginPasskeyRegistrationRequest.
+ * Use `create(BeginPasskeyRegistrationRequestSchema)` to create a new message.
+ */
+export const BeginPasskeyRegistrationRequestSchema: GenMessage<BeginPasskeyRegistrationRequest> = /*@__PURE__*/
+  messageDesc(file_auth_v1_auth, 0);
+
+/**
+ * @generated from message auth.v1.BeginPasskeyRegistrationResponse
+ */
+export type BeginPasskeyRegistrationResponse = Message<"auth.v1.BeginPasskeyRegistrationResponse"> & {
+  /**
+   * PublicKeyCredentialCreationOptions as JSON, under "publicKey".
+   *
+   * @generated from field: string options_json = 1;
+   */
+  optionsJson: string;
+
+  /**
+   * Names the ceremony to FinishPasskeyRegistration.
+   *
+   * @generated from field: string ceremony_token = 2;
+   */
+  ceremonyToken: string;
+
+  /**
+   * Seconds the ceremony lasts.
+   *
+   * @generated from field: int64 expires_in = 3;
+   */
+  expiresIn: bigint;
+};
+
+/**
+ * Describes the message auth.v1.BeginPasskeyRegistrationResponse.
+ * Use `create(BeginPasskeyRegistrationResponseSchema)` to create a new message.
+ */
+export const BeginPasskeyRegistrationResponseSchema: GenMessage<BeginPasskeyRegistrationResponse> = /*@__PURE__*/
+  messageDesc(file_auth_v1_auth, 1);
+
+/**
+ * @generated from message auth.v1.FinishPasskeyRegistrationRequest
+ */
+export type FinishPasskeyRegistrationRequest = Message<"auth.v1.FinishPasskeyRegistrationRequest"> & {
+  /**
+   * @generated from field: string ceremony_token = 1;
+   */
+  ceremonyToken: string;
+
+  /**
+   * The new credential as PublicKeyCredential.toJSON() gives it
+   * (RegistrationResponseJSON), at most 8 KiB.
+   *
+   * @generated from field: string credential_json = 2;
+   */
+  credentialJson: string;
+
+  /**
+   * A name for the passkey, for its user (1 to 64 bytes of printable
+   * UTF-8; empty: "passkey").
+   *
+   * @generated from field: string name = 3;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message auth.v1.FinishPasskeyRegistrationRequest.
+ * Use `create(FinishPasskeyRegistrationRequestSchema)` to create a new message.
+ */
+export const FinishPasskeyRegistrationRequestSchema: GenMessage<FinishPasskeyRegistrationRequest> = /*@__PURE__*/
+  messageDesc(file_auth_v1_auth, 2);
+
+/**
+ * @generated from message auth.v1.FinishPasskeyRegistrationResponse
+ */
+export type FinishPasskeyRegistrationResponse = Message<"auth.v1.FinishPasskeyRegistrationResponse"> & {
+  /**
+   * The credential id, base64url without padding.
+   *
+   * @generated from field: string credential_id = 1;
+   */
+  credentialId: string;
+};
+
+/**
+ * Describes the message auth.v1.FinishPasskeyRegistrationResponse.
+ * Use `create(FinishPasskeyRegistrationResponseSchema)` to create a new message.
+ */
+export const FinishPasskeyRegistrationResponseSchema: GenMessage<FinishPasskeyRegistrationResponse> = /*@__PURE__*/
+  messageDesc(file_auth_v1_auth, 3);
+
+/**
+ * @generated from message auth.v1.BeginPasskeyLoginRequest
+ */
+export type BeginPasskeyLoginRequest = Message<"auth.v1.BeginPasskeyLoginRequest"> & {
+  /**
+   * LoginResponse.second_factor_token, for a passkey as the second factor
+   * of that login; empty for a passwordless login.
+   *
+   * @generated from field: string second_factor_token = 1;
+   */
+  secondFactorToken: string;
+};
+
+/**
+ * Describes the message auth.v1.BeginPasskeyLoginRequest.
+ * Use `create(BeginPasskeyLoginRequestSchema)` to create a new message.
+ */
+export const BeginPasskeyLoginRequestSchema: GenMessage<BeginPasskeyLoginRequest> = /*@__PURE__*/
+  messageDesc(file_auth_v1_auth, 4);
+
+/**
+ * @generated from message auth.v1.BeginPasskeyLoginResponse
+ */
+export type BeginPasskeyLoginResponse = Message<"auth.v1.BeginPasskeyLoginResponse"> & {
+  /**
+   * PublicKeyCredentialRequestOptions as JSON, under "publicKey".
+   *
+   * @generated from field: string options_json = 1;
+   */
+  optionsJson: string;
+
+  /**
+   * Names the ceremony to FinishPasskeyLogin.
+   *
+   * @generated from field: string ceremony_token = 2;
+   */
+  ceremonyToken: string;
+
+  /**
+   * Seconds the ceremony lasts.
+   *
+   * @generated from field: int64 expires_in = 3;
+   */
+  expiresIn: bigint;
+};
+
+/**
+ * Describes the message auth.v1.BeginPasskeyLoginResponse.
+ * Use `create(BeginPasskeyLoginResponseSchema)` to create a new message.
+ */
+export const BeginPasskeyLoginResponseSchema: GenMessage<BeginPasskeyLoginResponse> = /*@__PURE__*/
+  messageDesc(file_auth_v1_auth, 5);
+
+/**
+ * @generated from message auth.v1.FinishPasskeyLoginRequest
+ */
+export type FinishPasskeyLoginRequest = Message<"auth.v1.FinishPasskeyLoginRequest"> & {
+  /**
+   * @generated from field: string ceremony_token = 1;
+   */
+  ceremonyToken: string;
+
+  /**
+   * The assertion as PublicKeyCredential.toJSON() gives it
+   * (AuthenticationResponseJSON), at most 8 KiB.
+   *
+   * @generated from field: string credential_json = 2;
+   */
+  credentialJson: string;
+
+  /**
+   * As LoginRequest.set_cookies.
+   *
+   * @generated from field: bool set_cookies = 3;
+   */
+  setCookies: boolean;
+};
+
+/**
+ * Describes the message auth.v1.FinishPasskeyLoginRequest.
+ * Use `create(FinishPasskeyLoginRequestSchema)` to create a new message.
+ */
+export const FinishPasskeyLoginRequestSchema: GenMessage<FinishPasskeyLoginRequest> = /*@__PURE__*/
+  messageDesc(file_auth_v1_auth, 6);
+
+/**
+ * FinishPasskeyLoginResponse is a LoginResponse of a completed login.
+ *
+ * @generated from message auth.v1.FinishPasskeyLoginResponse
+ */
+export type FinishPasskeyLoginResponse = Message<"auth.v1.FinishPasskeyLoginResponse"> & {
+  /**
+   * @generated from field: string access_token = 1;
+   */
+  accessToken: string;
+
+  /**
+   * @generated from field: string refresh_token = 2;
+   */
+  refreshToken: string;
+
+  /**
+   * "Bearer".
+   *
+   * @generated from field: string token_type = 3;
+   */
+  tokenType: string;
+
+  /**
+   * @generated from field: int64 expires_in = 4;
+   */
+  expiresIn: bigint;
+
+  /**
+   * @generated from field: int64 refresh_expires_in = 5;
+   */
+  refreshExpiresIn: bigint;
+};
+
+/**
+ * Describes the message auth.v1.FinishPasskeyLoginResponse.
+ * Use `create(FinishPasskeyLoginResponseSchema)` to create a new message.
+ */
+export const FinishPasskeyLoginResponseSchema: GenMessage<FinishPasskeyLoginResponse> = /*@__PURE__*/
+  messageDesc(file_auth_v1_auth, 7);
+
+/**
+ * @generated from message auth.v1.BeginPasskeyStepUpRequest
+ */
+export type BeginPasskeyStepUpRequest = Message<"auth.v1.BeginPasskeyStepUpRequest"> & {
+};
+
+/**
+ * Describes the message auth.v1.BeginPasskeyStepUpRequest.
+ * Use `create(BeginPasskeyStepUpRequestSchema)` to create a new message.
+ */
+export const BeginPasskeyStepUpRequestSchema: GenMessage<BeginPasskeyStepUpRequest> = /*@__PURE__*/
+  messageDesc(file_auth_v1_auth, 8);
+
+/**
+ * @generated from message auth.v1.BeginPasskeyStepUpResponse
+ */
+export type BeginPasskeyStepUpResponse = Message<"auth.v1.BeginPasskeyStepUpResponse"> & {
+  /**
+   * PublicKeyCredentialRequestOptions as JSON, under "publicKey".
+   *
+   * @generated from field: string options_json = 1;
+   */
+  optionsJson: string;
+
+  /**
+   * Names the ceremony to FinishPasskeyStepUp.
+   *
+   * @generated from field: string ceremony_token = 2;
+   */
+  ceremonyToken: string;
+
+  /**
+   * Seconds the ceremony lasts.
+   *
+   * @generated from field: int64 expires_in = 3;
+   */
+  expiresIn: bigint;
+};
+
+/**
+ * Describes the message auth.v1.BeginPasskeyStepUpResponse.
+ * Use `create(BeginPasskeyStepUpResponseSchema)` to create a new message.
+ */
+export const BeginPasskeyStepUpResponseSchema: GenMessage<BeginPasskeyStepUpResponse> = /*@__PURE__*/
+  messageDesc(file_auth_v1_auth, 9);
+
+/**
+ * @generated from message auth.v1.FinishPasskeyStepUpRequest
+ */
+export type FinishPasskeyStepUpRequest = Message<"auth.v1.FinishPasskeyStepUpRequest"> & {
+  /**
+   * @generated from field: string ceremony_token = 1;
+   */
+  ceremonyToken: string;
+
+  /**
+   * The assertion as PublicKeyCredential.toJSON() gives it, at most 8 KiB.
+   *
+   * @generated from field: string credential_json = 2;
+   */
+  credentialJson: string;
+};
+
+/**
+ * Describes the message auth.v1.FinishPasskeyStepUpRequest.
+ * Use `create(FinishPasskeyStepUpRequestSchema)` to create a new message.
+ */
+export const FinishPasskeyStepUpRequestSchema: GenMessage<FinishPasskeyStepUpRequest> = /*@__PURE__*/
+  messageDesc(file_auth_v1_auth, 10);
+
+/**
+ * @generated from message auth.v1.FinishPasskeyStepUpResponse
+ */
+export type FinishPasskeyStepUpResponse = Message<"auth.v1.FinishPasskeyStepUpResponse"> & {
+  /**
+   * Fresh, of the same session; empty when the call came with cookies (the
+   * access cookie is set instead).
+   *
+   * @generated from field: string access_token = 1;
+   */
+  accessToken: string;
+
+  /**
+   * @generated from field: int64 expires_in = 2;
+   */
+  expiresIn: bigint;
+};
+
+/**
+ * Describes the message auth.v1.FinishPasskeyStepUpResponse.
+ * Use `create(FinishPasskeyStepUpResponseSchema)` to create a new message.
+ */
+export const FinishPasskeyStepUpResponseSchema: GenMessage<FinishPasskeyStepUpResponse> = /*@__PURE__*/
+  messageDesc(file_auth_v1_auth, 11);
 
 /**
  * @generated from message auth.v1.EnrollTOTPRequest
@@ -27,7 +346,7 @@ export type EnrollTOTPRequest = Message<"auth.v1.EnrollTOTPRequest"> & {
  * Use `create(EnrollTOTPRequestSchema)` to create a new message.
  */
 export const EnrollTOTPRequestSchema: GenMessage<EnrollTOTPRequest> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 0);
+  messageDesc(file_auth_v1_auth, 12);
 
 /**
  * @generated from message auth.v1.EnrollTOTPResponse
@@ -53,7 +372,7 @@ export type EnrollTOTPResponse = Message<"auth.v1.EnrollTOTPResponse"> & {
  * Use `create(EnrollTOTPResponseSchema)` to create a new message.
  */
 export const EnrollTOTPResponseSchema: GenMessage<EnrollTOTPResponse> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 1);
+  messageDesc(file_auth_v1_auth, 13);
 
 /**
  * @generated from message auth.v1.ConfirmTOTPRequest
@@ -72,7 +391,7 @@ export type ConfirmTOTPRequest = Message<"auth.v1.ConfirmTOTPRequest"> & {
  * Use `create(ConfirmTOTPRequestSchema)` to create a new message.
  */
 export const ConfirmTOTPRequestSchema: GenMessage<ConfirmTOTPRequest> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 2);
+  messageDesc(file_auth_v1_auth, 14);
 
 /**
  * @generated from message auth.v1.ConfirmTOTPResponse
@@ -92,7 +411,7 @@ export type ConfirmTOTPResponse = Message<"auth.v1.ConfirmTOTPResponse"> & {
  * Use `create(ConfirmTOTPResponseSchema)` to create a new message.
  */
 export const ConfirmTOTPResponseSchema: GenMessage<ConfirmTOTPResponse> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 3);
+  messageDesc(file_auth_v1_auth, 15);
 
 /**
  * @generated from message auth.v1.LoginSecondFactorRequest
@@ -132,7 +451,7 @@ export type LoginSecondFactorRequest = Message<"auth.v1.LoginSecondFactorRequest
  * Use `create(LoginSecondFactorRequestSchema)` to create a new message.
  */
 export const LoginSecondFactorRequestSchema: GenMessage<LoginSecondFactorRequest> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 4);
+  messageDesc(file_auth_v1_auth, 16);
 
 /**
  * LoginSecondFactorResponse is a LoginResponse of a completed login.
@@ -173,7 +492,7 @@ export type LoginSecondFactorResponse = Message<"auth.v1.LoginSecondFactorRespon
  * Use `create(LoginSecondFactorResponseSchema)` to create a new message.
  */
 export const LoginSecondFactorResponseSchema: GenMessage<LoginSecondFactorResponse> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 5);
+  messageDesc(file_auth_v1_auth, 17);
 
 /**
  * @generated from message auth.v1.StepUpRequest
@@ -199,7 +518,7 @@ export type StepUpRequest = Message<"auth.v1.StepUpRequest"> & {
  * Use `create(StepUpRequestSchema)` to create a new message.
  */
 export const StepUpRequestSchema: GenMessage<StepUpRequest> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 6);
+  messageDesc(file_auth_v1_auth, 18);
 
 /**
  * @generated from message auth.v1.StepUpResponse
@@ -224,7 +543,7 @@ export type StepUpResponse = Message<"auth.v1.StepUpResponse"> & {
  * Use `create(StepUpResponseSchema)` to create a new message.
  */
 export const StepUpResponseSchema: GenMessage<StepUpResponse> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 7);
+  messageDesc(file_auth_v1_auth, 19);
 
 /**
  * @generated from message auth.v1.DisableSecondFactorRequest
@@ -237,7 +556,7 @@ export type DisableSecondFactorRequest = Message<"auth.v1.DisableSecondFactorReq
  * Use `create(DisableSecondFactorRequestSchema)` to create a new message.
  */
 export const DisableSecondFactorRequestSchema: GenMessage<DisableSecondFactorRequest> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 8);
+  messageDesc(file_auth_v1_auth, 20);
 
 /**
  * @generated from message auth.v1.DisableSecondFactorResponse
@@ -256,7 +575,7 @@ export type DisableSecondFactorResponse = Message<"auth.v1.DisableSecondFactorRe
  * Use `create(DisableSecondFactorResponseSchema)` to create a new message.
  */
 export const DisableSecondFactorResponseSchema: GenMessage<DisableSecondFactorResponse> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 9);
+  messageDesc(file_auth_v1_auth, 21);
 
 /**
  * @generated from message auth.v1.CheckSessionRequest
@@ -273,7 +592,7 @@ export type CheckSessionRequest = Message<"auth.v1.CheckSessionRequest"> & {
  * Use `create(CheckSessionRequestSchema)` to create a new message.
  */
 export const CheckSessionRequestSchema: GenMessage<CheckSessionRequest> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 10);
+  messageDesc(file_auth_v1_auth, 22);
 
 /**
  * @generated from message auth.v1.CheckSessionResponse
@@ -318,7 +637,7 @@ export type CheckSessionResponse = Message<"auth.v1.CheckSessionResponse"> & {
  * Use `create(CheckSessionResponseSchema)` to create a new message.
  */
 export const CheckSessionResponseSchema: GenMessage<CheckSessionResponse> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 11);
+  messageDesc(file_auth_v1_auth, 23);
 
 /**
  * @generated from message auth.v1.IssueClientTokenRequest
@@ -347,7 +666,7 @@ export type IssueClientTokenRequest = Message<"auth.v1.IssueClientTokenRequest">
  * Use `create(IssueClientTokenRequestSchema)` to create a new message.
  */
 export const IssueClientTokenRequestSchema: GenMessage<IssueClientTokenRequest> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 12);
+  messageDesc(file_auth_v1_auth, 24);
 
 /**
  * @generated from message auth.v1.IssueClientTokenResponse
@@ -385,7 +704,7 @@ export type IssueClientTokenResponse = Message<"auth.v1.IssueClientTokenResponse
  * Use `create(IssueClientTokenResponseSchema)` to create a new message.
  */
 export const IssueClientTokenResponseSchema: GenMessage<IssueClientTokenResponse> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 13);
+  messageDesc(file_auth_v1_auth, 25);
 
 /**
  * @generated from message auth.v1.LoginRequest
@@ -423,7 +742,7 @@ export type LoginRequest = Message<"auth.v1.LoginRequest"> & {
  * Use `create(LoginRequestSchema)` to create a new message.
  */
 export const LoginRequestSchema: GenMessage<LoginRequest> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 14);
+  messageDesc(file_auth_v1_auth, 26);
 
 /**
  * @generated from message auth.v1.LoginResponse
@@ -485,7 +804,7 @@ export type LoginResponse = Message<"auth.v1.LoginResponse"> & {
  * Use `create(LoginResponseSchema)` to create a new message.
  */
 export const LoginResponseSchema: GenMessage<LoginResponse> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 15);
+  messageDesc(file_auth_v1_auth, 27);
 
 /**
  * @generated from message auth.v1.RefreshRequest
@@ -498,7 +817,7 @@ export type RefreshRequest = Message<"auth.v1.RefreshRequest"> & {
  * Use `create(RefreshRequestSchema)` to create a new message.
  */
 export const RefreshRequestSchema: GenMessage<RefreshRequest> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 16);
+  messageDesc(file_auth_v1_auth, 28);
 
 /**
  * @generated from message auth.v1.RefreshResponse
@@ -532,7 +851,7 @@ export type RefreshResponse = Message<"auth.v1.RefreshResponse"> & {
  * Use `create(RefreshResponseSchema)` to create a new message.
  */
 export const RefreshResponseSchema: GenMessage<RefreshResponse> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 17);
+  messageDesc(file_auth_v1_auth, 29);
 
 /**
  * @generated from message auth.v1.VerifyRequest
@@ -558,7 +877,7 @@ export type VerifyRequest = Message<"auth.v1.VerifyRequest"> & {
  * Use `create(VerifyRequestSchema)` to create a new message.
  */
 export const VerifyRequestSchema: GenMessage<VerifyRequest> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 18);
+  messageDesc(file_auth_v1_auth, 30);
 
 /**
  * @generated from message auth.v1.VerifyResponse
@@ -575,7 +894,7 @@ export type VerifyResponse = Message<"auth.v1.VerifyResponse"> & {
  * Use `create(VerifyResponseSchema)` to create a new message.
  */
 export const VerifyResponseSchema: GenMessage<VerifyResponse> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 19);
+  messageDesc(file_auth_v1_auth, 31);
 
 /**
  * Claims are a verified token's claims.
@@ -661,7 +980,7 @@ export type Claims = Message<"auth.v1.Claims"> & {
  * Use `create(ClaimsSchema)` to create a new message.
  */
 export const ClaimsSchema: GenMessage<Claims> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 20);
+  messageDesc(file_auth_v1_auth, 32);
 
 /**
  * @generated from message auth.v1.LogoutRequest
@@ -674,7 +993,7 @@ export type LogoutRequest = Message<"auth.v1.LogoutRequest"> & {
  * Use `create(LogoutRequestSchema)` to create a new message.
  */
 export const LogoutRequestSchema: GenMessage<LogoutRequest> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 21);
+  messageDesc(file_auth_v1_auth, 33);
 
 /**
  * @generated from message auth.v1.LogoutResponse
@@ -687,7 +1006,7 @@ export type LogoutResponse = Message<"auth.v1.LogoutResponse"> & {
  * Use `create(LogoutResponseSchema)` to create a new message.
  */
 export const LogoutResponseSchema: GenMessage<LogoutResponse> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 22);
+  messageDesc(file_auth_v1_auth, 34);
 
 /**
  * @generated from message auth.v1.ChangePasswordRequest
@@ -709,7 +1028,7 @@ export type ChangePasswordRequest = Message<"auth.v1.ChangePasswordRequest"> & {
  * Use `create(ChangePasswordRequestSchema)` to create a new message.
  */
 export const ChangePasswordRequestSchema: GenMessage<ChangePasswordRequest> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 23);
+  messageDesc(file_auth_v1_auth, 35);
 
 /**
  * @generated from message auth.v1.ChangePasswordResponse
@@ -722,7 +1041,7 @@ export type ChangePasswordResponse = Message<"auth.v1.ChangePasswordResponse"> &
  * Use `create(ChangePasswordResponseSchema)` to create a new message.
  */
 export const ChangePasswordResponseSchema: GenMessage<ChangePasswordResponse> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 24);
+  messageDesc(file_auth_v1_auth, 36);
 
 /**
  * @generated from message auth.v1.RenewRequest
@@ -735,7 +1054,7 @@ export type RenewRequest = Message<"auth.v1.RenewRequest"> & {
  * Use `create(RenewRequestSchema)` to create a new message.
  */
 export const RenewRequestSchema: GenMessage<RenewRequest> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 25);
+  messageDesc(file_auth_v1_auth, 37);
 
 /**
  * @generated from message auth.v1.RenewResponse
@@ -757,7 +1076,7 @@ export type RenewResponse = Message<"auth.v1.RenewResponse"> & {
  * Use `create(RenewResponseSchema)` to create a new message.
  */
 export const RenewResponseSchema: GenMessage<RenewResponse> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 26);
+  messageDesc(file_auth_v1_auth, 38);
 
 /**
  * @generated from message auth.v1.ListRevocationsRequest
@@ -790,7 +1109,7 @@ export type ListRevocationsRequest = Message<"auth.v1.ListRevocationsRequest"> &
  * Use `create(ListRevocationsRequestSchema)` to create a new message.
  */
 export const ListRevocationsRequestSchema: GenMessage<ListRevocationsRequest> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 27);
+  messageDesc(file_auth_v1_auth, 39);
 
 /**
  * @generated from message auth.v1.ListRevocationsResponse
@@ -823,7 +1142,7 @@ export type ListRevocationsResponse = Message<"auth.v1.ListRevocationsResponse">
  * Use `create(ListRevocationsResponseSchema)` to create a new message.
  */
 export const ListRevocationsResponseSchema: GenMessage<ListRevocationsResponse> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 28);
+  messageDesc(file_auth_v1_auth, 40);
 
 /**
  * Revocation is one revoked session.
@@ -857,7 +1176,7 @@ export type Revocation = Message<"auth.v1.Revocation"> & {
  * Use `create(RevocationSchema)` to create a new message.
  */
 export const RevocationSchema: GenMessage<Revocation> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 29);
+  messageDesc(file_auth_v1_auth, 41);
 
 /**
  * @generated from message auth.v1.GetJWKSRequest
@@ -870,7 +1189,7 @@ export type GetJWKSRequest = Message<"auth.v1.GetJWKSRequest"> & {
  * Use `create(GetJWKSRequestSchema)` to create a new message.
  */
 export const GetJWKSRequestSchema: GenMessage<GetJWKSRequest> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 30);
+  messageDesc(file_auth_v1_auth, 42);
 
 /**
  * @generated from message auth.v1.GetJWKSResponse
@@ -887,7 +1206,7 @@ export type GetJWKSResponse = Message<"auth.v1.GetJWKSResponse"> & {
  * Use `create(GetJWKSResponseSchema)` to create a new message.
  */
 export const GetJWKSResponseSchema: GenMessage<GetJWKSResponse> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 31);
+  messageDesc(file_auth_v1_auth, 43);
 
 /**
  * JWK is an Ed25519 public key as in RFC 8037.
@@ -941,7 +1260,7 @@ export type JWK = Message<"auth.v1.JWK"> & {
  * Use `create(JWKSchema)` to create a new message.
  */
 export const JWKSchema: GenMessage<JWK> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 32);
+  messageDesc(file_auth_v1_auth, 44);
 
 /**
  * AuthService issues and checks JWTs. Tokens travel in the `authorization`
@@ -1140,6 +1459,99 @@ export const AuthService: GenService<{
     methodKind: "unary";
     input: typeof DisableSecondFactorRequestSchema;
     output: typeof DisableSecondFactorResponseSchema;
+  },
+  /**
+   * BeginPasskeyRegistration starts registering a passkey (a WebAuthn
+   * credential) for the caller, who logged in just now: options_json is the
+   * CredentialCreationOptions as JSON ({"publicKey": …}, for
+   * PublicKeyCredential.parseCreationOptionsFromJSON), asking for a
+   * discoverable credential, user verification preferred and no
+   * attestation; ceremony_token goes with the answer to
+   * FinishPasskeyRegistration within five minutes, once, from the same
+   * session. FAILED_PRECONDITION when authd has no relying party configured
+   * (--webauthn-rp-id, --webauthn-origins).
+   *
+   * @generated from rpc auth.v1.AuthService.BeginPasskeyRegistration
+   */
+  beginPasskeyRegistration: {
+    methodKind: "unary";
+    input: typeof BeginPasskeyRegistrationRequestSchema;
+    output: typeof BeginPasskeyRegistrationResponseSchema;
+  },
+  /**
+   * FinishPasskeyRegistration checks the authenticator's answer (the
+   * origin, the relying party ID, the challenge) and keeps the passkey. From
+   * then on the caller has a second factor: a password alone no longer logs
+   * them in (LoginResponse.second_factor_required). A malformed
+   * credential_json is INVALID_ARGUMENT; an answer that does not check, or a
+   * ceremony_token that is unknown, spent, expired or another session's, is
+   * INVALID_CREDENTIALS.
+   *
+   * @generated from rpc auth.v1.AuthService.FinishPasskeyRegistration
+   */
+  finishPasskeyRegistration: {
+    methodKind: "unary";
+    input: typeof FinishPasskeyRegistrationRequestSchema;
+    output: typeof FinishPasskeyRegistrationResponseSchema;
+  },
+  /**
+   * BeginPasskeyLogin starts a login with a passkey. With a
+   * second_factor_token (from a Login that answered second_factor_required)
+   * the passkey is that login's second factor, and must be one of its
+   * user's; without one it is a passwordless login with a discoverable
+   * credential, whose user the authenticator names. options_json is the
+   * CredentialRequestOptions as JSON ({"publicKey": …}, for
+   * PublicKeyCredential.parseRequestOptionsFromJSON).
+   *
+   * @generated from rpc auth.v1.AuthService.BeginPasskeyLogin
+   */
+  beginPasskeyLogin: {
+    methodKind: "unary";
+    input: typeof BeginPasskeyLoginRequestSchema;
+    output: typeof BeginPasskeyLoginResponseSchema;
+  },
+  /**
+   * FinishPasskeyLogin checks the assertion and opens a session, answering
+   * as a login does (fresh access token, refresh token, or cookies). The
+   * tokens say how the user proved it: after a password, amr ["pwd", "hwk",
+   * "mfa"] and acr "aal2"; passwordless with user verification (a PIN or a
+   * biometric on the authenticator), amr ["hwk", "user", "mfa"] and acr
+   * "aal2"; passwordless without it, amr ["hwk"] and acr "aal1". An
+   * assertion is accepted once: its ceremony is spent by the first attempt,
+   * and the authenticator's signature counter must move (a cloned
+   * authenticator is refused). A bad assertion is INVALID_CREDENTIALS,
+   * throttled as a wrong password.
+   *
+   * @generated from rpc auth.v1.AuthService.FinishPasskeyLogin
+   */
+  finishPasskeyLogin: {
+    methodKind: "unary";
+    input: typeof FinishPasskeyLoginRequestSchema;
+    output: typeof FinishPasskeyLoginResponseSchema;
+  },
+  /**
+   * BeginPasskeyStepUp starts a step-up with one of the caller's passkeys.
+   *
+   * @generated from rpc auth.v1.AuthService.BeginPasskeyStepUp
+   */
+  beginPasskeyStepUp: {
+    methodKind: "unary";
+    input: typeof BeginPasskeyStepUpRequestSchema;
+    output: typeof BeginPasskeyStepUpResponseSchema;
+  },
+  /**
+   * FinishPasskeyStepUp checks the assertion and raises the caller's
+   * session as StepUp does: auth_time becomes now, amr gains "hwk" ("user"
+   * with user verification) and "mfa" when the session now holds a
+   * possession factor and a knowledge or inherence one (acr "aal2"), and the
+   * answer is a fresh access token of the same session.
+   *
+   * @generated from rpc auth.v1.AuthService.FinishPasskeyStepUp
+   */
+  finishPasskeyStepUp: {
+    methodKind: "unary";
+    input: typeof FinishPasskeyStepUpRequestSchema;
+    output: typeof FinishPasskeyStepUpResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_auth_v1_auth, 0);
