@@ -73,13 +73,14 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzLogin$$' -fuzztime $(FUZZTIME) ./service
 	$(GO) test -run '^$$' -fuzz '^FuzzListRevocations$$' -fuzztime $(FUZZTIME) ./service
 	$(GO) test -run '^$$' -fuzz '^FuzzFinishPasskeyLogin$$' -fuzztime $(FUZZTIME) ./service
+	$(GO) test -run '^$$' -fuzz '^FuzzLoginSecondFactor$$' -fuzztime $(FUZZTIME) ./service
 
 ## load: ghz and its own driver against a real authd and the example greeter on loopback (SQLite, and PostgreSQL when AUTHD_TEST_POSTGRES is set); servers on CPU 0, load on CPU 1; PROFILE=DIR keeps authd's CPU profiles
 LOAD_CPU := $(shell [ "$$(nproc)" -ge 2 ] && command -v taskset >/dev/null && echo taskset -c 1)
 load:
 	$(LOAD_CPU) $(GO) run ./internal/loadtest $(if $(SCALE),-scale $(SCALE)) $(if $(PROFILE),-profile $(PROFILE))
 
-## bench: interceptors (ACCESS, rules), the connect adapter (ACCESS vs public), verification, logins (unknown user vs wrong password, a burst of 500, vs raw argon2id), Refresh with rotation vs a health check, SQLite rotation (synchronous full vs normal); ratios to a baseline of the same run
+## bench: interceptors (ACCESS, rules), the connect adapter (ACCESS vs public), verification, logins (unknown user vs wrong password, a burst of 500, vs raw argon2id, with a second factor vs a password login), Refresh with rotation vs a health check, SQLite rotation (synchronous full vs normal); ratios to a baseline of the same run
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./interceptors ./connectauth ./token ./service ./store/sqlite ./protect
 
