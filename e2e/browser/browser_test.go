@@ -139,17 +139,18 @@ func freePort(t *testing.T) string {
 }
 
 // startAuthd creates the user and serves authd, with the page's origin
-// allowed, on free loopback ports; it returns the gRPC and HTTP addresses.
-func startAuthd(ctx context.Context, t *testing.T, bin, dataDir, pageOrigin string) (grpcAddr, httpAddr string) {
+// allowed (and flags, if any), on free loopback ports; it returns the gRPC
+// and HTTP addresses.
+func startAuthd(ctx context.Context, t *testing.T, bin, dataDir, pageOrigin string, flags ...string) (grpcAddr, httpAddr string) {
 	t.Helper()
 	add := exec.CommandContext(ctx, bin, "user", "add", user, "--password-stdin", "--data-dir", dataDir)
 	add.Stdin = strings.NewReader(password + "\n")
 	if out, err := add.CombinedOutput(); err != nil {
 		t.Fatalf("authd user add: %v\n%s", err, out)
 	}
-	line := start(ctx, t, "authd", `msg="authd serving"`, bin, "serve", "--data-dir", dataDir,
+	line := start(ctx, t, "authd", `msg="authd serving"`, bin, append([]string{"serve", "--data-dir", dataDir,
 		"--addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
-		"--access-ttl", accessTTL.String(), "--cors-origins", pageOrigin)
+		"--access-ttl", accessTTL.String(), "--cors-origins", pageOrigin}, flags...)...)
 	m := regexp.MustCompile(` addr=(\S+) http_addr=(\S+)`).FindStringSubmatch(line)
 	if m == nil {
 		t.Fatalf("no addresses in authd's line %q", line)
@@ -268,6 +269,7 @@ func (r *run) step(t *testing.T, name string) step {
 // step is one step of browser.mjs; each fills some of the fields.
 type step struct {
 	Name      string
+	Ms        int // since the script began
 	View      view
 	Refused   view // logout: the call right after it
 	Refreshed view // after-attacks
@@ -283,15 +285,19 @@ type step struct {
 		CSRFReadable bool
 	}
 	Network []exchange
+	// passkey.mjs: the virtual authenticator's credentials, the
+	// assertions the page sent, the passkeys an administrator removed.
+	Credentials, Assertions, Removed int
 }
 
 // view is what the honest page shows.
 type view struct {
-	Log      []string
-	Status   string
-	Owner    string
-	Notes    []string
-	LoggedIn bool
+	Log       []string
+	Status    string
+	Owner     string
+	Notes     []string
+	LoggedIn  bool
+	Verifying bool // the prompt for a code or a passkey is shown
 }
 
 // since is the lines logged after those of before.
@@ -340,24 +346,31 @@ type exchange struct {
 // drive runs browser.mjs with cfg and returns what it saw.
 func drive(ctx context.Context, t *testing.T, node string, cfg map[string]string) *run {
 	t.Helper()
+	return driveScript(ctx, t, node, "browser.mjs", cfg)
+}
+
+// driveScript runs script (browser.mjs, passkey.mjs) with cfg and returns
+// what it saw.
+func driveScript(ctx context.Context, t *testing.T, node, script string, cfg map[string]string) *run {
+	t.Helper()
 	arg, err := json.Marshal(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.CommandContext(ctx, node, "browser.mjs", string(arg))
+	cmd := exec.CommandContext(ctx, node, script, string(arg))
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	began := time.Now()
 	if err := cmd.Run(); err != nil {
-		t.Fatalf("node browser.mjs: %v\n%s\n%s", err, stderr.String(), stdout.String())
+		t.Fatalf("node %s: %v\n%s\n%s", script, err, stderr.String(), stdout.String())
 	}
-	t.Logf("browser.mjs ran in %v", time.Since(began).Round(time.Millisecond))
+	t.Logf("%s ran in %v", script, time.Since(began).Round(time.Millisecond))
 	var r run
 	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
-		t.Fatalf("browser.mjs printed no result: %v\n%s\n%s", err, stderr.String(), stdout.String())
+		t.Fatalf("%s printed no result: %v\n%s\n%s", script, err, stderr.String(), stdout.String())
 	}
 	if r.Error != "" {
-		t.Fatalf("browser.mjs stopped: %s\nsteps: %+v\nconsole:\n%s", r.Error, r.Steps, strings.Join(r.Console, "\n"))
+		t.Fatalf("%s stopped: %s\nsteps: %+v\nconsole:\n%s", script, r.Error, r.Steps, strings.Join(r.Console, "\n"))
 	}
 	for _, line := range r.Console {
 		if strings.HasPrefix(line, "pageerror:") {

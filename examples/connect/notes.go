@@ -70,7 +70,7 @@ func (n *notes) AddNote(ctx context.Context, req *connect.Request[notesv1.AddNot
 }
 
 func (n *notes) ClearNotes(ctx context.Context, _ *connect.Request[notesv1.ClearNotesRequest]) (*connect.Response[notesv1.ClearNotesResponse], error) {
-	claims, _ := guard.ClaimsFromContext(ctx) // with a fresh token: a password login
+	claims, _ := guard.ClaimsFromContext(ctx) // fresh, with a recent second factor
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	delete(n.byOwner, claims.Subject)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/authd-dev/authd/authdtest"
 	"github.com/authd-dev/authd/connectauth"
+	authv1 "github.com/authd-dev/authd/gen/auth/v1"
 	"github.com/authd-dev/authd/guard"
 	"github.com/authd-dev/authd/protect"
 	"github.com/authd-dev/authd/revocation"
@@ -115,17 +116,30 @@ func TestNotes_WithoutTokenRefused(t *testing.T) {
 	wantRefusal(t, err, connect.CodeUnauthenticated, wire.ReasonTokenMissing)
 }
 
-func TestNotes_ClearNeedsFreshToken(t *testing.T) {
+// ClearNotes wants a fresh token with a second factor proven within five
+// minutes: a password login is asked to step up, a login with a code
+// passes, and a token refreshed from it is not fresh.
+func TestNotes_ClearNeedsARecentSecondFactor(t *testing.T) {
 	env, notes := startNotes(t)
 	ctx := context.Background()
 	env.AddUser(t, "alice", "alice's password")
-	login := env.Login(t, "alice", "alice's password")
-	refreshed := env.Refresh(t, login.GetRefreshToken()).GetAccessToken()
-	_, err := notes.ClearNotes(ctx, bearer(refreshed, &notesv1.ClearNotesRequest{}))
-	wantRefusal(t, err, connect.CodeUnauthenticated, wire.ReasonFreshTokenRequired)
+	password := env.Login(t, "alice", "alice's password").GetAccessToken()
+	_, err := notes.ClearNotes(ctx, bearer(password, &notesv1.ClearNotesRequest{}))
+	wantRefusal(t, err, connect.CodeUnauthenticated, wire.ReasonStepUpRequired)
+
+	app := env.EnrollTOTP(t, "alice", "alice's password")
+	env.Clock.Advance(30 * time.Second) // the confirmation spent this step's code
+	challenge := env.Login(t, "alice", "alice's password").GetSecondFactorToken()
+	login, err := env.Client().LoginSecondFactor(ctx, &authv1.LoginSecondFactorRequest{SecondFactorToken: challenge, Code: app.Code(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := notes.ClearNotes(ctx, bearer(login.GetAccessToken(), &notesv1.ClearNotesRequest{})); err != nil {
 		t.Fatal(err)
 	}
+	refreshed := env.Refresh(t, login.GetRefreshToken()).GetAccessToken()
+	_, err = notes.ClearNotes(ctx, bearer(refreshed, &notesv1.ClearNotesRequest{}))
+	wantRefusal(t, err, connect.CodeUnauthenticated, wire.ReasonFreshTokenRequired)
 }
 
 // A browser sends the access cookie that authd's Login set

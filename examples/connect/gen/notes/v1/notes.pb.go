@@ -286,12 +286,12 @@ const file_notes_v1_notes_proto_rawDesc = "" +
 	"\x0fAddNoteResponse\x12\x14\n" +
 	"\x05count\x18\x01 \x01(\x05R\x05count\"\x13\n" +
 	"\x11ClearNotesRequest\"\x14\n" +
-	"\x12ClearNotesResponse2\xf0\x01\n" +
+	"\x12ClearNotesResponse2\xf5\x01\n" +
 	"\vNoteService\x12J\n" +
 	"\tListNotes\x12\x1a.notes.v1.ListNotesRequest\x1a\x1b.notes.v1.ListNotesResponse\"\x04\xc8\xf3\x18\x02\x12D\n" +
-	"\aAddNote\x12\x18.notes.v1.AddNoteRequest\x1a\x19.notes.v1.AddNoteResponse\"\x04\xc8\xf3\x18\x02\x12O\n" +
+	"\aAddNote\x12\x18.notes.v1.AddNoteRequest\x1a\x19.notes.v1.AddNoteResponse\"\x04\xc8\xf3\x18\x02\x12T\n" +
 	"\n" +
-	"ClearNotes\x12\x1b.notes.v1.ClearNotesRequest\x1a\x1c.notes.v1.ClearNotesResponse\"\x06\xd2\xf3\x18\x02\b\x03BBZ@github.com/authd-dev/authd/examples/connect/gen/notes/v1;notesv1b\x06proto3"
+	"ClearNotes\x12\x1b.notes.v1.ClearNotesRequest\x1a\x1c.notes.v1.ClearNotesResponse\"\v\xd2\xf3\x18\a\b\x03 \x01(\xac\x02BBZ@github.com/authd-dev/authd/examples/connect/gen/notes/v1;notesv1b\x06proto3"
 
 var (
 	file_notes_v1_notes_proto_rawDescOnce sync.Once

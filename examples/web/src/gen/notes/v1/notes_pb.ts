@@ -11,7 +11,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file notes/v1/notes.proto.
  */
 export const file_notes_v1_notes: GenFile = /*@__PURE__*/
-  fileDesc("ChRub3Rlcy92MS9ub3Rlcy5wcm90bxIIbm90ZXMudjEiEgoQTGlzdE5vdGVzUmVxdWVzdCIxChFMaXN0Tm90ZXNSZXNwb25zZRINCgVvd25lchgBIAEoCRINCgVub3RlcxgCIAMoCSIeCg5BZGROb3RlUmVxdWVzdBIMCgR0ZXh0GAEgASgJIiAKD0FkZE5vdGVSZXNwb25zZRINCgVjb3VudBgBIAEoBSITChFDbGVhck5vdGVzUmVxdWVzdCIUChJDbGVhck5vdGVzUmVzcG9uc2Uy8AEKC05vdGVTZXJ2aWNlEkoKCUxpc3ROb3RlcxIaLm5vdGVzLnYxLkxpc3ROb3Rlc1JlcXVlc3QaGy5ub3Rlcy52MS5MaXN0Tm90ZXNSZXNwb25zZSIEyPMYAhJECgdBZGROb3RlEhgubm90ZXMudjEuQWRkTm90ZVJlcXVlc3QaGS5ub3Rlcy52MS5BZGROb3RlUmVzcG9uc2UiBMjzGAISTwoKQ2xlYXJOb3RlcxIbLm5vdGVzLnYxLkNsZWFyTm90ZXNSZXF1ZXN0Ghwubm90ZXMudjEuQ2xlYXJOb3Rlc1Jlc3BvbnNlIgbS8xgCCANCQlpAZ2l0aHViLmNvbS9hdXRoZC1kZXYvYXV0aGQvZXhhbXBsZXMvY29ubmVjdC9nZW4vbm90ZXMvdjE7bm90ZXN2MWIGcHJvdG8z", [file_auth_v1_options]);
+  fileDesc("ChRub3Rlcy92MS9ub3Rlcy5wcm90bxIIbm90ZXMudjEiEgoQTGlzdE5vdGVzUmVxdWVzdCIxChFMaXN0Tm90ZXNSZXNwb25zZRINCgVvd25lchgBIAEoCRINCgVub3RlcxgCIAMoCSIeCg5BZGROb3RlUmVxdWVzdBIMCgR0ZXh0GAEgASgJIiAKD0FkZE5vdGVSZXNwb25zZRINCgVjb3VudBgBIAEoBSITChFDbGVhck5vdGVzUmVxdWVzdCIUChJDbGVhck5vdGVzUmVzcG9uc2Uy9QEKC05vdGVTZXJ2aWNlEkoKCUxpc3ROb3RlcxIaLm5vdGVzLnYxLkxpc3ROb3Rlc1JlcXVlc3QaGy5ub3Rlcy52MS5MaXN0Tm90ZXNSZXNwb25zZSIEyPMYAhJECgdBZGROb3RlEhgubm90ZXMudjEuQWRkTm90ZVJlcXVlc3QaGS5ub3Rlcy52MS5BZGROb3RlUmVzcG9uc2UiBMjzGAISVAoKQ2xlYXJOb3RlcxIbLm5vdGVzLnYxLkNsZWFyTm90ZXNSZXF1ZXN0Ghwubm90ZXMudjEuQ2xlYXJOb3Rlc1Jlc3BvbnNlIgvS8xgHCAMgASisAkJCWkBnaXRodWIuY29tL2F1dGhkLWRldi9hdXRoZC9leGFtcGxlcy9jb25uZWN0L2dlbi9ub3Rlcy92MTtub3Rlc3YxYgZwcm90bzM", [file_auth_v1_options]);
 
 /**
  * @generated from message notes.v1.ListNotesRequest
@@ -115,7 +115,9 @@ export const ClearNotesResponseSchema: GenMessage<ClearNotesResponse> = /*@__PUR
 /**
  * NoteService keeps a few notes per user. Every method wants the caller's
  * access token: from an authorization header, or from a browser's
- * cookies with the x-csrf-token header.
+ * cookies with the x-csrf-token header. ClearNotes wants more: a fresh
+ * token that shows a second factor (a TOTP code, a passkey) proven within
+ * five minutes, and is refused STEP_UP_REQUIRED otherwise.
  *
  * @generated from service notes.v1.NoteService
  */
