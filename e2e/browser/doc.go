@@ -4,6 +4,10 @@
 // authd and the connect-go service of examples/connect, logs in with
 // cookies, outlives its access cookie through Refresh, logs out, and shows
 // that the page's scripts never see a token and that pages of other
-// origins cannot use the session. It has no code of its own: the test is
-// browser_test.go, and browser.mjs is what runs in node.
+// origins cannot use the session. With a virtual authenticator (the
+// DevTools Protocol's WebAuthn domain) it registers a passkey, steps up
+// and logs in with it, and shows that a replayed assertion and a passkey
+// an administrator removed are refused. It has no code of its own: the
+// tests are browser_test.go and passkey_test.go, and browser.mjs and
+// passkey.mjs are what runs in node.
 package browser
