@@ -143,6 +143,8 @@ func (s *Service) Verify(ctx context.Context, req *authv1.VerifyRequest) (*authv
 		Audience:  claims.Audience,
 		Roles:     claims.Roles,
 		Scopes:    claims.Scopes(),
+		Amr:       claims.AMR,
+		Acr:       claims.ACR,
 	}}, nil
 }
 

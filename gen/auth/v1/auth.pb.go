@@ -1855,14 +1855,19 @@ type Claims struct {
 	// Unix seconds.
 	IssuedAt  int64 `protobuf:"varint,6,opt,name=issued_at,json=issuedAt" json:"issued_at,omitempty"`
 	ExpiresAt int64 `protobuf:"varint,7,opt,name=expires_at,json=expiresAt" json:"expires_at,omitempty"`
-	// Unix seconds of the password login; 0 when unknown.
+	// Unix seconds of the user's last proof (password, second factor,
+	// step-up); 0 when unknown.
 	AuthTime int64    `protobuf:"varint,8,opt,name=auth_time,json=authTime" json:"auth_time,omitempty"`
 	Issuer   string   `protobuf:"bytes,9,opt,name=issuer" json:"issuer,omitempty"`
 	Audience []string `protobuf:"bytes,10,rep,name=audience" json:"audience,omitempty"`
 	// The "roles" claim.
 	Roles []string `protobuf:"bytes,11,rep,name=roles" json:"roles,omitempty"`
 	// The "scope" claim, split at its spaces.
-	Scopes        []string `protobuf:"bytes,12,rep,name=scopes" json:"scopes,omitempty"`
+	Scopes []string `protobuf:"bytes,12,rep,name=scopes" json:"scopes,omitempty"`
+	// How the user proved who they are (RFC 8176: "pwd", "otp", "mfa", …) and
+	// the level it adds up to ("aal1": one factor, "aal2": two).
+	Amr           []string `protobuf:"bytes,13,rep,name=amr" json:"amr,omitempty"`
+	Acr           string   `protobuf:"bytes,14,opt,name=acr" json:"acr,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1979,6 +1984,20 @@ func (x *Claims) GetScopes() []string {
 		return x.Scopes
 	}
 	return nil
+}
+
+func (x *Claims) GetAmr() []string {
+	if x != nil {
+		return x.Amr
+	}
+	return nil
+}
+
+func (x *Claims) GetAcr() string {
+	if x != nil {
+		return x.Acr
+	}
+	return ""
 }
 
 type LogoutRequest struct {
@@ -2719,7 +2738,7 @@ const file_auth_v1_auth_proto_rawDesc = "" +
 	"\x05token\x18\x01 \x01(\tR\x05token\x126\n" +
 	"\vrequirement\x18\x02 \x01(\x0e2\x14.auth.v1.RequirementR\vrequirement\"9\n" +
 	"\x0eVerifyResponse\x12'\n" +
-	"\x06claims\x18\x01 \x01(\v2\x0f.auth.v1.ClaimsR\x06claims\"\xab\x02\n" +
+	"\x06claims\x18\x01 \x01(\v2\x0f.auth.v1.ClaimsR\x06claims\"\xcf\x02\n" +
 	"\x06Claims\x12\x18\n" +
 	"\asubject\x18\x01 \x01(\tR\asubject\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12\x14\n" +
@@ -2734,7 +2753,9 @@ const file_auth_v1_auth_proto_rawDesc = "" +
 	"\baudience\x18\n" +
 	" \x03(\tR\baudience\x12\x14\n" +
 	"\x05roles\x18\v \x03(\tR\x05roles\x12\x16\n" +
-	"\x06scopes\x18\f \x03(\tR\x06scopes\"\x0f\n" +
+	"\x06scopes\x18\f \x03(\tR\x06scopes\x12\x10\n" +
+	"\x03amr\x18\r \x03(\tR\x03amr\x12\x10\n" +
+	"\x03acr\x18\x0e \x01(\tR\x03acr\"\x0f\n" +
 	"\rLogoutRequest\"\x10\n" +
 	"\x0eLogoutResponse\"]\n" +
 	"\x15ChangePasswordRequest\x12!\n" +
