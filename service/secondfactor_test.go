@@ -227,3 +227,30 @@ func TestSecondFactor_BadInput(t *testing.T) {
 	_, err = e.Client.ConfirmTOTP(tokens.Bearer(bg, e.Login(t, "bob", "correct horse").AccessToken), &authv1.ConfirmTOTPRequest{Code: "123456"})
 	tokens.WantRefusal(t, err, codes.FailedPrecondition, "")
 }
+
+// A second_factor_token is its user's: another user's code or recovery
+// code does not complete it, and the login it stands for can still be
+// completed by its own user.
+func TestSecondFactor_TokenOfAnotherUser(t *testing.T) {
+	e := newEnv(t)
+	e.AddUser(t, "bob", "correct horse")
+	aliceSecret, _ := enrolled(t, e)
+	bobSecret, bobRecovery := e.EnrollTOTP(t, "bob", "correct horse")
+	e.Clock.Advance(30 * time.Second)
+	alices := challenge(t, e)
+	for _, proof := range []*authv1.LoginSecondFactorRequest{
+		{SecondFactorToken: alices, Code: code(t, e, bobSecret)},
+		{SecondFactorToken: alices, RecoveryCode: bobRecovery[0]},
+	} {
+		_, err := e.Client.LoginSecondFactor(bg, proof)
+		tokens.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonInvalidCredentials)
+	}
+	resp, err := e.Client.LoginSecondFactor(bg, &authv1.LoginSecondFactorRequest{SecondFactorToken: alices, Code: code(t, e, aliceSecret)})
+	if err != nil || claimsOf(t, e, resp.AccessToken).Subject != "alice" {
+		t.Fatalf("alice's own code = %v, %v", resp, err)
+	}
+	// Bob's recovery code was not spent by the attempt on alice's login.
+	if left, err := e.Accounts.RecoveryCodesLeft(bg, "bob"); err != nil || left != len(bobRecovery) {
+		t.Fatalf("bob's recovery codes left: %d, %v; want %d", left, err, len(bobRecovery))
+	}
+}

@@ -40,6 +40,8 @@ Usage:
   authd keys prune [flags]            delete retired keys whose tokens have all expired
   authd keys revoke KID [flags]       delete a (compromised) key at once; a new key if it was current
   authd keys new-secret               print a fresh key-encryption secret (AUTHD_KEY_ENCRYPTION_KEY)
+  authd qr [TEXT]                     print TEXT (or a line of standard input) as a QR code: EnrollTOTP's
+                                      uri, for an authenticator app (... EnrollTOTP | jq -r .uri | authd qr)
   authd --version                     print the version and VCS revision authd was built from
 
 Every flag can also be set as AUTHD_<FLAG> in the environment (--data-dir is
@@ -106,6 +108,8 @@ func dispatch(ctx context.Context, args []string, e env, stdin io.Reader, stdout
 		return keysCommand(ctx, rest, e, stdout, stderr)
 	case "client":
 		return clientCommand(ctx, rest, e, stdout, stderr)
+	case "qr":
+		return qrCommand(rest, stdin, stdout)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -113,7 +117,7 @@ func dispatch(ctx context.Context, args []string, e env, stdin io.Reader, stdout
 		fmt.Fprintln(stdout, version())
 		return nil
 	}
-	return fmt.Errorf("%w: unknown command %q%s", errUsage, cmd, didYouMean(cmd, slices.Concat(commands, []string{"help", "version"}), ""))
+	return fmt.Errorf("%w: unknown command %q%s", errUsage, cmd, didYouMean(cmd, slices.Concat(commands, []string{"qr", "help", "version"}), ""))
 }
 
 // subcommands are what `authd <cmd>` takes next, each with the number of
