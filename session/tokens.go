@@ -2,9 +2,9 @@ package session
 
 import (
 	"context"
-	"slices"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -42,8 +42,8 @@ func (e *Engine) Open(ctx context.Context, user store.User, amr ...string) (Toke
 		amr = []string{"pwd"}
 	}
 	sess := store.Session{
-		ACR: acrOf(amr),
-		AMR: amr,
+		ACR:      acrOf(amr),
+		AMR:      amr,
 		ID:       token.NewID(),
 		UserID:   user.ID,
 		Username: user.Name,
