@@ -17,6 +17,15 @@ const (
 	// the CSRF cookie (double submit): a page of another origin can make a
 	// browser send the cookies, but cannot read the CSRF cookie to copy it.
 	CSRFHeader = "x-csrf-token"
+	// DPoPKey carries a DPoP proof (RFC 9449 §4): a JWT signed by the key a
+	// token is bound to, for this call.
+	DPoPKey = "dpop"
+	// DPoPNonceHeader is the response header with a nonce the next proof
+	// must carry (DPOP_NONCE_REQUIRED).
+	DPoPNonceHeader = "dpop-nonce"
+	// DPoPScheme is the authorization scheme of a DPoP-bound token:
+	// "DPoP <token>".
+	DPoPScheme = "DPoP"
 )
 
 // The cookies of a browser session (LoginRequest.set_cookies), by default:
@@ -71,6 +80,18 @@ const (
 	// method's rule wants a second factor or a more recent proof
 	// (MetadataACRValues, MetadataMaxAge): StepUp, not Refresh.
 	ReasonStepUpRequired = "STEP_UP_REQUIRED"
+	// ReasonDPoPProofRequired (UNAUTHENTICATED): a token bound to a key
+	// (cnf.jkt) sent as a Bearer token or without a DPoP proof, or an
+	// unbound token on a method whose rule is sender_constrained.
+	ReasonDPoPProofRequired = "DPOP_PROOF_REQUIRED"
+	// ReasonDPoPProofInvalid (UNAUTHENTICATED): a DPoP proof that does not
+	// check: signature, key, typ, alg, htm, htu, iat window, ath, a jti
+	// seen before, size.
+	ReasonDPoPProofInvalid = "DPOP_PROOF_INVALID"
+	// ReasonDPoPNonceRequired (UNAUTHENTICATED): the proof lacks the
+	// server's current nonce; the response header dpop-nonce carries it:
+	// sign a new proof with it and retry once.
+	ReasonDPoPNonceRequired = "DPOP_NONCE_REQUIRED"
 )
 
 // ErrorInfo metadata keys of PermissionDenied refusals: what the method

@@ -133,9 +133,16 @@ type Rule struct {
 	// otherwise STEP_UP_REQUIRED with ErrorInfo metadata max_age. 0: no bound.
 	// With second_factor: a recent second factor. Only with ACCESS,
 	// FRESH_ACCESS or OPTIONAL.
-	MaxAge        uint32 `protobuf:"varint,5,opt,name=max_age,json=maxAge,proto3" json:"max_age,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	MaxAge uint32 `protobuf:"varint,5,opt,name=max_age,json=maxAge,proto3" json:"max_age,omitempty"`
+	// The token must be sender-constrained: bound to a key (cnf.jkt, presented
+	// as "DPoP <token>" with a DPoP proof in metadata `dpop`) or to the client
+	// certificate of a mutual-TLS connection (cnf.x5t#S256). An unbound bearer
+	// token is refused with UNAUTHENTICATED, reason DPOP_PROOF_REQUIRED. Set it
+	// on a service's (auth.v1.default_rule) to make it the service's default.
+	// Only with ACCESS, FRESH_ACCESS or OPTIONAL.
+	SenderConstrained bool `protobuf:"varint,6,opt,name=sender_constrained,json=senderConstrained,proto3" json:"sender_constrained,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *Rule) Reset() {
@@ -203,6 +210,13 @@ func (x *Rule) GetMaxAge() uint32 {
 	return 0
 }
 
+func (x *Rule) GetSenderConstrained() bool {
+	if x != nil {
+		return x.SenderConstrained
+	}
+	return false
+}
+
 var file_auth_v1_options_proto_extTypes = []protoimpl.ExtensionInfo{
 	{
 		ExtendedType:  (*descriptorpb.MethodOptions)(nil),
@@ -256,14 +270,15 @@ var File_auth_v1_options_proto protoreflect.FileDescriptor
 
 const file_auth_v1_options_proto_rawDesc = "" +
 	"\n" +
-	"\x15auth/v1/options.proto\x12\aauth.v1\x1a google/protobuf/descriptor.proto\"\xb6\x01\n" +
+	"\x15auth/v1/options.proto\x12\aauth.v1\x1a google/protobuf/descriptor.proto\"\xe5\x01\n" +
 	"\x04Rule\x126\n" +
 	"\vrequirement\x18\x01 \x01(\x0e2\x14.auth.v1.RequirementR\vrequirement\x12\x19\n" +
 	"\bany_role\x18\x02 \x03(\tR\aanyRole\x12\x1d\n" +
 	"\n" +
 	"all_scopes\x18\x03 \x03(\tR\tallScopes\x12#\n" +
 	"\rsecond_factor\x18\x04 \x01(\bR\fsecondFactor\x12\x17\n" +
-	"\amax_age\x18\x05 \x01(\rR\x06maxAge*\xab\x01\n" +
+	"\amax_age\x18\x05 \x01(\rR\x06maxAge\x12-\n" +
+	"\x12sender_constrained\x18\x06 \x01(\bR\x11senderConstrained*\xab\x01\n" +
 	"\vRequirement\x12\x1b\n" +
 	"\x17REQUIREMENT_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12REQUIREMENT_PUBLIC\x10\x01\x12\x16\n" +
