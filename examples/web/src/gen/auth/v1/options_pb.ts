@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file auth/v1/options.proto.
  */
 export const file_auth_v1_options: GenFile = /*@__PURE__*/
-  fileDesc("ChVhdXRoL3YxL29wdGlvbnMucHJvdG8SB2F1dGgudjEifwoEUnVsZRIpCgtyZXF1aXJlbWVudBgBIAEoDjIULmF1dGgudjEuUmVxdWlyZW1lbnQSEAoIYW55X3JvbGUYAiADKAkSEgoKYWxsX3Njb3BlcxgDIAMoCRIVCg1zZWNvbmRfZmFjdG9yGAQgASgIEg8KB21heF9hZ2UYBSABKA0qqwEKC1JlcXVpcmVtZW50EhsKF1JFUVVJUkVNRU5UX1VOU1BFQ0lGSUVEEAASFgoSUkVRVUlSRU1FTlRfUFVCTElDEAESFgoSUkVRVUlSRU1FTlRfQUNDRVNTEAISHAoYUkVRVUlSRU1FTlRfRlJFU0hfQUNDRVNTEAMSFwoTUkVRVUlSRU1FTlRfUkVGUkVTSBAEEhgKFFJFUVVJUkVNRU5UX09QVElPTkFMEAU6WAoLcmVxdWlyZW1lbnQSHi5nb29nbGUucHJvdG9idWYuTWV0aG9kT3B0aW9ucxi5jgMgASgOMhQuYXV0aC52MS5SZXF1aXJlbWVudFILcmVxdWlyZW1lbnQ6QwoEcnVsZRIeLmdvb2dsZS5wcm90b2J1Zi5NZXRob2RPcHRpb25zGLqOAyABKAsyDS5hdXRoLnYxLlJ1bGVSBHJ1bGU6UwoMZGVmYXVsdF9ydWxlEh8uZ29vZ2xlLnByb3RvYnVmLlNlcnZpY2VPcHRpb25zGLuOAyABKAsyDS5hdXRoLnYxLlJ1bGVSC2RlZmF1bHRSdWxlQi9aLWdpdGh1Yi5jb20vYXV0aGQtZGV2L2F1dGhkL2dlbi9hdXRoL3YxO2F1dGh2MWIGcHJvdG8z", [file_google_protobuf_descriptor]);
+  fileDesc("ChVhdXRoL3YxL29wdGlvbnMucHJvdG8SB2F1dGgudjEimwEKBFJ1bGUSKQoLcmVxdWlyZW1lbnQYASABKA4yFC5hdXRoLnYxLlJlcXVpcmVtZW50EhAKCGFueV9yb2xlGAIgAygJEhIKCmFsbF9zY29wZXMYAyADKAkSFQoNc2Vjb25kX2ZhY3RvchgEIAEoCBIPCgdtYXhfYWdlGAUgASgNEhoKEnNlbmRlcl9jb25zdHJhaW5lZBgGIAEoCCqrAQoLUmVxdWlyZW1lbnQSGwoXUkVRVUlSRU1FTlRfVU5TUEVDSUZJRUQQABIWChJSRVFVSVJFTUVOVF9QVUJMSUMQARIWChJSRVFVSVJFTUVOVF9BQ0NFU1MQAhIcChhSRVFVSVJFTUVOVF9GUkVTSF9BQ0NFU1MQAxIXChNSRVFVSVJFTUVOVF9SRUZSRVNIEAQSGAoUUkVRVUlSRU1FTlRfT1BUSU9OQUwQBTpYCgtyZXF1aXJlbWVudBIeLmdvb2dsZS5wcm90b2J1Zi5NZXRob2RPcHRpb25zGLmOAyABKA4yFC5hdXRoLnYxLlJlcXVpcmVtZW50UgtyZXF1aXJlbWVudDpDCgRydWxlEh4uZ29vZ2xlLnByb3RvYnVmLk1ldGhvZE9wdGlvbnMYuo4DIAEoCzINLmF1dGgudjEuUnVsZVIEcnVsZTpTCgxkZWZhdWx0X3J1bGUSHy5nb29nbGUucHJvdG9idWYuU2VydmljZU9wdGlvbnMYu44DIAEoCzINLmF1dGgudjEuUnVsZVILZGVmYXVsdFJ1bGVCL1otZ2l0aHViLmNvbS9hdXRoZC1kZXYvYXV0aGQvZ2VuL2F1dGgvdjE7YXV0aHYxYgZwcm90bzM", [file_google_protobuf_descriptor]);
 
 /**
  * Rule is who may call a method: the token it needs (authentication) and the
@@ -80,6 +80,18 @@ export type Rule = Message<"auth.v1.Rule"> & {
    * @generated from field: uint32 max_age = 5;
    */
   maxAge: number;
+
+  /**
+   * The token must be sender-constrained: bound to a key (cnf.jkt, presented
+   * as "DPoP <token>" with a DPoP proof in metadata `dpop`) or to the client
+   * certificate of a mutual-TLS connection (cnf.x5t#S256). An unbound bearer
+   * token is refused with UNAUTHENTICATED, reason DPOP_PROOF_REQUIRED. Set it
+   * on a service's (auth.v1.default_rule) to make it the service's default.
+   * Only with ACCESS, FRESH_ACCESS or OPTIONAL.
+   *
+   * @generated from field: bool sender_constrained = 6;
+   */
+  senderConstrained: boolean;
 };
 
 /**
