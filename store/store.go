@@ -33,6 +33,9 @@ type User struct {
 	// (password, disabled, roles), in the same statement; a change to what
 	// the user already is moves nothing.
 	Generation int64
+	// RequireBinding, for a service account, refuses it bearer tokens:
+	// IssueClientToken binds each to a DPoP key or the client certificate.
+	RequireBinding bool
 	// SecondFactor (read only) is set when the user has a confirmed TOTP
 	// authenticator or a passkey: a password alone no longer logs it in.
 	SecondFactor bool
@@ -64,6 +67,11 @@ type Session struct {
 	// carried by every token of the session.
 	ACR       string
 	AMR       []string
+	// KeyThumbprint (cnf.jkt) and CertificateThumbprint (cnf.x5t#S256)
+	// bind every token of the session to a DPoP key or a client
+	// certificate; both empty for a bearer session.
+	KeyThumbprint         string
+	CertificateThumbprint string
 	CreatedAt time.Time
 	ExpiresAt time.Time
 	// RevokedAt is zero while the session is live.
@@ -139,6 +147,9 @@ type Clients interface {
 	ClientByID(ctx context.Context, clientID string) (User, error)
 	// ListClients returns every service account ordered by name.
 	ListClients(ctx context.Context) ([]User, error)
+	// SetRequireBinding sets a service account's RequireBinding;
+	// ErrNotFound for an unknown one. No session ends.
+	SetRequireBinding(ctx context.Context, name string, require bool, now time.Time) error
 }
 
 // Sessions is the session table.

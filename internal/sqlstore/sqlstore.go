@@ -290,7 +290,7 @@ func (d *DB) CreateUser(ctx context.Context, name, hash string, now time.Time) (
 
 // userColumns are a user's columns, read FROM users; second_factor is
 // whether it has a confirmed TOTP authenticator or a passkey.
-const userColumns = `id, name, password_hash, roles, disabled, client_id, scopes, generation,
+const userColumns = `id, name, password_hash, roles, disabled, client_id, scopes, generation, require_binding,
 	EXISTS (SELECT 1 FROM totp WHERE totp.user_id = users.id AND totp.confirmed)
 	OR EXISTS (SELECT 1 FROM passkeys WHERE passkeys.user_id = users.id) AS second_factor,
 	created_at, updated_at`
@@ -300,7 +300,7 @@ func scanUser(row interface{ Scan(...any) error }) (store.User, error) {
 	var roles, scopes string
 	var clientID sql.NullString
 	var created, updated int64
-	err := row.Scan(&u.ID, &u.Name, &u.PasswordHash, &roles, &u.Disabled, &clientID, &scopes, &u.Generation, &u.SecondFactor, &created, &updated)
+	err := row.Scan(&u.ID, &u.Name, &u.PasswordHash, &roles, &u.Disabled, &clientID, &scopes, &u.Generation, &u.RequireBinding, &u.SecondFactor, &created, &updated)
 	u.Roles, u.Scopes, u.ClientID = splitNames(roles), splitNames(scopes), clientID.String
 	u.CreatedAt, u.UpdatedAt = fromUnix(created), fromUnix(updated)
 	return u, err
@@ -369,6 +369,18 @@ func (d *DB) CreateClient(ctx context.Context, name, clientID, hash string, scop
 	}
 	return store.User{ID: id, Name: name, PasswordHash: hash, ClientID: clientID, Scopes: scopes,
 		CreatedAt: fromUnix(unix(now)), UpdatedAt: fromUnix(unix(now))}, nil
+}
+
+// SetRequireBinding implements store.Clients.
+func (d *DB) SetRequireBinding(ctx context.Context, name string, require bool, now time.Time) error {
+	res, err := d.exec(ctx, `UPDATE users SET require_binding = ?, updated_at = ? WHERE name = ? AND client_id IS NOT NULL`, require, unix(now), name)
+	if err != nil {
+		return fmt.Errorf("set require_binding: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return fmt.Errorf("client %q: %w", name, store.ErrNotFound)
+	}
+	return nil
 }
 
 // ClientByID implements store.Clients.
@@ -445,11 +457,11 @@ func (d *DB) CreateSession(ctx context.Context, s store.Session) error {
 	c := s.Current
 	// Only while the user is enabled and still at the generation the
 	// password was checked under: a change in between refuses the session.
-	res, err := d.exec(ctx, `INSERT INTO sessions (id, user_id, user_generation, auth_time, acr, amr, created_at, expires_at,
+	res, err := d.exec(ctx, `INSERT INTO sessions (id, user_id, user_generation, auth_time, acr, amr, cnf_jkt, cnf_x5t, created_at, expires_at,
 		refresh_jti, refresh_issued_at, refresh_expires_at, access_jti, access_issued_at, access_expires_at)
-		SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+		SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
 		WHERE EXISTS (SELECT 1 FROM users WHERE id = ? AND generation = ? AND NOT disabled)`,
-		s.ID, s.UserID, s.UserGeneration, unix(s.AuthTime), s.ACR, joinNames(s.AMR), unix(s.CreatedAt), unix(s.ExpiresAt),
+		s.ID, s.UserID, s.UserGeneration, unix(s.AuthTime), s.ACR, joinNames(s.AMR), s.KeyThumbprint, s.CertificateThumbprint, unix(s.CreatedAt), unix(s.ExpiresAt),
 		c.RefreshJTI, unix(c.RefreshIssuedAt), unix(c.RefreshExpiresAt), c.AccessJTI, unix(c.AccessIssuedAt), unix(c.AccessExpiresAt),
 		s.UserID, s.UserGeneration)
 	if d.dialect.IsUniqueViolation(err) {
@@ -472,13 +484,13 @@ func (d *DB) Session(ctx context.Context, id string) (store.Session, error) {
 	var revoked, prevSpent, pRIAT, pREXP, pAIAT, pAEXP sql.NullInt64
 	var userGeneration int64
 	var disabled bool
-	err := d.queryRow(ctx, `SELECT s.id, s.user_id, u.name, u.roles, u.scopes, s.auth_time, s.acr, s.amr, s.created_at, s.expires_at, s.revoked_at,
+	err := d.queryRow(ctx, `SELECT s.id, s.user_id, u.name, u.roles, u.scopes, s.auth_time, s.acr, s.amr, s.cnf_jkt, s.cnf_x5t, s.created_at, s.expires_at, s.revoked_at,
 		s.refresh_jti, s.refresh_issued_at, s.refresh_expires_at, s.access_jti, s.access_issued_at, s.access_expires_at,
 		s.previous_jti, s.previous_refresh_issued_at, s.previous_refresh_expires_at,
 		s.previous_access_jti, s.previous_access_issued_at, s.previous_access_expires_at,
 		s.previous_spent_at, s.previous_parent_jti, s.user_generation, u.generation, u.disabled
 		FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?`, id).Scan(
-		&s.ID, &s.UserID, &s.Username, &roles, &scopes, &authTime, &s.ACR, &amr, &created, &expires, &revoked,
+		&s.ID, &s.UserID, &s.Username, &roles, &scopes, &authTime, &s.ACR, &amr, &s.KeyThumbprint, &s.CertificateThumbprint, &created, &expires, &revoked,
 		&s.Current.RefreshJTI, &rIAT, &rEXP, &s.Current.AccessJTI, &aIAT, &aEXP,
 		&s.Previous.RefreshJTI, &pRIAT, &pREXP, &s.Previous.AccessJTI, &pAIAT, &pAEXP,
 		&prevSpent, &s.PreviousParentJTI, &s.UserGeneration, &userGeneration, &disabled)

@@ -35,6 +35,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Sessions/PrunePastTheirCap", testPruneSessions},
 		{"Users/RehashKeepsTheGeneration", testRehash},
 		{"Sessions/CreateAndGet", testSessionRoundTrip},
+		{"Sessions/Binding", testSessionBinding},
+		{"Clients/RequireBinding", testRequireBinding},
 		{"Sessions/UnknownIsNotFound", testUnknownSession},
 		{"Sessions/RotateIsCompareAndSwap", testRotateCAS},
 		{"Sessions/ConcurrentRotateHasOneWinner", testConcurrentRotate},
@@ -497,6 +499,52 @@ func testSessionRoundTrip(t *testing.T, s store.Store) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("Session =\n %+v\nwant\n %+v", got, want)
+	}
+}
+
+// testSessionBinding: a session's binding (a DPoP key's thumbprint, a
+// certificate's) is stored and read back, and kept by rotations.
+func testSessionBinding(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	u := mustUser(t, s, "alice")
+	want := newSession(u, "sid-bound")
+	want.KeyThumbprint, want.CertificateThumbprint = "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs", "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"
+	if err := s.CreateSession(ctx, want); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Rotate(ctx, want.ID, want.Current.RefreshJTI, rotation("next", t0.Add(time.Minute)), t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Session(ctx, want.ID)
+	if err != nil || got.KeyThumbprint != want.KeyThumbprint || got.CertificateThumbprint != want.CertificateThumbprint {
+		t.Fatalf("Session = %+v, %v; want the binding kept", got, err)
+	}
+}
+
+// testRequireBinding: a service account's RequireBinding is set, read back
+// with the account, and refused for a person or an unknown name.
+func testRequireBinding(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	if _, err := s.CreateClient(ctx, "billing", "cid-billing", "hash", []string{"orders:read"}, t0); err != nil {
+		t.Fatal(err)
+	}
+	mustUser(t, s, "alice")
+	if err := s.SetRequireBinding(ctx, "billing", true, t0); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := s.ClientByID(ctx, "cid-billing"); err != nil || !c.RequireBinding {
+		t.Fatalf("ClientByID = %+v, %v; want RequireBinding", c, err)
+	}
+	for _, name := range []string{"alice", "nobody"} {
+		if err := s.SetRequireBinding(ctx, name, true, t0); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("SetRequireBinding(%s) = %v, want ErrNotFound", name, err)
+		}
+	}
+	if err := s.SetRequireBinding(ctx, "billing", false, t0); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := s.ClientByID(ctx, "cid-billing"); c.RequireBinding {
+		t.Fatal("RequireBinding still set")
 	}
 }
 
