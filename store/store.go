@@ -65,15 +65,15 @@ type Session struct {
 	AuthTime time.Time
 	// ACR and AMR are how the user proved it (token.Claims' acr and amr),
 	// carried by every token of the session.
-	ACR       string
-	AMR       []string
+	ACR string
+	AMR []string
 	// KeyThumbprint (cnf.jkt) and CertificateThumbprint (cnf.x5t#S256)
 	// bind every token of the session to a DPoP key or a client
 	// certificate; both empty for a bearer session.
 	KeyThumbprint         string
 	CertificateThumbprint string
-	CreatedAt time.Time
-	ExpiresAt time.Time
+	CreatedAt             time.Time
+	ExpiresAt             time.Time
 	// RevokedAt is zero while the session is live.
 	RevokedAt time.Time
 	// Current is the session's one live refresh token and the access token
