@@ -9,6 +9,7 @@ import (
 	"github.com/authd-dev/authd/accounts"
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
 	"github.com/authd-dev/authd/guard"
+	"github.com/authd-dev/authd/session"
 	"github.com/authd-dev/authd/token"
 	"github.com/authd-dev/authd/wire"
 )
@@ -25,7 +26,7 @@ func (s *Service) Login(ctx context.Context, req *authv1.LoginRequest) (*authv1.
 	if user.SecondFactor {
 		return s.loginChallenge(ctx, user)
 	}
-	tokens, err := s.sessions.Open(ctx, user)
+	tokens, err := s.sessions.Open(ctx, user, session.Proof{})
 	if err != nil {
 		return nil, s.statusError(ctx, "login", err)
 	}
@@ -106,7 +107,7 @@ func (s *Service) IssueClientToken(ctx context.Context, req *authv1.IssueClientT
 	if len(denied) > 0 {
 		return nil, wire.StatusError(guard.InsufficientScope(denied))
 	}
-	raw, life, err := s.sessions.IssueClientToken(ctx, client, scopes)
+	raw, life, err := s.sessions.IssueClientToken(ctx, client, scopes, nil)
 	if err != nil {
 		return nil, s.statusError(ctx, "client token", err)
 	}

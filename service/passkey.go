@@ -6,6 +6,7 @@ import (
 
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
 	"github.com/authd-dev/authd/guard"
+	"github.com/authd-dev/authd/session"
 	"github.com/authd-dev/authd/wire"
 )
 
@@ -59,7 +60,7 @@ func (s *Service) FinishPasskeyLogin(ctx context.Context, req *authv1.FinishPass
 	if err != nil {
 		return nil, s.statusError(ctx, "passkey login", err)
 	}
-	tokens, err := s.sessions.Open(ctx, user, amr...)
+	tokens, err := s.sessions.Open(ctx, user, session.Proof{AMR: amr})
 	if err != nil {
 		return nil, s.statusError(ctx, "passkey login", err)
 	}

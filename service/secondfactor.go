@@ -6,6 +6,7 @@ import (
 	"github.com/authd-dev/authd/accounts"
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
 	"github.com/authd-dev/authd/guard"
+	"github.com/authd-dev/authd/session"
 	"github.com/authd-dev/authd/store"
 	"github.com/authd-dev/authd/wire"
 )
@@ -34,7 +35,7 @@ func (s *Service) LoginSecondFactor(ctx context.Context, req *authv1.LoginSecond
 	if err != nil {
 		return nil, s.statusError(ctx, "login second factor", err)
 	}
-	tokens, err := s.sessions.Open(ctx, user, amr...)
+	tokens, err := s.sessions.Open(ctx, user, session.Proof{AMR: amr})
 	if err != nil {
 		return nil, s.statusError(ctx, "login second factor", err)
 	}

@@ -9,7 +9,7 @@
 // and accounts), calls one method here, and maps the result to the wire.
 //
 //	engine, err := session.New(st, session.Config{Signer: signer})
-//	tokens, err := engine.Open(ctx, user)          // after accounts.Authenticate
+//	tokens, err := engine.Open(ctx, user, session.Proof{})// after accounts.Authenticate
 //	tokens, err = engine.Refresh(ctx, claims)       // claims of a verified refresh token
 //
 // The engine is also authd's guard.Revocations (Revoked), and the

@@ -59,7 +59,7 @@ func (r *rig) verify(t *testing.T, raw string) *token.Claims {
 
 func (r *rig) open(t *testing.T) session.Tokens {
 	t.Helper()
-	pair, err := r.engine.Open(context.Background(), r.user)
+	pair, err := r.engine.Open(context.Background(), r.user, session.Proof{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +86,7 @@ func TestOpen_RefusesAUserChangedSinceTheCheck(t *testing.T) {
 	if err := r.db.SetRoles(context.Background(), "alice", []string{"admin"}, r.iss.Clock.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.engine.Open(context.Background(), r.user); !errors.Is(err, session.ErrUserChanged) {
+	if _, err := r.engine.Open(context.Background(), r.user, session.Proof{}); !errors.Is(err, session.ErrUserChanged) {
 		t.Fatalf("Open with a stale user: %v, want ErrUserChanged", err)
 	}
 }
@@ -523,7 +523,7 @@ func TestOpen_PastTheBoundRevokesTheOldestAndAnnouncesIt(t *testing.T) {
 
 func TestIssueClientToken_CannotBeRefreshedOrRenewed(t *testing.T) {
 	r := newRig(t, session.Config{})
-	raw, ttl, err := r.engine.IssueClientToken(context.Background(), r.user, []string{"orders:read", "orders:write"})
+	raw, ttl, err := r.engine.IssueClientToken(context.Background(), r.user, []string{"orders:read", "orders:write"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -565,5 +565,48 @@ func TestConfig_Validate(t *testing.T) {
 	}
 	if err := (session.Config{}).Validate(); err != nil {
 		t.Errorf("the zero Config: %v", err)
+	}
+}
+
+// A bound session binds every token it mints — access and refresh, at the
+// login, each refresh, renewal and step-up — and a service-account token
+// its one token.
+func TestOpen_BoundSessionBindsEveryToken(t *testing.T) {
+	r := newRig(t, session.Config{})
+	const jkt = "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+	pair, err := r.engine.Open(context.Background(), r.user, session.Proof{Bind: &token.Confirmation{JWKThumbprint: jkt}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bound := func(what, raw string) *token.Claims {
+		t.Helper()
+		c := r.verify(t, raw)
+		if c.Confirmation.GetJWKThumbprint() != jkt {
+			t.Fatalf("%s: cnf %+v, want jkt %s", what, c.Confirmation, jkt)
+		}
+		return c
+	}
+	bound("access", pair.Access)
+	r.iss.Clock.Advance(10 * time.Minute)
+	next, err := r.engine.Refresh(context.Background(), bound("refresh", pair.Refresh))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bound("refreshed access", next.Access)
+	bound("refreshed refresh", next.Refresh)
+	renewed, _, err := r.engine.Renew(context.Background(), r.verify(t, next.Access))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bound("renewed", renewed)
+	if unbound := r.verify(t, r.open(t).Access); unbound.Confirmation != nil {
+		t.Fatalf("a bearer session's token has cnf %+v", unbound.Confirmation)
+	}
+	raw, _, err := r.engine.IssueClientToken(context.Background(), r.user, nil, &token.Confirmation{CertificateThumbprint: "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := r.verify(t, raw); c.Confirmation.GetCertificateThumbprint() == "" {
+		t.Fatal("a certificate-bound client token has no x5t#S256")
 	}
 }

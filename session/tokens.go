@@ -28,26 +28,42 @@ type Tokens struct {
 	RefreshExpiresIn time.Duration
 }
 
-// Open starts a session for user, who just proved who they are as amr
-// says (RFC 8176 values; none: a password, "pwd"): a fresh access token
-// and a refresh token, both bounded by the session cap, carrying amr and
-// the level it adds up to (acr: token.ACRSecondFactor with "mfa",
-// token.ACRPassword otherwise). A change of the user's since that check
-// (its generation moved) refuses it with ErrUserChanged. Past
+// Proof is how the user of a new session proved who they are, and what
+// its tokens are bound to.
+type Proof struct {
+	// AMR is how (RFC 8176 values; none: a password, "pwd").
+	AMR []string
+	// Bind, when set, binds every token of the session to a DPoP key
+	// (JWKThumbprint, cnf.jkt) or a client certificate
+	// (CertificateThumbprint, cnf.x5t#S256): a stolen refresh token is no
+	// use without them.
+	Bind *token.Confirmation
+}
+
+// Open starts a session for user, who just proved who they are as proof
+// says: a fresh access token and a refresh token, both bounded by the
+// session cap, carrying the amr and the level it adds up to (acr:
+// token.ACRSecondFactor with "mfa", token.ACRPassword otherwise), and
+// bound as proof.Bind says. A change of the user's since that check (its
+// generation moved) refuses it with ErrUserChanged. Past
 // Config.MaxSessions live sessions of the user, the oldest are revoked,
 // and announced.
-func (e *Engine) Open(ctx context.Context, user store.User, amr ...string) (Tokens, error) {
+func (e *Engine) Open(ctx context.Context, user store.User, proof Proof) (Tokens, error) {
 	now := e.now()
+	amr := proof.AMR
 	if len(amr) == 0 {
 		amr = []string{"pwd"}
 	}
 	sess := store.Session{
-		ACR:      acrOf(amr),
-		AMR:      amr,
-		ID:       token.NewID(),
-		UserID:   user.ID,
-		Username: user.Name,
-		Roles:    user.Roles,
+		ACR: acrOf(amr),
+		AMR: amr,
+		// Every token of the session carries the binding.
+		KeyThumbprint:         proof.Bind.GetJWKThumbprint(),
+		CertificateThumbprint: proof.Bind.GetCertificateThumbprint(),
+		ID:                    token.NewID(),
+		UserID:                user.ID,
+		Username:              user.Name,
+		Roles:                 user.Roles,
 		// The generation the password was checked under: a password,
 		// roles or disabled change since refuses the session.
 		UserGeneration: user.Generation,
@@ -151,7 +167,19 @@ func (e *Engine) claims(sess store.Session, typ token.Type, jti string, iat, exp
 		Roles:     roles,
 		AMR:       amr,
 		ACR:       acr,
+		// Both token types are bound: a stolen refresh token of a bound
+		// session cannot be refreshed without the key.
+		Confirmation: confirmation(sess.KeyThumbprint, sess.CertificateThumbprint),
 	}
+}
+
+// confirmation is the cnf claim of a session bound to jkt or x5t, nil for
+// a bearer session.
+func confirmation(jkt, x5t string) *token.Confirmation {
+	if jkt == "" && x5t == "" {
+		return nil
+	}
+	return &token.Confirmation{JWKThumbprint: jkt, CertificateThumbprint: x5t}
 }
 
 // acrOf is the level amr adds up to: two factors ("mfa") or one.
@@ -354,7 +382,7 @@ func (e *Engine) RenewAccess(ctx context.Context, _ string, claims *token.Claims
 // session capped at the token's exp (so disabling the client or rotating
 // its secret revokes it through the revocation list, and it can be
 // neither refreshed nor renewed). It returns the token and its lifetime.
-func (e *Engine) IssueClientToken(ctx context.Context, client store.User, scopes []string) (string, time.Duration, error) {
+func (e *Engine) IssueClientToken(ctx context.Context, client store.User, scopes []string, bind *token.Confirmation) (string, time.Duration, error) {
 	if e.cfg.Signer == nil {
 		return "", 0, errNoSigner
 	}
@@ -363,6 +391,7 @@ func (e *Engine) IssueClientToken(ctx context.Context, client store.User, scopes
 	sess := store.Session{
 		ID: token.NewID(), UserID: client.ID, Username: client.Name, UserGeneration: client.Generation,
 		AuthTime: now, CreatedAt: now, ExpiresAt: exp,
+		KeyThumbprint: bind.GetJWKThumbprint(), CertificateThumbprint: bind.GetCertificateThumbprint(),
 		Current: store.Rotation{AccessJTI: token.NewID(), AccessIssuedAt: now, AccessExpiresAt: exp,
 			RefreshIssuedAt: now, RefreshExpiresAt: now},
 	}
@@ -382,7 +411,8 @@ func (e *Engine) IssueClientToken(ctx context.Context, client store.User, scopes
 		SessionID: sess.ID,
 		// No auth_time: no password was typed, so no fresh-for window
 		// (guard.Config.FreshMaxAge) can make the token fresh.
-		Scope: strings.Join(scopes, " "),
+		Scope:        strings.Join(scopes, " "),
+		Confirmation: confirmation(sess.KeyThumbprint, sess.CertificateThumbprint),
 	})
 	if err != nil {
 		return "", 0, err

@@ -379,6 +379,22 @@ type Confirmation struct {
 
 var confirmationNames = []string{"jkt", "x5t#S256"}
 
+// GetJWKThumbprint is c's jkt, "" for a nil c.
+func (c *Confirmation) GetJWKThumbprint() string {
+	if c == nil {
+		return ""
+	}
+	return c.JWKThumbprint
+}
+
+// GetCertificateThumbprint is c's x5t#S256, "" for a nil c.
+func (c *Confirmation) GetCertificateThumbprint() string {
+	if c == nil {
+		return ""
+	}
+	return c.CertificateThumbprint
+}
+
 // UnmarshalJSON reads a cnf object with one spelling per member, as the
 // payload's own members are read: a repeated member or a case variant of
 // jkt or x5t#S256 is refused.
