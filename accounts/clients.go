@@ -59,6 +59,17 @@ func (m *Manager) CreateClient(ctx context.Context, name string, scopes []string
 	return u, secret, nil
 }
 
+// SetClientRequireBinding makes the service account name get only bound
+// tokens (a DPoP key, or its client certificate over mutual TLS), or
+// bearer tokens again. Its tokens issued so far are left alone.
+func (m *Manager) SetClientRequireBinding(ctx context.Context, name string, require bool) error {
+	err := m.store.SetRequireBinding(ctx, ClientPrefix+name, require, m.cfg.Clock.Now())
+	if errors.Is(err, store.ErrNotFound) {
+		return notFound("client %q not found", name)
+	}
+	return err
+}
+
 // Client returns a service account by its name (without ClientPrefix).
 func (m *Manager) Client(ctx context.Context, name string) (store.User, error) {
 	u, err := m.store.UserByName(ctx, ClientPrefix+name)

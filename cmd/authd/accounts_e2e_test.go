@@ -274,8 +274,8 @@ func TestE2E_ServiceAccountsFromTheCLI(t *testing.T) {
 		t.Fatalf("a refused client add changed the client: %v", err)
 	}
 	out, errOut, code = authd(t, data, "", "client", "list")
-	listed := regexp.MustCompile(`(?m)^billing\s+` + regexp.QuoteMeta(id) + `\s+enabled\s+\S+\s+orders:read,orders:write$`)
-	if code != 0 || !regexp.MustCompile(`^NAME\s+CLIENT_ID\s+STATUS\s+CREATED\s+SCOPES\n`).MatchString(out) || !listed.MatchString(out) || strings.Count(out, "\n") != 2 {
+	listed := regexp.MustCompile(`(?m)^billing\s+` + regexp.QuoteMeta(id) + `\s+enabled\s+\S+\s+orders:read,orders:write\s+bearer$`)
+	if code != 0 || !regexp.MustCompile(`^NAME\s+CLIENT_ID\s+STATUS\s+CREATED\s+SCOPES\s+BINDING\n`).MatchString(out) || !listed.MatchString(out) || strings.Count(out, "\n") != 2 {
 		t.Fatalf("client list: exit %d, stderr %q, stdout:\n%s", code, errOut, out)
 	}
 	if out, _, _ := authd(t, data, "", "user", "list"); strings.Contains(out, "billing") {

@@ -18,7 +18,9 @@ import (
 // clientArgs are the flags of `authd client`.
 type clientArgs struct {
 	accountFlags
-	scopes nameList
+	scopes         nameList
+	requireBinding bool
+	off            bool
 }
 
 // clientFlags are `authd client`'s flags.
@@ -27,6 +29,8 @@ func clientFlags() (*flag.FlagSet, *clientArgs) {
 	c := &clientArgs{}
 	c.accountFlags.register(fs)
 	fs.Var(&c.scopes, "scope", "with add: a scope the client may ask for (repeatable)")
+	fs.BoolVar(&c.requireBinding, "require-binding", false, "with add: the client gets only bound tokens (a DPoP proof, or its client certificate over mutual TLS)")
+	fs.BoolVar(&c.off, "off", false, "with require-binding: allow the client bearer tokens again")
 	return fs, c
 }
 
@@ -38,8 +42,8 @@ func clientCommand(ctx context.Context, args []string, e env, stdout, stderr io.
 		return err
 	}
 	sub, names, err := subcommands{
-		cmd: "client", noun: "name", list: "add, list, disable, enable, rotate-secret",
-		arity: map[string]int{"add": 1, "list": 0, "disable": 1, "enable": 1, "rotate-secret": 1},
+		cmd: "client", noun: "name", list: "add, list, disable, enable, rotate-secret, require-binding",
+		arity: map[string]int{"add": 1, "list": 0, "disable": 1, "enable": 1, "rotate-secret": 1, "require-binding": 1},
 	}.split(positional)
 	if err != nil {
 		return err
@@ -48,7 +52,12 @@ func clientCommand(ctx context.Context, args []string, e env, stdout, stderr io.
 	switch {
 	case len(scopes) > 0 && sub != "add":
 		return fmt.Errorf("%w: --scope goes with client add", errUsage)
+	case c.requireBinding && sub != "add":
+		return fmt.Errorf("%w: --require-binding goes with client add (use client require-binding NAME)", errUsage)
+	case c.off && sub != "require-binding":
+		return fmt.Errorf("%w: --off goes with client require-binding", errUsage)
 	}
+	requireBinding, off := c.requireBinding, c.off
 	m, _, done, err := af.open(ctx, stdout)
 	if err != nil {
 		return err
@@ -60,6 +69,11 @@ func clientCommand(ctx context.Context, args []string, e env, stdout, stderr io.
 		if err != nil {
 			return usageIfInvalid(err)
 		}
+		if requireBinding {
+			if err := m.SetClientRequireBinding(ctx, names[0], true); err != nil {
+				return err
+			}
+		}
 		fmt.Fprintf(stdout, "client_id: %s\nclient_secret: %s\n", c.ClientID, secret)
 		fmt.Fprintln(stderr, "The secret is shown once: authd keeps only its hash.")
 		return nil
@@ -69,9 +83,9 @@ func clientCommand(ctx context.Context, args []string, e env, stdout, stderr io.
 			return err
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "NAME\tCLIENT_ID\tSTATUS\tCREATED\tSCOPES")
+		fmt.Fprintln(tw, "NAME\tCLIENT_ID\tSTATUS\tCREATED\tSCOPES\tBINDING")
 		for _, c := range clients {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", accounts.ClientName(c), c.ClientID, enabled(c.Disabled), c.CreatedAt.Format(time.RFC3339), strings.Join(c.Scopes, ","))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", accounts.ClientName(c), c.ClientID, enabled(c.Disabled), c.CreatedAt.Format(time.RFC3339), strings.Join(c.Scopes, ","), binding(c.RequireBinding))
 		}
 		return tw.Flush()
 	case "disable", "enable":
@@ -86,6 +100,13 @@ func clientCommand(ctx context.Context, args []string, e env, stdout, stderr io.
 		fmt.Fprintf(stdout, "client %q disabled; %d token(s) revoked\n", names[0], n)
 		return nil
 	}
+	if sub == "require-binding" {
+		if err := m.SetClientRequireBinding(ctx, names[0], !off); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "client %q: %s tokens\n", names[0], binding(!off))
+		return nil
+	}
 	secret, revoked, err := m.RotateClientSecret(ctx, names[0])
 	if err != nil {
 		return err
@@ -93,4 +114,12 @@ func clientCommand(ctx context.Context, args []string, e env, stdout, stderr io.
 	fmt.Fprintf(stdout, "client_secret: %s\n", secret)
 	fmt.Fprintf(stderr, "The old secret no longer works; %d token(s) issued with it revoked.\n", revoked)
 	return nil
+}
+
+// binding names what a client's tokens must be.
+func binding(required bool) string {
+	if required {
+		return "bound"
+	}
+	return "bearer"
 }

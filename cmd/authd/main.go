@@ -34,6 +34,8 @@ Usage:
                                       add a service account; prints client_id and client_secret once
   authd client list|disable|enable|rotate-secret [NAME]
                                       manage service accounts (disable and rotate-secret revoke their tokens)
+  authd client require-binding NAME [--off]
+                                      give a service account only tokens bound to a DPoP key or its certificate
   authd keys list [flags]             list signing keys
   authd keys rotate [flags]           add the next signing key: published at once, signing after
                                       --key-propagation-delay (--now: at once, after a compromise)
