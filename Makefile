@@ -69,6 +69,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzCookieCredential$$' -fuzztime $(FUZZTIME) ./guard
 	$(GO) test -run '^$$' -fuzz '^FuzzAuthorize$$' -fuzztime $(FUZZTIME) ./interceptors
 	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) ./token
+	$(GO) test -run '^$$' -fuzz '^FuzzProof$$' -fuzztime $(FUZZTIME) ./dpop
 	$(GO) test -run '^$$' -fuzz '^FuzzMemberNames$$' -fuzztime $(FUZZTIME) ./token
 	$(GO) test -run '^$$' -fuzz '^FuzzLogin$$' -fuzztime $(FUZZTIME) ./service
 	$(GO) test -run '^$$' -fuzz '^FuzzListRevocations$$' -fuzztime $(FUZZTIME) ./service
@@ -82,7 +83,7 @@ load:
 
 ## bench: interceptors (ACCESS, rules), the connect adapter (ACCESS vs public), verification, logins (unknown user vs wrong password, a burst of 500, vs raw argon2id, with a second factor vs a password login), Refresh with rotation vs a health check, SQLite rotation (synchronous full vs normal); ratios to a baseline of the same run
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./interceptors ./connectauth ./token ./service ./store/sqlite ./protect
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./interceptors ./connectauth ./token ./dpop ./service ./store/sqlite ./protect
 
 ## lint: gofmt, go vet, staticcheck, buf lint
 lint:

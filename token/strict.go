@@ -54,33 +54,45 @@ func checkCompact(raw string) error {
 var headerNames = append([]string{"alg", "kid", "typ", "cty"}, forbiddenHeaders...)
 
 // checkMembers refuses a segment whose JSON object repeats a member name,
-// or has one that differs only in case from a name in known. It reads the
-// top-level member names only; the values are left to the JSON decoder,
-// which refuses the segment if it is not valid JSON.
+// or has one that differs only in case from a name in known (CheckObject).
 func checkMembers(segment string, known []string) error {
 	b, err := base64.RawURLEncoding.Strict().DecodeString(segment)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
+	if err := CheckObject(b, known); err != nil {
+		return fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	return nil
+}
+
+// CheckObject reports what keeps b from being a JSON object with one
+// spelling, as Verify reads a token's header and payload: valid UTF-8, no
+// member name twice, none a case variant of a name in known (which
+// encoding/json would read as that name). It reads the top-level member
+// names only; the values are left to the JSON decoder, which refuses b if
+// it is not valid JSON. Other JOSE objects authd reads (package dpop's
+// proofs and their keys) hold to the same rule.
+func CheckObject(b []byte, known []string) error {
 	// JSON is UTF-8 (RFC 8259 section 8.1). encoding/json would read
 	// invalid bytes as U+FFFD, so that two tokens differing in them would
 	// read alike; PyJWT refuses them. One spelling: refused here too.
 	if !utf8.Valid(b) {
-		return fmt.Errorf("%w: not UTF-8", ErrMalformed)
+		return errors.New("not UTF-8")
 	}
 	names, err := memberNames(b)
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrMalformed, err)
+		return err
 	}
 	for i, name := range names {
 		for _, other := range names[:i] {
 			if other == name {
-				return fmt.Errorf("%w: member %q appears twice", ErrMalformed, name)
+				return fmt.Errorf("member %q appears twice", name)
 			}
 		}
 		for _, k := range known {
 			if name != k && strings.EqualFold(name, k) {
-				return fmt.Errorf("%w: member %q is a case variant of %q", ErrMalformed, name, k)
+				return fmt.Errorf("member %q is a case variant of %q", name, k)
 			}
 		}
 	}

@@ -95,7 +95,7 @@ func TestDesignTableIsTheCode(t *testing.T) {
 }
 
 // consumer are the packages a protected service imports.
-var consumer = []string{"wire", "token", "guard", "interceptors", "jwks", "revocation", "protect", "client", "clock", "connectauth"}
+var consumer = []string{"wire", "token", "guard", "interceptors", "jwks", "revocation", "protect", "client", "clock", "connectauth", "dpop"}
 
 // What a service protected by authd imports pulls in none of authd's
 // server packages, database drivers, Redis (but for revocation/redisfeed,

@@ -4,6 +4,7 @@
 package ttlcache
 
 import (
+	"errors"
 	"sync"
 	"time"
 )
@@ -16,6 +17,9 @@ type Cache[K comparable, V any] struct {
 	mu      sync.RWMutex
 	size    int
 	entries map[K]entry[V]
+	// noRoom: Add found the cache full of live entries, the first of
+	// which expires then; until that time a full cache is not swept again.
+	noRoom time.Time
 }
 
 type entry[V any] struct {
@@ -56,6 +60,7 @@ func (c *Cache[K, V]) Put(key K, value V, until, now time.Time) {
 }
 
 func (c *Cache[K, V]) evict(now time.Time) {
+	c.noRoom = time.Time{}
 	for k, e := range c.entries {
 		if !now.Before(e.until) {
 			delete(c.entries, k)
@@ -69,10 +74,57 @@ func (c *Cache[K, V]) evict(now time.Time) {
 	}
 }
 
+// Errors of Add.
+var (
+	// ErrPresent: the key already holds a live entry.
+	ErrPresent = errors.New("ttlcache: key present")
+	// ErrFull: every entry of the cache is live; none is dropped for a new
+	// one.
+	ErrFull = errors.New("ttlcache: full")
+)
+
+// Add keeps value under key until until unless key holds an entry live at
+// now (ErrPresent), in one step, so that of two concurrent Adds of a key
+// one fails. Unlike Put it never drops a live entry: a full cache drops
+// its expired entries, and if none has expired Add fails with ErrFull. It
+// is the primitive of a set whose members must not be forgotten early (a
+// replay cache). Nothing is kept when until is not after now.
+func (c *Cache[K, V]) Add(key K, value V, until, now time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.entries[key]; ok && now.Before(e.until) {
+		return ErrPresent
+	}
+	if !now.Before(until) {
+		return nil
+	}
+	if _, ok := c.entries[key]; !ok && len(c.entries) >= c.size {
+		if now.Before(c.noRoom) {
+			return ErrFull // swept already: nothing expires before noRoom
+		}
+		first := time.Time{}
+		for k, e := range c.entries {
+			switch {
+			case !now.Before(e.until):
+				delete(c.entries, k)
+			case first.IsZero() || e.until.Before(first):
+				first = e.until
+			}
+		}
+		if len(c.entries) >= c.size {
+			c.noRoom = first
+			return ErrFull
+		}
+	}
+	c.entries[key] = entry[V]{value: value, until: until}
+	return nil
+}
+
 // Delete drops keys.
 func (c *Cache[K, V]) Delete(keys ...K) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.noRoom = time.Time{}
 	for _, k := range keys {
 		delete(c.entries, k)
 	}
@@ -82,6 +134,7 @@ func (c *Cache[K, V]) Delete(keys ...K) {
 func (c *Cache[K, V]) Clear() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.noRoom = time.Time{}
 	clear(c.entries)
 }
 
@@ -96,6 +149,7 @@ func (c *Cache[K, V]) Len() int {
 func (c *Cache[K, V]) Sweep(now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.noRoom = time.Time{}
 	for k, e := range c.entries {
 		if !now.Before(e.until) {
 			delete(c.entries, k)

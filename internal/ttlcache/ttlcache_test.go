@@ -62,3 +62,36 @@ func TestCache_DeleteAndClear(t *testing.T) {
 		t.Fatalf("after Clear: len %d", c.Len())
 	}
 }
+
+func TestCache_AddKeepsLiveEntriesAndRefusesWhenFull(t *testing.T) {
+	c := ttlcache.New[string, struct{}](2)
+	if err := c.Add("a", struct{}{}, t0.Add(time.Minute), t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Add("a", struct{}{}, t0.Add(time.Hour), t0.Add(time.Second)); err != ttlcache.ErrPresent {
+		t.Fatalf("a live key added twice: %v", err)
+	}
+	if err := c.Add("b", struct{}{}, t0.Add(2*time.Minute), t0); err != nil {
+		t.Fatal(err)
+	}
+	// Full of live entries: nothing is dropped for a newcomer.
+	if err := c.Add("c", struct{}{}, t0.Add(time.Minute), t0.Add(30*time.Second)); err != ttlcache.ErrFull {
+		t.Fatalf("full cache: %v", err)
+	}
+	if err := c.Add("c", struct{}{}, t0.Add(time.Minute), t0.Add(59*time.Second)); err != ttlcache.ErrFull {
+		t.Fatalf("full cache, before the first entry expires: %v", err)
+	}
+	if _, ok := c.Get("a", t0.Add(59*time.Second)); !ok {
+		t.Fatal("a live entry was dropped")
+	}
+	// Once "a" has expired, it makes room; an expired key may be added again.
+	if err := c.Add("a", struct{}{}, t0.Add(3*time.Minute), t0.Add(time.Minute)); err != nil {
+		t.Fatalf("after a's time: %v", err)
+	}
+	if err := c.Add("c", struct{}{}, t0.Add(3*time.Minute), t0.Add(time.Minute)); err != ttlcache.ErrFull {
+		t.Fatalf("full again: %v", err)
+	}
+	if err := c.Add("c", struct{}{}, t0.Add(3*time.Minute), t0.Add(2*time.Minute)); err != nil {
+		t.Fatalf("after b's time: %v", err)
+	}
+}

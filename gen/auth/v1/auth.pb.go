@@ -1537,7 +1537,10 @@ type LoginResponse struct {
 	state        protoimpl.MessageState `protogen:"open.v1"`
 	AccessToken  string                 `protobuf:"bytes,1,opt,name=access_token,json=accessToken" json:"access_token,omitempty"`
 	RefreshToken string                 `protobuf:"bytes,2,opt,name=refresh_token,json=refreshToken" json:"refresh_token,omitempty"`
-	// "Bearer" (empty with second_factor_required).
+	// "Bearer", or "DPoP" when Login was called with a DPoP proof (metadata
+	// `dpop`, RFC 9449): every token of the session is then bound to the
+	// proof's key (cnf.jkt) and is sent as `authorization: DPoP <token>` with a
+	// proof per call. Empty with second_factor_required.
 	TokenType string `protobuf:"bytes,3,opt,name=token_type,json=tokenType" json:"token_type,omitempty"`
 	// Seconds until the access token expires.
 	ExpiresIn int64 `protobuf:"varint,4,opt,name=expires_in,json=expiresIn" json:"expires_in,omitempty"`
@@ -1682,8 +1685,10 @@ type RefreshResponse struct {
 	RefreshToken     string `protobuf:"bytes,2,opt,name=refresh_token,json=refreshToken" json:"refresh_token,omitempty"`
 	ExpiresIn        int64  `protobuf:"varint,3,opt,name=expires_in,json=expiresIn" json:"expires_in,omitempty"`
 	RefreshExpiresIn int64  `protobuf:"varint,4,opt,name=refresh_expires_in,json=refreshExpiresIn" json:"refresh_expires_in,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// "DPoP" when the session's tokens are bound to a key, else "Bearer".
+	TokenType     string `protobuf:"bytes,5,opt,name=token_type,json=tokenType" json:"token_type,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RefreshResponse) Reset() {
@@ -1742,6 +1747,13 @@ func (x *RefreshResponse) GetRefreshExpiresIn() int64 {
 		return x.RefreshExpiresIn
 	}
 	return 0
+}
+
+func (x *RefreshResponse) GetTokenType() string {
+	if x != nil {
+		return x.TokenType
+	}
+	return ""
 }
 
 type VerifyRequest struct {
@@ -2727,13 +2739,15 @@ const file_auth_v1_auth_proto_rawDesc = "" +
 	"\x16second_factor_required\x18\x06 \x01(\bR\x14secondFactorRequired\x12.\n" +
 	"\x13second_factor_token\x18\a \x01(\tR\x11secondFactorToken\x127\n" +
 	"\x18second_factor_expires_in\x18\b \x01(\x03R\x15secondFactorExpiresIn\"\x10\n" +
-	"\x0eRefreshRequest\"\xa6\x01\n" +
+	"\x0eRefreshRequest\"\xc5\x01\n" +
 	"\x0fRefreshResponse\x12!\n" +
 	"\faccess_token\x18\x01 \x01(\tR\vaccessToken\x12#\n" +
 	"\rrefresh_token\x18\x02 \x01(\tR\frefreshToken\x12\x1d\n" +
 	"\n" +
 	"expires_in\x18\x03 \x01(\x03R\texpiresIn\x12,\n" +
-	"\x12refresh_expires_in\x18\x04 \x01(\x03R\x10refreshExpiresIn\"]\n" +
+	"\x12refresh_expires_in\x18\x04 \x01(\x03R\x10refreshExpiresIn\x12\x1d\n" +
+	"\n" +
+	"token_type\x18\x05 \x01(\tR\ttokenType\"]\n" +
 	"\rVerifyRequest\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\tR\x05token\x126\n" +
 	"\vrequirement\x18\x02 \x01(\x0e2\x14.auth.v1.RequirementR\vrequirement\"9\n" +
