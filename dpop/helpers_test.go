@@ -134,3 +134,7 @@ func with(m map[string]any, kv ...any) map[string]any {
 	}
 	return c
 }
+
+func jwtHS256(signing string, secret []byte) ([]byte, error) {
+	return jwt.SigningMethodHS256.Sign(signing, secret)
+}
