@@ -39,14 +39,16 @@ func withBearer(ctx context.Context, tok string) context.Context {
 }
 
 // PerRPCCredentials returns credentials that attach the current access
-// token. With the Client's interceptors they send the token the interceptor
-// chose; alone, they refresh proactively but cannot retry. A call that sets
-// its own authorization metadata keeps it.
+// token: `authorization: Bearer <token>`, or, for a token bound to the
+// client's DPoP key, `authorization: DPoP <token>` with a proof for the
+// call in `dpop`. With the Client's interceptors they send the token the
+// interceptor chose; alone, they refresh proactively but cannot retry. A
+// call that sets its own authorization metadata keeps it.
 func (c *Client) PerRPCCredentials() credentials.PerRPCCredentials { return perRPC{c} }
 
 type perRPC struct{ c *Client }
 
-func (p perRPC) GetRequestMetadata(ctx context.Context, _ ...string) (map[string]string, error) {
+func (p perRPC) GetRequestMetadata(ctx context.Context, uri ...string) (map[string]string, error) {
 	if isInternal(ctx) {
 		return nil, nil
 	}
@@ -63,15 +65,24 @@ func (p perRPC) GetRequestMetadata(ctx context.Context, _ ...string) (map[string
 	if tok == "" {
 		return nil, nil
 	}
-	return map[string]string{"authorization": "Bearer " + tok}, nil
+	if !p.c.bound(tok) {
+		return map[string]string{wire.AuthorizationKey: "Bearer " + tok}, nil
+	}
+	scheme, authority, method, err := requestTarget(ctx, uri)
+	if err != nil {
+		return nil, err
+	}
+	return p.c.prover.present(scheme, authority, method, tok, true)
 }
 
 // RequireTransportSecurity is true unless the Client was built with
 // Config.Insecure.
 func (p perRPC) RequireTransportSecurity() bool { return !p.c.cfg.Insecure }
 
-// UnaryClientInterceptor attaches the token, picks up renewals, and on
-// TOKEN_EXPIRED refreshes and retries the call once.
+// UnaryClientInterceptor attaches the token, picks up renewals, on
+// TOKEN_EXPIRED refreshes and retries the call once, and on
+// DPOP_NONCE_REQUIRED retries it once with a proof carrying the server's
+// nonce (kept for the next calls to the same authority).
 func (c *Client) UnaryClientInterceptor() grpc.UnaryClientInterceptor {
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 		if isInternal(ctx) {
@@ -81,10 +92,17 @@ func (c *Client) UnaryClientInterceptor() grpc.UnaryClientInterceptor {
 		if err != nil {
 			return err
 		}
-		invoke := func(tok string) error {
-			var header metadata.MD
-			err := invoker(withToken(ctx, tok), method, req, reply, cc, append(opts, grpc.Header(&header))...)
+		ctx, tgt := withTarget(ctx)
+		nonced := false
+		var invoke func(tok string) error
+		invoke = func(tok string) error {
+			var header, trailer metadata.MD
+			err := invoker(withToken(ctx, tok), method, req, reply, cc, append(opts, grpc.Header(&header), grpc.Trailer(&trailer))...)
 			c.adopt(ctx, header)
+			if c.prover.adoptNonce(tgt.get(), err, header, trailer) && !nonced {
+				nonced = true
+				return invoke(tok) // once: a second DPOP_NONCE_REQUIRED is returned as is
+			}
 			return err
 		}
 		err = invoke(tok)
@@ -104,9 +122,10 @@ func (c *Client) UnaryClientInterceptor() grpc.UnaryClientInterceptor {
 const maxReplay = 64
 
 // StreamClientInterceptor attaches the token, picks up renewals, and
-// re-opens a stream once, with a refreshed token, when it fails with
-// TOKEN_EXPIRED before its first message arrives: the messages sent so far
-// are sent again.
+// re-opens a stream once before its first message arrives: with a
+// refreshed token when it fails with TOKEN_EXPIRED, or with a proof
+// carrying the server's nonce on DPOP_NONCE_REQUIRED. The messages sent so
+// far are sent again.
 func (c *Client) StreamClientInterceptor() grpc.StreamClientInterceptor {
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 		if isInternal(ctx) {
@@ -116,12 +135,16 @@ func (c *Client) StreamClientInterceptor() grpc.StreamClientInterceptor {
 		if err != nil {
 			return nil, err
 		}
-		s := &stream{c: c, ctx: ctx, open: func(tok string) (grpc.ClientStream, error) {
+		ctx, tgt := withTarget(ctx)
+		s := &stream{c: c, p: c.prover, ctx: ctx, target: tgt, open: func(tok string) (grpc.ClientStream, error) {
 			return streamer(withToken(ctx, tok), desc, cc, method, opts...)
 		}}
 		cs, err := s.open(tok)
 		if err != nil {
 			retry, err := c.afterCall(ctx, tok, err)
+			if c.prover.adoptNonce(tgt.get(), err) {
+				retry = tok
+			}
 			if retry == "" {
 				return nil, err
 			}
@@ -139,9 +162,11 @@ func (c *Client) StreamClientInterceptor() grpc.StreamClientInterceptor {
 // stream is a client stream that can be re-opened once before its first
 // reply.
 type stream struct {
-	c    *Client
-	ctx  context.Context
-	open func(tok string) (grpc.ClientStream, error)
+	c      *Client // nil for Credentials, which only retry for a nonce
+	p      *prover
+	ctx    context.Context
+	target *target
+	open   func(tok string) (grpc.ClientStream, error)
 
 	mu       sync.Mutex
 	cs       grpc.ClientStream
@@ -200,9 +225,16 @@ func (s *stream) RecvMsg(m any) error {
 	tok := s.tok
 	s.mu.Unlock()
 	// Past the first reply, or once retried, the refreshed token (if any)
-	// serves the next call, not this stream.
-	retry, err := s.c.afterCall(s.ctx, tok, err)
-	if retry == "" || !canRetry {
+	// serves the next call, not this stream; so does the nonce.
+	retry, again := "", false
+	if s.c != nil {
+		retry, err = s.c.afterCall(s.ctx, tok, err)
+		again = retry != ""
+	}
+	if s.p.adoptNonce(s.target.get(), err, cs.Trailer()) {
+		retry, again = tok, true
+	}
+	if !again || !canRetry {
 		return err
 	}
 	if err := s.reopen(retry); err != nil {
@@ -243,7 +275,10 @@ func (s *stream) adopt(cs grpc.ClientStream) {
 		return
 	}
 	if header, err := cs.Header(); err == nil {
-		s.c.adopt(s.ctx, header)
+		if s.c != nil {
+			s.c.adopt(s.ctx, header)
+		}
+		s.p.adoptNonce(s.target.get(), nil, header)
 	}
 }
 
@@ -267,4 +302,38 @@ func (c *Client) AdoptRenewal(ctx context.Context, header http.Header) {
 // refresh's failure.
 func (c *Client) AfterCall(ctx context.Context, used string, err error) (retry string, _ error) {
 	return c.afterCall(ctx, used, err)
+}
+
+// Authorize and AdoptNonce are the DPoP half of what the credentials and
+// interceptors do, for the same adapters.
+
+// Authorize returns the headers that present the access token tok on a
+// call of procedure ("/pkg.Service/Method") to scheme://authority ("https"
+// or "http", and the host[:port] the server sees): authorization "Bearer
+// <tok>", or, for a token bound to the client's DPoP key, "DPoP <tok>"
+// and dpop, a proof for this one call carrying the last nonce the
+// authority sent (AdoptNonce). Call it again for a retry: a proof is
+// accepted once.
+func (c *Client) Authorize(tok, scheme, authority, procedure string) (http.Header, error) {
+	if tok == "" {
+		return http.Header{}, nil
+	}
+	md, err := c.prover.present(scheme, authority, procedure, tok, c.bound(tok))
+	if err != nil {
+		return nil, err
+	}
+	h := make(http.Header, len(md))
+	for k, v := range md {
+		h.Set(k, v)
+	}
+	return h, nil
+}
+
+// AdoptNonce keeps the DPoP nonce the server at authority sent, in err (a
+// DPOP_NONCE_REQUIRED refusal, read as a gRPC status) or in its dpop-nonce
+// response header, for the proofs of the next calls to it. It reports
+// whether err asks for the call to be made once more, with the headers of
+// a new Authorize.
+func (c *Client) AdoptNonce(authority string, header http.Header, err error) (retry bool) {
+	return c.prover.adoptNonce(authority, err, metadata.MD{wire.DPoPNonceHeader: header.Values(wire.DPoPNonceHeader)})
 }

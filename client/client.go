@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/authd-dev/authd/clock"
+	"github.com/authd-dev/authd/dpop"
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
 	"github.com/authd-dev/authd/internal/flight"
 	"github.com/authd-dev/authd/jwks"
@@ -56,6 +57,16 @@ type Config struct {
 	// Issuer and Audience are the iss and aud authd stamps on its tokens
 	// (default "authd"), which renewed tokens must carry to be adopted.
 	Issuer, Audience string
+	// DPoP binds the session's tokens to a key only this client holds
+	// (RFC 9449), so that a token copied from a log, a proxy or a crash
+	// dump is of no use without it: the client generates an ES256 key,
+	// keeps it in the Store with the tokens (Tokens.DPoPKey), and signs a
+	// proof with Login, LoginSecondFactor, Refresh, StepUp and Logout (so
+	// that authd binds what it issues) and with every call its credentials
+	// authenticate. Tokens authd did not bind (an authd without DPoP, or a
+	// session stored before) are still sent as Bearer tokens. A session
+	// restored with a key uses it, whatever DPoP says.
+	DPoP bool
 	// Insecure lets the credentials travel over connections without TLS.
 	// For loopback development and tests only: anyone on the path could
 	// take the token.
@@ -75,6 +86,8 @@ type Client struct {
 	auth     authv1.AuthServiceClient
 	cfg      Config
 	verifier *token.Verifier // checks renewed tokens against authd's published keys
+	prover   *prover         // nil without DPoP
+	keyPEM   string          // the prover's key, kept with the tokens
 
 	refreshes flight.Group[*refreshed] // one Refresh per refresh token at a time
 
@@ -122,8 +135,36 @@ func New(ctx context.Context, authd grpc.ClientConnInterface, cfg Config) (*Clie
 	if err != nil {
 		return nil, err
 	}
+	if err := c.loadKey(t.DPoPKey); err != nil {
+		return nil, err
+	}
 	c.set(t)
 	return c, nil
+}
+
+// loadKey takes the DPoP key of a stored session, or, with Config.DPoP, a
+// new one.
+func (c *Client) loadKey(stored string) error {
+	var key *dpop.Key
+	var err error
+	switch {
+	case stored != "":
+		if key, err = dpop.ParseKey([]byte(stored)); err != nil {
+			return fmt.Errorf("authd client: the stored DPoP key: %w", err)
+		}
+	case c.cfg.DPoP:
+		if key, err = dpop.NewKey(); err != nil {
+			return err
+		}
+	default:
+		return nil
+	}
+	pem, err := key.MarshalPEM()
+	if err != nil {
+		return err
+	}
+	c.prover, c.keyPEM = newProver(key, c.cfg.Clock), string(pem)
+	return nil
 }
 
 // DialOptions returns the options that make a connection authenticate as
@@ -141,7 +182,11 @@ func (c *Client) DialOptions() []grpc.DialOption {
 // ErrSecondFactorRequired and keeps the tokens it holds: LoginSecondFactor
 // completes the login.
 func (c *Client) Login(ctx context.Context, username, password string) error {
-	resp, err := c.auth.Login(internal(ctx), &authv1.LoginRequest{Username: username, Password: password})
+	var resp *authv1.LoginResponse
+	err := callAuthd(ctx, c.prover, "", false, func(ctx context.Context, opts ...grpc.CallOption) (err error) {
+		resp, err = c.auth.Login(ctx, &authv1.LoginRequest{Username: username, Password: password}, opts...)
+		return err
+	})
 	if err != nil {
 		return err
 	}
@@ -160,13 +205,16 @@ func (c *Client) Login(ctx context.Context, username, password string) error {
 // cannot be told (the tokens are then left to expire).
 func (c *Client) Logout(ctx context.Context) error {
 	c.mu.Lock()
-	access := c.tokens.Access
+	access, bound := c.tokens.Access, boundToKey(c.access)
 	c.save(ctx, Tokens{})
 	c.mu.Unlock()
 	if access == "" {
 		return nil
 	}
-	_, err := c.auth.Logout(withBearer(internal(ctx), access), &authv1.LogoutRequest{})
+	err := callAuthd(ctx, c.prover, access, bound, func(ctx context.Context, opts ...grpc.CallOption) error {
+		_, err := c.auth.Logout(ctx, &authv1.LogoutRequest{}, opts...)
+		return err
+	})
 	if status.Code(err) == codes.Unauthenticated {
 		return nil // expired or already revoked: the session is over anyway
 	}
@@ -267,7 +315,11 @@ type refreshed struct {
 // runRefresh makes the Refresh RPC with the refresh token refresh and
 // keeps what it brings.
 func (c *Client) runRefresh(ctx context.Context, refresh string) (string, error) {
-	resp, err := c.auth.Refresh(withBearer(internal(ctx), refresh), &authv1.RefreshRequest{})
+	var resp *authv1.RefreshResponse
+	err := callAuthd(ctx, c.prover, refresh, c.bound(refresh), func(ctx context.Context, opts ...grpc.CallOption) (err error) {
+		resp, err = c.auth.Refresh(ctx, &authv1.RefreshRequest{}, opts...)
+		return err
+	})
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch {
@@ -278,8 +330,9 @@ func (c *Client) runRefresh(ctx context.Context, refresh string) (string, error)
 		}
 		c.save(ctx, t)
 		return t.Access, nil
-	case status.Code(err) == codes.Unauthenticated:
+	case status.Code(err) == codes.Unauthenticated && !dpopRefusal(err):
 		// authd no longer accepts the refresh token: the session is over.
+		// (A refused proof says nothing of the token.)
 		if c.tokens.Refresh == refresh {
 			c.save(ctx, Tokens{})
 		}
@@ -379,8 +432,42 @@ func (c *Client) adopt(ctx context.Context, header metadata.MD) {
 	c.adopted = true
 }
 
-// save replaces the tokens and persists them. Called with c.mu held.
+// bound reports whether tok, a token the client holds, is bound to its
+// DPoP key.
+func (c *Client) bound(tok string) bool {
+	if c.prover == nil {
+		return false
+	}
+	c.mu.Lock()
+	var claims *token.Claims
+	switch tok {
+	case c.tokens.Access:
+		claims = c.access
+	case c.tokens.Refresh:
+		claims = c.refresh
+	}
+	c.mu.Unlock()
+	if claims == nil {
+		claims, _ = parse(tok)
+	}
+	return boundToKey(claims)
+}
+
+// dpopRefusal reports whether err refuses a call's DPoP proof.
+func dpopRefusal(err error) bool {
+	switch wire.Reason(err) {
+	case wire.ReasonDPoPProofRequired, wire.ReasonDPoPProofInvalid, wire.ReasonDPoPNonceRequired:
+		return true
+	}
+	return false
+}
+
+// save replaces the tokens and persists them, with the DPoP key while
+// there are tokens. Called with c.mu held.
 func (c *Client) save(ctx context.Context, t Tokens) {
+	if t.Access != "" || t.Refresh != "" {
+		t.DPoPKey = c.keyPEM
+	}
 	c.set(t)
 	if err := c.cfg.Store.Save(ctx, t); err != nil {
 		c.cfg.Logger.WarnContext(ctx, "authd client: saving tokens failed", "err", err)

@@ -28,6 +28,21 @@
 // wrapping ErrSecondFactorRequired, and LoginSecondFactor with a TOTPCode or
 // a RecoveryCode completes the login.
 //
+// With Config.DPoP the tokens are bound to a key only the client holds
+// (DPoP, RFC 9449), so that a copy of them is of no use without it: the
+// client generates an ES256 key and keeps it in the TokenStore with the
+// tokens (Tokens.DPoPKey; a session restored from the store uses it), signs
+// a proof with Login, LoginSecondFactor, Refresh, StepUp and Logout, so
+// that authd binds the tokens it issues, and with every call: bound tokens
+// travel as `authorization: DPoP <token>` beside a proof in `dpop` for
+// that call's method and authority. When a server asks for a nonce
+// (DPOP_NONCE_REQUIRED) the call is retried once with a proof carrying
+// it, and the nonce is kept for the next calls to the same authority.
+// Tokens authd did not bind still travel as Bearer tokens.
+// CredentialsConfig.DPoP does the same for a service account; over mutual
+// TLS its token is bound to the client certificate instead, and the
+// services must be dialled with the same certificate.
+//
 // Refreshes are single-flight: however many calls find the token expired at
 // once, one Refresh RPC is made and all of them use its result; each call
 // waits for it at most until its own deadline. Refresh-token rotation is

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 
+	"google.golang.org/grpc"
+
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
 )
 
@@ -43,8 +45,12 @@ func (c *Client) LoginSecondFactor(ctx context.Context, f SecondFactor) error {
 	if pending == "" {
 		return ErrNoLoginPending
 	}
-	resp, err := c.auth.LoginSecondFactor(internal(ctx), &authv1.LoginSecondFactorRequest{
-		SecondFactorToken: pending, Code: f.code, RecoveryCode: f.recoveryCode,
+	var resp *authv1.LoginSecondFactorResponse
+	err := callAuthd(ctx, c.prover, "", false, func(ctx context.Context, opts ...grpc.CallOption) (err error) {
+		resp, err = c.auth.LoginSecondFactor(ctx, &authv1.LoginSecondFactorRequest{
+			SecondFactorToken: pending, Code: f.code, RecoveryCode: f.recoveryCode,
+		}, opts...)
+		return err
 	})
 	if err != nil {
 		return err
@@ -72,15 +78,21 @@ func (c *Client) StepUp(ctx context.Context, f SecondFactor) error {
 		return ErrNotLoggedIn
 	}
 	req := &authv1.StepUpRequest{Code: f.code, RecoveryCode: f.recoveryCode}
-	resp, err := c.auth.StepUp(withBearer(internal(ctx), tok), req)
-	if err != nil {
+	var resp *authv1.StepUpResponse
+	stepUp := func(tok string) error {
+		return callAuthd(ctx, c.prover, tok, c.bound(tok), func(ctx context.Context, opts ...grpc.CallOption) (err error) {
+			resp, err = c.auth.StepUp(ctx, req, opts...)
+			return err
+		})
+	}
+	if err := stepUp(tok); err != nil {
 		// An access token that expired on the way is refreshed and the
 		// step-up tried once more; the code was not looked at.
 		retry, aerr := c.afterCall(ctx, tok, err)
 		if retry == "" {
 			return aerr
 		}
-		if resp, err = c.auth.StepUp(withBearer(internal(ctx), retry), req); err != nil {
+		if err := stepUp(retry); err != nil {
 			return err
 		}
 	}

@@ -14,6 +14,10 @@ import (
 type Tokens struct {
 	Access  string `json:"access_token"`
 	Refresh string `json:"refresh_token"`
+	// DPoPKey is the PKCS#8 PEM of the key the tokens are bound to
+	// (Config.DPoP), "" without one: as secret as the refresh token, and
+	// what makes the tokens usable.
+	DPoPKey string `json:"dpop_key,omitempty"`
 }
 
 // TokenStore keeps tokens between runs of an application. Save is called

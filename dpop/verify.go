@@ -137,16 +137,10 @@ type Proof struct {
 // whose iat is more than the window away from now; or, with an access
 // token, whose ath is not its hash.
 func (v *Verifier) Verify(values []string, htm, htu, accessToken string) (Proof, error) {
-	switch {
-	case len(values) == 0, len(values) == 1 && values[0] == "":
-		return Proof{}, ErrProofRequired
-	case len(values) > 1:
-		return Proof{}, invalid(fmt.Sprintf("%d dpop values, want one", len(values)))
-	case len(values[0]) > MaxLength:
-		return Proof{}, invalid(fmt.Sprintf("longer than %d bytes", MaxLength))
+	if err := CheckForm(values); err != nil {
+		return Proof{}, err
 	}
-	raw := values[0]
-	p, c, err := parse(raw)
+	p, c, err := parse(values[0])
 	if err != nil {
 		return Proof{}, err
 	}
@@ -186,6 +180,25 @@ func (v *Verifier) Verify(values []string, htm, htu, accessToken string) (Proof,
 	return p, nil
 }
 
+// CheckForm is the part of Verify that needs neither a key nor a clock:
+// exactly one value, at most MaxLength bytes, with the form of a compact
+// JWS (three base64url segments). It returns the error Verify would, so
+// that a transport can refuse such a proof as a call's headers arrive,
+// before reading its body (guard.Guard.Precheck).
+func CheckForm(values []string) error {
+	switch {
+	case len(values) == 0, len(values) == 1 && values[0] == "":
+		return ErrProofRequired
+	case len(values) > 1:
+		return invalid(fmt.Sprintf("%d dpop values, want one", len(values)))
+	case len(values[0]) > MaxLength:
+		return invalid(fmt.Sprintf("longer than %d bytes", MaxLength))
+	case token.CheckForm(values[0]) != nil:
+		return invalid("not a compact JWS")
+	}
+	return nil
+}
+
 // claims are the members of a proof's payload Verify reads; others are
 // ignored (RFC 9449 §4.2 lets a proof carry more).
 type claims struct {
@@ -215,12 +228,10 @@ var jwkMembers = map[string][]string{
 	"OKP": {"kty", "crv", "x"},
 }
 
-// parse checks raw's form and signature and returns what it proves and
-// claims; nothing about the call is checked here.
+// parse checks the header and signature of raw, a proof of the form
+// CheckForm checks, and returns what it proves and claims; nothing about
+// the call is checked here.
 func parse(raw string) (Proof, claims, error) {
-	if err := token.CheckForm(raw); err != nil {
-		return Proof{}, claims{}, invalid("not a compact JWS")
-	}
 	h64, rest, _ := strings.Cut(raw, ".")
 	p64, s64, _ := strings.Cut(rest, ".")
 

@@ -6,6 +6,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoregistry"
 
 	"github.com/authd-dev/authd/clock"
+	"github.com/authd-dev/authd/dpop"
 )
 
 // Config is what a Guard enforces and how. Its zero value is the strict
@@ -76,6 +77,18 @@ type Config struct {
 	// that asked for it so that other calls can share it (0:
 	// DefaultRenewalTimeout). A call never waits past its own deadline.
 	RenewalTimeout time.Duration
+
+	// DPoP, when set, accepts tokens bound to a key (cnf.jkt) as
+	// "DPoP <token>" with a proof of the key on every call (RFC 9449),
+	// checked by this verifier, whose replay cache makes each proof
+	// single-use: one per server. nil: the DPoP scheme is not accepted,
+	// and neither are tokens bound to a key.
+	DPoP *dpop.Verifier
+	// PublicAuthority is the authority clients address ("host[:port]",
+	// or "https://host[:port]" to fix the scheme too), which their proofs'
+	// htu name, for a server behind a proxy or under another name than
+	// the :authority it receives ("": Call.Authority and Call.Scheme).
+	PublicAuthority string
 
 	// CacheSize bounds the verified-token cache (0: DefaultCacheSize;
 	// negative: no cache).

@@ -31,4 +31,13 @@
 // cache holds is what the token says, never what the call proves, so the
 // binding of a bound token and the revocation of its session are checked on
 // every call.
+//
+// A token bound to a key (cnf.jkt, DPoP, RFC 9449) is accepted, by a Guard
+// with Config.DPoP, only as "DPoP <token>" with a proof of the key for this
+// call in the dpop metadata (Call.DPoP, for the htu Call.Scheme,
+// Call.Authority and Call.Method make); one bound to a certificate
+// (cnf.x5t#S256, RFC 8705) only from a call presenting it. The refusals
+// are package dpop's (DPOP_PROOF_REQUIRED, DPOP_PROOF_INVALID,
+// DPOP_NONCE_REQUIRED); adapters send the nonce of the last in the
+// wire.DPoPNonceHeader response header (dpop.NonceOf).
 package guard

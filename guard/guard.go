@@ -4,13 +4,13 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/x509"
-	"encoding/base64"
 	"fmt"
 	"slices"
 	"sync/atomic"
 	"time"
 
 	"github.com/authd-dev/authd/clock"
+	"github.com/authd-dev/authd/dpop"
 	"github.com/authd-dev/authd/internal/ttlcache"
 	"github.com/authd-dev/authd/token"
 )
@@ -45,6 +45,10 @@ type Guard struct {
 	recheck     time.Duration
 	renewals    *renewals
 	generation  atomic.Uint64 // of the keys the cached entries were verified with
+	dpop        *dpop.Verifier
+	// publicScheme and publicAuthority, when set, are the htu's of every
+	// call (Config.PublicAuthority) in place of the call's own.
+	publicScheme, publicAuthority string
 }
 
 // verified is a cache entry: claims and the generation of the keys that
@@ -67,7 +71,9 @@ func New(v Verifier, cfg Config) *Guard {
 		revocations: cfg.Revocations,
 		freshMaxAge: cfg.FreshMaxAge,
 		recheck:     cfg.StreamRevocationCheck,
+		dpop:        cfg.DPoP,
 	}
+	g.publicScheme, g.publicAuthority = splitPublicAuthority(cfg.PublicAuthority)
 	if cfg.Cookies != nil {
 		g.cookies = cfg.Cookies.withDefaults()
 	}
@@ -97,8 +103,19 @@ type Call struct {
 	// Method is the full method name, "/pkg.Service/Method".
 	Method string
 	// Authorization holds the values of the authorization header as
-	// received; exactly one "Bearer <token>" is a credential.
+	// received; exactly one "Bearer <token>" is a credential, or, with
+	// Config.DPoP, one "DPoP <token>".
 	Authorization []string
+	// DPoP holds the values of the dpop metadata (wire.DPoPKey): the proof
+	// of possession of the key a token is bound to (cnf.jkt), or, on
+	// authd's Login, Refresh and IssueClientToken, of the key to bind new
+	// tokens to (ProvePossession).
+	DPoP []string
+	// Scheme ("https" over TLS, "http" otherwise; "" is taken as "https")
+	// and Authority (the :authority, or Host, the server received) make
+	// the htu a DPoP proof must name, with Method, unless
+	// Config.PublicAuthority says otherwise.
+	Scheme, Authority string
 	// PeerCertificate is the client certificate of a mutual-TLS
 	// connection, nil otherwise: a token bound to a certificate (cnf
 	// x5t#S256) is accepted only over a connection that presents it.
@@ -118,7 +135,15 @@ type Decision struct {
 	requirement Requirement
 	token       string
 	fromCookie  bool
+	jkt         string
 }
+
+// KeyThumbprint returns the thumbprint (cnf.jkt) of the key the call
+// proved it holds with a DPoP proof, for the token it presented: "" when
+// the token is not bound to a key. authd's Refresh binds the tokens it
+// issues to it, so that a bound session stays bound. Handlers read it
+// with KeyThumbprintFromContext.
+func (d Decision) KeyThumbprint() string { return d.jkt }
 
 // FromCookie reports whether the call was authenticated by a browser
 // session's cookie: a renewal then goes back as a cookie
@@ -142,7 +167,9 @@ func (g *Guard) Decide(ctx context.Context, call Call) (Decision, error) {
 // Precheck is the part of Decide that needs neither the call's body nor
 // a key: the method's rule and, unless the method is public (or optional
 // and called without a token), exactly one well-formed "Bearer <token>"
-// whose token has the form of one (token.CheckForm). No signature is
+// (or, with Config.DPoP, "DPoP <token>" and one dpop value of the form of
+// a proof, dpop.CheckForm) whose token has the form of one
+// (token.CheckForm). No signature is
 // verified and nothing is looked up, so that a transport can run it as a
 // call's headers arrive and refuse, before reading its body, a call that
 // Decide would refuse with the same error (interceptors.TapHandle). A call
@@ -156,14 +183,19 @@ func (g *Guard) Precheck(call Call) error {
 	if req == Public {
 		return nil
 	}
-	raw, _, err := g.credential(call, req)
+	cred, err := g.credential(call, req)
 	if err == errNoToken && req == Optional {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	return token.CheckForm(raw)
+	if cred.dpop {
+		if err := dpop.CheckForm(call.DPoP); err != nil {
+			return err
+		}
+	}
+	return token.CheckForm(cred.raw)
 }
 
 // DecideRule is Decide with rule instead of the method's: what a method
@@ -183,16 +215,19 @@ func (g *Guard) decide(ctx context.Context, rule Rule, call Call) (Decision, err
 	if req == Public {
 		return Decision{}, nil
 	}
-	raw, fromCookie, err := g.credential(call, req)
+	cred, err := g.credential(call, req)
 	if err == errNoToken && req == Optional {
 		return Decision{}, nil
 	}
 	if err != nil {
 		return Decision{}, err
 	}
-	claims, err := g.authenticate(ctx, raw, req, call)
+	claims, jkt, err := g.authenticate(ctx, cred, req, call)
 	if err != nil {
 		return Decision{}, err
+	}
+	if rule.SenderConstrained && claims.Confirmation == nil {
+		return Decision{}, ErrSenderConstrained
 	}
 	// Authorization after authentication: a caller without a token hears
 	// TOKEN_MISSING, one with an expired token TOKEN_EXPIRED, before any
@@ -203,16 +238,23 @@ func (g *Guard) decide(ctx context.Context, rule Rule, call Call) (Decision, err
 	if req == FreshAccess && !claims.SecondFactor() && slices.ContainsFunc(g.strongRoles, claims.HasRole) {
 		return Decision{}, StepUpRequired(Rule{SecondFactor: true})
 	}
-	return Decision{Claims: claims, requirement: req, token: raw, fromCookie: fromCookie}, nil
+	return Decision{Claims: claims, requirement: req, token: cred.raw, fromCookie: cred.fromCookie, jkt: jkt}, nil
+}
+
+// credential is the token a call presents, and how.
+type credential struct {
+	raw        string
+	fromCookie bool
+	dpop       bool // sent as "DPoP <token>"
 }
 
 // credential returns the call's token: its authorization header's when
 // it has one (cookies are then never read), else, with Config.Cookies, the
 // cookie req takes, once the CSRF header has matched.
-func (g *Guard) credential(call Call, req Requirement) (raw string, fromCookie bool, err error) {
+func (g *Guard) credential(call Call, req Requirement) (credential, error) {
 	if len(call.Authorization) > 0 || g.cookies == nil || len(call.Cookie) == 0 {
-		raw, err := bearer(call.Authorization)
-		return raw, false, err
+		raw, isDPoP, err := authorization(call.Authorization, g.dpop != nil)
+		return credential{raw: raw, dpop: isDPoP}, err
 	}
 	var names []string
 	switch req {
@@ -223,61 +265,71 @@ func (g *Guard) credential(call Call, req Requirement) (raw string, fromCookie b
 	default:
 		names = []string{g.cookies.Access}
 	}
-	raw, err = g.cookies.token(call, names...)
-	return raw, err == nil, err
+	raw, err := g.cookies.token(call, names...)
+	return credential{raw: raw, fromCookie: err == nil}, err
 }
 
 // Authenticate returns the claims of call's token, of either type, once
 // verified, its binding proven and its session found live: what every rule
 // checks first. Logout, which takes an access or a refresh token, asks it.
 func (g *Guard) Authenticate(ctx context.Context, call Call) (*token.Claims, error) {
-	raw, _, err := g.credential(call, anyToken)
+	cred, err := g.credential(call, anyToken)
 	if err != nil {
 		return nil, err
 	}
-	return g.authenticate(ctx, raw, anyToken, call)
+	claims, _, err := g.authenticate(ctx, cred, anyToken, call)
+	return claims, err
 }
 
-func (g *Guard) authenticate(ctx context.Context, raw string, req Requirement, call Call) (*token.Claims, error) {
-	claims, err := g.verify(ctx, raw)
+// authenticate returns the claims of cred's token and the thumbprint of
+// the key the call proved it holds ("" when the token is bound to none).
+func (g *Guard) authenticate(ctx context.Context, cred credential, req Requirement, call Call) (*token.Claims, string, error) {
+	if cred.dpop {
+		// The proof's form first, as Precheck checks it.
+		if err := dpop.CheckForm(call.DPoP); err != nil {
+			return nil, "", err
+		}
+	}
+	claims, err := g.verify(ctx, cred.raw)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	switch req {
 	case Refresh:
 		if claims.Type != token.Refresh {
-			return nil, ErrRefreshRequired
+			return nil, "", ErrRefreshRequired
 		}
 	case FreshAccess:
 		if claims.Type != token.Access {
-			return nil, ErrAccessRequired
+			return nil, "", ErrAccessRequired
 		}
 		if !g.fresh(claims) {
-			return nil, ErrFreshRequired
+			return nil, "", ErrFreshRequired
 		}
 	case Access, Optional:
 		if claims.Type != token.Access {
-			return nil, ErrAccessRequired
+			return nil, "", ErrAccessRequired
 		}
 	case anyToken:
 	default:
-		return nil, fmt.Errorf("unknown requirement %d", req) // fails closed as Internal
+		return nil, "", fmt.Errorf("unknown requirement %d", req) // fails closed as Internal
 	}
 	// The cache holds what the token says, never what the call proves: a
 	// bound token's proof is checked on every call, cached or not.
-	if err := bound(claims, call); err != nil {
-		return nil, err
+	jkt, err := g.binding(claims, cred, call)
+	if err != nil {
+		return nil, "", err
 	}
 	if g.revocations != nil {
 		revoked, err := g.revocations.Revoked(ctx, claims)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+			return nil, "", fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}
 		if revoked {
-			return nil, ErrRevoked
+			return nil, "", ErrRevoked
 		}
 	}
-	return claims, nil
+	return claims, jkt, nil
 }
 
 func (g *Guard) fresh(c *token.Claims) bool {
@@ -321,31 +373,6 @@ func (g *Guard) keysGeneration() uint64 {
 		return v.KeysGeneration()
 	}
 	return 0
-}
-
-// bound checks that the call proves what the token is bound to: a
-// certificate (RFC 8705: the SHA-256 thumbprint of the peer certificate);
-// a token bound to a key (DPoP's jkt) is refused, since no proof of it is
-// checked here.
-func bound(c *token.Claims, call Call) error {
-	if c.Confirmation == nil {
-		return nil
-	}
-	cnf := c.Confirmation
-	if cnf.JWKThumbprint != "" || len(cnf.Other) > 0 {
-		return ErrUnbound
-	}
-	if want := cnf.CertificateThumbprint; want != "" {
-		if call.PeerCertificate == nil {
-			return ErrUnbound
-		}
-		sum := sha256.Sum256(call.PeerCertificate.Raw)
-		if base64.RawURLEncoding.EncodeToString(sum[:]) != want {
-			return ErrUnbound
-		}
-		return nil
-	}
-	return ErrUnbound // a confirmation method this guard does not know
 }
 
 func earliest(a, b time.Time) time.Time {

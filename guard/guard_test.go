@@ -647,8 +647,9 @@ func TestBinding_CertificateThumbprint(t *testing.T) {
 	}
 }
 
-// A token bound to a key (DPoP's jkt), or by a confirmation method the
-// guard does not check, is refused whatever the call presents.
+// A token bound to a key (DPoP's jkt) by a Guard without Config.DPoP, or
+// by a confirmation method the guard does not check, is refused whatever
+// the call presents.
 func TestBinding_UncheckedConfirmationsAreRefused(t *testing.T) {
 	iss := tokens.New(t)
 	g := newGuard(iss, guard.Config{})

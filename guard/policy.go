@@ -52,6 +52,10 @@ type Rule struct {
 	AnyRole []string
 	// AllScopes: the token's scope claim must hold every one of these.
 	AllScopes []string
+	// SenderConstrained: the token must be bound to a key (DPoP, its
+	// proof checked) or a client certificate; a bearer token is refused
+	// with DPOP_PROOF_REQUIRED (ErrSenderConstrained).
+	SenderConstrained bool
 	// SecondFactor: the token must show a second factor (its acr is
 	// token.ACRSecondFactor); otherwise ErrStepUpRequired.
 	SecondFactor bool
@@ -107,6 +111,9 @@ func (r Rule) check() error {
 	}
 	if r.demandsProof() && (r.Requirement == Public || r.Requirement == Refresh) {
 		return fmt.Errorf("second_factor or max_age on a %s method, which takes no access token", r.Requirement)
+	}
+	if r.SenderConstrained && (r.Requirement == Public || r.Requirement == Refresh) {
+		return fmt.Errorf("sender_constrained on a %s method, which takes no access token", r.Requirement)
 	}
 	if len(r.AnyRole) == 0 && len(r.AllScopes) == 0 {
 		return nil
@@ -259,7 +266,8 @@ func requirementOption(opts protoreflect.ProtoMessage) (Requirement, bool) {
 
 func ruleOf(r *authv1.Rule) Rule {
 	return Rule{Requirement: r.GetRequirement(), AnyRole: r.GetAnyRole(), AllScopes: r.GetAllScopes(),
-		SecondFactor: r.GetSecondFactor(), MaxAge: time.Duration(r.GetMaxAge()) * time.Second}
+		SecondFactor: r.GetSecondFactor(), MaxAge: time.Duration(r.GetMaxAge()) * time.Second,
+		SenderConstrained: r.GetSenderConstrained()}
 }
 
 // splitMethod splits "/pkg.Service/Method".

@@ -29,10 +29,12 @@ func (f RenewerFunc) RenewAccess(ctx context.Context, raw string, claims *token.
 // Renewal returns a renewed access token to hand back with the call d
 // allowed (the adapter sends it in wire.RenewalHeader), or "" when there is
 // none: no Renewer, a token not yet past the threshold, a refresh token, a
-// FRESH_ACCESS call, a token without a session, a refused renewal.
-// Renewal is best effort and never fails the call.
+// FRESH_ACCESS call, a token without a session, a token bound to a key
+// (its renewal would need the client's proof, or be a bearer token), a
+// refused renewal. Renewal is best effort and never fails the call.
 func (g *Guard) Renewal(ctx context.Context, d Decision) string {
-	if g.renewals == nil || d.Claims == nil || d.requirement == FreshAccess || d.requirement == Refresh {
+	if g.renewals == nil || d.Claims == nil || d.requirement == FreshAccess || d.requirement == Refresh ||
+		d.jkt != "" {
 		return ""
 	}
 	now := g.clock.Now()
