@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/http"
 	"sync"
 
 	"connectrpc.com/connect"
@@ -14,18 +15,46 @@ import (
 
 // ClientInterceptor makes the calls of connect-go clients authenticate as
 // c, as c's interceptors do for grpc-go: it attaches `authorization:
-// Bearer <access token>` (c.Token, refreshed when due), adopts the
-// renewal a service answers with in wire.RenewalHeader
+// Bearer <access token>` (c.Token, refreshed when due) — or, for a token
+// bound to c's DPoP key (client.Config.DPoP), `authorization: DPoP
+// <access token>` and a proof for the call in `dpop` (client.Client.Authorize)
+// —, adopts the renewal a service answers with in wire.RenewalHeader
 // (client.Client.AdoptRenewal), and on TOKEN_EXPIRED refreshes and retries
 // a unary call once (client.Client.AfterCall), calling
 // client.Config.OnLoginRequired when only a login helps and
 // client.Config.OnStepUpRequired on STEP_UP_REQUIRED (which it neither
-// refreshes for nor retries). A stream is not retried. A call that sets its own authorization header keeps it.
+// refreshes for nor retries). On DPOP_NONCE_REQUIRED a unary call is
+// retried once with a proof carrying the service's nonce, which is kept
+// for the next calls (client.Client.AdoptNonce). A stream is not retried.
+// A call that sets its own authorization header keeps it.
 // Install it on the clients of services, not on the client c logs in
 // through.
-func ClientInterceptor(c *client.Client) connect.Interceptor { return clientInterceptor{c} }
+//
+// A proof signs the call's URL: its authority is the host of the client's
+// base URL, and its scheme "https" unless WithScheme says otherwise (a
+// connect interceptor does not see the URL's scheme).
+func ClientInterceptor(c *client.Client, opts ...ClientOption) connect.Interceptor {
+	i := clientInterceptor{c: c, scheme: "https"}
+	for _, o := range opts {
+		o(&i)
+	}
+	return i
+}
 
-type clientInterceptor struct{ c *client.Client }
+// A ClientOption configures ClientInterceptor.
+type ClientOption func(*clientInterceptor)
+
+// WithScheme is the scheme of the services' base URLs, for the htu of DPoP
+// proofs: "https" (the default) or "http" (h2c or HTTP/1.1 without TLS, on
+// loopback).
+func WithScheme(scheme string) ClientOption {
+	return func(i *clientInterceptor) { i.scheme = scheme }
+}
+
+type clientInterceptor struct {
+	c      *client.Client
+	scheme string
+}
 
 func (i clientInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
@@ -36,12 +65,18 @@ func (i clientInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 		if err != nil {
 			return nil, Error(err)
 		}
-		invoke := func(tok string) (connect.AnyResponse, error) {
-			if tok != "" {
-				req.Header().Set(wire.AuthorizationKey, "Bearer "+tok)
+		authority, nonced := req.Peer().Addr, false
+		var invoke func(tok string) (connect.AnyResponse, error)
+		invoke = func(tok string) (connect.AnyResponse, error) {
+			if err := i.authorize(req.Header(), tok, authority, req.Spec().Procedure); err != nil {
+				return nil, err
 			}
 			resp, err := next(ctx, req)
 			i.adopt(ctx, resp, err)
+			if i.adoptNonce(authority, resp, err) && !nonced {
+				nonced = true
+				return invoke(tok) // once: a second DPOP_NONCE_REQUIRED is returned as is
+			}
 			return resp, err
 		}
 		resp, err := invoke(tok)
@@ -54,6 +89,34 @@ func (i clientInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 		}
 		return invoke(retry) // once: a second TOKEN_EXPIRED is returned as is
 	}
+}
+
+// authorize sets the headers presenting tok (none for "") on a call of
+// procedure, with a new DPoP proof for a bound token.
+func (i clientInterceptor) authorize(header http.Header, tok, authority, procedure string) error {
+	h, err := i.c.Authorize(tok, i.scheme, authority, procedure)
+	if err != nil {
+		return Error(err)
+	}
+	header.Del(wire.AuthorizationKey)
+	header.Del(wire.DPoPKey)
+	for k, v := range h {
+		header[k] = v
+	}
+	return nil
+}
+
+// adoptNonce keeps the DPoP nonce of a unary call's response or error, and
+// reports whether the error asks for a retry with it.
+func (i clientInterceptor) adoptNonce(authority string, resp connect.AnyResponse, err error) bool {
+	var cerr *connect.Error
+	switch {
+	case err == nil && resp != nil:
+		return i.c.AdoptNonce(authority, resp.Header(), nil)
+	case errors.As(err, &cerr):
+		return i.c.AdoptNonce(authority, cerr.Meta(), asStatus(err))
+	}
+	return false
 }
 
 // adopt adopts the renewal of a unary call's response, or of its error's
@@ -80,7 +143,7 @@ func original(err error) error {
 
 func (i clientInterceptor) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
 	return func(ctx context.Context, spec connect.Spec) connect.StreamingClientConn {
-		return &clientConn{StreamingClientConn: next(ctx, spec), c: i.c, ctx: ctx}
+		return &clientConn{StreamingClientConn: next(ctx, spec), i: i, ctx: ctx}
 	}
 }
 
@@ -95,7 +158,7 @@ func (i clientInterceptor) WrapStreamingHandler(next connect.StreamingHandlerFun
 // returned.
 type clientConn struct {
 	connect.StreamingClientConn
-	c   *client.Client
+	i   clientInterceptor
 	ctx context.Context
 
 	attach  sync.Once
@@ -109,11 +172,11 @@ func (s *clientConn) attached() error {
 		if s.RequestHeader().Get(wire.AuthorizationKey) != "" {
 			return
 		}
-		if s.tok, s.err = s.c.Token(s.ctx); s.err != nil {
+		if s.tok, s.err = s.i.c.Token(s.ctx); s.err != nil {
 			s.err = Error(s.err)
-		} else if s.tok != "" {
-			s.RequestHeader().Set(wire.AuthorizationKey, "Bearer "+s.tok)
+			return
 		}
+		s.err = s.i.authorize(s.RequestHeader(), s.tok, s.Peer().Addr, s.Spec().Procedure)
 	})
 	return s.err
 }
@@ -143,12 +206,17 @@ func (s *clientConn) Receive(m any) error {
 		if header.Get(wire.RenewalHeader) == "" && errors.As(err, &cerr) {
 			header = cerr.Meta()
 		}
-		s.c.AdoptRenewal(s.ctx, header)
+		s.i.c.AdoptRenewal(s.ctx, header)
+		s.i.c.AdoptNonce(s.Peer().Addr, header, nil)
 	})
 	if err != nil && !errors.Is(err, io.EOF) {
-		// A refreshed token serves the next call; the failure is the
-		// stream's own.
-		_, _ = s.c.AfterCall(s.ctx, s.tok, asStatus(err))
+		// A refreshed token, or a nonce, serves the next call; the
+		// failure is the stream's own.
+		var cerr *connect.Error
+		if errors.As(err, &cerr) {
+			s.i.c.AdoptNonce(s.Peer().Addr, cerr.Meta(), asStatus(err))
+		}
+		_, _ = s.i.c.AfterCall(s.ctx, s.tok, asStatus(err))
 	}
 	return err
 }

@@ -24,6 +24,9 @@
 //	greeter := examplev1connect.NewGreeterServiceClient(http.DefaultClient, url,
 //		connect.WithInterceptors(connectauth.ClientInterceptor(c)))
 //
+// With client.Config.DPoP it signs a DPoP proof for every call, for the
+// URL's host and, unless WithScheme("http") says otherwise, https.
+//
 // It behaves as package interceptors does for grpc-go, and a caller
 // cannot tell the two apart: handlers read the verified claims with
 // guard.ClaimsFromContext; refusals carry the same code, message and
