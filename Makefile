@@ -81,7 +81,7 @@ LOAD_CPU := $(shell [ "$$(nproc)" -ge 2 ] && command -v taskset >/dev/null && ec
 load:
 	$(LOAD_CPU) $(GO) run ./internal/loadtest $(if $(SCALE),-scale $(SCALE)) $(if $(PROFILE),-profile $(PROFILE))
 
-## bench: interceptors (ACCESS, rules), the connect adapter (ACCESS vs public), verification, logins (unknown user vs wrong password, a burst of 500, vs raw argon2id, with a second factor vs a password login), Refresh with rotation vs a health check, SQLite rotation (synchronous full vs normal); ratios to a baseline of the same run
+## bench: interceptors (ACCESS, rules, a DPoP-bound call vs a bearer call), DPoP proofs (verify, sign), the connect adapter (ACCESS vs public), verification, logins (unknown user vs wrong password, a burst of 500, vs raw argon2id, with a second factor vs a password login), Refresh with rotation vs a health check, SQLite rotation (synchronous full vs normal); ratios to a baseline of the same run
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./interceptors ./connectauth ./token ./dpop ./service ./store/sqlite ./protect
 

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 
+	"github.com/authd-dev/authd/dpop"
 	"github.com/authd-dev/authd/guard"
 	"github.com/authd-dev/authd/protect"
 	"github.com/authd-dev/authd/wire"
@@ -65,12 +66,15 @@ func (i interceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 		if req.Spec().IsClient {
 			return next(ctx, req)
 		}
-		ctx, d, err := i.a.decide(ctx, req.Spec().Procedure, req.Header())
+		ctx, d, nonce, err := i.a.decide(ctx, req.Spec().Procedure, req.Header())
 		if err != nil {
 			return nil, err
 		}
 		key, value := i.a.renewal(ctx, d)
 		resp, err := next(ctx, req)
+		if nonce != "" && err == nil && resp != nil {
+			resp.Header().Set(wire.DPoPNonceHeader, nonce)
+		}
 		if key == "" {
 			return resp, err
 		}
@@ -118,9 +122,12 @@ func (i interceptor) WrapStreamingClient(next connect.StreamingClientFunc) conne
 func (i interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
 	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
 		a := i.a
-		ctx, d, err := a.decide(ctx, conn.Spec().Procedure, conn.RequestHeader())
+		ctx, d, nonce, err := a.decide(ctx, conn.Spec().Procedure, conn.RequestHeader())
 		if err != nil {
 			return err
+		}
+		if nonce != "" {
+			conn.ResponseHeader().Set(wire.DPoPNonceHeader, nonce)
 		}
 		if key, value := a.renewal(ctx, d); key != "" {
 			conn.ResponseHeader().Add(key, value)
@@ -162,19 +169,32 @@ func (c *guardedConn) Receive(m any) error {
 }
 
 // decide asks the Guard about the call to procedure with header, and
-// returns the handler's context, with the claims, or the refusal as a
-// *connect.Error.
-func (a *Authenticator) decide(ctx context.Context, procedure string, header http.Header) (context.Context, guard.Decision, error) {
+// returns the handler's context, with the claims, and a DPoP nonce to send
+// back ("" for none), or the refusal as a *connect.Error: a
+// DPOP_NONCE_REQUIRED one with the nonce in its wire.DPoPNonceHeader
+// metadata, which connect sends as a response header.
+func (a *Authenticator) decide(ctx context.Context, procedure string, header http.Header) (context.Context, guard.Decision, string, error) {
 	c := call(procedure, header)
 	c.PeerCertificate, _ = ctx.Value(peerKey{}).(*x509.Certificate)
+	if t, ok := ctx.Value(targetKey{}).(target); ok {
+		c.Scheme, c.Authority = t.scheme, t.authority
+	}
 	d, err := a.g.Decide(ctx, c)
 	if err != nil {
-		return nil, d, Error(err)
+		cerr := Error(err)
+		if nonce, ok := dpop.NonceOf(err); ok {
+			cerr.Meta().Set(wire.DPoPNonceHeader, nonce)
+		}
+		return nil, d, "", cerr
+	}
+	var nonce string
+	if len(c.DPoP) > 0 {
+		nonce = a.g.DPoPNonce()
 	}
 	if d.Claims == nil {
-		return ctx, d, nil
+		return ctx, d, nonce, nil
 	}
-	return guard.ContextWithDecision(ctx, d), d, nil
+	return guard.ContextWithDecision(ctx, d), d, nonce, nil
 }
 
 // renewal is the response header that hands back a renewal of d's token:
@@ -198,9 +218,10 @@ func (a *Authenticator) renewal(ctx context.Context, d guard.Decision) (key, val
 }
 
 // call is what a request presents to the Guard: its procedure, its
-// authorization header and, without one, its cookies and CSRF header.
+// authorization and dpop headers and, without an authorization header, its
+// cookies and CSRF header.
 func call(procedure string, header http.Header) guard.Call {
-	c := guard.Call{Method: procedure, Authorization: header.Values(wire.AuthorizationKey)}
+	c := guard.Call{Method: procedure, Authorization: header.Values(wire.AuthorizationKey), DPoP: header.Values(wire.DPoPKey)}
 	if len(c.Authorization) == 0 {
 		c.Cookie = header.Values(wire.CookieKey)
 		if len(c.Cookie) > 0 {
@@ -214,6 +235,13 @@ func call(procedure string, header http.Header) guard.Call {
 // interceptor: connect.Peer has no TLS state.
 type peerKey struct{}
 
+// targetKey carries the scheme and authority a request was sent to from
+// Middleware to the interceptor (the htu of its DPoP proof): connect's
+// requests do not have them.
+type targetKey struct{}
+
+type target struct{ scheme, authority string }
+
 // Middleware wraps the http.Handler of connect-go handlers (what
 // NewXxxServiceHandler returns) behind the Interceptor:
 //
@@ -226,9 +254,14 @@ type peerKey struct{}
 //     signature is checked, and the Interceptor still decides every call
 //     it lets through);
 //   - over mutual TLS, it hands the client's certificate to the
-//     Interceptor, so that a token bound to it (cnf x5t#S256) is accepted.
-//     Without Middleware no certificate is seen, and bound tokens are
-//     refused.
+//     Interceptor, so that a token bound to it (cnf x5t#S256) is accepted;
+//   - it hands the request's Host and scheme (https over TLS) to the
+//     Interceptor, the htu a DPoP proof names, so that a token bound to a
+//     key (cnf.jkt) is accepted with its proof.
+//
+// Without Middleware no certificate is seen and no authority known, and
+// bound tokens are refused (unless guard.Config.PublicAuthority names the
+// authority). A DPoP call's proof is checked for its shape here too.
 //
 // Requests in no RPC protocol pass through untouched; connect's handlers
 // refuse them. The procedure is the request's path, so Middleware goes
@@ -243,10 +276,15 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 			_ = a.errors.Write(w, r, Error(err)) // the caller is gone: nobody to tell
 			return
 		}
+		ctx := r.Context()
 		if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
-			r = r.WithContext(context.WithValue(r.Context(), peerKey{}, r.TLS.PeerCertificates[0]))
+			ctx = context.WithValue(ctx, peerKey{}, r.TLS.PeerCertificates[0])
 		}
-		next.ServeHTTP(w, r)
+		scheme := "http"
+		if r.TLS != nil {
+			scheme = "https"
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, targetKey{}, target{scheme: scheme, authority: r.Host})))
 	})
 }
 

@@ -4,6 +4,13 @@
 // an AuthFunc for go-grpc-middleware, the startup check of a server, and
 // the call logging authd uses for itself.
 //
+// With guard.Config.DPoP, a token bound to a key (cnf.jkt) travels as
+// `authorization: DPoP <jwt>` beside a proof in metadata `dpop`, whose htu
+// names the call's :authority and scheme (https over TLS); a refusal
+// DPOP_NONCE_REQUIRED carries the nonce in the `dpop-nonce` response
+// header, which a verifier requiring nonces also sends with every call
+// that carried a proof.
+//
 // Usage:
 //
 //	authn := interceptors.New(guard.New(verifier, guard.Config{PublicHealthAndReflection: true}))

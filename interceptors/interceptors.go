@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/tap"
 
+	"github.com/authd-dev/authd/dpop"
 	"github.com/authd-dev/authd/guard"
 	"github.com/authd-dev/authd/wire"
 )
@@ -73,9 +74,20 @@ func (a *Authenticator) AuthFunc(ctx context.Context) (context.Context, error) {
 }
 
 func (a *Authenticator) decide(ctx context.Context, method string) (context.Context, guard.Decision, error) {
-	d, err := a.g.Decide(ctx, Call(ctx, method))
+	call := Call(ctx, method)
+	d, err := a.g.Decide(ctx, call)
 	if err != nil {
+		// DPOP_NONCE_REQUIRED: the nonce to sign into the next proof, in
+		// a header, which reaches the client with the refusal.
+		if nonce, ok := dpop.NonceOf(err); ok {
+			_ = grpc.SetHeader(ctx, metadata.Pairs(wire.DPoPNonceHeader, nonce))
+		}
 		return nil, d, wire.StatusError(err)
+	}
+	if len(call.DPoP) > 0 {
+		if nonce := a.g.DPoPNonce(); nonce != "" {
+			_ = grpc.SetHeader(ctx, metadata.Pairs(wire.DPoPNonceHeader, nonce))
+		}
 	}
 	if d.Claims == nil {
 		return ctx, d, nil
@@ -96,13 +108,18 @@ func (a *Authenticator) decide(ctx context.Context, method string) (context.Cont
 }
 
 // Call is what the incoming gRPC call in ctx presents to a Guard: method,
-// its authorization metadata, its cookie and CSRF metadata (a browser's
-// call through a gRPC-Web or Connect bridge) and, over mutual TLS, the
-// client's certificate.
+// its authorization metadata, its DPoP proof with the :authority and the
+// scheme (https over TLS) its htu names, its cookie and CSRF metadata (a
+// browser's call through a gRPC-Web or Connect bridge) and, over mutual
+// TLS, the client's certificate.
 func Call(ctx context.Context, method string) guard.Call {
 	// The keys, not a copy of all the metadata (FromIncomingContext
 	// copies the map on every call).
-	c := guard.Call{Method: method, Authorization: metadata.ValueFromIncomingContext(ctx, wire.AuthorizationKey)}
+	c := guard.Call{Method: method, Authorization: metadata.ValueFromIncomingContext(ctx, wire.AuthorizationKey),
+		DPoP: metadata.ValueFromIncomingContext(ctx, wire.DPoPKey), Scheme: "http"}
+	if a := metadata.ValueFromIncomingContext(ctx, ":authority"); len(a) == 1 {
+		c.Authority = a[0]
+	}
 	if len(c.Authorization) == 0 {
 		c.Cookie = metadata.ValueFromIncomingContext(ctx, wire.CookieKey)
 		if len(c.Cookie) > 0 {
@@ -110,8 +127,11 @@ func Call(ctx context.Context, method string) guard.Call {
 		}
 	}
 	if p, ok := peer.FromContext(ctx); ok {
-		if info, ok := p.AuthInfo.(credentials.TLSInfo); ok && len(info.State.PeerCertificates) > 0 {
-			c.PeerCertificate = info.State.PeerCertificates[0]
+		if info, ok := p.AuthInfo.(credentials.TLSInfo); ok {
+			c.Scheme = "https"
+			if len(info.State.PeerCertificates) > 0 {
+				c.PeerCertificate = info.State.PeerCertificates[0]
+			}
 		}
 	}
 	return c
@@ -171,14 +191,16 @@ func (s *guardedStream) RecvMsg(m any) error {
 // with grpc.InTapHandle: it runs as a call's headers arrive, before its
 // stream is created or a byte of its body is read, and refuses a call to a
 // method that needs a token when it carries none, several, or one that is
-// not even shaped like a token, with the status the interceptors would
-// send (TOKEN_MISSING, TOKEN_INVALID). No signature is checked there: the
+// not even shaped like a token, or, as "DPoP <token>", no proof, several,
+// or one not shaped like one, with the status the interceptors would
+// send (TOKEN_MISSING, TOKEN_INVALID, DPOP_PROOF_REQUIRED,
+// DPOP_PROOF_INVALID). No signature is checked there: the
 // interceptors still decide every call it lets through. grpc-go takes one
 // tap handle per server; protect.ServerOptions installs this one.
 func TapHandle(g *guard.Guard) tap.ServerInHandle {
 	return func(ctx context.Context, info *tap.Info) (context.Context, error) {
 		call := guard.Call{Method: info.FullMethodName, Authorization: info.Header.Get(wire.AuthorizationKey),
-			Cookie: info.Header.Get(wire.CookieKey), CSRFToken: info.Header.Get(wire.CSRFHeader)}
+			DPoP: info.Header.Get(wire.DPoPKey), Cookie: info.Header.Get(wire.CookieKey), CSRFToken: info.Header.Get(wire.CSRFHeader)}
 		if err := g.Precheck(call); err != nil {
 			return ctx, wire.StatusError(err)
 		}
