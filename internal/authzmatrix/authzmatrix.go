@@ -7,7 +7,8 @@
 // in a .proto and in Go: every requirement against every way of presenting
 // a token (none, malformed, several, of each type, expired, of another
 // issuer or key); every rule (roles, scopes, freshness, second factors
-// and max_age, optional, service defaults, overrides) against callers with
+// and max_age, sender_constrained, optional, service defaults, overrides)
+// against callers with
 // and without what it names, with the refusal's code, reason and ErrorInfo
 // metadata; that handlers see
 // the caller's claims and never run for a refused call; that the
@@ -106,6 +107,7 @@ const (
 	roleDenied  = wire.ReasonInsufficientRole
 	scopeDenied = wire.ReasonInsufficientScope
 	stepUp      = wire.ReasonStepUpRequired
+	bound       = wire.ReasonDPoPProofRequired
 )
 
 // The callers of the suite, by name: the token each sends. Users are
@@ -499,5 +501,5 @@ func testRequirements(t *testing.T, tr Transport) {
 
 func equalRules(a, b guard.Rule) bool {
 	return a.Requirement == b.Requirement && slices.Equal(a.AnyRole, b.AnyRole) && slices.Equal(a.AllScopes, b.AllScopes) &&
-		a.SecondFactor == b.SecondFactor && a.MaxAge == b.MaxAge
+		a.SecondFactor == b.SecondFactor && a.MaxAge == b.MaxAge && a.SenderConstrained == b.SenderConstrained
 }

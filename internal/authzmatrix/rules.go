@@ -118,6 +118,15 @@ func testRuleSemantics(t *testing.T, tr Transport) {
 		{rulesService, "FreshAdminStream", FreshNoRole, roleDenied, "admin", false},
 		{rulesService, "FreshAdminStream", FreshAdmin, ok, "", false},
 
+		// sender_constrained: a bearer token is DPOP_PROOF_REQUIRED, after
+		// what authentication says of it.
+		{rulesService, "SenderConstrained", NoToken, missing, "", false},
+		{rulesService, "SenderConstrained", ExpiredToken, expired, "", false},
+		{rulesService, "SenderConstrained", RefreshAdmin, wrongType, "", false},
+		{rulesService, "SenderConstrained", NoRole, bound, "", false},
+		{rulesService, "SenderConstrained", Admin, bound, "", false},
+		{rulesService, "SenderConstrainedStream", ServiceAccount, bound, "", false},
+
 		// OPTIONAL and a role: no token runs anonymously; a token sent
 		// must be valid and carry the role.
 		{rulesService, "OptionalRole", NoToken, ok, "", true},
@@ -171,6 +180,7 @@ func testRuleSemantics(t *testing.T, tr Transport) {
 	}{
 		{rulesService, "Role", guard.Rule{Requirement: guard.Access, AnyRole: []string{"admin", "support"}}},
 		{rulesService, "Empty", guard.Rule{Requirement: guard.Access}},
+		{rulesService, "SenderConstrained", guard.Rule{Requirement: guard.Access, SenderConstrained: true}},
 		{defaultedService, "Inherits", guard.Rule{Requirement: guard.Access, AnyRole: []string{"admin"}}},
 		{defaultedService, "OwnRequirement", guard.Rule{Requirement: guard.Public}},
 	} {
@@ -332,6 +342,7 @@ func testCheckNamesContradictoryRules(t *testing.T, tr Transport) {
 		want[c+"RepeatedRole"] = `name "admin" appears twice`
 		want[c+"PublicWithSecondFactor"] = "second_factor or max_age on a REQUIREMENT_PUBLIC method"
 		want[c+"RefreshWithMaxAge"] = "second_factor or max_age on a REQUIREMENT_REFRESH method"
+		want[c+"PublicSenderConstrained"] = "sender_constrained on a REQUIREMENT_PUBLIC method"
 		want[p+"Inherits"] = "REQUIREMENT_PUBLIC"
 	}
 	want["/authz.v1.InheritedPublic/RoleOnPublic"] = "REQUIREMENT_PUBLIC"
@@ -377,7 +388,7 @@ func testContradictoryRuleFailsClosed(t *testing.T, tr Transport) {
 		methods := []string{
 			"/" + cs + "/PublicWithRole", "/" + cs + "/RefreshWithScope", "/" + cs + "/UppercaseRole",
 			"/" + cs + "/SpaceInScope", "/" + cs + "/RepeatedRole", "/" + cs + "/PublicWithSecondFactor",
-			"/" + cs + "/RefreshWithMaxAge", "/" + ps + "/Inherits",
+			"/" + cs + "/RefreshWithMaxAge", "/" + cs + "/PublicSenderConstrained", "/" + ps + "/Inherits",
 		}
 		if source == fromProto {
 			methods = append(methods, "/authz.v1.InheritedPublic/RoleOnPublic")

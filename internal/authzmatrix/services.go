@@ -25,6 +25,9 @@ var (
 	bothScopesRule   = guard.Rule{AllScopes: []string{"orders:read", "orders:write"}}
 	roleAndScopes    = guard.Rule{AnyRole: []string{"admin"}, AllScopes: []string{"orders:read", "orders:write"}}
 	emptyRule        = guard.Rule{}
+	// senderConstrainedRule takes only tokens bound to a key or a
+	// certificate: every caller of the suite sends a bearer token.
+	senderConstrainedRule = guard.Rule{SenderConstrained: true}
 )
 
 // authzMethod is one method of a test service and what it declares.
@@ -62,6 +65,8 @@ var (
 		{name: "RoleAndScopes", stream: true, rule: &roleAndScopes},
 		{name: "Empty", rule: &emptyRule},
 		{name: "EmptyStream", stream: true, rule: &emptyRule},
+		{name: "SenderConstrained", rule: &senderConstrainedRule},
+		{name: "SenderConstrainedStream", stream: true, rule: &senderConstrainedRule},
 	}}
 	defaultedService = authzService{name: "Defaulted", defaultRule: &adminRule, methods: []authzMethod{
 		{name: "Inherits"},
@@ -119,7 +124,7 @@ func goDeclarations(cfg *guard.Config, services ...authzService) {
 
 func ruleProto(r guard.Rule) *authv1.Rule {
 	return &authv1.Rule{Requirement: r.Requirement, AnyRole: r.AnyRole, AllScopes: r.AllScopes,
-		SecondFactor: r.SecondFactor, MaxAge: uint32(r.MaxAge / time.Second)}
+		SecondFactor: r.SecondFactor, MaxAge: uint32(r.MaxAge / time.Second), SenderConstrained: r.SenderConstrained}
 }
 
 // protoFile builds the descriptor of a .proto file in package authz.v1
@@ -178,6 +183,7 @@ var (
 		{name: "RepeatedRole", rule: &guard.Rule{Requirement: guard.FreshAccess, AnyRole: []string{"admin", "admin"}}},
 		{name: "PublicWithSecondFactor", rule: &guard.Rule{Requirement: guard.Public, SecondFactor: true}},
 		{name: "RefreshWithMaxAge", stream: true, rule: &guard.Rule{Requirement: guard.Refresh, MaxAge: 5 * time.Minute}},
+		{name: "PublicSenderConstrained", rule: &guard.Rule{Requirement: guard.Public, SenderConstrained: true}},
 		{name: "Undeclared"},
 		{name: "Fine", rule: &adminRule},
 	}}
