@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -20,8 +21,10 @@ import (
 	"github.com/authd-dev/authd/authdtest/tokens"
 	"github.com/authd-dev/authd/client"
 	"github.com/authd-dev/authd/dpop"
+	"github.com/authd-dev/authd/examples/greeter"
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
 	examplev1 "github.com/authd-dev/authd/gen/example/v1"
+	"github.com/authd-dev/authd/guard"
 	"github.com/authd-dev/authd/token"
 	"github.com/authd-dev/authd/wire"
 )
@@ -562,4 +565,73 @@ func TestClientCredentials_DPoP(t *testing.T) {
 	if claimsOf(t, tok).Confirmation.GetJWKThumbprint() == "" || calls[2].proof == "" {
 		t.Fatalf("the call carried %q, proof %q", calls[2].authorization, calls[2].proof)
 	}
+}
+
+// guardedGreeter serves the example greeter behind a Guard that checks DPoP
+// proofs with a verifier of its own (requiring nonces when nonce is set).
+func (w *dpopWorld) guardedGreeter(t *testing.T, nonce bool, opts ...grpc.DialOption) examplev1.GreeterServiceClient {
+	t.Helper()
+	iss := w.authd.iss
+	v := dpop.NewVerifier(dpop.Config{Clock: iss.Clock, RequireNonce: nonce})
+	srv, err := greeter.NewServer(guard.New(iss.Verifier, guard.Config{PublicHealthAndReflection: true, DPoP: v, Clock: iss.Clock}), iss.Clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return examplev1.NewGreeterServiceClient(tokens.Serve(t, srv, opts...))
+}
+
+// The client's proofs are what the guard wants: unary calls and streams go
+// through, a nonce costs one retry (the guard's dpop-nonce), and the token
+// without the client's proofs is refused with the guard's reasons.
+func TestDPoP_WithTheGuard(t *testing.T) {
+	w := newDPoPWorld(t, false, false)
+	c := w.newClient(t, client.Config{DPoP: true})
+	if err := c.Login(bg, "alice", "pw"); err != nil {
+		t.Fatal(err)
+	}
+	var calls atomic.Int64
+	count := grpc.WithChainUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		calls.Add(1) // inside the client's interceptor: every attempt
+		return invoker(ctx, method, req, reply, cc, opts...)
+	})
+	for _, nonce := range []bool{false, true} {
+		calls.Store(0)
+		greeter := w.guardedGreeter(t, nonce, append(c.DialOptions(), count)...)
+		for range 2 {
+			who, err := greeter.WhoAmI(bg, &examplev1.WhoAmIRequest{})
+			if err != nil || who.Subject != "alice" {
+				t.Fatalf("nonce %v: WhoAmI = %v, %v", nonce, who, err)
+			}
+		}
+		want := int64(2)
+		if nonce {
+			want = 3 // the first call of all learns the nonce
+		}
+		if calls.Load() != want {
+			t.Fatalf("nonce %v: %d attempts for 2 calls, want %d", nonce, calls.Load(), want)
+		}
+		ticks, err := greeter.Ticks(bg, &examplev1.TicksRequest{Count: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tick, err := ticks.Recv(); err != nil || tick.Subject != "alice" {
+			t.Fatalf("nonce %v: Ticks = %v, %v", nonce, tick, err)
+		}
+	}
+
+	stolen := w.guardedGreeter(t, false)
+	access := c.Tokens().Access
+	_, err := stolen.WhoAmI(tokens.Bearer(bg, access), &examplev1.WhoAmIRequest{})
+	tokens.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonDPoPProofRequired)
+	thief, err := dpop.NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	proof, err := thief.Proof("POST", "http://bufnet/example.v1.GreeterService/WhoAmI", access, "", w.authd.iss.Clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := metadata.Pairs("authorization", "DPoP "+access, "dpop", proof)
+	_, err = stolen.WhoAmI(metadata.NewOutgoingContext(bg, md), &examplev1.WhoAmIRequest{})
+	tokens.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonDPoPProofInvalid)
 }

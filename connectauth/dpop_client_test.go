@@ -2,9 +2,7 @@ package connectauth_test
 
 import (
 	"context"
-	"net/http"
-	"strings"
-	"sync"
+	"sync/atomic"
 	"testing"
 
 	"connectrpc.com/connect"
@@ -15,93 +13,28 @@ import (
 	"github.com/authd-dev/authd/client"
 	"github.com/authd-dev/authd/connectauth"
 	"github.com/authd-dev/authd/dpop"
-	"github.com/authd-dev/authd/examples/greeter"
 	examplev1 "github.com/authd-dev/authd/gen/example/v1"
-	"github.com/authd-dev/authd/gen/example/v1/examplev1connect"
 	"github.com/authd-dev/authd/guard"
 	"github.com/authd-dev/authd/token"
 	"github.com/authd-dev/authd/wire"
 )
 
-type hostKey struct{}
-
-// proofChecker accepts a call only with `DPoP <token>` and a proof of the
-// token's cnf.jkt for this call's URL, requiring its verifier's nonce: what
-// a guard with DPoP does. It counts the calls it saw.
-type proofChecker struct {
-	iss      *tokens.Issuer
-	verifier *dpop.Verifier
-
-	mu     sync.Mutex
-	proofs []string
-}
-
-func (p *proofChecker) check(ctx context.Context, procedure string, header http.Header) (context.Context, error) {
-	p.mu.Lock()
-	p.proofs = append(p.proofs, header.Get(wire.DPoPKey))
-	p.mu.Unlock()
-	scheme, raw, _ := strings.Cut(header.Get(wire.AuthorizationKey), " ")
-	claims, err := p.iss.Verifier.Verify(ctx, raw)
-	if err != nil {
-		return nil, connectauth.Error(wire.StatusError(err))
-	}
-	if scheme != wire.DPoPScheme {
-		return nil, connectauth.Error(dpop.ErrProofRequired)
-	}
-	htu := "https://" + ctx.Value(hostKey{}).(string) + procedure
-	proof, err := p.verifier.Verify(header.Values(wire.DPoPKey), "POST", htu, raw)
-	if err != nil {
-		return nil, connectauth.Error(err)
-	}
-	if proof.JKT != claims.Confirmation.GetJWKThumbprint() {
-		return nil, connectauth.Error(dpop.ErrProofInvalid)
-	}
-	return guard.ContextWithClaims(ctx, claims), nil
-}
-
-func (p *proofChecker) seen() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]string(nil), p.proofs...)
-}
-
-func (p *proofChecker) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
-	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
-		ctx, err := p.check(ctx, req.Spec().Procedure, req.Header())
-		if err != nil {
-			return nil, err
-		}
-		return next(ctx, req)
-	}
-}
-
-func (p *proofChecker) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
-	return next
-}
-
-func (p *proofChecker) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
-	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
-		ctx, err := p.check(ctx, conn.Spec().Procedure, conn.RequestHeader())
-		if err != nil {
-			return err
-		}
-		return next(ctx, conn)
-	}
-}
-
 // A client.Client with a session bound to its DPoP key calls connect-go
-// services with `DPoP <token>` and a new proof for each call's URL; a
-// service that wants a nonce gets one retry of a unary call with it, and
-// every later call, streams included, carries it from the start.
+// services behind connectauth with `DPoP <token>` and a new proof for each
+// call's URL, over Connect, gRPC and gRPC-Web; a service that wants a nonce
+// gets one retry of a unary call with it, and every later call, streams
+// included, carries it from the start. The token alone is refused.
 func TestClientInterceptor_DPoP(t *testing.T) {
 	iss := tokens.New(t)
-	checker := &proofChecker{iss: iss, verifier: dpop.NewVerifier(dpop.Config{Clock: iss.Clock, RequireNonce: true})}
-	path, h := examplev1connect.NewGreeterServiceHandler(connectGreeter{&greeter.Greeter{Clock: iss.Clock}}, connect.WithInterceptors(checker))
-	mux := http.NewServeMux()
-	mux.Handle(path, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), hostKey{}, r.Host)))
-	}))
-	srv := serve(t, mux, nil)
+	v := dpop.NewVerifier(dpop.Config{Clock: iss.Clock, RequireNonce: true})
+	srv := newGreeter(t, iss.Clock, connectauth.New(greeterGuard(iss, guard.Config{DPoP: v})))
+	var attempts atomic.Int64
+	count := connect.UnaryInterceptorFunc(func(next connect.UnaryFunc) connect.UnaryFunc {
+		return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+			attempts.Add(1) // inside ClientInterceptor: every attempt
+			return next(ctx, req)
+		}
+	})
 
 	key, err := dpop.NewKey()
 	if err != nil {
@@ -129,31 +62,33 @@ func TestClientInterceptor_DPoP(t *testing.T) {
 	}
 
 	for i, p := range protocols {
-		greeter := greeterClient(srv, p.opt, connect.WithInterceptors(connectauth.ClientInterceptor(c)))
-		before := len(checker.seen())
+		greeter := greeterClient(srv, p.opt, connect.WithInterceptors(connectauth.ClientInterceptor(c), count))
+		attempts.Store(0)
 		who, err := greeter.WhoAmI(bg, connect.NewRequest(&examplev1.WhoAmIRequest{}))
 		if err != nil || who.Msg.Subject != "alice" {
 			t.Fatalf("%s: WhoAmI = %v, %v", p.name, who, err)
 		}
-		want := 1
+		want := int64(1)
 		if i == 0 {
 			want = 2 // the first call of all learns the nonce
 		}
-		if got := len(checker.seen()) - before; got != want {
-			t.Fatalf("%s: the greeter saw %d calls, want %d", p.name, got, want)
+		if got := attempts.Load(); got != want {
+			t.Fatalf("%s: %d attempts, want %d", p.name, got, want)
 		}
 		ticks, err := greeter.Ticks(bg, connect.NewRequest(&examplev1.TicksRequest{Count: 1}))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !ticks.Receive() {
+		if !ticks.Receive() || ticks.Msg().Subject != "alice" {
 			t.Fatalf("%s: Ticks: %v", p.name, ticks.Err())
 		}
 		ticks.Close()
 	}
-	for _, proof := range checker.seen() {
-		if proof == "" {
-			t.Fatal("a call went without a proof")
-		}
+
+	stolen := greeterClient(srv, connect.WithGRPC())
+	req := connect.NewRequest(&examplev1.WhoAmIRequest{})
+	req.Header().Set(wire.AuthorizationKey, "Bearer "+c.Tokens().Access)
+	if _, err := stolen.WhoAmI(bg, req); connectauth.Reason(err) != wire.ReasonDPoPProofRequired {
+		t.Fatalf("the token without a proof: %v, want DPOP_PROOF_REQUIRED", err)
 	}
 }
