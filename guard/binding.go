@@ -1,10 +1,8 @@
 package guard
 
 import (
-	"crypto/sha256"
 	"crypto/subtle"
 	"crypto/x509"
-	"encoding/base64"
 	"strings"
 
 	"github.com/authd-dev/authd/dpop"
@@ -77,11 +75,7 @@ func (g *Guard) binding(c *token.Claims, cred credential, call Call) (string, er
 // presents reports whether cert is the certificate of thumbprint x5t, the
 // base64url SHA-256 of its DER (RFC 8705 §3.1).
 func presents(cert *x509.Certificate, x5t string) bool {
-	if cert == nil {
-		return false
-	}
-	sum := sha256.Sum256(cert.Raw)
-	return base64.RawURLEncoding.EncodeToString(sum[:]) == x5t
+	return cert != nil && subtle.ConstantTimeCompare([]byte(token.CertificateThumbprint(cert)), []byte(x5t)) == 1
 }
 
 // ProvePossession checks the DPoP proof of a call that presents no token

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 
+	"github.com/authd-dev/authd/dpop"
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
 	"github.com/authd-dev/authd/guard"
 	"github.com/authd-dev/authd/jwks"
@@ -24,8 +25,11 @@ import (
 type Config struct {
 	// Guard holds the service's rules and the per-call settings (Methods,
 	// Services, Default, FreshMaxAge, RenewalThreshold, Clock, …). New
-	// sets its Revocations and Renewer from the fields below and makes
-	// health and reflection public.
+	// sets its Revocations and Renewer from the fields below, makes
+	// health and reflection public, and, unless Guard.DPoP is set, accepts
+	// tokens bound to a key (DPoP) with a verifier of its own (a 60 s
+	// window, no nonces; set Guard.DPoP for nonces or a PublicAuthority
+	// behind a proxy).
 	Guard guard.Config
 
 	// Issuer and Audience are the iss and aud the tokens must carry
@@ -124,6 +128,11 @@ func New(ctx context.Context, authdConn grpc.ClientConnInterface, cfg Config) (*
 	}
 	if cfg.Renewal {
 		gcfg.Renewer = RemoteRenewer(authdConn)
+	}
+	if gcfg.DPoP == nil {
+		// Tokens bound to a key are accepted with their proofs: without a
+		// verifier they would be refused outright.
+		gcfg.DPoP = dpop.NewVerifier(dpop.Config{Clock: gcfg.Clock})
 	}
 	return guard.New(verifier, gcfg), nil
 }

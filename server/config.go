@@ -135,6 +135,16 @@ type Config struct {
 	// TrustedProxies are the proxies whose x-forwarded-for / forwarded
 	// metadata names the client for login throttling (--trusted-proxies).
 	TrustedProxies []netip.Prefix
+	// DPoPRequireNonce makes authd's DPoP proofs carry a nonce it issued
+	// (RFC 9449 §8; --dpop-nonce): a proof without one is refused
+	// DPOP_NONCE_REQUIRED with a fresh nonce in dpop-nonce. Instances with
+	// the same key-encryption secret accept each other's nonces.
+	DPoPRequireNonce bool
+	// PublicAuthority is the authority ("host:port", or
+	// "https://host:port" behind a TLS-terminating proxy) clients address
+	// authd's gRPC port by, when it is not the one authd receives
+	// (--public-authority): DPoP proofs name it in their htu.
+	PublicAuthority string
 	// SecondFactorRoles are the roles whose holders need a second factor
 	// wherever a fresh token is needed (--second-factor-roles): with
 	// authd:admin, every AdminService change (guard.Config.SecondFactorRoles).

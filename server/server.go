@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"crypto/hkdf"
+	"crypto/sha256"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/authd-dev/authd/accounts"
 	"github.com/authd-dev/authd/clock"
+	"github.com/authd-dev/authd/dpop"
 	"github.com/authd-dev/authd/guard"
 	"github.com/authd-dev/authd/internal/connlimit"
 	"github.com/authd-dev/authd/keys"
@@ -215,8 +218,17 @@ func (s *Server) assemble(ctx context.Context, hasher *password.Hasher, keySourc
 		acfg.Secrets = sealer
 	}
 	accts := accounts.New(s.store, hasher, acfg)
+	dpopCfg := dpop.Config{Clock: s.clock, RequireNonce: cfg.DPoPRequireNonce}
+	if len(cfg.KeyEncryptionKey) > 0 {
+		// One nonce secret for a fleet, derived from the secret every
+		// instance has: a nonce from one instance works at the others.
+		if dpopCfg.NonceSecret, err = hkdf.Key(sha256.New, cfg.KeyEncryptionKey, nil, "authd dpop nonces v1", 32); err != nil {
+			return err
+		}
+	}
 	g := guard.New(verifier, guard.Config{PublicHealthAndReflection: true, Revocations: s.sessions, Clock: s.clock,
-		Cookies: guard.DefaultCookies(), SecondFactorRoles: cfg.SecondFactorRoles})
+		Cookies: guard.DefaultCookies(), SecondFactorRoles: cfg.SecondFactorRoles,
+		DPoP: dpop.NewVerifier(dpopCfg), PublicAuthority: cfg.PublicAuthority})
 	svc := service.New(service.Config{
 		Sessions: s.sessions, Accounts: accts, Guard: g, JWKS: s.jwks,
 		TrustedProxies: cfg.TrustedProxies, Metrics: s.metrics, Logger: s.logger, Clock: s.clock,

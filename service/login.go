@@ -9,7 +9,9 @@ import (
 	"github.com/authd-dev/authd/accounts"
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
 	"github.com/authd-dev/authd/guard"
+	"github.com/authd-dev/authd/interceptors"
 	"github.com/authd-dev/authd/session"
+	"github.com/authd-dev/authd/store"
 	"github.com/authd-dev/authd/token"
 	"github.com/authd-dev/authd/wire"
 )
@@ -18,6 +20,12 @@ import (
 // new session. An unknown user, a wrong password and a disabled account
 // all cost one argon2id hash and return the same INVALID_CREDENTIALS.
 func (s *Service) Login(ctx context.Context, req *authv1.LoginRequest) (*authv1.LoginResponse, error) {
+	// A proof is checked before the password, so that a bad one costs no
+	// hash and counts no attempt.
+	bind, err := s.keyBinding(ctx, authv1.AuthService_Login_FullMethodName)
+	if err != nil {
+		return nil, s.statusError(ctx, "login", err)
+	}
 	user, err := s.accounts.Authenticate(ctx, accounts.Person, req.GetUsername(), req.GetPassword(), s.clientAddress(ctx))
 	s.countLogin(ctx, req.GetUsername(), err)
 	if err != nil {
@@ -26,24 +34,36 @@ func (s *Service) Login(ctx context.Context, req *authv1.LoginRequest) (*authv1.
 	if user.SecondFactor {
 		return s.loginChallenge(ctx, user)
 	}
-	tokens, err := s.sessions.Open(ctx, user, session.Proof{})
+	tokens, err := s.open(ctx, "login", user, session.Proof{Bind: bind}, req.GetSetCookies())
 	if err != nil {
-		return nil, s.statusError(ctx, "login", err)
-	}
-	s.cfg.Logger.InfoContext(ctx, "login", "user", user.Name, "sid", tokens.SessionID, "cookies", req.GetSetCookies())
-	if req.GetSetCookies() {
-		if err := s.setSessionCookies(ctx, tokens, ""); err != nil {
-			return nil, wire.StatusError(err)
-		}
-		tokens.Access, tokens.Refresh = "", ""
+		return nil, err
 	}
 	return &authv1.LoginResponse{
 		AccessToken:      tokens.Access,
 		RefreshToken:     tokens.Refresh,
-		TokenType:        "Bearer",
+		TokenType:        tokenType(bind),
 		ExpiresIn:        seconds(tokens.AccessExpiresIn),
 		RefreshExpiresIn: seconds(tokens.RefreshExpiresIn),
 	}, nil
+}
+
+// open opens user's session after a login (op) proved as proof says, and
+// logs it; with setCookies the tokens go as a browser session's cookies
+// and are left out of what it returns, for the response body.
+func (s *Service) open(ctx context.Context, op string, user store.User, proof session.Proof, setCookies bool) (session.Tokens, error) {
+	tokens, err := s.sessions.Open(ctx, user, proof)
+	if err != nil {
+		return session.Tokens{}, s.statusError(ctx, op, err)
+	}
+	s.cfg.Logger.InfoContext(ctx, "login", "user", user.Name, "sid", tokens.SessionID, "amr", proof.AMR,
+		"bound", proof.Bind != nil, "cookies", setCookies)
+	if setCookies {
+		if err := s.setSessionCookies(ctx, tokens, ""); err != nil {
+			return session.Tokens{}, wire.StatusError(err)
+		}
+		tokens.Access, tokens.Refresh = "", ""
+	}
+	return tokens, nil
 }
 
 // countLogin counts and logs how a login attempt ended.
@@ -90,9 +110,23 @@ func (s *Service) IssueClientToken(ctx context.Context, req *authv1.IssueClientT
 	if err := token.ValidateNames(req.GetScopes()); err != nil {
 		return nil, invalidArgument("scopes: %v", err)
 	}
+	bind, err := s.keyBinding(ctx, authv1.AuthService_IssueClientToken_FullMethodName)
+	if err != nil {
+		return nil, s.statusError(ctx, "client token", err)
+	}
 	client, err := s.accounts.Authenticate(ctx, accounts.Service, req.GetClientId(), req.GetClientSecret(), s.clientAddress(ctx))
 	if err != nil {
 		return nil, s.statusError(ctx, "client token", err)
+	}
+	if bind == nil {
+		// Over mutual TLS without a proof: bound to the client
+		// certificate (RFC 8705 §3).
+		if cert := interceptors.Call(ctx, authv1.AuthService_IssueClientToken_FullMethodName).PeerCertificate; cert != nil {
+			bind = &token.Confirmation{CertificateThumbprint: token.CertificateThumbprint(cert)}
+		}
+	}
+	if bind == nil && client.RequireBinding {
+		return nil, wire.StatusError(errBindingRequired)
 	}
 	scopes := req.GetScopes()
 	if len(scopes) == 0 {
@@ -107,11 +141,11 @@ func (s *Service) IssueClientToken(ctx context.Context, req *authv1.IssueClientT
 	if len(denied) > 0 {
 		return nil, wire.StatusError(guard.InsufficientScope(denied))
 	}
-	raw, life, err := s.sessions.IssueClientToken(ctx, client, scopes, nil)
+	raw, life, err := s.sessions.IssueClientToken(ctx, client, scopes, bind)
 	if err != nil {
 		return nil, s.statusError(ctx, "client token", err)
 	}
 	scope := strings.Join(scopes, " ")
-	s.cfg.Logger.InfoContext(ctx, "client token", "client", client.Name, "scope", scope)
-	return &authv1.IssueClientTokenResponse{AccessToken: raw, ExpiresIn: seconds(life), Scope: scope, TokenType: "Bearer"}, nil
+	s.cfg.Logger.InfoContext(ctx, "client token", "client", client.Name, "scope", scope, "bound", bind != nil)
+	return &authv1.IssueClientTokenResponse{AccessToken: raw, ExpiresIn: seconds(life), Scope: scope, TokenType: tokenType(bind)}, nil
 }

@@ -7,7 +7,6 @@ import (
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
 	"github.com/authd-dev/authd/guard"
 	"github.com/authd-dev/authd/session"
-	"github.com/authd-dev/authd/wire"
 )
 
 // Passkeys: the WebAuthn ceremonies of registration, login (a second
@@ -55,24 +54,21 @@ func (s *Service) BeginPasskeyLogin(ctx context.Context, req *authv1.BeginPasske
 
 // FinishPasskeyLogin implements authv1.AuthServiceServer.
 func (s *Service) FinishPasskeyLogin(ctx context.Context, req *authv1.FinishPasskeyLoginRequest) (*authv1.FinishPasskeyLoginResponse, error) {
+	bind, err := s.keyBinding(ctx, authv1.AuthService_FinishPasskeyLogin_FullMethodName)
+	if err != nil {
+		return nil, s.statusError(ctx, "passkey login", err)
+	}
 	user, amr, err := s.accounts.FinishPasskeyLogin(ctx, req.GetCeremonyToken(), []byte(req.GetCredentialJson()), s.clientAddress(ctx))
 	s.countLogin(ctx, user.Name, err)
 	if err != nil {
 		return nil, s.statusError(ctx, "passkey login", err)
 	}
-	tokens, err := s.sessions.Open(ctx, user, session.Proof{AMR: amr})
+	tokens, err := s.open(ctx, "passkey login", user, session.Proof{AMR: amr, Bind: bind}, req.GetSetCookies())
 	if err != nil {
-		return nil, s.statusError(ctx, "passkey login", err)
-	}
-	s.cfg.Logger.InfoContext(ctx, "login", "user", user.Name, "sid", tokens.SessionID, "amr", amr, "cookies", req.GetSetCookies())
-	if req.GetSetCookies() {
-		if err := s.setSessionCookies(ctx, tokens, ""); err != nil {
-			return nil, wire.StatusError(err)
-		}
-		tokens.Access, tokens.Refresh = "", ""
+		return nil, err
 	}
 	return &authv1.FinishPasskeyLoginResponse{
-		AccessToken: tokens.Access, RefreshToken: tokens.Refresh, TokenType: "Bearer",
+		AccessToken: tokens.Access, RefreshToken: tokens.Refresh, TokenType: tokenType(bind),
 		ExpiresIn: seconds(tokens.AccessExpiresIn), RefreshExpiresIn: seconds(tokens.RefreshExpiresIn),
 	}, nil
 }

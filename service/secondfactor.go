@@ -8,7 +8,6 @@ import (
 	"github.com/authd-dev/authd/guard"
 	"github.com/authd-dev/authd/session"
 	"github.com/authd-dev/authd/store"
-	"github.com/authd-dev/authd/wire"
 )
 
 // Second factors: enrolment of a TOTP authenticator, the second step of a
@@ -29,25 +28,22 @@ func (s *Service) loginChallenge(ctx context.Context, user store.User) (*authv1.
 
 // LoginSecondFactor implements authv1.AuthServiceServer.
 func (s *Service) LoginSecondFactor(ctx context.Context, req *authv1.LoginSecondFactorRequest) (*authv1.LoginSecondFactorResponse, error) {
+	bind, err := s.keyBinding(ctx, authv1.AuthService_LoginSecondFactor_FullMethodName)
+	if err != nil {
+		return nil, s.statusError(ctx, "login second factor", err)
+	}
 	proof := accounts.SecondFactor{Code: req.GetCode(), RecoveryCode: req.GetRecoveryCode()}
 	user, amr, err := s.accounts.CompleteLogin(ctx, req.GetSecondFactorToken(), proof, s.clientAddress(ctx))
 	s.countLogin(ctx, user.Name, err)
 	if err != nil {
 		return nil, s.statusError(ctx, "login second factor", err)
 	}
-	tokens, err := s.sessions.Open(ctx, user, session.Proof{AMR: amr})
+	tokens, err := s.open(ctx, "login second factor", user, session.Proof{AMR: amr, Bind: bind}, req.GetSetCookies())
 	if err != nil {
-		return nil, s.statusError(ctx, "login second factor", err)
-	}
-	s.cfg.Logger.InfoContext(ctx, "login", "user", user.Name, "sid", tokens.SessionID, "amr", amr, "cookies", req.GetSetCookies())
-	if req.GetSetCookies() {
-		if err := s.setSessionCookies(ctx, tokens, ""); err != nil {
-			return nil, wire.StatusError(err)
-		}
-		tokens.Access, tokens.Refresh = "", ""
+		return nil, err
 	}
 	return &authv1.LoginSecondFactorResponse{
-		AccessToken: tokens.Access, RefreshToken: tokens.Refresh, TokenType: "Bearer",
+		AccessToken: tokens.Access, RefreshToken: tokens.Refresh, TokenType: tokenType(bind),
 		ExpiresIn: seconds(tokens.AccessExpiresIn), RefreshExpiresIn: seconds(tokens.RefreshExpiresIn),
 	}, nil
 }

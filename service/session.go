@@ -40,11 +40,16 @@ func (s *Service) Refresh(ctx context.Context, _ *authv1.RefreshRequest) (*authv
 		}
 		tokens.Access, tokens.Refresh = "", ""
 	}
+	typ := "Bearer"
+	if c.Confirmation.GetJWKThumbprint() != "" {
+		typ = wire.DPoPScheme // the session is bound: so is what it issues
+	}
 	return &authv1.RefreshResponse{
 		AccessToken:      tokens.Access,
 		RefreshToken:     tokens.Refresh,
 		ExpiresIn:        seconds(tokens.AccessExpiresIn),
 		RefreshExpiresIn: seconds(tokens.RefreshExpiresIn),
+		TokenType:        typ,
 	}, nil
 }
 

@@ -2,6 +2,9 @@ package token
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -433,4 +436,11 @@ func (c *Confirmation) UnmarshalJSON(data []byte) error {
 		}
 	}
 	return nil
+}
+
+// CertificateThumbprint is x5t#S256 of cert (RFC 8705 §3.1): the
+// base64url SHA-256 of its DER, what a token bound to cert carries in cnf.
+func CertificateThumbprint(cert *x509.Certificate) string {
+	sum := sha256.Sum256(cert.Raw)
+	return base64.RawURLEncoding.EncodeToString(sum[:])
 }

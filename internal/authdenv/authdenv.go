@@ -15,6 +15,7 @@ import (
 	"github.com/authd-dev/authd/accounts"
 	"github.com/authd-dev/authd/authdtest/tokens"
 	"github.com/authd-dev/authd/clock"
+	"github.com/authd-dev/authd/dpop"
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
 	"github.com/authd-dev/authd/guard"
 	"github.com/authd-dev/authd/keys"
@@ -116,7 +117,9 @@ func (e *Env) build(t tokens.TB, o Options) {
 	acfg := o.Accounts
 	acfg.Sessions, acfg.Clock, acfg.Logger = e.Sessions, e.Clock, logger
 	e.Accounts = accounts.New(e.Store, e.Hasher, acfg)
+	// As authd's: cookies and DPoP (no nonces).
 	e.Guard = guard.New(e.Verifier, guard.Config{PublicHealthAndReflection: true, Revocations: e.Sessions, Clock: e.Clock,
+		DPoP:    dpop.NewVerifier(dpop.Config{Clock: e.Clock}),
 		Cookies: guard.DefaultCookies()})
 	var jwks service.JWKSource
 	if e.Keys != nil {

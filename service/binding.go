@@ -1,0 +1,49 @@
+package service
+
+import (
+	"context"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/authd-dev/authd/dpop"
+	"github.com/authd-dev/authd/interceptors"
+	"github.com/authd-dev/authd/token"
+	"github.com/authd-dev/authd/wire"
+)
+
+// Tokens bound to a key (DPoP, RFC 9449) or a certificate (RFC 8705):
+// Login, LoginSecondFactor, FinishPasskeyLogin and IssueClientToken
+// called with a DPoP proof issue tokens bound to the proof's key; a
+// session stays bound (its Refresh must prove the key: the Guard checks
+// that before the handler runs). IssueClientToken over mutual TLS binds
+// to the client certificate when no proof is sent.
+
+// keyBinding is the binding of the tokens a call to method issues: the
+// key of its DPoP proof, nil without one. A proof that does not check is
+// the call's refusal (a nonce it lacks goes back in dpop-nonce).
+func (s *Service) keyBinding(ctx context.Context, method string) (*token.Confirmation, error) {
+	jkt, err := s.guard.ProvePossession(interceptors.Call(ctx, method))
+	if nonce, ok := dpop.NonceOf(err); ok {
+		_ = grpc.SetHeader(ctx, metadata.Pairs(wire.DPoPNonceHeader, nonce))
+	}
+	if err != nil || jkt == "" {
+		return nil, err
+	}
+	return &token.Confirmation{JWKThumbprint: jkt}, nil
+}
+
+// tokenType is the token_type of tokens bound as bind says: "DPoP" for a
+// key, "Bearer" otherwise (a certificate-bound token is sent as Bearer
+// over the connection that proves it).
+func tokenType(bind *token.Confirmation) string {
+	if bind.GetJWKThumbprint() != "" {
+		return wire.DPoPScheme
+	}
+	return "Bearer"
+}
+
+// errBindingRequired refuses a bearer token to a service account that
+// must get bound ones (authd client add --require-binding).
+var errBindingRequired = dpop.ErrProofRequired.Detail(
+	"this service account gets only bound tokens: send a DPoP proof, or call over mutual TLS with its client certificate", nil, 0)
