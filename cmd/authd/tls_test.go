@@ -8,20 +8,28 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/json"
 	"encoding/pem"
 	"math/big"
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/status"
 
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
+	"github.com/authd-dev/authd/token"
+	"github.com/authd-dev/authd/wire"
 )
 
 // testCA is a certificate authority made for one test.
@@ -201,4 +209,80 @@ func TestE2E_MutualTLS(t *testing.T) {
 	if err := handshake(addr, server.pool, &other); err == nil {
 		t.Fatal("a client certificate from another CA got in")
 	}
+}
+
+// Over mutual TLS, IssueClientToken without a DPoP proof binds the
+// service account's token to its client certificate (cnf.x5t#S256, RFC
+// 8705), and so a --require-binding account gets its token; the same
+// account is refused a bearer token by an authd on the same data that
+// serves TLS without client certificates.
+func TestE2E_MutualTLSBindsClientTokens(t *testing.T) {
+	t.Parallel()
+	data, dir := t.TempDir(), t.TempDir()
+	server, clients := newCA(t, "server"), newCA(t, "clients")
+	certFile, keyFile, caFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key"), filepath.Join(dir, "clients.pem")
+	c, k := server.issue(t, false)
+	writeFile(t, certFile, c)
+	writeFile(t, keyFile, k)
+	writeFile(t, caFile, clients.pem)
+	out, errOut, code := authd(t, data, "", "client", "add", "reporter", "--scope", "orders:read", "--require-binding")
+	if code != 0 {
+		t.Fatalf("client add: exit %d, %s", code, errOut)
+	}
+	id := regexp.MustCompile(`client_id: (\S+)`).FindStringSubmatch(out)[1]
+	secret := regexp.MustCompile(`client_secret: (\S+)`).FindStringSubmatch(out)[1]
+	mtls := startServe(t, data, nil, "--tls-cert", certFile, "--tls-key", keyFile, "--client-ca", caFile).addr
+	cc, ck := clients.issue(t, true)
+	cert, err := tls.X509KeyPair(cc, ck)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dialTLS := func(addr string, client *tls.Certificate) authv1.AuthServiceClient {
+		cfg := &tls.Config{RootCAs: server.pool, MinVersion: tls.VersionTLS12}
+		if client != nil {
+			cfg.Certificates = []tls.Certificate{*client}
+		}
+		conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(credentials.NewTLS(cfg)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		return authv1.NewAuthServiceClient(conn)
+	}
+	ctx, cancel := context.WithTimeout(bg, patience)
+	defer cancel()
+	resp, err := dialTLS(mtls, &cert).IssueClientToken(ctx, &authv1.IssueClientTokenRequest{ClientId: id, ClientSecret: secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, _ := x509.ParseCertificate(cert.Certificate[0])
+	claims := tokenClaims(t, resp.AccessToken)
+	cnf, _ := claims["cnf"].(map[string]any)
+	if resp.TokenType != "Bearer" || cnf["x5t#S256"] != token.CertificateThumbprint(leaf) {
+		t.Fatalf("token over mutual TLS: token_type %q, cnf %v; want Bearer bound to %s", resp.TokenType, cnf, token.CertificateThumbprint(leaf))
+	}
+	plain := startServe(t, data, nil, "--tls-cert", certFile, "--tls-key", keyFile).addr
+	_, err = dialTLS(plain, nil).IssueClientToken(ctx, &authv1.IssueClientTokenRequest{ClientId: id, ClientSecret: secret})
+	if status.Code(err) != codes.Unauthenticated || wire.Reason(err) != wire.ReasonDPoPProofRequired {
+		t.Fatalf("a bearer token for a --require-binding client: %v, want DPOP_PROOF_REQUIRED", err)
+	}
+}
+
+// tokenClaims decodes a JWT's payload, unverified: what the test reads of
+// a token authd just handed it.
+func tokenClaims(t *testing.T, raw string) map[string]any {
+	t.Helper()
+	parts := strings.Split(raw, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWT: %q", raw)
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
