@@ -92,6 +92,11 @@ func (r *renewals) token(ctx context.Context, raw string, c *token.Claims, now t
 		return tok
 	}
 	tok, _ := r.flights.Do(ctx, c.ID, r.timeout, func(ctx context.Context) (string, error) {
+		// A flight that ended between the lookup above and this one has
+		// remembered its renewal: take it rather than renew again.
+		if tok, ok := r.done.Get(c.ID, now); ok {
+			return tok, nil
+		}
 		tok, err := r.renewer.RenewAccess(ctx, raw, c)
 		until := c.Expiry()
 		if err != nil || tok == "" {
