@@ -8,15 +8,12 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/base64"
-	"encoding/json"
 	"encoding/pem"
 	"math/big"
 	"net"
 	"os"
 	"path/filepath"
 	"regexp"
-	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -182,15 +179,24 @@ func TestE2E_TLSReloadOnSIGHUP(t *testing.T) {
 	}
 }
 
-func TestE2E_MutualTLS(t *testing.T) {
-	t.Parallel()
-	data, dir := t.TempDir(), t.TempDir()
-	server, clients := newCA(t, "server"), newCA(t, "clients")
-	certFile, keyFile, caFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key"), filepath.Join(dir, "clients.pem")
+// mutualTLSFiles writes a server certificate and key for 127.0.0.1 and a
+// bundle of client CAs, for --tls-cert, --tls-key and --client-ca.
+func mutualTLSFiles(t *testing.T) (server, clients *testCA, certFile, keyFile, caFile string) {
+	t.Helper()
+	dir := t.TempDir()
+	server, clients = newCA(t, "server"), newCA(t, "clients")
+	certFile, keyFile, caFile = filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key"), filepath.Join(dir, "clients.pem")
 	c, k := server.issue(t, false)
 	writeFile(t, certFile, c)
 	writeFile(t, keyFile, k)
 	writeFile(t, caFile, clients.pem)
+	return server, clients, certFile, keyFile, caFile
+}
+
+func TestE2E_MutualTLS(t *testing.T) {
+	t.Parallel()
+	data := t.TempDir()
+	server, clients, certFile, keyFile, caFile := mutualTLSFiles(t)
 	addr := startServe(t, data, nil, "--tls-cert", certFile, "--tls-key", keyFile, "--client-ca", caFile).addr
 
 	if err := handshake(addr, server.pool, nil); err == nil {
@@ -218,13 +224,8 @@ func TestE2E_MutualTLS(t *testing.T) {
 // serves TLS without client certificates.
 func TestE2E_MutualTLSBindsClientTokens(t *testing.T) {
 	t.Parallel()
-	data, dir := t.TempDir(), t.TempDir()
-	server, clients := newCA(t, "server"), newCA(t, "clients")
-	certFile, keyFile, caFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key"), filepath.Join(dir, "clients.pem")
-	c, k := server.issue(t, false)
-	writeFile(t, certFile, c)
-	writeFile(t, keyFile, k)
-	writeFile(t, caFile, clients.pem)
+	data := t.TempDir()
+	server, clients, certFile, keyFile, caFile := mutualTLSFiles(t)
 	out, errOut, code := authd(t, data, "", "client", "add", "reporter", "--scope", "orders:read", "--require-binding")
 	if code != 0 {
 		t.Fatalf("client add: exit %d, %s", code, errOut)
@@ -256,7 +257,7 @@ func TestE2E_MutualTLSBindsClientTokens(t *testing.T) {
 		t.Fatal(err)
 	}
 	leaf, _ := x509.ParseCertificate(cert.Certificate[0])
-	claims := tokenClaims(t, resp.AccessToken)
+	claims := tokenPayload(t, resp.AccessToken)
 	cnf, _ := claims["cnf"].(map[string]any)
 	if resp.TokenType != "Bearer" || cnf["x5t#S256"] != token.CertificateThumbprint(leaf) {
 		t.Fatalf("token over mutual TLS: token_type %q, cnf %v; want Bearer bound to %s", resp.TokenType, cnf, token.CertificateThumbprint(leaf))
@@ -266,23 +267,4 @@ func TestE2E_MutualTLSBindsClientTokens(t *testing.T) {
 	if status.Code(err) != codes.Unauthenticated || wire.Reason(err) != wire.ReasonDPoPProofRequired {
 		t.Fatalf("a bearer token for a --require-binding client: %v, want DPOP_PROOF_REQUIRED", err)
 	}
-}
-
-// tokenClaims decodes a JWT's payload, unverified: what the test reads of
-// a token authd just handed it.
-func tokenClaims(t *testing.T, raw string) map[string]any {
-	t.Helper()
-	parts := strings.Split(raw, ".")
-	if len(parts) != 3 {
-		t.Fatalf("not a JWT: %q", raw)
-	}
-	b, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
-	return m
 }
