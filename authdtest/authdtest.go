@@ -1,6 +1,8 @@
 package authdtest
 
 import (
+	"context"
+
 	"google.golang.org/grpc"
 
 	"github.com/authd-dev/authd/authdtest/tokens"
@@ -78,6 +80,18 @@ func (e *Env) Refresh(t tokens.TB, refreshToken string) *authv1.RefreshResponse 
 func (e *Env) Logout(t tokens.TB, tok string) {
 	t.Helper()
 	e.env.Logout(t, tok)
+}
+
+// AddClient creates the service account name, allowed scopes, and
+// returns its client id and secret, for code under test that gets its
+// own tokens (client.ClientCredentials).
+func (e *Env) AddClient(t tokens.TB, name string, scopes ...string) (clientID, secret string) {
+	t.Helper()
+	c, secret, err := e.env.Accounts.CreateClient(context.Background(), name, scopes)
+	if err != nil {
+		t.Fatalf("add client %s: %v", name, err)
+	}
+	return c.ClientID, secret
 }
 
 // ClientToken creates the service account name, allowed scopes, and

@@ -14,6 +14,7 @@ import (
 	"github.com/authd-dev/authd/authdtest/tokens"
 	"github.com/authd-dev/authd/client"
 	"github.com/authd-dev/authd/clock"
+	"github.com/authd-dev/authd/dpop"
 	"github.com/authd-dev/authd/examples/greeter"
 	examplev1 "github.com/authd-dev/authd/gen/example/v1"
 	"github.com/authd-dev/authd/guard"
@@ -131,4 +132,37 @@ func ExampleClient_StepUp() {
 	// step-up required: STEP_UP_REQUIRED
 	// Unauthenticated
 	// 1200 cents would go from alice to bob now <nil>
+}
+
+// A service account whose tokens are bound to a key the process keeps
+// (DPoP): authd binds each token to it, and every call carries a new proof
+// of it, so a token copied from a log is of no use.
+func ExampleClientCredentials() {
+	h := &tokens.Harness{}
+	defer h.Close()
+	e := authdtest.New(h)
+	id, secret := e.AddClient(h, "reporter", "orders:read")
+	// The greeter takes bound tokens, with their proofs (protect.New does
+	// this by default).
+	g := guard.New(e.Issuer.Verifier, guard.Config{
+		PublicHealthAndReflection: true, Clock: e.Clock,
+		DPoP: dpop.NewVerifier(dpop.Config{Clock: e.Clock}),
+	})
+	srv, err := greeter.NewServer(g, e.Clock)
+	if err != nil {
+		log.Fatal(err)
+	}
+	dialGreeter := func(opts ...grpc.DialOption) *grpc.ClientConn { return tokens.Serve(h, srv, opts...) }
+	authdConn := e.Conn
+
+	creds := client.ClientCredentials(authdConn, id, secret, []string{"orders:read"}, client.CredentialsConfig{
+		DPoP:     true,
+		Insecure: true,    // the demo runs on bufconn; use TLS in real code
+		Clock:    e.Clock, // the demo's fake clock; leave out in real code
+	})
+	greeter := examplev1.NewGreeterServiceClient(dialGreeter(creds.DialOptions()...))
+	me, err := greeter.WhoAmI(context.Background(), &examplev1.WhoAmIRequest{})
+	fmt.Println(me.GetSubject(), err)
+	// Output:
+	// client:reporter <nil>
 }
