@@ -50,6 +50,15 @@ const (
 	ListRevocationsBurst = 500
 )
 
+// BeginPasskeyLogin is public and, without a second_factor_token, needs
+// nothing of its caller, yet stores a ceremony for CeremonyTTL (and until
+// the hourly prune): without a bound any caller could fill the store. A
+// person begins one ceremony per login; the burst covers a NAT's users.
+const (
+	BeginPasskeyLoginRate  = 10 // per second and address
+	BeginPasskeyLoginBurst = 100
+)
+
 // MaxHealthWatches and MaxHealthWatchesPerAddress bound the health Watch
 // streams open at once, in all and per peer address: each holds a
 // goroutine for as long as the caller likes, and the method is public.
@@ -59,8 +68,8 @@ const (
 	MaxHealthWatchesPerAddress = 16
 )
 
-// ErrTooManyPublicCalls: an address called CheckSession or
-// ListRevocations faster than its bucket allows; RetryInfo says when to
+// ErrTooManyPublicCalls: an address called CheckSession,
+// ListRevocations or BeginPasskeyLogin faster than its bucket allows; RetryInfo says when to
 // try again.
 var ErrTooManyPublicCalls = wire.NewError(codes.ResourceExhausted, "", "too many calls of this method from this address")
 
@@ -76,9 +85,9 @@ const notLiveFor = time.Minute
 // remembered as not live.
 const maxTracked = 100000
 
-// publicBounds bounds CheckSession and ListRevocations: a tap handle that
-// refuses the calls over their address's rate before they are read, and
-// an interceptor that remembers sessions found not live. What the tap
+// publicBounds bounds CheckSession, ListRevocations and
+// BeginPasskeyLogin: a tap handle that refuses the calls over their
+// address's rate before they are read, and an interceptor that remembers sessions found not live. What the tap
 // refuses reaches neither call logging nor the per-method metrics, so a
 // flood costs no log line per call: the refusals are counted in
 // authd_public_calls_limited_total, and logged at most once a minute
@@ -87,6 +96,7 @@ type publicBounds struct {
 	svc     *Service
 	check   *peerLimiter
 	list    *peerLimiter
+	passkey *peerLimiter
 	notLive *ttlcache.Cache[string, struct{}]
 
 	logMu   sync.Mutex
@@ -103,12 +113,13 @@ func newPublicBounds(svc *Service) *publicBounds {
 		svc:     svc,
 		check:   newPeerLimiter(CheckSessionRate, CheckSessionBurst, clk),
 		list:    newPeerLimiter(ListRevocationsRate, ListRevocationsBurst, clk),
+		passkey: newPeerLimiter(BeginPasskeyLoginRate, BeginPasskeyLoginBurst, clk),
 		notLive: ttlcache.New[string, struct{}](maxTracked),
 	}
 }
 
-// tap refuses a CheckSession or ListRevocations call from an address over
-// its rate as the call's headers arrive (grpc.InTapHandle): before a
+// tap refuses a CheckSession, ListRevocations or BeginPasskeyLogin call
+// from an address over its rate as the call's headers arrive (grpc.InTapHandle): before a
 // stream, a goroutine or a byte of its body, so that a flood costs authd
 // as little as a refusal can. The call's context holds its peer and
 // metadata already, so the address is read as login throttling reads it.
@@ -119,6 +130,8 @@ func (b *publicBounds) tap(ctx context.Context, info *tap.Info) (context.Context
 		limiter = b.check
 	case authv1.AuthService_ListRevocations_FullMethodName:
 		limiter = b.list
+	case authv1.AuthService_BeginPasskeyLogin_FullMethodName:
+		limiter = b.passkey
 	default:
 		return ctx, nil
 	}

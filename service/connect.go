@@ -62,7 +62,10 @@ func NewConnectHandler(svc *Service, srv *grpc.Server) (http.Handler, error) {
 // headers through trusted proxies).
 func (b *publicBounds) tapHTTP(r *http.Request) error {
 	method := r.URL.Path
-	if method != authv1.AuthService_CheckSession_FullMethodName && method != authv1.AuthService_ListRevocations_FullMethodName {
+	switch method {
+	case authv1.AuthService_CheckSession_FullMethodName, authv1.AuthService_ListRevocations_FullMethodName,
+		authv1.AuthService_BeginPasskeyLogin_FullMethodName:
+	default:
 		return nil
 	}
 	md := metadata.MD{}

@@ -26,7 +26,7 @@ type Metrics struct {
 	reuse        prometheus.Counter
 	revocations  *prometheus.CounterVec // cause: logout, password_change, reuse
 	authFailures *prometheus.CounterVec // reason: TOKEN_MISSING, …
-	limitedCalls *prometheus.CounterVec // method: CheckSession, ListRevocations
+	limitedCalls *prometheus.CounterVec // method: CheckSession, ListRevocations, BeginPasskeyLogin
 }
 
 // NewMetrics registers authd's metrics, and the Go runtime's and process's,
@@ -53,7 +53,7 @@ func NewMetrics() *Metrics {
 			Name: "authd_auth_failures_total", Help: "Calls refused for their token, by ErrorInfo reason.",
 		}, []string{"reason"}),
 		limitedCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "authd_public_calls_limited_total", Help: "CheckSession and ListRevocations calls refused (RESOURCE_EXHAUSTED) for coming from an address over its rate, by method.",
+			Name: "authd_public_calls_limited_total", Help: "CheckSession, ListRevocations and BeginPasskeyLogin calls refused (RESOURCE_EXHAUSTED) for coming from an address over its rate, by method.",
 		}, []string{"method"}),
 	}
 	m.Registry.MustRegister(m.grpc, m.logins, m.refreshes, m.reuse, m.revocations, m.authFailures, m.limitedCalls,
