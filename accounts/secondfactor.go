@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -238,12 +239,16 @@ func (m *Manager) CompleteLogin(ctx context.Context, tok string, proof SecondFac
 		return store.User{}, nil, err
 	}
 	u.Generation = c.UserGeneration
-	return u, append([]string{AMRPassword}, amr...), nil
+	return u, withMulti(append([]string{AMRPassword}, amr...)), nil
 }
 
 // StepUp checks proof for the person name (for a client at addr,
-// throttled as a login) and returns what it adds to the amr.
-func (m *Manager) StepUp(ctx context.Context, name string, proof SecondFactor, addr string) ([]string, error) {
+// throttled as a login), whose session's amr so far is prior, and returns
+// what it adds to the amr: "otp", and "mfa" when the session then holds
+// something the user has and something they know or are (a code after a
+// password; not a code after a passkey that did not verify its user,
+// which are both things the user has).
+func (m *Manager) StepUp(ctx context.Context, name string, proof SecondFactor, addr string, prior []string) ([]string, error) {
 	if err := proof.validate(); err != nil {
 		return nil, err
 	}
@@ -251,7 +256,14 @@ func (m *Manager) StepUp(ctx context.Context, name string, proof SecondFactor, a
 	if err != nil {
 		return nil, err
 	}
-	return m.checkSecondFactor(ctx, u, proof, addr)
+	added, err := m.checkSecondFactor(ctx, u, proof, addr)
+	if err != nil {
+		return nil, err
+	}
+	if all := withMulti(append(slices.Clone(prior), added...)); slices.Contains(all, AMRMulti) {
+		added = append(added, AMRMulti)
+	}
+	return added, nil
 }
 
 // checkSecondFactor checks proof against u's confirmed authenticator or
@@ -292,7 +304,7 @@ func (m *Manager) checkSecondFactor(ctx context.Context, u store.User, proof Sec
 	if err != nil {
 		return nil, err
 	}
-	return []string{AMROTP, AMRMulti}, nil
+	return []string{AMROTP}, nil
 }
 
 // throttled runs check as a login attempt of name from addr is run: the

@@ -212,6 +212,27 @@ func TestVerify_AFullReplayCacheRefusesRatherThanForgets(t *testing.T) {
 	}
 }
 
+// A flood of proofs without a token (anyone can sign them, before any
+// credential is checked) fills a cache of its own: the proofs of calls
+// with a bound token are still recorded and accepted.
+func TestVerify_TokenlessProofsCannotCrowdOutBoundCalls(t *testing.T) {
+	v, _ := newVerifier(dpop.Config{ReplayCacheSize: 2})
+	for range 2 {
+		flood := newKey(t)
+		if _, err := v.Verify([]string{proof(t, flood, "POST", htu, "", "", t0)}, "POST", htu, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := v.Verify([]string{proof(t, newKey(t), "POST", htu, "", "", t0)}, "POST", htu, "")
+	if !errors.Is(err, dpop.ErrBusy) {
+		t.Fatalf("a third token-less proof in a cache of two: %v", err)
+	}
+	k := newKey(t)
+	if _, err := v.Verify([]string{proof(t, k, "POST", htu, access, "", t0)}, "POST", htu, access); err != nil {
+		t.Fatalf("a bound call's proof after the flood: %v", err)
+	}
+}
+
 func TestVerify_HTUComparedAsRFC9449Says(t *testing.T) {
 	k := newKey(t)
 	for _, got := range []string{

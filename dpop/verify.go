@@ -53,8 +53,10 @@ type Config struct {
 	// stale anyway.
 	Window time.Duration
 	// ReplayCacheSize bounds the jtis remembered (0:
-	// DefaultReplayCacheSize). When every one is still within its window,
-	// new proofs are refused with ErrBusy.
+	// DefaultReplayCacheSize), for proofs that come with a token and, in a
+	// cache of the same size of their own, for those that come without one
+	// (logins, client tokens). When every one is still within its window,
+	// new proofs of that kind are refused with ErrBusy.
 	ReplayCacheSize int
 	// RequireNonce: a proof must carry a nonce this verifier (or one
 	// sharing NonceSecret) issued within NonceLifetime, else
@@ -79,7 +81,12 @@ type Verifier struct {
 	nonceKey      []byte
 	nonceLifetime time.Duration
 	clock         clock.Clock
-	seen          *ttlcache.Cache[[sha256.Size]byte, struct{}]
+	// seen remembers the proofs that came with a token; issued, those that
+	// came without one (a login's, a client token's). Apart, so that a
+	// flood of token-less proofs — anyone can sign them, with throwaway
+	// keys, before any credential is checked — fills only its own cache,
+	// and the calls of bound sessions never see ErrBusy because of it.
+	seen, issued *ttlcache.Cache[[sha256.Size]byte, struct{}]
 }
 
 // NewVerifier returns a Verifier enforcing cfg.
@@ -99,6 +106,7 @@ func NewVerifier(cfg Config) *Verifier {
 		size = DefaultReplayCacheSize
 	}
 	v.seen = ttlcache.New[[sha256.Size]byte, struct{}](size)
+	v.issued = ttlcache.New[[sha256.Size]byte, struct{}](size)
 	v.nonceKey = append([]byte(nil), cfg.NonceSecret...)
 	if len(v.nonceKey) == 0 {
 		v.nonceKey = make([]byte, 32)
@@ -170,7 +178,11 @@ func (v *Verifier) Verify(values []string, htm, htu, accessToken string) (Proof,
 	// cache, and a refused one can be corrected and sent again. Keyed by
 	// the key and the jti, so that no key can spend another's jti.
 	id := sha256.Sum256([]byte(p.JKT + "\x00" + p.JTI))
-	switch v.seen.Add(id, struct{}{}, p.IssuedAt.Add(v.window+time.Second), now) {
+	seen := v.seen
+	if accessToken == "" {
+		seen = v.issued
+	}
+	switch seen.Add(id, struct{}{}, p.IssuedAt.Add(v.window+time.Second), now) {
 	case nil:
 	case ttlcache.ErrPresent:
 		return Proof{}, invalid("jti seen before: a proof is accepted once")

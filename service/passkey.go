@@ -17,7 +17,7 @@ import (
 
 // BeginPasskeyRegistration implements authv1.AuthServiceServer.
 func (s *Service) BeginPasskeyRegistration(ctx context.Context, _ *authv1.BeginPasskeyRegistrationRequest) (*authv1.BeginPasskeyRegistrationResponse, error) {
-	c, err := claims(ctx)
+	c, err := s.factorClaims(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -30,7 +30,7 @@ func (s *Service) BeginPasskeyRegistration(ctx context.Context, _ *authv1.BeginP
 
 // FinishPasskeyRegistration implements authv1.AuthServiceServer.
 func (s *Service) FinishPasskeyRegistration(ctx context.Context, req *authv1.FinishPasskeyRegistrationRequest) (*authv1.FinishPasskeyRegistrationResponse, error) {
-	c, err := claims(ctx)
+	c, err := s.factorClaims(ctx)
 	if err != nil {
 		return nil, err
 	}

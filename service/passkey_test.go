@@ -419,3 +419,43 @@ func TestPasskey_FailedAssertionsAreThrottled(t *testing.T) {
 		t.Fatalf("after the wait: %v", err)
 	}
 }
+
+// A thief holding one factor — a passkey that does not verify its user —
+// cannot add a factor of their own: once the user has a second factor,
+// registering a passkey or enrolling TOTP takes a token that shows one
+// (STEP_UP_REQUIRED otherwise), and a TOTP step-up of such a session adds
+// "otp" without making it two factors (a key and a code are both things
+// the user has).
+func TestPasskey_OneFactorCannotAddAnother(t *testing.T) {
+	e := newPasskeyEnv(t)
+	a := registered(t, e)
+	a.UV = false
+	resp, err := passkeyLogin(t, e, a, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	weak := tokens.Bearer(bg, resp.AccessToken)
+	_, err = e.Client.BeginPasskeyRegistration(weak, &authv1.BeginPasskeyRegistrationRequest{})
+	tokens.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonStepUpRequired)
+	_, err = e.Client.EnrollTOTP(weak, &authv1.EnrollTOTPRequest{})
+	tokens.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonStepUpRequired)
+
+	a.UV = true
+	strong, err := passkeyLogin(t, e, a, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	enrol, err := e.Client.EnrollTOTP(tokens.Bearer(bg, strong.AccessToken), &authv1.EnrollTOTPRequest{})
+	if err != nil {
+		t.Fatalf("EnrollTOTP with a two-factor token: %v", err)
+	}
+	if _, err := e.Client.ConfirmTOTP(tokens.Bearer(bg, strong.AccessToken), &authv1.ConfirmTOTPRequest{Code: code(t, e, enrol.Secret)}); err != nil {
+		t.Fatal(err)
+	}
+	e.Clock.Advance(30 * time.Second)
+	up, err := e.Client.StepUp(weak, &authv1.StepUpRequest{Code: code(t, e, enrol.Secret)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantAMR(t, e, up.AccessToken, token.ACRPassword, "hwk otp")
+}

@@ -8,6 +8,8 @@ import (
 	"github.com/authd-dev/authd/guard"
 	"github.com/authd-dev/authd/session"
 	"github.com/authd-dev/authd/store"
+	"github.com/authd-dev/authd/token"
+	"github.com/authd-dev/authd/wire"
 )
 
 // Second factors: enrolment of a TOTP authenticator, the second step of a
@@ -48,9 +50,29 @@ func (s *Service) LoginSecondFactor(ctx context.Context, req *authv1.LoginSecond
 	}, nil
 }
 
+// factorClaims are the claims of a call that adds a second factor: a fresh
+// token (the method's rule) and, once the user has a second factor, one
+// that shows it (acr aal2). Otherwise a thief holding one factor — a
+// passkey without its PIN — could add one of their own and wipe the
+// owner's.
+func (s *Service) factorClaims(ctx context.Context) (*token.Claims, error) {
+	c, err := claims(ctx)
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.accounts.User(ctx, c.Subject)
+	if err != nil {
+		return nil, s.statusError(ctx, "second factor", err)
+	}
+	if u.SecondFactor && !c.SecondFactor() {
+		return nil, wire.StatusError(guard.StepUpRequired(guard.Rule{SecondFactor: true}))
+	}
+	return c, nil
+}
+
 // EnrollTOTP implements authv1.AuthServiceServer.
 func (s *Service) EnrollTOTP(ctx context.Context, _ *authv1.EnrollTOTPRequest) (*authv1.EnrollTOTPResponse, error) {
-	c, err := claims(ctx)
+	c, err := s.factorClaims(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -64,7 +86,7 @@ func (s *Service) EnrollTOTP(ctx context.Context, _ *authv1.EnrollTOTPRequest) (
 
 // ConfirmTOTP implements authv1.AuthServiceServer.
 func (s *Service) ConfirmTOTP(ctx context.Context, req *authv1.ConfirmTOTPRequest) (*authv1.ConfirmTOTPResponse, error) {
-	c, err := claims(ctx)
+	c, err := s.factorClaims(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -83,7 +105,7 @@ func (s *Service) StepUp(ctx context.Context, req *authv1.StepUpRequest) (*authv
 		return nil, err
 	}
 	proof := accounts.SecondFactor{Code: req.GetCode(), RecoveryCode: req.GetRecoveryCode()}
-	amr, err := s.accounts.StepUp(ctx, c.Subject, proof, s.clientAddress(ctx))
+	amr, err := s.accounts.StepUp(ctx, c.Subject, proof, s.clientAddress(ctx), c.AMR)
 	if err != nil {
 		return nil, s.statusError(ctx, "step up", err)
 	}

@@ -38,8 +38,12 @@ func enrolled(t *testing.T, e *authdenv.Env) (secret string, recovery []string) 
 	if len(confirmed.RecoveryCodes) < 8 {
 		t.Fatalf("%d recovery codes, want at least 8", len(confirmed.RecoveryCodes))
 	}
+	// Once the user has a factor, adding or confirming one takes a token
+	// that shows one: this login's does not.
 	_, err = e.Client.ConfirmTOTP(ctx, &authv1.ConfirmTOTPRequest{Code: code(t, e, enrol.Secret)})
-	tokens.WantRefusal(t, err, codes.FailedPrecondition, "")
+	tokens.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonStepUpRequired)
+	_, err = e.Client.EnrollTOTP(ctx, &authv1.EnrollTOTPRequest{})
+	tokens.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonStepUpRequired)
 	return enrol.Secret, confirmed.RecoveryCodes
 }
 
@@ -93,6 +97,11 @@ func TestSecondFactor_EnrolLoginReplayAndRecovery(t *testing.T) {
 	if c.ACR != token.ACRSecondFactor || strings.Join(c.AMR, " ") != "pwd otp mfa" || !c.Fresh.Value {
 		t.Fatalf("access token after the second factor: acr %q amr %v fresh %v", c.ACR, c.AMR, c.Fresh.Value)
 	}
+	// With a token that shows it, a second enrolment is refused as such.
+	_, err = e.Client.EnrollTOTP(tokens.Bearer(bg, resp.AccessToken), &authv1.EnrollTOTPRequest{})
+	tokens.WantRefusal(t, err, codes.FailedPrecondition, "")
+	_, err = e.Client.ConfirmTOTP(tokens.Bearer(bg, resp.AccessToken), &authv1.ConfirmTOTPRequest{Code: code(t, e, secret)})
+	tokens.WantRefusal(t, err, codes.FailedPrecondition, "")
 	// The token works once; the code works once.
 	_, err = e.Client.LoginSecondFactor(bg, &authv1.LoginSecondFactorRequest{SecondFactorToken: tok, Code: good})
 	tokens.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonInvalidCredentials)
