@@ -180,16 +180,9 @@ func (m *Manager) FinishPasskeyRegistration(ctx context.Context, name, sid, tok 
 	if err != nil {
 		return nil, invalid("credential_json: %v", webauthnDetail(err))
 	}
-	c, sd, err := m.consumeCeremony(ctx, tok, ceremonyRegister, sessionBinding(sid))
+	u, sd, err := m.sessionCeremony(ctx, tok, ceremonyRegister, name, sid)
 	if err != nil {
 		return nil, err
-	}
-	u, err := m.person(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	if u.ID != c.UserID {
-		return nil, ceremonyGone()
 	}
 	pu, err := m.passkeyUser(ctx, u)
 	if err != nil {
@@ -389,16 +382,9 @@ func (m *Manager) FinishPasskeyStepUp(ctx context.Context, name, sid, tok string
 	if err != nil {
 		return nil, invalid("credential_json: %v", webauthnDetail(err))
 	}
-	c, sd, err := m.consumeCeremony(ctx, tok, ceremonyStepUp, sessionBinding(sid))
+	u, sd, err := m.sessionCeremony(ctx, tok, ceremonyStepUp, name, sid)
 	if err != nil {
 		return nil, err
-	}
-	u, err := m.person(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	if u.ID != c.UserID {
-		return nil, ceremonyGone()
 	}
 	var uv bool
 	err = m.throttled(ctx, u.Name, addr, func() error {
@@ -458,6 +444,24 @@ func (m *Manager) assert(ctx context.Context, w *webauthn.WebAuthn, u store.User
 		return false, err
 	}
 	return parsed.Response.AuthenticatorData.Flags.HasUserVerified(), nil
+}
+
+// sessionCeremony spends the ceremony tok of kind that the person name
+// began from the session sid, and returns the person and the ceremony's
+// state.
+func (m *Manager) sessionCeremony(ctx context.Context, tok, kind, name, sid string) (store.User, webauthn.SessionData, error) {
+	c, sd, err := m.consumeCeremony(ctx, tok, kind, sessionBinding(sid))
+	if err != nil {
+		return store.User{}, webauthn.SessionData{}, err
+	}
+	u, err := m.person(ctx, name)
+	if err != nil {
+		return store.User{}, webauthn.SessionData{}, err
+	}
+	if u.ID != c.UserID {
+		return store.User{}, webauthn.SessionData{}, ceremonyGone()
+	}
+	return u, sd, nil
 }
 
 // withMulti adds "mfa" to amr when it holds something the user has (a

@@ -67,12 +67,7 @@ func (d *DB) ConsumeCeremony(ctx context.Context, idHash []byte, now time.Time) 
 
 // PruneCeremonies implements store.Ceremonies.
 func (d *DB) PruneCeremonies(ctx context.Context, before time.Time) (int, error) {
-	res, err := d.exec(ctx, `DELETE FROM webauthn_ceremonies WHERE expires_at < ?`, unix(before))
-	if err != nil {
-		return 0, fmt.Errorf("prune ceremonies: %w", err)
-	}
-	n, err := res.RowsAffected()
-	return int(n), err
+	return d.pruneExpired(ctx, "webauthn_ceremonies", before)
 }
 
 // nonNil is b, or an empty slice for a NOT NULL column.

@@ -307,12 +307,7 @@ func (d *DB) challenge(ctx context.Context, query string, idHash []byte, now tim
 
 // PruneChallenges implements store.SecondFactors.
 func (d *DB) PruneChallenges(ctx context.Context, before time.Time) (int, error) {
-	res, err := d.exec(ctx, `DELETE FROM login_challenges WHERE expires_at < ?`, unix(before))
-	if err != nil {
-		return 0, fmt.Errorf("prune challenges: %w", err)
-	}
-	n, err := res.RowsAffected()
-	return int(n), err
+	return d.pruneExpired(ctx, "login_challenges", before)
 }
 
 // nullUnix is t as a nullable column: NULL when zero.

@@ -679,9 +679,15 @@ func (d *DB) RevokeExcessSessions(ctx context.Context, userID int64, keepID stri
 
 // PruneSessions implements store.Sessions.
 func (d *DB) PruneSessions(ctx context.Context, before time.Time) (int, error) {
-	res, err := d.exec(ctx, `DELETE FROM sessions WHERE expires_at < ?`, unix(before))
+	return d.pruneExpired(ctx, "sessions", before)
+}
+
+// pruneExpired deletes the rows of table (whose expires_at is in Unix
+// seconds) that expired before before, and returns how many.
+func (d *DB) pruneExpired(ctx context.Context, table string, before time.Time) (int, error) {
+	res, err := d.exec(ctx, `DELETE FROM `+table+` WHERE expires_at < ?`, unix(before))
 	if err != nil {
-		return 0, fmt.Errorf("prune sessions: %w", err)
+		return 0, fmt.Errorf("prune %s: %w", table, err)
 	}
 	n, err := res.RowsAffected()
 	return int(n), err
