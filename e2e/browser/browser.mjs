@@ -5,6 +5,7 @@
 // taken (an element that never shows up) and reports that step's error.
 //
 //	node browser.mjs '{"chromium": "/usr/bin/chromium", "page": "http://127.0.0.1:P", ...}'
+import { notesPage } from "./page.mjs";
 import { chromium } from "playwright-core";
 
 const cfg = JSON.parse(process.argv[2]);
@@ -75,33 +76,7 @@ try {
   page.on("console", (m) => consoleLines.push(`${m.type()}: ${m.text()}`));
   page.on("pageerror", (e) => consoleLines.push(`pageerror: ${e.message}`));
 
-  // What the honest page shows: its event log, status and notes.
-  const view = async () =>
-    page.evaluate(() => ({
-      log: [...document.querySelectorAll("#log li")].map((li) => li.textContent),
-      status: document.getElementById("status").textContent,
-      owner: document.getElementById("owner").textContent,
-      notes: [...document.querySelectorAll("#notes li")].map((li) => li.textContent),
-      loggedIn: !document.getElementById("session").hidden,
-    }));
-  // Clicks a button of the page even while it is hidden (after logout),
-  // as a stale tab's script would call, and waits for the page to log
-  // the outcome.
-  const act = async (id, until) => {
-    const before = (await view()).log.length;
-    await page.evaluate((id) => {
-      document.getElementById("status").textContent = "";
-      document.getElementById(id).click();
-    }, id);
-    await page.waitForFunction(
-      ([before, until]) => {
-        const lines = [...document.querySelectorAll("#log li")].slice(before).map((li) => li.textContent);
-        return lines.some((l) => l.startsWith(until)) || document.getElementById("status").textContent.startsWith("Refused");
-      },
-      [before, until],
-    );
-    return view();
-  };
+  const { view, act } = notesPage(page);
   // What the page's own scripts can read of the session.
   const jsState = async () =>
     page.evaluate(() => ({

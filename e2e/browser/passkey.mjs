@@ -5,6 +5,7 @@
 // but stops at the first step that cannot be taken.
 //
 //	node passkey.mjs '{"chromium": "/usr/bin/chromium", "page": "http://localhost:P", "authd": …, "hook": …}'
+import { notesPage } from "./page.mjs";
 import { chromium } from "playwright-core";
 
 const cfg = JSON.parse(process.argv[2]);
@@ -56,32 +57,7 @@ try {
   });
   const credentials = async () => (await cdp.send("WebAuthn.getCredentials", { authenticatorId })).credentials.length;
 
-  const view = async () =>
-    page.evaluate(() => ({
-      log: [...document.querySelectorAll("#log li")].map((li) => li.textContent),
-      status: document.getElementById("status").textContent,
-      owner: document.getElementById("owner").textContent,
-      notes: [...document.querySelectorAll("#notes li")].map((li) => li.textContent),
-      loggedIn: !document.getElementById("session").hidden,
-      verifying: !document.getElementById("verify").hidden,
-    }));
-  // Clicks a button of the page and waits for the page to log a line
-  // starting with until, or to show a refusal.
-  const act = async (id, until) => {
-    const before = (await view()).log.length;
-    await page.evaluate((id) => {
-      document.getElementById("status").textContent = "";
-      document.getElementById(id).click();
-    }, id);
-    await page.waitForFunction(
-      ([before, until]) => {
-        const lines = [...document.querySelectorAll("#log li")].slice(before).map((li) => li.textContent);
-        return lines.some((l) => l.startsWith(until)) || document.getElementById("status").textContent.startsWith("Refused");
-      },
-      [before, until],
-    );
-    return view();
-  };
+  const { view, act } = notesPage(page);
   const cookies = async () => (await context.cookies()).map(({ name, value, domain }) => ({ name, value, domain }));
   const passwordLogin = async (until) => {
     await page.fill("#username", cfg.user);
