@@ -202,16 +202,21 @@ func (c *Client) Login(ctx context.Context, username, password string) error {
 }
 
 // Logout ends the session at authd and forgets the tokens, even when authd
-// cannot be told (the tokens are then left to expire).
+// cannot be told (the tokens are then left to expire). It presents the
+// access token, or, once that has expired, the refresh token, which authd's
+// Logout takes as well.
 func (c *Client) Logout(ctx context.Context) error {
 	c.mu.Lock()
-	access, bound := c.tokens.Access, boundToKey(c.access)
+	tok, bound := c.tokens.Access, boundToKey(c.access)
+	if c.tokens.Refresh != "" && (c.access == nil || !c.cfg.Clock.Now().Before(c.access.Expiry())) {
+		tok, bound = c.tokens.Refresh, boundToKey(c.refresh)
+	}
 	c.save(ctx, Tokens{})
 	c.mu.Unlock()
-	if access == "" {
+	if tok == "" {
 		return nil
 	}
-	err := callAuthd(ctx, c.prover, access, bound, func(ctx context.Context, opts ...grpc.CallOption) error {
+	err := callAuthd(ctx, c.prover, tok, bound, func(ctx context.Context, opts ...grpc.CallOption) error {
 		_, err := c.auth.Logout(ctx, &authv1.LogoutRequest{}, opts...)
 		return err
 	})
