@@ -14,10 +14,28 @@ import (
 // hundred bytes.
 const maxQRInput = 1024
 
+// qrUsage is the help of `authd qr`.
+const qrUsage = `Usage:
+  authd qr [TEXT]     print TEXT (or a line of standard input) as a QR code: EnrollTOTP's
+                      uri, for an authenticator app (... EnrollTOTP | jq -r .uri | authd qr)
+`
+
 // qrCommand prints its argument (or the first line of standard input) as a
 // QR code in the terminal, for an authenticator app to scan: the uri of
 // EnrollTOTP (`grpcurl … EnrollTOTP | jq -r .uri | authd qr`).
 func qrCommand(args []string, stdin io.Reader, stdout io.Writer) error {
+	// No flags: the help, or after "--" the text, even one beginning
+	// with "-"; any other flag is a mistake, not text to encode.
+	if len(args) > 0 {
+		switch a := args[0]; {
+		case a == "--":
+			args = args[1:]
+		case a == "-h" || a == "-help" || a == "--help":
+			return &helpRequest{text: qrUsage}
+		case strings.HasPrefix(a, "-"):
+			return fmt.Errorf("%w: qr takes no flag %s", errUsage, a)
+		}
+	}
 	var text string
 	switch len(args) {
 	case 0:
