@@ -96,7 +96,18 @@ let refreshing: Promise<void> | undefined;
 function refresh(): Promise<void> {
   refreshing ??= auth
     .refresh({})
-    .then(() => log("Refresh ok"))
+    .then(
+      () => log("Refresh ok"),
+      (err: unknown) => {
+        // Another tab's refresh moved the session on first: the browser
+        // holds its newer cookies already, so the session goes on.
+        if (reasonOf(err) === "REFRESH_SUPERSEDED") {
+          log("Refresh superseded: another tab refreshed");
+          return;
+        }
+        throw err;
+      },
+    )
     .finally(() => {
       refreshing = undefined;
     });
