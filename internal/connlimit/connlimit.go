@@ -55,10 +55,12 @@ func (l *Listener) Accept() (net.Conn, error) {
 		}
 		key := addressKey(c.RemoteAddr())
 		if reason := l.admit(key); reason != "" {
-			c.Close()
+			// Counted before it is closed: whoever sees the close (a
+			// test, a metric scrape after a client's error) sees the count.
 			if l.cfg.Refused != nil {
 				l.cfg.Refused(reason)
 			}
+			c.Close()
 			continue
 		}
 		return &conn{Conn: c, release: func() { l.release(key) }}, nil
