@@ -3,9 +3,6 @@ package service
 import (
 	"context"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/metadata"
-
 	"github.com/authd-dev/authd/dpop"
 	"github.com/authd-dev/authd/interceptors"
 	"github.com/authd-dev/authd/token"
@@ -21,12 +18,10 @@ import (
 
 // keyBinding is the binding of the tokens a call to method issues: the
 // key of its DPoP proof, nil without one. A proof that does not check is
-// the call's refusal (a nonce it lacks goes back in dpop-nonce).
+// the call's refusal. The interceptors have already put a fresh nonce in
+// dpop-nonce for a call that carries a proof, when nonces are required.
 func (s *Service) keyBinding(ctx context.Context, method string) (*token.Confirmation, error) {
 	jkt, err := s.guard.ProvePossession(interceptors.Call(ctx, method))
-	if nonce, ok := dpop.NonceOf(err); ok {
-		_ = grpc.SetHeader(ctx, metadata.Pairs(wire.DPoPNonceHeader, nonce))
-	}
 	if err != nil || jkt == "" {
 		return nil, err
 	}
