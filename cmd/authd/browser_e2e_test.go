@@ -214,7 +214,8 @@ func checkCookie(t *testing.T, c *http.Cookie, path string, httpOnly bool, sameS
 func TestE2E_BrowserEndpointsCORS(t *testing.T) {
 	t.Parallel()
 	data := t.TempDir()
-	srv := startServe(t, data, nil, "--http-addr", "127.0.0.1:0", "--cors-origins", pageOrigin)
+	// The origins from the environment, as a deployment sets them.
+	srv := startServe(t, data, []string{"AUTHD_CORS_ORIGINS=" + pageOrigin}, "--http-addr", "127.0.0.1:0")
 	base := "http://" + srv.httpAddr
 	do := func(method, path, origin string, header ...string) *http.Response {
 		t.Helper()
