@@ -53,11 +53,14 @@ type Config struct {
 	// about again (0: DefaultStreamRevocationCheck).
 	StreamRevocationCheck time.Duration
 
-	// SecondFactorRoles makes "fresh" mean "fresh and strong" for the
-	// holders of these roles: a FRESH_ACCESS call whose token holds one of
-	// them is also refused with ErrStepUpRequired unless the token shows a
-	// second factor (authd's --second-factor-roles: with authd:admin,
-	// every AdminService change needs one).
+	// SecondFactorRoles makes "fresh" mean "fresh and strong" for what
+	// these roles grant: a FRESH_ACCESS call let in by one of them (its
+	// rule's AnyRole names it and the token holds it) is also refused with
+	// ErrStepUpRequired unless the token shows a second factor (authd's
+	// --second-factor-roles: with authd:admin, every AdminService change
+	// needs one). Methods open to every fresh token — enrolling a second
+	// factor among them — are left as they are, so that a holder can
+	// enrol one.
 	SecondFactorRoles []string
 
 	// FreshMaxAge also counts an access token as fresh when its auth_time

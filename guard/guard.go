@@ -235,7 +235,7 @@ func (g *Guard) decide(ctx context.Context, rule Rule, call Call) (Decision, err
 	if err := rule.permits(claims, g.clock.Now()); err != nil {
 		return Decision{}, err
 	}
-	if req == FreshAccess && !claims.SecondFactor() && slices.ContainsFunc(g.strongRoles, claims.HasRole) {
+	if req == FreshAccess && !claims.SecondFactor() && g.grantedByStrongRole(rule, claims) {
 		return Decision{}, StepUpRequired(Rule{SecondFactor: true})
 	}
 	return Decision{Claims: claims, requirement: req, token: cred.raw, fromCookie: cred.fromCookie, jkt: jkt}, nil
@@ -246,6 +246,16 @@ type credential struct {
 	raw        string
 	fromCookie bool
 	dpop       bool // sent as "DPoP <token>"
+}
+
+// grantedByStrongRole reports whether rule lets claims in by a role of
+// Config.SecondFactorRoles the token holds: what such a role grants needs
+// a second factor; what the rule grants to anyone (enrolling one, say)
+// does not.
+func (g *Guard) grantedByStrongRole(rule Rule, claims *token.Claims) bool {
+	return slices.ContainsFunc(rule.AnyRole, func(r string) bool {
+		return slices.Contains(g.strongRoles, r) && claims.HasRole(r)
+	})
 }
 
 // credential returns the call's token: its authorization header's when

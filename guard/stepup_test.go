@@ -116,17 +116,27 @@ func TestCheckMethods_StepUpContradictions(t *testing.T) {
 // unchanged.
 func TestDecide_SecondFactorRoles(t *testing.T) {
 	iss := tokens.New(t)
-	g := guard.New(iss.Verifier, guard.Config{Clock: iss.Clock, Methods: methods, SecondFactorRoles: []string{"authd:admin"}})
-	admin := iss.FreshAccess(t, "root", sid, tokens.WithRoles("authd:admin"))
-	_, err := g.Decide(bg, call(freshMethod, admin))
-	wantRefusal(t, err, codes.Unauthenticated, wire.ReasonStepUpRequired)
-	if _, err := g.Decide(bg, call(accessMethod, admin)); err != nil {
-		t.Fatalf("ACCESS method: %v", err)
+	const adminChange = "/test.v1.Guarded/AdminChange"
+	rules := map[string]guard.Rule{adminChange: {Requirement: guard.FreshAccess, AnyRole: []string{"authd:admin", "support"}}}
+	for m, r := range methods {
+		rules[m] = r
 	}
-	if _, err := g.Decide(bg, call(freshMethod, iss.FreshAccess(t, "root", sid, tokens.WithRoles("authd:admin"), tokens.WithSecondFactor()))); err != nil {
+	g := guard.New(iss.Verifier, guard.Config{Clock: iss.Clock, Methods: rules, SecondFactorRoles: []string{"authd:admin"}})
+	admin := iss.FreshAccess(t, "root", sid, tokens.WithRoles("authd:admin"))
+	_, err := g.Decide(bg, call(adminChange, admin))
+	wantRefusal(t, err, codes.Unauthenticated, wire.ReasonStepUpRequired)
+	if _, err := g.Decide(bg, call(adminChange, iss.FreshAccess(t, "root", sid, tokens.WithRoles("authd:admin"), tokens.WithSecondFactor()))); err != nil {
 		t.Fatalf("with a second factor: %v", err)
 	}
-	if _, err := g.Decide(bg, call(freshMethod, iss.FreshAccess(t, "alice", sid, tokens.WithRoles("support")))); err != nil {
+	// Let in by another role of the rule: fresh is enough.
+	if _, err := g.Decide(bg, call(adminChange, iss.FreshAccess(t, "alice", sid, tokens.WithRoles("support")))); err != nil {
 		t.Fatalf("another role: %v", err)
+	}
+	// What any fresh token may do (enrolling a second factor), and ACCESS
+	// methods, stay as they are for the role's holders.
+	for _, m := range []string{freshMethod, accessMethod} {
+		if _, err := g.Decide(bg, call(m, admin)); err != nil {
+			t.Fatalf("%s: %v", m, err)
+		}
 	}
 }

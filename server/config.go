@@ -145,8 +145,8 @@ type Config struct {
 	// authd's gRPC port by, when it is not the one authd receives
 	// (--public-authority): DPoP proofs name it in their htu.
 	PublicAuthority string
-	// SecondFactorRoles are the roles whose holders need a second factor
-	// wherever a fresh token is needed (--second-factor-roles): with
+	// SecondFactorRoles are the roles whose grants need a second factor
+	// where they need a fresh token (--second-factor-roles): with
 	// authd:admin, every AdminService change (guard.Config.SecondFactorRoles).
 	SecondFactorRoles []string
 	// Hash is the argon2id cost of new hashes (--hash-memory,

@@ -8,9 +8,11 @@ import (
 	"time"
 
 	"github.com/pquerna/otp/totp"
+	"google.golang.org/grpc/codes"
 
 	"github.com/authd-dev/authd/authdtest/tokens"
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
+	"github.com/authd-dev/authd/wire"
 )
 
 // `authd user mfa NAME --reset`, as an operator runs it for a user who lost
@@ -65,5 +67,60 @@ func TestE2E_UserMFAReset(t *testing.T) {
 		if _, _, code := authd(t, data, "", bad...); code == 0 {
 			t.Errorf("authd %v: exit 0", bad)
 		}
+	}
+}
+
+// With --second-factor-roles authd:admin, an administrator's fresh token
+// from a password alone no longer changes anything through AdminService
+// (STEP_UP_REQUIRED, naming acr_values aal2); after enrolling a TOTP
+// authenticator and logging in with a code, it does.
+func TestE2E_SecondFactorRolesGuardAdminChanges(t *testing.T) {
+	t.Parallel()
+	data := t.TempDir()
+	srv := startServe(t, data, nil, "--second-factor-roles", "authd:admin")
+	authd(t, data, "correct horse\n", "user", "add", "root", "--role", "authd:admin", "--password-stdin")
+	conn := dial(t, srv.addr)
+	auth, admin := authv1.NewAuthServiceClient(conn), authv1.NewAdminServiceClient(conn)
+	ctx, cancel := context.WithTimeout(bg, patience)
+	defer cancel()
+	creds := &authv1.LoginRequest{Username: "root", Password: "correct horse"}
+	login, err := auth.Login(ctx, creds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	create := &authv1.CreateUserRequest{Username: "grace", Password: "long enough pw"}
+	_, err = admin.CreateUser(tokens.Bearer(ctx, login.AccessToken), create)
+	tokens.WantRefusal(t, err, codes.Unauthenticated, wire.ReasonStepUpRequired)
+	if _, err := admin.ListUsers(tokens.Bearer(ctx, login.AccessToken), &authv1.ListUsersRequest{}); err != nil {
+		t.Fatalf("a read (ACCESS, not fresh) with the password's token: %v", err)
+	}
+
+	// Enrolment needs only the fresh token the password gave.
+	fresh := tokens.Bearer(ctx, login.AccessToken)
+	enrol, err := auth.EnrollTOTP(fresh, &authv1.EnrollTOTPRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := func(at time.Time) string {
+		c, err := totp.GenerateCode(enrol.Secret, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	if _, err := auth.ConfirmTOTP(fresh, &authv1.ConfirmTOTPRequest{Code: code(time.Now())}); err != nil {
+		t.Fatal(err)
+	}
+	challenge, err := auth.Login(ctx, creds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	strong, err := auth.LoginSecondFactor(ctx, &authv1.LoginSecondFactorRequest{
+		SecondFactorToken: challenge.SecondFactorToken, Code: code(time.Now().Add(30 * time.Second))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.CreateUser(tokens.Bearer(ctx, strong.AccessToken), create); err != nil {
+		t.Fatalf("CreateUser with a second factor: %v", err)
 	}
 }

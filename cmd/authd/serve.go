@@ -78,7 +78,7 @@ func serveFlags() (*flag.FlagSet, *serveSettings) {
 	})
 	fs.BoolVar(&c.DPoPRequireNonce, "dpop-nonce", false, "DPoP proofs must carry a nonce authd issued (sent in the dpop-nonce header of a DPOP_NONCE_REQUIRED refusal); instances sharing the key-encryption secret accept each other's")
 	fs.StringVar(&c.PublicAuthority, "public-authority", "", "the authority clients dial authd's gRPC port by (host:port, or https://host:port behind a TLS-terminating proxy), when it is not what authd receives: DPoP proofs name it in their htu")
-	fs.Func("second-factor-roles", "comma-separated roles (authd:admin) whose holders need a second factor wherever a fresh token is needed: with authd:admin, every AdminService change", func(v string) error {
+	fs.Func("second-factor-roles", "comma-separated roles (authd:admin) whose grants need a second factor: a fresh-token method a rule opens to one of them also needs one (with authd:admin, every AdminService change); enrolling one needs only a fresh token", func(v string) error {
 		c.SecondFactorRoles = nil
 		for _, r := range strings.Split(v, ",") {
 			if r = strings.TrimSpace(r); r != "" {
