@@ -251,16 +251,9 @@ func (m *Manager) BeginPasskeyLogin(ctx context.Context, secondFactorToken strin
 // with user verification and ["hwk"] without. After a password the user
 // is at the generation its password was checked at, as CompleteLogin's.
 func (m *Manager) FinishPasskeyLogin(ctx context.Context, tok string, credJSON []byte, addr string) (store.User, []string, error) {
-	w, err := m.passkeys()
+	w, parsed, err := m.assertionOf(tok, credJSON)
 	if err != nil {
 		return store.User{}, nil, err
-	}
-	if err := validateCeremonyRequest(tok, credJSON); err != nil {
-		return store.User{}, nil, err
-	}
-	parsed, err := protocol.ParseCredentialRequestResponseBytes(credJSON)
-	if err != nil {
-		return store.User{}, nil, invalid("credential_json: %v", webauthnDetail(err))
 	}
 	c, sd, err := m.consumeCeremony(ctx, tok, ceremonyLogin, nil)
 	if err != nil {
@@ -371,16 +364,9 @@ func (m *Manager) BeginPasskeyStepUp(ctx context.Context, name, sid string) (Cer
 // and "mfa" when the session then holds something the user has and
 // something they know or are.
 func (m *Manager) FinishPasskeyStepUp(ctx context.Context, name, sid, tok string, credJSON []byte, addr string, prior []string) ([]string, error) {
-	w, err := m.passkeys()
+	w, parsed, err := m.assertionOf(tok, credJSON)
 	if err != nil {
 		return nil, err
-	}
-	if err := validateCeremonyRequest(tok, credJSON); err != nil {
-		return nil, err
-	}
-	parsed, err := protocol.ParseCredentialRequestResponseBytes(credJSON)
-	if err != nil {
-		return nil, invalid("credential_json: %v", webauthnDetail(err))
 	}
 	u, sd, err := m.sessionCeremony(ctx, tok, ceremonyStepUp, name, sid)
 	if err != nil {
@@ -444,6 +430,24 @@ func (m *Manager) assert(ctx context.Context, w *webauthn.WebAuthn, u store.User
 		return false, err
 	}
 	return parsed.Response.AuthenticatorData.Flags.HasUserVerified(), nil
+}
+
+// assertionOf reads the answer credJSON to the login or step-up ceremony
+// tok, before anything is spent: a malformed one is refused and the
+// ceremony can still be finished.
+func (m *Manager) assertionOf(tok string, credJSON []byte) (*webauthn.WebAuthn, *protocol.ParsedCredentialAssertionData, error) {
+	w, err := m.passkeys()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := validateCeremonyRequest(tok, credJSON); err != nil {
+		return nil, nil, err
+	}
+	parsed, err := protocol.ParseCredentialRequestResponseBytes(credJSON)
+	if err != nil {
+		return nil, nil, invalid("credential_json: %v", webauthnDetail(err))
+	}
+	return w, parsed, nil
 }
 
 // sessionCeremony spends the ceremony tok of kind that the person name

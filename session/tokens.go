@@ -197,13 +197,7 @@ func acrOf(amr []string) string {
 // them; and it returns a fresh access token of the session that does,
 // never past its cap, and its lifetime.
 func (e *Engine) StepUp(ctx context.Context, claims *token.Claims, amr []string) (string, time.Duration, error) {
-	if claims.Type != token.Access {
-		return "", 0, guard.ErrAccessRequired
-	}
-	if claims.SessionID == "" {
-		return "", 0, ErrNoSession
-	}
-	sess, err := e.live(ctx, claims.SessionID)
+	sess, err := e.accessSession(ctx, claims)
 	if err != nil {
 		return "", 0, err
 	}
@@ -343,18 +337,25 @@ func (e *Engine) live(ctx context.Context, sid string) (store.Session, error) {
 	return sess, nil
 }
 
+// accessSession returns the live session of the verified access token of
+// claims: ErrAccessRequired for another type, ErrNoSession for a token of
+// none, guard.ErrRevoked when it is not live.
+func (e *Engine) accessSession(ctx context.Context, claims *token.Claims) (store.Session, error) {
+	if claims.Type != token.Access {
+		return store.Session{}, guard.ErrAccessRequired
+	}
+	if claims.SessionID == "" {
+		return store.Session{}, ErrNoSession
+	}
+	return e.live(ctx, claims.SessionID)
+}
+
 // Renew returns a new non-fresh access token for the live session of the
 // verified access token of claims, never past the session's cap, and its
 // expiry. At the cap (the session ends no later than the token) it returns
 // ErrSessionCap.
 func (e *Engine) Renew(ctx context.Context, claims *token.Claims) (string, time.Duration, error) {
-	if claims.Type != token.Access {
-		return "", 0, guard.ErrAccessRequired
-	}
-	if claims.SessionID == "" {
-		return "", 0, ErrNoSession
-	}
-	sess, err := e.live(ctx, claims.SessionID)
+	sess, err := e.accessSession(ctx, claims)
 	if err != nil {
 		return "", 0, err
 	}
