@@ -17,19 +17,9 @@ func (d *DB) CreateCeremony(ctx context.Context, c store.Ceremony) error {
 	if c.UserID != 0 {
 		user = sql.NullInt64{Int64: c.UserID, Valid: true}
 	}
-	res, err := d.exec(ctx, `INSERT INTO webauthn_ceremonies (id_hash, kind, user_id, binding, data, created_at, expires_at)
+	return d.insertForUser(ctx, "ceremony", c.UserID, `INSERT INTO webauthn_ceremonies (id_hash, kind, user_id, binding, data, created_at, expires_at)
 		SELECT ?, ?, ?, ?, ?, ?, ? WHERE CAST(? AS BIGINT) IS NULL OR EXISTS (SELECT 1 FROM users WHERE id = ?)`,
 		c.IDHash, c.Kind, user, nonNil(c.Binding), c.Data, unix(c.CreatedAt), unix(c.ExpiresAt), user, user)
-	if d.dialect.IsUniqueViolation(err) {
-		return fmt.Errorf("ceremony: %w", store.ErrExists)
-	}
-	if err != nil {
-		return fmt.Errorf("create ceremony: %w", err)
-	}
-	if n, err := res.RowsAffected(); err != nil || n == 0 {
-		return fmt.Errorf("create ceremony: user %d: %w", c.UserID, store.ErrNotFound)
-	}
-	return nil
 }
 
 // ConsumeCeremony implements store.Ceremonies with a single DELETE …

@@ -159,17 +159,24 @@ func (d *DB) DeleteSecondFactors(ctx context.Context, userID int64) (int, error)
 
 // AddPasskey implements store.SecondFactors.
 func (d *DB) AddPasskey(ctx context.Context, p store.Passkey) error {
-	res, err := d.exec(ctx, `INSERT INTO passkeys (credential_id, user_id, name, credential, sign_count, created_at, last_used)
+	return d.insertForUser(ctx, "passkey", p.UserID, `INSERT INTO passkeys (credential_id, user_id, name, credential, sign_count, created_at, last_used)
 		SELECT ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM users WHERE id = ?)`,
 		p.CredentialID, p.UserID, p.Name, p.Credential, int64(p.SignCount), unix(p.CreatedAt), nullUnix(p.LastUsed), p.UserID)
+}
+
+// insertForUser runs query, an INSERT … SELECT that inserts the row of
+// what only while the user userID exists: ErrExists when its key is
+// taken, ErrNotFound when nothing was inserted.
+func (d *DB) insertForUser(ctx context.Context, what string, userID int64, query string, args ...any) error {
+	res, err := d.exec(ctx, query, args...)
 	if d.dialect.IsUniqueViolation(err) {
-		return fmt.Errorf("passkey: %w", store.ErrExists)
+		return fmt.Errorf("%s: %w", what, store.ErrExists)
 	}
 	if err != nil {
-		return fmt.Errorf("add passkey: %w", err)
+		return fmt.Errorf("add %s: %w", what, err)
 	}
 	if n, err := res.RowsAffected(); err != nil || n == 0 {
-		return fmt.Errorf("add passkey: user %d: %w", p.UserID, store.ErrNotFound)
+		return fmt.Errorf("add %s: user %d: %w", what, userID, store.ErrNotFound)
 	}
 	return nil
 }
