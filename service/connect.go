@@ -1,7 +1,6 @@
 package service
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -12,9 +11,9 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
-	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/tap"
 
+	"github.com/authd-dev/authd/connectauth"
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
 )
 
@@ -80,17 +79,9 @@ func (b *publicBounds) tapHTTP(r *http.Request) error {
 	return err
 }
 
-// writeConnectError writes err, a gRPC status error, in the protocol of
-// the call r (Connect, gRPC-Web or gRPC), with its details.
+// writeConnectError writes err, a refusal, in the protocol of the call r
+// (Connect, gRPC-Web or gRPC), as connectauth maps refusals: the code,
+// message and details the gRPC port would send.
 func writeConnectError(w http.ResponseWriter, r *http.Request, err error) {
-	st := status.Convert(err)
-	ce := connect.NewError(connect.Code(st.Code()), errors.New(st.Message()))
-	for _, a := range st.Proto().GetDetails() {
-		if msg, err := a.UnmarshalNew(); err == nil {
-			if d, err := connect.NewErrorDetail(msg); err == nil {
-				ce.AddDetail(d)
-			}
-		}
-	}
-	_ = connect.NewErrorWriter().Write(w, r, ce)
+	_ = connect.NewErrorWriter().Write(w, r, connectauth.Error(err))
 }
