@@ -1,10 +1,8 @@
 package service
 
 import (
-	"context"
-
 	"github.com/authd-dev/authd/dpop"
-	"github.com/authd-dev/authd/interceptors"
+	"github.com/authd-dev/authd/guard"
 	"github.com/authd-dev/authd/token"
 	"github.com/authd-dev/authd/wire"
 )
@@ -16,12 +14,12 @@ import (
 // that before the handler runs). IssueClientToken over mutual TLS binds
 // to the client certificate when no proof is sent.
 
-// keyBinding is the binding of the tokens a call to method issues: the
-// key of its DPoP proof, nil without one. A proof that does not check is
+// keyBinding is the binding of the tokens call issues: the key of its
+// DPoP proof, nil without one. A proof that does not check is
 // the call's refusal. The interceptors have already put a fresh nonce in
 // dpop-nonce for a call that carries a proof, when nonces are required.
-func (s *Service) keyBinding(ctx context.Context, method string) (*token.Confirmation, error) {
-	jkt, err := s.guard.ProvePossession(interceptors.Call(ctx, method))
+func (s *Service) keyBinding(call guard.Call) (*token.Confirmation, error) {
+	jkt, err := s.guard.ProvePossession(call)
 	if err != nil || jkt == "" {
 		return nil, err
 	}

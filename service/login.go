@@ -22,7 +22,7 @@ import (
 func (s *Service) Login(ctx context.Context, req *authv1.LoginRequest) (*authv1.LoginResponse, error) {
 	// A proof is checked before the password, so that a bad one costs no
 	// hash and counts no attempt.
-	bind, err := s.keyBinding(ctx, authv1.AuthService_Login_FullMethodName)
+	bind, err := s.keyBinding(interceptors.Call(ctx, authv1.AuthService_Login_FullMethodName))
 	if err != nil {
 		return nil, s.statusError(ctx, "login", err)
 	}
@@ -110,7 +110,8 @@ func (s *Service) IssueClientToken(ctx context.Context, req *authv1.IssueClientT
 	if err := token.ValidateNames(req.GetScopes()); err != nil {
 		return nil, invalidArgument("scopes: %v", err)
 	}
-	bind, err := s.keyBinding(ctx, authv1.AuthService_IssueClientToken_FullMethodName)
+	call := interceptors.Call(ctx, authv1.AuthService_IssueClientToken_FullMethodName)
+	bind, err := s.keyBinding(call)
 	if err != nil {
 		return nil, s.statusError(ctx, "client token", err)
 	}
@@ -121,7 +122,7 @@ func (s *Service) IssueClientToken(ctx context.Context, req *authv1.IssueClientT
 	if bind == nil {
 		// Over mutual TLS without a proof: bound to the client
 		// certificate (RFC 8705 §3).
-		if cert := interceptors.Call(ctx, authv1.AuthService_IssueClientToken_FullMethodName).PeerCertificate; cert != nil {
+		if cert := call.PeerCertificate; cert != nil {
 			bind = &token.Confirmation{CertificateThumbprint: token.CertificateThumbprint(cert)}
 		}
 	}

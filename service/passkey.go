@@ -6,6 +6,7 @@ import (
 
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
 	"github.com/authd-dev/authd/guard"
+	"github.com/authd-dev/authd/interceptors"
 	"github.com/authd-dev/authd/session"
 )
 
@@ -54,7 +55,7 @@ func (s *Service) BeginPasskeyLogin(ctx context.Context, req *authv1.BeginPasske
 
 // FinishPasskeyLogin implements authv1.AuthServiceServer.
 func (s *Service) FinishPasskeyLogin(ctx context.Context, req *authv1.FinishPasskeyLoginRequest) (*authv1.FinishPasskeyLoginResponse, error) {
-	bind, err := s.keyBinding(ctx, authv1.AuthService_FinishPasskeyLogin_FullMethodName)
+	bind, err := s.keyBinding(interceptors.Call(ctx, authv1.AuthService_FinishPasskeyLogin_FullMethodName))
 	if err != nil {
 		return nil, s.statusError(ctx, "passkey login", err)
 	}

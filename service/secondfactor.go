@@ -6,6 +6,7 @@ import (
 	"github.com/authd-dev/authd/accounts"
 	authv1 "github.com/authd-dev/authd/gen/auth/v1"
 	"github.com/authd-dev/authd/guard"
+	"github.com/authd-dev/authd/interceptors"
 	"github.com/authd-dev/authd/session"
 	"github.com/authd-dev/authd/store"
 	"github.com/authd-dev/authd/token"
@@ -30,7 +31,7 @@ func (s *Service) loginChallenge(ctx context.Context, user store.User) (*authv1.
 
 // LoginSecondFactor implements authv1.AuthServiceServer.
 func (s *Service) LoginSecondFactor(ctx context.Context, req *authv1.LoginSecondFactorRequest) (*authv1.LoginSecondFactorResponse, error) {
-	bind, err := s.keyBinding(ctx, authv1.AuthService_LoginSecondFactor_FullMethodName)
+	bind, err := s.keyBinding(interceptors.Call(ctx, authv1.AuthService_LoginSecondFactor_FullMethodName))
 	if err != nil {
 		return nil, s.statusError(ctx, "login second factor", err)
 	}
